@@ -1,0 +1,64 @@
+// Private to app/: what every subcommand shares.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <csignal>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "careledger/common.h"
+
+namespace careledger::app {
+
+// Flags every subcommand accepts after its name (spec/cli.md).
+struct CommonFlags {
+  std::string config;
+  std::string brokers;
+  std::vector<std::string> kafka;  // key=value, passed to librdkafka
+  std::string data;
+  std::string log_level;
+};
+void AddCommonFlags(CLI::App& cmd, CommonFlags& flags);
+
+// The effective settings: defaults, then the settings file, then CARELEDGER_* environment
+// variables, then flags.
+struct Context {
+  Settings kafka;
+  std::string data_dir = "careledger-data";
+  std::string log_level = "info";
+};
+Result<Context> Resolve(const CommonFlags& flags);
+
+// SIGINT/SIGTERM are blocked in every thread and taken here: the first asks for a clean stop,
+// a second exits at once (the store is crash-safe, so that loses nothing).
+class SignalWatcher {
+ public:
+  SignalWatcher();
+  ~SignalWatcher();
+  const std::atomic<bool>& stop() const { return stop_; }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+// Call first in main, before any thread exists, so that every thread inherits the mask.
+void BlockStopSignals();
+
+// Prints "careledger: <reason>" on stderr and returns the exit code for it.
+int Fail(const Status& s);
+
+// Subcommands: each registers itself and returns what runs it once parsed.
+struct Command {
+  CLI::App* cli = nullptr;
+  std::function<int()> run;
+};
+Command AddBroker(CLI::App& app);
+Command AddGenerate(CLI::App& app);
+Command AddPublish(CLI::App& app);
+Command AddIngest(CLI::App& app);
+Command AddReport(CLI::App& app);
+Command AddDemo(CLI::App& app);
+
+}  // namespace careledger::app

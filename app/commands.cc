@@ -1,0 +1,305 @@
+// The subcommands. Each parses its flags, wires modules together, and maps the outcome to an
+// exit code; the work itself lives in the modules.
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include "careledger/consumers.h"
+#include "careledger/kafka.h"
+#include "careledger/producers.h"
+#include "careledger/projections.h"
+#include "careledger/reporting.h"
+#include "careledger/store.h"
+#include "cli.h"
+
+namespace careledger::app {
+
+namespace {
+
+Status RequireBrokers(const Context& ctx) {
+  if (ctx.kafka.count("bootstrap.servers")) return Status::Ok();
+  return Status::BadInput(
+      "no Kafka brokers: pass --brokers HOST:PORT (start one with `careledger broker`)");
+}
+
+// CLI11 validator for YYYY-MM-DD.
+const CLI::Validator kIsoDate(
+    [](std::string& s) {
+      auto d = ParseDate(s);
+      return d.ok() ? std::string() : "not a date (YYYY-MM-DD): " + s;
+    },
+    "DATE");
+
+std::string Rate(uint64_t n, double seconds) {
+  return std::to_string(seconds > 0 ? uint64_t(double(n) / seconds) : 0) + "/s";
+}
+
+void PrintPublishSummary(const PublishReport& r) {
+  std::cerr << "published " << r.published << " of " << r.lines << " events in " << r.seconds
+            << " s (" << Rate(r.published, r.seconds) << "); rejected " << r.rejected
+            << ", undelivered " << r.undelivered << '\n';
+}
+
+void PrintIngestSummary(const IngestStats& s) {
+  std::cerr << "ingested " << s.appended << " events in " << s.batches << " batches, " << s.seconds
+            << " s, " << s.seconds_assigned << " s after joining the group ("
+            << Rate(s.consumed, s.seconds_assigned) << "); duplicates " << s.duplicates
+            << ", dead letters " << s.dead_lettered << '\n';
+}
+
+}  // namespace
+
+Command AddBroker(CLI::App& app) {
+  struct Opts {
+    CommonFlags common;
+    int partitions = 6;
+  };
+  auto o = std::make_shared<Opts>();
+  auto* cmd = app.add_subcommand(
+      "broker",
+      "Run the embedded Kafka (librdkafka mock cluster) until SIGTERM; the first "
+      "line on stdout is its bootstrap address");
+  AddCommonFlags(*cmd, o->common);
+  cmd->add_option("--partitions", o->partitions, "Partitions per topic (default 6)")
+      ->check(CLI::Range(1, 1024));
+  return {cmd, [o] {
+            auto ctx = Resolve(o->common);
+            if (!ctx.ok()) return Fail(ctx.status());
+            SignalWatcher signals;
+            auto cluster = MockCluster::Start(o->partitions);
+            if (!cluster.ok()) return Fail(cluster.status());
+            std::cout << (*cluster)->bootstrap_servers() << std::endl;
+            spdlog::info("embedded Kafka at {} with {} partitions per topic; stop with SIGTERM",
+                         (*cluster)->bootstrap_servers(), o->partitions);
+            while (!signals.stop().load())
+              std::this_thread::sleep_for(std::chrono::milliseconds(100));
+            return 0;
+          }};
+}
+
+Command AddGenerate(CLI::App& app) {
+  struct Opts {
+    CommonFlags common;
+    GeneratorOptions gen;
+    std::string start, end, out;
+  };
+  auto o = std::make_shared<Opts>();
+  auto* cmd = app.add_subcommand("generate", "Write a synthetic feed as JSON Lines");
+  AddCommonFlags(*cmd, o->common);
+  cmd->add_option("--children", o->gen.children, "Children in the feed (default 2000)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--start", o->start, "First day (default 2023-04-01)")->check(kIsoDate);
+  cmd->add_option("--end", o->end, "Day after the last (default 2026-04-01)")->check(kIsoDate);
+  cmd->add_option("--seed", o->gen.seed, "Seed: the same seed gives the same bytes");
+  cmd->add_option("--out", o->out, "Output file (default stdout)");
+  return {cmd, [o] {
+            auto ctx = Resolve(o->common);
+            if (!ctx.ok()) return Fail(ctx.status());
+            if (!o->start.empty()) o->gen.start = *ParseDate(o->start);
+            if (!o->end.empty()) o->gen.end = *ParseDate(o->end);
+            std::ofstream file;
+            if (!o->out.empty()) {
+              file.open(o->out, std::ios::binary | std::ios::trunc);
+              if (!file) return Fail(Status::BadInput("cannot write " + o->out));
+            }
+            Status s = GenerateFeed(o->gen, o->out.empty() ? std::cout : file);
+            return s.ok() ? 0 : Fail(s);
+          }};
+}
+
+Command AddPublish(CLI::App& app) {
+  struct Opts {
+    CommonFlags common;
+    std::string format = "jsonl";
+    std::vector<std::string> files;
+  };
+  auto o = std::make_shared<Opts>();
+  auto* cmd =
+      app.add_subcommand("publish",
+                         "Validate and publish feed files to the topics; rejected rows are named "
+                         "file:line with the reason on stderr");
+  AddCommonFlags(*cmd, o->common);
+  cmd->add_option("--format", o->format, "Input format")->check(CLI::IsMember({"jsonl"}));
+  cmd->add_option("files", o->files, "Files to publish")->required()->check(CLI::ExistingFile);
+  return {cmd, [o] {
+            auto ctx = Resolve(o->common);
+            if (!ctx.ok()) return Fail(ctx.status());
+            if (Status s = RequireBrokers(*ctx); !s.ok()) return Fail(s);
+            auto report = PublishJsonl(o->files, ctx->kafka, std::cerr);
+            if (!report.ok()) return Fail(report.status());
+            PrintPublishSummary(*report);
+            return report->all_good() ? 0 : 1;
+          }};
+}
+
+Command AddIngest(CLI::App& app) {
+  struct Opts {
+    CommonFlags common;
+    std::string group = "careledger-ingest";
+    double until_idle = -1;
+    bool until_end = false;
+    size_t max_batch = 5000;
+  };
+  auto o = std::make_shared<Opts>();
+  auto* cmd = app.add_subcommand(
+      "ingest", "Consume the topics into the store, exactly once (until SIGTERM, or as told)");
+  AddCommonFlags(*cmd, o->common);
+  cmd->add_option("--group", o->group, "Consumer group (default careledger-ingest)");
+  cmd->add_option("--until-idle", o->until_idle, "Stop after SECONDS with no message")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_flag("--until-end", o->until_end,
+                "Stop once caught up with the high watermarks seen at start");
+  cmd->add_option("--max-batch", o->max_batch, "Events per store batch (default 5000)")
+      ->check(CLI::Range(1, 1000000));
+  return {cmd, [o] {
+            auto ctx = Resolve(o->common);
+            if (!ctx.ok()) return Fail(ctx.status());
+            if (Status s = RequireBrokers(*ctx); !s.ok()) return Fail(s);
+            SignalWatcher signals;
+            auto store = EventStore::Open({.path = ctx->data_dir});
+            if (!store.ok()) return Fail(store.status());
+            IngestOptions options;
+            options.kafka = ctx->kafka;
+            options.group = o->group;
+            options.until_end = o->until_end;
+            options.max_batch = o->max_batch;
+            if (o->until_idle >= 0) {
+              options.until_idle = std::chrono::milliseconds(int64_t(o->until_idle * 1000));
+            }
+            auto stats = RunIngest(**store, options, signals.stop());
+            if (!stats.ok()) return Fail(stats.status());
+            PrintIngestSummary(*stats);
+            if (stats->dead_lettered > 0) {
+              std::cerr << "careledger: " << stats->dead_lettered
+                        << " messages were rejected into the dead-letter store\n";
+              return 1;
+            }
+            return 0;
+          }};
+}
+
+Command AddReport(CLI::App& app) {
+  struct Opts {
+    CommonFlags common;
+    std::string metric, at, by, format = "table";
+  };
+  auto o = std::make_shared<Opts>();
+  auto* cmd = app.add_subcommand("report", "Print a figure from the store (spec/metrics.md)");
+  AddCommonFlags(*cmd, o->common);
+  cmd->add_option("metric", o->metric, "Metric: cla")->required();
+  cmd->add_option("--at", o->at, "Date the figure is for (default today)")->check(kIsoDate);
+  cmd->add_option("--by", o->by, "Break down by: placement, legal_status");
+  cmd->add_option("--format", o->format, "table, csv or json")
+      ->check(CLI::IsMember({"table", "csv", "json"}));
+  return {cmd, [o] {
+            auto ctx = Resolve(o->common);
+            if (!ctx.ok()) return Fail(ctx.status());
+            if (o->metric != "cla") {
+              std::cerr << "careledger: metric '" << o->metric
+                        << "' is not available in this build (available: cla)\n";
+              return 2;
+            }
+            auto by = ClaDimensionFromName(o->by);
+            if (!by.ok()) {
+              std::cerr << "careledger: " << by.status().message() << '\n';
+              return 2;
+            }
+            auto store = EventStore::Open({.path = ctx->data_dir, .read_only = true});
+            if (!store.ok()) return Fail(store.status());
+            Date at = o->at.empty() ? Today() : *ParseDate(o->at);
+            auto rows = ClaAt(**store, at, *by);
+            if (!rows.ok()) return Fail(rows.status());
+            std::cout << Render(ClaReport(*rows, at, *by), *OutputFormatFromName(o->format));
+            return 0;
+          }};
+}
+
+Command AddDemo(CLI::App& app) {
+  struct Opts {
+    CommonFlags common;
+    int children = 2000;
+    uint64_t seed = 42;
+    std::string dir = "careledger-demo";
+  };
+  auto o = std::make_shared<Opts>();
+  auto* cmd = app.add_subcommand(
+      "demo", "Everything on the embedded default: broker, generated feed, ingest, report");
+  AddCommonFlags(*cmd, o->common);
+  cmd->add_option("--children", o->children, "Children in the feed (default 2000)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--seed", o->seed, "Seed of the synthetic feed (default 42)");
+  cmd->add_option("--dir", o->dir, "Working directory, emptied first (default ./careledger-demo)");
+  return {cmd, [o] {
+            auto ctx = Resolve(o->common);
+            if (!ctx.ok()) return Fail(ctx.status());
+            SignalWatcher signals;
+            namespace fs = std::filesystem;
+            std::error_code ec;
+            fs::remove_all(o->dir, ec);
+            fs::create_directories(o->dir, ec);
+            if (ec) return Fail(Status::Fatal("cannot create " + o->dir + ": " + ec.message()));
+
+            // 1. The embedded broker, in this process.
+            auto cluster = MockCluster::Start(6);
+            if (!cluster.ok()) return Fail(cluster.status());
+            Settings kafka = ctx->kafka;
+            kafka["bootstrap.servers"] = (*cluster)->bootstrap_servers();
+            std::cerr << "embedded Kafka at " << kafka["bootstrap.servers"] << '\n';
+
+            // 2. Three years of a synthetic authority's feed, ending today.
+            GeneratorOptions gen;
+            gen.children = o->children;
+            gen.seed = o->seed;
+            gen.end = Today() + std::chrono::days{1};
+            gen.start = Date{std::chrono::year_month_day{gen.end} - std::chrono::years{3}};
+            std::string feed = o->dir + "/feed.jsonl";
+            {
+              std::ofstream out(feed, std::ios::binary);
+              if (Status s = GenerateFeed(gen, out); !s.ok()) return Fail(s);
+            }
+            std::cerr << "generated " << o->children << " children's care histories "
+                      << FormatDate(gen.start) << ".." << FormatDate(gen.end) << " into " << feed
+                      << '\n';
+
+            // 3. Publish, 4. ingest exactly once into the store.
+            auto published = PublishJsonl({feed}, kafka, std::cerr);
+            if (!published.ok()) return Fail(published.status());
+            PrintPublishSummary(*published);
+            auto store = EventStore::Open({.path = o->dir + "/store"});
+            if (!store.ok()) return Fail(store.status());
+            IngestOptions ingest;
+            ingest.kafka = kafka;
+            ingest.until_end = true;
+            auto stats = RunIngest(**store, ingest, signals.stop());
+            if (!stats.ok()) return Fail(stats.status());
+            PrintIngestSummary(*stats);
+
+            // 5. The report: CLA today by placement, and at each 31 March in the window.
+            Date today = Today();
+            auto now = ClaAt(**store, today, ClaDimension::kPlacement);
+            if (!now.ok()) return Fail(now.status());
+            std::cout << Render(ClaReport(*now, today, ClaDimension::kPlacement),
+                                OutputFormat::kTable)
+                      << '\n';
+            ReportTable trend;
+            trend.metric = "cla at 31 March";
+            trend.dimensions = {"at"};
+            trend.measures = {"value"};
+            for (auto y = std::chrono::year_month_day{gen.start}.year();
+                 y <= std::chrono::year_month_day{today}.year(); ++y) {
+              Date d{y / std::chrono::March / 31};
+              if (d < gen.start || d > today) continue;
+              auto total = ClaAt(**store, d, ClaDimension::kNone);
+              if (!total.ok()) return Fail(total.status());
+              trend.rows.push_back({{FormatDate(d)}, {total->front().children}});
+            }
+            std::cout << Render(trend, OutputFormat::kTable);
+            std::cerr << "store: " << o->dir << "/store — try `careledger report cla --data "
+                      << o->dir << "/store --at 2025-03-31 --by legal_status`\n";
+            return 0;
+          }};
+}
+
+}  // namespace careledger::app

@@ -1,0 +1,15 @@
+# Every dependency comes from a Debian 12 package (ops/setup.sh installs them); nothing is
+# downloaded or vendored.
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(RDKAFKA REQUIRED IMPORTED_TARGET rdkafka)   # librdkafka-dev
+find_package(RocksDB REQUIRED CONFIG)                         # librocksdb-dev
+find_package(simdjson REQUIRED CONFIG)                        # libsimdjson-dev
+find_package(spdlog REQUIRED CONFIG)                          # libspdlog-dev
+find_package(CLI11 REQUIRED CONFIG)                           # libcli11-dev
+find_package(Threads REQUIRED)
+if(CARELEDGER_TESTS)
+  find_package(GTest REQUIRED)                                # libgtest-dev, libgmock-dev
+endif()
+if(CARELEDGER_BENCH)
+  find_package(benchmark REQUIRED CONFIG)                     # libbenchmark-dev
+endif()

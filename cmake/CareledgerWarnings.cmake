@@ -1,0 +1,23 @@
+# One place for compiler flags, applied to every careledger target through careledger_module().
+add_library(careledger_flags INTERFACE)
+target_compile_options(careledger_flags INTERFACE -Wall -Wextra -Wpedantic -Wshadow
+                                                  -Wnon-virtual-dtor -Wold-style-cast)
+if(CARELEDGER_WERROR)
+  target_compile_options(careledger_flags INTERFACE -Werror)
+endif()
+if(CARELEDGER_SANITIZE)
+  target_compile_options(careledger_flags INTERFACE -fsanitize=address,undefined
+                                                    -fno-sanitize-recover=undefined
+                                                    -fno-omit-frame-pointer)
+  target_link_options(careledger_flags INTERFACE -fsanitize=address,undefined)
+endif()
+
+# careledger_module(NAME SOURCES... DEPS ...): one static library per module, whose public
+# header lives in NAME/include/careledger/.
+function(careledger_module name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
+  add_library(careledger_${name} STATIC ${ARG_SOURCES})
+  target_include_directories(careledger_${name} PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/include
+                                                PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/src)
+  target_link_libraries(careledger_${name} PUBLIC careledger_flags ${ARG_DEPS})
+endfunction()

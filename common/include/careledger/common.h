@@ -1,0 +1,124 @@
+// careledger/common.h — what every module shares: Status/Result with an error class, dates on
+// two clocks, logging set-up, key/value settings with secrets masked, and JSON/CSV escaping.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+
+namespace careledger {
+
+// The class decides what the caller does, in one place: retry, dead-letter, or stop.
+enum class ErrorClass { kOk, kBadInput, kRetriable, kFatal };
+
+class [[nodiscard]] Status {
+ public:
+  Status() = default;
+  static Status Ok() { return {}; }
+  static Status BadInput(std::string msg) { return {ErrorClass::kBadInput, std::move(msg)}; }
+  static Status Retriable(std::string msg) { return {ErrorClass::kRetriable, std::move(msg)}; }
+  static Status Fatal(std::string msg) { return {ErrorClass::kFatal, std::move(msg)}; }
+
+  bool ok() const { return cls_ == ErrorClass::kOk; }
+  ErrorClass error_class() const { return cls_; }
+  const std::string& message() const { return msg_; }
+  // "bad input: ...", "retriable: ...", "fatal: ..." for diagnostics.
+  std::string ToString() const;
+
+ private:
+  Status(ErrorClass cls, std::string msg) : cls_(cls), msg_(std::move(msg)) {}
+  ErrorClass cls_ = ErrorClass::kOk;
+  std::string msg_;
+};
+
+template <typename T>
+class [[nodiscard]] Result {
+ public:
+  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design, like std::expected
+  Result(Status status) : v_(std::move(status)) {}  // NOLINT
+
+  bool ok() const { return std::holds_alternative<T>(v_); }
+  const Status& status() const {
+    static const Status kOk;
+    return ok() ? kOk : std::get<Status>(v_);
+  }
+  T& value() & { return std::get<T>(v_); }
+  const T& value() const& { return std::get<T>(v_); }
+  T&& value() && { return std::get<T>(std::move(v_)); }
+  T* operator->() { return &value(); }
+  const T* operator->() const { return &value(); }
+  T& operator*() { return value(); }
+
+ private:
+  std::variant<T, Status> v_;
+};
+
+#define CARELEDGER_RETURN_IF_ERROR(expr) \
+  do {                                   \
+    ::careledger::Status s_ = (expr);    \
+    if (!s_.ok()) return s_;             \
+  } while (0)
+
+// ---- Time ---------------------------------------------------------------------------------
+using Date = std::chrono::sys_days;
+using Instant = std::chrono::sys_seconds;
+
+// An RFC 3339 date ("2024-03-31") or date-time ("2024-03-31T23:30:00+01:00"). `date` is the
+// calendar date as written by the source (the local date the thing happened on, which is what
+// statutory counts use); `instant` is the same moment in UTC (midnight UTC for a bare date).
+struct Timestamp {
+  Date date;
+  Instant instant;
+  bool has_time = false;
+};
+Result<Timestamp> ParseTimestamp(std::string_view text);
+Result<Date> ParseDate(std::string_view text);  // "YYYY-MM-DD" only
+std::string FormatDate(Date d);
+std::string FormatInstant(Instant t);  // "YYYY-MM-DDTHH:MM:SSZ"
+Date Today();
+
+// ---- Logging ------------------------------------------------------------------------------
+// Diagnostics go to stderr; data goes to stdout. Levels: trace, debug, info, warn, error, off.
+Status InitLogging(std::string_view level);
+
+// ---- Settings -----------------------------------------------------------------------------
+// Kafka settings pass through to librdkafka unchanged; this map is what they travel in.
+using Settings = std::map<std::string, std::string>;
+
+bool IsSecretKey(std::string_view key);  // sasl.password, ssl.key.password, *token*, …
+// "k=v, k=v" with every secret value replaced by "*****": the only way settings reach a log.
+std::string MaskedForLog(const Settings& settings);
+// Parses "key=value" into settings; BadInput naming the text when there is no '='.
+Status AddKeyValue(std::string_view key_value, Settings& settings);
+
+// ---- Text output --------------------------------------------------------------------------
+void AppendJsonString(std::string& out, std::string_view s);  // quoted and escaped
+std::string CsvField(std::string_view s);                     // quoted only when it must be
+
+// ---- Byte encodings for keys and stored values --------------------------------------------
+// Big-endian where the bytes are a key (so RocksDB's byte order is numeric order), fixed
+// little-endian for values.
+namespace codec {
+void PutBigEndian32(std::string& out, uint32_t v);
+void PutBigEndian64(std::string& out, uint64_t v);
+uint32_t GetBigEndian32(const char* p);
+uint64_t GetBigEndian64(const char* p);
+void PutFixed64(std::string& out, uint64_t v);
+uint64_t GetFixed64(const char* p);
+void PutLengthPrefixed(std::string& out, std::string_view s);  // u32 length + bytes
+// Reads one length-prefixed string from the front of `in` and advances it.
+bool GetLengthPrefixed(std::string_view& in, std::string_view& out);
+// A date as an unsigned key that sorts in date order (days since 1970 + 2^31).
+uint32_t DaysKey(Date d);
+Date DateFromDaysKey(uint32_t key);
+}  // namespace codec
+
+// 64-bit FNV-1a: stable across runs and machines, for content fingerprints (not security).
+uint64_t Fingerprint(std::string_view bytes);
+
+}  // namespace careledger

@@ -1,0 +1,126 @@
+// careledger/kafka.h — RAII owners for librdkafka: the embedded mock cluster, an idempotent
+// producer that knows which messages were delivered, and a group consumer whose starting
+// offsets come from the caller (the store), never from the broker.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "careledger/common.h"
+
+struct rd_kafka_s;
+struct rd_kafka_message_s;
+
+namespace careledger {
+
+struct KafkaDeleter {
+  void operator()(rd_kafka_s* rk) const;
+};
+using KafkaHandle = std::unique_ptr<rd_kafka_s, KafkaDeleter>;
+
+// librdkafka's mock cluster: a real Kafka protocol endpoint on loopback, in this process.
+// It keeps only ~5 MiB per partition and is single-threaded: size workloads accordingly.
+class MockCluster {
+ public:
+  // Creates the three source topics and the dead-letter topic with `partitions` each.
+  static Result<std::unique_ptr<MockCluster>> Start(int partitions, int brokers = 1);
+  ~MockCluster();
+  const std::string& bootstrap_servers() const { return bootstrap_; }
+
+ private:
+  MockCluster() = default;
+  KafkaHandle owner_;  // the mock cluster's book-keeping handle; destroyed after the cluster
+  void* cluster_ = nullptr;
+  std::string bootstrap_;
+};
+
+struct Header {
+  std::string_view name, value;
+};
+
+class Producer {
+ public:
+  // Called from Flush/Poll for each message: its opaque tag and the delivery error, if any.
+  using DeliveryCallback = std::function<void(uint64_t tag, const Status& status)>;
+
+  // Settings pass to librdkafka; idempotence, acks=all and the murmur2_random partitioner
+  // (what Java clients and kcat use) are set unless the caller overrides them.
+  static Result<std::unique_ptr<Producer>> Open(const Settings& settings,
+                                                DeliveryCallback on_delivery);
+  ~Producer();
+
+  // Queues one message; waits for room when the local queue is full.
+  Status Produce(std::string_view topic, std::string_view key, std::string_view value,
+                 std::initializer_list<Header> headers, uint64_t tag);
+  // Waits until every queued message has a delivery report (or the timeout passes).
+  Status Flush(std::chrono::milliseconds timeout);
+
+ private:
+  Producer() = default;
+  struct Callbacks;
+  std::unique_ptr<Callbacks> callbacks_;
+  KafkaHandle rk_;
+};
+
+struct TopicPartition {
+  std::string topic;
+  int32_t partition = 0;
+  bool operator<(const TopicPartition& o) const {
+    return topic != o.topic ? topic < o.topic : partition < o.partition;
+  }
+  bool operator==(const TopicPartition& o) const = default;
+};
+
+// A consumed message; owns the librdkafka message.
+class Message {
+ public:
+  explicit Message(rd_kafka_message_s* m) : m_(m) {}
+  std::string_view topic() const;
+  int32_t partition() const;
+  int64_t offset() const;
+  std::string_view key() const;
+  std::string_view payload() const;
+
+ private:
+  struct Deleter {
+    void operator()(rd_kafka_message_s* m) const;
+  };
+  std::unique_ptr<rd_kafka_message_s, Deleter> m_;
+};
+
+class GroupConsumer {
+ public:
+  struct Listener {
+    virtual ~Listener() = default;
+    // The next offset to read for each newly assigned partition (-2 = from the beginning).
+    virtual std::vector<int64_t> OnAssign(const std::vector<TopicPartition>& partitions) = 0;
+    // Called before partitions are taken away: write what is in hand for them now.
+    virtual void OnRevoke(const std::vector<TopicPartition>& partitions) = 0;
+  };
+
+  // Range assignment keeps partition p of every co-partitioned topic on one instance; Kafka
+  // offsets are never committed, because the store holds them with the data.
+  static Result<std::unique_ptr<GroupConsumer>> Open(const Settings& settings,
+                                                     const std::vector<std::string>& topics,
+                                                     Listener* listener);
+  ~GroupConsumer();  // leaves the group
+
+  // Up to `max` messages, waiting at most `wait` in total. Broker errors that librdkafka
+  // recovers from itself are logged; fatal ones are returned.
+  Status Poll(size_t max, std::chrono::milliseconds wait, std::vector<Message>& out);
+  // Each partition's high watermark (the offset the next message will get), in one request
+  // per broker rather than one per partition.
+  Result<std::vector<int64_t>> HighWatermarks(const std::vector<TopicPartition>& partitions,
+                                              std::chrono::milliseconds timeout);
+
+ private:
+  GroupConsumer() = default;
+  KafkaHandle rk_;
+};
+
+}  // namespace careledger

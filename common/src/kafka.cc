@@ -1,0 +1,311 @@
+#include "careledger/kafka.h"
+
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+#include <spdlog/spdlog.h>
+
+#include <thread>
+
+#include "careledger/events.h"
+
+namespace careledger {
+
+void KafkaDeleter::operator()(rd_kafka_t* rk) const {
+  rd_kafka_destroy(rk);
+}
+void Message::Deleter::operator()(rd_kafka_message_t* m) const {
+  rd_kafka_message_destroy(m);
+}
+
+std::string_view Message::topic() const {
+  return rd_kafka_topic_name(m_->rkt);
+}
+int32_t Message::partition() const {
+  return m_->partition;
+}
+int64_t Message::offset() const {
+  return m_->offset;
+}
+std::string_view Message::key() const {
+  return {static_cast<const char*>(m_->key), m_->key_len};
+}
+std::string_view Message::payload() const {
+  return {static_cast<const char*>(m_->payload), m_->len};
+}
+
+namespace {
+
+struct ConfDeleter {
+  void operator()(rd_kafka_conf_t* c) const { rd_kafka_conf_destroy(c); }
+};
+using ConfHandle = std::unique_ptr<rd_kafka_conf_t, ConfDeleter>;
+
+struct PartitionListDeleter {
+  void operator()(rd_kafka_topic_partition_list_t* l) const {
+    rd_kafka_topic_partition_list_destroy(l);
+  }
+};
+using PartitionList = std::unique_ptr<rd_kafka_topic_partition_list_t, PartitionListDeleter>;
+
+// Validates every setting once, at start-up, with librdkafka's own checks.
+Result<ConfHandle> MakeConf(const Settings& settings) {
+  ConfHandle conf(rd_kafka_conf_new());
+  char err[512];
+  for (const auto& [k, v] : settings) {
+    if (rd_kafka_conf_set(conf.get(), k.c_str(), v.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
+      return Status::BadInput("Kafka setting '" + k + "': " + err);
+    }
+  }
+  spdlog::debug("kafka settings: {}", MaskedForLog(settings));
+  return conf;
+}
+
+// librdkafka's own log lines go through spdlog so they land on stderr with ours.
+void LogCallback(const rd_kafka_t*, int level, const char* fac, const char* buf) {
+  if (level <= 3) {
+    spdlog::error("librdkafka {}: {}", fac, buf);
+  } else if (level <= 4) {
+    spdlog::warn("librdkafka {}: {}", fac, buf);
+  } else {
+    spdlog::debug("librdkafka {}: {}", fac, buf);
+  }
+}
+
+Settings WithDefaults(Settings settings, const Settings& defaults) {
+  for (const auto& [k, v] : defaults) settings.try_emplace(k, v);
+  return settings;
+}
+
+Result<KafkaHandle> NewHandle(rd_kafka_type_t type, ConfHandle conf) {
+  rd_kafka_conf_set_log_cb(conf.get(), LogCallback);
+  char err[512];
+  rd_kafka_t* rk = rd_kafka_new(type, conf.get(), err, sizeof err);
+  if (!rk) return Status::Fatal(std::string("cannot create Kafka client: ") + err);
+  conf.release();  // rd_kafka_new took ownership
+  return KafkaHandle(rk);
+}
+
+}  // namespace
+
+// ---- MockCluster ----------------------------------------------------------------------------
+
+Result<std::unique_ptr<MockCluster>> MockCluster::Start(int partitions, int brokers) {
+  if (partitions < 1) return Status::BadInput("partitions must be at least 1");
+  auto conf = MakeConf({{"log_level", "3"}});
+  if (!conf.ok()) return conf.status();
+  auto rk = NewHandle(RD_KAFKA_PRODUCER, std::move(conf.value()));
+  if (!rk.ok()) return rk.status();
+  std::unique_ptr<MockCluster> mc(new MockCluster());
+  mc->owner_ = std::move(rk.value());
+  auto* cluster = rd_kafka_mock_cluster_new(mc->owner_.get(), brokers);
+  if (!cluster) return Status::Fatal("cannot start the mock Kafka cluster");
+  mc->cluster_ = cluster;
+  mc->bootstrap_ = rd_kafka_mock_cluster_bootstraps(cluster);
+  std::vector<std::string_view> topics(std::begin(kSourceTopics), std::end(kSourceTopics));
+  topics.push_back(kTopicDeadLetter);
+  for (auto topic : topics) {
+    if (auto err = rd_kafka_mock_topic_create(cluster, std::string(topic).c_str(), partitions, 1);
+        err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      return Status::Fatal("cannot create topic " + std::string(topic) + ": " +
+                           rd_kafka_err2str(err));
+    }
+  }
+  return mc;
+}
+
+MockCluster::~MockCluster() {
+  if (cluster_) rd_kafka_mock_cluster_destroy(static_cast<rd_kafka_mock_cluster_t*>(cluster_));
+}
+
+// ---- Producer -------------------------------------------------------------------------------
+
+struct Producer::Callbacks {
+  DeliveryCallback on_delivery;
+};
+
+Result<std::unique_ptr<Producer>> Producer::Open(const Settings& settings,
+                                                 DeliveryCallback on_delivery) {
+  auto conf = MakeConf(WithDefaults(settings, {
+                                                  {"enable.idempotence", "true"},
+                                                  {"acks", "all"},
+                                                  {"partitioner", "murmur2_random"},
+                                                  {"linger.ms", "5"},
+                                                  {"queue.buffering.max.messages", "1000000"},
+                                                  {"compression.codec", "none"},
+                                              }));
+  if (!conf.ok()) return conf.status();
+  std::unique_ptr<Producer> p(new Producer());
+  p->callbacks_ = std::make_unique<Callbacks>(Callbacks{std::move(on_delivery)});
+  rd_kafka_conf_set_opaque(conf->get(), p->callbacks_.get());
+  rd_kafka_conf_set_dr_msg_cb(
+      conf->get(), [](rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
+        auto* cb = static_cast<Callbacks*>(opaque);
+        if (!cb->on_delivery) return;
+        auto tag = reinterpret_cast<uintptr_t>(m->_private);
+        cb->on_delivery(tag, m->err ? Status::Retriable(rd_kafka_err2str(m->err)) : Status::Ok());
+      });
+  auto rk = NewHandle(RD_KAFKA_PRODUCER, std::move(conf.value()));
+  if (!rk.ok()) return rk.status();
+  p->rk_ = std::move(rk.value());
+  return p;
+}
+
+Producer::~Producer() {
+  if (rk_) rd_kafka_flush(rk_.get(), 10000);
+}
+
+Status Producer::Produce(std::string_view topic, std::string_view key, std::string_view value,
+                         std::initializer_list<Header> headers, uint64_t tag) {
+  rd_kafka_headers_t* hdrs = rd_kafka_headers_new(headers.size());
+  for (const auto& h : headers) {
+    rd_kafka_header_add(hdrs, h.name.data(), ssize_t(h.name.size()), h.value.data(),
+                        ssize_t(h.value.size()));
+  }
+  std::string topic_name(topic);
+  for (;;) {
+    // The RD_KAFKA_V_* macros are C and cast C-style.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wold-style-cast"
+    auto err = rd_kafka_producev(rk_.get(), RD_KAFKA_V_TOPIC(topic_name.c_str()),
+                                 RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
+                                 RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+                                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(hdrs),
+                                 RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(uintptr_t(tag))),
+                                 RD_KAFKA_V_END);
+#pragma GCC diagnostic pop
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return Status::Ok();  // headers now owned by the msg
+    if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+      rd_kafka_poll(rk_.get(), 50);  // serve delivery reports to make room
+      continue;
+    }
+    rd_kafka_headers_destroy(hdrs);
+    if (rd_kafka_fatal_error(rk_.get(), nullptr, 0)) {
+      return Status::Fatal(std::string("producer: ") + rd_kafka_err2str(err));
+    }
+    return Status::Retriable(std::string("producer: ") + rd_kafka_err2str(err));
+  }
+}
+
+Status Producer::Flush(std::chrono::milliseconds timeout) {
+  auto err = rd_kafka_flush(rk_.get(), int(timeout.count()));
+  if (err == RD_KAFKA_RESP_ERR__TIMED_OUT) {
+    return Status::Retriable(std::to_string(rd_kafka_outq_len(rk_.get())) +
+                             " messages still undelivered after " +
+                             std::to_string(timeout.count()) + " ms");
+  }
+  return Status::Ok();
+}
+
+// ---- GroupConsumer --------------------------------------------------------------------------
+
+namespace {
+
+std::vector<TopicPartition> ToVector(const rd_kafka_topic_partition_list_t* list) {
+  std::vector<TopicPartition> out;
+  for (int i = 0; i < list->cnt; ++i) {
+    out.push_back({list->elems[i].topic, list->elems[i].partition});
+  }
+  return out;
+}
+
+void RebalanceCallback(rd_kafka_t* rk, rd_kafka_resp_err_t err,
+                       rd_kafka_topic_partition_list_t* partitions, void* opaque) {
+  auto* listener = static_cast<GroupConsumer::Listener*>(opaque);
+  if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+    auto tps = ToVector(partitions);
+    auto offsets = listener->OnAssign(tps);
+    for (int i = 0; i < partitions->cnt; ++i) partitions->elems[i].offset = offsets[size_t(i)];
+    if (auto e = rd_kafka_assign(rk, partitions)) {
+      spdlog::error("assign failed: {}", rd_kafka_err2str(e));
+    }
+  } else {
+    listener->OnRevoke(ToVector(partitions));
+    if (auto e = rd_kafka_assign(rk, nullptr)) {
+      spdlog::error("unassign failed: {}", rd_kafka_err2str(e));
+    }
+  }
+}
+
+}  // namespace
+
+Result<std::unique_ptr<GroupConsumer>> GroupConsumer::Open(const Settings& settings,
+                                                           const std::vector<std::string>& topics,
+                                                           Listener* listener) {
+  auto conf = MakeConf(WithDefaults(settings, {
+                                                  {"group.id", "careledger-ingest"},
+                                                  {"enable.auto.commit", "false"},
+                                                  {"enable.auto.offset.store", "false"},
+                                                  {"auto.offset.reset", "earliest"},
+                                                  {"partition.assignment.strategy", "range"},
+                                                  {"enable.partition.eof", "false"},
+                                              }));
+  if (!conf.ok()) return conf.status();
+  rd_kafka_conf_set_opaque(conf->get(), listener);
+  rd_kafka_conf_set_rebalance_cb(conf->get(), RebalanceCallback);
+  auto rk = NewHandle(RD_KAFKA_CONSUMER, std::move(conf.value()));
+  if (!rk.ok()) return rk.status();
+  std::unique_ptr<GroupConsumer> c(new GroupConsumer());
+  c->rk_ = std::move(rk.value());
+  rd_kafka_poll_set_consumer(c->rk_.get());
+  PartitionList subscription(rd_kafka_topic_partition_list_new(int(topics.size())));
+  for (const auto& t : topics) {
+    rd_kafka_topic_partition_list_add(subscription.get(), t.c_str(), RD_KAFKA_PARTITION_UA);
+  }
+  if (auto err = rd_kafka_subscribe(c->rk_.get(), subscription.get())) {
+    return Status::Fatal(std::string("subscribe: ") + rd_kafka_err2str(err));
+  }
+  return c;
+}
+
+GroupConsumer::~GroupConsumer() {
+  if (rk_) rd_kafka_consumer_close(rk_.get());
+}
+
+Status GroupConsumer::Poll(size_t max, std::chrono::milliseconds wait, std::vector<Message>& out) {
+  auto deadline = std::chrono::steady_clock::now() + wait;
+  while (out.size() < max) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    rd_kafka_message_t* m =
+        rd_kafka_consumer_poll(rk_.get(), int(std::max<int64_t>(0, left.count())));
+    if (!m) {
+      if (left.count() <= 0) break;
+      continue;
+    }
+    if (m->err) {
+      std::string what = rd_kafka_message_errstr(m);
+      bool fatal = m->err == RD_KAFKA_RESP_ERR__FATAL;
+      rd_kafka_message_destroy(m);
+      if (fatal) return Status::Fatal("consumer: " + what);
+      spdlog::warn("consumer: {}", what);  // librdkafka retries these itself
+      continue;
+    }
+    out.emplace_back(m);
+  }
+  return Status::Ok();
+}
+
+Result<std::vector<int64_t>> GroupConsumer::HighWatermarks(
+    const std::vector<TopicPartition>& partitions, std::chrono::milliseconds timeout) {
+  PartitionList list(rd_kafka_topic_partition_list_new(int(partitions.size())));
+  for (const auto& tp : partitions) {
+    // ListOffsets with timestamp -1 answers with the end offset.
+    rd_kafka_topic_partition_list_add(list.get(), tp.topic.c_str(), tp.partition)->offset =
+        RD_KAFKA_OFFSET_END;
+  }
+  if (auto err = rd_kafka_offsets_for_times(rk_.get(), list.get(), int(timeout.count()))) {
+    return Status::Retriable(std::string("high watermarks: ") + rd_kafka_err2str(err));
+  }
+  std::vector<int64_t> out;
+  for (int i = 0; i < list->cnt; ++i) {
+    if (list->elems[i].err) {
+      return Status::Retriable("high watermark of " + std::string(list->elems[i].topic) + "/" +
+                               std::to_string(list->elems[i].partition) + ": " +
+                               rd_kafka_err2str(list->elems[i].err));
+    }
+    out.push_back(list->elems[i].offset);
+  }
+  return out;
+}
+
+}  // namespace careledger

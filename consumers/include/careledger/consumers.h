@@ -1,0 +1,48 @@
+// careledger/consumers.h — the ingest loop: consume the source topics as group
+// "careledger-ingest", validate every message again, drop exact duplicates by event_id, and
+// write ONE store batch per polled batch holding the events, their dedup keys, the projection
+// deltas and the next offsets. Offsets come from the store on every assignment.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "careledger/common.h"
+#include "careledger/store.h"
+
+namespace careledger {
+
+struct IngestOptions {
+  Settings kafka;  // bootstrap.servers and anything else, passed to librdkafka unchanged
+  std::string group = "careledger-ingest";
+  // Stop once no message has arrived for this long while partitions are assigned.
+  std::optional<std::chrono::milliseconds> until_idle;
+  // Stop once every assigned partition is read up to the high watermark seen when it was
+  // assigned: the batch mode for audits, backfills and tests.
+  bool until_end = false;
+  // A batch closes at whichever comes first. Bigger batches amortise the fsync.
+  size_t max_batch = 5000;
+  std::chrono::milliseconds max_batch_wait{100};
+  // Give up when the group has not assigned any partition for this long.
+  std::chrono::milliseconds assignment_timeout{60000};
+};
+
+struct IngestStats {
+  uint64_t consumed = 0;       // messages read from Kafka (excluding ones already stored)
+  uint64_t appended = 0;       // events added to the log
+  uint64_t duplicates = 0;     // same event_id, same bytes: stored once
+  uint64_t dead_lettered = 0;  // rejected, with the reason, into the dead-letter store
+  uint64_t batches = 0;
+  double seconds = 0;           // the whole run, including joining the group
+  double seconds_assigned = 0;  // since partitions were first assigned: the rate's basis
+};
+
+// Runs until `stop` becomes true, or the until_* condition holds. Fatal store or broker errors
+// end it with nothing written past the last good batch.
+Result<IngestStats> RunIngest(EventStore& store, const IngestOptions& options,
+                              const std::atomic<bool>& stop);
+
+}  // namespace careledger

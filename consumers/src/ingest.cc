@@ -1,0 +1,235 @@
+#include <spdlog/spdlog.h>
+
+#include <map>
+#include <unordered_map>
+
+#include "careledger/consumers.h"
+#include "careledger/events.h"
+#include "careledger/kafka.h"
+#include "careledger/projections.h"
+
+namespace careledger {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr int64_t kOffsetBeginning = -2;  // RD_KAFKA_OFFSET_BEGINNING
+
+struct Position {
+  int64_t next = 0;            // next offset to store
+  std::optional<int64_t> end;  // high watermark at assignment (until_end)
+};
+
+class Ingestor : public GroupConsumer::Listener {
+ public:
+  Ingestor(EventStore& store, const IngestOptions& options)
+      : store_(store), options_(options), projector_(store) {}
+
+  Result<IngestStats> Run(const std::atomic<bool>& stop);
+
+  std::vector<int64_t> OnAssign(const std::vector<TopicPartition>& partitions) override {
+    std::vector<int64_t> offsets;
+    for (const auto& tp : partitions) {
+      auto stored = store_.NextOffset(tp);
+      if (!stored.ok()) {
+        // Without the stored position we must not read: fail the run rather than guess.
+        failure_ = stored.status();
+        offsets.push_back(kOffsetBeginning);
+        continue;
+      }
+      int64_t next = stored->value_or(0);
+      positions_[tp] = Position{next, std::nullopt};
+      offsets.push_back(stored->has_value() ? next : kOffsetBeginning);
+      spdlog::debug("assigned {}/{} from offset {}", tp.topic, tp.partition, next);
+    }
+    spdlog::info("assigned {} partitions; reading from the offsets in the store",
+                 partitions.size());
+    if (!ever_assigned_) first_assigned_ = Clock::now();
+    ever_assigned_ = true;
+    return offsets;
+  }
+
+  void OnRevoke(const std::vector<TopicPartition>& partitions) override {
+    // Finish the batch in hand while its partitions are still ours.
+    if (auto s = WriteBatch(); !s.ok()) failure_ = s;
+    for (const auto& tp : partitions) positions_.erase(tp);
+    spdlog::info("revoked {} partitions", partitions.size());
+  }
+
+ private:
+  Status WriteBatch();
+  Status FillEnds(GroupConsumer& consumer);
+  bool AtEnd() const;
+
+  EventStore& store_;
+  const IngestOptions& options_;
+  Projector projector_;
+  EnvelopeParser parser_;
+  std::map<TopicPartition, Position> positions_;
+  std::vector<Message> pending_;
+  std::vector<Envelope> envelopes_;
+  IngestStats stats_;
+  Status failure_;
+  bool ever_assigned_ = false;
+  Clock::time_point first_assigned_;
+};
+
+Status Ingestor::WriteBatch() {
+  if (pending_.empty()) return Status::Ok();
+  auto t0 = Clock::now();
+  auto batch = store_.NewBatch();
+  std::map<TopicPartition, int64_t> next_offsets;
+  if (envelopes_.size() < pending_.size()) envelopes_.resize(pending_.size());
+
+  // 1. Which messages are new for us, and do they parse? (never trust the topic)
+  std::vector<size_t> valid;  // indexes into pending_/envelopes_
+  for (size_t i = 0; i < pending_.size(); ++i) {
+    const Message& m = pending_[i];
+    TopicPartition tp{std::string(m.topic()), m.partition()};
+    auto pos = positions_.find(tp);
+    // Not ours any more, or already in the store (a re-delivery after seek): skip. The
+    // offset check makes a replayed message harmless even before event-id dedup.
+    if (pos == positions_.end() || m.offset() < pos->second.next) continue;
+    auto& next = next_offsets[tp];
+    next = std::max(next, m.offset() + 1);
+    ++stats_.consumed;
+    Status s = parser_.Parse(m.payload(), envelopes_[i]);
+    if (s.ok() && m.key() != envelopes_[i].child_id) {
+      s = Status::BadInput("message key does not match child_id (breaks co-partitioning)");
+    }
+    if (!s.ok()) {
+      spdlog::warn("dead letter {}/{}@{}: {}", tp.topic, tp.partition, m.offset(), s.message());
+      batch.PutDeadLetter(tp, m.offset(), s.message(), m.payload());
+      ++stats_.dead_lettered;
+      continue;
+    }
+    valid.push_back(i);
+  }
+
+  // 2. Dedup by event_id against the store and within the batch.
+  std::vector<std::string_view> ids;
+  ids.reserve(valid.size());
+  for (size_t i : valid) ids.push_back(envelopes_[i].event_id);
+  std::vector<std::optional<StoredEventId>> stored;
+  CARELEDGER_RETURN_IF_ERROR(store_.FindEventIds(ids, stored));
+  std::unordered_map<std::string_view, uint64_t> in_batch;  // event_id → fingerprint
+  std::vector<AcceptedEvent> accepted;
+  for (size_t k = 0; k < valid.size(); ++k) {
+    const Message& m = pending_[valid[k]];
+    const Envelope& e = envelopes_[valid[k]];
+    uint64_t fp = Fingerprint(m.payload());
+    std::optional<uint64_t> known;
+    if (stored[k]) known = stored[k]->fingerprint;
+    if (auto it = in_batch.find(e.event_id); it != in_batch.end()) known = it->second;
+    if (known) {
+      if (*known == fp) {
+        ++stats_.duplicates;
+      } else {
+        TopicPartition tp{std::string(m.topic()), m.partition()};
+        spdlog::warn("dead letter {}/{}@{}: event_id conflict", tp.topic, tp.partition, m.offset());
+        batch.PutDeadLetter(tp, m.offset(),
+                            "conflict: event_id already stored with different content",
+                            m.payload());
+        ++stats_.dead_lettered;
+      }
+      continue;
+    }
+    in_batch.emplace(e.event_id, fp);
+    uint64_t seq = batch.Append(e.event_id, e.child_id, e.occurred_at.date,
+                                {std::string(m.topic()), m.partition()}, m.offset(), m.payload());
+    accepted.push_back({&e, seq});
+  }
+
+  // 3. Projection deltas and offsets go in the same batch: all or nothing.
+  CARELEDGER_RETURN_IF_ERROR(projector_.Apply(accepted, batch));
+  for (const auto& [tp, next] : next_offsets) batch.SetNextOffset(tp, next);
+  auto t_write = Clock::now();
+  CARELEDGER_RETURN_IF_ERROR(store_.Write(batch));
+  auto t_end = Clock::now();
+  spdlog::debug("batch of {} messages: {} us to build, {} us to write", pending_.size(),
+                std::chrono::duration_cast<std::chrono::microseconds>(t_write - t0).count(),
+                std::chrono::duration_cast<std::chrono::microseconds>(t_end - t_write).count());
+
+  for (const auto& [tp, next] : next_offsets) positions_[tp].next = next;
+  stats_.appended += accepted.size();
+  ++stats_.batches;
+  pending_.clear();
+  return Status::Ok();
+}
+
+Status Ingestor::FillEnds(GroupConsumer& consumer) {
+  std::vector<TopicPartition> missing;
+  for (const auto& [tp, pos] : positions_) {
+    if (!pos.end) missing.push_back(tp);
+  }
+  if (missing.empty()) return Status::Ok();
+  auto high = consumer.HighWatermarks(missing, std::chrono::milliseconds(10000));
+  if (!high.ok()) return high.status();
+  for (size_t i = 0; i < missing.size(); ++i) positions_[missing[i]].end = (*high)[i];
+  return Status::Ok();
+}
+
+bool Ingestor::AtEnd() const {
+  if (!ever_assigned_ || positions_.empty()) return false;
+  for (const auto& [tp, pos] : positions_) {
+    if (!pos.end || pos.next < *pos.end) return false;
+  }
+  return true;
+}
+
+Result<IngestStats> Ingestor::Run(const std::atomic<bool>& stop) {
+  Settings settings = options_.kafka;
+  settings["group.id"] = options_.group;
+  std::vector<std::string> topics(std::begin(kSourceTopics), std::end(kSourceTopics));
+  auto consumer = GroupConsumer::Open(settings, topics, this);
+  if (!consumer.ok()) return consumer.status();
+
+  auto start = Clock::now();
+  auto last_message = start;
+  auto last_progress = start;
+  while (!stop.load()) {
+    CARELEDGER_RETURN_IF_ERROR(
+        (*consumer)->Poll(options_.max_batch, options_.max_batch_wait, pending_));
+    CARELEDGER_RETURN_IF_ERROR(failure_);
+    auto now = Clock::now();
+    if (!pending_.empty()) last_message = now;
+    CARELEDGER_RETURN_IF_ERROR(WriteBatch());
+    if (options_.until_end) {
+      CARELEDGER_RETURN_IF_ERROR(FillEnds(**consumer));
+      if (AtEnd()) break;
+    }
+    if (!ever_assigned_) {
+      last_message = now;  // idleness counts only once partitions are ours
+      if (now - start > options_.assignment_timeout) {
+        return Status::Retriable("no partitions assigned after " +
+                                 std::to_string(options_.assignment_timeout.count() / 1000) +
+                                 " s: is the broker reachable and are the topics there?");
+      }
+    } else if (options_.until_idle && now - last_message >= *options_.until_idle) {
+      break;
+    }
+    if (now - last_progress > std::chrono::seconds(5)) {
+      last_progress = now;
+      spdlog::info("ingest: {} events stored, {} duplicates, {} dead letters", stats_.appended,
+                   stats_.duplicates, stats_.dead_lettered);
+    }
+  }
+  CARELEDGER_RETURN_IF_ERROR(WriteBatch());
+  consumer->reset();  // leave the group now, so a restart rejoins quickly
+  auto end = Clock::now();
+  stats_.seconds = std::chrono::duration<double>(end - start).count();
+  if (ever_assigned_) {
+    stats_.seconds_assigned = std::chrono::duration<double>(end - first_assigned_).count();
+  }
+  return stats_;
+}
+
+}  // namespace
+
+Result<IngestStats> RunIngest(EventStore& store, const IngestOptions& options,
+                              const std::atomic<bool>& stop) {
+  Ingestor ingestor(store, options);
+  return ingestor.Run(stop);
+}
+
+}  // namespace careledger
