@@ -1,0 +1,104 @@
+// Publish → in-process mock Kafka → ingest → RocksDB → CLA, on a fixture of more than 10,000
+// events whose counts come from the independent oracle in care_fixture.h.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <iostream>
+
+#include "care_fixture.h"
+#include "careledger/consumers.h"
+#include "careledger/kafka.h"
+#include "careledger/producers.h"
+#include "careledger/projections.h"
+#include "test_support.h"
+
+namespace careledger {
+namespace {
+
+std::map<std::string, int64_t> ClaByPlacement(const EventStore& store, Date at) {
+  auto rows = ClaAt(store, at, ClaDimension::kPlacement);
+  EXPECT_TRUE(rows.ok()) << rows.status().ToString();
+  std::map<std::string, int64_t> out;
+  for (const auto& r : *rows) out[r.group] = r.children;
+  return out;
+}
+
+TEST(IngestPipeline, TenThousandEventsGiveTheOracleCountsAtThreeDates) {
+  auto fixture = test::BuildCareFixture(1500, 2024);
+  ASSERT_GE(fixture.lines.size(), 10000u);
+  test::TempDir dir;
+  test::WriteFile(dir / "feed.jsonl", fixture.Jsonl());
+
+  auto cluster = MockCluster::Start(6);
+  ASSERT_TRUE(cluster.ok()) << cluster.status().ToString();
+  Settings kafka = test::TestKafkaSettings((*cluster)->bootstrap_servers());
+
+  std::ostringstream diagnostics;
+  auto published = PublishJsonl({dir / "feed.jsonl"}, kafka, diagnostics);
+  ASSERT_TRUE(published.ok()) << published.status().ToString();
+  EXPECT_EQ(published->published, fixture.lines.size()) << diagnostics.str();
+  EXPECT_EQ(published->rejected, 0u);
+  EXPECT_EQ(published->undelivered, 0u);
+
+  auto store = EventStore::Open({.path = dir / "store"});
+  ASSERT_TRUE(store.ok());
+  IngestOptions options;
+  options.kafka = kafka;
+  options.until_end = true;
+  std::atomic<bool> stop{false};
+  auto stats = RunIngest(**store, options, stop);
+  ASSERT_TRUE(stats.ok()) << stats.status().ToString();
+  EXPECT_EQ(stats->appended, fixture.lines.size());
+  EXPECT_EQ(stats->duplicates, 0u);
+  EXPECT_EQ(stats->dead_lettered, 0u);
+  std::cout << "[ figures  ] " << fixture.lines.size() << " events; publish "
+            << uint64_t(double(published->published) / published->seconds) << "/s; ingest "
+            << uint64_t(double(stats->consumed) / stats->seconds_assigned)
+            << "/s after the group join (" << stats->batches << " batches)\n";
+
+  for (const char* d : {"2022-03-31", "2023-03-31", "2024-03-31"}) {
+    Date at = *ParseDate(d);
+    auto expected = fixture.ExpectedClaByPlacement(at);
+    EXPECT_EQ(ClaByPlacement(**store, at), expected) << d;
+    auto total = ClaAt(**store, at, ClaDimension::kNone);
+    ASSERT_TRUE(total.ok());
+    EXPECT_EQ(total->front().children, fixture.ExpectedCla(at)) << d;
+    EXPECT_GT(fixture.ExpectedCla(at), 100) << "fixture too thin to test anything at " << d;
+  }
+  EXPECT_EQ(test::StoredEventIds(dir / "store").size(), fixture.lines.size());
+}
+
+TEST(IngestPipeline, DuplicateEventIdsAreStoredOnce) {
+  auto fixture = test::BuildCareFixture(200, 7);
+  test::TempDir dir;
+  // The whole feed twice, as a source that re-sends everything would.
+  test::WriteFile(dir / "feed.jsonl", fixture.Jsonl() + fixture.Jsonl());
+  auto cluster = MockCluster::Start(3);
+  ASSERT_TRUE(cluster.ok());
+  Settings kafka = test::TestKafkaSettings((*cluster)->bootstrap_servers());
+  std::ostringstream diagnostics;
+  auto published = PublishJsonl({dir / "feed.jsonl"}, kafka, diagnostics);
+  ASSERT_TRUE(published.ok());
+  ASSERT_EQ(published->published, 2 * fixture.lines.size());
+
+  auto store = EventStore::Open({.path = dir / "store"});
+  ASSERT_TRUE(store.ok());
+  IngestOptions options;
+  options.kafka = kafka;
+  options.until_end = true;
+  options.max_batch = 500;  // duplicates both inside one batch and across batches
+  std::atomic<bool> stop{false};
+  auto stats = RunIngest(**store, options, stop);
+  ASSERT_TRUE(stats.ok()) << stats.status().ToString();
+  EXPECT_EQ(stats->appended, fixture.lines.size());
+  EXPECT_EQ(stats->duplicates, fixture.lines.size());
+  auto ids = test::StoredEventIds(dir / "store");
+  EXPECT_EQ(ids, std::multiset<std::string>(fixture.event_ids.begin(), fixture.event_ids.end()));
+  Date at = *ParseDate("2023-03-31");
+  auto total = ClaAt(**store, at, ClaDimension::kNone);
+  ASSERT_TRUE(total.ok());
+  EXPECT_EQ(total->front().children, fixture.ExpectedCla(at));
+}
+
+}  // namespace
+}  // namespace careledger

@@ -1,0 +1,114 @@
+// Bad input never stops ingest or loses the other events: it is named (file:line or
+// topic/partition@offset, and the reason) and set aside.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "care_fixture.h"
+#include "careledger/store.h"
+#include "test_support.h"
+
+namespace careledger {
+namespace {
+
+using test::Careledger;
+using ::testing::HasSubstr;
+
+TEST(BadInput, PublishNamesEveryBadLineAndPublishesTheRest) {
+  auto fixture = test::BuildCareFixture(30, 3);
+  const size_t good = fixture.lines.size();
+  // Bad lines at known places among the good ones: {line number, expected reason}.
+  std::vector<std::pair<std::string, std::string>> bad = {
+      {R"({"event_id":"x1","type":)", "not valid JSON"},
+      {R"(["an","array"])", "not a JSON object"},
+      {R"({"event_id":"x2","type":"care.period_started","schema_version":1,"source":"lcs","occurred_at":"2024-01-01","recorded_at":"2024-01-02T00:00:00Z","data":{"legal_status":"C2","placement":"U1"}})",
+       "field 'child_id': required"},
+      {R"({"event_id":"x3","type":"care.teleported","schema_version":1,"source":"lcs","child_id":"Z","occurred_at":"2024-01-01","recorded_at":"2024-01-02T00:00:00Z","data":{}})",
+       "field 'type': unknown event type"},
+      {R"({"event_id":"x4","type":"care.period_ended","schema_version":1,"source":"lcs","child_id":"Z","occurred_at":"2024-02-30","recorded_at":"2024-01-02T00:00:00Z","data":{"reason":"E4A"}})",
+       "field 'occurred_at': no such calendar date"},
+      {R"({"event_id":"x5","type":"care.period_started","schema_version":1,"source":"lcs","child_id":"Z","occurred_at":"2024-01-01","recorded_at":"2024-01-02T00:00:00Z","data":{"legal_status":"X9","placement":"U1"}})",
+       "field 'data.legal_status': not a known code"},
+  };
+  std::string feed;
+  std::vector<std::string> expected_errors;
+  size_t line_no = 0, next_bad = 0;
+  for (size_t i = 0; i < good; ++i) {
+    if (i % 7 == 3 && next_bad < bad.size()) {
+      feed += bad[next_bad].first + "\n";
+      expected_errors.push_back(":" + std::to_string(++line_no) + ": " + bad[next_bad].second);
+      ++next_bad;
+    }
+    feed += fixture.lines[i] + "\n";
+    ++line_no;
+  }
+  ASSERT_EQ(next_bad, bad.size());
+  test::TempDir dir;
+  test::WriteFile(dir / "feed.jsonl", feed);
+  test::BrokerProcess broker(3);
+
+  auto published = Careledger({"publish", "--brokers", broker.bootstrap(), dir / "feed.jsonl"});
+  EXPECT_EQ(published.exit_code, 1) << "a rejected line makes publish exit 1";
+  for (const auto& e : expected_errors) {
+    EXPECT_THAT(published.err, HasSubstr(dir / "feed.jsonl" + e));
+  }
+  EXPECT_THAT(published.err, HasSubstr("published " + std::to_string(good) + " of " +
+                                       std::to_string(good + bad.size()) + " events"));
+  EXPECT_THAT(published.err, HasSubstr("rejected 6"));
+
+  auto ingest = Careledger(
+      {"ingest", "--brokers", broker.bootstrap(), "--data", dir / "store", "--until-end"});
+  ASSERT_EQ(ingest.exit_code, 0) << ingest.err;
+  EXPECT_EQ(test::StoredEventIds(dir / "store").size(), good);
+}
+
+TEST(BadInput, IngestDeadLettersWhatTheTopicCarriesAndKeepsGoing) {
+  // kcat bypasses publish's validation, as a misbehaving source would.
+  auto fixture = test::BuildCareFixture(40, 4);
+  std::string keyed = fixture.KeyedForKcat();
+  const std::string conflicting = fixture.lines[0].substr(0, fixture.lines[0].size() - 2) +
+                                  R"(,"extra":1}})";  // same event_id, other content
+  std::string first_child = keyed.substr(0, keyed.find('\t'));
+  const std::string first_line = fixture.lines[0];
+  std::string child_of_first = first_line.substr(first_line.find("\"child_id\":\"") + 12);
+  child_of_first = child_of_first.substr(0, child_of_first.find('"'));
+  keyed += "K1\t{not json\n";
+  keyed += "K1\t{\"event_id\":\"u1\",\"type\":\"care.unknown\",\"schema_version\":1}\n";
+  keyed += "WRONGKEY\t" + fixture.lines[5].substr(0, fixture.lines[5].find("\"event_id\"") + 12) +
+           "other" + fixture.lines[5].substr(fixture.lines[5].find("\"event_id\"") + 12) + "\n";
+  keyed += child_of_first + "\t" + conflicting + "\n";
+  test::TempDir dir;
+  test::WriteFile(dir / "keyed.tsv", keyed);
+  test::BrokerProcess broker(3);
+  auto produced =
+      test::Run({test::KcatPath(), "-P", "-b", broker.bootstrap(), "-t", "careledger.socialcare.v1",
+                 "-K", "\t", "-X", "partitioner=murmur2_random", "-l", dir / "keyed.tsv"});
+  ASSERT_EQ(produced.exit_code, 0) << produced.err;
+
+  auto ingest = Careledger({"ingest", "--brokers", broker.bootstrap(), "--data", dir / "store",
+                            "--until-end", "--max-batch", "25"});
+  EXPECT_EQ(ingest.exit_code, 1) << "rejected input makes ingest exit 1\n" << ingest.err;
+  EXPECT_THAT(ingest.err, HasSubstr("4 messages were rejected into the dead-letter store"));
+  EXPECT_THAT(ingest.err, HasSubstr("ingested " + std::to_string(fixture.lines.size())));
+  EXPECT_EQ(test::StoredEventIds(dir / "store").size(), fixture.lines.size());
+
+  auto store = EventStore::Open({.path = dir / "store", .read_only = true});
+  ASSERT_TRUE(store.ok());
+  std::vector<std::string> reasons;
+  ASSERT_TRUE((*store)
+                  ->ScanDeadLetters([&](const TopicPartition& tp, int64_t, std::string_view r) {
+                    EXPECT_EQ(tp.topic, "careledger.socialcare.v1");
+                    reasons.emplace_back(r);
+                    return true;
+                  })
+                  .ok());
+  std::sort(reasons.begin(), reasons.end());
+  EXPECT_THAT(reasons, ::testing::UnorderedElementsAre(
+                           HasSubstr("not valid JSON"), HasSubstr("field 'type'"),
+                           HasSubstr("message key does not match child_id"),
+                           HasSubstr("conflict: event_id already stored")));
+  // Logs name offsets and reasons, never the payload.
+  EXPECT_THAT(ingest.err, ::testing::Not(HasSubstr(child_of_first)));
+}
+
+}  // namespace
+}  // namespace careledger
