@@ -228,14 +228,15 @@ Status Projector::Apply(const std::vector<AcceptedEvent>& events, EventStore::Ba
     child.care.insert(std::upper_bound(child.care.begin(), child.care.end(), f, TimelineBefore),
                       std::move(f));
   }
+  // Summed over the whole batch first: one merge operand per counter cell per batch.
+  Deltas deltas;
   for (auto& [child_id, t] : touched) {
-    Deltas deltas;
     AddSpellDeltas(ClaSpells(t.before), -1, deltas);
     AddSpellDeltas(ClaSpells(t.after), +1, deltas);
-    for (const auto& [key, delta] : deltas) {
-      if (delta != 0) batch.AddToCounter(key, delta);
-    }
     batch.PutState(ChildKey(child_id), EncodeChildState(t.after));
+  }
+  for (const auto& [key, delta] : deltas) {
+    if (delta != 0) batch.AddToCounter(key, delta);
   }
   return Status::Ok();
 }

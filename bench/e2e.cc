@@ -1,0 +1,175 @@
+// End-to-end harness: one generated feed, one embedded broker, and in the same run
+//   publish (careledger, validation on)      vs  kcat -P of the same lines
+//   ingest (validation, dedup, projections,  vs  kcat -C of the same topic
+//           fsync per batch)
+// Prints a table of rates and ratios. Ingest is timed from partition assignment: the mock
+// cluster's group join (~3 s) is a fixed cost that a real cluster does not have.
+//
+//   careledger_bench_e2e [--children N] [--seed S] [--max-batch N]
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "careledger/consumers.h"
+#include "careledger/events.h"
+#include "careledger/kafka.h"
+#include "careledger/producers.h"
+
+extern char** environ;
+
+namespace careledger {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double Seconds(Clock::time_point since) {
+  return std::chrono::duration<double>(Clock::now() - since).count();
+}
+
+// Runs a command with stdout to `out_path` (or /dev/null); returns its exit code.
+int RunCommand(const std::vector<std::string>& argv, const std::string& out_path = "/dev/null") {
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                   0600);
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  pid_t pid;
+  int rc = posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) return -1;
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+struct Row {
+  std::string what;
+  uint64_t events;
+  double seconds;
+  std::string baseline;
+  double baseline_seconds;
+};
+
+void Print(const std::vector<Row>& rows) {
+  std::printf("%-34s %9s %9s %12s   %-28s %12s %7s\n", "stage", "events", "seconds", "events/s",
+              "baseline (same run)", "events/s", "ratio");
+  for (const auto& r : rows) {
+    double rate = double(r.events) / r.seconds;
+    double base = double(r.events) / r.baseline_seconds;
+    std::printf("%-34s %9llu %9.3f %12.0f   %-28s %12.0f %6.0f%%\n", r.what.c_str(),
+                static_cast<unsigned long long>(r.events), r.seconds, rate, r.baseline.c_str(),
+                base, 100.0 * rate / base);
+  }
+}
+
+int Main(int argc, char** argv) {
+  GeneratorOptions gen;
+  gen.children = 20000;
+  gen.seed = 7;
+  size_t max_batch = 5000;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string flag = argv[i];
+    if (flag == "--children") gen.children = std::atoi(argv[i + 1]);
+    if (flag == "--seed") gen.seed = std::strtoull(argv[i + 1], nullptr, 10);
+    if (flag == "--max-batch") max_batch = size_t(std::atoll(argv[i + 1]));
+  }
+  const std::string kcat = "kcat";
+  auto dir =
+      std::filesystem::temp_directory_path() / ("careledger-bench-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const std::string feed = dir / "feed.jsonl", keyed = dir / "keyed.tsv";
+  {
+    std::ofstream out(feed);
+    if (Status s = GenerateFeed(gen, out); !s.ok()) return std::cerr << s.ToString(), 1;
+  }
+  uint64_t events = 0;
+  {
+    std::ifstream in(feed);
+    std::ofstream out(keyed);
+    EnvelopeParser parser;
+    Envelope env;
+    for (std::string line; std::getline(in, line); ++events) {
+      (void)parser.Parse(line, env);
+      out << env.child_id << '\t' << line << '\n';
+    }
+  }
+  std::cerr << "feed: " << gen.children << " children, " << events << " events, "
+            << std::filesystem::file_size(feed) / 1024 << " KiB\n";
+
+  auto cluster = MockCluster::Start(6);
+  if (!cluster.ok()) return std::cerr << cluster.status().ToString(), 1;
+  const std::string bootstrap = (*cluster)->bootstrap_servers();
+  Settings kafka = {{"bootstrap.servers", bootstrap}, {"session.timeout.ms", "6000"}};
+  std::vector<Row> rows;
+
+  // 1. careledger publish, with validation and an idempotent producer.
+  std::ostringstream diagnostics;
+  auto published = PublishJsonl({feed}, kafka, diagnostics);
+  if (!published.ok() || !published->all_good()) {
+    return std::cerr << "publish failed: " << diagnostics.str(), 1;
+  }
+
+  // 2. Baseline consumer: kcat reads the same topic from the beginning to its end.
+  auto t = Clock::now();
+  if (RunCommand({kcat, "-C", "-b", bootstrap, "-t", "careledger.socialcare.v1", "-o", "beginning",
+                  "-e", "-q", "-f", "%o\n"}) != 0) {
+    return std::cerr << "kcat -C failed\n", 1;
+  }
+  double kcat_consume = Seconds(t);
+
+  // 3. careledger ingest of the same messages.
+  auto store = EventStore::Open({.path = dir / "store"});
+  if (!store.ok()) return std::cerr << store.status().ToString(), 1;
+  IngestOptions options;
+  options.kafka = kafka;
+  options.until_end = true;
+  options.max_batch = max_batch;
+  std::atomic<bool> stop{false};
+  auto stats = RunIngest(**store, options, stop);
+  if (!stats.ok()) return std::cerr << stats.status().ToString(), 1;
+  if (stats->appended != events) {
+    return std::cerr << "ingest stored " << stats->appended << " of " << events << "\n", 1;
+  }
+
+  // 4. Baseline producer, last so that it cannot disturb the consumers: kcat -P of the same
+  // lines into an otherwise unused topic.
+  t = Clock::now();
+  if (RunCommand({kcat, "-P", "-b", bootstrap, "-t", "careledger.yjs.v1", "-K", "\t", "-X",
+                  "partitioner=murmur2_random", "-l", keyed}) != 0) {
+    return std::cerr << "kcat -P failed\n", 1;
+  }
+  double kcat_produce = Seconds(t);
+
+  rows.push_back({"publish (validate, idempotent)", published->published, published->seconds,
+                  "kcat -P", kcat_produce});
+  rows.push_back({"ingest (all on, fsync per batch)", stats->consumed, stats->seconds_assigned,
+                  "kcat -C", kcat_consume});
+  Print(rows);
+  std::printf("ingest: %llu batches of up to %zu; group join and start-up %.2f s (excluded)\n",
+              static_cast<unsigned long long>(stats->batches), max_batch,
+              stats->seconds - stats->seconds_assigned);
+  std::filesystem::remove_all(dir);
+  return 0;
+}
+
+}  // namespace
+}  // namespace careledger
+
+int main(int argc, char** argv) {
+  return careledger::Main(argc, argv);
+}

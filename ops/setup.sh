@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Installs what careledger needs from Debian 12 packages, builds it, and runs it.
+#
+#   ops/setup.sh demo [demo flags]   Release build, then `careledger demo`
+#   ops/setup.sh test [--sanitize]   -Werror build of everything, then ctest
+#                                    (--sanitize: the same under ASan+UBSan, in build/asan)
+#   ops/setup.sh build               Release build only (build/release/app/careledger)
+#
+# Idempotent: installs only missing packages (running `apt-get update` once, when it must),
+# and re-running reuses the build directories.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(
+  g++ cmake make pkg-config        # toolchain
+  librdkafka-dev                   # Kafka client and its mock cluster (rdkafka_mock.h)
+  librocksdb-dev                   # the event store
+  libsimdjson-dev                  # JSON parsing on the hot path
+  libspdlog-dev libfmt-dev         # logging
+  libcli11-dev                     # command line
+  libgtest-dev libgmock-dev        # tests
+  libbenchmark-dev                 # bench/
+  kcat                             # interoperability tests, and handy for operators
+)
+
+log() { printf '== %s\n' "$*" >&2; }
+
+install_packages() {
+  local missing=() p
+  for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if [ ${#missing[@]} -eq 0 ]; then
+    log "Debian packages: all present"
+    return
+  fi
+  local sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || { echo "need root (or sudo) to install: ${missing[*]}" >&2; exit 1; }
+    sudo="sudo"
+  fi
+  log "installing: ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+ncpu() { nproc 2>/dev/null || echo 2; }
+
+configure_and_build() {  # dir, cmake args...
+  local dir=$1; shift
+  log "building in $dir"
+  cmake -S . -B "$dir" "$@" >/dev/null
+  cmake --build "$dir" -j "$(ncpu)"
+}
+
+cmd=${1:-}
+shift || true
+case "$cmd" in
+  demo)
+    install_packages
+    configure_and_build build/release -DCMAKE_BUILD_TYPE=Release -DCARELEDGER_TESTS=OFF \
+      -DCARELEDGER_BENCH=OFF
+    log "running: careledger demo $*"
+    exec build/release/app/careledger demo "$@"
+    ;;
+  build)
+    install_packages
+    configure_and_build build/release -DCMAKE_BUILD_TYPE=Release -DCARELEDGER_TESTS=OFF \
+      -DCARELEDGER_BENCH=OFF
+    ;;
+  test)
+    install_packages
+    if [ "${1:-}" = "--sanitize" ]; then
+      configure_and_build build/asan -DCMAKE_BUILD_TYPE=Debug -DCARELEDGER_WERROR=ON \
+        -DCARELEDGER_SANITIZE=ON -DCARELEDGER_BENCH=OFF
+      dir=build/asan
+      export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+      export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+    else
+      configure_and_build build/test -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCARELEDGER_WERROR=ON
+      dir=build/test
+    fi
+    log "running the test suite in $dir"
+    ctest --test-dir "$dir" --output-on-failure -j "$(ncpu)"
+    ;;
+  *)
+    sed -n '2,12p' "$0" >&2
+    exit 2
+    ;;
+esac
