@@ -58,8 +58,8 @@ TEST(Restart, StopThenPublishMoreThenIngestLosesAndRepeatsNothing) {
   published = Careledger(with({"publish", dir / "part2.jsonl"}));
   ASSERT_EQ(published.exit_code, 0) << published.err;
 
-  // 3. Ingest again from the offsets in the store.
-  auto again = Careledger(with({"ingest", "--until-end"}));
+  // 3. Ingest again from the offsets in the store, until nothing has come for 3 s.
+  auto again = Careledger(with({"ingest", "--until-idle", "3"}));
   ASSERT_EQ(again.exit_code, 0) << again.err;
   EXPECT_THAT(
       again.err,
