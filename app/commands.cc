@@ -55,6 +55,7 @@ Command AddBroker(CLI::App& app) {
   struct Opts {
     CommonFlags common;
     int partitions = 6;
+    int port = 0;
   };
   auto o = std::make_shared<Opts>();
   auto* cmd = app.add_subcommand(
@@ -64,11 +65,14 @@ Command AddBroker(CLI::App& app) {
   AddCommonFlags(*cmd, o->common);
   cmd->add_option("--partitions", o->partitions, "Partitions per topic (default 6)")
       ->check(CLI::Range(1, 1024));
+  cmd->add_option("--port", o->port,
+                  "Fixed bootstrap port on 127.0.0.1 (default: the broker's ephemeral port)")
+      ->check(CLI::Range(1, 65535));
   return {cmd, [o] {
             auto ctx = Resolve(o->common);
             if (!ctx.ok()) return Fail(ctx.status());
             SignalWatcher signals;
-            auto cluster = MockCluster::Start(o->partitions);
+            auto cluster = MockCluster::Start(o->partitions, o->port);
             if (!cluster.ok()) return Fail(cluster.status());
             std::cout << (*cluster)->bootstrap_servers() << std::endl;
             spdlog::info("embedded Kafka at {} with {} partitions per topic; stop with SIGTERM",

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "careledger/events.h"
+#include "forwarder.h"
 
 namespace careledger {
 
@@ -89,7 +90,7 @@ Result<KafkaHandle> NewHandle(rd_kafka_type_t type, ConfHandle conf) {
 
 // ---- MockCluster ----------------------------------------------------------------------------
 
-Result<std::unique_ptr<MockCluster>> MockCluster::Start(int partitions, int brokers) {
+Result<std::unique_ptr<MockCluster>> MockCluster::Start(int partitions, int bootstrap_port) {
   if (partitions < 1) return Status::BadInput("partitions must be at least 1");
   auto conf = MakeConf({{"log_level", "3"}});
   if (!conf.ok()) return conf.status();
@@ -97,7 +98,7 @@ Result<std::unique_ptr<MockCluster>> MockCluster::Start(int partitions, int brok
   if (!rk.ok()) return rk.status();
   std::unique_ptr<MockCluster> mc(new MockCluster());
   mc->owner_ = std::move(rk.value());
-  auto* cluster = rd_kafka_mock_cluster_new(mc->owner_.get(), brokers);
+  auto* cluster = rd_kafka_mock_cluster_new(mc->owner_.get(), 1);
   if (!cluster) return Status::Fatal("cannot start the mock Kafka cluster");
   mc->cluster_ = cluster;
   mc->bootstrap_ = rd_kafka_mock_cluster_bootstraps(cluster);
@@ -109,6 +110,14 @@ Result<std::unique_ptr<MockCluster>> MockCluster::Start(int partitions, int brok
       return Status::Fatal("cannot create topic " + std::string(topic) + ": " +
                            rd_kafka_err2str(err));
     }
+  }
+  if (bootstrap_port != 0) {
+    // "127.0.0.1:PORT" of the (single) mock broker.
+    int broker_port = std::stoi(mc->bootstrap_.substr(mc->bootstrap_.rfind(':') + 1));
+    auto fwd = TcpForwarder::Start(bootstrap_port, broker_port);
+    if (!fwd.ok()) return fwd.status();
+    mc->forwarder_ = std::move(fwd.value());
+    mc->bootstrap_ = "127.0.0.1:" + std::to_string(bootstrap_port);
   }
   return mc;
 }

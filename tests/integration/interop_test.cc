@@ -1,7 +1,11 @@
 // Interoperability: `careledger broker` is a real Kafka endpoint. kcat writes to it and reads
 // from it; `careledger ingest` and `careledger report` run as separate processes.
+#include <arpa/inet.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <map>
 #include <set>
@@ -102,6 +106,34 @@ TEST(Interop, BrokerPrintsItsAddressFirstAndStopsOnSigterm) {
   auto metadata = test::Run({test::KcatPath(), "-L", "-b", address, "-t", kSocialCare});
   ASSERT_EQ(metadata.exit_code, 0) << metadata.err;
   EXPECT_THAT(metadata.out, HasSubstr("topic \"careledger.socialcare.v1\" with 2 partitions"));
+  EXPECT_EQ(broker.Stop(15), 0);
+}
+
+int FreeLoopbackPort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+TEST(Interop, BrokerTakesAFixedBootstrapPortWhenAsked) {
+  const std::string port = std::to_string(FreeLoopbackPort());
+  test::Background broker({CARELEDGER_BIN, "broker", "--partitions", "2", "--port", port});
+  EXPECT_EQ(broker.FirstLine(), "127.0.0.1:" + port);
+  test::TempDir dir;
+  auto fixture = test::BuildCareFixture(20, 1);
+  test::WriteFile(dir / "f.jsonl", fixture.Jsonl());
+  auto published = Careledger({"publish", "--brokers", "127.0.0.1:" + port, dir / "f.jsonl"});
+  ASSERT_EQ(published.exit_code, 0) << published.err;
+  auto read = test::Run({test::KcatPath(), "-C", "-b", "127.0.0.1:" + port, "-t", kSocialCare, "-e",
+                         "-q", "-f", "%k\n"});
+  ASSERT_EQ(read.exit_code, 0) << read.err;
+  EXPECT_EQ(test::Lines(read.out).size(), fixture.lines.size());
   EXPECT_EQ(broker.Stop(15), 0);
 }
 

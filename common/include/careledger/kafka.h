@@ -18,6 +18,8 @@ struct rd_kafka_message_s;
 
 namespace careledger {
 
+class TcpForwarder;
+
 struct KafkaDeleter {
   void operator()(rd_kafka_s* rk) const;
 };
@@ -27,8 +29,11 @@ using KafkaHandle = std::unique_ptr<rd_kafka_s, KafkaDeleter>;
 // It keeps only ~5 MiB per partition and is single-threaded: size workloads accordingly.
 class MockCluster {
  public:
-  // Creates the three source topics and the dead-letter topic with `partitions` each.
-  static Result<std::unique_ptr<MockCluster>> Start(int partitions, int brokers = 1);
+  // Creates the three source topics and the dead-letter topic with `partitions` each. The mock
+  // brokers listen on ephemeral ports; a non-zero `bootstrap_port` adds a loopback forwarder on
+  // that port to the first broker, so clients can be configured with a fixed address (they
+  // then follow the metadata to the brokers' own ports).
+  static Result<std::unique_ptr<MockCluster>> Start(int partitions, int bootstrap_port = 0);
   ~MockCluster();
   const std::string& bootstrap_servers() const { return bootstrap_; }
 
@@ -36,6 +41,7 @@ class MockCluster {
   MockCluster() = default;
   KafkaHandle owner_;  // the mock cluster's book-keeping handle; destroyed after the cluster
   void* cluster_ = nullptr;
+  std::unique_ptr<TcpForwarder> forwarder_;
   std::string bootstrap_;
 };
 
