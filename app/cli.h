@@ -60,5 +60,6 @@ Command AddPublish(CLI::App& app);
 Command AddIngest(CLI::App& app);
 Command AddReport(CLI::App& app);
 Command AddDemo(CLI::App& app);
+Command AddVerify(CLI::App& app);
 
 }  // namespace careledger::app

@@ -16,6 +16,7 @@ PACKAGES=(
   librdkafka-dev                   # Kafka client and its mock cluster (rdkafka_mock.h)
   librocksdb-dev                   # the event store
   libsimdjson-dev                  # JSON parsing on the hot path
+  libssl-dev                       # SHA-256 for the log's hash chain
   libspdlog-dev libfmt-dev         # logging
   libcli11-dev                     # command line
   libgtest-dev libgmock-dev        # tests

@@ -241,6 +241,12 @@ Status Projector::Apply(const std::vector<AcceptedEvent>& events, EventStore::Ba
   return Status::Ok();
 }
 
+Result<ChainHash> ProjectionStateHash(const EventStore& store) {
+  return store.HashState([](std::string_view key, std::string_view value) {
+    return key.starts_with(kClaPrefix) && DecodeCounter(value) == 0;
+  });
+}
+
 Result<ClaDimension> ClaDimensionFromName(std::string_view name) {
   if (name.empty() || name == "none") return ClaDimension::kNone;
   if (name == kDimPlacement) return ClaDimension::kPlacement;

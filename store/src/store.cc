@@ -10,7 +10,9 @@
 #include <array>
 #include <cstring>
 #include <filesystem>
+#include <map>
 
+#include "careledger/events.h"
 #include "codec.h"
 
 namespace careledger {
@@ -36,6 +38,8 @@ class Int64AddOperator : public rocksdb::AssociativeMergeOperator {
   }
   const char* Name() const override { return "careledger.Int64Add"; }
 };
+
+constexpr std::string_view kMetaLogHead = "log_head";  // next sequence (8) + head chain (32)
 
 std::string PartitionKey(const TopicPartition& tp) {
   std::string k = tp.topic;
@@ -87,9 +91,9 @@ uint64_t EventStore::Batch::Append(std::string_view event_id, std::string_view c
   std::string key;
   codec::PutBigEndian64(key, seq);
   std::string value;
-  codec::EncodeLogValue(value, from.topic, from.partition, offset,
-                        std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()),
-                        payload);
+  head_ = codec::EncodeLogValue(
+      value, head_, seq, from.topic, from.partition, offset,
+      std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()), payload);
   impl_->wb.Put(cf[kLog], key, value);
 
   std::string id_value;
@@ -190,7 +194,14 @@ Result<std::unique_ptr<EventStore>> EventStore::Open(const StoreOptions& options
   std::unique_ptr<rocksdb::Iterator> it(
       store->impl_->db->NewIterator(rocksdb::ReadOptions(), store->impl_->cf[kLog]));
   it->SeekToLast();
-  if (it->Valid()) store->next_sequence_ = codec::GetBigEndian64(it->key().data()) + 1;
+  if (it->Valid()) {
+    store->next_sequence_ = codec::GetBigEndian64(it->key().data()) + 1;
+    LogRecord last;
+    if (!codec::DecodeLogValue({it->value().data(), it->value().size()}, last)) {
+      return Status::Fatal("the last log record is malformed (run `careledger verify`)");
+    }
+    store->head_ = last.chain;
+  }
   CARELEDGER_RETURN_IF_ERROR(FromRocks(it->status(), "read log tail"));
   return store;
 }
@@ -201,6 +212,7 @@ EventStore::Batch EventStore::NewBatch() const {
   Batch b;
   b.impl_->cf = &impl_->cf;
   b.next_sequence_ = next_sequence_;
+  b.head_ = head_;
   return b;
 }
 
@@ -208,9 +220,17 @@ Status EventStore::Write(Batch& batch) {
   if (batch.next_sequence_ < next_sequence_) {
     return Status::Fatal("batch built on a stale sequence (two writers?)");
   }
+  if (batch.appended_ > 0) {
+    // The head travels with the records, so a log cut short at the end is caught too.
+    std::string head;
+    codec::PutBigEndian64(head, batch.next_sequence_);
+    head.append(reinterpret_cast<const char*>(batch.head_.data()), batch.head_.size());
+    batch.impl_->wb.Put(impl_->cf[kMeta], kMetaLogHead, head);
+  }
   CARELEDGER_RETURN_IF_ERROR(
       FromRocks(impl_->db->Write(impl_->write_options, &batch.impl_->wb), "write batch"));
   next_sequence_ = batch.next_sequence_;
+  head_ = batch.head_;
   return Status::Ok();
 }
 
@@ -294,6 +314,121 @@ Status EventStore::ScanDeadLetters(
     if (!visit(tp, offset, reason)) break;
   }
   return FromRocks(it->status(), "scan dead letters");
+}
+
+std::string ToHex(const ChainHash& h) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  for (uint8_t b : h) {
+    out.push_back(kDigits[b >> 4]);
+    out.push_back(kDigits[b & 15]);
+  }
+  return out;
+}
+
+Result<VerifyReport> EventStore::Verify() const {
+  auto breach = [](std::string what) { return Status::Fatal("verify: " + std::move(what)); };
+  const auto& cf = impl_->cf;
+  rocksdb::ReadOptions ro;
+  // A consistent view even while ingest writes.
+  const rocksdb::Snapshot* snapshot = impl_->db->GetSnapshot();
+  ro.snapshot = snapshot;
+  struct Release {
+    rocksdb::DB* db;
+    const rocksdb::Snapshot* s;
+    ~Release() { db->ReleaseSnapshot(s); }
+  } release{impl_->db.get(), snapshot};
+
+  VerifyReport report;
+  EnvelopeParser parser;
+  Envelope env;
+  LogRecord rec;
+  std::map<TopicPartition, int64_t> last_offset;
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ro, cf[kLog]));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    uint64_t seq = codec::GetBigEndian64(it->key().data());
+    std::string at = "log record " + std::to_string(seq);
+    if (seq != report.records) {
+      return breach("log record " + std::to_string(report.records) + " is missing (the next is " +
+                    std::to_string(seq) + ")");
+    }
+    std::string_view header;
+    if (!codec::DecodeLogValue({it->value().data(), it->value().size()}, rec, &header)) {
+      return breach(at + " is malformed");
+    }
+    if (codec::ComputeChain(report.head, seq, header, rec.payload) != rec.chain) {
+      return breach(at + ": hash chain broken (the record was altered, or records reordered)");
+    }
+    report.head = rec.chain;
+    ++report.records;
+    if (!parser.Parse(rec.payload, env).ok()) return breach(at + ": payload no longer parses");
+    std::string v;
+    auto s = impl_->db->Get(ro, cf[kEventId], env.event_id, &v);
+    if (!s.ok() || v.size() != 16 || codec::GetFixed64(v.data()) != seq) {
+      return breach(at + ": its event_id key is missing or points elsewhere");
+    }
+    std::string child_key = env.child_id;
+    child_key.push_back('\0');
+    codec::PutBigEndian32(child_key, codec::DaysKey(env.occurred_at.date));
+    codec::PutBigEndian64(child_key, seq);
+    if (!impl_->db->Get(ro, cf[kChild], child_key, &v).ok()) {
+      return breach(at + ": missing from the per-child index");
+    }
+    auto& last = last_offset[{rec.topic, rec.partition}];
+    last = std::max(last, rec.offset);
+  }
+  CARELEDGER_RETURN_IF_ERROR(FromRocks(it->status(), "verify: scan log"));
+
+  std::string head;
+  auto s = impl_->db->Get(ro, cf[kMeta], kMetaLogHead, &head);
+  if (report.records > 0) {
+    if (!s.ok() || head.size() != 40) return breach("the log head is missing from meta");
+    if (codec::GetBigEndian64(head.data()) != report.records ||
+        std::memcmp(head.data() + 8, report.head.data(), 32) != 0) {
+      return breach("the log ends before its recorded head (records removed from the end)");
+    }
+  }
+  for (auto [family, name] :
+       {std::pair{kEventId, "event_id keys"}, std::pair{kChild, "per-child index entries"}}) {
+    uint64_t n = 0;
+    std::unique_ptr<rocksdb::Iterator> i(impl_->db->NewIterator(ro, cf[family]));
+    for (i->SeekToFirst(); i->Valid(); i->Next()) ++n;
+    if (n != report.records) {
+      return breach(std::to_string(n) + " " + name + " for " + std::to_string(report.records) +
+                    " log records");
+    }
+  }
+  for (const auto& [tp, offset] : last_offset) {
+    std::string v;
+    if (!impl_->db->Get(ro, cf[kOffsets], PartitionKey(tp), &v).ok() || v.size() != 8 ||
+        int64_t(codec::GetFixed64(v.data())) <= offset) {
+      return breach("the stored offset of " + tp.topic + "/" + std::to_string(tp.partition) +
+                    " is behind the log (offset " + std::to_string(offset) + " is stored)");
+    }
+  }
+  return report;
+}
+
+Result<ChainHash> EventStore::HashState(
+    const std::function<bool(std::string_view, std::string_view)>& skip) const {
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
+  Status s = ScanState("", [&](std::string_view k, std::string_view v) {
+    if (skip(k, v)) return true;
+    std::string lengths;
+    codec::PutBigEndian32(lengths, uint32_t(k.size()));
+    codec::PutBigEndian32(lengths, uint32_t(v.size()));
+    EVP_DigestUpdate(ctx, lengths.data(), lengths.size());
+    EVP_DigestUpdate(ctx, k.data(), k.size());
+    EVP_DigestUpdate(ctx, v.data(), v.size());
+    return true;
+  });
+  ChainHash out{};
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(ctx, out.data(), &len);
+  EVP_MD_CTX_free(ctx);
+  if (!s.ok()) return s;
+  return out;
 }
 
 }  // namespace careledger

@@ -63,6 +63,10 @@ class Projector {
   const EventStore& store_;
 };
 
+// A hash of the projection state's meaning: two stores that hold the same events, in whatever
+// order they arrived, have the same hash (counters that net to zero are left out).
+Result<ChainHash> ProjectionStateHash(const EventStore& store);
+
 // ---- Queries --------------------------------------------------------------------------------
 enum class ClaDimension { kNone, kPlacement, kLegalStatus };
 Result<ClaDimension> ClaDimensionFromName(std::string_view name);

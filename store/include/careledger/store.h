@@ -3,6 +3,7 @@
 // Batch, so a crash at any point neither loses nor repeats an event.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -28,13 +29,22 @@ struct StoreOptions {
   size_t block_cache_bytes = size_t{64} << 20;
 };
 
+using ChainHash = std::array<uint8_t, 32>;  // SHA-256
+std::string ToHex(const ChainHash& h);
+
 struct LogRecord {
   uint64_t sequence = 0;
   std::string topic;
   int32_t partition = 0;
   int64_t offset = 0;
   Instant ingested_at;
+  ChainHash chain{};    // SHA-256 over the previous record's chain and this record
   std::string payload;  // the original bytes, exactly as consumed
+};
+
+struct VerifyReport {
+  uint64_t records = 0;
+  ChainHash head{};  // the chain hash of the last record: a fingerprint of the whole log
 };
 
 struct StoredEventId {
@@ -64,6 +74,7 @@ class EventStore {
     struct Impl;
     std::unique_ptr<Impl> impl_;
     uint64_t next_sequence_ = 0;
+    ChainHash head_{};
     size_t appended_ = 0;
   };
 
@@ -87,11 +98,21 @@ class EventStore {
                                                   std::string_view reason)>& visit) const;
   uint64_t next_sequence() const { return next_sequence_; }
 
+  // Recomputes the hash chain and checks the invariants: sequences without gaps, the head in
+  // meta matches the last record, every event_id key points to its record and back, the
+  // per-child index holds every record, no stored offset is behind the log. The first
+  // breach is returned as a Fatal status that names it.
+  Result<VerifyReport> Verify() const;
+  // SHA-256 over the projection state, skipping entries for which `skip(key, value)` holds.
+  Result<ChainHash> HashState(
+      const std::function<bool(std::string_view, std::string_view)>& skip) const;
+
  private:
   EventStore() = default;
   struct Impl;
   std::unique_ptr<Impl> impl_;
   uint64_t next_sequence_ = 0;
+  ChainHash head_{};
 };
 
 int64_t DecodeCounter(std::string_view value);
