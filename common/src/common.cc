@@ -63,7 +63,7 @@ Result<Timestamp> ParseTimestamp(std::string_view text) {
   if (text.size() == 10) return ts;
   // date-time: 'T' HH:MM:SS [.frac] (Z | ±HH:MM)
   int hh = 0, mm = 0, ss = 0;
-  if (text.size() < 20 || (text[10] != 'T' && text[10] != 't' && text[10] != ' ') ||
+  if (text.size() < 19 || (text[10] != 'T' && text[10] != 't' && text[10] != ' ') ||
       !Digits(text, 11, 2, hh) || text[13] != ':' || !Digits(text, 14, 2, mm) || text[16] != ':' ||
       !Digits(text, 17, 2, ss) || hh > 23 || mm > 59 || ss > 60) {
     return Status::BadInput("not an RFC 3339 date-time");

@@ -1,0 +1,175 @@
+// The event store on a real RocksDB in a temp directory.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "careledger/store.h"
+#include "test_support.h"
+
+namespace careledger {
+namespace {
+
+const TopicPartition kP0{"careledger.socialcare.v1", 0};
+
+std::unique_ptr<EventStore> Open(const std::string& path, bool read_only = false) {
+  auto s = EventStore::Open({.path = path, .read_only = read_only, .sync = false});
+  EXPECT_TRUE(s.ok()) << s.status().ToString();
+  return s.ok() ? std::move(s.value()) : nullptr;
+}
+
+void AppendTwo(EventStore& store) {
+  auto batch = store.NewBatch();
+  EXPECT_EQ(batch.Append("id-a", "child-1", *ParseDate("2024-01-01"), kP0, 10, "payload-a"), 0u);
+  EXPECT_EQ(batch.Append("id-b", "child-2", *ParseDate("2024-01-02"), kP0, 11, "payload-b"), 1u);
+  batch.SetNextOffset(kP0, 12);
+  ASSERT_TRUE(store.Write(batch).ok());
+}
+
+TEST(EventStore, AppendedEventsAreFoundByIdWithTheirFingerprint) {
+  test::TempDir dir;
+  auto store = Open(dir / "s");
+  AppendTwo(*store);
+  std::vector<std::optional<StoredEventId>> found;
+  ASSERT_TRUE(store->FindEventIds({"id-b", "id-a", "id-z"}, found).ok());
+  ASSERT_EQ(found.size(), 3u);
+  ASSERT_TRUE(found[0] && found[1]);
+  EXPECT_EQ(found[0]->sequence, 1u);
+  EXPECT_EQ(found[0]->fingerprint, Fingerprint("payload-b"));
+  EXPECT_EQ(found[1]->sequence, 0u);
+  EXPECT_FALSE(found[2].has_value());
+}
+
+TEST(EventStore, LogKeepsOriginalBytesAndKafkaCoordinatesInOrder) {
+  test::TempDir dir;
+  auto store = Open(dir / "s");
+  AppendTwo(*store);
+  std::vector<LogRecord> records;
+  ASSERT_TRUE(store
+                  ->ScanLog([&](const LogRecord& r) {
+                    records.push_back(r);
+                    return true;
+                  })
+                  .ok());
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_EQ(records[0].sequence, 0u);
+  EXPECT_EQ(records[0].topic, "careledger.socialcare.v1");
+  EXPECT_EQ(records[0].partition, 0);
+  EXPECT_EQ(records[0].offset, 10);
+  EXPECT_EQ(records[0].payload, "payload-a");
+  EXPECT_EQ(records[1].payload, "payload-b");
+  EXPECT_NE(records[0].chain, records[1].chain);
+}
+
+TEST(EventStore, OffsetsRoundTripPerPartition) {
+  test::TempDir dir;
+  auto store = Open(dir / "s");
+  AppendTwo(*store);
+  EXPECT_EQ(*store->NextOffset(kP0), std::optional<int64_t>(12));
+  EXPECT_EQ(*store->NextOffset({"careledger.socialcare.v1", 1}), std::nullopt);
+  EXPECT_EQ(*store->NextOffset({"careledger.police.v1", 0}), std::nullopt);
+}
+
+TEST(EventStore, CountersAddAcrossBatches) {
+  test::TempDir dir;
+  auto store = Open(dir / "s");
+  auto b1 = store->NewBatch();
+  b1.AddToCounter("cla-x", 3);
+  b1.AddToCounter("cla-x", -1);
+  ASSERT_TRUE(store->Write(b1).ok());
+  auto b2 = store->NewBatch();
+  b2.AddToCounter("cla-x", 5);
+  ASSERT_TRUE(store->Write(b2).ok());
+  int64_t value = 0;
+  ASSERT_TRUE(store
+                  ->ScanState("cla-",
+                              [&](std::string_view, std::string_view v) {
+                                value = DecodeCounter(v);
+                                return true;
+                              })
+                  .ok());
+  EXPECT_EQ(value, 7);
+}
+
+TEST(EventStore, UnwrittenBatchChangesNothing) {
+  test::TempDir dir;
+  auto store = Open(dir / "s");
+  {
+    auto batch = store->NewBatch();
+    (void)batch.Append("id-a", "c", *ParseDate("2024-01-01"), kP0, 0, "p");
+    batch.SetNextOffset(kP0, 1);
+  }
+  std::vector<std::optional<StoredEventId>> found;
+  ASSERT_TRUE(store->FindEventIds({"id-a"}, found).ok());
+  EXPECT_FALSE(found[0].has_value());
+  EXPECT_EQ(*store->NextOffset(kP0), std::nullopt);
+  EXPECT_EQ(store->next_sequence(), 0u);
+}
+
+TEST(EventStore, SequencesContinueAfterReopen) {
+  test::TempDir dir;
+  {
+    auto store = Open(dir / "s");
+    AppendTwo(*store);
+  }
+  auto store = Open(dir / "s");
+  EXPECT_EQ(store->next_sequence(), 2u);
+  auto batch = store->NewBatch();
+  EXPECT_EQ(batch.Append("id-c", "child-3", *ParseDate("2024-01-03"), kP0, 12, "payload-c"), 2u);
+  batch.SetNextOffset(kP0, 13);
+  ASSERT_TRUE(store->Write(batch).ok());
+  std::vector<uint64_t> sequences;
+  ASSERT_TRUE(store->ScanLog([&](const LogRecord& r) {
+                     sequences.push_back(r.sequence);
+                     return true;
+                   })
+                  .ok());
+  EXPECT_EQ(sequences, (std::vector<uint64_t>{0, 1, 2}));
+}
+
+TEST(EventStore, ReadOnlyOpenWorksBesideAWriter) {
+  test::TempDir dir;
+  auto writer = Open(dir / "s");
+  AppendTwo(*writer);
+  auto reader = Open(dir / "s", /*read_only=*/true);
+  ASSERT_NE(reader, nullptr);
+  EXPECT_EQ(reader->next_sequence(), 2u);
+  EXPECT_EQ(*reader->NextOffset(kP0), std::optional<int64_t>(12));
+}
+
+TEST(EventStore, SecondWriterIsRefusedWithAClearMessage) {
+  test::TempDir dir;
+  auto writer = Open(dir / "s");
+  auto second = EventStore::Open({.path = dir / "s"});
+  ASSERT_FALSE(second.ok());
+  EXPECT_THAT(second.status().message(), ::testing::HasSubstr("in use by another careledger"));
+}
+
+TEST(EventStore, ReadOnlyOpenOfAMissingStoreNamesThePath) {
+  test::TempDir dir;
+  auto s = EventStore::Open({.path = dir / "nope", .read_only = true});
+  ASSERT_FALSE(s.ok());
+  EXPECT_THAT(s.status().message(), ::testing::HasSubstr(dir / "nope"));
+}
+
+TEST(EventStore, DeadLettersKeepTheirCoordinatesAndReason) {
+  test::TempDir dir;
+  auto store = Open(dir / "s");
+  auto batch = store->NewBatch();
+  batch.PutDeadLetter({"careledger.police.v1", 4}, 77, "not valid JSON", "{oops");
+  ASSERT_TRUE(store->Write(batch).ok());
+  int seen = 0;
+  ASSERT_TRUE(
+      store
+          ->ScanDeadLetters([&](const TopicPartition& tp, int64_t offset, std::string_view reason) {
+            ++seen;
+            EXPECT_EQ(tp.topic, "careledger.police.v1");
+            EXPECT_EQ(tp.partition, 4);
+            EXPECT_EQ(offset, 77);
+            EXPECT_EQ(reason, "not valid JSON");
+            return true;
+          })
+          .ok());
+  EXPECT_EQ(seen, 1);
+}
+
+}  // namespace
+}  // namespace careledger
