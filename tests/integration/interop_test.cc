@@ -28,9 +28,7 @@ TEST(Interop, KcatProducesCareledgerIngestsAndReportsTheOracleCounts) {
   test::BrokerProcess broker(3);
   ASSERT_FALSE(broker.bootstrap().empty());
 
-  auto produced =
-      test::Run({test::KcatPath(), "-P", "-b", broker.bootstrap(), "-t", kSocialCare, "-K", "\t",
-                 "-X", "partitioner=murmur2_random", "-l", dir / "keyed.tsv"});
+  auto produced = test::KcatProduce(broker.bootstrap(), kSocialCare, dir / "keyed.tsv");
   ASSERT_EQ(produced.exit_code, 0) << produced.err;
 
   auto ingest = Careledger({"ingest", "--brokers", broker.bootstrap(), "--data", dir / "store",
@@ -75,9 +73,7 @@ TEST(Interop, CareledgerAndKcatPutAChildInTheSamePartition) {
 
   auto published = Careledger({"publish", "--brokers", broker.bootstrap(), dir / "feed.jsonl"});
   ASSERT_EQ(published.exit_code, 0) << published.err;
-  auto produced =
-      test::Run({test::KcatPath(), "-P", "-b", broker.bootstrap(), "-t", kSocialCare, "-K", "\t",
-                 "-X", "partitioner=murmur2_random", "-l", dir / "keyed.tsv"});
+  auto produced = test::KcatProduce(broker.bootstrap(), kSocialCare, dir / "keyed.tsv");
   ASSERT_EQ(produced.exit_code, 0) << produced.err;
 
   auto read = test::Run({test::KcatPath(), "-C", "-b", broker.bootstrap(), "-t", kSocialCare, "-e",

@@ -171,6 +171,12 @@ std::string KcatPath() {
   return "kcat";
 }
 
+RunResult KcatProduce(const std::string& bootstrap, const std::string& topic,
+                      const std::string& keyed_file) {
+  return Run({KcatPath(), "-P", "-b", bootstrap, "-t", topic, "-K", "\t", "-X",
+              "partitioner=murmur2_random", "-l", keyed_file});
+}
+
 Settings TestKafkaSettings(const std::string& bootstrap) {
   return {{"bootstrap.servers", bootstrap}, {"session.timeout.ms", "6000"}};
 }

@@ -66,6 +66,9 @@ std::string ReadFile(const std::string& path);
 void WriteFile(const std::string& path, std::string_view content);
 std::vector<std::string> Lines(std::string_view text);
 std::string KcatPath();  // /usr/bin/kcat; fails the test when missing
+// kcat -P of a file of "key<TAB>value" lines, partitioned as Java clients and careledger do.
+RunResult KcatProduce(const std::string& bootstrap, const std::string& topic,
+                      const std::string& keyed_file);
 
 // Settings for in-process clients in tests: a short session timeout so rejoins are quick.
 Settings TestKafkaSettings(const std::string& bootstrap);

@@ -117,10 +117,11 @@ TEST(EventStore, SequencesContinueAfterReopen) {
   batch.SetNextOffset(kP0, 13);
   ASSERT_TRUE(store->Write(batch).ok());
   std::vector<uint64_t> sequences;
-  ASSERT_TRUE(store->ScanLog([&](const LogRecord& r) {
-                     sequences.push_back(r.sequence);
-                     return true;
-                   })
+  ASSERT_TRUE(store
+                  ->ScanLog([&](const LogRecord& r) {
+                    sequences.push_back(r.sequence);
+                    return true;
+                  })
                   .ok());
   EXPECT_EQ(sequences, (std::vector<uint64_t>{0, 1, 2}));
 }

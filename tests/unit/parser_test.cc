@@ -12,8 +12,8 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 
 std::string Line(std::string type = "care.period_started",
-                     std::string data = R"("legal_status":"C2","placement":"U1")",
-                     std::string extra = "") {
+                 std::string data = R"("legal_status":"C2","placement":"U1")",
+                 std::string extra = "") {
   return R"({"event_id":"e-1","type":")" + type +
          R"(","schema_version":1,"source":"lcs","child_id":"CHILD-SECRET-42",)" + extra +
          R"("occurred_at":"2024-03-31T23:30:00+01:00","recorded_at":"2024-04-02T09:15:00Z",)" +
@@ -76,8 +76,7 @@ TEST(EnvelopeParser, ParsesEachCareType) {
   EXPECT_EQ(env.data.home_id, "H9");
   EXPECT_EQ(env.data.out_of_area, true);
   EXPECT_EQ(env.data.reason, "CARPL");
-  ASSERT_TRUE(
-      parser.Parse(Line("care.legal_status_changed", R"("legal_status":"V3")"), env).ok());
+  ASSERT_TRUE(parser.Parse(Line("care.legal_status_changed", R"("legal_status":"V3")"), env).ok());
   EXPECT_EQ(env.data.legal_status, "V3");
   EXPECT_TRUE(IsShortBreakLegalStatus(env.data.legal_status));
   ASSERT_TRUE(parser.Parse(Line("care.period_ended", R"("reason":"E4A")"), env).ok());
@@ -87,8 +86,8 @@ TEST(EnvelopeParser, ParsesEachCareType) {
 
 TEST(EnvelopeParser, UnknownFieldsAreKeptButIgnored) {
   EXPECT_TRUE(Parse(Line("care.period_started",
-                             R"("legal_status":"C2","placement":"U1","future":{"x":[1,2]})",
-                             R"("trace":"abc",)"))
+                         R"("legal_status":"C2","placement":"U1","future":{"x":[1,2]})",
+                         R"("trace":"abc",)"))
                   .ok());
 }
 
@@ -97,7 +96,7 @@ TEST(EnvelopeParser, IsReusableWithoutCarryingFieldsOver) {
   Envelope env;
   ASSERT_TRUE(parser
                   .Parse(Line("care.period_started", R"("legal_status":"C2","placement":"U1")",
-                                  R"("supersedes":"e-0",)"),
+                              R"("supersedes":"e-0",)"),
                          env)
                   .ok());
   EXPECT_EQ(env.supersedes, "e-0");
@@ -149,16 +148,14 @@ std::vector<Rejection> Rejections() {
        "field 'data': must be an object"},
       {"NoPlacement", Line("care.period_started", R"("legal_status":"C2")"),
        "field 'data.placement': required"},
-      {"UnknownLegalStatus",
-       Line("care.period_started", R"("legal_status":"X9","placement":"U1")"),
+      {"UnknownLegalStatus", Line("care.period_started", R"("legal_status":"X9","placement":"U1")"),
        "field 'data.legal_status': not a known code"},
       {"UnknownEndReason", Line("care.period_ended", R"("reason":"E99")"),
        "field 'data.reason': not a known REC code"},
       {"RegisteredWithoutDob", Line("child.registered", R"("sex":"M")"),
        "field 'data.dob': required"},
       {"OutOfAreaNotBool",
-       Line("care.period_started",
-                R"("legal_status":"C2","placement":"U1","out_of_area":"yes")"),
+       Line("care.period_started", R"("legal_status":"C2","placement":"U1","out_of_area":"yes")"),
        "field 'data.out_of_area': must be a boolean"},
   };
   for (const char* field : {"event_id", "type", "schema_version", "source", "child_id",
