@@ -41,8 +41,16 @@ install_packages() {
     sudo="sudo"
   fi
   log "installing: ${missing[*]}"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  local apt_log
+  apt_log=$(mktemp)
+  if ! { $sudo apt-get update -qq &&
+         DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+           "${missing[@]}"; } >"$apt_log" 2>&1; then
+    cat "$apt_log" >&2
+    echo "apt-get failed (output above)" >&2
+    exit 1
+  fi
+  rm -f "$apt_log"
 }
 
 ncpu() { nproc 2>/dev/null || echo 2; }
