@@ -15,6 +15,19 @@ namespace {
 using Clock = std::chrono::steady_clock;
 constexpr int64_t kOffsetBeginning = -2;  // RD_KAFKA_OFFSET_BEGINNING
 
+// "careledger.police.v1[0,1] careledger.socialcare.v1[0,1] ..." for the log.
+std::string Describe(const std::vector<TopicPartition>& partitions) {
+  std::map<std::string, std::string> by_topic;
+  for (const auto& tp : partitions) {
+    auto& list = by_topic[tp.topic];
+    list += (list.empty() ? "" : ",") + std::to_string(tp.partition);
+  }
+  std::string out;
+  for (const auto& [topic, list] : by_topic)
+    out += (out.empty() ? "" : " ") + topic + "[" + list + "]";
+  return out.empty() ? "no partitions" : out;
+}
+
 struct Position {
   int64_t next = 0;            // next offset to store
   std::optional<int64_t> end;  // high watermark at assignment (until_end)
@@ -42,8 +55,9 @@ class Ingestor : public GroupConsumer::Listener {
       offsets.push_back(stored->has_value() ? next : kOffsetBeginning);
       spdlog::debug("assigned {}/{} from offset {}", tp.topic, tp.partition, next);
     }
-    spdlog::info("assigned {} partitions; reading from the offsets in the store",
-                 partitions.size());
+    // An eager (range) assignment is the whole new assignment: it replaces the old one.
+    if (auto s = store_.SetAssignment(partitions); !s.ok()) failure_ = s;
+    spdlog::info("assigned {}; reading from the offsets in the store", Describe(partitions));
     if (!ever_assigned_) first_assigned_ = Clock::now();
     ever_assigned_ = true;
     return offsets;
@@ -137,7 +151,7 @@ Status Ingestor::WriteBatch() {
     in_batch.emplace(e.event_id, fp);
     uint64_t seq = batch.Append(e.event_id, e.child_id, e.occurred_at.date,
                                 {std::string(m.topic()), m.partition()}, m.offset(), m.payload());
-    accepted.push_back({&e, seq});
+    accepted.push_back({&e, seq, m.partition()});
   }
 
   // 3. Projection deltas and offsets go in the same batch: all or nothing.

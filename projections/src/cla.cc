@@ -1,6 +1,7 @@
 // M1 children looked after: the fold, the state it keeps per child, and the query.
 #include <algorithm>
 #include <map>
+#include <set>
 #include <tuple>
 #include <unordered_map>
 
@@ -11,8 +12,8 @@ namespace careledger {
 namespace {
 
 constexpr char kChildPrefix[] = "child";
-// Counter families: "cla" \0 dimension \0 value \0 <days key> → children entering (+) and
-// leaving (−) that cell on that day.
+// Counter families: "cla" \0 dimension \0 value \0 <days key (4)> <partition (2)> →
+// children entering (+) and leaving (−) that cell on that day, in that partition.
 constexpr std::string_view kClaPrefix{"cla\0", 4};
 constexpr std::string_view kDimPlacement = "placement";
 constexpr std::string_view kDimLegalStatus = "legal_status";
@@ -31,11 +32,16 @@ std::string CounterPrefix(std::string_view dimension) {
   return k;
 }
 
-std::string CounterKey(std::string_view dimension, std::string_view value, Date d) {
+constexpr size_t kCounterSuffix = 1 + 4 + 2;  // \0, days key, partition
+
+std::string CounterKey(std::string_view dimension, std::string_view value, Date d,
+                       int32_t partition) {
   std::string k = CounterPrefix(dimension);
   k.append(value);
   k.push_back('\0');
   codec::PutBigEndian32(k, codec::DaysKey(d));
+  k.push_back(char((partition >> 8) & 0xff));
+  k.push_back(char(partition & 0xff));
   return k;
 }
 
@@ -54,12 +60,12 @@ int TypeRank(EventType t) {
 
 using Deltas = std::map<std::string, int64_t>;
 
-void AddSpellDeltas(const std::vector<ClaSpell>& spells, int64_t sign, Deltas& out) {
-  for (const auto& s : spells) {
+void AddSpellDeltas(const ChildState& child, int64_t sign, Deltas& out) {
+  for (const auto& s : ClaSpells(child)) {
     for (auto [dim, value] : {std::pair{kDimPlacement, std::string_view(s.placement)},
                               std::pair{kDimLegalStatus, std::string_view(s.legal_status)}}) {
-      out[CounterKey(dim, value, s.from)] += sign;
-      if (s.to) out[CounterKey(dim, value, *s.to)] -= sign;
+      out[CounterKey(dim, value, s.from, child.partition)] += sign;
+      if (s.to) out[CounterKey(dim, value, *s.to, child.partition)] -= sign;
     }
   }
 }
@@ -138,6 +144,7 @@ bool IsLookedAfterAt(const std::vector<ClaSpell>& spells, Date d) {
 std::string EncodeChildState(const ChildState& child) {
   std::string out;
   out.push_back(char(1));  // format
+  codec::PutBigEndian32(out, uint32_t(child.partition));
   codec::PutBigEndian32(out, child.dob ? codec::DaysKey(*child.dob) : 0);
   codec::PutLengthPrefixed(out, child.sex);
   codec::PutLengthPrefixed(out, child.ethnicity);
@@ -158,10 +165,11 @@ std::string EncodeChildState(const ChildState& child) {
 Result<ChildState> DecodeChildState(std::string_view in) {
   auto bad = [] { return Status::Fatal("projection state of a child is malformed"); };
   ChildState child;
-  if (in.size() < 5 || in[0] != char(1)) return bad();
-  uint32_t dob = codec::GetBigEndian32(in.data() + 1);
+  if (in.size() < 9 || in[0] != char(1)) return bad();
+  child.partition = int32_t(codec::GetBigEndian32(in.data() + 1));
+  uint32_t dob = codec::GetBigEndian32(in.data() + 5);
   if (dob != 0) child.dob = codec::DateFromDaysKey(dob);
-  in.remove_prefix(5);
+  in.remove_prefix(9);
   std::string_view s;
   if (!codec::GetLengthPrefixed(in, s)) return bad();
   child.sex = s;
@@ -213,6 +221,7 @@ Status Projector::Apply(const std::vector<AcceptedEvent>& events, EventStore::Ba
       it->second.after = it->second.before;
     }
     ChildState& child = it->second.after;
+    child.partition = ev.partition;
     if (e.type == EventType::kChildRegistered) {
       child.dob = e.data.dob;
       child.sex = e.data.sex;
@@ -231,8 +240,8 @@ Status Projector::Apply(const std::vector<AcceptedEvent>& events, EventStore::Ba
   // Summed over the whole batch first: one merge operand per counter cell per batch.
   Deltas deltas;
   for (auto& [child_id, t] : touched) {
-    AddSpellDeltas(ClaSpells(t.before), -1, deltas);
-    AddSpellDeltas(ClaSpells(t.after), +1, deltas);
+    AddSpellDeltas(t.before, -1, deltas);
+    AddSpellDeltas(t.after, +1, deltas);
     batch.PutState(ChildKey(child_id), EncodeChildState(t.after));
   }
   for (const auto& [key, delta] : deltas) {
@@ -256,6 +265,10 @@ Result<ClaDimension> ClaDimensionFromName(std::string_view name) {
 }
 
 Result<std::vector<ClaRow>> ClaAt(const EventStore& store, Date at, ClaDimension by) {
+  auto assignment = store.Assignment();
+  if (!assignment.ok()) return assignment.status();
+  std::set<int32_t> owned;
+  for (const auto& tp : *assignment) owned.insert(tp.partition);
   std::string_view dim = by == ClaDimension::kLegalStatus ? kDimLegalStatus : kDimPlacement;
   std::string prefix = CounterPrefix(dim);
   uint32_t at_key = codec::DaysKey(at);
@@ -263,9 +276,12 @@ Result<std::vector<ClaRow>> ClaAt(const EventStore& store, Date at, ClaDimension
   CARELEDGER_RETURN_IF_ERROR(
       store.ScanState(prefix, [&](std::string_view key, std::string_view value) {
         key.remove_prefix(prefix.size());
-        if (key.size() < 5) return true;
-        std::string_view group = key.substr(0, key.size() - 5);
-        if (codec::GetBigEndian32(key.data() + key.size() - 4) <= at_key) {
+        if (key.size() < kCounterSuffix) return true;
+        const char* tail = key.data() + key.size() - 6;
+        int32_t partition = (uint8_t(tail[4]) << 8) | uint8_t(tail[5]);
+        if (!owned.empty() && !owned.count(partition)) return true;
+        if (codec::GetBigEndian32(tail) <= at_key) {
+          std::string_view group = key.substr(0, key.size() - kCounterSuffix);
           counts[by == ClaDimension::kNone ? std::string() : std::string(group)] +=
               DecodeCounter(value);
         }

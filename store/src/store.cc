@@ -6,6 +6,7 @@
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <array>
 #include <cstring>
@@ -39,7 +40,8 @@ class Int64AddOperator : public rocksdb::AssociativeMergeOperator {
   const char* Name() const override { return "careledger.Int64Add"; }
 };
 
-constexpr std::string_view kMetaLogHead = "log_head";  // next sequence (8) + head chain (32)
+constexpr std::string_view kMetaLogHead = "log_head";       // next sequence (8) + head chain (32)
+constexpr std::string_view kMetaAssigned{"assigned\0", 9};  // + partition key → ""
 
 std::string PartitionKey(const TopicPartition& tp) {
   std::string k = tp.topic;
@@ -137,17 +139,15 @@ void EventStore::Batch::AddToCounter(std::string_view key, int64_t delta) {
 }
 
 Result<std::unique_ptr<EventStore>> EventStore::Open(const StoreOptions& options) {
+  namespace fs = std::filesystem;
   std::error_code ec;
-  if (!options.read_only && !std::filesystem::exists(options.path, ec)) {
-    std::filesystem::create_directories(options.path, ec);
-    if (ec)
-      return Status::Fatal("cannot create store directory " + options.path + ": " + ec.message());
-    ::chmod(options.path.c_str(), 0700);  // the store holds pseudonymous personal data
-  }
-  if (options.read_only && !std::filesystem::exists(options.path + "/CURRENT", ec)) {
+  const bool exists = fs::exists(options.path + "/CURRENT", ec);
+  if (options.read_only && !exists) {
     return Status::BadInput("no store at " + options.path + " (run `careledger ingest` first)");
   }
-
+  if (!exists && fs::is_directory(options.path, ec) && !fs::is_empty(options.path, ec)) {
+    return Status::BadInput(options.path + " is not a careledger store and is not empty");
+  }
   rocksdb::DBOptions db_options;
   db_options.create_if_missing = true;
   db_options.create_missing_column_families = true;
@@ -170,6 +170,26 @@ Result<std::unique_ptr<EventStore>> EventStore::Open(const StoreOptions& options
       cf_options.merge_operator = std::make_shared<Int64AddOperator>();
     }
     descriptors.emplace_back(name, cf_options);
+  }
+
+  if (!options.read_only && !exists) {
+    // RocksDB adds column families one at a time; a reader that opened the store meanwhile
+    // would find some missing. Build it whole beside its place, then move it in.
+    std::string side = options.path + ".creating-" + std::to_string(::getpid());
+    fs::remove_all(side, ec);
+    fs::create_directories(side, ec);
+    if (ec) return Status::Fatal("cannot create " + side + ": " + ec.message());
+    ::chmod(side.c_str(), 0700);  // the store holds pseudonymous personal data
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* fresh = nullptr;
+    CARELEDGER_RETURN_IF_ERROR(FromRocks(
+        rocksdb::DB::Open(db_options, side, descriptors, &handles, &fresh), "create store"));
+    for (auto* h : handles) fresh->DestroyColumnFamilyHandle(h);
+    delete fresh;
+    fs::create_directories(fs::path(options.path).parent_path(), ec);
+    fs::remove(options.path, ec);  // an empty directory left for us is fine to replace
+    fs::rename(side, options.path, ec);
+    if (ec) fs::remove_all(side, ec);  // another process made it first: use theirs
   }
 
   auto impl = std::make_unique<Impl>();
@@ -240,6 +260,31 @@ Result<std::optional<int64_t>> EventStore::NextOffset(const TopicPartition& tp) 
   if (s.IsNotFound()) return std::optional<int64_t>();
   CARELEDGER_RETURN_IF_ERROR(FromRocks(s, "read offset"));
   return std::optional<int64_t>(int64_t(codec::GetFixed64(v.data())));
+}
+
+Status EventStore::SetAssignment(const std::vector<TopicPartition>& assignment) {
+  rocksdb::WriteBatch wb;
+  std::string begin(kMetaAssigned), end(kMetaAssigned);
+  end.back() = '\1';
+  wb.DeleteRange(impl_->cf[kMeta], begin, end);
+  for (const auto& tp : assignment) wb.Put(impl_->cf[kMeta], begin + PartitionKey(tp), "");
+  return FromRocks(impl_->db->Write(impl_->write_options, &wb), "record assignment");
+}
+
+Result<std::vector<TopicPartition>> EventStore::Assignment() const {
+  std::vector<TopicPartition> out;
+  std::unique_ptr<rocksdb::Iterator> it(
+      impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->cf[kMeta]));
+  rocksdb::Slice prefix(kMetaAssigned.data(), kMetaAssigned.size());
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    std::string_view key(it->key().data() + prefix.size(), it->key().size() - prefix.size());
+    auto nul = key.find('\0');
+    if (nul == std::string_view::npos || key.size() != nul + 5) continue;
+    out.push_back(
+        {std::string(key.substr(0, nul)), int32_t(codec::GetBigEndian32(key.data() + nul + 1))});
+  }
+  CARELEDGER_RETURN_IF_ERROR(FromRocks(it->status(), "read assignment"));
+  return out;
 }
 
 Status EventStore::FindEventIds(const std::vector<std::string_view>& ids,

@@ -150,6 +150,10 @@ std::string Background::FirstLine(std::chrono::seconds timeout) {
   return {};
 }
 
+std::string Background::Stderr() const {
+  return ReadFile(dir_ / "err");
+}
+
 int Background::Stop(int signal) {
   if (pid_ <= 0) return -1;
   kill(pid_, signal);

@@ -44,6 +44,7 @@ class Background {
   std::string FirstLine(std::chrono::seconds timeout = std::chrono::seconds(30));
   int Stop(int signal = 15);
   int pid() const { return pid_; }
+  std::string Stderr() const;
 
  private:
   int pid_ = -1;

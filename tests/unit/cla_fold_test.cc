@@ -148,11 +148,13 @@ TEST(ClaFold, MovesOutsideAnOpenPeriodAreIgnored) {
 TEST(ClaFold, ChildStateSurvivesEncoding) {
   ChildState child = Sorted(EntersMovesShortBreakLeavesReenters());
   child.dob = D(2010, 4, 1);
+  child.partition = 5;
   child.sex = "F";
   child.ethnicity = "WBRI";
   auto decoded = DecodeChildState(EncodeChildState(child));
   ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
   EXPECT_EQ(decoded->dob, child.dob);
+  EXPECT_EQ(decoded->partition, 5);
   EXPECT_EQ(decoded->sex, "F");
   EXPECT_EQ(decoded->ethnicity, "WBRI");
   ASSERT_EQ(decoded->care.size(), child.care.size());

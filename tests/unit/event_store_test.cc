@@ -2,6 +2,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include "careledger/store.h"
 #include "test_support.h"
 
@@ -142,6 +144,30 @@ TEST(EventStore, SecondWriterIsRefusedWithAClearMessage) {
   auto second = EventStore::Open({.path = dir / "s"});
   ASSERT_FALSE(second.ok());
   EXPECT_THAT(second.status().message(), ::testing::HasSubstr("in use by another careledger"));
+}
+
+TEST(EventStore, IsCreatedWholeWithOwnerOnlyPermissions) {
+  test::TempDir dir;
+  auto store = Open(dir / "s");
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(std::filesystem::status(dir / "s").permissions() & std::filesystem::perms::all,
+            std::filesystem::perms::owner_all);
+  size_t entries = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir.path())) {
+    EXPECT_EQ(e.path().filename(), "s") << "no side directory is left behind";
+    ++entries;
+  }
+  EXPECT_EQ(entries, 1u);
+}
+
+TEST(EventStore, RefusesANonEmptyDirectoryThatIsNotAStore) {
+  test::TempDir dir;
+  std::filesystem::create_directories(dir / "docs");
+  test::WriteFile(dir / "docs/notes.txt", "x");
+  auto s = EventStore::Open({.path = dir / "docs"});
+  ASSERT_FALSE(s.ok());
+  EXPECT_THAT(s.status().message(), ::testing::HasSubstr("is not a careledger store"));
+  EXPECT_FALSE(std::filesystem::exists(dir / "docs/CURRENT"));
 }
 
 TEST(EventStore, ReadOnlyOpenOfAMissingStoreNamesThePath) {

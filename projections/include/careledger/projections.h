@@ -24,6 +24,7 @@ struct CareFact {
 };
 
 struct ChildState {
+  int32_t partition = 0;  // the partition whose counters hold this child's contribution
   std::optional<Date> dob;
   std::string sex, ethnicity;
   std::vector<CareFact> care;  // kept in timeline order (see TimelineBefore)
@@ -50,6 +51,10 @@ Result<ChildState> DecodeChildState(std::string_view bytes);
 struct AcceptedEvent {
   const Envelope* envelope = nullptr;
   uint64_t sequence = 0;
+  // The Kafka partition (the same number in every co-partitioned topic). Figures are kept per
+  // partition so that each instance answers only for the partitions it owns, and the
+  // figures of several instances add up.
+  int32_t partition = 0;
 };
 
 // Folds accepted events into the batch. Reads the children's previous state from the store;
@@ -75,8 +80,9 @@ struct ClaRow {
   std::string group;  // empty for kNone
   int64_t children = 0;
 };
-// M1 "CLA at D": children with an open care period on D, excluding V3/V4, by one dimension.
-// Groups with no children are left out; rows are in group order.
+// M1 "CLA at D": children with an open care period on D, excluding V3/V4, by one dimension,
+// over the partitions the store is assigned (all of them when it never was). Groups with no
+// children are left out; rows are in group order.
 Result<std::vector<ClaRow>> ClaAt(const EventStore& store, Date at, ClaDimension by);
 
 }  // namespace careledger

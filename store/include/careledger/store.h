@@ -87,6 +87,10 @@ class EventStore {
   Status Write(Batch& batch);
 
   Result<std::optional<int64_t>> NextOffset(const TopicPartition& tp) const;
+  // The partitions this store answers for: its consumer's latest assignment (replaced whole
+  // on every assignment; kept across restarts). Empty when it was never assigned any.
+  Status SetAssignment(const std::vector<TopicPartition>& assignment);
+  Result<std::vector<TopicPartition>> Assignment() const;
   Status FindEventIds(const std::vector<std::string_view>& ids,
                       std::vector<std::optional<StoredEventId>>& out) const;
   Result<std::optional<std::string>> GetState(std::string_view key) const;

@@ -1,0 +1,190 @@
+// Rebalance: one instance, then a second and a third join mid-stream, one is killed and comes
+// back. Each has its own store. After every rebalance an instance holds partition p of all
+// three topics or of none; at the end the instances' partitions are disjoint and complete,
+// the events they answer for are exactly the published ones with no overlap, and their CLA
+// figures sum to the oracle's.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <map>
+#include <regex>
+#include <set>
+#include <thread>
+
+#include "care_fixture.h"
+#include "careledger/events.h"
+#include "careledger/projections.h"
+#include "careledger/store.h"
+#include "test_support.h"
+
+namespace careledger {
+namespace {
+
+using test::Careledger;
+using Clock = std::chrono::steady_clock;
+
+// Every "assigned ..." line an instance logged, as topic → partitions.
+std::vector<std::map<std::string, std::set<int>>> Assignments(const std::string& log) {
+  std::vector<std::map<std::string, std::set<int>>> out;
+  std::regex line(R"(assigned (.*); reading)"), topic(R"((\S+)\[([0-9,]*)\])");
+  for (std::sregex_iterator it(log.begin(), log.end(), line), end; it != end; ++it) {
+    std::map<std::string, std::set<int>> a;
+    std::string text = (*it)[1];
+    for (std::sregex_iterator t(text.begin(), text.end(), topic); t != end; ++t) {
+      std::stringstream parts((*t)[2]);
+      for (std::string p; std::getline(parts, p, ',');) a[(*t)[1]].insert(std::stoi(p));
+    }
+    out.push_back(a);
+  }
+  return out;
+}
+
+class Instance {
+ public:
+  Instance(const std::string& name, const std::string& store, const std::string& bootstrap)
+      : name_(name), store_(store), bootstrap_(bootstrap) {}
+  void Start() {
+    process_ = std::make_unique<test::Background>(std::vector<std::string>{
+        CARELEDGER_BIN, "ingest", "--brokers", bootstrap_, "--data", store_, "--kafka",
+        "session.timeout.ms=6000", "--max-batch", "300"});
+  }
+  int Stop(int signal) {
+    log_ += process_->Stderr();
+    int code = process_->Stop(signal);
+    log_ += process_->Stderr();
+    return code;
+  }
+  std::string Log() const { return log_ + (process_ ? process_->Stderr() : ""); }
+  const std::string& name() const { return name_; }
+  const std::string& store() const { return store_; }
+
+ private:
+  std::string name_, store_, bootstrap_, log_;
+  std::unique_ptr<test::Background> process_;
+};
+
+TEST(Rebalance, InstancesJoiningAndDyingKeepEveryPartitionWithOneOwner) {
+  const int kPartitions = 6;
+  auto fixture = test::BuildCareFixture(1200, 61);
+  test::TempDir dir;
+  std::vector<std::string> chunks;
+  const size_t per = fixture.lines.size() / 12 + 1;
+  for (size_t c = 0; c * per < fixture.lines.size(); ++c) {
+    std::string chunk;
+    for (size_t i = c * per; i < std::min(fixture.lines.size(), (c + 1) * per); ++i) {
+      chunk += fixture.lines[i] + "\n";
+    }
+    chunks.push_back(dir / ("chunk" + std::to_string(c)));
+    test::WriteFile(chunks.back(), chunk);
+  }
+  test::BrokerProcess broker(kPartitions);
+  std::thread producer([&] {
+    for (const auto& chunk : chunks) {
+      auto r = Careledger({"publish", "--brokers", broker.bootstrap(), chunk});
+      EXPECT_EQ(r.exit_code, 0) << r.err;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+    }
+  });
+
+  Instance a("a", dir / "a", broker.bootstrap()), b("b", dir / "b", broker.bootstrap()),
+      c("c", dir / "c", broker.bootstrap());
+  auto at = [start = Clock::now()](int seconds) {
+    std::this_thread::sleep_until(start + std::chrono::seconds(seconds));
+  };
+  a.Start();
+  at(4);
+  b.Start();
+  at(8);
+  c.Start();
+  at(12);
+  EXPECT_EQ(b.Stop(9), 128 + 9);  // killed: the group notices after the session timeout
+  at(16);
+  b.Start();  // back, with its own store
+  producer.join();
+
+  // Wait until the stores hold every published message of the partitions they answer for.
+  auto counts = test::Run({test::KcatPath(), "-C", "-b", broker.bootstrap(), "-t",
+                           "careledger.socialcare.v1", "-e", "-q", "-f", "%p\n"});
+  ASSERT_EQ(counts.exit_code, 0);
+  std::map<int32_t, int64_t> end_offset;  // socialcare partition → high watermark
+  for (const auto& p : test::Lines(counts.out)) {
+    if (!p.empty()) ++end_offset[std::stoi(p)];
+  }
+  auto caught_up = [&] {
+    int64_t stored = 0;
+    std::set<int32_t> covered;
+    for (const Instance* i : {&a, &b, &c}) {
+      auto store = EventStore::Open({.path = i->store(), .read_only = true});
+      if (!store.ok()) return false;
+      auto assignment = (*store)->Assignment();
+      if (!assignment.ok()) return false;
+      for (const auto& tp : *assignment) {
+        if (tp.topic != kTopicSocialCare) continue;
+        if (!covered.insert(tp.partition).second) return false;  // two owners: not settled
+        auto next = (*store)->NextOffset(tp);
+        if (next.ok() && next->has_value() && **next == end_offset[tp.partition]) {
+          stored += **next;
+        }
+      }
+    }
+    return stored == int64_t(fixture.lines.size()) && covered.size() == size_t(kPartitions);
+  };
+  auto deadline = Clock::now() + std::chrono::seconds(90);
+  while (!caught_up() && Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  ASSERT_TRUE(caught_up()) << "a:\n" << a.Log() << "\nb:\n" << b.Log() << "\nc:\n" << c.Log();
+  for (Instance* i : {&a, &b, &c}) EXPECT_EQ(i->Stop(15), 0) << i->name();
+
+  // 1. Co-partitioning after every rebalance: partition p of all three topics, or none.
+  for (const Instance* i : {&a, &b, &c}) {
+    auto assignments = Assignments(i->Log());
+    EXPECT_FALSE(assignments.empty()) << i->name();
+    for (const auto& assignment : assignments) {
+      std::set<int> socialcare = assignment.count(std::string(kTopicSocialCare))
+                                     ? assignment.at(std::string(kTopicSocialCare))
+                                     : std::set<int>{};
+      for (auto topic : kSourceTopics) {
+        std::set<int> parts = assignment.count(std::string(topic))
+                                  ? assignment.at(std::string(topic))
+                                  : std::set<int>{};
+        EXPECT_EQ(parts, socialcare) << i->name() << ": " << topic;
+      }
+    }
+  }
+  EXPECT_GE(Assignments(a.Log()).size(), 3u) << "a saw b, c and b's return";
+
+  // 2. The events each instance answers for: disjoint, and together the published set.
+  std::multiset<std::string> answered;
+  int64_t summed_cla = 0;
+  const Date kAt = *ParseDate("2023-03-31");
+  for (const Instance* i : {&a, &b, &c}) {
+    auto store = EventStore::Open({.path = i->store(), .read_only = true});
+    ASSERT_TRUE(store.ok());
+    auto assignment = (*store)->Assignment();
+    ASSERT_TRUE(assignment.ok());
+    std::set<int32_t> owned;
+    for (const auto& tp : *assignment) owned.insert(tp.partition);
+    EnvelopeParser parser;
+    Envelope env;
+    ASSERT_TRUE((*store)
+                    ->ScanLog([&](const LogRecord& r) {
+                      if (owned.count(r.partition) && parser.Parse(r.payload, env).ok()) {
+                        answered.insert(env.event_id);
+                      }
+                      return true;
+                    })
+                    .ok());
+    auto cla = ClaAt(**store, kAt, ClaDimension::kNone);
+    ASSERT_TRUE(cla.ok());
+    summed_cla += cla->front().children;
+    EXPECT_EQ(Careledger({"verify", "--data", i->store()}).exit_code, 0) << i->name();
+  }
+  EXPECT_EQ(answered,
+            std::multiset<std::string>(fixture.event_ids.begin(), fixture.event_ids.end()));
+  // 3. Figures add up across instances.
+  EXPECT_EQ(summed_cla, fixture.ExpectedCla(kAt));
+}
+
+}  // namespace
+}  // namespace careledger
