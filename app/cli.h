@@ -61,5 +61,7 @@ Command AddIngest(CLI::App& app);
 Command AddReport(CLI::App& app);
 Command AddDemo(CLI::App& app);
 Command AddVerify(CLI::App& app);
+Command AddBackup(CLI::App& app);
+Command AddRestore(CLI::App& app);
 
 }  // namespace careledger::app

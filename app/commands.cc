@@ -1,6 +1,7 @@
 // The subcommands. Each parses its flags, wires modules together, and maps the outcome to an
 // exit code; the work itself lives in the modules.
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
@@ -220,6 +221,22 @@ Command AddReport(CLI::App& app) {
           }};
 }
 
+// Verifies the store at `path` and prints what it holds; the shared tail of verify, backup
+// and restore.
+int VerifyAndPrint(const std::string& path) {
+  auto store = EventStore::Open({.path = path, .read_only = true});
+  if (!store.ok()) return Fail(store.status());
+  auto report = (*store)->Verify();
+  if (!report.ok()) return Fail(report.status());
+  auto state = ProjectionStateHash(**store);
+  if (!state.ok()) return Fail(state.status());
+  std::cout << "log records      " << report->records << '\n'
+            << "log head         " << ToHex(report->head) << '\n'
+            << "projection state " << ToHex(*state) << '\n';
+  std::cerr << "verified " << path << ": hash chain, event_id and per-child indexes, offsets\n";
+  return 0;
+}
+
 Command AddVerify(CLI::App& app) {
   auto common = std::make_shared<CommonFlags>();
   auto* cmd =
@@ -230,17 +247,61 @@ Command AddVerify(CLI::App& app) {
   return {cmd, [common] {
             auto ctx = Resolve(*common);
             if (!ctx.ok()) return Fail(ctx.status());
+            return VerifyAndPrint(ctx->data_dir);
+          }};
+}
+
+Command AddBackup(CLI::App& app) {
+  struct Opts {
+    CommonFlags common;
+    std::string dir;
+  };
+  auto o = std::make_shared<Opts>();
+  auto* cmd = app.add_subcommand(
+      "backup",
+      "Copy the store consistently into DIR (safe while ingest runs), then verify the copy");
+  AddCommonFlags(*cmd, o->common);
+  cmd->add_option("dir", o->dir, "Backup directory (must not exist)")->required();
+  return {cmd, [o] {
+            auto ctx = Resolve(o->common);
+            if (!ctx.ok()) return Fail(ctx.status());
             auto store = EventStore::Open({.path = ctx->data_dir, .read_only = true});
             if (!store.ok()) return Fail(store.status());
-            auto report = (*store)->Verify();
-            if (!report.ok()) return Fail(report.status());
-            auto state = ProjectionStateHash(**store);
-            if (!state.ok()) return Fail(state.status());
-            std::cout << "log records      " << report->records << '\n'
-                      << "log head         " << ToHex(report->head) << '\n'
-                      << "projection state " << ToHex(*state) << '\n';
-            std::cerr << "verified: hash chain, event_id and per-child indexes, offsets\n";
-            return 0;
+            if (Status s = (*store)->Checkpoint(o->dir); !s.ok()) return Fail(s);
+            return VerifyAndPrint(o->dir);
+          }};
+}
+
+Command AddRestore(CLI::App& app) {
+  struct Opts {
+    CommonFlags common;
+    std::string dir;
+  };
+  auto o = std::make_shared<Opts>();
+  auto* cmd = app.add_subcommand(
+      "restore",
+      "Verify the backup in DIR and copy it to --data, which must not hold a store; "
+      "ingest then resumes from the backup's offsets");
+  AddCommonFlags(*cmd, o->common);
+  cmd->add_option("dir", o->dir, "Backup directory")->required()->check(CLI::ExistingDirectory);
+  return {cmd, [o] {
+            auto ctx = Resolve(o->common);
+            if (!ctx.ok()) return Fail(ctx.status());
+            namespace fs = std::filesystem;
+            std::error_code ec;
+            if (fs::exists(ctx->data_dir, ec) && !fs::is_empty(ctx->data_dir, ec)) {
+              return Fail(
+                  Status::BadInput(ctx->data_dir + " is not empty: move it away before restoring"));
+            }
+            {
+              auto backup = EventStore::Open({.path = o->dir, .read_only = true});
+              if (!backup.ok()) return Fail(backup.status());
+              if (auto v = (*backup)->Verify(); !v.ok()) return Fail(v.status());
+            }
+            fs::copy(o->dir, ctx->data_dir, fs::copy_options::recursive, ec);
+            if (ec) return Fail(Status::Fatal("copy to " + ctx->data_dir + ": " + ec.message()));
+            ::chmod(ctx->data_dir.c_str(), 0700);
+            return VerifyAndPrint(ctx->data_dir);
           }};
 }
 

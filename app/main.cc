@@ -13,7 +13,8 @@ int main(int argc, char** argv) {
       careledger::app::AddBroker(app),   careledger::app::AddDemo(app),
       careledger::app::AddGenerate(app), careledger::app::AddPublish(app),
       careledger::app::AddIngest(app),   careledger::app::AddReport(app),
-      careledger::app::AddVerify(app),
+      careledger::app::AddVerify(app),   careledger::app::AddBackup(app),
+      careledger::app::AddRestore(app),
   };
   try {
     app.parse(argc, argv);

@@ -107,6 +107,9 @@ class EventStore {
   // per-child index holds every record, no stored offset is behind the log. The first
   // breach is returned as a Fatal status that names it.
   Result<VerifyReport> Verify() const;
+  // A consistent copy of the store in `dir` (which must not exist), taken while ingest may be
+  // writing: SST files are hard-linked, the WAL copied. The copy is itself a store.
+  Status Checkpoint(const std::string& dir) const;
   // SHA-256 over the projection state, skipping entries for which `skip(key, value)` holds.
   Result<ChainHash> HashState(
       const std::function<bool(std::string_view, std::string_view)>& skip) const;
