@@ -17,14 +17,18 @@ constexpr int64_t kOffsetBeginning = -2;  // RD_KAFKA_OFFSET_BEGINNING
 
 // "careledger.police.v1[0,1] careledger.socialcare.v1[0,1] ..." for the log.
 std::string Describe(const std::vector<TopicPartition>& partitions) {
-  std::map<std::string, std::string> by_topic;
-  for (const auto& tp : partitions) {
-    auto& list = by_topic[tp.topic];
-    list += (list.empty() ? "" : ",") + std::to_string(tp.partition);
-  }
+  std::map<std::string, std::vector<int32_t>> by_topic;
+  for (const auto& tp : partitions) by_topic[tp.topic].push_back(tp.partition);
   std::string out;
-  for (const auto& [topic, list] : by_topic)
-    out += (out.empty() ? "" : " ") + topic + "[" + list + "]";
+  for (const auto& [topic, list] : by_topic) {
+    if (!out.empty()) out.append(" ");
+    out.append(topic).append("[");
+    for (size_t i = 0; i < list.size(); ++i) {
+      if (i) out.append(",");
+      out.append(std::to_string(list[i]));
+    }
+    out.append("]");
+  }
   return out.empty() ? "no partitions" : out;
 }
 
