@@ -61,11 +61,11 @@ Result<ConfHandle> MakeConf(const Settings& settings) {
   return conf;
 }
 
-// librdkafka's own log lines go through spdlog so they land on stderr with ours.
+// librdkafka's own log lines go through spdlog so they land on stderr with ours. Its errors
+// (a broker disconnecting, a refused connection) are ones it recovers from by itself, so they
+// are warnings to us; what it cannot recover from reaches the caller as a fatal error.
 void LogCallback(const rd_kafka_t*, int level, const char* fac, const char* buf) {
-  if (level <= 3) {
-    spdlog::error("librdkafka {}: {}", fac, buf);
-  } else if (level <= 4) {
+  if (level <= 4) {
     spdlog::warn("librdkafka {}: {}", fac, buf);
   } else {
     spdlog::debug("librdkafka {}: {}", fac, buf);
@@ -120,6 +120,20 @@ Result<std::unique_ptr<MockCluster>> MockCluster::Start(int partitions, int boot
     mc->bootstrap_ = "127.0.0.1:" + std::to_string(bootstrap_port);
   }
   return mc;
+}
+
+Status MockCluster::SetBrokerUp(bool up) {
+  auto* c = static_cast<rd_kafka_mock_cluster_t*>(cluster_);
+  auto err = up ? rd_kafka_mock_broker_set_up(c, 1) : rd_kafka_mock_broker_set_down(c, 1);
+  return err ? Status::Fatal(rd_kafka_err2str(err)) : Status::Ok();
+}
+
+Status MockCluster::FailNextRequests(int16_t api_key, int count, int error) {
+  std::vector<rd_kafka_resp_err_t> errors(static_cast<size_t>(count),
+                                          static_cast<rd_kafka_resp_err_t>(error));
+  rd_kafka_mock_push_request_errors_array(static_cast<rd_kafka_mock_cluster_t*>(cluster_), api_key,
+                                          size_t(count), errors.data());
+  return Status::Ok();
 }
 
 MockCluster::~MockCluster() {

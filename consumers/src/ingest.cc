@@ -1,7 +1,9 @@
 #include <spdlog/spdlog.h>
 
 #include <map>
+#include <thread>
 #include <unordered_map>
+#include <utility>
 
 #include "careledger/consumers.h"
 #include "careledger/events.h"
@@ -75,6 +77,7 @@ class Ingestor : public GroupConsumer::Listener {
   }
 
  private:
+  Status Step(GroupConsumer& consumer, bool& done);  // one poll, write and end check
   Status WriteBatch();
   Status FillEnds(GroupConsumer& consumer);
   bool AtEnd() const;
@@ -89,7 +92,7 @@ class Ingestor : public GroupConsumer::Listener {
   IngestStats stats_;
   Status failure_;
   bool ever_assigned_ = false;
-  Clock::time_point first_assigned_;
+  Clock::time_point started_, last_message_, first_assigned_;
 };
 
 Status Ingestor::WriteBatch() {
@@ -195,6 +198,29 @@ bool Ingestor::AtEnd() const {
   return true;
 }
 
+Status Ingestor::Step(GroupConsumer& consumer, bool& done) {
+  CARELEDGER_RETURN_IF_ERROR(consumer.Poll(options_.max_batch, options_.max_batch_wait, pending_));
+  CARELEDGER_RETURN_IF_ERROR(std::exchange(failure_, Status::Ok()));
+  auto now = Clock::now();
+  if (!pending_.empty()) last_message_ = now;
+  CARELEDGER_RETURN_IF_ERROR(WriteBatch());
+  if (options_.until_end) {
+    CARELEDGER_RETURN_IF_ERROR(FillEnds(consumer));
+    done = AtEnd();
+  }
+  if (!ever_assigned_) {
+    last_message_ = now;  // idleness counts only once partitions are ours
+    if (now - started_ > options_.assignment_timeout) {
+      return Status::Fatal("no partitions assigned after " +
+                           std::to_string(options_.assignment_timeout.count() / 1000) +
+                           " s: is the broker reachable and are the topics there?");
+    }
+  } else if (options_.until_idle && now - last_message_ >= *options_.until_idle) {
+    done = true;
+  }
+  return Status::Ok();
+}
+
 Result<IngestStats> Ingestor::Run(const std::atomic<bool>& stop) {
   Settings settings = options_.kafka;
   settings["group.id"] = options_.group;
@@ -202,31 +228,26 @@ Result<IngestStats> Ingestor::Run(const std::atomic<bool>& stop) {
   auto consumer = GroupConsumer::Open(settings, topics, this);
   if (!consumer.ok()) return consumer.status();
 
-  auto start = Clock::now();
-  auto last_message = start;
-  auto last_progress = start;
+  started_ = last_message_ = Clock::now();
+  auto last_progress = started_;
+  auto backoff = std::chrono::milliseconds(100);
   while (!stop.load()) {
-    CARELEDGER_RETURN_IF_ERROR(
-        (*consumer)->Poll(options_.max_batch, options_.max_batch_wait, pending_));
-    CARELEDGER_RETURN_IF_ERROR(failure_);
-    auto now = Clock::now();
-    if (!pending_.empty()) last_message = now;
-    CARELEDGER_RETURN_IF_ERROR(WriteBatch());
-    if (options_.until_end) {
-      CARELEDGER_RETURN_IF_ERROR(FillEnds(**consumer));
-      if (AtEnd()) break;
+    bool done = false;
+    Status s = Step(**consumer, done);
+    // Errors are decided here, by class, and nowhere else. Bad input never gets this far: it
+    // is dead-lettered inside the batch. Retriable errors (a broker away, a busy store) are
+    // waited out; the batch in hand is kept and written again. Anything fatal stops ingest
+    // with nothing written, and no offset advanced, past the last good batch.
+    if (s.error_class() == ErrorClass::kRetriable) {
+      spdlog::warn("{}; retrying in {} ms", s.message(), backoff.count());
+      std::this_thread::sleep_for(backoff);
+      backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
+      continue;
     }
-    if (!ever_assigned_) {
-      last_message = now;  // idleness counts only once partitions are ours
-      if (now - start > options_.assignment_timeout) {
-        return Status::Retriable("no partitions assigned after " +
-                                 std::to_string(options_.assignment_timeout.count() / 1000) +
-                                 " s: is the broker reachable and are the topics there?");
-      }
-    } else if (options_.until_idle && now - last_message >= *options_.until_idle) {
-      break;
-    }
-    if (now - last_progress > std::chrono::seconds(5)) {
+    if (!s.ok()) return s;
+    backoff = std::chrono::milliseconds(100);
+    if (done) break;
+    if (auto now = Clock::now(); now - last_progress > std::chrono::seconds(5)) {
       last_progress = now;
       spdlog::info("ingest: {} events stored, {} duplicates, {} dead letters", stats_.appended,
                    stats_.duplicates, stats_.dead_lettered);
@@ -235,7 +256,7 @@ Result<IngestStats> Ingestor::Run(const std::atomic<bool>& stop) {
   CARELEDGER_RETURN_IF_ERROR(WriteBatch());
   consumer->reset();  // leave the group now, so a restart rejoins quickly
   auto end = Clock::now();
-  stats_.seconds = std::chrono::duration<double>(end - start).count();
+  stats_.seconds = std::chrono::duration<double>(end - started_).count();
   if (ever_assigned_) {
     stats_.seconds_assigned = std::chrono::duration<double>(end - first_assigned_).count();
   }

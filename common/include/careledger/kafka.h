@@ -37,6 +37,11 @@ class MockCluster {
   ~MockCluster();
   const std::string& bootstrap_servers() const { return bootstrap_; }
 
+  // Fault injection, for tests: the broker stops answering (connections close) or comes back;
+  // the next `count` requests of a Kafka API (0 Produce, 1 Fetch, ...) fail with `error`.
+  Status SetBrokerUp(bool up);
+  Status FailNextRequests(int16_t api_key, int count, int error);
+
  private:
   MockCluster() = default;
   KafkaHandle owner_;  // the mock cluster's book-keeping handle; destroyed after the cluster

@@ -1,0 +1,94 @@
+// Broker faults through the mock cluster's own controls: the producer retries without
+// duplicating anything, and ingest waits out a broker that is away, then carries on.
+#include <gtest/gtest.h>
+#include <librdkafka/rdkafka.h>
+
+#include <atomic>
+#include <thread>
+
+#include "care_fixture.h"
+#include "careledger/consumers.h"
+#include "careledger/kafka.h"
+#include "careledger/producers.h"
+#include "test_support.h"
+
+namespace careledger {
+namespace {
+
+constexpr int16_t kProduce = 0;  // Kafka API keys
+constexpr int16_t kFetch = 1;
+
+IngestStats IngestToEnd(const std::string& store_path, const Settings& kafka) {
+  auto store = EventStore::Open({.path = store_path});
+  EXPECT_TRUE(store.ok());
+  IngestOptions options;
+  options.kafka = kafka;
+  options.until_end = true;
+  std::atomic<bool> stop{false};
+  auto stats = RunIngest(**store, options, stop);
+  EXPECT_TRUE(stats.ok()) << stats.status().ToString();
+  return stats.ok() ? *stats : IngestStats{};
+}
+
+TEST(BrokerFaults, ProducerRetriesWithoutDuplicates) {
+  auto fixture = test::BuildCareFixture(300, 21);
+  test::TempDir dir;
+  test::WriteFile(dir / "feed.jsonl", fixture.Jsonl());
+  auto cluster = MockCluster::Start(3);
+  ASSERT_TRUE(cluster.ok());
+  // Produce requests fail, retriably, in ways that make a non-idempotent producer write twice
+  // (the broker may have written a batch whose acknowledgement was lost).
+  ASSERT_TRUE(
+      (*cluster)->FailNextRequests(kProduce, 6, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS).ok());
+  ASSERT_TRUE((*cluster)->FailNextRequests(kProduce, 4, RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT).ok());
+  Settings kafka = test::TestKafkaSettings((*cluster)->bootstrap_servers());
+  std::ostringstream diagnostics;
+  auto published = PublishJsonl({dir / "feed.jsonl"}, kafka, diagnostics);
+  ASSERT_TRUE(published.ok());
+  EXPECT_EQ(published->published, fixture.lines.size()) << diagnostics.str();
+  EXPECT_EQ(published->undelivered, 0u);
+
+  // Every message is on the topic exactly once: ingest finds no re-sent copies.
+  auto stats = IngestToEnd(dir / "store", kafka);
+  EXPECT_EQ(stats.appended, fixture.lines.size());
+  EXPECT_EQ(stats.duplicates, 0u);
+}
+
+TEST(BrokerFaults, IngestWaitsOutABrokerThatIsAwayAndCarriesOn) {
+  auto fixture = test::BuildCareFixture(800, 22);
+  test::TempDir dir;
+  test::WriteFile(dir / "feed.jsonl", fixture.Jsonl());
+  auto cluster = MockCluster::Start(3);
+  ASSERT_TRUE(cluster.ok());
+  Settings kafka = test::TestKafkaSettings((*cluster)->bootstrap_servers());
+  std::ostringstream diagnostics;
+  auto published = PublishJsonl({dir / "feed.jsonl"}, kafka, diagnostics);
+  ASSERT_TRUE(published.ok());
+  ASSERT_EQ(published->published, fixture.lines.size());
+
+  // Fetches fail for a while, and the broker goes away for two seconds mid-ingest.
+  ASSERT_TRUE(
+      (*cluster)->FailNextRequests(kFetch, 5, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION).ok());
+  std::thread outage([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(4000));  // after the group join
+    EXPECT_TRUE((*cluster)->SetBrokerUp(false).ok());
+    std::this_thread::sleep_for(std::chrono::milliseconds(2000));
+    EXPECT_TRUE((*cluster)->SetBrokerUp(true).ok());
+  });
+  auto store = EventStore::Open({.path = dir / "store"});
+  ASSERT_TRUE(store.ok());
+  IngestOptions options;
+  options.kafka = kafka;
+  options.until_end = true;
+  options.max_batch = 200;
+  options.max_batch_wait = std::chrono::milliseconds(50);
+  std::atomic<bool> stop{false};
+  auto stats = RunIngest(**store, options, stop);
+  outage.join();
+  ASSERT_TRUE(stats.ok()) << stats.status().ToString();
+  EXPECT_EQ(stats->appended, fixture.lines.size());
+  EXPECT_EQ(test::StoredEventIds(dir / "store").size(), fixture.lines.size());
+}
+
+}  // namespace
+}  // namespace careledger
