@@ -90,12 +90,17 @@ class Ingestor : public GroupConsumer::Listener {
   std::vector<Message> pending_;
   std::vector<Envelope> envelopes_;
   IngestStats stats_;
-  Status failure_;
+  Status failure_;        // from a rebalance callback, returned by the next Step
+  Status store_failure_;  // a fatal write: sticky
   bool ever_assigned_ = false;
   Clock::time_point started_, last_message_, first_assigned_;
 };
 
 Status Ingestor::WriteBatch() {
+  // After a fatal store error nothing more is written: RocksDB refuses (or, built with
+  // assertions as Debian's is, aborts on) a second write after a failed one, and the batch
+  // in hand is re-read from Kafka by the next run anyway.
+  if (!store_failure_.ok()) return store_failure_;
   if (pending_.empty()) return Status::Ok();
   auto t0 = Clock::now();
   auto batch = store_.NewBatch();
@@ -165,7 +170,10 @@ Status Ingestor::WriteBatch() {
   CARELEDGER_RETURN_IF_ERROR(projector_.Apply(accepted, batch));
   for (const auto& [tp, next] : next_offsets) batch.SetNextOffset(tp, next);
   auto t_write = Clock::now();
-  CARELEDGER_RETURN_IF_ERROR(store_.Write(batch));
+  if (Status s = store_.Write(batch); !s.ok()) {
+    if (s.error_class() == ErrorClass::kFatal) store_failure_ = s;
+    return s;
+  }
   auto t_end = Clock::now();
   spdlog::debug("batch of {} messages: {} us to build, {} us to write", pending_.size(),
                 std::chrono::duration_cast<std::chrono::microseconds>(t_write - t0).count(),
@@ -227,6 +235,12 @@ Result<IngestStats> Ingestor::Run(const std::atomic<bool>& stop) {
   std::vector<std::string> topics(std::begin(kSourceTopics), std::end(kSourceTopics));
   auto consumer = GroupConsumer::Open(settings, topics, this);
   if (!consumer.ok()) return consumer.status();
+  // librdkafka's destroy waits for every message the application still holds: on any way
+  // out, release the batch in hand before the consumer goes (this is destroyed first).
+  struct ReleaseMessages {
+    std::vector<Message>& pending;
+    ~ReleaseMessages() { pending.clear(); }
+  } release{pending_};
 
   started_ = last_message_ = Clock::now();
   auto last_progress = started_;

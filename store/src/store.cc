@@ -6,10 +6,13 @@
 #include <rocksdb/table.h>
 #include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/write_batch.h>
+#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <array>
+#include <cstdarg>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <map>
@@ -43,6 +46,34 @@ class Int64AddOperator : public rocksdb::AssociativeMergeOperator {
 
 constexpr std::string_view kMetaLogHead = "log_head";       // next sequence (8) + head chain (32)
 constexpr std::string_view kMetaAssigned{"assigned\0", 9};  // + partition key → ""
+
+// RocksDB's own log goes to ours (stderr) rather than a LOG file in the store: one stream for
+// operators, and nothing but data on the data disk. That matters when the disk fills: RocksDB
+// logs the failed write, and appending to a LOG file on the full disk aborts Debian's build
+// (its assertions are on).
+class SpdlogLogger : public rocksdb::Logger {
+ public:
+  SpdlogLogger() : rocksdb::Logger(rocksdb::InfoLogLevel::INFO_LEVEL) {}
+  using rocksdb::Logger::Logv;
+  void Logv(const rocksdb::InfoLogLevel level, const char* format, va_list ap) override {
+    char buf[1024];
+    std::vsnprintf(buf, sizeof buf, format, ap);
+    switch (level) {
+      case rocksdb::InfoLogLevel::DEBUG_LEVEL:
+      case rocksdb::InfoLogLevel::INFO_LEVEL:
+        spdlog::debug("rocksdb: {}", buf);
+        break;
+      case rocksdb::InfoLogLevel::WARN_LEVEL:
+        spdlog::warn("rocksdb: {}", buf);
+        break;
+      default:
+        spdlog::error("rocksdb: {}", buf);
+    }
+  }
+  void Logv(const char* format, va_list ap) override {
+    Logv(rocksdb::InfoLogLevel::INFO_LEVEL, format, ap);
+  }
+};
 
 std::string PartitionKey(const TopicPartition& tp) {
   std::string k = tp.topic;
@@ -154,6 +185,7 @@ Result<std::unique_ptr<EventStore>> EventStore::Open(const StoreOptions& options
   db_options.create_missing_column_families = true;
   db_options.IncreaseParallelism(2);
   db_options.max_open_files = 512;
+  db_options.info_log = std::make_shared<SpdlogLogger>();
 
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
