@@ -7,10 +7,12 @@
 //
 //   careledger_bench_e2e [--children N] [--seed S] [--max-batch N]
 #include <fcntl.h>
+#include <librdkafka/rdkafka.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -55,6 +57,37 @@ int RunCommand(const std::vector<std::string>& argv, const std::string& out_path
   int status = 0;
   waitpid(pid, &status, 0);
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// The bare baseline: a librdkafka consumer assigned every partition of the topic from the
+// beginning, reading until it has `expected` messages. No parsing, no storing.
+double BareConsume(const std::string& bootstrap, const std::string& topic, int partitions,
+                   uint64_t expected) {
+  char err[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap.c_str(), err, sizeof err);
+  rd_kafka_conf_set(conf, "group.id", "bench-bare", err, sizeof err);
+  rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof err);
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+  rd_kafka_poll_set_consumer(rk);
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(partitions);
+  for (int p = 0; p < partitions; ++p) {
+    rd_kafka_topic_partition_list_add(list, topic.c_str(), p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+  }
+  auto t = Clock::now();
+  rd_kafka_assign(rk, list);
+  uint64_t n = 0;
+  while (n < expected) {
+    rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, 1000);
+    if (!m) continue;
+    if (!m->err) ++n;
+    rd_kafka_message_destroy(m);
+  }
+  double seconds = Seconds(t);
+  rd_kafka_topic_partition_list_destroy(list);
+  rd_kafka_consumer_close(rk);
+  rd_kafka_destroy(rk);
+  return seconds;
 }
 
 struct Row {
@@ -131,6 +164,7 @@ int Main(int argc, char** argv) {
     return std::cerr << "kcat -C failed\n", 1;
   }
   double kcat_consume = Seconds(t);
+  double bare_consume = BareConsume(bootstrap, std::string(kTopicSocialCare), 6, events);
 
   // 3. careledger ingest of the same messages.
   auto store = EventStore::Open({.path = dir / "store"});
@@ -158,11 +192,19 @@ int Main(int argc, char** argv) {
   rows.push_back({"publish (validate, idempotent)", published->published, published->seconds,
                   "kcat -P", kcat_produce});
   rows.push_back({"ingest (all on, fsync per batch)", stats->consumed, stats->seconds_assigned,
+                  "bare librdkafka consumer", bare_consume});
+  rows.push_back({"ingest (all on, fsync per batch)", stats->consumed, stats->seconds_assigned,
                   "kcat -C", kcat_consume});
   Print(rows);
-  std::printf("ingest: %llu batches of up to %zu; group join and start-up %.2f s (excluded)\n",
-              static_cast<unsigned long long>(stats->batches), max_batch,
-              stats->seconds - stats->seconds_assigned);
+  std::vector<uint32_t> w = stats->write_micros;
+  std::sort(w.begin(), w.end());
+  std::printf(
+      "ingest: %llu batches of up to %zu; batch write (fsync) p50 %.1f ms, p99 %.1f ms; group "
+      "join %.2f s (excluded)\n",
+      static_cast<unsigned long long>(stats->batches), max_batch,
+      w.empty() ? 0.0 : w[w.size() / 2] / 1000.0,
+      w.empty() ? 0.0 : w[std::min(w.size() - 1, w.size() * 99 / 100)] / 1000.0,
+      stats->seconds - stats->seconds_assigned);
   std::filesystem::remove_all(dir);
   return 0;
 }

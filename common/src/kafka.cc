@@ -308,6 +308,14 @@ Status GroupConsumer::Poll(size_t max, std::chrono::milliseconds wait, std::vect
   return Status::Ok();
 }
 
+int64_t GroupConsumer::CachedHighWatermark(const TopicPartition& tp) const {
+  int64_t low = -1, high = -1;
+  if (rd_kafka_get_watermark_offsets(rk_.get(), tp.topic.c_str(), tp.partition, &low, &high)) {
+    return -1;
+  }
+  return high;
+}
+
 Result<std::vector<int64_t>> GroupConsumer::HighWatermarks(
     const std::vector<TopicPartition>& partitions, std::chrono::milliseconds timeout) {
   PartitionList list(rd_kafka_topic_partition_list_new(int(partitions.size())));

@@ -90,8 +90,9 @@ class Ingestor : public GroupConsumer::Listener {
   std::vector<Message> pending_;
   std::vector<Envelope> envelopes_;
   IngestStats stats_;
-  Status failure_;        // from a rebalance callback, returned by the next Step
-  Status store_failure_;  // a fatal write: sticky
+  GroupConsumer* consumer_ = nullptr;  // while Run runs
+  Status failure_;                     // from a rebalance callback, returned by the next Step
+  Status store_failure_;               // a fatal write: sticky
   bool ever_assigned_ = false;
   Clock::time_point started_, last_message_, first_assigned_;
 };
@@ -175,6 +176,8 @@ Status Ingestor::WriteBatch() {
     return s;
   }
   auto t_end = Clock::now();
+  auto write_micros = std::chrono::duration_cast<std::chrono::microseconds>(t_end - t_write);
+  stats_.write_micros.push_back(uint32_t(write_micros.count()));
   spdlog::debug("batch of {} messages: {} us to build, {} us to write", pending_.size(),
                 std::chrono::duration_cast<std::chrono::microseconds>(t_write - t0).count(),
                 std::chrono::duration_cast<std::chrono::microseconds>(t_end - t_write).count());
@@ -182,6 +185,16 @@ Status Ingestor::WriteBatch() {
   for (const auto& [tp, next] : next_offsets) positions_[tp].next = next;
   stats_.appended += accepted.size();
   ++stats_.batches;
+  if (options_.monitor && consumer_) {
+    std::vector<PartitionLag> lag;
+    for (const auto& [tp, pos] : positions_) {
+      lag.push_back({tp, pos.next, consumer_->CachedHighWatermark(tp)});
+    }
+    IngestStats totals = stats_;
+    totals.write_micros.clear();
+    options_.monitor->Record(totals, std::move(lag), pending_.size(),
+                             double(write_micros.count()) / 1e6);
+  }
   pending_.clear();
   return Status::Ok();
 }
@@ -237,10 +250,14 @@ Result<IngestStats> Ingestor::Run(const std::atomic<bool>& stop) {
   if (!consumer.ok()) return consumer.status();
   // librdkafka's destroy waits for every message the application still holds: on any way
   // out, release the batch in hand before the consumer goes (this is destroyed first).
+  consumer_ = consumer->get();
   struct ReleaseMessages {
-    std::vector<Message>& pending;
-    ~ReleaseMessages() { pending.clear(); }
-  } release{pending_};
+    Ingestor& ingestor;
+    ~ReleaseMessages() {
+      ingestor.pending_.clear();
+      ingestor.consumer_ = nullptr;
+    }
+  } release{*this};
 
   started_ = last_message_ = Clock::now();
   auto last_progress = started_;
@@ -268,6 +285,7 @@ Result<IngestStats> Ingestor::Run(const std::atomic<bool>& stop) {
     }
   }
   CARELEDGER_RETURN_IF_ERROR(WriteBatch());
+  consumer_ = nullptr;
   consumer->reset();  // leave the group now, so a restart rejoins quickly
   auto end = Clock::now();
   stats_.seconds = std::chrono::duration<double>(end - started_).count();
@@ -278,6 +296,23 @@ Result<IngestStats> Ingestor::Run(const std::atomic<bool>& stop) {
 }
 
 }  // namespace
+
+IngestMonitor::Snapshot IngestMonitor::Read() const {
+  std::lock_guard lock(mu_);
+  return snapshot_;
+}
+
+void IngestMonitor::Record(const IngestStats& totals, std::vector<PartitionLag> lag,
+                           uint64_t batch_size, double write_seconds) {
+  std::lock_guard lock(mu_);
+  snapshot_.totals = totals;
+  snapshot_.lag = std::move(lag);
+  snapshot_.last_batch_size = batch_size;
+  size_t bucket = 0;
+  while (bucket < kWriteBuckets.size() && write_seconds > kWriteBuckets[bucket]) ++bucket;
+  ++snapshot_.write_buckets[bucket];
+  snapshot_.write_seconds_sum += write_seconds;
+}
 
 Result<IngestStats> RunIngest(EventStore& store, const IngestOptions& options,
                               const std::atomic<bool>& stop) {

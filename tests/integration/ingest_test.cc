@@ -45,12 +45,31 @@ TEST(IngestPipeline, TenThousandEventsGiveTheOracleCountsAtThreeDates) {
   IngestOptions options;
   options.kafka = kafka;
   options.until_end = true;
+  options.max_batch = 2000;
+  IngestMonitor monitor;
+  options.monitor = &monitor;
   std::atomic<bool> stop{false};
   auto stats = RunIngest(**store, options, stop);
   ASSERT_TRUE(stats.ok()) << stats.status().ToString();
   EXPECT_EQ(stats->appended, fixture.lines.size());
   EXPECT_EQ(stats->duplicates, 0u);
   EXPECT_EQ(stats->dead_lettered, 0u);
+
+  // What a metrics endpoint would have read after the last batch.
+  auto seen = monitor.Read();
+  EXPECT_EQ(seen.totals.appended, fixture.lines.size());
+  EXPECT_EQ(seen.totals.batches, stats->batches);
+  uint64_t batches = 0;
+  for (auto n : seen.write_buckets) batches += n;
+  EXPECT_EQ(batches, stats->batches);
+  EXPECT_EQ(stats->write_micros.size(), stats->batches);
+  int64_t stored = 0;
+  for (const auto& p : seen.lag) {
+    if (p.partition.topic != kTopicSocialCare) continue;
+    EXPECT_EQ(p.lag(), 0) << "partition " << p.partition.partition << " is caught up";
+    stored += p.stored_offset;
+  }
+  EXPECT_EQ(stored, int64_t(fixture.lines.size()));
   std::cout << "[ figures  ] " << fixture.lines.size() << " events; publish "
             << uint64_t(double(published->published) / published->seconds) << "/s; ingest "
             << uint64_t(double(stats->consumed) / stats->seconds_assigned)

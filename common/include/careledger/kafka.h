@@ -124,6 +124,8 @@ class GroupConsumer {
   // Up to `max` messages, waiting at most `wait` in total. Broker errors that librdkafka
   // recovers from itself are logged; fatal ones are returned.
   Status Poll(size_t max, std::chrono::milliseconds wait, std::vector<Message>& out);
+  // The high watermark librdkafka last saw in a fetch response (no request); -1 if none yet.
+  int64_t CachedHighWatermark(const TopicPartition& tp) const;
   // Each partition's high watermark (the offset the next message will get), in one request
   // per broker rather than one per partition.
   Result<std::vector<int64_t>> HighWatermarks(const std::vector<TopicPartition>& partitions,

@@ -4,16 +4,21 @@
 // deltas and the next offsets. Offsets come from the store on every assignment.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "careledger/common.h"
 #include "careledger/store.h"
 
 namespace careledger {
+
+class IngestMonitor;
 
 struct IngestOptions {
   Settings kafka;  // bootstrap.servers and anything else, passed to librdkafka unchanged
@@ -28,6 +33,7 @@ struct IngestOptions {
   std::chrono::milliseconds max_batch_wait{100};
   // Give up when the group has not assigned any partition for this long.
   std::chrono::milliseconds assignment_timeout{60000};
+  IngestMonitor* monitor = nullptr;  // optional: lag, batch sizes, write latency
 };
 
 struct IngestStats {
@@ -36,8 +42,38 @@ struct IngestStats {
   uint64_t duplicates = 0;     // same event_id, same bytes: stored once
   uint64_t dead_lettered = 0;  // rejected, with the reason, into the dead-letter store
   uint64_t batches = 0;
-  double seconds = 0;           // the whole run, including joining the group
-  double seconds_assigned = 0;  // since partitions were first assigned: the rate's basis
+  double seconds = 0;                  // the whole run, including joining the group
+  double seconds_assigned = 0;         // since partitions were first assigned: the rate's basis
+  std::vector<uint32_t> write_micros;  // each batch's store write (fsync included)
+};
+
+// What a metrics endpoint reads while ingest runs (thread-safe; updated once per batch).
+struct PartitionLag {
+  TopicPartition partition;
+  int64_t stored_offset = 0;   // next offset the store will take
+  int64_t high_watermark = 0;  // as last seen from the broker (-1 when not known yet)
+  int64_t lag() const { return high_watermark < 0 ? 0 : high_watermark - stored_offset; }
+};
+class IngestMonitor {
+ public:
+  // Upper bounds (seconds) of the batch-write latency histogram, Prometheus style.
+  static constexpr std::array<double, 10> kWriteBuckets = {0.001, 0.002, 0.005, 0.01, 0.025,
+                                                           0.05,  0.1,   0.25,  0.5,  1.0};
+  struct Snapshot {
+    IngestStats totals;  // write_micros left empty
+    std::vector<PartitionLag> lag;
+    uint64_t last_batch_size = 0;
+    // Batches per latency bucket (not cumulative); the last counts those above 1 s.
+    std::array<uint64_t, kWriteBuckets.size() + 1> write_buckets{};
+    double write_seconds_sum = 0;
+  };
+  Snapshot Read() const;
+  void Record(const IngestStats& totals, std::vector<PartitionLag> lag, uint64_t batch_size,
+              double write_seconds);
+
+ private:
+  mutable std::mutex mu_;
+  Snapshot snapshot_;
 };
 
 // Runs until `stop` becomes true, or the until_* condition holds. Fatal store or broker errors
