@@ -5,6 +5,7 @@
 // Cycles: 10 by default; CARELEDGER_KILL_CYCLES=100 for the long run.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <cstdlib>
 #include <random>
@@ -81,6 +82,34 @@ TEST(KillNine, IngestKilledAtRandomLosesAndRepeatsNothing) {
   std::string expected = StateHash(dir / "clean");
   ASSERT_EQ(expected.size(), 64u);
   EXPECT_EQ(StateHash(store), expected);
+}
+
+}  // namespace
+}  // namespace careledger
+
+namespace careledger {
+namespace {
+
+TEST(Signals, SecondSignalExitsAtOnceAndLeavesTheStoreWhole) {
+  auto fixture = test::BuildCareFixture(500, 91);
+  test::TempDir dir;
+  test::WriteFile(dir / "feed.jsonl", fixture.Jsonl());
+  test::BrokerProcess broker(3);
+  ASSERT_EQ(Careledger({"publish", "--brokers", broker.bootstrap(), dir / "feed.jsonl"}).exit_code,
+            0);
+  test::Background ingest({CARELEDGER_BIN, "ingest", "--brokers", broker.bootstrap(), "--data",
+                           dir / "store", "--max-batch", "100"});
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (ingest.Stderr().find("assigned") == std::string::npos &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_NE(ingest.Stderr().find("assigned"), std::string::npos);
+  ::kill(ingest.pid(), SIGTERM);  // finish the batch in hand, then stop...
+  std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(ingest.Stop(SIGTERM), 128 + SIGTERM) << "...but a second signal exits at once";
+  auto verify = Careledger({"verify", "--data", dir / "store"});
+  EXPECT_EQ(verify.exit_code, 0) << verify.err;
 }
 
 }  // namespace

@@ -27,6 +27,15 @@ struct StoreOptions {
   bool sync = true;
   // Block cache for the projection and index reads done while ingesting.
   size_t block_cache_bytes = size_t{64} << 20;
+  // Memtable per column family before a flush to disk. Bigger means fewer, larger flushes
+  // competing with ingest for the CPU; the WAL keeps it durable either way.
+  size_t write_buffer_bytes = size_t{64} << 20;
+  // LZ4 on SST files: JSON payloads shrink to about half for little CPU, and reads
+  // decompress one block at a time.
+  bool compress = true;
+  // Flushes and compactions run beside ingest; the machines we size for have two cores.
+  int background_threads = 2;
+  int max_open_files = 512;
 };
 
 using ChainHash = std::array<uint8_t, 32>;  // SHA-256
