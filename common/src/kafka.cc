@@ -90,7 +90,8 @@ Result<KafkaHandle> NewHandle(rd_kafka_type_t type, ConfHandle conf) {
 
 // ---- MockCluster ----------------------------------------------------------------------------
 
-Result<std::unique_ptr<MockCluster>> MockCluster::Start(int partitions, int bootstrap_port) {
+Result<std::unique_ptr<MockCluster>> MockCluster::Start(int partitions, int bootstrap_port,
+                                                        int brokers) {
   if (partitions < 1) return Status::BadInput("partitions must be at least 1");
   auto conf = MakeConf({{"log_level", "3"}});
   if (!conf.ok()) return conf.status();
@@ -98,22 +99,24 @@ Result<std::unique_ptr<MockCluster>> MockCluster::Start(int partitions, int boot
   if (!rk.ok()) return rk.status();
   std::unique_ptr<MockCluster> mc(new MockCluster());
   mc->owner_ = std::move(rk.value());
-  auto* cluster = rd_kafka_mock_cluster_new(mc->owner_.get(), 1);
+  auto* cluster = rd_kafka_mock_cluster_new(mc->owner_.get(), brokers);
   if (!cluster) return Status::Fatal("cannot start the mock Kafka cluster");
   mc->cluster_ = cluster;
   mc->bootstrap_ = rd_kafka_mock_cluster_bootstraps(cluster);
   std::vector<std::string_view> topics(std::begin(kSourceTopics), std::end(kSourceTopics));
   topics.push_back(kTopicDeadLetter);
   for (auto topic : topics) {
-    if (auto err = rd_kafka_mock_topic_create(cluster, std::string(topic).c_str(), partitions, 1);
+    if (auto err =
+            rd_kafka_mock_topic_create(cluster, std::string(topic).c_str(), partitions, brokers);
         err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       return Status::Fatal("cannot create topic " + std::string(topic) + ": " +
                            rd_kafka_err2str(err));
     }
   }
   if (bootstrap_port != 0) {
-    // "127.0.0.1:PORT" of the (single) mock broker.
-    int broker_port = std::stoi(mc->bootstrap_.substr(mc->bootstrap_.rfind(':') + 1));
+    // "127.0.0.1:PORT[,...]": forward to the first broker; metadata names the others.
+    std::string first = mc->bootstrap_.substr(0, mc->bootstrap_.find(','));
+    int broker_port = std::stoi(first.substr(first.rfind(':') + 1));
     auto fwd = TcpForwarder::Start(bootstrap_port, broker_port);
     if (!fwd.ok()) return fwd.status();
     mc->forwarder_ = std::move(fwd.value());
@@ -122,9 +125,15 @@ Result<std::unique_ptr<MockCluster>> MockCluster::Start(int partitions, int boot
   return mc;
 }
 
-Status MockCluster::SetBrokerUp(bool up) {
+Status MockCluster::SetBrokerUp(bool up, int broker) {
   auto* c = static_cast<rd_kafka_mock_cluster_t*>(cluster_);
-  auto err = up ? rd_kafka_mock_broker_set_up(c, 1) : rd_kafka_mock_broker_set_down(c, 1);
+  auto err = up ? rd_kafka_mock_broker_set_up(c, broker) : rd_kafka_mock_broker_set_down(c, broker);
+  return err ? Status::Fatal(rd_kafka_err2str(err)) : Status::Ok();
+}
+
+Status MockCluster::MoveLeader(std::string_view topic, int partition, int broker) {
+  auto err = rd_kafka_mock_partition_set_leader(static_cast<rd_kafka_mock_cluster_t*>(cluster_),
+                                                std::string(topic).c_str(), partition, broker);
   return err ? Status::Fatal(rd_kafka_err2str(err)) : Status::Ok();
 }
 

@@ -8,6 +8,7 @@
 
 #include "care_fixture.h"
 #include "careledger/consumers.h"
+#include "careledger/events.h"
 #include "careledger/kafka.h"
 #include "careledger/producers.h"
 #include "test_support.h"
@@ -87,6 +88,43 @@ TEST(BrokerFaults, IngestWaitsOutABrokerThatIsAwayAndCarriesOn) {
   outage.join();
   ASSERT_TRUE(stats.ok()) << stats.status().ToString();
   EXPECT_EQ(stats->appended, fixture.lines.size());
+  EXPECT_EQ(test::StoredEventIds(dir / "store").size(), fixture.lines.size());
+}
+
+TEST(BrokerFaults, IngestFollowsPartitionLeadersAsTheyMove) {
+  auto fixture = test::BuildCareFixture(800, 23);
+  test::TempDir dir;
+  test::WriteFile(dir / "feed.jsonl", fixture.Jsonl());
+  auto cluster = MockCluster::Start(3, 0, /*brokers=*/3);
+  ASSERT_TRUE(cluster.ok());
+  Settings kafka = test::TestKafkaSettings((*cluster)->bootstrap_servers());
+  std::ostringstream diagnostics;
+  auto published = PublishJsonl({dir / "feed.jsonl"}, kafka, diagnostics);
+  ASSERT_TRUE(published.ok());
+  ASSERT_EQ(published->published, fixture.lines.size()) << diagnostics.str();
+
+  // Every social care partition changes leader twice while ingest reads it.
+  std::thread moves([&] {
+    for (int round = 0; round < 2; ++round) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(round == 0 ? 3500 : 500));
+      for (int p = 0; p < 3; ++p) {
+        EXPECT_TRUE((*cluster)->MoveLeader(kTopicSocialCare, p, 1 + (p + round + 1) % 3).ok());
+      }
+    }
+  });
+  auto store = EventStore::Open({.path = dir / "store"});
+  ASSERT_TRUE(store.ok());
+  IngestOptions options;
+  options.kafka = kafka;
+  options.until_end = true;
+  options.max_batch = 200;
+  options.max_batch_wait = std::chrono::milliseconds(50);
+  std::atomic<bool> stop{false};
+  auto stats = RunIngest(**store, options, stop);
+  moves.join();
+  ASSERT_TRUE(stats.ok()) << stats.status().ToString();
+  EXPECT_EQ(stats->appended, fixture.lines.size());
+  EXPECT_EQ(stats->duplicates, 0u);
   EXPECT_EQ(test::StoredEventIds(dir / "store").size(), fixture.lines.size());
 }
 

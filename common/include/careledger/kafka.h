@@ -33,14 +33,17 @@ class MockCluster {
   // brokers listen on ephemeral ports; a non-zero `bootstrap_port` adds a loopback forwarder on
   // that port to the first broker, so clients can be configured with a fixed address (they
   // then follow the metadata to the brokers' own ports).
-  static Result<std::unique_ptr<MockCluster>> Start(int partitions, int bootstrap_port = 0);
+  static Result<std::unique_ptr<MockCluster>> Start(int partitions, int bootstrap_port = 0,
+                                                    int brokers = 1);
   ~MockCluster();
   const std::string& bootstrap_servers() const { return bootstrap_; }
 
-  // Fault injection, for tests: the broker stops answering (connections close) or comes back;
-  // the next `count` requests of a Kafka API (0 Produce, 1 Fetch, ...) fail with `error`.
-  Status SetBrokerUp(bool up);
+  // Fault injection, for tests: a broker (1..brokers) stops answering (connections close) or
+  // comes back; the next `count` requests of a Kafka API (0 Produce, 1 Fetch, ...) fail with
+  // `error`; a partition's leadership moves to another broker.
+  Status SetBrokerUp(bool up, int broker = 1);
   Status FailNextRequests(int16_t api_key, int count, int error);
+  Status MoveLeader(std::string_view topic, int partition, int broker);
 
  private:
   MockCluster() = default;
