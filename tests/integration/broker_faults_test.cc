@@ -19,22 +19,33 @@ namespace {
 constexpr int16_t kProduce = 0;  // Kafka API keys
 constexpr int16_t kFetch = 1;
 
-IngestStats IngestToEnd(const std::string& store_path, const Settings& kafka) {
+// Publishes the whole fixture and expects every line acknowledged.
+void PublishAll(const test::CareFixture& fixture, const Settings& kafka, const test::TempDir& dir) {
+  test::WriteFile(dir / "feed.jsonl", fixture.Jsonl());
+  std::ostringstream diagnostics;
+  auto published = PublishJsonl({dir / "feed.jsonl"}, kafka, diagnostics);
+  ASSERT_TRUE(published.ok());
+  EXPECT_EQ(published->published, fixture.lines.size()) << diagnostics.str();
+  EXPECT_EQ(published->undelivered, 0u);
+}
+
+// Ingests into a new store to the end, in small batches so that faults land mid-ingest.
+Result<IngestStats> IngestToEnd(const std::string& store_path, const Settings& kafka,
+                                size_t max_batch = 5000) {
   auto store = EventStore::Open({.path = store_path});
-  EXPECT_TRUE(store.ok());
+  if (!store.ok()) return store.status();
   IngestOptions options;
   options.kafka = kafka;
   options.until_end = true;
+  options.max_batch = max_batch;
+  options.max_batch_wait = std::chrono::milliseconds(50);
   std::atomic<bool> stop{false};
-  auto stats = RunIngest(**store, options, stop);
-  EXPECT_TRUE(stats.ok()) << stats.status().ToString();
-  return stats.ok() ? *stats : IngestStats{};
+  return RunIngest(**store, options, stop);
 }
 
 TEST(BrokerFaults, ProducerRetriesWithoutDuplicates) {
   auto fixture = test::BuildCareFixture(300, 21);
   test::TempDir dir;
-  test::WriteFile(dir / "feed.jsonl", fixture.Jsonl());
   auto cluster = MockCluster::Start(3);
   ASSERT_TRUE(cluster.ok());
   // Produce requests fail, retriably, in ways that make a non-idempotent producer write twice
@@ -43,29 +54,22 @@ TEST(BrokerFaults, ProducerRetriesWithoutDuplicates) {
       (*cluster)->FailNextRequests(kProduce, 6, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS).ok());
   ASSERT_TRUE((*cluster)->FailNextRequests(kProduce, 4, RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT).ok());
   Settings kafka = test::TestKafkaSettings((*cluster)->bootstrap_servers());
-  std::ostringstream diagnostics;
-  auto published = PublishJsonl({dir / "feed.jsonl"}, kafka, diagnostics);
-  ASSERT_TRUE(published.ok());
-  EXPECT_EQ(published->published, fixture.lines.size()) << diagnostics.str();
-  EXPECT_EQ(published->undelivered, 0u);
+  PublishAll(fixture, kafka, dir);
 
   // Every message is on the topic exactly once: ingest finds no re-sent copies.
   auto stats = IngestToEnd(dir / "store", kafka);
-  EXPECT_EQ(stats.appended, fixture.lines.size());
-  EXPECT_EQ(stats.duplicates, 0u);
+  ASSERT_TRUE(stats.ok()) << stats.status().ToString();
+  EXPECT_EQ(stats->appended, fixture.lines.size());
+  EXPECT_EQ(stats->duplicates, 0u);
 }
 
 TEST(BrokerFaults, IngestWaitsOutABrokerThatIsAwayAndCarriesOn) {
   auto fixture = test::BuildCareFixture(800, 22);
   test::TempDir dir;
-  test::WriteFile(dir / "feed.jsonl", fixture.Jsonl());
   auto cluster = MockCluster::Start(3);
   ASSERT_TRUE(cluster.ok());
   Settings kafka = test::TestKafkaSettings((*cluster)->bootstrap_servers());
-  std::ostringstream diagnostics;
-  auto published = PublishJsonl({dir / "feed.jsonl"}, kafka, diagnostics);
-  ASSERT_TRUE(published.ok());
-  ASSERT_EQ(published->published, fixture.lines.size());
+  PublishAll(fixture, kafka, dir);
 
   // Fetches fail for a while, and the broker goes away for two seconds mid-ingest.
   ASSERT_TRUE(
@@ -76,15 +80,7 @@ TEST(BrokerFaults, IngestWaitsOutABrokerThatIsAwayAndCarriesOn) {
     std::this_thread::sleep_for(std::chrono::milliseconds(2000));
     EXPECT_TRUE((*cluster)->SetBrokerUp(true).ok());
   });
-  auto store = EventStore::Open({.path = dir / "store"});
-  ASSERT_TRUE(store.ok());
-  IngestOptions options;
-  options.kafka = kafka;
-  options.until_end = true;
-  options.max_batch = 200;
-  options.max_batch_wait = std::chrono::milliseconds(50);
-  std::atomic<bool> stop{false};
-  auto stats = RunIngest(**store, options, stop);
+  auto stats = IngestToEnd(dir / "store", kafka, 200);
   outage.join();
   ASSERT_TRUE(stats.ok()) << stats.status().ToString();
   EXPECT_EQ(stats->appended, fixture.lines.size());
@@ -94,14 +90,10 @@ TEST(BrokerFaults, IngestWaitsOutABrokerThatIsAwayAndCarriesOn) {
 TEST(BrokerFaults, IngestFollowsPartitionLeadersAsTheyMove) {
   auto fixture = test::BuildCareFixture(800, 23);
   test::TempDir dir;
-  test::WriteFile(dir / "feed.jsonl", fixture.Jsonl());
   auto cluster = MockCluster::Start(3, 0, /*brokers=*/3);
   ASSERT_TRUE(cluster.ok());
   Settings kafka = test::TestKafkaSettings((*cluster)->bootstrap_servers());
-  std::ostringstream diagnostics;
-  auto published = PublishJsonl({dir / "feed.jsonl"}, kafka, diagnostics);
-  ASSERT_TRUE(published.ok());
-  ASSERT_EQ(published->published, fixture.lines.size()) << diagnostics.str();
+  PublishAll(fixture, kafka, dir);
 
   // Every social care partition changes leader twice while ingest reads it.
   std::thread moves([&] {
@@ -112,15 +104,7 @@ TEST(BrokerFaults, IngestFollowsPartitionLeadersAsTheyMove) {
       }
     }
   });
-  auto store = EventStore::Open({.path = dir / "store"});
-  ASSERT_TRUE(store.ok());
-  IngestOptions options;
-  options.kafka = kafka;
-  options.until_end = true;
-  options.max_batch = 200;
-  options.max_batch_wait = std::chrono::milliseconds(50);
-  std::atomic<bool> stop{false};
-  auto stats = RunIngest(**store, options, stop);
+  auto stats = IngestToEnd(dir / "store", kafka, 200);
   moves.join();
   ASSERT_TRUE(stats.ok()) << stats.status().ToString();
   EXPECT_EQ(stats->appended, fixture.lines.size());
