@@ -57,6 +57,9 @@ class SpdlogLogger : public rocksdb::Logger {
   SpdlogLogger() : rocksdb::Logger(rocksdb::InfoLogLevel::INFO_LEVEL) {}
   using rocksdb::Logger::Logv;
   void Logv(const rocksdb::InfoLogLevel level, const char* format, va_list ap) override {
+    if (level <= rocksdb::InfoLogLevel::INFO_LEVEL && !spdlog::should_log(spdlog::level::debug)) {
+      return;  // formatting is the cost; skip it when the line would be dropped
+    }
     char buf[1024];
     std::vsnprintf(buf, sizeof buf, format, ap);
     switch (level) {
