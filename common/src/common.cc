@@ -256,7 +256,7 @@ Date DateFromDaysKey(uint32_t key) {
 }  // namespace codec
 
 uint64_t Fingerprint(std::string_view bytes) {
-  uint64_t h = 1469598103934665603ull;
+  uint64_t h = 14695981039346656037ull;  // FNV-1a 64-bit offset basis
   for (unsigned char c : bytes) {
     h ^= c;
     h *= 1099511628211ull;

@@ -271,14 +271,17 @@ EventStore::~EventStore() = default;
 EventStore::Batch EventStore::NewBatch() const {
   Batch b;
   b.impl_->cf = &impl_->cf;
-  b.next_sequence_ = next_sequence_;
+  b.first_sequence_ = b.next_sequence_ = next_sequence_;
   b.head_ = head_;
   return b;
 }
 
 Status EventStore::Write(Batch& batch) {
-  if (batch.next_sequence_ < next_sequence_) {
-    return Status::Fatal("batch built on a stale sequence (two writers?)");
+  // A batch is built on the store as it was at NewBatch: its sequences, chain and projection
+  // deltas are only right if nothing was written since, and it is written once.
+  if (batch.written_) return Status::Fatal("batch written twice");
+  if (batch.first_sequence_ != next_sequence_) {
+    return Status::Fatal("batch built on a stale store (another batch was written since)");
   }
   if (batch.appended_ > 0) {
     // The head travels with the records, so a log cut short at the end is caught too.
@@ -291,6 +294,7 @@ Status EventStore::Write(Batch& batch) {
       FromRocks(impl_->db->Write(impl_->write_options, &batch.impl_->wb), "write batch"));
   next_sequence_ = batch.next_sequence_;
   head_ = batch.head_;
+  batch.written_ = true;
   return Status::Ok();
 }
 

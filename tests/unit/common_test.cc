@@ -95,5 +95,204 @@ TEST(Codec, KeysSortInNumericAndDateOrder) {
   EXPECT_FALSE(codec::GetLengthPrefixed(short_input, out));
 }
 
+TEST(Timestamp, ZuluDateTimeKeepsItsDateAndTime) {
+  auto ts = ParseTimestamp("2024-03-31T23:30:05Z");
+  ASSERT_TRUE(ts.ok());
+  EXPECT_EQ(FormatDate(ts->date), "2024-03-31");
+  EXPECT_EQ(FormatInstant(ts->instant), "2024-03-31T23:30:05Z");
+  EXPECT_TRUE(ts->has_time);
+}
+
+TEST(Timestamp, EastOfUtcAfterMidnightKeepsTheWrittenDate) {
+  auto ts = ParseTimestamp("2024-01-01T00:30:00+01:00");
+  ASSERT_TRUE(ts.ok());
+  EXPECT_EQ(FormatDate(ts->date), "2024-01-01");
+  EXPECT_EQ(FormatInstant(ts->instant), "2023-12-31T23:30:00Z");
+  auto west = ParseTimestamp("2024-03-31T23:45:00-08:30");
+  ASSERT_TRUE(west.ok());
+  EXPECT_EQ(FormatDate(west->date), "2024-03-31");
+  EXPECT_EQ(FormatInstant(west->instant), "2024-04-01T08:15:00Z");
+}
+
+TEST(Timestamp, FractionalSecondsAreAcceptedAndDropped) {
+  for (const char* text : {"2024-03-31T23:30:00.5Z", "2024-03-31T23:30:00.999999999Z",
+                           "2024-03-31t23:30:00.000z", "2024-03-31T23:30:00.123+00:00"}) {
+    auto ts = ParseTimestamp(text);
+    ASSERT_TRUE(ts.ok()) << text;
+    EXPECT_EQ(FormatInstant(ts->instant), "2024-03-31T23:30:00Z") << text;
+  }
+  EXPECT_FALSE(ParseTimestamp("2024-03-31T23:30:00.Z").ok());
+}
+
+TEST(Timestamp, LeapDayOnlyInLeapYears) {
+  for (const char* ok : {"2024-02-29", "2000-02-29", "2024-02-29T12:00:00Z"}) {
+    EXPECT_TRUE(ParseTimestamp(ok).ok()) << ok;
+  }
+  for (const char* bad : {"2023-02-29", "1900-02-29", "2100-02-29", "2023-02-29T12:00:00Z",
+                          "2024-04-31", "2024-13-01", "2024-00-10", "2024-01-00"}) {
+    auto ts = ParseTimestamp(bad);
+    ASSERT_FALSE(ts.ok()) << bad;
+    EXPECT_EQ(ts.status().error_class(), ErrorClass::kBadInput) << bad;
+  }
+  EXPECT_EQ(FormatDate(*ParseDate("2024-02-29") + std::chrono::days{1}), "2024-03-01");
+}
+
+TEST(Timestamp, ParseDateTakesADateOnly) {
+  EXPECT_EQ(FormatDate(*ParseDate("1999-12-31")), "1999-12-31");
+  for (const char* bad : {"2024-03-31T00:00:00Z", "2024-03-31 ", " 2024-03-31", "2024/03/31",
+                          "31-03-2024", "garbage!!!"}) {
+    auto d = ParseDate(bad);
+    ASSERT_FALSE(d.ok()) << bad;
+    EXPECT_EQ(d.status().error_class(), ErrorClass::kBadInput) << bad;
+  }
+}
+
+TEST(Timestamp, InstantsBefore1970Format) {
+  auto ts = ParseTimestamp("1969-12-31T23:59:59Z");
+  ASSERT_TRUE(ts.ok());
+  EXPECT_EQ(FormatInstant(ts->instant), "1969-12-31T23:59:59Z");
+  EXPECT_EQ(FormatDate(ts->date), "1969-12-31");
+}
+
+TEST(Settings, MaskedForLogIsExactAndInKeyOrder) {
+  Settings s = {{"sasl.username", "svc"},
+                {"bootstrap.servers", "kafka-1:9093,kafka-2:9093"},
+                {"ssl.key.password", "pw1"},
+                {"sasl.password", "pw2"}};
+  EXPECT_EQ(MaskedForLog(s),
+            "bootstrap.servers=kafka-1:9093,kafka-2:9093, sasl.password=*****, "
+            "sasl.username=svc, ssl.key.password=*****");
+  EXPECT_EQ(MaskedForLog({}), "");
+}
+
+TEST(Settings, AnyKeyNamingATokenOrSecretIsSecret) {
+  for (const char* key : {"sasl.password", "ssl.key.password", "sasl.oauthbearer.client.secret",
+                          "api.token", "token", "refresh_token_file", "secret"}) {
+    EXPECT_TRUE(IsSecretKey(key)) << key;
+  }
+  for (const char* key :
+       {"bootstrap.servers", "sasl.username", "security.protocol", "acks", "ssl.ca.location"}) {
+    EXPECT_FALSE(IsSecretKey(key)) << key;
+  }
+}
+
+TEST(Settings, KeyValueWithoutEqualsNamesTheText) {
+  Settings s;
+  Status st = AddKeyValue("novalue", s);
+  EXPECT_EQ(st.error_class(), ErrorClass::kBadInput);
+  EXPECT_THAT(st.message(), HasSubstr("novalue"));
+  EXPECT_TRUE(s.empty());
+  EXPECT_TRUE(AddKeyValue("linger.ms=", s).ok());
+  EXPECT_EQ(s.at("linger.ms"), "");
+}
+
+TEST(Text, JsonEscapesEveryControlCharacterAndAppends) {
+  std::string out = "x=";
+  AppendJsonString(out, std::string_view("\r\x1f\b\f\0/\x7f\xc3\xa9", 9));
+  EXPECT_EQ(out, "x=\"\\r\\u001f\\u0008\\u000c\\u0000/\x7f\xc3\xa9\"");
+  std::string empty;
+  AppendJsonString(empty, "");
+  EXPECT_EQ(empty, "\"\"");
+  std::string quote;
+  AppendJsonString(quote, "\"");
+  EXPECT_EQ(quote, "\"\\\"\"");
+}
+
+TEST(Text, CsvQuotesLineBreaksButNotSpaces) {
+  EXPECT_EQ(CsvField(""), "");
+  EXPECT_EQ(CsvField("a b;c"), "a b;c");
+  EXPECT_EQ(CsvField("line\nbreak"), "\"line\nbreak\"");
+  EXPECT_EQ(CsvField("cr\r"), "\"cr\r\"");
+  EXPECT_EQ(CsvField("\""), "\"\"\"\"");
+}
+
+TEST(Codec, BigEndian32BytesAndOrder) {
+  std::string bytes;
+  codec::PutBigEndian32(bytes, 0x01020304u);
+  EXPECT_EQ(bytes, std::string("\x01\x02\x03\x04", 4));
+  const uint32_t values[] = {0, 1, 255, 256, 65535, 65536, 0x7fffffffu, 0x80000000u, 0xffffffffu};
+  std::string previous;
+  for (uint32_t v : values) {
+    std::string key;
+    codec::PutBigEndian32(key, v);
+    ASSERT_EQ(key.size(), 4u);
+    EXPECT_EQ(codec::GetBigEndian32(key.data()), v);
+    if (v != 0) {
+      EXPECT_LT(previous, key) << v;
+    }
+    previous = key;
+  }
+}
+
+TEST(Codec, BigEndian64BytesAndOrder) {
+  std::string bytes;
+  codec::PutBigEndian64(bytes, 0x0102030405060708ull);
+  EXPECT_EQ(bytes, std::string("\x01\x02\x03\x04\x05\x06\x07\x08", 8));
+  const uint64_t values[] = {0,          1,         255,  256, 1ull << 32, (1ull << 32) + 1,
+                             1ull << 63, ~0ull - 1, ~0ull};
+  std::string previous;
+  for (uint64_t v : values) {
+    std::string key;
+    codec::PutBigEndian64(key, v);
+    ASSERT_EQ(key.size(), 8u);
+    EXPECT_EQ(codec::GetBigEndian64(key.data()), v);
+    if (v != 0) {
+      EXPECT_LT(previous, key) << v;
+    }
+    previous = key;
+  }
+}
+
+TEST(Codec, Fixed64RoundTrips) {
+  for (uint64_t v : {uint64_t{0}, uint64_t{7}, uint64_t(-7), ~uint64_t{0}}) {
+    std::string out;
+    codec::PutFixed64(out, v);
+    ASSERT_EQ(out.size(), 8u);
+    EXPECT_EQ(codec::GetFixed64(out.data()), v);
+  }
+}
+
+TEST(Codec, DaysKeyBytesSortInDateOrderAcrossTheEpoch) {
+  const char* dates[] = {"1900-01-01", "1969-01-01", "1969-12-31", "1970-01-01",
+                         "1970-01-02", "2000-02-29", "2024-03-31", "2099-12-31"};
+  EXPECT_EQ(codec::DaysKey(*ParseDate("1970-01-01")), 0x80000000u);
+  EXPECT_EQ(codec::DaysKey(*ParseDate("1969-12-31")), 0x7fffffffu);
+  std::string previous;
+  for (const char* text : dates) {
+    Date d = *ParseDate(text);
+    EXPECT_EQ(codec::DateFromDaysKey(codec::DaysKey(d)), d) << text;
+    std::string key;
+    codec::PutBigEndian32(key, codec::DaysKey(d));
+    EXPECT_LT(previous, key) << text;
+    previous = key;
+  }
+}
+
+TEST(Codec, LengthPrefixedStringsReadBackInTurn) {
+  std::string buf;
+  codec::PutLengthPrefixed(buf, "");
+  codec::PutLengthPrefixed(buf, std::string_view("a\0b", 3));
+  std::string_view in = buf, first, second;
+  ASSERT_TRUE(codec::GetLengthPrefixed(in, first));
+  ASSERT_TRUE(codec::GetLengthPrefixed(in, second));
+  EXPECT_EQ(first, "");
+  EXPECT_EQ(second, std::string_view("a\0b", 3));
+  EXPECT_TRUE(in.empty());
+  EXPECT_FALSE(codec::GetLengthPrefixed(in, first));
+}
+
+TEST(Fingerprint, IsSixtyFourBitFnv1a) {
+  EXPECT_EQ(Fingerprint(""), 0xcbf29ce484222325ull);
+  EXPECT_EQ(Fingerprint("a"), 0xaf63dc4c8601ec8cull);
+  EXPECT_NE(Fingerprint("ab"), Fingerprint("ba"));
+}
+
+TEST(ErrorStatus, ToStringNamesTheClass) {
+  EXPECT_EQ(Status::Ok().ToString(), "ok");
+  EXPECT_EQ(Status::BadInput("x").ToString(), "bad input: x");
+  EXPECT_EQ(Status::Retriable("y").ToString(), "retriable: y");
+  EXPECT_EQ(Status::Fatal("z").ToString(), "fatal: z");
+}
+
 }  // namespace
 }  // namespace careledger

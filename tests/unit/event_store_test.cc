@@ -91,6 +91,25 @@ TEST(EventStore, CountersAddAcrossBatches) {
   EXPECT_EQ(value, 7);
 }
 
+TEST(EventStore, ABatchIsWrittenOnlyOnce) {
+  test::TempDir dir;
+  auto store = Open(dir / "s");
+  auto batch = store->NewBatch();
+  batch.AddToCounter("cla-x", 2);
+  ASSERT_TRUE(store->Write(batch).ok());
+  Status again = store->Write(batch);
+  EXPECT_EQ(again.error_class(), ErrorClass::kFatal);
+  int64_t value = 0;
+  ASSERT_TRUE(store
+                  ->ScanState("cla-",
+                              [&](std::string_view, std::string_view v) {
+                                value = DecodeCounter(v);
+                                return true;
+                              })
+                  .ok());
+  EXPECT_EQ(value, 2) << "its deltas are applied once";
+}
+
 TEST(EventStore, UnwrittenBatchChangesNothing) {
   test::TempDir dir;
   auto store = Open(dir / "s");

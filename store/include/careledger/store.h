@@ -82,9 +82,11 @@ class EventStore {
     friend class EventStore;
     struct Impl;
     std::unique_ptr<Impl> impl_;
+    uint64_t first_sequence_ = 0;  // the store's sequence when the batch was begun
     uint64_t next_sequence_ = 0;
     ChainHash head_{};
     size_t appended_ = 0;
+    bool written_ = false;
   };
 
   static Result<std::unique_ptr<EventStore>> Open(const StoreOptions& options);

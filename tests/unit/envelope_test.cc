@@ -1,0 +1,356 @@
+// EnvelopeParser, per care type and per rule, adding to parser_test.cc: every envelope field
+// of each care type checked exactly, the rules parser_test.cc does not reach (codes in data,
+// wrong JSON types, boundaries), reuse after a failure, and messages that never carry the value
+// that was refused.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "careledger/events.h"
+
+namespace careledger {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+constexpr char kChild[] = "CL-7f3a9c";  // must never appear in an error message
+
+// One envelope, written field by field so that a test can drop or change any of them.
+struct Fields {
+  std::string event_id = R"("ev-0001")";
+  std::string type = R"("care.period_started")";
+  std::string schema_version = "1";
+  std::string source = R"("lcs")";
+  std::string child_id = std::string("\"") + kChild + "\"";
+  std::string occurred_at = R"("2024-04-01T00:30:00+01:00")";
+  std::string recorded_at = R"("2024-04-03T10:20:30Z")";
+  std::string data = R"({"legal_status":"C2","placement":"U1","provider":"PR1","home_id":"H0042",)"
+                     R"("out_of_area":false})";
+  std::string extra;  // more members, each followed by a comma
+
+  std::string Json() const {
+    std::string out = "{" + extra;
+    auto member = [&](const char* name, const std::string& value) {
+      if (value.empty()) return;  // an empty value leaves the field out
+      if (out.size() > 1 && out.back() != ',') out += ',';
+      out += std::string("\"") + name + "\":" + value;
+    };
+    member("event_id", event_id);
+    member("type", type);
+    member("schema_version", schema_version);
+    member("source", source);
+    member("child_id", child_id);
+    member("occurred_at", occurred_at);
+    member("recorded_at", recorded_at);
+    member("data", data);
+    return out + "}";
+  }
+};
+
+Fields OfType(const std::string& type, const std::string& data) {
+  Fields f;
+  f.type = "\"" + type + "\"";
+  f.data = data;
+  return f;
+}
+
+// The envelope fields every care-type test checks alike.
+void ExpectCommonFields(const Envelope& env) {
+  EXPECT_EQ(env.event_id, "ev-0001");
+  EXPECT_EQ(env.schema_version, 1);
+  EXPECT_EQ(env.source, "lcs");
+  EXPECT_EQ(env.child_id, kChild);
+  // The written date stays the calendar date; the instant is an hour earlier, in UTC.
+  EXPECT_EQ(FormatDate(env.occurred_at.date), "2024-04-01");
+  EXPECT_EQ(FormatInstant(env.occurred_at.instant), "2024-03-31T23:30:00Z");
+  EXPECT_TRUE(env.occurred_at.has_time);
+  EXPECT_EQ(FormatDate(env.recorded_at.date), "2024-04-03");
+  EXPECT_EQ(FormatInstant(env.recorded_at.instant), "2024-04-03T10:20:30Z");
+  EXPECT_TRUE(env.recorded_at.has_time);
+  EXPECT_EQ(env.supersedes, "");
+}
+
+TEST(EnvelopeParser, ChildRegisteredKeepsEveryField) {
+  EnvelopeParser parser;
+  Envelope env;
+  Fields f = OfType("child.registered",
+                    R"({"dob":"2009-02-28","sex":"U","ethnicity":"WROM","responsible_la":"E06"})");
+  ASSERT_TRUE(parser.Parse(f.Json(), env).ok());
+  ExpectCommonFields(env);
+  EXPECT_EQ(env.type, EventType::kChildRegistered);
+  ASSERT_TRUE(env.data.dob.has_value());
+  EXPECT_EQ(FormatDate(*env.data.dob), "2009-02-28");
+  EXPECT_EQ(env.data.sex, "U");
+  EXPECT_EQ(env.data.ethnicity, "WROM");
+  EXPECT_EQ(env.data.legal_status, "");
+  EXPECT_EQ(env.data.placement, "");
+  EXPECT_FALSE(env.data.out_of_area.has_value());
+}
+
+TEST(EnvelopeParser, CarePeriodStartedKeepsEveryField) {
+  EnvelopeParser parser;
+  Envelope env;
+  ASSERT_TRUE(parser.Parse(Fields().Json(), env).ok());
+  ExpectCommonFields(env);
+  EXPECT_EQ(env.type, EventType::kCarePeriodStarted);
+  EXPECT_EQ(env.data.legal_status, "C2");
+  EXPECT_EQ(env.data.placement, "U1");
+  EXPECT_EQ(env.data.provider, "PR1");
+  EXPECT_EQ(env.data.home_id, "H0042");
+  EXPECT_EQ(env.data.out_of_area, std::optional<bool>(false));
+  EXPECT_EQ(env.data.reason, "");
+  EXPECT_FALSE(env.data.dob.has_value());
+}
+
+TEST(EnvelopeParser, CarePlacementChangedKeepsEveryField) {
+  EnvelopeParser parser;
+  Envelope env;
+  Fields f = OfType(
+      "care.placement_changed",
+      R"({"placement":"Z11","provider":"PR5","home_id":"H0100","out_of_area":true,"reason":"CUSTOD"})");
+  ASSERT_TRUE(parser.Parse(f.Json(), env).ok());
+  ExpectCommonFields(env);
+  EXPECT_EQ(env.type, EventType::kCarePlacementChanged);
+  EXPECT_EQ(env.data.placement, "Z11");
+  EXPECT_EQ(env.data.provider, "PR5");
+  EXPECT_EQ(env.data.home_id, "H0100");
+  EXPECT_EQ(env.data.out_of_area, std::optional<bool>(true));
+  EXPECT_EQ(env.data.reason, "CUSTOD");
+  EXPECT_EQ(env.data.legal_status, "");
+}
+
+TEST(EnvelopeParser, CareLegalStatusChangedKeepsEveryField) {
+  EnvelopeParser parser;
+  Envelope env;
+  ASSERT_TRUE(
+      parser.Parse(OfType("care.legal_status_changed", R"({"legal_status":"J3"})").Json(), env)
+          .ok());
+  ExpectCommonFields(env);
+  EXPECT_EQ(env.type, EventType::kCareLegalStatusChanged);
+  EXPECT_EQ(env.data.legal_status, "J3");
+  EXPECT_EQ(env.data.placement, "");
+  EXPECT_FALSE(IsShortBreakLegalStatus(env.data.legal_status));
+}
+
+TEST(EnvelopeParser, CarePeriodEndedKeepsEveryField) {
+  EnvelopeParser parser;
+  Envelope env;
+  Fields f = OfType("care.period_ended", R"({"reason":"E45"})");
+  f.occurred_at = R"("2024-04-01")";
+  ASSERT_TRUE(parser.Parse(f.Json(), env).ok());
+  EXPECT_EQ(env.type, EventType::kCarePeriodEnded);
+  EXPECT_EQ(env.data.reason, "E45");
+  // A bare date is midnight UTC of that date, without a time.
+  EXPECT_EQ(FormatDate(env.occurred_at.date), "2024-04-01");
+  EXPECT_EQ(FormatInstant(env.occurred_at.instant), "2024-04-01T00:00:00Z");
+  EXPECT_FALSE(env.occurred_at.has_time);
+  EXPECT_EQ(TopicFor(env.type), kTopicSocialCare);
+}
+
+TEST(EnvelopeParser, FieldOrderDoesNotMatter) {
+  EnvelopeParser parser;
+  Envelope env;
+  // `data` before `type`: the data rules still see the type.
+  std::string json =
+      std::string(R"({"data":{"reason":"E13"},"recorded_at":"2024-04-03T10:20:30Z",)") +
+      R"("occurred_at":"2024-04-01","child_id":"c1","source":"lcs","schema_version":1,)" +
+      R"("type":"care.period_ended","event_id":"ev-9"})";
+  ASSERT_TRUE(parser.Parse(json, env).ok());
+  EXPECT_EQ(env.type, EventType::kCarePeriodEnded);
+  EXPECT_EQ(env.data.reason, "E13");
+  EXPECT_EQ(env.event_id, "ev-9");
+}
+
+TEST(EnvelopeParser, UnknownFieldsAtTopLevelAndInDataChangeNothing) {
+  EnvelopeParser parser;
+  Envelope env;
+  Fields f;
+  f.extra = R"("trace_id":"t-1","meta":{"event_id":"other","n":[1,2.5,null]},)";
+  f.data = R"({"legal_status":"C1","placement":"K2","notes_v2":{"k":true},"event_id":"in-data"})";
+  ASSERT_TRUE(parser.Parse(f.Json(), env).ok());
+  EXPECT_EQ(env.event_id, "ev-0001");
+  EXPECT_EQ(env.data.legal_status, "C1");
+  EXPECT_EQ(env.data.placement, "K2");
+}
+
+TEST(EnvelopeParser, LengthLimitsAreInclusive) {
+  EnvelopeParser parser;
+  Envelope env;
+  Fields f;
+  f.event_id = "\"" + std::string(128, 'e') + "\"";
+  f.child_id = "\"" + std::string(64, 'c') + "\"";
+  ASSERT_TRUE(parser.Parse(f.Json(), env).ok());
+  EXPECT_EQ(env.event_id.size(), 128u);
+  EXPECT_EQ(env.child_id.size(), 64u);
+}
+
+TEST(EnvelopeParser, BadThenGoodThenGoodKeepsNothingFromEarlierCalls) {
+  EnvelopeParser parser;
+  Envelope env;
+  Fields registered = OfType("child.registered", R"({"dob":"2010-01-01","sex":"M"})");
+  registered.child_id = R"("other-child")";
+  ASSERT_FALSE(parser.Parse(registered.Json().substr(0, 40), env).ok());
+
+  Fields first;
+  first.extra = R"("supersedes":"ev-0000",)";
+  ASSERT_TRUE(parser.Parse(first.Json(), env).ok());
+  EXPECT_EQ(env.supersedes, "ev-0000");
+  EXPECT_EQ(env.data.placement, "U1");
+
+  ASSERT_TRUE(parser.Parse(OfType("care.period_ended", R"({"reason":"E4A"})").Json(), env).ok());
+  EXPECT_EQ(env.type, EventType::kCarePeriodEnded);
+  EXPECT_EQ(env.supersedes, "");
+  EXPECT_EQ(env.data.reason, "E4A");
+  EXPECT_EQ(env.data.legal_status, "");
+  EXPECT_EQ(env.data.placement, "");
+  EXPECT_EQ(env.data.provider, "");
+  EXPECT_EQ(env.data.home_id, "");
+  EXPECT_FALSE(env.data.out_of_area.has_value());
+  EXPECT_FALSE(env.data.dob.has_value());
+}
+
+TEST(EnvelopeParser, ALongInputAfterAShortOneParses) {
+  // The parser grows its padded buffer; a long line after short ones must still be read whole.
+  EnvelopeParser parser;
+  Envelope env;
+  ASSERT_FALSE(parser.Parse("{}", env).ok());
+  Fields f;
+  f.extra = R"("padding":")" + std::string(100000, 'p') + R"(",)";
+  ASSERT_TRUE(parser.Parse(f.Json(), env).ok());
+  EXPECT_EQ(env.data.home_id, "H0042");
+  ASSERT_TRUE(parser.Parse(Fields().Json(), env).ok());
+}
+
+struct Rule {
+  std::string name;
+  Fields fields;
+  std::string message;
+};
+
+class EnvelopeFieldRule : public ::testing::TestWithParam<Rule> {};
+
+TEST_P(EnvelopeFieldRule, IsBadInputNamingTheFieldButNotTheChild) {
+  EnvelopeParser parser;
+  Envelope env;
+  Status s = parser.Parse(GetParam().fields.Json(), env);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error_class(), ErrorClass::kBadInput);
+  EXPECT_THAT(s.message(), HasSubstr(GetParam().message));
+  EXPECT_THAT(s.ToString(), Not(HasSubstr(kChild)));
+}
+
+std::vector<Rule> Rules() {
+  std::vector<Rule> rules;
+  auto add = [&](std::string name, auto change, std::string message) {
+    Fields f;
+    change(f);
+    rules.push_back({std::move(name), std::move(f), std::move(message)});
+  };
+  add(
+      "EmptyEventId", [](Fields& f) { f.event_id = R"("")"; }, "field 'event_id': length");
+  add(
+      "NumericEventId", [](Fields& f) { f.event_id = "17"; }, "field 'event_id': must be a string");
+  add(
+      "TypeNotString", [](Fields& f) { f.type = "3"; }, "field 'type': must be a string");
+  add(
+      "EmptySource", [](Fields& f) { f.source = R"("")"; }, "field 'source': length");
+  add(
+      "NumericChildId", [](Fields& f) { f.child_id = "12345"; },
+      "field 'child_id': must be a string");
+  add(
+      "NullChildId", [](Fields& f) { f.child_id = "null"; }, "field 'child_id': must be a string");
+  add(
+      "FractionalVersion", [](Fields& f) { f.schema_version = "1.0"; },
+      "field 'schema_version': must be an integer");
+  add(
+      "OccurredGarbage", [](Fields& f) { f.occurred_at = R"("last tuesday")"; },
+      "field 'occurred_at'");
+  add(
+      "OccurredNumber", [](Fields& f) { f.occurred_at = "20240401"; },
+      "field 'occurred_at': must be a string");
+  add(
+      "RecordedBadOffset", [](Fields& f) { f.recorded_at = R"("2024-04-03T10:20:30+1")"; },
+      "field 'recorded_at'");
+  add(
+      "DataNull", [](Fields& f) { f.data = "null"; }, "field 'data': must be an object");
+  add(
+      "EmptySupersedes", [](Fields& f) { f.extra = R"("supersedes":"",)"; },
+      "field 'supersedes': length");
+  add(
+      "StartedWithoutLegalStatus", [](Fields& f) { f.data = R"({"placement":"U1"})"; },
+      "field 'data.legal_status': required");
+  add(
+      "UnknownPlacement", [](Fields& f) { f.data = R"({"legal_status":"C2","placement":"U9"})"; },
+      "field 'data.placement': not a known code");
+  add(
+      "PlacementNotString", [](Fields& f) { f.data = R"({"legal_status":"C2","placement":1})"; },
+      "field 'data.placement': must be a string");
+  add(
+      "UnknownProvider",
+      [](Fields& f) { f.data = R"({"legal_status":"C2","placement":"U1","provider":"PR9"})"; },
+      "field 'data.provider': not a known code");
+  add(
+      "EmptyHomeId",
+      [](Fields& f) { f.data = R"({"legal_status":"C2","placement":"U1","home_id":""})"; },
+      "field 'data.home_id': length");
+  add(
+      "ChangedWithoutPlacement",
+      [](Fields& f) { f = OfType("care.placement_changed", R"({"reason":"CARPL"})"); },
+      "field 'data.placement': required");
+  add(
+      "ChangedForUnknownReason",
+      [](Fields& f) {
+        f = OfType("care.placement_changed", R"({"placement":"U2","reason":"BORED"})");
+      },
+      "field 'data.reason': not a known REASON_PLACE_CHANGE code");
+  add(
+      "LegalStatusChangedWithoutIt",
+      [](Fields& f) { f = OfType("care.legal_status_changed", R"({})"); },
+      "field 'data.legal_status': required");
+  add(
+      "EndedWithoutReason", [](Fields& f) { f = OfType("care.period_ended", R"({})"); },
+      "field 'data.reason': required");
+  add(
+      "UnknownSex",
+      [](Fields& f) { f = OfType("child.registered", R"({"dob":"2010-01-01","sex":"X"})"); },
+      "field 'data.sex': not a known code");
+  add(
+      "DobNotADate", [](Fields& f) { f = OfType("child.registered", R"({"dob":"2010-13-01"})"); },
+      "field 'data.dob'");
+  return rules;
+}
+
+INSTANTIATE_TEST_SUITE_P(MoreRules, EnvelopeFieldRule, ::testing::ValuesIn(Rules()),
+                         [](const auto& p) { return p.param.name; });
+
+TEST(EnvelopeParser, MessagesNeverEchoTheRefusedValue) {
+  // Whatever was refused may be personal data; the message names the field and the rule only.
+  const std::string secret = "Jane-Doe-07700900123";
+  std::vector<Fields> cases(9);
+  cases[0].type = "\"" + secret + "\"";
+  cases[1].event_id = "\"" + secret + std::string(120, 'x') + "\"";
+  cases[2].child_id = "\"" + secret + std::string(60, 'x') + "\"";
+  cases[3].occurred_at = "\"" + secret + "\"";
+  cases[4].recorded_at = "\"2024-04-03T10:20:30" + secret + "\"";
+  cases[5].schema_version = "\"" + secret + "\"";
+  cases[6].data = R"({"legal_status":")" + secret + R"(","placement":"U1"})";
+  cases[7] = OfType("care.period_ended", R"({"reason":")" + secret + R"("})");
+  cases[8] = OfType("child.registered", R"({"dob":")" + secret + R"("})");
+  EnvelopeParser parser;
+  Envelope env;
+  for (size_t i = 0; i < cases.size(); ++i) {
+    Status s = parser.Parse(cases[i].Json(), env);
+    ASSERT_FALSE(s.ok()) << "case " << i;
+    EXPECT_THAT(s.ToString(), Not(HasSubstr("Jane"))) << "case " << i;
+    EXPECT_THAT(s.ToString(), Not(HasSubstr(kChild))) << "case " << i;
+  }
+  Status not_json = parser.Parse("{\"child_id\":\"" + secret + "\"", env);
+  ASSERT_FALSE(not_json.ok());
+  EXPECT_THAT(not_json.ToString(), Not(HasSubstr("Jane")));
+}
+
+}  // namespace
+}  // namespace careledger
