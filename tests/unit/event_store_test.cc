@@ -18,6 +18,18 @@ std::unique_ptr<EventStore> Open(const std::string& path, bool read_only = false
   return s.ok() ? std::move(s.value()) : nullptr;
 }
 
+int64_t Counter(const EventStore& store, const std::string& key) {
+  int64_t value = 0;
+  EXPECT_TRUE(store
+                  .ScanState(key,
+                             [&](std::string_view, std::string_view v) {
+                               value = DecodeCounter(v);
+                               return false;
+                             })
+                  .ok());
+  return value;
+}
+
 void AppendTwo(EventStore& store) {
   auto batch = store.NewBatch();
   EXPECT_EQ(batch.Append("id-a", "child-1", *ParseDate("2024-01-01"), kP0, 10, "payload-a"), 0u);
@@ -80,15 +92,7 @@ TEST(EventStore, CountersAddAcrossBatches) {
   auto b2 = store->NewBatch();
   b2.AddToCounter("cla-x", 5);
   ASSERT_TRUE(store->Write(b2).ok());
-  int64_t value = 0;
-  ASSERT_TRUE(store
-                  ->ScanState("cla-",
-                              [&](std::string_view, std::string_view v) {
-                                value = DecodeCounter(v);
-                                return true;
-                              })
-                  .ok());
-  EXPECT_EQ(value, 7);
+  EXPECT_EQ(Counter(*store, "cla-x"), 7);
 }
 
 TEST(EventStore, ABatchIsWrittenOnlyOnce) {
@@ -99,15 +103,7 @@ TEST(EventStore, ABatchIsWrittenOnlyOnce) {
   ASSERT_TRUE(store->Write(batch).ok());
   Status again = store->Write(batch);
   EXPECT_EQ(again.error_class(), ErrorClass::kFatal);
-  int64_t value = 0;
-  ASSERT_TRUE(store
-                  ->ScanState("cla-",
-                              [&](std::string_view, std::string_view v) {
-                                value = DecodeCounter(v);
-                                return true;
-                              })
-                  .ok());
-  EXPECT_EQ(value, 2) << "its deltas are applied once";
+  EXPECT_EQ(Counter(*store, "cla-x"), 2) << "its deltas are applied once";
 }
 
 TEST(EventStore, UnwrittenBatchChangesNothing) {

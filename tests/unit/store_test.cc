@@ -68,24 +68,6 @@ void WriteTwoEvents(EventStore& store) {
   ASSERT_TRUE(store.Write(batch).ok());
 }
 
-TEST(EventStore, BothEventsOfABatchAreFoundWithSequenceAndFingerprint) {
-  test::TempDir dir;
-  auto store = OpenStore(dir / "s");
-  WriteTwoEvents(*store);
-  EXPECT_EQ(store->next_sequence(), 2u);
-  auto found = Find(*store, {"ev-care", "ev-police", "ev-unknown", ""});
-  ASSERT_EQ(found.size(), 4u);
-  ASSERT_TRUE(found[0].has_value());
-  ASSERT_TRUE(found[1].has_value());
-  EXPECT_EQ(found[0]->sequence, 0u);
-  EXPECT_EQ(found[0]->fingerprint, Fingerprint(R"({"n":"care"})"));
-  EXPECT_EQ(found[1]->sequence, 1u);
-  EXPECT_EQ(found[1]->fingerprint, Fingerprint(R"({"n":"police"})"));
-  EXPECT_EQ(found[2], std::nullopt);
-  EXPECT_EQ(found[3], std::nullopt);
-  EXPECT_TRUE(Find(*store, {}).empty());
-}
-
 TEST(EventStore, ScanLogYieldsExactRecordsInAppendOrder) {
   test::TempDir dir;
   auto store = OpenStore(dir / "s");
@@ -123,82 +105,6 @@ TEST(EventStore, ScanLogStopsWhenTheVisitorSaysSo) {
                   })
                   .ok());
   EXPECT_EQ(visited, 1);
-}
-
-TEST(EventStore, NextOffsetIsKeptPerTopicPartition) {
-  test::TempDir dir;
-  auto store = OpenStore(dir / "s");
-  auto batch = store->NewBatch();
-  batch.SetNextOffset({"careledger.police.v1", 1}, 100);
-  batch.SetNextOffset({"careledger.police.v1", 10}, 1000);
-  batch.SetNextOffset({"careledger.police.v10", 1}, 5);
-  batch.SetNextOffset({"careledger.yjs.v1", 0}, 0);
-  ASSERT_TRUE(store->Write(batch).ok());
-  EXPECT_EQ(*store->NextOffset({"careledger.police.v1", 1}), std::optional<int64_t>(100));
-  EXPECT_EQ(*store->NextOffset({"careledger.police.v1", 10}), std::optional<int64_t>(1000));
-  EXPECT_EQ(*store->NextOffset({"careledger.police.v10", 1}), std::optional<int64_t>(5));
-  EXPECT_EQ(*store->NextOffset({"careledger.yjs.v1", 0}), std::optional<int64_t>(0));
-  EXPECT_EQ(*store->NextOffset({"careledger.police.v1", 0}), std::nullopt);
-  EXPECT_EQ(*store->NextOffset({"careledger.police.v1", 2}), std::nullopt);
-  EXPECT_EQ(*store->NextOffset({"careledger.socialcare.v1", 1}), std::nullopt);
-
-  auto later = store->NewBatch();
-  later.SetNextOffset({"careledger.police.v1", 1}, 250);
-  ASSERT_TRUE(store->Write(later).ok());
-  EXPECT_EQ(*store->NextOffset({"careledger.police.v1", 1}), std::optional<int64_t>(250));
-  EXPECT_EQ(*store->NextOffset({"careledger.police.v1", 10}), std::optional<int64_t>(1000));
-}
-
-TEST(EventStore, CounterDeltasSumWithinAndAcrossBatches) {
-  test::TempDir dir;
-  auto store = OpenStore(dir / "s");
-  auto first = store->NewBatch();
-  first.AddToCounter("cla|2024-03-31|U1", 3);
-  first.AddToCounter("cla|2024-03-31|U1", -1);
-  first.AddToCounter("cla|2024-03-31|K2", -4);
-  ASSERT_TRUE(store->Write(first).ok());
-  auto second = store->NewBatch();
-  second.AddToCounter("cla|2024-03-31|U1", 5);
-  second.AddToCounter("other|x", 9);
-  ASSERT_TRUE(store->Write(second).ok());
-
-  EXPECT_EQ(Counters(*store, "cla|"),
-            (std::map<std::string, int64_t>{{"cla|2024-03-31|K2", -4}, {"cla|2024-03-31|U1", 7}}));
-  auto raw = store->GetState("cla|2024-03-31|U1");
-  ASSERT_TRUE(raw.ok());
-  ASSERT_TRUE(raw->has_value());
-  EXPECT_EQ(DecodeCounter(**raw), 7);
-  EXPECT_EQ(*store->GetState("cla|2024-03-31|R1"), std::nullopt);
-}
-
-TEST(EventStore, ABatchThatIsNeverWrittenLeavesNoTrace) {
-  test::TempDir dir;
-  auto store = OpenStore(dir / "s");
-  WriteTwoEvents(*store);
-  {
-    auto abandoned = store->NewBatch();
-    (void)abandoned.Append("ev-ghost", "child-9", *ParseDate("2024-02-01"), kCare0, 41, "{}");
-    abandoned.SetNextOffset(kCare0, 42);
-    abandoned.AddToCounter("cla|ghost", 1);
-    abandoned.PutState("state|ghost", "x");
-    abandoned.PutDeadLetter(kCare0, 43, "not valid JSON", "{");
-  }
-  EXPECT_EQ(store->next_sequence(), 2u);
-  EXPECT_EQ(Find(*store, {"ev-ghost"})[0], std::nullopt);
-  EXPECT_EQ(*store->NextOffset(kCare0), std::optional<int64_t>(41));
-  EXPECT_TRUE(Counters(*store, "").empty());
-  EXPECT_EQ(Log(*store).size(), 2u);
-  int dead = 0;
-  ASSERT_TRUE(store
-                  ->ScanDeadLetters([&](const TopicPartition&, int64_t, std::string_view) {
-                    ++dead;
-                    return true;
-                  })
-                  .ok());
-  EXPECT_EQ(dead, 0);
-  // The next batch takes the sequence the abandoned one would have used.
-  auto next = store->NewBatch();
-  EXPECT_EQ(next.Append("ev-real", "child-9", *ParseDate("2024-02-01"), kCare0, 41, "{}"), 2u);
 }
 
 TEST(EventStore, EverythingWrittenSurvivesAReopen) {
@@ -267,16 +173,6 @@ TEST(EventStore, ReadOnlyStoreRefusesToWrite) {
   batch.SetNextOffset(kCare0, 99);
   EXPECT_FALSE(reader->Write(batch).ok());
   EXPECT_EQ(*reader->NextOffset(kCare0), std::optional<int64_t>(41));
-}
-
-TEST(EventStore, ReadOnlyOpenOfAMissingDirectoryFailsNamingItAndCreatesNothing) {
-  test::TempDir dir;
-  const std::string path = dir / "never-ingested";
-  auto s = EventStore::Open({.path = path, .read_only = true});
-  ASSERT_FALSE(s.ok());
-  EXPECT_EQ(s.status().error_class(), ErrorClass::kBadInput);
-  EXPECT_THAT(s.status().message(), HasSubstr(path));
-  EXPECT_FALSE(std::filesystem::exists(path));
 }
 
 TEST(EventStore, DeadLettersComeBackInTopicPartitionOffsetOrder) {
