@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <librdkafka/rdkafka.h>
 #include <spawn.h>
+#include <spdlog/spdlog.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -73,6 +74,8 @@ double BareConsume(const std::string& bootstrap, const std::vector<std::string>&
   rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap.c_str(), err, sizeof err);
   rd_kafka_conf_set(conf, "group.id", "bench-bare", err, sizeof err);
   rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof err);
+  // The same fetch setting as ingest's consumer (GroupConsumer), so only the work differs.
+  rd_kafka_conf_set(conf, "fetch.wait.max.ms", "100", err, sizeof err);
   rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
   rd_kafka_poll_set_consumer(rk);
   rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(partitions);
@@ -118,6 +121,10 @@ void Print(const std::vector<Row>& rows) {
 }
 
 int Main(int argc, char** argv) {
+  // CARELEDGER_LOG_LEVEL=debug shows each batch's build and write times.
+  if (const char* level = std::getenv("CARELEDGER_LOG_LEVEL")) {
+    spdlog::set_level(spdlog::level::from_str(level));
+  }
   GeneratorOptions gen;
   gen.children = 20000;
   gen.seed = 7;

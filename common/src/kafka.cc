@@ -270,6 +270,13 @@ Result<std::unique_ptr<GroupConsumer>> GroupConsumer::Open(const Settings& setti
                                                   {"auto.offset.reset", "earliest"},
                                                   {"partition.assignment.strategy", "range"},
                                                   {"enable.partition.eof", "false"},
+                                                  // How long a broker may hold a fetch that
+                                                  // has no data. The mock cluster holds it
+                                                  // the whole time even when data arrives,
+                                                  // so the default 500 ms was latency on
+                                                  // every quiet partition; on a real broker
+                                                  // it only costs a few idle requests.
+                                                  {"fetch.wait.max.ms", "100"},
                                               }));
   if (!conf.ok()) return conf.status();
   rd_kafka_conf_set_opaque(conf->get(), listener);

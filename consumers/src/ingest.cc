@@ -1,5 +1,6 @@
 #include <spdlog/spdlog.h>
 
+#include <future>
 #include <map>
 #include <thread>
 #include <unordered_map>
@@ -47,6 +48,8 @@ class Ingestor : public GroupConsumer::Listener {
   Result<IngestStats> Run(const std::atomic<bool>& stop);
 
   std::vector<int64_t> OnAssign(const std::vector<TopicPartition>& partitions) override {
+    // The stored offsets are only the truth once the batch being written is in.
+    if (auto s = FinishWrite(); !s.ok()) failure_ = s;
     std::vector<int64_t> offsets;
     for (const auto& tp : partitions) {
       auto stored = store_.NextOffset(tp);
@@ -72,13 +75,19 @@ class Ingestor : public GroupConsumer::Listener {
   void OnRevoke(const std::vector<TopicPartition>& partitions) override {
     // Finish the batch in hand while its partitions are still ours.
     if (auto s = WriteBatch(); !s.ok()) failure_ = s;
+    if (auto s = FinishWrite(); !s.ok()) failure_ = s;
     for (const auto& tp : partitions) positions_.erase(tp);
     spdlog::info("revoked {} partitions", partitions.size());
   }
 
  private:
   Status Step(GroupConsumer& consumer, bool& done);  // one poll, write and end check
+  // Builds a batch from the messages in hand and hands it to a writer thread, after waiting
+  // for the batch before it: so batch N+1 is polled, parsed and projected while N is being
+  // written and synced. One batch at most is in flight, and batches are written in order.
   Status WriteBatch();
+  // Waits for the batch in flight; counts it once it is durable.
+  Status FinishWrite();
   Status FillEnds(GroupConsumer& consumer);
   bool AtEnd() const;
 
@@ -91,8 +100,18 @@ class Ingestor : public GroupConsumer::Listener {
   std::vector<Envelope> envelopes_;
   IngestStats stats_;
   GroupConsumer* consumer_ = nullptr;  // while Run runs
-  Status failure_;                     // from a rebalance callback, returned by the next Step
-  Status store_failure_;               // a fatal write: sticky
+
+  // The batch in flight, and what it changes once durable.
+  struct InFlight {
+    std::future<Status> done;
+    EventStore::Batch::Tail tail;                   // the next batch continues from here
+    std::unordered_map<std::string, uint64_t> ids;  // event_id → fingerprint, for dedup
+    uint64_t appended = 0, messages = 0;
+    uint32_t write_micros = 0;  // set by the writer thread
+  };
+  std::optional<InFlight> in_flight_;
+  Status failure_;        // from a rebalance callback, returned by the next Step
+  Status store_failure_;  // a fatal write: sticky
   bool ever_assigned_ = false;
   Clock::time_point started_, last_message_, first_assigned_;
 };
@@ -104,7 +123,7 @@ Status Ingestor::WriteBatch() {
   if (!store_failure_.ok()) return store_failure_;
   if (pending_.empty()) return Status::Ok();
   auto t0 = Clock::now();
-  auto batch = store_.NewBatch();
+  auto batch = in_flight_ ? store_.NewBatchAfter(in_flight_->tail) : store_.NewBatch();
   std::map<TopicPartition, int64_t> next_offsets;
   if (envelopes_.size() < pending_.size()) envelopes_.resize(pending_.size());
 
@@ -133,13 +152,13 @@ Status Ingestor::WriteBatch() {
     valid.push_back(i);
   }
 
-  // 2. Dedup by event_id against the store and within the batch.
+  // 2. Dedup by event_id against the store, the batch in flight, and within the batch.
   std::vector<std::string_view> ids;
   ids.reserve(valid.size());
   for (size_t i : valid) ids.push_back(envelopes_[i].event_id);
   std::vector<std::optional<StoredEventId>> stored;
   CARELEDGER_RETURN_IF_ERROR(store_.FindEventIds(ids, stored));
-  std::unordered_map<std::string_view, uint64_t> in_batch;  // event_id → fingerprint
+  std::unordered_map<std::string, uint64_t> in_batch;  // event_id → fingerprint
   std::vector<AcceptedEvent> accepted;
   for (size_t k = 0; k < valid.size(); ++k) {
     const Message& m = pending_[valid[k]];
@@ -147,6 +166,11 @@ Status Ingestor::WriteBatch() {
     uint64_t fp = Fingerprint(m.payload());
     std::optional<uint64_t> known;
     if (stored[k]) known = stored[k]->fingerprint;
+    if (in_flight_) {
+      if (auto it = in_flight_->ids.find(e.event_id); it != in_flight_->ids.end()) {
+        known = it->second;
+      }
+    }
     if (auto it = in_batch.find(e.event_id); it != in_batch.end()) known = it->second;
     if (known) {
       if (*known == fp) {
@@ -162,28 +186,59 @@ Status Ingestor::WriteBatch() {
       continue;
     }
     in_batch.emplace(e.event_id, fp);
-    uint64_t seq = batch.Append(e.event_id, e.child_id, e.occurred_at.date,
-                                {std::string(m.topic()), m.partition()}, m.offset(), m.payload());
+    uint64_t seq =
+        batch.Append(e.event_id, e.child_id, e.occurred_at.date,
+                     {std::string(m.topic()), m.partition()}, m.offset(), m.payload(), fp);
     accepted.push_back({&e, seq, m.partition()});
   }
 
   // 3. Projection deltas and offsets go in the same batch: all or nothing.
   CARELEDGER_RETURN_IF_ERROR(projector_.Apply(accepted, batch));
   for (const auto& [tp, next] : next_offsets) batch.SetNextOffset(tp, next);
-  auto t_write = Clock::now();
-  if (Status s = store_.Write(batch); !s.ok()) {
-    if (s.error_class() == ErrorClass::kFatal) store_failure_ = s;
+  auto t_built = Clock::now();
+  spdlog::debug("batch of {} messages: {} us to build", pending_.size(),
+                std::chrono::duration_cast<std::chrono::microseconds>(t_built - t0).count());
+
+  // 4. This batch continues the one in flight: that must be durable first.
+  if (Status s = FinishWrite(); !s.ok()) return s;
+  InFlight& next = in_flight_.emplace();
+  next.tail = batch.tail();
+  next.ids = std::move(in_batch);
+  next.appended = accepted.size();
+  next.messages = pending_.size();
+  for (const auto& [tp, offset] : next_offsets) positions_[tp].next = offset;
+  pending_.clear();  // the batch holds copies of what it needs
+  next.done = std::async(std::launch::async, [this, b = std::move(batch), &next]() mutable {
+    auto t = Clock::now();
+    Status s = store_.Write(b);
+    // A store that is only busy is waited out here, so the batch keeps its place in order.
+    for (auto wait = std::chrono::milliseconds(100); s.error_class() == ErrorClass::kRetriable;
+         wait = std::min(wait * 2, std::chrono::milliseconds(5000))) {
+      spdlog::warn("{}; retrying in {} ms", s.message(), wait.count());
+      std::this_thread::sleep_for(wait);
+      s = store_.Write(b);
+    }
+    next.write_micros =
+        uint32_t(std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t).count());
+    return s;
+  });
+  return Status::Ok();
+}
+
+Status Ingestor::FinishWrite() {
+  if (!in_flight_) return Status::Ok();
+  Status s = in_flight_->done.get();
+  InFlight done = std::move(*in_flight_);
+  in_flight_.reset();
+  if (!s.ok()) {
+    // Nothing built on it may be written; the next run re-reads it all from Kafka.
+    store_failure_ = s;
+    projector_.Forget();
     return s;
   }
-  auto t_end = Clock::now();
-  auto write_micros = std::chrono::duration_cast<std::chrono::microseconds>(t_end - t_write);
-  stats_.write_micros.push_back(uint32_t(write_micros.count()));
-  spdlog::debug("batch of {} messages: {} us to build, {} us to write", pending_.size(),
-                std::chrono::duration_cast<std::chrono::microseconds>(t_write - t0).count(),
-                std::chrono::duration_cast<std::chrono::microseconds>(t_end - t_write).count());
-
-  for (const auto& [tp, next] : next_offsets) positions_[tp].next = next;
-  stats_.appended += accepted.size();
+  spdlog::debug("batch of {} messages: {} us to write", done.messages, done.write_micros);
+  stats_.write_micros.push_back(done.write_micros);
+  stats_.appended += done.appended;
   ++stats_.batches;
   if (options_.monitor && consumer_) {
     std::vector<PartitionLag> lag;
@@ -192,10 +247,9 @@ Status Ingestor::WriteBatch() {
     }
     IngestStats totals = stats_;
     totals.write_micros.clear();
-    options_.monitor->Record(totals, std::move(lag), pending_.size(),
-                             double(write_micros.count()) / 1e6);
+    options_.monitor->Record(totals, std::move(lag), done.messages,
+                             double(done.write_micros) / 1e6);
   }
-  pending_.clear();
   return Status::Ok();
 }
 
@@ -255,6 +309,7 @@ Result<IngestStats> Ingestor::Run(const std::atomic<bool>& stop) {
     Ingestor& ingestor;
     ~ReleaseMessages() {
       ingestor.pending_.clear();
+      if (ingestor.in_flight_) (void)ingestor.FinishWrite();
       ingestor.consumer_ = nullptr;
     }
   } release{*this};
@@ -285,6 +340,7 @@ Result<IngestStats> Ingestor::Run(const std::atomic<bool>& stop) {
     }
   }
   CARELEDGER_RETURN_IF_ERROR(WriteBatch());
+  CARELEDGER_RETURN_IF_ERROR(FinishWrite());
   consumer_ = nullptr;
   consumer->reset();  // leave the group now, so a restart rejoins quickly
   auto end = Clock::now();

@@ -211,10 +211,17 @@ Status Projector::Apply(const std::vector<AcceptedEvent>& events, EventStore::Ba
     if (!care && e.type != EventType::kChildRegistered) continue;
     auto [it, inserted] = touched.try_emplace(e.child_id);
     if (inserted) {
-      auto stored = store_.GetState(ChildKey(e.child_id));
-      if (!stored.ok()) return stored.status();
-      if (stored->has_value()) {
-        auto decoded = DecodeChildState(**stored);
+      std::string key = ChildKey(e.child_id);
+      std::optional<std::string> before;
+      if (auto in_flight = previous_.find(key); in_flight != previous_.end()) {
+        before = in_flight->second;
+      } else {
+        auto stored = store_.GetState(key);
+        if (!stored.ok()) return stored.status();
+        before = std::move(stored.value());
+      }
+      if (before) {
+        auto decoded = DecodeChildState(*before);
         if (!decoded.ok()) return decoded.status();
         it->second.before = std::move(decoded.value());
       }
@@ -239,10 +246,14 @@ Status Projector::Apply(const std::vector<AcceptedEvent>& events, EventStore::Ba
   }
   // Summed over the whole batch first: one merge operand per counter cell per batch.
   Deltas deltas;
+  previous_.clear();
   for (auto& [child_id, t] : touched) {
     AddSpellDeltas(t.before, -1, deltas);
     AddSpellDeltas(t.after, +1, deltas);
-    batch.PutState(ChildKey(child_id), EncodeChildState(t.after));
+    std::string key = ChildKey(child_id);
+    std::string state = EncodeChildState(t.after);
+    batch.PutState(key, state);
+    previous_.emplace(std::move(key), std::move(state));
   }
   for (const auto& [key, delta] : deltas) {
     if (delta != 0) batch.AddToCounter(key, delta);

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdarg>
 #include <cstdio>
@@ -112,8 +113,39 @@ struct EventStore::Impl {
 };
 
 struct EventStore::Batch::Impl {
-  rocksdb::WriteBatch wb;
+  // Entries are gathered first and handed to RocksDB sorted by column family and key at
+  // Write: a memtable insert that follows the previous one in key order reuses its skip-list
+  // position, where a random key searches from the top. Event ids, child keys and counter
+  // keys arrive in random order, and these searches were a quarter of ingest's CPU.
+  struct Entry {
+    uint32_t cf;
+    bool merge;
+    std::string key, value;
+  };
+  std::vector<Entry> entries;
   const std::vector<rocksdb::ColumnFamilyHandle*>* cf = nullptr;
+  Instant ingested_at;  // one clock reading for the whole batch
+
+  void Put(uint32_t family, std::string key, std::string value, bool merge = false) {
+    entries.push_back({family, merge, std::move(key), std::move(value)});
+  }
+  rocksdb::WriteBatch Build() {
+    std::stable_sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
+      return a.cf != b.cf ? a.cf < b.cf : a.key < b.key;
+    });
+    size_t bytes = 0;
+    for (const auto& e : entries) bytes += e.key.size() + e.value.size() + 16;
+    rocksdb::WriteBatch wb(bytes);
+    for (const auto& e : entries) {
+      auto* family = (*cf)[e.cf];
+      if (e.merge) {
+        wb.Merge(family, e.key, e.value);
+      } else {
+        wb.Put(family, e.key, e.value);
+      }
+    }
+    return wb;
+  }
 };
 
 EventStore::Batch::Batch() : impl_(std::make_unique<Impl>()) {}
@@ -122,35 +154,34 @@ EventStore::Batch::Batch(Batch&&) noexcept = default;
 
 uint64_t EventStore::Batch::Append(std::string_view event_id, std::string_view child_id,
                                    Date occurred, const TopicPartition& from, int64_t offset,
-                                   std::string_view payload) {
-  const auto& cf = *impl_->cf;
+                                   std::string_view payload,
+                                   std::optional<uint64_t> payload_fingerprint) {
   uint64_t seq = next_sequence_++;
   ++appended_;
   std::string key;
   codec::PutBigEndian64(key, seq);
   std::string value;
-  head_ = codec::EncodeLogValue(
-      value, head_, seq, from.topic, from.partition, offset,
-      std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()), payload);
-  impl_->wb.Put(cf[kLog], key, value);
+  head_ = codec::EncodeLogValue(value, head_, seq, from.topic, from.partition, offset,
+                                impl_->ingested_at, payload);
+  impl_->Put(kLog, std::move(key), std::move(value));
 
   std::string id_value;
   codec::PutFixed64(id_value, seq);
-  codec::PutFixed64(id_value, Fingerprint(payload));
-  impl_->wb.Put(cf[kEventId], rocksdb::Slice(event_id.data(), event_id.size()), id_value);
+  codec::PutFixed64(id_value, payload_fingerprint.value_or(Fingerprint(payload)));
+  impl_->Put(kEventId, std::string(event_id), std::move(id_value));
 
   std::string child_key(child_id);
   child_key.push_back('\0');
   codec::PutBigEndian32(child_key, codec::DaysKey(occurred));
   codec::PutBigEndian64(child_key, seq);
-  impl_->wb.Put(cf[kChild], child_key, rocksdb::Slice());
+  impl_->Put(kChild, std::move(child_key), std::string());
   return seq;
 }
 
 void EventStore::Batch::SetNextOffset(const TopicPartition& tp, int64_t next_offset) {
   std::string v;
   codec::PutFixed64(v, uint64_t(next_offset));
-  impl_->wb.Put((*impl_->cf)[kOffsets], PartitionKey(tp), v);
+  impl_->Put(kOffsets, PartitionKey(tp), std::move(v));
 }
 
 void EventStore::Batch::PutDeadLetter(const TopicPartition& from, int64_t offset,
@@ -160,18 +191,17 @@ void EventStore::Batch::PutDeadLetter(const TopicPartition& from, int64_t offset
   std::string value;
   codec::PutLengthPrefixed(value, reason);
   value.append(payload);
-  impl_->wb.Put((*impl_->cf)[kDeadLetter], key, value);
+  impl_->Put(kDeadLetter, std::move(key), std::move(value));
 }
 
 void EventStore::Batch::PutState(std::string_view key, std::string_view value) {
-  impl_->wb.Put((*impl_->cf)[kProjection], rocksdb::Slice(key.data(), key.size()),
-                rocksdb::Slice(value.data(), value.size()));
+  impl_->Put(kProjection, std::string(key), std::string(value));
 }
 
 void EventStore::Batch::AddToCounter(std::string_view key, int64_t delta) {
   std::string v;
   codec::PutFixed64(v, uint64_t(delta));
-  impl_->wb.Merge((*impl_->cf)[kProjection], rocksdb::Slice(key.data(), key.size()), v);
+  impl_->Put(kProjection, std::string(key), std::move(v), /*merge=*/true);
 }
 
 Result<std::unique_ptr<EventStore>> EventStore::Open(const StoreOptions& options) {
@@ -269,10 +299,15 @@ Result<std::unique_ptr<EventStore>> EventStore::Open(const StoreOptions& options
 EventStore::~EventStore() = default;
 
 EventStore::Batch EventStore::NewBatch() const {
+  return NewBatchAfter({next_sequence_, head_});
+}
+
+EventStore::Batch EventStore::NewBatchAfter(const Batch::Tail& tail) const {
   Batch b;
   b.impl_->cf = &impl_->cf;
-  b.first_sequence_ = b.next_sequence_ = next_sequence_;
-  b.head_ = head_;
+  b.first_sequence_ = b.next_sequence_ = tail.next_sequence;
+  b.head_ = tail.head;
+  b.impl_->ingested_at = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
   return b;
 }
 
@@ -288,10 +323,10 @@ Status EventStore::Write(Batch& batch) {
     std::string head;
     codec::PutBigEndian64(head, batch.next_sequence_);
     head.append(reinterpret_cast<const char*>(batch.head_.data()), batch.head_.size());
-    batch.impl_->wb.Put(impl_->cf[kMeta], kMetaLogHead, head);
+    batch.impl_->Put(kMeta, std::string(kMetaLogHead), std::move(head));
   }
-  CARELEDGER_RETURN_IF_ERROR(
-      FromRocks(impl_->db->Write(impl_->write_options, &batch.impl_->wb), "write batch"));
+  rocksdb::WriteBatch wb = batch.impl_->Build();
+  CARELEDGER_RETURN_IF_ERROR(FromRocks(impl_->db->Write(impl_->write_options, &wb), "write batch"));
   next_sequence_ = batch.next_sequence_;
   head_ = batch.head_;
   batch.written_ = true;

@@ -106,6 +106,30 @@ TEST(EventStore, ABatchIsWrittenOnlyOnce) {
   EXPECT_EQ(Counter(*store, "cla-x"), 2) << "its deltas are applied once";
 }
 
+TEST(EventStore, ABatchBuiltOnAnUnwrittenOneIsWrittenAfterIt) {
+  test::TempDir dir;
+  auto store = Open(dir / "s");
+  // Verify re-parses every payload, so these are real envelopes.
+  auto envelope = [](const std::string& id) {
+    return R"({"event_id":")" + id +
+           R"(","type":"care.period_ended","schema_version":1,"source":"lcs","child_id":"c",)"
+           R"("occurred_at":"2024-01-01","recorded_at":"2024-01-01T09:00:00Z",)"
+           R"("data":{"reason":"E13"}})";
+  };
+  auto first = store->NewBatch();
+  EXPECT_EQ(first.Append("id-a", "c", *ParseDate("2024-01-01"), kP0, 0, envelope("id-a")), 0u);
+  auto second = store->NewBatchAfter(first.tail());
+  EXPECT_EQ(second.Append("id-b", "c", *ParseDate("2024-01-01"), kP0, 1, envelope("id-b")), 1u);
+  second.SetNextOffset(kP0, 2);
+  EXPECT_EQ(store->Write(second).error_class(), ErrorClass::kFatal) << "not before the first";
+  ASSERT_TRUE(store->Write(first).ok());
+  ASSERT_TRUE(store->Write(second).ok());
+  EXPECT_EQ(store->next_sequence(), 2u);
+  auto report = store->Verify();
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_EQ(report->records, 2u) << "one unbroken chain";
+}
+
 TEST(EventStore, UnwrittenBatchChangesNothing) {
   test::TempDir dir;
   auto store = Open(dir / "s");

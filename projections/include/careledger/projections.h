@@ -6,6 +6,7 @@
 
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "careledger/common.h"
@@ -57,15 +58,19 @@ struct AcceptedEvent {
   int32_t partition = 0;
 };
 
-// Folds accepted events into the batch. Reads the children's previous state from the store;
-// the store must not change between Apply and the batch's Write (single writer).
+// Folds accepted events into the batch. Reads the children's previous state from the batch
+// before it (which may still be being written) and then from the store. Batches must be
+// written in the order Apply saw them; if one is not written, call Forget before the next.
 class Projector {
  public:
   explicit Projector(const EventStore& store) : store_(store) {}
   Status Apply(const std::vector<AcceptedEvent>& events, EventStore::Batch& batch);
+  void Forget() { previous_.clear(); }
 
  private:
   const EventStore& store_;
+  // Child key → encoded state, as the last batch Apply built leaves it.
+  std::unordered_map<std::string, std::string> previous_;
 };
 
 // A hash of the projection state's meaning: two stores that hold the same events, in whatever

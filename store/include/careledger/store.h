@@ -69,14 +69,24 @@ class EventStore {
     ~Batch();
     Batch(Batch&&) noexcept;
     // Appends an accepted event to the log, its id to the dedup index and the child timeline.
+    // The payload's Fingerprint may be passed when the caller has it already.
     uint64_t Append(std::string_view event_id, std::string_view child_id, Date occurred,
-                    const TopicPartition& from, int64_t offset, std::string_view payload);
+                    const TopicPartition& from, int64_t offset, std::string_view payload,
+                    std::optional<uint64_t> payload_fingerprint = std::nullopt);
     void SetNextOffset(const TopicPartition& tp, int64_t next_offset);
     void PutDeadLetter(const TopicPartition& from, int64_t offset, std::string_view reason,
                        std::string_view payload);
     void PutState(std::string_view key, std::string_view value);
     void AddToCounter(std::string_view key, int64_t delta);
     size_t appended() const { return appended_; }
+
+    // Where this batch leaves the log. A batch begun from it (NewBatchAfter) can be built
+    // while this one is being written, and must be written after it.
+    struct Tail {
+      uint64_t next_sequence = 0;
+      ChainHash head{};
+    };
+    Tail tail() const { return {next_sequence_, head_}; }
 
    private:
     friend class EventStore;
@@ -93,6 +103,8 @@ class EventStore {
   ~EventStore();
 
   Batch NewBatch() const;
+  // A batch that continues one not yet written (see Batch::tail).
+  Batch NewBatchAfter(const Batch::Tail& tail) const;
   // Writes the batch atomically (durably when options.sync). Fatal on failure: the caller
   // must not advance past what it holds.
   Status Write(Batch& batch);
