@@ -107,8 +107,15 @@ class Ingestor : public GroupConsumer::Listener {
     EventStore::Batch::Tail tail;                   // the next batch continues from here
     std::unordered_map<std::string, uint64_t> ids;  // event_id → fingerprint, for dedup
     uint64_t appended = 0, messages = 0;
-    uint32_t write_micros = 0;  // set by the writer thread
+    uint32_t write_micros = 0;             // set by the writer thread
+    std::vector<DeadLetter> dead_letters;  // to publish once durable
   };
+  // Dead-letters a message into the batch in hand (and, once written, the topic).
+  void Reject(EventStore::Batch& batch, const TopicPartition& tp, const Message& m,
+              std::string reason);
+  void PublishDeadLetters(const std::vector<DeadLetter>& letters);
+  std::vector<DeadLetter> rejected_;                // in the batch being built
+  std::unique_ptr<Producer> dead_letter_producer_;  // opened at the first dead letter
   std::optional<InFlight> in_flight_;
   Status failure_;        // from a rebalance callback, returned by the next Step
   Status store_failure_;  // a fatal write: sticky
@@ -144,9 +151,7 @@ Status Ingestor::WriteBatch() {
       s = Status::BadInput("message key does not match child_id (breaks co-partitioning)");
     }
     if (!s.ok()) {
-      spdlog::warn("dead letter {}/{}@{}: {}", tp.topic, tp.partition, m.offset(), s.message());
-      batch.PutDeadLetter(tp, m.offset(), s.message(), m.payload());
-      ++stats_.dead_lettered;
+      Reject(batch, tp, m, s.message());
       continue;
     }
     valid.push_back(i);
@@ -176,12 +181,8 @@ Status Ingestor::WriteBatch() {
       if (*known == fp) {
         ++stats_.duplicates;
       } else {
-        TopicPartition tp{std::string(m.topic()), m.partition()};
-        spdlog::warn("dead letter {}/{}@{}: event_id conflict", tp.topic, tp.partition, m.offset());
-        batch.PutDeadLetter(tp, m.offset(),
-                            "conflict: event_id already stored with different content",
-                            m.payload());
-        ++stats_.dead_lettered;
+        Reject(batch, {std::string(m.topic()), m.partition()}, m,
+               "conflict: event_id already stored with different content");
       }
       continue;
     }
@@ -202,6 +203,7 @@ Status Ingestor::WriteBatch() {
   // 4. This batch continues the one in flight: that must be durable first.
   if (Status s = FinishWrite(); !s.ok()) return s;
   InFlight& next = in_flight_.emplace();
+  next.dead_letters = std::exchange(rejected_, {});
   next.tail = batch.tail();
   next.ids = std::move(in_batch);
   next.appended = accepted.size();
@@ -225,6 +227,51 @@ Status Ingestor::WriteBatch() {
   return Status::Ok();
 }
 
+void Ingestor::Reject(EventStore::Batch& batch, const TopicPartition& tp, const Message& m,
+                      std::string reason) {
+  // The reason names the field and the rule; the payload is never logged.
+  spdlog::warn("dead letter {}/{}@{}: {}", tp.topic, tp.partition, m.offset(), reason);
+  batch.PutDeadLetter(tp, m.offset(), reason, m.payload());
+  ++stats_.dead_lettered;
+  if (options_.publish_dead_letters) {
+    rejected_.push_back({tp, m.offset(), std::move(reason), std::string(m.payload())});
+  }
+}
+
+void Ingestor::PublishDeadLetters(const std::vector<DeadLetter>& letters) {
+  if (letters.empty()) return;
+  if (!dead_letter_producer_) {
+    Settings settings = options_.kafka;
+    settings.erase("group.id");
+    auto producer = Producer::Open(settings, [](uint64_t, const Status& s) {
+      if (!s.ok()) {
+        spdlog::warn("a dead letter did not reach {} ({}); the store has it", kTopicDeadLetter,
+                     s.message());
+      }
+    });
+    if (!producer.ok()) {
+      spdlog::warn("cannot publish dead letters to {}: {}; the store has them", kTopicDeadLetter,
+                   producer.status().message());
+      return;
+    }
+    dead_letter_producer_ = std::move(producer.value());
+  }
+  for (const auto& d : letters) {
+    std::string partition = std::to_string(d.from.partition);
+    std::string offset = std::to_string(d.offset);
+    std::string_view kind = DeadLetterKind(d.reason);
+    // Keyed by the source coordinates, so a dead letter published again lands beside the first.
+    Status s = dead_letter_producer_->Produce(kTopicDeadLetter, d.Id(), d.payload,
+                                              {{"error", kind},
+                                               {"error_detail", d.reason},
+                                               {"source_topic", d.from.topic},
+                                               {"source_partition", partition},
+                                               {"source_offset", offset}},
+                                              0);
+    if (!s.ok()) spdlog::warn("dead letter {} not published: {}", d.Id(), s.message());
+  }
+}
+
 Status Ingestor::FinishWrite() {
   if (!in_flight_) return Status::Ok();
   Status s = in_flight_->done.get();
@@ -237,6 +284,7 @@ Status Ingestor::FinishWrite() {
     return s;
   }
   spdlog::debug("batch of {} messages: {} us to write", done.messages, done.write_micros);
+  PublishDeadLetters(done.dead_letters);
   stats_.write_micros.push_back(done.write_micros);
   stats_.appended += done.appended;
   ++stats_.batches;
@@ -341,6 +389,12 @@ Result<IngestStats> Ingestor::Run(const std::atomic<bool>& stop) {
   }
   CARELEDGER_RETURN_IF_ERROR(WriteBatch());
   CARELEDGER_RETURN_IF_ERROR(FinishWrite());
+  if (dead_letter_producer_) {
+    if (Status s = dead_letter_producer_->Flush(std::chrono::seconds(10)); !s.ok()) {
+      spdlog::warn("dead letters not all published to {}: {}; the store has them", kTopicDeadLetter,
+                   s.message());
+    }
+  }
   consumer_ = nullptr;
   consumer->reset();  // leave the group now, so a restart rejoins quickly
   auto end = Clock::now();
@@ -352,6 +406,20 @@ Result<IngestStats> Ingestor::Run(const std::atomic<bool>& stop) {
 }
 
 }  // namespace
+
+std::string_view DeadLetterKind(std::string_view reason) {
+  // Checked in this order: a UTF-8 or size failure is reported by the JSON layer too.
+  if (reason.find("UTF-8") != std::string_view::npos) return "invalid_utf8";
+  if (reason.starts_with("oversize")) return "oversize";
+  if (reason.starts_with("not valid JSON") || reason.starts_with("not a JSON object")) {
+    return "invalid_json";
+  }
+  if (reason.starts_with("field 'type'")) return "unknown_type";
+  if (reason.starts_with("field '")) return "schema";
+  if (reason.starts_with("conflict")) return "conflict";
+  if (reason.starts_with("message key")) return "key_mismatch";
+  return "other";
+}
 
 IngestMonitor::Snapshot IngestMonitor::Read() const {
   std::lock_guard lock(mu_);

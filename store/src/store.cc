@@ -421,23 +421,79 @@ Status EventStore::ScanLog(const std::function<bool(const LogRecord&)>& visit) c
   return FromRocks(it->status(), "scan log");
 }
 
-Status EventStore::ScanDeadLetters(
-    const std::function<bool(const TopicPartition&, int64_t, std::string_view)>& visit) const {
+namespace {
+
+bool DecodeDeadLetter(std::string_view key, std::string_view value, DeadLetter& out) {
+  auto nul = key.find('\0');
+  if (nul == std::string_view::npos || key.size() != nul + 13) return false;
+  out.from = {std::string(key.substr(0, nul)),
+              int32_t(codec::GetBigEndian32(key.data() + nul + 1))};
+  out.offset = int64_t(codec::GetBigEndian64(key.data() + nul + 5));
+  std::string_view reason;
+  if (!codec::GetLengthPrefixed(value, reason)) return false;
+  out.reason.assign(reason);
+  out.payload.assign(value);
+  return true;
+}
+
+}  // namespace
+
+std::string DeadLetter::Id() const {
+  return from.topic + "/" + std::to_string(from.partition) + "@" + std::to_string(offset);
+}
+
+Result<std::pair<TopicPartition, int64_t>> ParseDeadLetterId(std::string_view id) {
+  auto bad = [&] {
+    return Status::BadInput("dead-letter id '" + std::string(id) +
+                            "' is not of the form topic/partition@offset");
+  };
+  auto slash = id.rfind('/'), at = id.rfind('@');
+  if (slash == std::string_view::npos || at == std::string_view::npos || at < slash || slash == 0) {
+    return bad();
+  }
+  auto number = [](std::string_view s, int64_t& out) {
+    if (s.empty() || s.size() > 18) return false;
+    out = 0;
+    for (char c : s) {
+      if (c < '0' || c > '9') return false;
+      out = out * 10 + (c - '0');
+    }
+    return true;
+  };
+  int64_t partition = 0, offset = 0;
+  if (!number(id.substr(slash + 1, at - slash - 1), partition) ||
+      !number(id.substr(at + 1), offset) || partition > INT32_MAX) {
+    return bad();
+  }
+  return std::make_pair(TopicPartition{std::string(id.substr(0, slash)), int32_t(partition)},
+                        offset);
+}
+
+Status EventStore::ScanDeadLetters(const std::function<bool(const DeadLetter&)>& visit) const {
   std::unique_ptr<rocksdb::Iterator> it(
       impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->cf[kDeadLetter]));
+  DeadLetter letter;
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    std::string_view key(it->key().data(), it->key().size());
-    auto nul = key.find('\0');
-    if (nul == std::string_view::npos || key.size() != nul + 13) continue;
-    TopicPartition tp{std::string(key.substr(0, nul)),
-                      int32_t(codec::GetBigEndian32(key.data() + nul + 1))};
-    int64_t offset = int64_t(codec::GetBigEndian64(key.data() + nul + 5));
-    std::string_view value(it->value().data(), it->value().size());
-    std::string_view reason;
-    if (!codec::GetLengthPrefixed(value, reason)) continue;
-    if (!visit(tp, offset, reason)) break;
+    if (!DecodeDeadLetter({it->key().data(), it->key().size()},
+                          {it->value().data(), it->value().size()}, letter)) {
+      return Status::Fatal("a dead letter's key or value is malformed");
+    }
+    if (!visit(letter)) break;
   }
   return FromRocks(it->status(), "scan dead letters");
+}
+
+Result<std::optional<DeadLetter>> EventStore::GetDeadLetter(const TopicPartition& from,
+                                                            int64_t offset) const {
+  std::string key = PartitionKey(from);
+  codec::PutBigEndian64(key, uint64_t(offset));
+  std::string value;
+  auto s = impl_->db->Get(rocksdb::ReadOptions(), impl_->cf[kDeadLetter], key, &value);
+  if (s.IsNotFound()) return std::optional<DeadLetter>();
+  CARELEDGER_RETURN_IF_ERROR(FromRocks(s, "read dead letter"));
+  DeadLetter letter;
+  if (!DecodeDeadLetter(key, value, letter)) return Status::Fatal("dead letter is malformed");
+  return std::optional<DeadLetter>(std::move(letter));
 }
 
 std::string ToHex(const ChainHash& h) {

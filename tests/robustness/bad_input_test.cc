@@ -93,9 +93,9 @@ TEST(BadInput, IngestDeadLettersWhatTheTopicCarriesAndKeepsGoing) {
   ASSERT_TRUE(store.ok());
   std::vector<std::string> reasons;
   ASSERT_TRUE((*store)
-                  ->ScanDeadLetters([&](const TopicPartition& tp, int64_t, std::string_view r) {
-                    EXPECT_EQ(tp.topic, "careledger.socialcare.v1");
-                    reasons.emplace_back(r);
+                  ->ScanDeadLetters([&](const DeadLetter& d) {
+                    EXPECT_EQ(d.from.topic, "careledger.socialcare.v1");
+                    reasons.push_back(d.reason);
                     return true;
                   })
                   .ok());
@@ -105,6 +105,20 @@ TEST(BadInput, IngestDeadLettersWhatTheTopicCarriesAndKeepsGoing) {
                            HasSubstr("conflict: event_id already stored")));
   // Logs name offsets and reasons, never the payload.
   EXPECT_THAT(ingest.err, ::testing::Not(HasSubstr(child_of_first)));
+
+  // The same four, once durable, on the dead-letter topic with their kind and source.
+  auto topic = test::Run({test::KcatPath(), "-C", "-b", broker.bootstrap(), "-t",
+                          "careledger.deadletter.v1", "-e", "-q", "-f", "%h\n"});
+  ASSERT_EQ(topic.exit_code, 0) << topic.err;
+  auto headers = test::Lines(topic.out);
+  ASSERT_EQ(headers.size(), 4u) << topic.out;
+  std::vector<std::string> kinds;
+  for (const auto& h : headers) {
+    EXPECT_THAT(h, HasSubstr("source_topic=careledger.socialcare.v1,source_partition="));
+    kinds.push_back(h.substr(0, h.find(',')));
+  }
+  EXPECT_THAT(kinds, ::testing::UnorderedElementsAre("error=invalid_json", "error=unknown_type",
+                                                     "error=key_mismatch", "error=conflict"));
 }
 
 }  // namespace

@@ -223,18 +223,40 @@ TEST(EventStore, DeadLettersKeepTheirCoordinatesAndReason) {
   batch.PutDeadLetter({"careledger.police.v1", 4}, 77, "not valid JSON", "{oops");
   ASSERT_TRUE(store->Write(batch).ok());
   int seen = 0;
-  ASSERT_TRUE(
-      store
-          ->ScanDeadLetters([&](const TopicPartition& tp, int64_t offset, std::string_view reason) {
-            ++seen;
-            EXPECT_EQ(tp.topic, "careledger.police.v1");
-            EXPECT_EQ(tp.partition, 4);
-            EXPECT_EQ(offset, 77);
-            EXPECT_EQ(reason, "not valid JSON");
-            return true;
-          })
-          .ok());
+  ASSERT_TRUE(store
+                  ->ScanDeadLetters([&](const DeadLetter& d) {
+                    ++seen;
+                    EXPECT_EQ(d.from.topic, "careledger.police.v1");
+                    EXPECT_EQ(d.from.partition, 4);
+                    EXPECT_EQ(d.offset, 77);
+                    EXPECT_EQ(d.reason, "not valid JSON");
+                    EXPECT_EQ(d.payload, "{oops");
+                    EXPECT_EQ(d.Id(), "careledger.police.v1/4@77");
+                    return true;
+                  })
+                  .ok());
   EXPECT_EQ(seen, 1);
+  auto id = ParseDeadLetterId("careledger.police.v1/4@77");
+  ASSERT_TRUE(id.ok());
+  auto one = store->GetDeadLetter(id->first, id->second);
+  ASSERT_TRUE(one.ok());
+  ASSERT_TRUE(one->has_value());
+  EXPECT_EQ((*one)->payload, "{oops");
+  auto none = store->GetDeadLetter(id->first, 78);
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
+}
+
+TEST(EventStore, DeadLetterIdsThatAreNotTopicPartitionOffsetAreRefused) {
+  for (const char* bad :
+       {"", "topic", "topic/1", "topic@1", "/1@2", "t/x@1", "t/1@", "t/1@-3", "t/99999999999@1"}) {
+    auto id = ParseDeadLetterId(bad);
+    EXPECT_EQ(id.status().error_class(), ErrorClass::kBadInput) << bad;
+  }
+  auto id = ParseDeadLetterId("a/b.v1/2@30");
+  ASSERT_TRUE(id.ok());
+  EXPECT_EQ(id->first, (TopicPartition{"a/b.v1", 2}));
+  EXPECT_EQ(id->second, 30);
 }
 
 }  // namespace

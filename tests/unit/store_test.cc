@@ -189,13 +189,12 @@ TEST(EventStore, DeadLettersComeBackInTopicPartitionOffsetOrder) {
     std::string reason;
   };
   std::vector<Seen> seen;
-  ASSERT_TRUE(
-      store
-          ->ScanDeadLetters([&](const TopicPartition& tp, int64_t offset, std::string_view reason) {
-            seen.push_back({tp, offset, std::string(reason)});
-            return true;
-          })
-          .ok());
+  ASSERT_TRUE(store
+                  ->ScanDeadLetters([&](const DeadLetter& d) {
+                    seen.push_back({d.from, d.offset, d.reason});
+                    return true;
+                  })
+                  .ok());
   ASSERT_EQ(seen.size(), 3u);
   EXPECT_EQ(seen[0].tp, kPolice2);
   EXPECT_EQ(seen[0].offset, 9);

@@ -34,7 +34,16 @@ struct IngestOptions {
   // Give up when the group has not assigned any partition for this long.
   std::chrono::milliseconds assignment_timeout{60000};
   IngestMonitor* monitor = nullptr;  // optional: lag, batch sizes, write latency
+  // Also publish each dead letter, once it is durable in the store, to
+  // careledger.deadletter.v1 (headers: error, error_detail, source_topic, source_partition,
+  // source_offset). The store is the record; the topic tells other systems.
+  bool publish_dead_letters = true;
 };
+
+// The kind of a dead letter, from its reason: the `error` header on the dead-letter topic and
+// the label of dead-letter metrics, so a small fixed set: invalid_json, invalid_utf8,
+// oversize, unknown_type, schema, conflict, key_mismatch, other.
+std::string_view DeadLetterKind(std::string_view reason);
 
 struct IngestStats {
   uint64_t consumed = 0;       // messages read from Kafka (excluding ones already stored)

@@ -56,6 +56,18 @@ struct VerifyReport {
   ChainHash head{};  // the chain hash of the last record: a fingerprint of the whole log
 };
 
+// A message that could not be accepted, kept with the reason and its original bytes.
+struct DeadLetter {
+  TopicPartition from;
+  int64_t offset = 0;
+  std::string reason;   // names the field or check and the rule, never a value
+  std::string payload;  // exactly as consumed
+  // "topic/partition@offset": how operators name one (`careledger deadletter show ID`).
+  std::string Id() const;
+};
+// The inverse of DeadLetter::Id.
+Result<std::pair<TopicPartition, int64_t>> ParseDeadLetterId(std::string_view id);
+
 struct StoredEventId {
   uint64_t sequence = 0;
   uint64_t fingerprint = 0;  // of the payload, to tell a re-send from a conflict
@@ -121,8 +133,9 @@ class EventStore {
   Status ScanState(std::string_view prefix,
                    const std::function<bool(std::string_view, std::string_view)>& visit) const;
   Status ScanLog(const std::function<bool(const LogRecord&)>& visit) const;
-  Status ScanDeadLetters(const std::function<bool(const TopicPartition&, int64_t offset,
-                                                  std::string_view reason)>& visit) const;
+  // Dead letters in (topic, partition, offset) order until `visit` returns false.
+  Status ScanDeadLetters(const std::function<bool(const DeadLetter&)>& visit) const;
+  Result<std::optional<DeadLetter>> GetDeadLetter(const TopicPartition& from, int64_t offset) const;
   uint64_t next_sequence() const { return next_sequence_; }
 
   // Recomputes the hash chain and checks the invariants: sequences without gaps, the head in
