@@ -160,39 +160,36 @@ Command AddPublish(CLI::App& app) {
                   "Where rejected rows are listed as JSON Lines (file, line, field, reason; "
                   "default <first file>.rejects.jsonl)");
   cmd->add_option("files", o->files, "Files to publish")->required()->check(CLI::ExistingFile);
-  return {cmd, [o] {
-            auto ctx = Resolve(o->common);
-            if (!ctx.ok()) return Fail(ctx.status());
-            if (Status s = RequireBrokers(*ctx); !s.ok()) return Fail(s);
-            AdapterOptions options;
-            options.local_postcode_districts = o->local_postcodes.empty()
-                                                   ? ctx->local_postcode_districts
-                                                   : SplitList(o->local_postcodes);
-            if (!o->year_end.empty()) options.year_end = *ParseDate(o->year_end);
-            if (!o->extracted_at.empty()) {
-              options.extracted_at = ParseTimestamp(o->extracted_at)->instant;
-            }
-            const FeedFormat format = *FeedFormatFromName(o->format);
-            std::vector<Reject> rejects;
-            RejectSink on_reject = [&](Reject&& r) {
-              std::cerr << r.ToString() << '\n';
-              rejects.push_back(std::move(r));
-            };
-            auto report = PublishFeed(format, o->files, options, ctx->kafka, on_reject, std::cerr);
-            if (!report.ok()) return Fail(report.status());
-            // A clean run empties an earlier rejects file rather than leave it to mislead; it
-            // creates none.
-            const std::string path =
-                o->rejects.empty() ? o->files.front() + ".rejects.jsonl" : o->rejects;
-            if (!rejects.empty() || std::filesystem::exists(path)) {
-              if (Status s = WriteRejects(path, rejects); !s.ok()) return Fail(s);
-            }
-            if (!rejects.empty()) {
-              std::cerr << rejects.size() << " rejected, listed in " << path << '\n';
-            }
-            PrintPublishSummary(*report, format);
-            return report->all_good() ? 0 : 1;
-          }};
+  return {
+      cmd, [o] {
+        auto ctx = Resolve(o->common);
+        if (!ctx.ok()) return Fail(ctx.status());
+        if (Status s = RequireBrokers(*ctx); !s.ok()) return Fail(s);
+        AdapterOptions options;
+        options.local_postcode_districts = o->local_postcodes.empty()
+                                               ? ctx->local_postcode_districts
+                                               : SplitList(o->local_postcodes);
+        if (!o->year_end.empty()) options.year_end = *ParseDate(o->year_end);
+        if (!o->extracted_at.empty()) {
+          options.extracted_at = ParseTimestamp(o->extracted_at)->instant;
+        }
+        const FeedFormat format = *FeedFormatFromName(o->format);
+        RejectsFile rejects(o->rejects.empty() ? o->files.front() + ".rejects.jsonl" : o->rejects);
+        Status rejects_written;
+        RejectSink on_reject = [&](Reject&& r) {
+          std::cerr << r.ToString() << '\n';
+          if (Status s = rejects.Add(r); !s.ok() && rejects_written.ok()) rejects_written = s;
+        };
+        auto report = PublishFeed(format, o->files, options, ctx->kafka, on_reject, std::cerr);
+        if (Status s = rejects.Finish(); !s.ok() && rejects_written.ok()) rejects_written = s;
+        if (!report.ok()) return Fail(report.status());
+        if (!rejects_written.ok()) return Fail(rejects_written);
+        if (rejects.count() > 0) {
+          std::cerr << rejects.count() << " rejected, listed in " << rejects.path() << '\n';
+        }
+        PrintPublishSummary(*report, format);
+        return report->all_good() ? 0 : 1;
+      }};
 }
 
 Command AddIngest(CLI::App& app) {

@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -39,12 +40,25 @@ std::string Reject::ToJson() const {
   return s + "}";
 }
 
-Status WriteRejects(const std::string& path, const std::vector<Reject>& rejects) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (!out) return Status::BadInput("cannot write the rejects file " + path);
-  for (const auto& r : rejects) out << r.ToJson() << '\n';
-  out.flush();
-  if (!out) return Status::BadInput("cannot write the rejects file " + path);
+Status RejectsFile::Add(const Reject& reject) {
+  if (!out_.is_open()) {
+    out_.open(path_, std::ios::binary | std::ios::trunc);
+    if (!out_) return Status::BadInput("cannot write the rejects file " + path_);
+  }
+  ++count_;
+  out_ << reject.ToJson() << '\n';
+  if (!out_) return Status::BadInput("cannot write the rejects file " + path_);
+  return Status::Ok();
+}
+
+Status RejectsFile::Finish() {
+  if (!out_.is_open()) {
+    std::error_code ec;
+    if (!std::filesystem::exists(path_, ec)) return Status::Ok();
+    out_.open(path_, std::ios::binary | std::ios::trunc);
+  }
+  out_.flush();
+  if (!out_) return Status::BadInput("cannot write the rejects file " + path_);
   return Status::Ok();
 }
 

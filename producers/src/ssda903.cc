@@ -69,16 +69,24 @@ std::string_view Cell(const CsvFile& f, const CsvRow& r, std::string_view column
 
 // dd/mm/yyyy as in the return, or yyyy-mm-dd.
 Result<Date> ReturnDate(std::string_view s) {
-  if (s.size() == 10 && s[2] == '/' && s[5] == '/') {
-    std::string iso = std::string(s.substr(6, 4)) + '-' + std::string(s.substr(3, 2)) + '-' +
-                      std::string(s.substr(0, 2));
-    auto d = ParseDate(iso);
-    if (!d.ok() && d.status().message() == "no such calendar date") return d.status();
-    if (d.ok()) return d;
-  } else if (auto d = ParseDate(s); d.ok() || d.status().message() == "no such calendar date") {
-    return d;
-  }
-  return Status::BadInput("not a date (dd/mm/yyyy or yyyy-mm-dd)");
+  auto digits = [&](size_t pos, size_t n, int& out) {
+    out = 0;
+    for (size_t i = pos; i < pos + n; ++i) {
+      if (s[i] < '0' || s[i] > '9') return false;
+      out = out * 10 + (s[i] - '0');
+    }
+    return true;
+  };
+  int y = 0, m = 0, d = 0;
+  bool dmy = s.size() == 10 && s[2] == '/' && s[5] == '/' && digits(0, 2, d) && digits(3, 2, m) &&
+             digits(6, 4, y);
+  bool iso = s.size() == 10 && s[4] == '-' && s[7] == '-' && digits(0, 4, y) && digits(5, 2, m) &&
+             digits(8, 2, d);
+  if (!dmy && !iso) return Status::BadInput("not a date (dd/mm/yyyy or yyyy-mm-dd)");
+  std::chrono::year_month_day ymd{std::chrono::year{y}, std::chrono::month{unsigned(m)},
+                                  std::chrono::day{unsigned(d)}};
+  if (!ymd.ok()) return Status::BadInput("no such calendar date");
+  return Date{ymd};
 }
 
 // The outward code of a full postcode ("LS1 4AP", "LS14AP") or of a district ("LS1"),

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <sys/time.h>
 
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -415,16 +416,26 @@ TEST(JsonlAdapter, RejectsKeepTheMessagesPublishHasAlwaysPrinted) {
   EXPECT_EQ(a.rejects[1].field, "");
 }
 
-TEST(Rejects, DeadLetterFileHoldsFileLineFieldAndReasonOnly) {
+TEST(RejectsFile, HoldsFileLineFieldAndReasonOnlyAndNeverDescribesAnotherRun) {
   test::TempDir dir;
-  std::vector<Reject> rejects = {{"a \"b\".csv", 3, "DOB", "no such calendar date"},
-                                 {"x.jsonl", 12, "", "not a JSON object"}};
-  ASSERT_TRUE(WriteRejects(dir / "r.jsonl", rejects).ok());
+  {
+    RejectsFile file(dir / "r.jsonl");
+    ASSERT_TRUE(file.Add({"a \"b\".csv", 3, "DOB", "no such calendar date"}).ok());
+    ASSERT_TRUE(file.Add({"x.jsonl", 12, "", "not a JSON object"}).ok());
+    ASSERT_TRUE(file.Finish().ok());
+    EXPECT_EQ(file.count(), 2u);
+  }
   EXPECT_EQ(test::ReadFile(dir / "r.jsonl"),
             "{\"file\":\"a \\\"b\\\".csv\",\"line\":3,\"field\":\"DOB\",\"reason\":\"no such "
             "calendar date\"}\n"
             "{\"file\":\"x.jsonl\",\"line\":12,\"field\":\"\",\"reason\":\"not a JSON object\"}\n");
-  EXPECT_EQ(WriteRejects(dir / "no-such-dir/r.jsonl", rejects).message(),
+  // A clean run empties the earlier run's file, and creates none where there was none.
+  ASSERT_TRUE(RejectsFile(dir / "r.jsonl").Finish().ok());
+  EXPECT_EQ(test::ReadFile(dir / "r.jsonl"), "");
+  ASSERT_TRUE(RejectsFile(dir / "none.jsonl").Finish().ok());
+  EXPECT_FALSE(std::filesystem::exists(dir / "none.jsonl"));
+  RejectsFile unwritable(dir / "no-such-dir/r.jsonl");
+  EXPECT_EQ(unwritable.Add({"f", 1, "", "r"}).message(),
             "cannot write the rejects file " + dir / "no-such-dir/r.jsonl");
 }
 

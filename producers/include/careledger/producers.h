@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <fstream>
 #include <functional>
 #include <optional>
 #include <ostream>
@@ -77,8 +78,23 @@ Result<AdaptReport> AdaptFiles(FeedFormat format, const std::vector<std::string>
                                const AdapterOptions& options, std::vector<FeedEvent>& events_out,
                                std::vector<Reject>& rejects_out);
 
-// Writes rejects as JSON Lines to `path` (truncating it).
-Status WriteRejects(const std::string& path, const std::vector<Reject>& rejects);
+// The dead-letter file of a publish run: one JSON line per reject, written as they come.
+class RejectsFile {
+ public:
+  explicit RejectsFile(std::string path) : path_(std::move(path)) {}
+  // Creates (or truncates) the file at the first reject.
+  Status Add(const Reject& reject);
+  // Flushes. A run with no rejects creates no file, but empties one left by an earlier run so
+  // that it never describes another run.
+  Status Finish();
+  uint64_t count() const { return count_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+  std::ofstream out_;
+  uint64_t count_ = 0;
+};
 
 struct PublishReport {
   uint64_t lines = 0;        // rows read (JSON Lines: non-blank lines)
