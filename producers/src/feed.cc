@@ -121,7 +121,7 @@ std::string_view TrimSpaces(std::string_view s) {
 
 }  // namespace
 
-Result<CsvFile> ReadCsv(const std::string& path, std::vector<uint64_t>& broken_lines) {
+Result<CsvFile> ReadCsv(const std::string& path, std::vector<BrokenRecord>& broken) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return Status::BadInput("cannot open " + path);
   std::ostringstream buf;
@@ -138,7 +138,7 @@ Result<CsvFile> ReadCsv(const std::string& path, std::vector<uint64_t>& broken_l
   while (pos < t.size()) {
     CsvRow row;
     row.line = line;
-    bool broken = false;
+    std::string_view problem;
     std::string cell;
     bool quoted = false, blank_record = true;
     for (;;) {
@@ -149,7 +149,7 @@ Result<CsvFile> ReadCsv(const std::string& path, std::vector<uint64_t>& broken_l
         ++pos;
         for (;;) {
           if (pos >= t.size()) {
-            broken = true;
+            problem = "unterminated quoted cell";
             break;
           }
           char c = t[pos++];
@@ -168,7 +168,10 @@ Result<CsvFile> ReadCsv(const std::string& path, std::vector<uint64_t>& broken_l
         blank_record = false;
         // Only spaces may follow the closing quote before the separator.
         while (pos < t.size() && (t[pos] == ' ' || t[pos] == '\t')) ++pos;
-        if (pos < t.size() && t[pos] != ',' && t[pos] != '\n' && t[pos] != '\r') broken = true;
+        if (problem.empty() && pos < t.size() && t[pos] != ',' && t[pos] != '\n' &&
+            t[pos] != '\r') {
+          problem = "text after a closing quote";
+        }
       }
       while (pos < t.size() && t[pos] != ',' && t[pos] != '\n') {
         if (!quoted) cell += t[pos];
@@ -186,13 +189,15 @@ Result<CsvFile> ReadCsv(const std::string& path, std::vector<uint64_t>& broken_l
       }
     }
     if (blank_record && row.cells.size() == 1) continue;
-    if (broken) {
-      broken_lines.push_back(row.line);
-      continue;
-    }
-    if (!have_header) {
+    if (!problem.empty()) {
+      broken.push_back({row.line, std::string(problem)});
+    } else if (!have_header) {
       file.header = std::move(row.cells);
       have_header = true;
+    } else if (row.cells.size() != file.header.size()) {
+      broken.push_back({row.line, std::to_string(row.cells.size()) +
+                                      " cells where the header has " +
+                                      std::to_string(file.header.size())});
     } else {
       file.rows.push_back(std::move(row));
     }

@@ -27,9 +27,14 @@ struct CsvFile {
   // The index of a header column, or -1.
   int Column(std::string_view name) const;
 };
-// BadInput when the file cannot be read; a broken quote is a per-row problem, reported through
-// `broken_lines` (the line the record started on) and its row left out.
-Result<CsvFile> ReadCsv(const std::string& path, std::vector<uint64_t>& broken_lines);
+// A record left out of `rows`: an unterminated quote, or a cell count other than the header's
+// (a stray comma shifts every later cell into the wrong column, so such a row is never read).
+struct BrokenRecord {
+  uint64_t line;
+  std::string reason;
+};
+// BadInput when the file cannot be read; broken records are per-row problems.
+Result<CsvFile> ReadCsv(const std::string& path, std::vector<BrokenRecord>& broken);
 
 // ---- Envelopes ------------------------------------------------------------------------------
 // Writes an envelope member by member in the contract's field order, so that the same row

@@ -118,10 +118,9 @@ class RecordCsvAdapter {
 
   Status Run(const std::vector<std::string>& paths) {
     for (const auto& path : paths) {
-      std::vector<uint64_t> broken;
+      std::vector<BrokenRecord> broken;
       auto csv = ReadCsv(path, broken);
       if (!csv.ok()) return csv.status();
-      for (uint64_t line : broken) sink_.Reject(path, line, "", "unterminated quoted cell");
       if (csv->header.empty()) {
         sink_.Reject(path, 1, "", "empty file: no header row");
         continue;
@@ -134,6 +133,10 @@ class RecordCsvAdapter {
         }
       }
       if (!complete) continue;
+      for (const auto& b : broken) {
+        sink_.CountRow();
+        sink_.Reject(path, b.line, "", b.reason);
+      }
       auto extracted = ExtractTime(path, options_);
       if (!extracted.ok()) return extracted.status();
       extracted_at_ = FormatInstant(*extracted);

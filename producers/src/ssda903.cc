@@ -151,10 +151,9 @@ class Ssda903Adapter {
   Status Run(const std::vector<std::string>& paths) {
     std::vector<OpenFile> files;
     for (const auto& path : paths) {
-      std::vector<uint64_t> broken;
+      std::vector<BrokenRecord> broken;
       auto csv = ReadCsv(path, broken);
       if (!csv.ok()) return csv.status();
-      for (uint64_t line : broken) sink_.Reject(path, line, "", "unterminated quoted cell");
       if (csv->header.empty()) {
         sink_.Reject(path, 1, "", "empty file: no header row");
         continue;
@@ -179,6 +178,10 @@ class Ssda903Adapter {
         }
       }
       if (!complete) continue;
+      for (const auto& b : broken) {
+        sink_.CountRow();
+        sink_.Reject(path, b.line, "", b.reason);
+      }
       auto extracted = ExtractTime(path, options_);
       if (!extracted.ok()) return extracted.status();
       files.push_back({std::move(*csv), spec->kind, *extracted});

@@ -173,7 +173,7 @@ TEST(Ssda903Adapter, UnknownColumnSetEmptyFileAndMissingColumnRejectTheFile) {
   OneFile empty("");
   OneFile no_urn(
       "CHILD,DECOM,RNE,LS,CIN,PLACE,PLACE_PROVIDER,DEC,REC,REASON_PLACE_CHANGE,HOME_POST,PL_POST\n"
-      "C1,01/04/2024,S,C2,N1,U1,PR1,,,,,,\n");
+      "C1,01/04/2024,S,C2,N1,U1,PR1,,,,,\n");
   OneFile two_missing("CHILD,MISSING,MIS_START\nC1,M,01/04/2024\n");
   auto a = Adapt(FeedFormat::kSsda903, {unknown.path, empty.path, no_urn.path, two_missing.path});
   ASSERT_TRUE(a.status.ok());
@@ -311,13 +311,22 @@ TEST(Ssda903Adapter, WithoutExtractTimeRecordedAtIsTheFilesModificationTime) {
       << a.events[0].envelope;
 }
 
-TEST(Ssda903Adapter, QuotedCellsAreReadAndAnUnterminatedQuoteRejectsItsRecord) {
+TEST(Ssda903Adapter, QuotedCellsAreReadAndBrokenRecordsAreRejectedWithoutBeingRead) {
   OneFile header(
       "\xEF\xBB\xBF\"CHILD\",SEX,DOB,ETHNIC\r\n"
       "\"C1\", 1 ,\"01/02/2010\",WBRI\r\n"
+      "C3,2,01/02/2010,\"WB\"RI\n"
+      "C4,2,01/02/2010,WBRI,LS6\n"
+      "C5,2,01/02/2010\n"
       "C2,2,01/02/2010,\"WBRI\n");
   auto a = Adapt(FeedFormat::kSsda903, {header.path});
-  EXPECT_EQ(a.Rejects(), std::vector<std::string>{header.path + ":3: unterminated quoted cell"});
+  EXPECT_EQ(a.Rejects(), (std::vector<std::string>{
+                             header.path + ":3: text after a closing quote",
+                             header.path + ":4: 5 cells where the header has 4",
+                             header.path + ":5: 3 cells where the header has 4",
+                             header.path + ":6: unterminated quoted cell",
+                         }));
+  EXPECT_EQ(a.report.rows, 5u);
   ASSERT_EQ(a.events.size(), 1u);
   EXPECT_EQ(a.events[0].child_id, "C1");
 }
