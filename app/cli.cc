@@ -17,6 +17,21 @@ void AddCommonFlags(CLI::App& cmd, CommonFlags& flags) {
   cmd.add_option("--log-level", flags.log_level, "trace, debug, info, warn, error, off");
 }
 
+std::vector<std::string> SplitList(std::string_view list) {
+  std::vector<std::string> out;
+  std::string item;
+  for (size_t i = 0; i <= list.size(); ++i) {
+    char c = i < list.size() ? list[i] : ',';
+    if (c == ',') {
+      if (!item.empty()) out.push_back(std::move(item));
+      item.clear();
+    } else if (c != ' ' && c != '\t') {
+      item += char(std::toupper(static_cast<unsigned char>(c)));
+    }
+  }
+  return out;
+}
+
 namespace {
 
 Status Apply(std::string_view key, std::string_view value, Context& ctx) {
@@ -26,6 +41,8 @@ Status Apply(std::string_view key, std::string_view value, Context& ctx) {
     ctx.data_dir = value;
   } else if (key == "log_level") {
     ctx.log_level = value;
+  } else if (key == "ssda903.local_postcode_districts") {
+    ctx.local_postcode_districts = SplitList(value);
   } else if (key.starts_with("kafka.")) {
     ctx.kafka[std::string(key.substr(6))] = std::string(value);
   } else {

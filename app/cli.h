@@ -28,8 +28,13 @@ struct Context {
   Settings kafka;
   std::string data_dir = "careledger-data";
   std::string log_level = "info";
+  // SSDA903 feed settings from the settings file (`ssda903.local_postcode_districts`).
+  std::vector<std::string> local_postcode_districts;
 };
 Result<Context> Resolve(const CommonFlags& flags);
+
+// "ab1, AB2,,ab3" → {"AB1", "AB2", "AB3"}: postcode districts as a user may type them.
+std::vector<std::string> SplitList(std::string_view list);
 
 // SIGINT/SIGTERM are blocked in every thread and taken here: the first asks for a clean stop,
 // a second exits at once (the store is crash-safe, so that loses nothing).

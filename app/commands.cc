@@ -33,14 +33,29 @@ const CLI::Validator kIsoDate(
     },
     "DATE");
 
+// CLI11 validator for an RFC 3339 date-time.
+const CLI::Validator kDateTime(
+    [](std::string& s) {
+      auto t = ParseTimestamp(s);
+      return t.ok() && t->has_time ? std::string()
+                                   : "not an RFC 3339 date-time (2025-06-30T09:00:00Z): " + s;
+    },
+    "DATETIME");
+
 std::string Rate(uint64_t n, double seconds) {
   return std::to_string(seconds > 0 ? uint64_t(double(n) / seconds) : 0) + "/s";
 }
 
-void PrintPublishSummary(const PublishReport& r) {
-  std::cerr << "published " << r.published << " of " << r.lines << " events in " << r.seconds
-            << " s (" << Rate(r.published, r.seconds) << "); rejected " << r.rejected
-            << ", undelivered " << r.undelivered << '\n';
+void PrintPublishSummary(const PublishReport& r, FeedFormat format) {
+  // JSON Lines: a line is an event, so rejected lines count among the events read.
+  if (format == FeedFormat::kJsonl) {
+    std::cerr << "published " << r.published << " of " << r.lines << " events";
+  } else {
+    std::cerr << "published " << r.published << " of " << r.events << " events from " << r.lines
+              << " rows";
+  }
+  std::cerr << " in " << r.seconds << " s (" << Rate(r.published, r.seconds) << "); rejected "
+            << r.rejected << ", undelivered " << r.undelivered << '\n';
 }
 
 void PrintIngestSummary(const IngestStats& s) {
@@ -119,24 +134,62 @@ Command AddPublish(CLI::App& app) {
     CommonFlags common;
     std::string format = "jsonl";
     std::vector<std::string> files;
+    std::string local_postcodes, year_end, extracted_at, rejects;
   };
   auto o = std::make_shared<Opts>();
   auto* cmd =
       app.add_subcommand("publish",
                          "Validate and publish feed files to the topics; rejected rows are named "
-                         "file:line with the reason on stderr");
+                         "file:line with the field and reason on stderr and in a rejects file");
   AddCommonFlags(*cmd, o->common);
-  cmd->add_option("--format", o->format, "Input format")->check(CLI::IsMember({"jsonl"}));
+  cmd->add_option("--format", o->format,
+                  "Input format: jsonl (default), ssda903, police-csv, yjs-csv (docs/feeds.md)")
+      ->check(CLI::IsMember({"jsonl", "ssda903", "police-csv", "yjs-csv"}));
+  cmd->add_option("--local-postcodes", o->local_postcodes,
+                  "ssda903: the authority's postcode districts AB1,AB2,... (a placement elsewhere "
+                  "is out_of_area); overrides ssda903.local_postcode_districts");
+  cmd->add_option("--year-end", o->year_end,
+                  "ssda903: the day OC3 contacts are recorded on (default: the last 31 March on "
+                  "or before the extract time)")
+      ->check(kIsoDate);
+  cmd->add_option("--extracted-at", o->extracted_at,
+                  "When the files were extracted (RFC 3339 date-time): recorded_at of rows that "
+                  "have none (default: each file's modification time)")
+      ->check(kDateTime);
+  cmd->add_option("--rejects", o->rejects,
+                  "Where rejected rows are listed as JSON Lines (file, line, field, reason; "
+                  "default <first file>.rejects.jsonl)");
   cmd->add_option("files", o->files, "Files to publish")->required()->check(CLI::ExistingFile);
-  return {cmd, [o] {
-            auto ctx = Resolve(o->common);
-            if (!ctx.ok()) return Fail(ctx.status());
-            if (Status s = RequireBrokers(*ctx); !s.ok()) return Fail(s);
-            auto report = PublishJsonl(o->files, ctx->kafka, std::cerr);
-            if (!report.ok()) return Fail(report.status());
-            PrintPublishSummary(*report);
-            return report->all_good() ? 0 : 1;
-          }};
+  return {
+      cmd, [o] {
+        auto ctx = Resolve(o->common);
+        if (!ctx.ok()) return Fail(ctx.status());
+        if (Status s = RequireBrokers(*ctx); !s.ok()) return Fail(s);
+        AdapterOptions options;
+        options.local_postcode_districts = o->local_postcodes.empty()
+                                               ? ctx->local_postcode_districts
+                                               : SplitList(o->local_postcodes);
+        if (!o->year_end.empty()) options.year_end = *ParseDate(o->year_end);
+        if (!o->extracted_at.empty()) {
+          options.extracted_at = ParseTimestamp(o->extracted_at)->instant;
+        }
+        const FeedFormat format = *FeedFormatFromName(o->format);
+        RejectsFile rejects(o->rejects.empty() ? o->files.front() + ".rejects.jsonl" : o->rejects);
+        Status rejects_written;
+        RejectSink on_reject = [&](Reject&& r) {
+          std::cerr << r.ToString() << '\n';
+          if (Status s = rejects.Add(r); !s.ok() && rejects_written.ok()) rejects_written = s;
+        };
+        auto report = PublishFeed(format, o->files, options, ctx->kafka, on_reject, std::cerr);
+        if (Status s = rejects.Finish(); !s.ok() && rejects_written.ok()) rejects_written = s;
+        if (!report.ok()) return Fail(report.status());
+        if (!rejects_written.ok()) return Fail(rejects_written);
+        if (rejects.count() > 0) {
+          std::cerr << rejects.count() << " rejected, listed in " << rejects.path() << '\n';
+        }
+        PrintPublishSummary(*report, format);
+        return report->all_good() ? 0 : 1;
+      }};
 }
 
 Command AddIngest(CLI::App& app) {
@@ -355,7 +408,7 @@ Command AddDemo(CLI::App& app) {
             // 3. Publish, 4. ingest exactly once into the store.
             auto published = PublishJsonl({feed}, kafka, std::cerr);
             if (!published.ok()) return Fail(published.status());
-            PrintPublishSummary(*published);
+            PrintPublishSummary(*published, FeedFormat::kJsonl);
             auto store = EventStore::Open({.path = o->dir + "/store"});
             if (!store.ok()) return Fail(store.status());
             IngestOptions ingest;

@@ -1,7 +1,5 @@
 #include <spdlog/spdlog.h>
 
-#include <fstream>
-
 #include "careledger/events.h"
 #include "careledger/kafka.h"
 #include "careledger/producers.h"
@@ -18,10 +16,18 @@ uint64_t Tag(size_t file, uint64_t line) {
 
 }  // namespace
 
-Result<PublishReport> PublishJsonl(const std::vector<std::string>& files, const Settings& kafka,
-                                   std::ostream& diagnostics) {
+Result<PublishReport> PublishFeed(FeedFormat format, const std::vector<std::string>& files,
+                                  const AdapterOptions& options, const Settings& kafka,
+                                  const RejectSink& on_reject, std::ostream& diagnostics) {
   PublishReport report;
   auto start = std::chrono::steady_clock::now();
+  // Files are named by their index in `files`; adapters report the path they were given.
+  auto file_index = [&](const std::string& path) {
+    for (size_t i = 0; i < files.size(); ++i) {
+      if (files[i] == path) return i;
+    }
+    return size_t{0};
+  };
   auto producer = Producer::Open(kafka, [&](uint64_t tag, const Status& s) {
     if (s.ok()) {
       ++report.published;
@@ -33,41 +39,42 @@ Result<PublishReport> PublishJsonl(const std::vector<std::string>& files, const 
   });
   if (!producer.ok()) return producer.status();
 
-  EnvelopeParser parser;
-  Envelope env;
-  std::string line;
-  for (size_t f = 0; f < files.size(); ++f) {
-    std::ifstream in(files[f], std::ios::binary);
-    if (!in) return Status::BadInput("cannot open " + files[f]);
-    uint64_t line_no = 0;
-    while (std::getline(in, line)) {
-      ++line_no;
-      if (!line.empty() && line.back() == '\r') line.pop_back();
-      if (line.find_first_not_of(" \t") == std::string::npos) continue;
-      ++report.lines;
-      if (Status s = parser.Parse(line, env); !s.ok()) {
-        ++report.rejected;
-        diagnostics << files[f] << ':' << line_no << ": " << s.message() << '\n';
-        continue;
-      }
-      auto type = EventTypeName(env.type);
-      Status s = (*producer)->Produce(TopicFor(env.type), env.child_id, line,
-                                      {{"ce_type", type}, {"content-type", "application/json"}},
-                                      Tag(f, line_no));
-      if (!s.ok()) {
-        if (s.error_class() == ErrorClass::kFatal) return s;
-        ++report.undelivered;
-        diagnostics << files[f] << ':' << line_no << ": not queued: " << s.message() << '\n';
-      }
+  size_t last_index = 0;
+  const std::string* last_file = nullptr;
+  EventSink on_event = [&](FeedEvent&& e) {
+    if (last_file == nullptr || *last_file != e.file) {
+      last_index = file_index(e.file);
+      last_file = &files[last_index];
     }
-  }
+    ++report.events;
+    Status s = (*producer)->Produce(
+        TopicFor(e.type), e.child_id, e.envelope,
+        {{"ce_type", EventTypeName(e.type)}, {"content-type", "application/json"}},
+        Tag(last_index, e.line));
+    if (!s.ok()) {
+      if (s.error_class() == ErrorClass::kFatal) return s;
+      ++report.undelivered;
+      diagnostics << e.file << ':' << e.line << ": not queued: " << s.message() << '\n';
+    }
+    return Status::Ok();
+  };
+  auto adapted = AdaptFiles(format, files, options, on_event, on_reject);
+  if (!adapted.ok()) return adapted.status();
+  report.lines = adapted->rows;
+  report.rejected = adapted->rejected;
   if (Status s = (*producer)->Flush(std::chrono::seconds(60)); !s.ok()) {
     // Whatever has no delivery report is not published; say how many.
     diagnostics << "publish: " << s.message() << '\n';
-    report.undelivered += report.lines - report.rejected - report.published - report.undelivered;
+    report.undelivered += report.events - report.published - report.undelivered;
   }
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return report;
+}
+
+Result<PublishReport> PublishJsonl(const std::vector<std::string>& files, const Settings& kafka,
+                                   std::ostream& diagnostics) {
+  RejectSink on_reject = [&](Reject&& r) { diagnostics << r.ToString() << '\n'; };
+  return PublishFeed(FeedFormat::kJsonl, files, AdapterOptions{}, kafka, on_reject, diagnostics);
 }
 
 }  // namespace careledger

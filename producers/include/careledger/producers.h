@@ -1,19 +1,104 @@
-// careledger/producers.h — getting source data onto the topics: validate each row, publish with
-// an idempotent producer keyed by child_id, and count a message as published only once its
-// delivery report says so. Also the synthetic feed generator.
+// careledger/producers.h — getting source data onto the topics: adapt each source's rows into
+// envelopes, validate each, publish with an idempotent producer keyed by child_id, and count a
+// message as published only once its delivery report says so. Also the synthetic feed generator.
 #pragma once
 
 #include <cstdint>
+#include <fstream>
+#include <functional>
+#include <optional>
 #include <ostream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "careledger/common.h"
+#include "careledger/events.h"
 
 namespace careledger {
 
+// ---- Feed adapters ------------------------------------------------------------------------
+// Each format turns a source's rows into event envelopes (spec/events.md); every envelope then
+// goes through EnvelopeParser, like a JSON Lines line, before anything is published. docs/feeds.md
+// documents every column.
+enum class FeedFormat { kJsonl, kSsda903, kPoliceCsv, kYjsCsv };
+std::optional<FeedFormat> FeedFormatFromName(std::string_view name);  // "jsonl", "ssda903", …
+
+struct AdapterOptions {
+  // recorded_at of rows that carry none (every SSDA903 row; police/YJS rows with a blank or no
+  // recorded_at column). Unset: each file's modification time, to the second. A re-send must
+  // carry the same value, or its events conflict with the ones already stored.
+  std::optional<Instant> extracted_at;
+  // SSDA903: the authority's own postcode districts (outward codes such as "LS1", "LS27"); a
+  // placement whose PL_POST district is not among them is out_of_area. Required as soon as an
+  // episodes row has a PL_POST. Default: empty.
+  std::vector<std::string> local_postcode_districts;
+  // SSDA903 OC3: the day contacts are recorded on. Unset: the last 31 March on or before the
+  // extract time (the collection year's end).
+  std::optional<Date> year_end;
+};
+
+// A row (or a whole file) that was not turned into events. Never carries the row's content.
+struct Reject {
+  std::string file;
+  uint64_t line = 0;  // 1-based, the header being line 1; a record starts on its first line
+  std::string field;  // the column (or envelope field); empty when the line as a whole is bad
+  std::string reason;
+  std::string ToString() const;  // "file:line: field 'F': reason" (as PublishJsonl has printed)
+  std::string ToJson() const;  // {"file":…,"line":…,"field":…,"reason":…}, one dead-letter line
+};
+
+// A validated envelope, ready to publish.
+struct FeedEvent {
+  std::string envelope;  // UTF-8 JSON, one line
+  std::string child_id;  // the Kafka key
+  EventType type = EventType::kChildRegistered;
+  std::string file;  // where it came from, to name an undelivered one
+  uint64_t line = 0;
+};
+
+struct AdaptReport {
+  uint64_t rows = 0;      // data rows read (JSON Lines: non-blank lines)
+  uint64_t events = 0;    // envelopes built and valid
+  uint64_t rejected = 0;  // Reject entries: rows, or whole files (missing column, no header)
+};
+
+using EventSink = std::function<Status(FeedEvent&&)>;  // an error stops the run
+using RejectSink = std::function<void(Reject&&)>;
+
+// Reads `files` in `format` and hands each valid event to `on_event` (in file order; SSDA903
+// episodes per child in DECOM order) and each rejected row to `on_reject`. A row either yields
+// all its events or is rejected whole. BadInput for what stops the run: an unreadable file, or
+// SSDA903 placements without local postcode districts to judge out_of_area by.
+Result<AdaptReport> AdaptFiles(FeedFormat format, const std::vector<std::string>& files,
+                               const AdapterOptions& options, const EventSink& on_event,
+                               const RejectSink& on_reject);
+// The same, collecting into vectors (tests, small files).
+Result<AdaptReport> AdaptFiles(FeedFormat format, const std::vector<std::string>& files,
+                               const AdapterOptions& options, std::vector<FeedEvent>& events_out,
+                               std::vector<Reject>& rejects_out);
+
+// The dead-letter file of a publish run: one JSON line per reject, written as they come.
+class RejectsFile {
+ public:
+  explicit RejectsFile(std::string path) : path_(std::move(path)) {}
+  // Creates (or truncates) the file at the first reject.
+  Status Add(const Reject& reject);
+  // Flushes. A run with no rejects creates no file, but empties one left by an earlier run so
+  // that it never describes another run.
+  Status Finish();
+  uint64_t count() const { return count_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+  std::ofstream out_;
+  uint64_t count_ = 0;
+};
+
 struct PublishReport {
-  uint64_t lines = 0;        // non-blank lines read
+  uint64_t lines = 0;        // rows read (JSON Lines: non-blank lines)
+  uint64_t events = 0;       // valid events handed to the producer
   uint64_t published = 0;    // acknowledged by the broker (acks=all)
   uint64_t rejected = 0;     // failed validation: named on `diagnostics` as file:line: reason
   uint64_t undelivered = 0;  // valid but not acknowledged: named likewise
@@ -21,8 +106,15 @@ struct PublishReport {
   bool all_good() const { return rejected == 0 && undelivered == 0; }
 };
 
-// Publishes JSON Lines files of envelopes to the topics their types belong to. Bad lines are
-// reported and skipped; the others are published.
+// Adapts `files` and publishes their events to the topics their types belong to, keyed by
+// child_id, streaming (nothing is held beyond what the producer queues). Rejects go to
+// `on_reject`; undelivered events are named on `diagnostics`.
+Result<PublishReport> PublishFeed(FeedFormat format, const std::vector<std::string>& files,
+                                  const AdapterOptions& options, const Settings& kafka,
+                                  const RejectSink& on_reject, std::ostream& diagnostics);
+
+// Publishes JSON Lines files of envelopes. Bad lines are reported on `diagnostics` as
+// file:line: reason and skipped; the others are published.
 Result<PublishReport> PublishJsonl(const std::vector<std::string>& files, const Settings& kafka,
                                    std::ostream& diagnostics);
 

@@ -1,0 +1,337 @@
+#include "feed.h"
+
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace careledger {
+
+namespace {
+constexpr std::pair<std::string_view, FeedFormat> kFormats[] = {
+    {"jsonl", FeedFormat::kJsonl},
+    {"ssda903", FeedFormat::kSsda903},
+    {"police-csv", FeedFormat::kPoliceCsv},
+    {"yjs-csv", FeedFormat::kYjsCsv},
+};
+}  // namespace
+
+std::optional<FeedFormat> FeedFormatFromName(std::string_view name) {
+  for (auto [n, f] : kFormats) {
+    if (n == name) return f;
+  }
+  return std::nullopt;
+}
+
+std::string Reject::ToString() const {
+  std::string s = file + ':' + std::to_string(line) + ": ";
+  if (!field.empty()) s += "field '" + field + "': ";
+  return s + reason;
+}
+
+std::string Reject::ToJson() const {
+  std::string s = "{\"file\":";
+  AppendJsonString(s, file);
+  s += ",\"line\":" + std::to_string(line) + ",\"field\":";
+  AppendJsonString(s, field);
+  s += ",\"reason\":";
+  AppendJsonString(s, reason);
+  return s + "}";
+}
+
+Status RejectsFile::Add(const Reject& reject) {
+  if (!out_.is_open()) {
+    out_.open(path_, std::ios::binary | std::ios::trunc);
+    if (!out_) return Status::BadInput("cannot write the rejects file " + path_);
+  }
+  ++count_;
+  out_ << reject.ToJson() << '\n';
+  if (!out_) return Status::BadInput("cannot write the rejects file " + path_);
+  return Status::Ok();
+}
+
+Status RejectsFile::Finish() {
+  if (!out_.is_open()) {
+    std::error_code ec;
+    if (!std::filesystem::exists(path_, ec)) return Status::Ok();
+    out_.open(path_, std::ios::binary | std::ios::trunc);
+  }
+  out_.flush();
+  if (!out_) return Status::BadInput("cannot write the rejects file " + path_);
+  return Status::Ok();
+}
+
+Result<AdaptReport> AdaptFiles(FeedFormat format, const std::vector<std::string>& files,
+                               const AdapterOptions& options, const EventSink& on_event,
+                               const RejectSink& on_reject) {
+  feed::RowSink sink(on_event, on_reject);
+  Status s;
+  switch (format) {
+    case FeedFormat::kJsonl:
+      s = feed::AdaptJsonl(files, sink);
+      break;
+    case FeedFormat::kSsda903:
+      s = feed::AdaptSsda903(files, options, sink);
+      break;
+    case FeedFormat::kPoliceCsv:
+      s = feed::AdaptPoliceCsv(files, options, sink);
+      break;
+    case FeedFormat::kYjsCsv:
+      s = feed::AdaptYjsCsv(files, options, sink);
+      break;
+  }
+  if (!s.ok()) return s;
+  return sink.report();
+}
+
+Result<AdaptReport> AdaptFiles(FeedFormat format, const std::vector<std::string>& files,
+                               const AdapterOptions& options, std::vector<FeedEvent>& events_out,
+                               std::vector<Reject>& rejects_out) {
+  EventSink on_event = [&](FeedEvent&& e) {
+    events_out.push_back(std::move(e));
+    return Status::Ok();
+  };
+  RejectSink on_reject = [&](Reject&& r) { rejects_out.push_back(std::move(r)); };
+  return AdaptFiles(format, files, options, on_event, on_reject);
+}
+
+namespace feed {
+
+bool IsBlank(std::string_view s) {
+  return s.find_first_not_of(" \t\r") == std::string_view::npos;
+}
+
+int CsvFile::Column(std::string_view name) const {
+  for (size_t i = 0; i < header.size(); ++i) {
+    if (header[i] == name) return int(i);
+  }
+  return -1;
+}
+
+namespace {
+
+std::string_view TrimSpaces(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) {
+    s.remove_suffix(1);
+  }
+  return s;
+}
+
+}  // namespace
+
+Result<CsvFile> ReadCsv(const std::string& path, std::vector<BrokenRecord>& broken) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::BadInput("cannot open " + path);
+  std::ostringstream buf;
+  buf << in.rdbuf();
+  std::string text = std::move(buf).str();
+  std::string_view t = text;
+  if (t.starts_with("\xEF\xBB\xBF")) t.remove_prefix(3);
+
+  CsvFile file;
+  file.path = path;
+  uint64_t line = 1;
+  size_t pos = 0;
+  bool have_header = false;
+  while (pos < t.size()) {
+    CsvRow row;
+    row.line = line;
+    std::string_view problem;
+    std::string cell;
+    bool quoted = false, blank_record = true;
+    for (;;) {
+      if (pos < t.size() && t[pos] == '"' && TrimSpaces(cell).empty()) {
+        // A quoted cell: everything up to the closing quote, "" being one quote.
+        quoted = true;
+        cell.clear();
+        ++pos;
+        for (;;) {
+          if (pos >= t.size()) {
+            problem = "unterminated quoted cell";
+            break;
+          }
+          char c = t[pos++];
+          if (c == '"') {
+            if (pos < t.size() && t[pos] == '"') {
+              cell += '"';
+              ++pos;
+            } else {
+              break;
+            }
+          } else {
+            if (c == '\n') ++line;
+            cell += c;
+          }
+        }
+        blank_record = false;
+        // Only spaces may follow the closing quote before the separator.
+        while (pos < t.size() && (t[pos] == ' ' || t[pos] == '\t')) ++pos;
+        if (problem.empty() && pos < t.size() && t[pos] != ',' && t[pos] != '\n' &&
+            t[pos] != '\r') {
+          problem = "text after a closing quote";
+        }
+      }
+      while (pos < t.size() && t[pos] != ',' && t[pos] != '\n') {
+        if (!quoted) cell += t[pos];
+        ++pos;
+      }
+      std::string_view v = quoted ? std::string_view(cell) : TrimSpaces(cell);
+      if (!v.empty()) blank_record = false;
+      row.cells.emplace_back(v);
+      cell.clear();
+      quoted = false;
+      if (pos >= t.size()) break;
+      if (t[pos++] == '\n') {
+        ++line;
+        break;
+      }
+    }
+    if (blank_record && row.cells.size() == 1) continue;
+    if (!problem.empty()) {
+      broken.push_back({row.line, std::string(problem)});
+    } else if (!have_header) {
+      file.header = std::move(row.cells);
+      have_header = true;
+    } else if (row.cells.size() != file.header.size()) {
+      broken.push_back({row.line, std::to_string(row.cells.size()) +
+                                      " cells where the header has " +
+                                      std::to_string(file.header.size())});
+    } else {
+      file.rows.push_back(std::move(row));
+    }
+  }
+  return file;
+}
+
+EnvelopeWriter::EnvelopeWriter(std::string_view event_id, std::string_view type,
+                               std::string_view source, std::string_view child_id,
+                               std::string_view occurred_at, std::string_view recorded_at) {
+  out_ = "{\"event_id\":";
+  AppendJsonString(out_, event_id);
+  out_ += ",\"type\":";
+  AppendJsonString(out_, type);
+  out_ += ",\"schema_version\":1,\"source\":";
+  AppendJsonString(out_, source);
+  out_ += ",\"child_id\":";
+  AppendJsonString(out_, child_id);
+  out_ += ",\"occurred_at\":";
+  AppendJsonString(out_, occurred_at);
+  out_ += ",\"recorded_at\":";
+  AppendJsonString(out_, recorded_at);
+  out_ += ",\"data\":{";
+}
+
+void EnvelopeWriter::Key(std::string_view key) {
+  if (!first_) out_ += ',';
+  first_ = false;
+  AppendJsonString(out_, key);
+  out_ += ':';
+}
+
+void EnvelopeWriter::Text(std::string_view key, std::string_view value) {
+  Key(key);
+  AppendJsonString(out_, value);
+}
+
+void EnvelopeWriter::Flag(std::string_view key, bool value) {
+  Key(key);
+  out_ += value ? "true" : "false";
+}
+
+void EnvelopeWriter::Integer(std::string_view key, int64_t value) {
+  Key(key);
+  out_ += std::to_string(value);
+}
+
+std::string EnvelopeWriter::Finish() && {
+  out_ += "}}";
+  return std::move(out_);
+}
+
+std::pair<std::string, std::string> SplitFieldMessage(std::string_view message) {
+  constexpr std::string_view kPrefix = "field '";
+  if (message.starts_with(kPrefix)) {
+    auto end = message.find("': ", kPrefix.size());
+    if (end != std::string_view::npos) {
+      return {std::string(message.substr(kPrefix.size(), end - kPrefix.size())),
+              std::string(message.substr(end + 3))};
+    }
+  }
+  return {std::string(), std::string(message)};
+}
+
+void RowSink::Reject(const std::string& file, uint64_t line, std::string_view field,
+                     std::string_view reason) {
+  ++report_.rejected;
+  on_reject_(careledger::Reject{file, line, std::string(field), std::string(reason)});
+}
+
+Status RowSink::Row(const std::string& file, uint64_t line, std::vector<PendingEvent>& events,
+                    bool check_ids) {
+  auto column_of = [](const PendingEvent& e, std::string field) {
+    for (const auto& [envelope_field, column] : e.columns) {
+      if (envelope_field == field) return std::string(column);
+    }
+    return field;
+  };
+  parsed_.clear();
+  for (const auto& e : events) {
+    Status s = parser_.Parse(e.envelope, env_);
+    if (!s.ok()) {
+      auto [field, rule] = SplitFieldMessage(s.message());
+      Reject(file, line, column_of(e, std::move(field)), rule);
+      return Status::Ok();
+    }
+    parsed_.emplace_back(env_.type, std::move(env_.child_id));
+    if (!check_ids) continue;
+    uint64_t fp = Fingerprint(e.envelope);
+    auto [it, inserted] = ids_.try_emplace(env_.event_id, Seen{fp, line});
+    if (!inserted && it->second.fingerprint != fp) {
+      Reject(file, line, column_of(e, "event_id"),
+             "the same source key as line " + std::to_string(it->second.line) +
+                 " with different content");
+      return Status::Ok();
+    }
+  }
+  for (size_t i = 0; i < events.size(); ++i) {
+    CARELEDGER_RETURN_IF_ERROR(
+        on_event_(FeedEvent{std::move(events[i].envelope), std::move(parsed_[i].second),
+                            parsed_[i].first, file, line}));
+    ++report_.events;
+  }
+  return Status::Ok();
+}
+
+Result<Instant> ExtractTime(const std::string& path, const AdapterOptions& options) {
+  if (options.extracted_at) return *options.extracted_at;
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return Status::BadInput("cannot stat " + path);
+  return Instant{std::chrono::seconds{st.st_mtim.tv_sec}};
+}
+
+Status AdaptJsonl(const std::vector<std::string>& files, RowSink& sink) {
+  std::vector<PendingEvent> one(1);
+  std::string line;
+  for (const auto& path : files) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return Status::BadInput("cannot open " + path);
+    uint64_t line_no = 0;
+    while (std::getline(in, line)) {
+      ++line_no;
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      if (line.find_first_not_of(" \t") == std::string::npos) continue;
+      sink.CountRow();
+      one.resize(1);
+      one[0].envelope = std::move(line);
+      // Ids in JSON Lines are the source's own; duplicates are for ingest to settle.
+      CARELEDGER_RETURN_IF_ERROR(sink.Row(path, line_no, one, /*check_ids=*/false));
+      line.clear();
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace feed
+}  // namespace careledger

@@ -1,0 +1,112 @@
+// Private to producers/: what the feed adapters share — reading CSV, building envelopes, and
+// validating a row's events together before they reach the sink.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "careledger/events.h"
+#include "careledger/producers.h"
+
+namespace careledger::feed {
+
+// ---- CSV ------------------------------------------------------------------------------------
+// RFC 4180: quoted cells may hold commas, doubled quotes and line breaks; unquoted cells are
+// trimmed of spaces; a UTF-8 byte order mark (Excel) is skipped.
+struct CsvRow {
+  uint64_t line = 0;  // where the record starts
+  std::vector<std::string> cells;
+};
+struct CsvFile {
+  std::string path;
+  std::vector<std::string> header;  // empty when the file has no rows at all
+  std::vector<CsvRow> rows;         // blank lines left out
+  // The index of a header column, or -1.
+  int Column(std::string_view name) const;
+};
+// A record left out of `rows`: an unterminated quote, or a cell count other than the header's
+// (a stray comma shifts every later cell into the wrong column, so such a row is never read).
+struct BrokenRecord {
+  uint64_t line;
+  std::string reason;
+};
+// BadInput when the file cannot be read; broken records are per-row problems.
+Result<CsvFile> ReadCsv(const std::string& path, std::vector<BrokenRecord>& broken);
+
+// ---- Envelopes ------------------------------------------------------------------------------
+// Writes an envelope member by member in the contract's field order, so that the same row
+// always gives the same bytes (a re-send must be byte-identical to be a duplicate).
+class EnvelopeWriter {
+ public:
+  EnvelopeWriter(std::string_view event_id, std::string_view type, std::string_view source,
+                 std::string_view child_id, std::string_view occurred_at,
+                 std::string_view recorded_at);
+  void Text(std::string_view key, std::string_view value);
+  void Flag(std::string_view key, bool value);
+  void Integer(std::string_view key, int64_t value);
+  std::string Finish() &&;
+
+ private:
+  void Key(std::string_view key);
+  std::string out_;
+  bool first_ = true;
+};
+
+// An envelope built from a row, with the columns its fields came from, so that a validation
+// failure names the column the user can fix rather than the envelope field.
+struct PendingEvent {
+  std::string envelope;
+  std::vector<std::pair<std::string, std::string_view>> columns;  // envelope field → column
+};
+
+// Everything an adapter needs to report: counts, the sinks, and the envelope parser.
+class RowSink {
+ public:
+  RowSink(const EventSink& on_event, const RejectSink& on_reject)
+      : on_event_(on_event), on_reject_(on_reject) {}
+
+  void Reject(const std::string& file, uint64_t line, std::string_view field,
+              std::string_view reason);
+  // Validates a row's events together: all are passed on, or the row is rejected for the first
+  // failure. `check_ids`: also refuse an event_id already built in this run from different
+  // content (a source key that is not unique), naming the earlier line.
+  Status Row(const std::string& file, uint64_t line, std::vector<PendingEvent>& events,
+             bool check_ids = true);
+  void CountRow() { ++report_.rows; }
+  const AdaptReport& report() const { return report_; }
+
+ private:
+  const EventSink& on_event_;
+  const RejectSink& on_reject_;
+  AdaptReport report_;
+  EnvelopeParser parser_;
+  Envelope env_;
+  struct Seen {
+    uint64_t fingerprint;
+    uint64_t line;
+  };
+  std::unordered_map<std::string, Seen> ids_;
+  std::vector<std::pair<EventType, std::string>> parsed_;  // the row's types and child ids
+};
+
+// A parser message "field 'X': rule" split into X and rule; others have an empty field.
+std::pair<std::string, std::string> SplitFieldMessage(std::string_view message);
+
+// recorded_at for rows without one: the option, else the file's modification time.
+Result<Instant> ExtractTime(const std::string& path, const AdapterOptions& options);
+
+bool IsBlank(std::string_view s);
+
+// The formats; each reads all of `files` and reports through `sink`.
+Status AdaptJsonl(const std::vector<std::string>& files, RowSink& sink);
+Status AdaptSsda903(const std::vector<std::string>& files, const AdapterOptions& options,
+                    RowSink& sink);
+Status AdaptPoliceCsv(const std::vector<std::string>& files, const AdapterOptions& options,
+                      RowSink& sink);
+Status AdaptYjsCsv(const std::vector<std::string>& files, const AdapterOptions& options,
+                   RowSink& sink);
+
+}  // namespace careledger::feed

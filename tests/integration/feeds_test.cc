@@ -1,0 +1,83 @@
+// `careledger publish --format ...` as a user runs it against `careledger broker`: the example
+// SSDA903 files go through, a re-send is stored once (the event ids come from the source keys),
+// and a bad row is named on stderr and in the rejects file while the rest is published.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "test_support.h"
+
+namespace careledger {
+namespace {
+
+using test::Careledger;
+using ::testing::HasSubstr;
+
+std::string Example(std::string_view name) {
+  return std::string(CARELEDGER_SOURCE_DIR) + "/ops/examples/" + std::string(name);
+}
+
+TEST(FeedPublish, Ssda903ExamplesArePublishedOnceAndAReSendIsADuplicate) {
+  test::TempDir dir;
+  test::BrokerProcess broker(3);
+  // The postcode districts come from the settings file, as an authority would configure them.
+  test::WriteFile(dir / "c.conf", "ssda903.local_postcode_districts = LS1, ls2,LS6\n");
+  const std::vector<std::string> publish = {"publish",
+                                            "--brokers",
+                                            broker.bootstrap(),
+                                            "--config",
+                                            dir / "c.conf",
+                                            "--format",
+                                            "ssda903",
+                                            "--extracted-at",
+                                            "2025-06-30T09:00:00Z",
+                                            "--rejects",
+                                            dir / "rejects.jsonl",
+                                            Example("ssda903_header.csv"),
+                                            Example("ssda903_episodes.csv"),
+                                            Example("ssda903_missing.csv"),
+                                            Example("ssda903_oc3.csv")};
+  for (int round = 1; round <= 2; ++round) {
+    auto r = Careledger(publish);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_THAT(r.err, HasSubstr("published 22 of 22 events from 17 rows")) << round;
+    EXPECT_THAT(r.err, HasSubstr("rejected 0, undelivered 0")) << round;
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir / "rejects.jsonl")) << "a clean run writes none";
+  EXPECT_FALSE(std::filesystem::exists(Example("ssda903_header.csv") + ".rejects.jsonl"));
+
+  auto ingest = Careledger(
+      {"ingest", "--brokers", broker.bootstrap(), "--data", dir / "store", "--until-end"});
+  ASSERT_EQ(ingest.exit_code, 0) << ingest.err;
+  EXPECT_THAT(ingest.err, HasSubstr("ingested 22 events"));
+  EXPECT_THAT(ingest.err, HasSubstr("duplicates 22, dead letters 0"));
+  EXPECT_EQ(test::StoredEventIds(dir / "store").count("ssda903:care.period_ended:C1001:2024-01-05"),
+            1u);
+  // C1001 (U4 since September) and C1003 (K2) were looked after on 31 March 2024.
+  auto report = Careledger(
+      {"report", "cla", "--data", dir / "store", "--at", "2024-03-31", "--format", "csv"});
+  ASSERT_EQ(report.exit_code, 0) << report.err;
+  EXPECT_EQ(report.out, "value\n2\n");
+}
+
+TEST(FeedPublish, ABadRowIsNamedAndListedAndTheOthersArePublished) {
+  test::TempDir dir;
+  test::BrokerProcess broker(3);
+  test::WriteFile(dir / "police.csv",
+                  test::ReadFile(Example("police.csv")) +
+                      "offence,C1004,2024-09-31,,,,,,OF-24-0100,drugs,,,N,,,,\n");
+  auto r = Careledger({"publish", "--brokers", broker.bootstrap(), "--format", "police-csv",
+                       "--extracted-at", "2025-06-30T09:00:00Z", dir / "police.csv"});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_THAT(r.err,
+              HasSubstr(dir / "police.csv" + ":9: field 'occurred_at': no such calendar date"));
+  EXPECT_THAT(r.err, HasSubstr("published 7 of 7 events from 8 rows"));
+  EXPECT_THAT(r.err, ::testing::Not(HasSubstr("C1004"))) << "a child id is never printed";
+  EXPECT_EQ(test::ReadFile(dir / "police.csv.rejects.jsonl"),
+            "{\"file\":\"" + dir / "police.csv" +
+                "\",\"line\":9,\"field\":\"occurred_at\",\"reason\":\"no such calendar date\"}\n");
+}
+
+}  // namespace
+}  // namespace careledger
