@@ -68,5 +68,6 @@ Command AddDemo(CLI::App& app);
 Command AddVerify(CLI::App& app);
 Command AddBackup(CLI::App& app);
 Command AddRestore(CLI::App& app);
+Command AddDeadLetter(CLI::App& app);
 
 }  // namespace careledger::app

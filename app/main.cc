@@ -14,7 +14,7 @@ int main(int argc, char** argv) {
       careledger::app::AddGenerate(app), careledger::app::AddPublish(app),
       careledger::app::AddIngest(app),   careledger::app::AddReport(app),
       careledger::app::AddVerify(app),   careledger::app::AddBackup(app),
-      careledger::app::AddRestore(app),
+      careledger::app::AddRestore(app),  careledger::app::AddDeadLetter(app),
   };
   try {
     app.parse(argc, argv);

@@ -16,15 +16,20 @@ uint64_t Tag(size_t file, uint64_t line) {
 
 }  // namespace
 
-Result<PublishReport> PublishFeed(FeedFormat format, const std::vector<std::string>& files,
-                                  const AdapterOptions& options, const Settings& kafka,
-                                  const RejectSink& on_reject, std::ostream& diagnostics) {
+namespace {
+
+// The publishing half shared by feeds and re-driven dead letters: `source` hands events to the
+// sink it is given (and reports rows and rejects); each event is produced to its type's topic
+// keyed by child_id and counted once its delivery report says so. Events are named by their
+// `file` (an index into `names`) and line when they are not delivered.
+using FeedSource = std::function<Result<AdaptReport>(const EventSink&)>;
+Result<PublishReport> PublishFrom(const FeedSource& source, const std::vector<std::string>& names,
+                                  const Settings& kafka, std::ostream& diagnostics) {
   PublishReport report;
   auto start = std::chrono::steady_clock::now();
-  // Files are named by their index in `files`; adapters report the path they were given.
-  auto file_index = [&](const std::string& path) {
-    for (size_t i = 0; i < files.size(); ++i) {
-      if (files[i] == path) return i;
+  auto name_index = [&](const std::string& name) {
+    for (size_t i = 0; i < names.size(); ++i) {
+      if (names[i] == name) return i;
     }
     return size_t{0};
   };
@@ -34,17 +39,17 @@ Result<PublishReport> PublishFeed(FeedFormat format, const std::vector<std::stri
       return;
     }
     ++report.undelivered;
-    diagnostics << files[tag >> kLineBits] << ':' << (tag & ((uint64_t{1} << kLineBits) - 1))
+    diagnostics << names[tag >> kLineBits] << ':' << (tag & ((uint64_t{1} << kLineBits) - 1))
                 << ": not delivered: " << s.message() << '\n';
   });
   if (!producer.ok()) return producer.status();
 
   size_t last_index = 0;
-  const std::string* last_file = nullptr;
+  const std::string* last_name = nullptr;
   EventSink on_event = [&](FeedEvent&& e) {
-    if (last_file == nullptr || *last_file != e.file) {
-      last_index = file_index(e.file);
-      last_file = &files[last_index];
+    if (last_name == nullptr || *last_name != e.file) {
+      last_index = name_index(e.file);
+      last_name = &names[last_index];
     }
     ++report.events;
     Status s = (*producer)->Produce(
@@ -58,10 +63,10 @@ Result<PublishReport> PublishFeed(FeedFormat format, const std::vector<std::stri
     }
     return Status::Ok();
   };
-  auto adapted = AdaptFiles(format, files, options, on_event, on_reject);
-  if (!adapted.ok()) return adapted.status();
-  report.lines = adapted->rows;
-  report.rejected = adapted->rejected;
+  auto fed = source(on_event);
+  if (!fed.ok()) return fed.status();
+  report.lines = fed->rows;
+  report.rejected = fed->rejected;
   if (Status s = (*producer)->Flush(std::chrono::seconds(60)); !s.ok()) {
     // Whatever has no delivery report is not published; say how many.
     diagnostics << "publish: " << s.message() << '\n';
@@ -69,6 +74,35 @@ Result<PublishReport> PublishFeed(FeedFormat format, const std::vector<std::stri
   }
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return report;
+}
+
+}  // namespace
+
+Result<PublishReport> PublishFeed(FeedFormat format, const std::vector<std::string>& files,
+                                  const AdapterOptions& options, const Settings& kafka,
+                                  const RejectSink& on_reject, std::ostream& diagnostics) {
+  return PublishFrom(
+      [&](const EventSink& sink) { return AdaptFiles(format, files, options, sink, on_reject); },
+      files, kafka, diagnostics);
+}
+
+Result<PublishReport> PublishEvents(std::vector<FeedEvent> events, const Settings& kafka,
+                                    std::ostream& diagnostics) {
+  std::vector<std::string> names;
+  for (const auto& e : events) {
+    if (names.empty() || names.back() != e.file) names.push_back(e.file);
+  }
+  return PublishFrom(
+      [&](const EventSink& sink) -> Result<AdaptReport> {
+        AdaptReport r;
+        for (auto& e : events) {
+          ++r.rows;
+          ++r.events;
+          CARELEDGER_RETURN_IF_ERROR(sink(std::move(e)));
+        }
+        return r;
+      },
+      names, kafka, diagnostics);
 }
 
 Result<PublishReport> PublishJsonl(const std::vector<std::string>& files, const Settings& kafka,

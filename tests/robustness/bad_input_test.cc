@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include "care_fixture.h"
 #include "careledger/store.h"
 #include "test_support.h"
@@ -119,6 +121,47 @@ TEST(BadInput, IngestDeadLettersWhatTheTopicCarriesAndKeepsGoing) {
   }
   EXPECT_THAT(kinds, ::testing::UnorderedElementsAre("error=invalid_json", "error=unknown_type",
                                                      "error=key_mismatch", "error=conflict"));
+
+  // Operators see them without payloads, and re-drive what passes now: the wrongly keyed
+  // message is valid, so retry re-publishes it keyed by its child_id and ingest stores it.
+  auto list = Careledger({"deadletter", "list", "--data", dir / "store", "--format", "csv"});
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  auto rows = test::Lines(list.out);
+  ASSERT_EQ(rows.size(), 5u) << list.out;
+  EXPECT_EQ(rows[0], "id,kind,status,reason,bytes");
+  std::string retryable_id;
+  std::map<std::string, std::string> status_by_kind;
+  for (size_t i = 1; i < rows.size(); ++i) {
+    auto fields = rows[i];
+    std::string id = fields.substr(0, fields.find(','));
+    std::string rest = fields.substr(id.size() + 1);
+    std::string kind = rest.substr(0, rest.find(','));
+    rest = rest.substr(kind.size() + 1);
+    status_by_kind[kind] = rest.substr(0, rest.find(','));
+    if (kind == "key_mismatch") retryable_id = id;
+  }
+  EXPECT_EQ(status_by_kind, (std::map<std::string, std::string>{{"conflict", "conflict"},
+                                                                {"invalid_json", "invalid"},
+                                                                {"key_mismatch", "retryable"},
+                                                                {"unknown_type", "invalid"}}));
+  EXPECT_THAT(list.out, ::testing::Not(HasSubstr(child_of_first)));
+  auto show = Careledger({"deadletter", "show", retryable_id, "--data", dir / "store"});
+  ASSERT_EQ(show.exit_code, 0) << show.err;
+  EXPECT_THAT(show.out, HasSubstr("status    retryable"));
+  EXPECT_THAT(show.out, HasSubstr("type      care."));
+  EXPECT_EQ(Careledger({"deadletter", "show", "nope", "--data", dir / "store"}).exit_code, 1);
+
+  auto retry =
+      Careledger({"deadletter", "retry", "--brokers", broker.bootstrap(), "--data", dir / "store"});
+  EXPECT_EQ(retry.exit_code, 1) << "two stay invalid and one is a conflict\n" << retry.err;
+  EXPECT_THAT(retry.err, HasSubstr("re-published 1 of 4 dead letters"));
+  EXPECT_THAT(retry.err, HasSubstr("0 already stored, 2 still invalid, 1 conflicts"));
+  auto again = Careledger(
+      {"ingest", "--brokers", broker.bootstrap(), "--data", dir / "store", "--until-end"});
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(test::StoredEventIds(dir / "store").size(), fixture.lines.size() + 1);
+  auto after = Careledger({"deadletter", "show", retryable_id, "--data", dir / "store"});
+  EXPECT_THAT(after.out, HasSubstr("status    stored"));
 }
 
 }  // namespace

@@ -113,6 +113,11 @@ Result<PublishReport> PublishFeed(FeedFormat format, const std::vector<std::stri
                                   const AdapterOptions& options, const Settings& kafka,
                                   const RejectSink& on_reject, std::ostream& diagnostics);
 
+// Publishes events already built and validated (e.g. dead letters re-driven), exactly as
+// PublishFeed does; an undelivered one is named by its `file` and `line`.
+Result<PublishReport> PublishEvents(std::vector<FeedEvent> events, const Settings& kafka,
+                                    std::ostream& diagnostics);
+
 // Publishes JSON Lines files of envelopes. Bad lines are reported on `diagnostics` as
 // file:line: reason and skipped; the others are published.
 Result<PublishReport> PublishJsonl(const std::vector<std::string>& files, const Settings& kafka,
