@@ -532,6 +532,10 @@ Status CheckString(std::string_view s, const Node& node, const Path* path) {
     }
   }
   if (node.format != Format::kNone) {
+    // RFC 3339 lets applications use a space for the T; JSON Schema's date-time does not.
+    if (s.size() > 10 && s[10] != 'T' && s[10] != 't') {
+      return FieldError(path, "not an RFC 3339 date-time");
+    }
     auto ts = ParseTimestamp(s);
     if (!ts.ok()) return FieldError(path, ts.status().message());
     if (node.format == Format::kDateTime && !ts->has_time) {
