@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstring>
 
 namespace careledger::schema {
 
@@ -17,7 +18,19 @@ std::optional<std::string_view> CodeEntry::Extra(std::string_view keyword) const
   return std::nullopt;
 }
 
+std::optional<uint64_t> PackCode(std::string_view code) {
+  if (code.size() > 7) return std::nullopt;
+  uint64_t v = 0;
+  std::memcpy(&v, code.data(), code.size());
+  return v | uint64_t(code.size()) << 56;
+}
+
 const CodeEntry* CodeList::Find(std::string_view code) const {
+  if (auto key = PackCode(code)) {
+    auto it =
+        std::lower_bound(packed.begin(), packed.end(), std::pair<uint64_t, uint16_t>{*key, 0});
+    return it != packed.end() && it->first == *key ? &entries[it->second] : nullptr;
+  }
   auto it = std::lower_bound(by_code.begin(), by_code.end(), code,
                              [&](uint16_t i, std::string_view c) { return entries[i].code < c; });
   if (it == by_code.end() || entries[*it].code != code) return nullptr;
@@ -33,7 +46,12 @@ const CodeEntry* CodeList::Find(int64_t code) const {
 
 int Node::FindProperty(std::string_view name) const {
   for (size_t i = 0; i < properties.size(); ++i) {
-    if (properties[i].name == name) return int(i);
+    const std::string& p = properties[i].name;
+    // Length and first byte rule out nearly every other name before a memcmp.
+    if (p.size() == name.size() && !p.empty() && p[0] == name[0] &&
+        std::memcmp(p.data(), name.data(), p.size()) == 0) {
+      return int(i);
+    }
   }
   return -1;
 }
@@ -360,6 +378,10 @@ class Compiler {
     for (uint16_t i = 0; i < list.entries.size(); ++i) list.by_code.push_back(i);
     std::sort(list.by_code.begin(), list.by_code.end(),
               [&](uint16_t a, uint16_t b) { return list.entries[a].code < list.entries[b].code; });
+    for (uint16_t i = 0; i < list.entries.size(); ++i) {
+      if (auto key = PackCode(list.entries[i].code)) list.packed.emplace_back(*key, i);
+    }
+    std::sort(list.packed.begin(), list.packed.end());
     for (size_t i = 1; i < list.by_code.size(); ++i) {
       if (list.entries[list.by_code[i]].code == list.entries[list.by_code[i - 1]].code) {
         return Error(file, at, "duplicate code");

@@ -52,6 +52,9 @@ struct CodeList {
   bool integer = false;
   std::vector<CodeEntry> entries;  // in file order
   std::vector<uint16_t> by_code;   // entry indexes sorted by code, for lookup
+  // Codes of up to 7 bytes (nearly all) packed into an integer with their length, sorted:
+  // the hot-path lookup is then integer compares, not memcmp.
+  std::vector<std::pair<uint64_t, uint16_t>> packed;
 
   const CodeEntry* Find(std::string_view code) const;
   const CodeEntry* Find(int64_t code) const;
@@ -63,6 +66,9 @@ struct Property {
   std::string name;
   const Node* node = nullptr;  // never null: a name only `required` mentions gets an any-node
 };
+
+// A code of up to 7 bytes as one integer (its bytes and its length); nullopt if longer.
+std::optional<uint64_t> PackCode(std::string_view code);
 
 struct Node {
   uint8_t types = 0;  // TypeBit mask; 0 accepts any JSON type
