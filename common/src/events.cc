@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstring>
 #include <ctime>
+#include <new>
 #include <variant>
 #include <vector>
 
@@ -125,6 +126,8 @@ struct Contract {
   Status status;
   std::unique_ptr<schema::SchemaSet> schemas;
   std::array<TypePlan, kTypes.size()> types;
+  const schema::CodeList* event_types = nullptr;
+  std::vector<EventType> type_of_entry;  // per entry of codes/event_type.json
   const schema::CodeList* legal_status = nullptr;
   const schema::CodeList* disposal = nullptr;
   const schema::CodeList* ethnicity = nullptr;
@@ -206,7 +209,9 @@ Status BuildPlans(Contract& c) {
           "schemas/codes/event_type.json: an entry is not an event type of this "
           "build, or its x-topic differs");
     }
+    c.type_of_entry.push_back(*t);
   }
+  c.event_types = types;
   return Status::Ok();
 }
 
@@ -415,7 +420,9 @@ Status EnvelopeParser::Parse(std::string_view json, Envelope& out) {
     if (key == "event_id") {
       out.event_id.assign(StringOf(value));
     } else if (key == "type") {
-      out.type = EventTypeFromName(StringOf(value)).value_or(EventType::kChildRegistered);
+      const auto* entry = contract.event_types->Find(StringOf(value));
+      out.type = entry ? contract.type_of_entry[contract.event_types->IndexOf(*entry)]
+                       : EventType::kChildRegistered;
     } else if (key == "schema_version") {
       out.schema_version = int(std::min<int64_t>(IntOf(value), 1 << 20));
     } else if (key == "source") {
@@ -454,7 +461,10 @@ Status EnvelopeParser::Parse(std::string_view json, Envelope& out) {
   const DataPlan& plan = type_plan.versions[size_t(out.schema_version - 1)];
   static constexpr schema::Path kData{nullptr, "data"};
   CARELEDGER_RETURN_IF_ERROR(schema::Validate(data, *plan.node, &kData));
-  out.data = EventData{};
+  // Destroy and default-initialise: `out.data = EventData{}` would first zero the whole
+  // struct (value-initialisation), a measurable share of the per-event cost.
+  out.data.~EventData();
+  new (&out.data) EventData;
   simdjson::dom::object data_object;
   if (data.get_object().get(data_object) == simdjson::SUCCESS) {
     ExtractData(data_object, plan, out.data);

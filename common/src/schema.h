@@ -55,9 +55,12 @@ struct CodeList {
   // Codes of up to 7 bytes (nearly all) packed into an integer with their length, sorted:
   // the hot-path lookup is then integer compares, not memcmp.
   std::vector<std::pair<uint64_t, uint16_t>> packed;
+  // Longer codes by a hash of their ends and length, sorted: one compare confirms a match.
+  std::vector<std::pair<uint64_t, uint16_t>> hashed;
 
   const CodeEntry* Find(std::string_view code) const;
   const CodeEntry* Find(int64_t code) const;
+  size_t IndexOf(const CodeEntry& entry) const { return size_t(&entry - entries.data()); }
 };
 
 struct Node;
