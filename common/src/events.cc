@@ -129,6 +129,8 @@ struct Contract {
   const schema::CodeList* event_types = nullptr;
   std::vector<EventType> type_of_entry;  // per entry of codes/event_type.json
   const schema::CodeList* legal_status = nullptr;
+  // The CLA fold asks for every spell; a two-entry list beats a code-list lookup.
+  std::vector<uint64_t> short_breaks;  // schema::PackCode of each
   const schema::CodeList* disposal = nullptr;
   const schema::CodeList* ethnicity = nullptr;
   const schema::CodeList* home_office_outcome = nullptr;
@@ -228,6 +230,12 @@ Contract BuildContract(std::span<const ContractFile> files) {
   c.disposal = c.schemas->Codes("disposal");
   c.ethnicity = c.schemas->Codes("ethnicity");
   c.home_office_outcome = c.schemas->Codes("home_office_outcome");
+  if (c.legal_status) {
+    for (const auto& e : c.legal_status->entries) {
+      auto packed = schema::PackCode(e.code);
+      if (packed && e.Extra("x-short-break") == "true") c.short_breaks.push_back(*packed);
+    }
+  }
   if (c.status.ok() && !(c.legal_status && c.disposal && c.ethnicity && c.home_office_outcome)) {
     c.status = Status::Fatal(
         "schemas/codes/: legal_status, disposal, ethnicity and "
@@ -372,7 +380,10 @@ std::optional<std::string_view> HomeOfficeOutcomeDisposal(int code) {
 bool IsShortBreakLegalStatus(std::string_view legal_status) {
   // SSDA903: V3/V4 are agreed series of short-term (respite) placements; the statutory CLA
   // count and the OC2 cohort leave them out. schemas/codes/legal_status.json marks them.
-  return Attribute(BuiltInContract().legal_status, legal_status, "x-short-break") == "true";
+  auto packed = schema::PackCode(legal_status);
+  if (!packed) return false;
+  const auto& codes = BuiltInContract().short_breaks;
+  return std::find(codes.begin(), codes.end(), *packed) != codes.end();
 }
 
 struct EnvelopeParser::Impl {

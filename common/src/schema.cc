@@ -20,9 +20,10 @@ std::optional<std::string_view> CodeEntry::Extra(std::string_view keyword) const
 
 std::optional<uint64_t> PackCode(std::string_view code) {
   if (code.size() > 7) return std::nullopt;
-  uint64_t v = 0;
-  std::memcpy(&v, code.data(), code.size());
-  return v | uint64_t(code.size()) << 56;
+  // A loop, not a variable-length memcpy, which would be a library call per lookup.
+  uint64_t v = uint64_t(code.size()) << 56;
+  for (size_t i = 0; i < code.size(); ++i) v |= uint64_t(uint8_t(code[i])) << (8 * i);
+  return v;
 }
 
 namespace {
