@@ -10,6 +10,9 @@ find_package(OpenSSL REQUIRED)                                # libssl-dev (SHA-
 find_package(Threads REQUIRED)
 if(CARELEDGER_TESTS)
   find_package(GTest REQUIRED)                                # libgtest-dev, libgmock-dev
+  # A reference JSON Schema validator that tests cross-check ours against.
+  find_package(nlohmann_json REQUIRED CONFIG)                 # nlohmann-json3-dev
+  find_package(valijson REQUIRED CONFIG)                      # libvalijson-dev
 endif()
 if(CARELEDGER_BENCH)
   find_package(benchmark REQUIRED CONFIG)                     # libbenchmark-dev

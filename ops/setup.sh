@@ -20,6 +20,7 @@ PACKAGES=(
   libspdlog-dev libfmt-dev         # logging
   libcli11-dev                     # command line
   libgtest-dev libgmock-dev        # tests
+  libvalijson-dev nlohmann-json3-dev  # tests: reference JSON Schema validator for schemas/
   libbenchmark-dev                 # bench/
   kcat                             # interoperability tests, and handy for operators
 )

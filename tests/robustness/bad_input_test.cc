@@ -25,11 +25,11 @@ TEST(BadInput, PublishNamesEveryBadLineAndPublishesTheRest) {
       {R"({"event_id":"x2","type":"care.period_started","schema_version":1,"source":"lcs","occurred_at":"2024-01-01","recorded_at":"2024-01-02T00:00:00Z","data":{"legal_status":"C2","placement":"U1"}})",
        "field 'child_id': required"},
       {R"({"event_id":"x3","type":"care.teleported","schema_version":1,"source":"lcs","child_id":"Z","occurred_at":"2024-01-01","recorded_at":"2024-01-02T00:00:00Z","data":{}})",
-       "field 'type': unknown event type"},
+       "field 'type': not in code list event_type"},
       {R"({"event_id":"x4","type":"care.period_ended","schema_version":1,"source":"lcs","child_id":"Z","occurred_at":"2024-02-30","recorded_at":"2024-01-02T00:00:00Z","data":{"reason":"E4A"}})",
        "field 'occurred_at': no such calendar date"},
       {R"({"event_id":"x5","type":"care.period_started","schema_version":1,"source":"lcs","child_id":"Z","occurred_at":"2024-01-01","recorded_at":"2024-01-02T00:00:00Z","data":{"legal_status":"X9","placement":"U1"}})",
-       "field 'data.legal_status': not a known code"},
+       "field 'data.legal_status': not in code list legal_status"},
   };
   std::string feed;
   std::vector<std::string> expected_errors;

@@ -284,14 +284,14 @@ std::vector<Rule> Rules() {
       "field 'data.legal_status': required");
   add(
       "UnknownPlacement", [](Fields& f) { f.data = R"({"legal_status":"C2","placement":"U9"})"; },
-      "field 'data.placement': not a known code");
+      "field 'data.placement': not in code list placement");
   add(
       "PlacementNotString", [](Fields& f) { f.data = R"({"legal_status":"C2","placement":1})"; },
       "field 'data.placement': must be a string");
   add(
       "UnknownProvider",
       [](Fields& f) { f.data = R"({"legal_status":"C2","placement":"U1","provider":"PR9"})"; },
-      "field 'data.provider': not a known code");
+      "field 'data.provider': not in code list provider");
   add(
       "EmptyHomeId",
       [](Fields& f) { f.data = R"({"legal_status":"C2","placement":"U1","home_id":""})"; },
@@ -305,7 +305,7 @@ std::vector<Rule> Rules() {
       [](Fields& f) {
         f = OfType("care.placement_changed", R"({"placement":"U2","reason":"BORED"})");
       },
-      "field 'data.reason': not a known REASON_PLACE_CHANGE code");
+      "field 'data.reason': not in code list reason_place_change");
   add(
       "LegalStatusChangedWithoutIt",
       [](Fields& f) { f = OfType("care.legal_status_changed", R"({})"); },
@@ -316,7 +316,7 @@ std::vector<Rule> Rules() {
   add(
       "UnknownSex",
       [](Fields& f) { f = OfType("child.registered", R"({"dob":"2010-01-01","sex":"X"})"); },
-      "field 'data.sex': not a known code");
+      "field 'data.sex': not in code list sex");
   add(
       "DobNotADate", [](Fields& f) { f = OfType("child.registered", R"({"dob":"2010-13-01"})"); },
       "field 'data.dob'");

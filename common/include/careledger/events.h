@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -45,19 +46,41 @@ std::string_view EventTypeName(EventType type);
 // unless the publisher is told otherwise, which is safe because the topics are co-partitioned.
 std::string_view TopicFor(EventType type);
 
-// What the projections read from `data`. Fields a type does not carry stay empty. Codes are
-// kept as the source wrote them, after validation against the code lists.
+// What the projections read from `data`: the fields of every type, as the type's current schema
+// version has them (older versions are upcast on read). Fields a type does not carry stay
+// empty. Codes are kept as the source wrote them, after validation against schemas/codes/.
 struct EventData {
+  // child.registered
   std::optional<Date> dob;
   std::string sex, ethnicity;
+  std::optional<int> prior_formal_outcomes;
+  std::string responsible_la;
+  // care.*; `reason` is also the call-out reason and the retraction reason
   std::string legal_status, placement, provider, home_id, reason;
   std::optional<bool> out_of_area;
+  // care_leaver.contact_recorded, child.exploitation_risk_assessed
+  std::string in_touch, activity, accommodation;
+  std::string kind, level;
+  // missing.*
+  std::string episode_id, category, risk, from_home_id, reported_by;
+  std::optional<bool> offered, accepted;
+  std::optional<Timestamp> held_at;
+  // offence.recorded, outcome.recorded, arrest.recorded, court.outcome_recorded
+  std::string offence_id, offence_group, offence_type;
+  std::optional<bool> knife_related, at_placement;
+  std::optional<int> home_office_outcome;
+  std::string disposal;
+  std::optional<Timestamp> decided_at, arrested_at;
+  // yjs.case_opened, yjs.case_closed
+  std::string case_id, intervention;
+  // event.retracted
+  std::string target_event_id;
 };
 
 struct Envelope {
   std::string event_id;
   EventType type = EventType::kChildRegistered;
-  int schema_version = 0;
+  int schema_version = 0;  // as the source wrote it; `data` is always at the current version
   std::string source;
   std::string child_id;
   Timestamp occurred_at;
@@ -66,11 +89,22 @@ struct Envelope {
   EventData data;
 };
 
-// Parses and validates one envelope. Errors are BadInput and name the field and the rule,
-// never the payload (it may be personal data). Reusable: keeps its buffers between calls.
+inline constexpr size_t kMaxEnvelopeBytes = 1 << 20;  // checked before parsing
+
+struct ParserOptions {
+  // The receiver's clock, for the rule that recorded_at is at most 24 h ahead of it. Unset:
+  // the system clock at each call. Tests set it.
+  std::optional<Instant> now;
+};
+
+// Parses and validates one envelope against the schemas compiled into the library from
+// schemas/, then the rules no schema can state (size, UTF-8, clocks, supported version).
+// Errors are BadInput and name the field and the rule, never the payload (it may be personal
+// data); Fatal if the built-in schemas did not load. Reusable: keeps its buffers between calls.
 class EnvelopeParser {
  public:
   EnvelopeParser();
+  explicit EnvelopeParser(ParserOptions options);
   ~EnvelopeParser();
   EnvelopeParser(const EnvelopeParser&) = delete;
   EnvelopeParser& operator=(const EnvelopeParser&) = delete;
@@ -82,7 +116,34 @@ class EnvelopeParser {
   std::unique_ptr<Impl> impl_;
 };
 
-// Code-list membership used by validation and by the CLA rule (V3/V4 are short breaks).
+// The newest schema_version of a type: what EventData holds after upcasting.
+int CurrentSchemaVersion(EventType type);
+
+// ---- The contract as data (schemas/) ------------------------------------------------------
+// One file of schemas/: its path there ("codes/disposal.json") and its bytes.
+struct ContractFile {
+  std::string_view path;
+  std::string_view text;
+};
+// The files compiled into this library at build time.
+std::span<const ContractFile> EmbeddedContractFiles();
+// Whether a set of contract files compiles: an unsupported keyword, a dangling $ref, a type
+// without schema or upcaster... is a Fatal error naming the file and the place in it.
+Status CheckContract(std::span<const ContractFile> files);
+
+// Code-list metadata, read from schemas/codes/*.json ("x-" keywords). nullopt for a code that
+// is not in the list.
+std::optional<std::string_view> CodeTitle(std::string_view list, std::string_view code);
+std::optional<std::string_view> CodeAttribute(std::string_view list, std::string_view code,
+                                              std::string_view keyword);
+std::optional<std::string_view> DisposalTier(std::string_view disposal);  // "informal", …
+// out_of_court_formal, every court tier, and absolute_discharge.
+bool IsFormalDisposal(std::string_view disposal);
+std::optional<std::string_view> EthnicityGroup(std::string_view ethnicity);  // "White", …
+// The disposal a Home Office outcome code maps into ("youth_caution", "nfa", …); nullopt for
+// 1 (charged: the court decides) and for codes that are not a disposal for the child.
+std::optional<std::string_view> HomeOfficeOutcomeDisposal(int code);
+// V3/V4: agreed series of short breaks, which the CLA count leaves out.
 bool IsShortBreakLegalStatus(std::string_view legal_status);
 
 }  // namespace careledger
