@@ -323,10 +323,12 @@ class Feed {
  public:
   Feed(const GeneratorOptions& o, FeedSummary& summary) : o_(o), summary_(summary) {}
 
-  // Per-child random streams: `noise` decides delays and feed faults, `ids` the identifiers,
-  // so the story does not change when a fault rate does.
+  // Per-child random streams besides the story's: how long each record took to key, the
+  // feed's faults (and every line they add), and the story's identifiers. Apart, so that a
+  // fault rate changes only the lines its faults touch.
   struct Streams {
-    Random& noise;
+    Random& delays;
+    Random& faults;
     Random& ids;
   };
 
@@ -334,47 +336,49 @@ class Feed {
             bool with_time, const std::string& data) {
     std::string id = NewId(r.ids);
     Instant recorded =
-        occurred + (with_time ? seconds{0} : hours{9}) + NormalDelay(r.noise, source);
-    bool late = r.noise.Chance(o_.late_rate);
-    if (late) recorded = occurred + seconds{r.noise.Uniform(21 * kDay, 180 * kDay)};
-    bool correct = r.noise.Chance(o_.correction_rate);
-    bool supersede = r.noise.Chance(0.7);
-    bool duplicate = r.noise.Chance(o_.duplicate_rate);
-    bool invalid = r.noise.Chance(o_.invalid_rate);
+        occurred + (with_time ? seconds{0} : hours{9}) + NormalDelay(r.delays, source);
+    bool late = r.faults.Chance(o_.late_rate);
+    if (late) recorded = occurred + seconds{r.faults.Uniform(21 * kDay, 180 * kDay)};
+    bool correct = r.faults.Chance(o_.correction_rate);
+    bool supersede = r.faults.Chance(0.7);
+    bool duplicate = r.faults.Chance(o_.duplicate_rate);
+    bool invalid = r.faults.Chance(o_.invalid_rate);
 
     // A superseded record carried a mistyped time or date; its correction the right one.
     Instant first = occurred;
     if (correct && supersede) {
-      first -= with_time ? seconds{r.noise.Uniform(3600, 12 * 3600)}
-                         : seconds{r.noise.Uniform(1, 3) * kDay};
+      first -= with_time ? seconds{r.faults.Uniform(3600, 12 * 3600)}
+                         : seconds{r.faults.Uniform(1, 3) * kDay};
     }
     std::string text =
         Envelope(id, type, source, child, Stamp(first, with_time), recorded, {}, data);
     if (late) ++summary_.late;
     Count(type);
     if (duplicate) {
-      Add(recorded + seconds{r.noise.Uniform(3600, 30 * kDay)}, text);
+      Add(recorded + seconds{r.faults.Uniform(3600, 30 * kDay)}, text);
       ++summary_.duplicates;
     }
     if (invalid) AddInvalid(r, type, text, recorded);
     Add(recorded, std::move(text));
     if (!correct) return;
-    std::string id2 = NewId(r.ids);
+    std::string id2 = NewId(r.faults);
     if (supersede) {
-      Instant at = recorded + seconds{r.noise.Uniform(kDay, 90 * kDay)};
+      Instant at = recorded + seconds{r.faults.Uniform(kDay, 90 * kDay)};
       Add(at, Envelope(id2, type, source, child, Stamp(occurred, with_time), at, id, data));
       Count(type);
       ++summary_.superseding;
       return;
     }
-    // Keyed twice by mistake; the copy is retracted once someone notices.
-    Instant copy_at = recorded + seconds{r.noise.Uniform(600, 48 * 3600)};
+    // Keyed twice by mistake; the copy is retracted once someone notices. The retraction is
+    // about the copy's event, so it carries that event's occurred_at: what happened in the
+    // world stays inside the window, whenever the mistake was found.
+    Instant copy_at = recorded + seconds{r.faults.Uniform(600, 48 * 3600)};
     Add(copy_at, Envelope(id2, type, source, child, Stamp(occurred, with_time), copy_at, {}, data));
     Count(type);
-    Instant retract_at = copy_at + seconds{r.noise.Uniform(kDay, 60 * kDay)};
+    Instant retract_at = copy_at + seconds{r.faults.Uniform(kDay, 60 * kDay)};
     Add(retract_at,
-        Envelope(NewId(r.ids), EventType::kEventRetracted, source, child, InstantText(retract_at),
-                 retract_at, {},
+        Envelope(NewId(r.faults), EventType::kEventRetracted, source, child,
+                 Stamp(occurred, with_time), retract_at, {},
                  Data().Str("target_event_id", id2).Str("reason", "duplicate_record").str()));
     Count(EventType::kEventRetracted);
     ++summary_.retractions;
@@ -487,7 +491,7 @@ class Feed {
   // missing required field, a date in the wrong format, an unknown event type, a cut-off line.
   void AddInvalid(Streams r, EventType type, const std::string& text, Instant recorded) {
     std::string bad = text;
-    ReplaceValue(bad, "event_id", NewId(r.ids));
+    ReplaceValue(bad, "event_id", NewId(r.faults));
     for (int tries = 0; tries < kFaults; ++tries) {
       Fault fault = Fault(next_fault_++ % kFaults);
       bool done = false;
@@ -529,7 +533,7 @@ class Feed {
       if (done) break;
     }
     lines_.push_back(
-        {recorded + seconds{r.noise.Uniform(0, 7200)}, lines_.size(), std::move(bad), true});
+        {recorded + seconds{r.faults.Uniform(0, 7200)}, lines_.size(), std::move(bad), true});
   }
 
   void Add(Instant sent, std::string text) {
@@ -562,9 +566,10 @@ class ChildStory {
   ChildStory(const GeneratorOptions& o, Feed& feed, uint64_t index, Date dob, int homes)
       : o_(o),
         feed_(feed),
-        story_(Mix(o.seed, index * 3)),
-        noise_(Mix(o.seed, index * 3 + 1)),
-        ids_(Mix(o.seed, index * 3 + 2)),
+        story_(Mix(o.seed, index * 4)),
+        delays_(Mix(o.seed, index * 4 + 1)),
+        faults_(Mix(o.seed, index * 4 + 2)),
+        ids_(Mix(o.seed, index * 4 + 3)),
         dob_(dob),
         homes_(homes),
         history_start_(o.start - days{3 * 365}),
@@ -604,7 +609,7 @@ class ChildStory {
   }
   void EmitAs(std::string_view child, Source source, EventType type, Instant at, bool with_time,
               const std::string& data) {
-    feed_.Emit({noise_, ids_}, source, type, child, at, with_time, data);
+    feed_.Emit({delays_, faults_, ids_}, source, type, child, at, with_time, data);
   }
 
   // Pseudonymous, from the seed alone; made only for the few children a source knows of.
@@ -1163,7 +1168,7 @@ class ChildStory {
 
   const GeneratorOptions& o_;
   Feed& feed_;
-  Random story_, noise_, ids_;
+  Random story_, delays_, faults_, ids_;
   std::string id_;
   Date dob_;
   int homes_;
