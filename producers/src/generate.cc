@@ -55,16 +55,6 @@ class Random {
   double Unit() { return double(Next() >> 11) * 0x1.0p-53; }
   bool Chance(double p) { return Unit() < p; }
   double Exponential(double mean) { return -std::log(1.0 - Unit()) * mean; }
-  template <typename T, size_t N>
-  T Weighted(const std::pair<T, int> (&table)[N]) {
-    int total = 0;
-    for (const auto& [v, w] : table) total += w;
-    int64_t pick = Uniform(0, total - 1);
-    for (const auto& [v, w] : table) {
-      if ((pick -= w) < 0) return v;
-    }
-    return table[N - 1].first;
-  }
 
  private:
   uint64_t s_;
@@ -78,6 +68,24 @@ uint64_t Mix(uint64_t a, uint64_t b) {
 using Code = const char*;
 template <typename T>
 using W = std::pair<T, int>;
+
+template <typename T, size_t N>
+constexpr int TotalWeight(const std::pair<T, int> (&table)[N]) {
+  int total = 0;
+  for (const auto& [v, w] : table) total += w;
+  return total;
+}
+
+// A value drawn from a table of (value, weight); the total is summed once, at compile time.
+template <const auto& table>
+auto Pick(Random& r) {
+  static constexpr int kTotal = TotalWeight(table);
+  int64_t pick = r.Uniform(0, kTotal - 1);
+  for (const auto& [v, w] : table) {
+    if ((pick -= w) < 0) return v;
+  }
+  return std::end(table)[-1].first;
+}
 
 // ---- Code tables (weights are per mille or relative) ----------------------------------------
 constexpr W<Code> kSex[] = {{"M", 510}, {"F", 489}, {"U", 1}};
@@ -576,8 +584,8 @@ class ChildStory {
         index_(index) {}
 
   void Run() {
-    sex_ = story_.Weighted(kSex);
-    ethnicity_ = story_.Weighted(kEthnicity);
+    sex_ = Pick<kSex>(story_);
+    ethnicity_ = Pick<kEthnicity>(story_);
     male_ = std::string_view(sex_) == "M";
     Care();
     ShortBreaks();
@@ -635,10 +643,10 @@ class ChildStory {
 
   Code PlacementFor(Date at) {
     int age = AgeAt(at);
-    if (age < 10) return story_.Weighted(kPlacementUnder10);
-    if (age < 14) return story_.Weighted(kPlacement10to13);
-    if (age < 16) return story_.Weighted(kPlacement14to15);
-    return story_.Weighted(kPlacement16to17);
+    if (age < 10) return Pick<kPlacementUnder10>(story_);
+    if (age < 14) return Pick<kPlacement10to13>(story_);
+    if (age < 16) return Pick<kPlacement14to15>(story_);
+    return Pick<kPlacement16to17>(story_);
   }
 
   // The placement members of care.period_started and care.placement_changed.
@@ -652,7 +660,7 @@ class ChildStory {
     } else if (p == "U1" || p == "U2" || p == "U3") {
       out_of_area = story_.Chance(0.25);
     } else if (p[0] == 'U') {
-      provider = story_.Weighted(kFosterProvider);
+      provider = Pick<kFosterProvider>(story_);
       out_of_area = story_.Chance(0.35);
     } else if (p == "P1") {
       provider = "PR0";
@@ -661,13 +669,13 @@ class ChildStory {
       provider = story_.Chance(0.7) ? "PR1" : "PR5";
       out_of_area = story_.Chance(0.4);
     } else if (p.size() == 3 && p[0] == 'Z') {
-      provider = story_.Weighted(kSupportedProvider);
+      provider = Pick<kSupportedProvider>(story_);
       out_of_area = story_.Chance(0.35);
     } else if (p == "R5") {
       provider = "PR3";
       out_of_area = story_.Chance(0.8);
     } else {
-      provider = story_.Weighted(kSpecialistProvider);
+      provider = Pick<kSpecialistProvider>(story_);
       out_of_area = story_.Chance(0.6);
     }
     Data d;
@@ -685,7 +693,7 @@ class ChildStory {
     // About 5 % of children start a period of care before 18 (DfE starts per year ÷ cohort).
     double p = 0.036 * ethnicity_.care;
     if (!story_.Chance(p)) return;
-    int band = story_.Weighted(kEntryAgeBand);
+    int band = Pick<kEntryAgeBand>(story_);
     int band_end = band == 0 ? 1 : band == 1 ? 5 : band == 5 ? 10 : band == 10 ? 16 : 18;
     Date eighteenth = Birthday(dob_, 18);
     Date entry =
@@ -703,11 +711,11 @@ class ChildStory {
   // in the extract.
   std::optional<Date> CarePeriod(Date entry, Date eighteenth) {
     int age = AgeAt(entry);
-    Path path = age < 1    ? story_.Weighted(kPathUnder1)
-                : age < 5  ? story_.Weighted(kPath1to4)
-                : age < 10 ? story_.Weighted(kPath5to9)
-                : age < 16 ? story_.Weighted(kPath10to15)
-                           : story_.Weighted(kPath16to17);
+    Path path = age < 1    ? Pick<kPathUnder1>(story_)
+                : age < 5  ? Pick<kPath1to4>(story_)
+                : age < 10 ? Pick<kPath5to9>(story_)
+                : age < 16 ? Pick<kPath10to15>(story_)
+                           : Pick<kPath16to17>(story_);
     if ((path == Path::kRemand || path == Path::kPace) && age < 12) path = Path::kHome;
     struct Change {
       Date at;
@@ -728,29 +736,29 @@ class ChildStory {
         legal = story_.Chance(0.15) ? (story_.Chance(0.7) ? "L1" : "L2")
                                     : (story_.Chance(0.8) ? "V2" : "C1");
         length = story_.Uniform(2, 60);
-        reason = story_.Weighted(kHomeReason);
+        reason = Pick<kHomeReason>(story_);
         break;
       case Path::kHome:
         legal = story_.Chance(0.55) ? "V2" : "C1";
         length = 20 + int64_t(story_.Exponential(300));
-        reason = story_.Weighted(kHomeReason);
+        reason = Pick<kHomeReason>(story_);
         break;
       case Path::kAdoption: {
         legal = "C1";
         Date order = after(200, 400);
         Date placed = order + days{story_.Uniform(30, 150)};
         changes.push_back({order, "E1"});
-        changes.push_back({placed, nullptr, story_.Weighted(kAdoptive)});
+        changes.push_back({placed, nullptr, Pick<kAdoptive>(story_)});
         length = (placed - entry).count() + story_.Uniform(100, 300);
         reason = story_.Chance(0.6) ? "E11" : "E12";
         break;
       }
       case Path::kSgo:
         legal = "C1";
-        placement = story_.Weighted(kKinship);
+        placement = Pick<kKinship>(story_);
         changes.push_back({after(120, 300), "C2"});
         length = story_.Uniform(300, 800);
-        reason = story_.Weighted(kSgoReason);
+        reason = Pick<kSgoReason>(story_);
         break;
       case Path::kLongTerm:
         legal = story_.Chance(0.8) ? "C1" : "V2";
@@ -758,12 +766,12 @@ class ChildStory {
           changes.push_back({after(120, 360), "C2"});
         }
         length = (eighteenth - entry).count();
-        reason = story_.Weighted(kAgeOutReason);
+        reason = Pick<kAgeOutReason>(story_);
         break;
       case Path::kOther:
         legal = story_.Chance(0.7) ? "V2" : "C1";
         length = 10 + int64_t(story_.Exponential(200));
-        reason = story_.Weighted(kOtherReason);
+        reason = Pick<kOtherReason>(story_);
         break;
       case Path::kRemand:  // remanded to youth detention accommodation
         legal = "J1";
@@ -786,7 +794,7 @@ class ChildStory {
     Date end = entry + days{std::max<int64_t>(length, 1)};
     if (end >= eighteenth) {
       end = eighteenth;
-      if (path != Path::kLongTerm) reason = story_.Weighted(kAgeOutReason);
+      if (path != Path::kLongTerm) reason = Pick<kAgeOutReason>(story_);
     }
     // Moves: foster placements last about two and a half years (teenagers' less than two),
     // children's homes about one.
@@ -823,7 +831,7 @@ class ChildStory {
       stay.to = c.at;
       stays_.push_back(stay);
       int new_home = HomeFor(c.placement);
-      Code why = path == Path::kAdoption ? "CARPL" : story_.Weighted(kChangeReason);
+      Code why = path == Path::kAdoption ? "CARPL" : Pick<kChangeReason>(story_);
       Emit(Source::kLcs, EventType::kCarePlacementChanged, Instant{c.at}, false,
            PlacementData(c.placement, new_home).Str("reason", why).str());
       stay = Stay{c.at, end, c.placement, new_home, true};
@@ -890,11 +898,11 @@ class ChildStory {
     // Draw the child's propensities whether or not they are 10–17 in the window, so a child's
     // story does not depend on the window's length.
     bool missing_prone = story_.Chance(ever_cla ? 0.25 : 0.012);
-    double missing_rate = story_.Weighted(kMissingRate);
+    double missing_rate = Pick<kMissingRate>(story_);
     double offending = ever_cla ? 0.25 : 0.07;
     offending *= (male_ ? 1.4 : 0.6) * ethnicity_.offending;
     bool offender = story_.Chance(std::min(offending, 0.9));
-    double frailty = story_.Weighted(kOffendingFrailty);
+    double frailty = Pick<kOffendingFrailty>(story_);
     if (offender && AgeAt(o_.start) >= 11 && story_.Chance(0.2)) {
       prior_formal_ = int(story_.Uniform(1, 3));
     }
@@ -923,9 +931,9 @@ class ChildStory {
       if (!story_.Chance(rate / max_rate)) continue;
       Instant reported = TimeOn(d);
       std::string episode = HexId("MP", ids_.Next());
-      Code risk = story_.Weighted(kRisk);
+      Code risk = Pick<kRisk>(story_);
       Data d1;
-      d1.Str("episode_id", episode).Str("category", story_.Weighted(kCategory)).Str("risk", risk);
+      d1.Str("episode_id", episode).Str("category", Pick<kCategory>(story_)).Str("risk", risk);
       if (stay && stay->home > 0) d1.Str("from_home_id", HomeId(stay->home));
       Emit(Source::kPolice, EventType::kMissingReported, reported, true, d1.str());
       ++episodes;
@@ -990,7 +998,7 @@ class ChildStory {
 
   void Offence(Instant at, const Stay* stay) {
     std::string offence = HexId("OF", ids_.Next());
-    std::string_view group = story_.Weighted(kOffenceGroup);
+    std::string_view group = Pick<kOffenceGroup>(story_);
     Data d;
     d.Str("offence_id", offence).Str("offence_group", group);
     bool knife = false;
@@ -1022,7 +1030,7 @@ class ChildStory {
       }
     }
     if (!story_.Chance(0.92)) return;  // still under investigation
-    OutcomeRow row = story_.Weighted(kPoliceOutcome);
+    OutcomeRow row = Pick<kPoliceOutcome>(story_);
     std::string_view disposal = row.disposal ? row.disposal : "";
     int64_t wait = row.home_office == 1            ? story_.Uniform(1, 60)
                    : disposal.starts_with("youth") ? story_.Uniform(14, 90)
@@ -1039,7 +1047,7 @@ class ChildStory {
       Instant court =
           decided + seconds{story_.Uniform(30, 250) * kDay + story_.Uniform(0, 6 * 3600)};
       if (DayOf(court) >= o_.end) return;
-      disposal = story_.Weighted(kCourtDisposal);
+      disposal = Pick<kCourtDisposal>(story_);
       Emit(Source::kYjs, EventType::kCourtOutcomeRecorded, court, true,
            Data()
                .Str("offence_id", offence)
@@ -1106,7 +1114,7 @@ class ChildStory {
         std::string home = HomeId(s.home);
         Instant at = TimeOn(DayOf(t));
         std::string data =
-            Data().Str("home_id", home).Str("reason", story_.Weighted(kCalloutReason)).str();
+            Data().Str("home_id", home).Str("reason", Pick<kCalloutReason>(story_)).str();
         if (story_.Chance(0.25)) {
           EmitAs(home, Source::kLcs, EventType::kPlacementPoliceCallout, at, true, data);
         } else {
@@ -1126,9 +1134,8 @@ class ChildStory {
       if (done == 4 || (last && at - *last < days{90}) || !story_.Chance(0.6)) continue;
       Date on = at + days{story_.Uniform(1, 21)};
       if (on >= o_.end) break;
-      Code level = story_.Weighted(kLevel);
-      Code kind =
-          std::string_view(sex_) == "F" ? story_.Weighted(kKindGirl) : story_.Weighted(kKindBoy);
+      Code level = Pick<kLevel>(story_);
+      Code kind = std::string_view(sex_) == "F" ? Pick<kKindGirl>(story_) : Pick<kKindBoy>(story_);
       Emit(Source::kLcs, EventType::kExploitationRiskAssessed, Instant{on}, false,
            Data().Str("kind", kind).Str("level", level).str());
       last = at;
@@ -1155,12 +1162,12 @@ class ChildStory {
           return q.start <= on && (!q.end || on < *q.end);
         });
         if (back_in_care) continue;
-        Code in_touch = story_.Weighted(kInTouch);
+        Code in_touch = Pick<kInTouch>(story_);
         bool touch = std::string_view(in_touch) == "YES";
         Data d;
         d.Str("in_touch", in_touch)
-            .Str("activity", touch ? story_.Weighted(kActivity) : "0")
-            .Str("accommodation", touch ? story_.Weighted(kAccommodation) : "R2");
+            .Str("activity", touch ? Pick<kActivity>(story_) : "0")
+            .Str("accommodation", touch ? Pick<kAccommodation>(story_) : "R2");
         Emit(Source::kLcs, EventType::kCareLeaverContactRecorded, Instant{on}, false, d.str());
       }
     }
