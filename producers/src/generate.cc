@@ -13,7 +13,6 @@
 // children stays near --children; a child appears only once a source knows of them.
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 #include <optional>
 #include <string>
 #include <tuple>
@@ -34,7 +33,6 @@ namespace {
 
 using std::chrono::days;
 using std::chrono::hours;
-using std::chrono::minutes;
 using std::chrono::seconds;
 
 constexpr int64_t kDay = 86400;
