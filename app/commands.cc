@@ -108,12 +108,25 @@ Command AddGenerate(CLI::App& app) {
   auto o = std::make_shared<Opts>();
   auto* cmd = app.add_subcommand("generate", "Write a synthetic feed as JSON Lines");
   AddCommonFlags(*cmd, o->common);
-  cmd->add_option("--children", o->gen.children, "Children in the feed (default 2000)")
+  cmd->add_option("--children", o->gen.children,
+                  "Children aged 0-17 in the area (default 100000); most never appear in a feed")
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--start", o->start, "First day (default 2023-04-01)")->check(kIsoDate);
   cmd->add_option("--end", o->end, "Day after the last (default 2026-04-01)")->check(kIsoDate);
   cmd->add_option("--seed", o->gen.seed, "Seed: the same seed gives the same bytes");
   cmd->add_option("--out", o->out, "Output file (default stdout)");
+  cmd->add_option("--late-rate", o->gen.late_rate,
+                  "Share of events recorded 3 weeks to 6 months late (default 0.02)")
+      ->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--duplicate-rate", o->gen.duplicate_rate,
+                  "Share of events re-sent later as the same line (default 0.01)")
+      ->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--correction-rate", o->gen.correction_rate,
+                  "Share of events later superseded, or keyed twice and retracted (default 0.005)")
+      ->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--invalid-rate", o->gen.invalid_rate,
+                  "Share of events followed by a malformed line publish rejects (default 0.001)")
+      ->check(CLI::Range(0.0, 1.0));
   return {cmd, [o] {
             auto ctx = Resolve(o->common);
             if (!ctx.ok()) return Fail(ctx.status());
@@ -124,8 +137,15 @@ Command AddGenerate(CLI::App& app) {
               file.open(o->out, std::ios::binary | std::ios::trunc);
               if (!file) return Fail(Status::BadInput("cannot write " + o->out));
             }
-            Status s = GenerateFeed(o->gen, o->out.empty() ? std::cout : file);
-            return s.ok() ? 0 : Fail(s);
+            FeedSummary summary;
+            Status s = GenerateFeed(o->gen, o->out.empty() ? std::cout : file, &summary);
+            if (!s.ok()) return Fail(s);
+            std::cerr << "generated " << summary.lines << " lines: " << summary.events()
+                      << " events about " << summary.children << " children; late " << summary.late
+                      << ", re-sent " << summary.duplicates << ", superseding "
+                      << summary.superseding << ", retractions " << summary.retractions
+                      << ", invalid " << summary.invalid_lines.size() << '\n';
+            return 0;
           }};
 }
 
@@ -361,7 +381,7 @@ Command AddRestore(CLI::App& app) {
 Command AddDemo(CLI::App& app) {
   struct Opts {
     CommonFlags common;
-    int children = 2000;
+    int children = 100000;
     uint64_t seed = 42;
     std::string dir = "careledger-demo";
   };
@@ -369,7 +389,7 @@ Command AddDemo(CLI::App& app) {
   auto* cmd = app.add_subcommand(
       "demo", "Everything on the embedded default: broker, generated feed, ingest, report");
   AddCommonFlags(*cmd, o->common);
-  cmd->add_option("--children", o->children, "Children in the feed (default 2000)")
+  cmd->add_option("--children", o->children, "Children aged 0-17 in the area (default 100000)")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--seed", o->seed, "Seed of the synthetic feed (default 42)");
   cmd->add_option("--dir", o->dir, "Working directory, emptied first (default ./careledger-demo)");
@@ -396,12 +416,15 @@ Command AddDemo(CLI::App& app) {
             gen.seed = o->seed;
             gen.end = Today() + std::chrono::days{1};
             gen.start = Date{std::chrono::year_month_day{gen.end} - std::chrono::years{3}};
+            // Publish rejects a file with malformed lines (exit 1); the demo shows the rest of
+            // the pipeline, so its feed has none. Late, re-sent and corrected events stay.
+            gen.invalid_rate = 0;
             std::string feed = o->dir + "/feed.jsonl";
             {
               std::ofstream out(feed, std::ios::binary);
               if (Status s = GenerateFeed(gen, out); !s.ok()) return Fail(s);
             }
-            std::cerr << "generated " << o->children << " children's care histories "
+            std::cerr << "generated the feed of an area with " << o->children << " children "
                       << FormatDate(gen.start) << ".." << FormatDate(gen.end) << " into " << feed
                       << '\n';
 

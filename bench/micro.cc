@@ -16,7 +16,7 @@ const std::vector<std::string>& Lines() {
   static const std::vector<std::string> lines = [] {
     std::ostringstream out;
     GeneratorOptions o;
-    o.children = 2000;
+    o.children = 50000;
     (void)GenerateFeed(o, out);
     std::vector<std::string> v;
     std::istringstream in(out.str());
