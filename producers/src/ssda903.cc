@@ -485,11 +485,12 @@ class Ssda903Adapter {
     std::string episode_id = std::string(kSource) + ':' + std::string(child) + ':' + key;
     const std::string recorded = FormatInstant(f.extracted_at);
     std::vector<PendingEvent> events;
-    // The return carries no risk assessment, so `risk` is left out rather than guessed.
+    // The return carries no risk grading: the event says so rather than guess one.
     EnvelopeWriter reported(EventId("missing.reported", child, key), "missing.reported", kSource,
                             child, FormatDate(*start), recorded);
     reported.Text("episode_id", episode_id);
     reported.Text("category", category);
+    reported.Text("risk", "not_recorded");
     events.push_back(
         {std::move(reported).Finish(),
          {{"child_id", "CHILD"}, {"data.category", "MISSING"}, {"event_id", "MIS_START"}}});

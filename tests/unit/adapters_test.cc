@@ -197,14 +197,15 @@ TEST(Ssda903Adapter, UnknownCodesNameTheColumn) {
                    "C4,01/04/2023,S,C2,N1,U1,PR9,,,,,,\n");            // unknown provider
   OneFile missing("CHILD,MISSING,MIS_START,MIS_END\nC1,X,01/02/2024,\n");
   auto a = Adapt(FeedFormat::kSsda903, {header.path, episodes.path, missing.path});
-  EXPECT_EQ(a.Rejects(), (std::vector<std::string>{
-                             header.path + ":2: field 'SEX': not a known code (1, 2, M, F, U)",
-                             episodes.path + ":4: field 'RNE': not a known code (S, L, P, T, U, B)",
-                             episodes.path + ":2: field 'PLACE': not a known code",
-                             episodes.path + ":3: field 'REC': not a known REC code",
-                             episodes.path + ":5: field 'PLACE_PROVIDER': not a known code",
-                             missing.path + ":2: field 'MISSING': not a known code (M, A)",
-                         }));
+  EXPECT_EQ(a.Rejects(),
+            (std::vector<std::string>{
+                header.path + ":2: field 'SEX': not a known code (1, 2, M, F, U)",
+                episodes.path + ":4: field 'RNE': not a known code (S, L, P, T, U, B)",
+                episodes.path + ":2: field 'PLACE': not in code list placement",
+                episodes.path + ":3: field 'REC': not in code list reason_for_end",
+                episodes.path + ":5: field 'PLACE_PROVIDER': not in code list provider",
+                missing.path + ":2: field 'MISSING': not a known code (M, A)",
+            }));
   EXPECT_EQ(a.events.size(), 0u) << "C2's start is not published without its end";
 }
 
@@ -253,8 +254,8 @@ TEST(Ssda903Adapter, ARowIsRejectedWholeWhenOneOfItsEventsIsInvalid) {
                    "C1,01/04/2023,S,C2,N1,U1,PR1,01/05/2023,X1,,,,\n" +
                    "C1,01/05/2023,U,C1,N1,Q9,PR1,,,,,,\n");
   auto a = Adapt(FeedFormat::kSsda903, {episodes.path});
-  EXPECT_EQ(a.Rejects(),
-            std::vector<std::string>{episodes.path + ":3: field 'PLACE': not a known code"});
+  EXPECT_EQ(a.Rejects(), std::vector<std::string>{episodes.path +
+                                                  ":3: field 'PLACE': not in code list placement"});
   ASSERT_EQ(a.events.size(), 1u);
   EXPECT_EQ(a.events[0].type, EventType::kCarePeriodStarted);
 }
@@ -292,6 +293,7 @@ TEST(Ssda903Adapter, Oc3DateIsTheYearEndOptionElseTheLast31MarchBeforeTheExtract
             R"("child_id":"C1","occurred_at":"2024-03-31","recorded_at":"2025-03-30T23:00:00Z",)"
             R"("data":{"in_touch":"YES","activity":"F1","accommodation":"B1"}})");
   o.year_end = *ParseDate("2025-03-31");
+  o.extracted_at = ParseTimestamp("2025-04-02T08:00:00Z")->instant;  // after the year end
   auto b = Adapt(FeedFormat::kSsda903, {oc3.path}, o);
   ASSERT_EQ(b.events.size(), 1u);
   EXPECT_NE(b.events[0].envelope.find(
