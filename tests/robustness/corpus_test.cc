@@ -63,7 +63,8 @@ std::vector<Bad> Corpus() {
            R"("type":"care.period_ended","occurred_at":"2024-02-30","recorded_at":"2024-03-02T00:00:00Z","data":{"reason":"E4A"})"),
        "field 'occurred_at'", "schema"},  // no such date
       {Envelope("x11",
-                kCareStart + R"(,"data":{"legal_status":"C2","placement":"U1","note":"\xff\xfe"})"),
+                kCareStart + R"(,"data":{"legal_status":"C2","placement":"U1","note":")" +
+                    std::string("\xff\xfe") + R"("})"),  // bytes that are not UTF-8
        "invalid UTF-8", "invalid_utf8"},
       {Envelope("x12", kCareStart + R"(,"data":{"legal_status":"C2","placement":"U1","pad":")" +
                            big_field + R"("})"),
