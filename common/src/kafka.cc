@@ -179,6 +179,14 @@ Result<std::unique_ptr<Producer>> Producer::Open(const Settings& settings,
   auto rk = NewHandle(RD_KAFKA_PRODUCER, std::move(conf.value()));
   if (!rk.ok()) return rk.status();
   p->rk_ = std::move(rk.value());
+  // Messages produced before the idempotent producer has its producer id wait for a retry
+  // timer (~1 s on the mock cluster, measured). A metadata round trip first lets the id
+  // request go out with the first broker connection; failing it is not an error here (the
+  // broker may come later, and librdkafka retries).
+  const rd_kafka_metadata_t* metadata = nullptr;
+  if (rd_kafka_metadata(p->rk_.get(), 0, nullptr, &metadata, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    rd_kafka_metadata_destroy(metadata);
+  }
   return p;
 }
 
