@@ -310,9 +310,14 @@ GroupConsumer::~GroupConsumer() {
 
 Status GroupConsumer::Poll(size_t max, std::chrono::milliseconds wait, std::vector<Message>& out) {
   auto deadline = std::chrono::steady_clock::now() + wait;
+  const size_t had = out.size();
   while (out.size() < max) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
+    // Wait only for the first message; after it, take what has already arrived. A batch is
+    // then as big as the backlog (large when ingest is behind, amortising the fsync) and a
+    // lone event is not held back for the rest of the window.
+    auto left = out.size() > had ? std::chrono::milliseconds(0)
+                                 : std::chrono::duration_cast<std::chrono::milliseconds>(
+                                       deadline - std::chrono::steady_clock::now());
     rd_kafka_message_t* m =
         rd_kafka_consumer_poll(rk_.get(), int(std::max<int64_t>(0, left.count())));
     if (!m) {

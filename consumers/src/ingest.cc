@@ -389,6 +389,7 @@ Result<IngestStats> Ingestor::Run(const std::atomic<bool>& stop) {
   }
   CARELEDGER_RETURN_IF_ERROR(WriteBatch());
   CARELEDGER_RETURN_IF_ERROR(FinishWrite());
+  auto end = Clock::now();  // the work is done; leaving the group below is shutdown
   if (dead_letter_producer_) {
     if (Status s = dead_letter_producer_->Flush(std::chrono::seconds(10)); !s.ok()) {
       spdlog::warn("dead letters not all published to {}: {}; the store has them", kTopicDeadLetter,
@@ -397,7 +398,6 @@ Result<IngestStats> Ingestor::Run(const std::atomic<bool>& stop) {
   }
   consumer_ = nullptr;
   consumer->reset();  // leave the group now, so a restart rejoins quickly
-  auto end = Clock::now();
   stats_.seconds = std::chrono::duration<double>(end - started_).count();
   if (ever_assigned_) {
     stats_.seconds_assigned = std::chrono::duration<double>(end - first_assigned_).count();

@@ -124,7 +124,8 @@ class GroupConsumer {
                                                      Listener* listener);
   ~GroupConsumer();  // leaves the group
 
-  // Up to `max` messages, waiting at most `wait` in total. Broker errors that librdkafka
+  // Up to `max` messages: waits at most `wait` for the first, then takes only what has
+  // already arrived. Broker errors that librdkafka
   // recovers from itself are logged; fatal ones are returned.
   Status Poll(size_t max, std::chrono::milliseconds wait, std::vector<Message>& out);
   // The high watermark librdkafka last saw in a fetch response (no request); -1 if none yet.

@@ -28,7 +28,9 @@ struct IngestOptions {
   // Stop once every assigned partition is read up to the high watermark seen when it was
   // assigned: the batch mode for audits, backfills and tests.
   bool until_end = false;
-  // A batch closes at whichever comes first. Bigger batches amortise the fsync.
+  // A batch is what has arrived, up to max_batch; when nothing has, ingest waits up to
+  // max_batch_wait for the first message. Under a backlog batches grow to max_batch and
+  // amortise the fsync; a lone event is written at once.
   size_t max_batch = 5000;
   std::chrono::milliseconds max_batch_wait{100};
   // Give up when the group has not assigned any partition for this long.
