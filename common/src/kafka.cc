@@ -54,9 +54,14 @@ Result<ConfHandle> MakeConf(const Settings& settings) {
   char err[512];
   for (const auto& [k, v] : settings) {
     if (rd_kafka_conf_set(conf.get(), k.c_str(), v.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
-      // librdkafka's message quotes the value, which must not reach a log when it is a secret.
-      return Status::BadInput("Kafka setting '" + k + "': " +
-                              (IsSecretKey(k) ? std::string("invalid value") : std::string(err)));
+      // librdkafka's message may quote the value, which must not reach a log when it is secret.
+      std::string why = err;
+      if (IsSecretKey(k) && !v.empty()) {
+        for (auto at = why.find(v); at != std::string::npos; at = why.find(v, at + 5)) {
+          why.replace(at, v.size(), "*****");
+        }
+      }
+      return Status::BadInput("Kafka setting '" + k + "': " + why);
     }
   }
   spdlog::debug("kafka settings: {}", MaskedForLog(settings));
