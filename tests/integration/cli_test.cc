@@ -168,6 +168,16 @@ TEST(ConfigCheck, InvalidSettingsExitOneNamingWhereAndWhichKey) {
   EXPECT_THAT(r.err, Not(HasSubstr(kEnvSecret)));
 }
 
+TEST(ConfigCheck, TheShippedExamplesAreValid) {
+  for (const char* name : {"embedded.toml", "real-kafka.toml"}) {
+    auto r = Careledger({"config", "check", "--config",
+                         std::string(CARELEDGER_SOURCE_DIR) + "/ops/examples/" + name});
+    EXPECT_EQ(r.exit_code, 0) << name << ": " << r.err;
+    EXPECT_THAT(r.out, HasSubstr("brokers = ")) << name;
+    EXPECT_THAT(r.out, Not(HasSubstr("change-me"))) << name;
+  }
+}
+
 TEST(ConfigCheck, UsageErrorsExitTwo) {
   EXPECT_EQ(Careledger({"config"}).exit_code, 2) << "check is required";
   EXPECT_EQ(Careledger({"config", "edit"}).exit_code, 2);
