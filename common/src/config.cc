@@ -180,8 +180,9 @@ Status ConfigBuilder::AddTable(const toml::table& table, const std::string& pref
     }
     const Known* known = FindKnown(key);
     if (!known) return Status::BadInput(where + ": unknown setting " + Quoted(key));
-    if (auto s = node.value<std::string>(); s && node.is_string()) {
-      Set(key, known->shape == Shape::kStringList ? JoinList(SplitList(*s)) : *s,
+    if (const toml::value<std::string>* text = node.as_string()) {
+      const std::string& s = text->get();
+      Set(key, known->shape == Shape::kStringList ? JoinList(SplitList(s)) : s,
           SettingOrigin::kFile, where);
       if (IsSecretKey(key)) file_has_secret_ = true;
       continue;
