@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "careledger/common.h"
+#include "careledger/config.h"
 
 namespace careledger::app {
 
@@ -22,19 +23,18 @@ struct CommonFlags {
 };
 void AddCommonFlags(CLI::App& cmd, CommonFlags& flags);
 
-// The effective settings: defaults, then the settings file, then CARELEDGER_* environment
-// variables, then flags.
+// The effective settings (careledger/config.h: defaults, then the settings file, then
+// CARELEDGER_* environment variables, then flags), unpacked for the subcommands.
 struct Context {
+  Config config;
   Settings kafka;
-  std::string data_dir = "careledger-data";
-  std::string log_level = "info";
+  std::string data_dir;
+  std::string log_level;
   // SSDA903 feed settings from the settings file (`ssda903.local_postcode_districts`).
   std::vector<std::string> local_postcode_districts;
 };
+// Resolves the settings and sets up logging at their level.
 Result<Context> Resolve(const CommonFlags& flags);
-
-// "ab1, AB2,,ab3" → {"AB1", "AB2", "AB3"}: postcode districts as a user may type them.
-std::vector<std::string> SplitList(std::string_view list);
 
 // SIGINT/SIGTERM are blocked in every thread and taken here: the first asks for a clean stop,
 // a second exits at once (the store is crash-safe, so that loses nothing).
@@ -69,5 +69,6 @@ Command AddVerify(CLI::App& app);
 Command AddBackup(CLI::App& app);
 Command AddRestore(CLI::App& app);
 Command AddDeadLetter(CLI::App& app);
+Command AddConfig(CLI::App& app);
 
 }  // namespace careledger::app

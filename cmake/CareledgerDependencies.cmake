@@ -6,6 +6,7 @@ find_package(RocksDB REQUIRED CONFIG)                         # librocksdb-dev
 find_package(simdjson REQUIRED CONFIG)                        # libsimdjson-dev
 find_package(spdlog REQUIRED CONFIG)                          # libspdlog-dev
 find_package(CLI11 REQUIRED CONFIG)                           # libcli11-dev
+find_package(tomlplusplus 3 REQUIRED CONFIG)                  # libtomlplusplus-dev (settings)
 find_package(OpenSSL REQUIRED)                                # libssl-dev (SHA-256)
 find_package(Threads REQUIRED)
 if(CARELEDGER_TESTS)

@@ -19,17 +19,22 @@ PACKAGES=(
   libssl-dev                       # SHA-256 for the log's hash chain
   libspdlog-dev libfmt-dev         # logging
   libcli11-dev                     # command line
+  libtomlplusplus-dev              # the settings file (TOML)
   libgtest-dev libgmock-dev        # tests
   libvalijson-dev nlohmann-json3-dev  # tests: reference JSON Schema validator for schemas/
   libbenchmark-dev                 # bench/
   kcat                             # interoperability tests, and handy for operators
 )
+# Only `test` needs these.
+TEST_PACKAGES=(
+  prometheus                       # promtool: tests/ops checks and tests ops/prometheus rules
+)
 
 log() { printf '== %s\n' "$*" >&2; }
 
-install_packages() {
+install_packages() {  # extra packages...
   local missing=() p
-  for p in "${PACKAGES[@]}"; do
+  for p in "${PACKAGES[@]}" "$@"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
   if [ ${#missing[@]} -eq 0 ]; then
@@ -79,7 +84,7 @@ case "$cmd" in
       -DCARELEDGER_BENCH=OFF
     ;;
   test)
-    install_packages
+    install_packages "${TEST_PACKAGES[@]}"
     if [ "${1:-}" = "--sanitize" ]; then
       configure_and_build build/asan -DCMAKE_BUILD_TYPE=Debug -DCARELEDGER_WERROR=ON \
         -DCARELEDGER_SANITIZE=ON -DCARELEDGER_BENCH=OFF

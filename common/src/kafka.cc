@@ -54,7 +54,14 @@ Result<ConfHandle> MakeConf(const Settings& settings) {
   char err[512];
   for (const auto& [k, v] : settings) {
     if (rd_kafka_conf_set(conf.get(), k.c_str(), v.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
-      return Status::BadInput("Kafka setting '" + k + "': " + err);
+      // librdkafka's message may quote the value, which must not reach a log when it is secret.
+      std::string why = err;
+      if (IsSecretKey(k) && !v.empty()) {
+        for (auto at = why.find(v); at != std::string::npos; at = why.find(v, at + 5)) {
+          why.replace(at, v.size(), "*****");
+        }
+      }
+      return Status::BadInput("Kafka setting '" + k + "': " + why);
     }
   }
   spdlog::debug("kafka settings: {}", MaskedForLog(settings));
@@ -267,6 +274,11 @@ void RebalanceCallback(rd_kafka_t* rk, rd_kafka_resp_err_t err,
 }
 
 }  // namespace
+
+Status CheckKafkaSettings(const Settings& settings) {
+  auto conf = MakeConf(settings);
+  return conf.ok() ? Status::Ok() : conf.status();
+}
 
 Result<std::unique_ptr<GroupConsumer>> GroupConsumer::Open(const Settings& settings,
                                                            const std::vector<std::string>& topics,

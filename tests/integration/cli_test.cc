@@ -2,6 +2,7 @@
 // diagnostics on stderr.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include "test_support.h"
 
@@ -10,9 +11,10 @@ namespace {
 
 using test::Careledger;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 TEST(Cli, EverySubcommandHasHelp) {
-  for (const char* cmd : {"broker", "demo", "generate", "publish", "ingest", "report"}) {
+  for (const char* cmd : {"broker", "demo", "generate", "publish", "ingest", "report", "config"}) {
     auto r = Careledger({cmd, "--help"});
     EXPECT_EQ(r.exit_code, 0) << cmd;
     EXPECT_THAT(r.out, HasSubstr("--data")) << cmd << ": common flags are listed";
@@ -63,20 +65,127 @@ TEST(Cli, GenerateIsDeterministicBySeed) {
 
 TEST(Cli, SettingsFileEnvironmentAndFlagsApplyInThatOrder) {
   test::TempDir dir;
-  // The settings file names a store that does not exist; the flag overrides it.
-  test::WriteFile(dir / "c.conf", "# comment\ndata = " + dir / "from-file" +
-                                      "\nkafka.sasl.password = hunter2\nlog_level = debug\n");
-  auto r = Careledger({"report", "cla", "--config", dir / "c.conf"});
+  // The settings file names a store that does not exist; the variable, then the flag, override it.
+  test::WriteFile(dir / "c.toml", "# comment\ndata = \"" + dir / "from-file" +
+                                      "\"\nlog_level = \"debug\"\n[kafka]\n"
+                                      "\"sasl.password\" = \"hunter2\"\n");
+  ::chmod((dir / "c.toml").c_str(), 0600);
+  auto r = Careledger({"report", "cla", "--config", dir / "c.toml"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.err, HasSubstr("no store at " + dir / "from-file"));
   EXPECT_THAT(r.err, HasSubstr("sasl.password=*****")) << "settings are logged at debug";
-  EXPECT_THAT(r.err, ::testing::Not(HasSubstr("hunter2"))) << "secrets are never logged";
-  r = Careledger({"report", "cla", "--config", dir / "c.conf", "--data", dir / "from-flag"});
+  EXPECT_THAT(r.err, Not(HasSubstr("hunter2"))) << "secrets are never logged";
+  r = test::Run({"/usr/bin/env", "CARELEDGER_DATA=" + dir / "from-env", CARELEDGER_BIN, "report",
+                 "cla", "--config", dir / "c.toml"});
+  EXPECT_THAT(r.err, HasSubstr("no store at " + dir / "from-env"));
+  r = test::Run({"/usr/bin/env", "CARELEDGER_DATA=" + dir / "from-env", CARELEDGER_BIN, "report",
+                 "cla", "--config", dir / "c.toml", "--data", dir / "from-flag"});
   EXPECT_THAT(r.err, HasSubstr("no store at " + dir / "from-flag"));
-  test::WriteFile(dir / "bad.conf", "data\n");
-  r = Careledger({"report", "cla", "--config", dir / "bad.conf"});
+  // The pre-TOML form with a bare value is refused with the line and a hint.
+  test::WriteFile(dir / "old.conf", "data = /var/lib/careledger\n");
+  r = Careledger({"report", "cla", "--config", dir / "old.conf"});
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_THAT(r.err, HasSubstr(dir / "bad.conf" + ":1: expected key = value"));
+  EXPECT_THAT(r.err, HasSubstr(dir / "old.conf" + ":1: not valid TOML"));
+  EXPECT_THAT(r.err, HasSubstr("text values are quoted"));
+}
+
+// Secrets given every way a secret can be given: the file, a variable, a flag.
+constexpr const char* kFileSecret = "file-secret-7Hq";
+constexpr const char* kEnvSecret = "env-secret-9Zt";
+constexpr const char* kFlagSecret = "flag-secret-3Kd";
+constexpr const char* kToken = "token-secret-4Wm-0123456789abcdef0123456789";
+
+TEST(ConfigCheck, PrintsTheEffectiveSettingsWithTheirOriginsAndNoSecret) {
+  test::TempDir dir;
+  const std::string file = dir / "careledger.toml";
+  test::WriteFile(file, std::string("brokers = \"kafka-1:9093\"\n"
+                                    "data = \"/from/file\"\n"
+                                    "[kafka]\n"
+                                    "\"security.protocol\" = \"SASL_SSL\"\n"
+                                    "\"sasl.mechanisms\" = \"SCRAM-SHA-512\"\n"
+                                    "\"sasl.username\" = \"ingest\"\n"
+                                    "\"sasl.password\" = \"") +
+                            kFileSecret + "\"\n[serve]\ntoken = \"" + kToken + "\"\n");
+  ::chmod(file.c_str(), 0600);
+  auto r = test::Run(
+      {"/usr/bin/env", std::string("CARELEDGER_KAFKA_SSL_KEY_PASSWORD=") + kEnvSecret,
+       "CARELEDGER_DATA=/from/env", CARELEDGER_BIN, "config", "check", "--config", file, "--kafka",
+       std::string("ssl.keystore.password=") + kFlagSecret, "--log-level", "debug"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "brokers = kafka-1:9093  # file " + file +
+                       ":1\n"
+                       "data = /from/env  # env CARELEDGER_DATA\n"
+                       "kafka.sasl.mechanisms = SCRAM-SHA-512  # file " +
+                       file +
+                       ":5\n"
+                       "kafka.sasl.password = *****  # file " +
+                       file +
+                       ":7\n"
+                       "kafka.sasl.username = ingest  # file " +
+                       file +
+                       ":6\n"
+                       "kafka.security.protocol = SASL_SSL  # file " +
+                       file +
+                       ":4\n"
+                       "kafka.ssl.key.password = *****  # env CARELEDGER_KAFKA_SSL_KEY_PASSWORD\n"
+                       "kafka.ssl.keystore.password = *****  # flag --kafka\n"
+                       "log_level = debug  # flag --log-level\n"
+                       "serve.listen = 127.0.0.1:8080  # default\n"
+                       "serve.token = *****  # file " +
+                       file + ":9\n");
+  for (const char* secret : {kFileSecret, kEnvSecret, kFlagSecret, kToken}) {
+    EXPECT_THAT(r.out, Not(HasSubstr(secret)));
+    EXPECT_THAT(r.err, Not(HasSubstr(secret))) << "not even at debug";
+  }
+}
+
+TEST(ConfigCheck, InvalidSettingsExitOneNamingWhereAndWhichKey) {
+  test::TempDir dir;
+  test::WriteFile(dir / "typo.toml", "data = \"d\"\n\nlgo_level = \"info\"\n");
+  auto r = Careledger({"config", "check", "--config", dir / "typo.toml"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, "careledger: " + dir / "typo.toml" + ":3: unknown setting 'lgo_level'\n");
+  EXPECT_EQ(r.out, "");
+
+  test::WriteFile(dir / "type.toml",
+                  "[kafka]\n\"sasl.password\" = [\"" + std::string(kFileSecret) + "\"]\n");
+  r = Careledger({"config", "check", "--config", dir / "type.toml"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, "careledger: " + dir / "type.toml" +
+                       ":2: 'kafka.sasl.password' must be a string, an integer or a boolean, not "
+                       "an array\n");
+
+  // librdkafka's own checks, traced back to the line.
+  test::WriteFile(dir / "rdkafka.toml", "[kafka]\n\"session.timeout.ms\" = \"soon\"\n");
+  r = Careledger({"config", "check", "--config", dir / "rdkafka.toml"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr(dir / "rdkafka.toml" + ":2: 'kafka.session.timeout.ms': "));
+  EXPECT_THAT(r.err, HasSubstr("Invalid value"));
+
+  r = test::Run({"/usr/bin/env", std::string("CARELEDGER_SERVE_TOKEN=") + kEnvSecret,
+                 CARELEDGER_BIN, "config", "check"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("CARELEDGER_SERVE_TOKEN: 'serve.token' must be at least 32"));
+  EXPECT_THAT(r.err, Not(HasSubstr(kEnvSecret)));
+}
+
+TEST(ConfigCheck, TheShippedExamplesAreValid) {
+  for (const char* name : {"embedded.toml", "real-kafka.toml"}) {
+    auto r = Careledger({"config", "check", "--config",
+                         std::string(CARELEDGER_SOURCE_DIR) + "/ops/examples/" + name});
+    EXPECT_EQ(r.exit_code, 0) << name << ": " << r.err;
+    EXPECT_THAT(r.out, HasSubstr("brokers = ")) << name;
+    EXPECT_THAT(r.out, Not(HasSubstr("change-me"))) << name;
+  }
+}
+
+TEST(ConfigCheck, UsageErrorsExitTwo) {
+  EXPECT_EQ(Careledger({"config"}).exit_code, 2) << "check is required";
+  EXPECT_EQ(Careledger({"config", "edit"}).exit_code, 2);
+  EXPECT_EQ(Careledger({"config", "check", "--colour"}).exit_code, 2);
+  auto help = Careledger({"config", "--help"});
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_THAT(help.out, HasSubstr("--config"));
 }
 
 }  // namespace

@@ -22,12 +22,13 @@ TEST(FeedPublish, Ssda903ExamplesArePublishedOnceAndAReSendIsADuplicate) {
   test::TempDir dir;
   test::BrokerProcess broker(3);
   // The postcode districts come from the settings file, as an authority would configure them.
-  test::WriteFile(dir / "c.conf", "ssda903.local_postcode_districts = LS1, ls2,LS6\n");
+  test::WriteFile(dir / "c.toml",
+                  "[ssda903]\nlocal_postcode_districts = [\"LS1\", \"ls2\", \"LS6\"]\n");
   const std::vector<std::string> publish = {"publish",
                                             "--brokers",
                                             broker.bootstrap(),
                                             "--config",
-                                            dir / "c.conf",
+                                            dir / "c.toml",
                                             "--format",
                                             "ssda903",
                                             "--extracted-at",

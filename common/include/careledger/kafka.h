@@ -20,6 +20,10 @@ namespace careledger {
 
 class TcpForwarder;
 
+// librdkafka's own checks of property names and values, as every client applies at start-up;
+// BadInput naming the first property it refuses (never a secret's value).
+Status CheckKafkaSettings(const Settings& settings);
+
 struct KafkaDeleter {
   void operator()(rd_kafka_s* rk) const;
 };

@@ -1,0 +1,68 @@
+// careledger/config.h — the effective settings of one run: defaults, then the TOML settings
+// file, then CARELEDGER_* environment variables, then command-line flags; each setting keeps
+// where it came from, and secrets are masked whenever settings are shown.
+#pragma once
+
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "careledger/common.h"
+
+namespace careledger {
+
+// Lowest precedence first.
+enum class SettingOrigin { kDefault, kFile, kEnvironment, kFlag };
+
+struct SettingValue {
+  std::string value;  // a list is comma-separated
+  SettingOrigin origin = SettingOrigin::kDefault;
+  std::string where;  // "careledger.toml:3", "CARELEDGER_DATA", "--data"; empty for a default
+};
+
+// Keys are the settings file's names, flattened: brokers, data, log_level, serve.listen,
+// serve.token, ssda903.local_postcode_districts, kafka.<librdkafka property>.
+class Config {
+ public:
+  const std::map<std::string, SettingValue>& entries() const { return entries_; }
+  const std::string& data_dir() const;
+  const std::string& log_level() const;
+  // librdkafka properties, with bootstrap.servers from `brokers` when it is set.
+  Settings KafkaSettings() const;
+  std::vector<std::string> LocalPostcodeDistricts() const;  // upper case
+  const std::string& ServeListen() const;
+  const std::string& ServeToken() const;  // empty: exact figures are not served
+  // One "key = value  # origin" line per setting, sorted by key, every secret "*****".
+  std::string Describe() const;
+  // Advice that does not make the settings invalid (a settings file with secrets that others
+  // can read), for the caller to log once logging is set up.
+  const std::vector<std::string>& warnings() const { return warnings_; }
+
+ private:
+  friend class ConfigBuilder;
+  std::map<std::string, SettingValue> entries_;
+  std::vector<std::string> warnings_;
+};
+
+// The settings given on one command line; empty ones leave lower layers in force.
+struct ConfigFlags {
+  std::string config_file;
+  std::string brokers, data, log_level;
+  std::vector<std::string> kafka;  // "key=value", repeatable
+};
+
+// NAME → value of the process's CARELEDGER_* variables (read once, in main's thread).
+using Environment = std::map<std::string, std::string>;
+Environment CareledgerEnvironment();
+
+// BadInput naming where the setting came from (file:line, variable or flag), the key and the
+// reason; never a value.
+Result<Config> ResolveConfig(const ConfigFlags& flags, const Environment& env);
+
+// "ab1, AB2,,ab3" → {"AB1", "AB2", "AB3"}: postcode districts as a user may type them.
+std::vector<std::string> SplitList(std::string_view list);
+
+std::string_view OriginName(SettingOrigin origin);  // "default", "file", "env", "flag"
+
+}  // namespace careledger

@@ -1,0 +1,253 @@
+// Settings: defaults < TOML file < CARELEDGER_* environment < flags, where each came from,
+// errors that name file:line and the key, and secrets that never reach the output.
+#include "careledger/config.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include "test_support.h"
+
+namespace careledger {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+struct Written {
+  test::TempDir dir;
+  std::string path;
+};
+
+// A settings file the owner alone can read, as the examples ask.
+std::unique_ptr<Written> SettingsFile(std::string_view text) {
+  auto w = std::make_unique<Written>();
+  w->path = w->dir / "careledger.toml";
+  test::WriteFile(w->path, text);
+  ::chmod(w->path.c_str(), 0600);
+  return w;
+}
+
+Result<Config> FromFile(const std::string& path, Environment env = {}, ConfigFlags flags = {}) {
+  flags.config_file = path;
+  return ResolveConfig(flags, env);
+}
+
+TEST(Config, DefaultsWhenNothingIsGiven) {
+  auto c = ResolveConfig({}, {});
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->Describe(),
+            "data = careledger-data  # default\n"
+            "log_level = info  # default\n"
+            "serve.listen = 127.0.0.1:8080  # default\n");
+  EXPECT_EQ(c->KafkaSettings(), Settings{});
+  EXPECT_EQ(c->ServeToken(), "");
+  EXPECT_TRUE(c->LocalPostcodeDistricts().empty());
+}
+
+TEST(Config, FileThenEnvironmentThenFlags) {
+  auto f = SettingsFile(
+      "brokers = \"file:9092\"\n"
+      "data = \"/from/file\"\n"
+      "log_level = \"warn\"\n"
+      "[kafka]\n"
+      "\"security.protocol\" = \"SASL_SSL\"\n"
+      "\"sasl.username\" = \"file-user\"\n");
+  Environment env = {{"CARELEDGER_DATA", "/from/env"},
+                     {"CARELEDGER_BROKERS", "env:9092"},
+                     {"CARELEDGER_KAFKA_SASL_USERNAME", "env-user"},
+                     {"CARELEDGER_KILL_CYCLES", "100"}};  // a test's knob, not a setting
+  ConfigFlags flags;
+  flags.brokers = "flag:9092";
+  flags.kafka = {"sasl.username=flag-user"};
+  auto c = FromFile(f->path, env, flags);
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  const std::string p = f->path;
+  EXPECT_EQ(c->Describe(),
+            "brokers = flag:9092  # flag --brokers\n"
+            "data = /from/env  # env CARELEDGER_DATA\n"
+            "kafka.sasl.username = flag-user  # flag --kafka\n"
+            "kafka.security.protocol = SASL_SSL  # file " +
+                p +
+                ":5\n"
+                "log_level = warn  # file " +
+                p +
+                ":3\n"
+                "serve.listen = 127.0.0.1:8080  # default\n");
+  EXPECT_EQ(c->KafkaSettings(), (Settings{{"bootstrap.servers", "flag:9092"},
+                                          {"sasl.username", "flag-user"},
+                                          {"security.protocol", "SASL_SSL"}}));
+  EXPECT_EQ(c->data_dir(), "/from/env");
+  EXPECT_EQ(c->log_level(), "warn");
+}
+
+TEST(Config, EverySecretIsMaskedWhereverItCameFrom) {
+  auto f = SettingsFile(
+      "[kafka]\n"
+      "\"sasl.password\" = \"s3cret-sasl\"\n"
+      "\"ssl.key.password\" = \"s3cret-key\"\n"
+      "\"sasl.oauthbearer.client.secret\" = \"s3cret-oauth\"\n"
+      "[serve]\n"
+      "token = \"s3cret-token-0123456789abcdef0123456789\"\n");
+  Environment env = {{"CARELEDGER_KAFKA_SSL_KEYSTORE_PASSWORD", "s3cret-keystore"}};
+  auto c = FromFile(f->path, env);
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  std::string shown = c->Describe();
+  EXPECT_THAT(shown, Not(HasSubstr("s3cret")));
+  EXPECT_THAT(shown, HasSubstr("kafka.sasl.password = *****  # file " + f->path + ":2\n"));
+  EXPECT_THAT(shown, HasSubstr("kafka.ssl.key.password = *****  # file " + f->path + ":3\n"));
+  EXPECT_THAT(
+      shown, HasSubstr("kafka.sasl.oauthbearer.client.secret = *****  # file " + f->path + ":4\n"));
+  EXPECT_THAT(shown, HasSubstr("serve.token = *****  # file " + f->path + ":6\n"));
+  EXPECT_THAT(shown, HasSubstr("kafka.ssl.keystore.password = *****  # env "
+                               "CARELEDGER_KAFKA_SSL_KEYSTORE_PASSWORD\n"));
+  EXPECT_EQ(c->KafkaSettings().at("ssl.keystore.password"), "s3cret-keystore");
+  EXPECT_EQ(c->ServeToken(), "s3cret-token-0123456789abcdef0123456789");
+  EXPECT_TRUE(c->warnings().empty()) << "the file is mode 0600";
+}
+
+TEST(Config, FlatKeyValueFormWorksWhenValuesAreQuoted) {
+  // The pre-TOML form: dotted keys are TOML tables, flattened back to the same names.
+  auto f = SettingsFile(
+      "# comment\n"
+      "brokers = \"a:9092,b:9092\"\n"
+      "kafka.security.protocol = \"SSL\"\n"
+      "kafka.ssl.ca.location = \"/etc/ca.pem\"\n"
+      "ssda903.local_postcode_districts = \"ls1, ls2,LS6\"\n");
+  auto c = FromFile(f->path);
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->KafkaSettings(), (Settings{{"bootstrap.servers", "a:9092,b:9092"},
+                                          {"security.protocol", "SSL"},
+                                          {"ssl.ca.location", "/etc/ca.pem"}}));
+  EXPECT_EQ(c->LocalPostcodeDistricts(), (std::vector<std::string>{"LS1", "LS2", "LS6"}));
+}
+
+TEST(Config, KafkaNumbersAndBooleansPassAsText) {
+  auto f = SettingsFile(
+      "[kafka]\n"
+      "\"session.timeout.ms\" = 10000\n"
+      "\"enable.ssl.certificate.verification\" = true\n"
+      "\"bootstrap.servers\" = \"k:9092\"\n"
+      "[ssda903]\n"
+      "local_postcode_districts = [\"ab1\", \"SW1A\"]\n");
+  auto c = FromFile(f->path);
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->KafkaSettings(), (Settings{{"bootstrap.servers", "k:9092"},
+                                          {"enable.ssl.certificate.verification", "true"},
+                                          {"session.timeout.ms", "10000"}}));
+  EXPECT_EQ(c->entries().at("brokers").where, f->path + ":4") << "one name for the bootstrap";
+  EXPECT_EQ(c->LocalPostcodeDistricts(), (std::vector<std::string>{"AB1", "SW1A"}));
+}
+
+TEST(Config, UnknownKeysAndWrongTypesNameFileLineAndKey) {
+  struct Case {
+    const char* text;
+    std::string message;
+  };
+  for (const Case& c : {
+           Case{"data = \"d\"\n\nlgo_level = \"info\"\n", ":3: unknown setting 'lgo_level'"},
+           Case{"[serve]\nlisten = \"x:1\"\nport = 80\n", ":3: unknown setting 'serve.port'"},
+           Case{"data = 7\n", ":1: 'data' must be a string, not an integer"},
+           Case{"kafka = \"x\"\n",
+                ":1: 'kafka' must be a table of librdkafka properties, not a "
+                "string"},
+           Case{"[kafka]\n\"linger.ms\" = 1.5\n",
+                ":2: 'kafka.linger.ms' must be a string, an integer or a boolean, not a "
+                "floating-point number"},
+           Case{"[kafka]\n\"Linger.MS\" = 1\n",
+                ":2: 'kafka.Linger.MS' is not a librdkafka property name"},
+           Case{"[ssda903]\nlocal_postcode_districts = [1]\n",
+                ":2: 'ssda903.local_postcode_districts' must be a list of strings, not a list "
+                "holding an integer"},
+           Case{"[serve]\ntoken = [\"a\"]\n", ":2: 'serve.token' must be a string, not an array"},
+       }) {
+    auto f = SettingsFile(c.text);
+    auto r = FromFile(f->path);
+    ASSERT_FALSE(r.ok()) << c.text;
+    EXPECT_EQ(r.status().error_class(), ErrorClass::kBadInput);
+    EXPECT_EQ(r.status().message(), f->path + c.message) << c.text;
+  }
+}
+
+TEST(Config, TextThatIsNotTomlNamesTheLineButNeverItsValue) {
+  auto f = SettingsFile("data = \"d\"\nkafka.sasl.password = hunter2\n");
+  auto r = FromFile(f->path);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(),
+            f->path +
+                ":2: not valid TOML: Error while parsing value: could not determine value type "
+                "(text values are quoted: data = \"/var/lib/careledger\")");
+  auto trailing = SettingsFile("[kafka]\n\"sasl.password\" = \"ok\" hunter2\n");
+  r = FromFile(trailing->path);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(),
+            trailing->path +
+                ":2: not valid TOML: Error while parsing key-value pair: expected a "
+                "comment or whitespace")
+      << "toml++ quotes the next character ('h'); it is cut";
+}
+
+TEST(Config, InvalidValuesNameWhereTheyCameFrom) {
+  auto bad = [](Environment env, ConfigFlags flags = {}) {
+    auto r = ResolveConfig(flags, env);
+    EXPECT_FALSE(r.ok());
+    return r.status().message();
+  };
+  EXPECT_EQ(
+      bad({{"CARELEDGER_LOG_LEVEL", "loud"}}),
+      "CARELEDGER_LOG_LEVEL: 'log_level' must be one of trace, debug, info, warn, error, off");
+  EXPECT_EQ(
+      bad({{"CARELEDGER_SERVE_LISTEN", "localhost"}}),
+      "CARELEDGER_SERVE_LISTEN: 'serve.listen' must be HOST:PORT with a port from 1 to 65535");
+  EXPECT_EQ(
+      bad({{"CARELEDGER_SERVE_LISTEN", "[::1]:65536"}}),
+      "CARELEDGER_SERVE_LISTEN: 'serve.listen' must be HOST:PORT with a port from 1 to 65535");
+  EXPECT_EQ(bad({{"CARELEDGER_SERVE_TOKEN", "guessable"}}),
+            "CARELEDGER_SERVE_TOKEN: 'serve.token' must be at least 32 printable characters "
+            "without spaces (openssl rand -hex 32)");
+  EXPECT_EQ(bad({{"CARELEDGER_KAFKA_", "x"}}),
+            "CARELEDGER_KAFKA_: not a librdkafka property (CARELEDGER_KAFKA_ then the property in "
+            "upper case with '_' for '.')");
+  ConfigFlags flags;
+  flags.kafka = {"sasl.password"};
+  EXPECT_EQ(bad({}, flags), "--kafka: expected property=value with a librdkafka property name");
+  flags.kafka.clear();
+  flags.log_level = "chatty";
+  EXPECT_EQ(bad({}, flags),
+            "--log-level: 'log_level' must be one of trace, debug, info, warn, error, off");
+  auto ipv6 = ResolveConfig({}, {{"CARELEDGER_SERVE_LISTEN", "[::1]:8443"}});
+  ASSERT_TRUE(ipv6.ok()) << ipv6.status().message();
+  EXPECT_EQ(ipv6->ServeListen(), "[::1]:8443");
+}
+
+TEST(Config, EmptyEnvironmentVariablesAreUnset) {
+  auto c = ResolveConfig({}, {{"CARELEDGER_DATA", ""}, {"CARELEDGER_KAFKA_SASL_PASSWORD", ""}});
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->data_dir(), "careledger-data");
+  EXPECT_EQ(c->KafkaSettings(), Settings{});
+}
+
+TEST(Config, SecretsInAFileOthersCanReadAreWarnedAbout) {
+  auto f = SettingsFile("[kafka]\n\"sasl.password\" = \"x\"\n");
+  ::chmod(f->path.c_str(), 0644);
+  auto c = FromFile(f->path);
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->warnings(), std::vector<std::string>{"settings file " + f->path +
+                                                    " holds secrets and is readable by others: "
+                                                    "chmod 600 it"});
+  auto plain = SettingsFile("data = \"d\"\n");
+  ::chmod(plain->path.c_str(), 0644);
+  c = FromFile(plain->path);
+  ASSERT_TRUE(c.ok());
+  EXPECT_TRUE(c->warnings().empty()) << "nothing secret in it";
+}
+
+TEST(Config, AMissingFileIsNamed) {
+  auto r = FromFile("/nonexistent/careledger.toml");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(),
+            "cannot read settings file /nonexistent/careledger.toml: No such file or directory");
+}
+
+}  // namespace
+}  // namespace careledger
