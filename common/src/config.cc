@@ -127,6 +127,7 @@ class ConfigBuilder {
 
  private:
   Status AddTable(const toml::table& table, const std::string& prefix, const std::string& path);
+  Status AddPopulation(const toml::node& node, const std::string& where, const std::string& path);
   Status AddKafkaTable(const toml::table& table, const std::string& prefix,
                        const std::string& path);
   Config config_;
@@ -174,6 +175,10 @@ Status ConfigBuilder::AddTable(const toml::table& table, const std::string& pref
       CARELEDGER_RETURN_IF_ERROR(AddKafkaTable(*kafka, "", path));
       continue;
     }
+    if (key == "population") {
+      CARELEDGER_RETURN_IF_ERROR(AddPopulation(node, where, path));
+      continue;
+    }
     if ((key == "serve" || key == "ssda903") && node.is_table()) {
       CARELEDGER_RETURN_IF_ERROR(AddTable(*node.as_table(), key + ".", path));
       continue;
@@ -203,6 +208,45 @@ Status ConfigBuilder::AddTable(const toml::table& table, const std::string& pref
         where + ": " + Quoted(key) + " must be " +
         (known->shape == Shape::kStringList ? "a list of strings" : "a string") + ", not " +
         std::string(TypeName(node.type())));
+  }
+  return Status::Ok();
+}
+
+// [population] holds the area's child population by year, for rates per 10,000:
+//   2024 = { aged_10_17 = 41230, under_18 = 98310 }
+Status ConfigBuilder::AddPopulation(const toml::node& node, const std::string& where,
+                                    const std::string& path) {
+  const toml::table* years = node.as_table();
+  if (!years) {
+    return Status::BadInput(where + ": 'population' must be a table of years, not " +
+                            std::string(TypeName(node.type())));
+  }
+  for (auto&& [year_key, year_node] : *years) {
+    std::string year(year_key.str());
+    std::string at = path + ":" + std::to_string(year_key.source().begin.line);
+    bool is_year = year.size() == 4 && std::all_of(year.begin(), year.end(),
+                                                   [](char c) { return c >= '0' && c <= '9'; });
+    if (!is_year || year < "1990" || year > "2100") {
+      return Status::BadInput(at + ": " + Quoted("population." + year) +
+                              " must be a year such as 2024");
+    }
+    const toml::table* counts = year_node.as_table();
+    if (!counts) {
+      return Status::BadInput(at + ": " + Quoted("population." + year) +
+                              " must be a table { aged_10_17 = N, under_18 = N }");
+    }
+    for (auto&& [count_key, count_node] : *counts) {
+      std::string name = "population." + year + "." + std::string(count_key.str());
+      if (count_key.str() != "aged_10_17" && count_key.str() != "under_18") {
+        return Status::BadInput(at + ": unknown setting " + Quoted(name) +
+                                " (aged_10_17 or under_18)");
+      }
+      const toml::value<int64_t>* n = count_node.as_integer();
+      if (!n || n->get() <= 0) {
+        return Status::BadInput(at + ": " + Quoted(name) + " must be a positive integer");
+      }
+      Set(name, std::to_string(n->get()), SettingOrigin::kFile, at);
+    }
   }
   return Status::Ok();
 }
@@ -418,6 +462,16 @@ std::vector<std::string> SplitList(std::string_view list) {
     }
   }
   return out;
+}
+
+std::optional<AreaPopulation> Config::PopulationFor(int year) const {
+  auto count = [&](const char* what) -> int64_t {
+    auto it = entries_.find("population." + std::to_string(year) + "." + what);
+    return it == entries_.end() ? 0 : std::stoll(it->second.value);
+  };
+  AreaPopulation p{year, count("aged_10_17"), count("under_18")};
+  if (p.aged_10_17 == 0 && p.under_18 == 0) return std::nullopt;
+  return p;
 }
 
 std::string_view OriginName(SettingOrigin origin) {

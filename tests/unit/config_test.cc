@@ -249,5 +249,38 @@ TEST(Config, AMissingFileIsNamed) {
             "cannot read settings file /nonexistent/careledger.toml: No such file or directory");
 }
 
+TEST(Config, AreaPopulationsByYear) {
+  auto f = SettingsFile(
+      "[population]\n"
+      "2024 = { aged_10_17 = 41230, under_18 = 98310 }\n"
+      "2025 = { aged_10_17 = 41600 }\n");
+  auto c = FromFile(f->path);
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  auto p2024 = c->PopulationFor(2024);
+  ASSERT_TRUE(p2024.has_value());
+  EXPECT_EQ(p2024->aged_10_17, 41230);
+  EXPECT_EQ(p2024->under_18, 98310);
+  EXPECT_EQ(c->PopulationFor(2025)->under_18, 0) << "not given";
+  EXPECT_FALSE(c->PopulationFor(2023).has_value());
+  EXPECT_THAT(c->Describe(), HasSubstr("population.2024.aged_10_17 = 41230  # file"));
+}
+
+TEST(Config, AreaPopulationErrorsNameTheLineAndKey) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"[population]\n24 = { aged_10_17 = 1 }\n", ":2: 'population.24' must be a year"},
+      {"[population]\n2024 = 5\n", ":2: 'population.2024' must be a table"},
+      {"[population]\n2024 = { aged_0_9 = 5 }\n", ":2: unknown setting 'population.2024.aged_0_9'"},
+      {"[population]\n2024 = { under_18 = -3 }\n",
+       ":2: 'population.2024.under_18' must be a positive integer"},
+      {"population = 7\n", ":1: 'population' must be a table of years"},
+  };
+  for (const auto& [text, message] : cases) {
+    auto f = SettingsFile(text);
+    auto c = FromFile(f->path);
+    ASSERT_FALSE(c.ok()) << text;
+    EXPECT_THAT(c.status().message(), HasSubstr(f->path + message)) << text;
+  }
+}
+
 }  // namespace
 }  // namespace careledger

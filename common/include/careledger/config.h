@@ -4,6 +4,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,8 +22,17 @@ struct SettingValue {
   std::string where;  // "careledger.toml:3", "CARELEDGER_DATA", "--data"; empty for a default
 };
 
+// The area's child population in a year (ONS mid-year estimates, or the local figure),
+// for rates per 10,000 children; 0 where the settings do not give it.
+struct AreaPopulation {
+  int year = 0;
+  int64_t aged_10_17 = 0;
+  int64_t under_18 = 0;
+};
+
 // Keys are the settings file's names, flattened: brokers, data, log_level, serve.listen,
-// serve.token, ssda903.local_postcode_districts, kafka.<librdkafka property>.
+// serve.token, ssda903.local_postcode_districts, population.<year>.aged_10_17|under_18,
+// kafka.<librdkafka property>.
 class Config {
  public:
   const std::map<std::string, SettingValue>& entries() const { return entries_; }
@@ -33,6 +43,7 @@ class Config {
   std::vector<std::string> LocalPostcodeDistricts() const;  // upper case
   const std::string& ServeListen() const;
   const std::string& ServeToken() const;  // empty: exact figures are not served
+  std::optional<AreaPopulation> PopulationFor(int year) const;
   // One "key = value  # origin" line per setting, sorted by key, every secret "*****".
   std::string Describe() const;
   // Advice that does not make the settings invalid (a settings file with secrets that others
