@@ -1,7 +1,8 @@
 // End-to-end harness: one generated feed, one embedded broker, and in the same run
 //   publish (careledger, validation on)      vs  kcat -P of the same lines
-//   ingest (validation, dedup, projections,  vs  kcat -C of the same topic
-//           fsync per batch)
+//   ingest (validation, dedup, projections,  vs  a bare librdkafka consumer of the same
+//           fsync per batch)                     topics, kcat -C of one, and RocksDB alone
+//                                                writing the same events (3 puts each, fsync)
 // Prints a table of rates and ratios. Ingest is timed from partition assignment: the mock
 // cluster's group join (~3 s) is a fixed cost that a real cluster does not have.
 //
@@ -11,6 +12,7 @@
 // 2-core VM vary by ±30 % with fsync latency and scheduling.
 #include <fcntl.h>
 #include <librdkafka/rdkafka.h>
+#include <rocksdb/db.h>
 #include <spawn.h>
 #include <spdlog/spdlog.h>
 #include <sys/wait.h>
@@ -81,7 +83,8 @@ double BareConsume(const std::string& bootstrap, const std::vector<std::string>&
   rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(partitions);
   for (const auto& topic : topics) {
     for (int p = 0; p < partitions; ++p) {
-      rd_kafka_topic_partition_list_add(list, topic.c_str(), p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+      // Offset 0, as ingest starts a partition it holds nothing of (no offset lookup).
+      rd_kafka_topic_partition_list_add(list, topic.c_str(), p)->offset = 0;
     }
   }
   auto t = Clock::now();
@@ -97,6 +100,45 @@ double BareConsume(const std::string& bootstrap, const std::vector<std::string>&
   rd_kafka_topic_partition_list_destroy(list);
   rd_kafka_consumer_close(rk);
   rd_kafka_destroy(rk);
+  return seconds;
+}
+
+struct RawEvent {
+  std::string event_id, child_id, line;
+};
+
+// Writes the events into a new RocksDB as log, event_id and child entries (column families of
+// their own), `batch` events per WriteBatch, fsync each; returns the seconds taken.
+Result<double> RawStoreWrite(const std::string& path, const std::vector<RawEvent>& events,
+                             size_t batch) {
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  options.create_missing_column_families = true;
+  std::vector<rocksdb::ColumnFamilyDescriptor> families = {
+      {rocksdb::kDefaultColumnFamilyName, {}}, {"log", {}}, {"event_id", {}}, {"child", {}}};
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw_db = nullptr;
+  auto s = rocksdb::DB::Open(options, path, families, &handles, &raw_db);
+  if (!s.ok()) return Status::Fatal("raw RocksDB open: " + s.ToString());
+  std::unique_ptr<rocksdb::DB> db(raw_db);
+  rocksdb::WriteOptions sync;
+  sync.sync = true;
+  auto t = Clock::now();
+  uint64_t seq = 0;
+  for (size_t i = 0; i < events.size(); i += batch) {
+    rocksdb::WriteBatch wb;
+    for (size_t k = i; k < std::min(events.size(), i + batch); ++k, ++seq) {
+      char key[8];
+      for (int b = 0; b < 8; ++b) key[b] = char(seq >> (56 - 8 * b));
+      wb.Put(handles[1], rocksdb::Slice(key, 8), events[k].line);
+      wb.Put(handles[2], events[k].event_id, rocksdb::Slice(key, 8));
+      wb.Put(handles[3], events[k].child_id + std::string(key, 8), rocksdb::Slice());
+    }
+    s = db->Write(sync, &wb);
+    if (!s.ok()) return Status::Fatal("raw RocksDB write: " + s.ToString());
+  }
+  double seconds = Seconds(t);
+  for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
   return seconds;
 }
 
@@ -154,6 +196,7 @@ int Main(int argc, char** argv) {
   // Lines (messages) in all, and on the social care topic alone: the feed spans the three
   // topics. Re-sent duplicates are messages too; ingest stores each event once.
   uint64_t events = 0, social_care = 0;
+  std::vector<RawEvent> raw;
   {
     std::ifstream in(feed);
     std::ofstream out(keyed);
@@ -163,6 +206,7 @@ int Main(int argc, char** argv) {
       (void)parser.Parse(line, env);
       social_care += TopicFor(env.type) == kTopicSocialCare;
       out << env.child_id << '\t' << line << '\n';
+      raw.push_back({env.event_id, env.child_id, line});
     }
   }
   std::cerr << "feed: " << gen.children << " children, " << events << " events, "
@@ -223,6 +267,18 @@ int Main(int argc, char** argv) {
   }
   double ingest_seconds = median(ingest_runs);
 
+  // 3b. The store's ceiling: the same events written straight into RocksDB as the three
+  // entries the store cannot do without (log record, event_id key, per-child index entry), in
+  // batches of the same size with fsync, and nothing else: no Kafka, no validation, no dedup
+  // look-ups, no projections.
+  std::vector<double> raw_runs;
+  for (int r = 0; r < repeat; ++r) {
+    auto seconds = RawStoreWrite(dir / ("raw" + std::to_string(r)), raw, max_batch);
+    if (!seconds.ok()) return std::cerr << seconds.status().ToString(), 1;
+    raw_runs.push_back(*seconds);
+  }
+  double raw_seconds = median(raw_runs);
+
   // 4. Baseline producer, last so that it cannot disturb the consumers: kcat -P of the same
   // lines into an otherwise unused topic.
   t = Clock::now();
@@ -240,6 +296,8 @@ int Main(int argc, char** argv) {
                   "bare consumer, 1 topic", bare_consume, social_care});
   rows.push_back({"ingest (all on, fsync per batch)", stats->consumed, ingest_seconds, "kcat -C",
                   kcat_consume, social_care});
+  rows.push_back({"ingest (all on, fsync per batch)", stats->consumed, ingest_seconds,
+                  "RocksDB: 3 puts/event, fsync", raw_seconds, events});
   Print(rows);
   std::printf("consumer stages: median of %d runs\n", repeat);
   std::vector<uint32_t> w = stats->write_micros;
