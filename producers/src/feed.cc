@@ -98,6 +98,23 @@ Result<AdaptReport> AdaptFiles(FeedFormat format, const std::vector<std::string>
 
 namespace feed {
 
+bool AcceptCsvHeader(const CsvFile& csv, std::span<const std::string_view> columns,
+                     const std::vector<BrokenRecord>& broken, RowSink& sink) {
+  bool complete = true;
+  for (auto column : columns) {
+    if (csv.Column(column) < 0) {
+      sink.Reject(csv.path, 1, column, "required column missing from the header");
+      complete = false;
+    }
+  }
+  if (!complete) return false;
+  for (const auto& b : broken) {
+    sink.CountRow();
+    sink.Reject(csv.path, b.line, "", b.reason);
+  }
+  return true;
+}
+
 bool IsBlank(std::string_view s) {
   return s.find_first_not_of(" \t\r") == std::string_view::npos;
 }

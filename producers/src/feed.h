@@ -2,6 +2,7 @@
 // validating a row's events together before they reach the sink.
 #pragma once
 
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -94,6 +95,11 @@ class RowSink {
 
 // A parser message "field 'X': rule" split into X and rule; others have an empty field.
 std::pair<std::string, std::string> SplitFieldMessage(std::string_view message);
+
+// Rejects each of `columns` the header lacks, naming it; when none is missing, counts and
+// rejects the records ReadCsv could not read and returns true: the file's rows may be read.
+bool AcceptCsvHeader(const CsvFile& csv, std::span<const std::string_view> columns,
+                     const std::vector<BrokenRecord>& broken, RowSink& sink);
 
 // recorded_at for rows without one: the option, else the file's modification time.
 Result<Instant> ExtractTime(const std::string& path, const AdapterOptions& options);

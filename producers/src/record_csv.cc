@@ -125,18 +125,7 @@ class RecordCsvAdapter {
         sink_.Reject(path, 1, "", "empty file: no header row");
         continue;
       }
-      bool complete = true;
-      for (auto column : kRequiredColumns) {
-        if (csv->Column(column) < 0) {
-          sink_.Reject(path, 1, column, "required column missing from the header");
-          complete = false;
-        }
-      }
-      if (!complete) continue;
-      for (const auto& b : broken) {
-        sink_.CountRow();
-        sink_.Reject(path, b.line, "", b.reason);
-      }
+      if (!AcceptCsvHeader(*csv, kRequiredColumns, broken, sink_)) continue;
       auto extracted = ExtractTime(path, options_);
       if (!extracted.ok()) return extracted.status();
       extracted_at_ = FormatInstant(*extracted);

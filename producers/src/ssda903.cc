@@ -170,18 +170,7 @@ class Ssda903Adapter {
                      "unknown column set: not an SSDA903 header, episodes, missing or OC3 file");
         continue;
       }
-      bool complete = true;
-      for (auto column : spec->columns) {
-        if (csv->Column(column) < 0) {
-          sink_.Reject(path, 1, column, "required column missing from the header");
-          complete = false;
-        }
-      }
-      if (!complete) continue;
-      for (const auto& b : broken) {
-        sink_.CountRow();
-        sink_.Reject(path, b.line, "", b.reason);
-      }
+      if (!AcceptCsvHeader(*csv, spec->columns, broken, sink_)) continue;
       auto extracted = ExtractTime(path, options_);
       if (!extracted.ok()) return extracted.status();
       files.push_back({std::move(*csv), spec->kind, *extracted});
