@@ -244,6 +244,37 @@ Contract BuildContract(std::span<const ContractFile> files) {
   return c;
 }
 
+Result<NationalOffenceProfile> ReadNationalYouthOffences() {
+  constexpr std::string_view kPath = "reference/youth_offences_with_outcome_2021.json";
+  auto bad = [&](std::string_view what) {
+    return Status::Fatal("schemas/" + std::string(kPath) + ": " + std::string(what));
+  };
+  for (const ContractFile& f : EmbeddedContractFiles()) {
+    if (f.path != kPath) continue;
+    simdjson::dom::parser parser;
+    simdjson::dom::object doc;
+    if (parser.parse(f.text.data(), f.text.size()).get(doc)) return bad("not a JSON object");
+    NationalOffenceProfile p;
+    int64_t year = 0;
+    simdjson::dom::object groups;
+    if (doc["year"].get(year) || doc["offences_with_outcome"].get(groups) ||
+        doc["total"].get(p.total) || doc["population_aged_10_17"].get(p.population_aged_10_17)) {
+      return bad("needs year, offences_with_outcome, total and population_aged_10_17");
+    }
+    p.year = int(year);
+    int64_t sum = 0;
+    for (auto [group, count] : groups) {
+      int64_t n = 0;
+      if (count.get(n) || n < 0) return bad("offence counts must be whole numbers");
+      p.by_group.emplace_back(std::string(group), n);
+      sum += n;
+    }
+    if (sum != p.total) return bad("the groups do not add up to the total");
+    return p;
+  }
+  return bad("not embedded");
+}
+
 const Contract& BuiltInContract() {
   static const Contract contract = BuildContract(EmbeddedContractFiles());
   return contract;
@@ -484,6 +515,11 @@ Status EnvelopeParser::Parse(std::string_view json, Envelope& out) {
     FindUpcaster(out.type, v)->apply(out.data);
   }
   return Status::Ok();
+}
+
+const Result<NationalOffenceProfile>& NationalYouthOffences() {
+  static const Result<NationalOffenceProfile> profile = ReadNationalYouthOffences();
+  return profile;
 }
 
 }  // namespace careledger

@@ -85,6 +85,17 @@ auto Pick(Random& r) {
   return std::end(table)[-1].first;
 }
 
+// An offence group in the national mix (schemas/reference), which the generator checks it
+// can read before it starts.
+std::string_view PickNationalOffenceGroup(Random& r) {
+  const NationalOffenceProfile& national = *NationalYouthOffences();
+  int64_t pick = r.Uniform(0, national.total - 1);
+  for (const auto& [group, n] : national.by_group) {
+    if ((pick -= n) < 0) return group;
+  }
+  return national.by_group.back().first;
+}
+
 // ---- Code tables (weights are per mille or relative) ----------------------------------------
 constexpr W<Code> kSex[] = {{"M", 510}, {"F", 489}, {"U", 1}};
 // The population by SSDA903 ethnicity code (census shares, per mille), with each group's
@@ -154,18 +165,6 @@ constexpr W<double> kMissingRate[] = {{0.5, 40}, {1.5, 30}, {4.0, 20}, {10.0, 10
 constexpr W<Code> kCalloutReason[] = {
     {"notifiable_incident", 50}, {"emergency", 25}, {"restraint", 25}};
 
-// Proven offences by children, England and Wales (YJB), by offence group.
-constexpr W<Code> kOffenceGroup[] = {{"violence_against_person", 12437},
-                                     {"theft_handling", 2884},
-                                     {"other", 3621},
-                                     {"motoring", 4382},
-                                     {"drugs", 3961},
-                                     {"criminal_damage", 3481},
-                                     {"public_order", 2236},
-                                     {"robbery", 2354},
-                                     {"burglary", 1339},
-                                     {"breach_of_statutory_order", 920},
-                                     {"sexual", 903}};
 constexpr W<double> kOffendingFrailty[] = {{1.0, 60}, {3.0, 25}, {8.0, 12}, {20.0, 3}};
 
 // An outcome as the police record it (Home Office code and/or disposal), or a charge that
@@ -996,7 +995,7 @@ class ChildStory {
 
   void Offence(Instant at, const Stay* stay) {
     std::string offence = HexId("OF", ids_.Next());
-    std::string_view group = Pick<kOffenceGroup>(story_);
+    std::string_view group = PickNationalOffenceGroup(story_);
     Data d;
     d.Str("offence_id", offence).Str("offence_group", group);
     bool knife = false;
@@ -1198,6 +1197,7 @@ Status GenerateFeed(const GeneratorOptions& o, std::ostream& out, FeedSummary* s
   for (double rate : {o.late_rate, o.duplicate_rate, o.correction_rate, o.invalid_rate}) {
     if (!(rate >= 0 && rate <= 1)) return Status::BadInput("feed fault rates must be in [0, 1]");
   }
+  if (!NationalYouthOffences().ok()) return NationalYouthOffences().status();
   FeedSummary local;
   FeedSummary& s = summary ? *summary : local;
   s = FeedSummary{};

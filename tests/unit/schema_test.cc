@@ -768,5 +768,21 @@ TEST(ReferenceValidator, AgreesOnEveryExample) {
   EXPECT_EQ(agreed, int(ValidEvents().size() + InvalidEvents().size()));
 }
 
+TEST(ReferenceData, NationalYouthOffencesAreTheBriefsFigures) {
+  const auto& national = NationalYouthOffences();
+  ASSERT_TRUE(national.ok()) << national.status().message();
+  EXPECT_EQ(national->year, 2021);
+  EXPECT_EQ(national->total, 38518);
+  EXPECT_EQ(national->population_aged_10_17, 5466338);
+  ASSERT_EQ(national->by_group.size(), 11u);
+  EXPECT_EQ(national->by_group.front(),
+            (std::pair<std::string, int64_t>{"violence_against_person", 12437}));
+  EXPECT_EQ(national->by_group.back(), (std::pair<std::string, int64_t>{"sexual", 903}));
+  for (const auto& [group, n] : national->by_group) {
+    EXPECT_TRUE(CodeTitle("offence_group", group).has_value())
+        << group << " is not an offence group";
+  }
+}
+
 }  // namespace
 }  // namespace careledger

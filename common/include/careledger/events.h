@@ -8,6 +8,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "careledger/common.h"
 
@@ -145,5 +146,17 @@ std::optional<std::string_view> EthnicityGroup(std::string_view ethnicity);  // 
 std::optional<std::string_view> HomeOfficeOutcomeDisposal(int code);
 // V3/V4: agreed series of short breaks, which the CLA count leaves out.
 bool IsShortBreakLegalStatus(std::string_view legal_status);
+
+// The national comparator in schemas/reference/youth_offences_with_outcome_2021.json: youth
+// offences with an outcome in England and Wales by offence group (in the file's order), their
+// total, and the population aged 10–17.
+struct NationalOffenceProfile {
+  int year = 0;
+  std::vector<std::pair<std::string, int64_t>> by_group;
+  int64_t total = 0;
+  int64_t population_aged_10_17 = 0;
+};
+// Read from the embedded file once; Fatal if it does not say what is above.
+const Result<NationalOffenceProfile>& NationalYouthOffences();
 
 }  // namespace careledger
