@@ -114,10 +114,20 @@ TEST(Signals, SecondSignalExitsAtOnceAndLeavesTheStoreWhole) {
     ASSERT_NE(ingest.Stderr().find("assigned"), std::string::npos);
     std::this_thread::sleep_for(std::chrono::milliseconds(300));  // mid-stream
     ::kill(ingest.pid(), SIGTERM);  // finish the batch in hand, then stop...
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    siginfo_t info{};
-    ::waitid(P_PID, id_t(ingest.pid()), &info, WEXITED | WNOHANG | WNOWAIT);
-    caught_running = info.si_pid == 0;
+    // Two signals sent before the first is taken merge into one, so the second goes only once
+    // ingest has said it is stopping, and only while it still runs.
+    auto exited = [&] {
+      siginfo_t info{};
+      ::waitid(P_PID, id_t(ingest.pid()), &info, WEXITED | WNOHANG | WNOWAIT);
+      return info.si_pid != 0;
+    };
+    bool acknowledged = false;
+    for (auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+         !acknowledged && !exited() && std::chrono::steady_clock::now() < until;) {
+      acknowledged = ingest.Stderr().find("finishing the batch in hand") != std::string::npos;
+      if (!acknowledged) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    caught_running = acknowledged && !exited();
     int code = ingest.Stop(SIGTERM);
     if (caught_running) {
       EXPECT_EQ(code, 128 + SIGTERM) << "...but a second signal exits at once";
