@@ -133,6 +133,7 @@ Status Ingestor::WriteBatch() {
   // in hand is re-read from Kafka by the next run anyway.
   if (!store_failure_.ok()) return store_failure_;
   if (pending_.empty()) return Status::Ok();
+  rejected_.clear();  // from an attempt at this batch that a retriable error cut short
   auto t0 = Clock::now();
   auto batch = in_flight_ ? store_.NewBatchAfter(in_flight_->tail) : store_.NewBatch();
   std::map<TopicPartition, int64_t> next_offsets;
