@@ -326,7 +326,8 @@ constexpr int kFaults = 5;
 
 class Feed {
  public:
-  Feed(const GeneratorOptions& o, FeedSummary& summary) : o_(o), summary_(summary) {}
+  Feed(const GeneratorOptions& o, FeedSummary& summary)
+      : o_(o), summary_(summary), last_recorded_(std::chrono::sys_days{o.end} - seconds{1}) {}
 
   // Per-child random streams besides the story's: how long each record took to key, the
   // feed's faults (and every line they add), and the story's identifiers. Apart, so that a
@@ -344,6 +345,7 @@ class Feed {
         occurred + (with_time ? seconds{0} : hours{9}) + NormalDelay(r.delays, source);
     bool late = r.faults.Chance(o_.late_rate);
     if (late) recorded = occurred + seconds{r.faults.Uniform(21 * kDay, 180 * kDay)};
+    recorded = InExtract(recorded);
     bool correct = r.faults.Chance(o_.correction_rate);
     bool supersede = r.faults.Chance(0.7);
     bool duplicate = r.faults.Chance(o_.duplicate_rate);
@@ -368,7 +370,7 @@ class Feed {
     if (!correct) return;
     std::string id2 = NewId(r.faults);
     if (supersede) {
-      Instant at = recorded + seconds{r.faults.Uniform(kDay, 90 * kDay)};
+      Instant at = InExtract(recorded + seconds{r.faults.Uniform(kDay, 90 * kDay)});
       Add(at, Envelope(id2, type, source, child, Stamp(occurred, with_time), at, id, data));
       Count(type);
       ++summary_.superseding;
@@ -377,10 +379,10 @@ class Feed {
     // Keyed twice by mistake; the copy is retracted once someone notices. The retraction is
     // about the copy's event, so it carries that event's occurred_at: what happened in the
     // world stays inside the window, whenever the mistake was found.
-    Instant copy_at = recorded + seconds{r.faults.Uniform(600, 48 * 3600)};
+    Instant copy_at = InExtract(recorded + seconds{r.faults.Uniform(600, 48 * 3600)});
     Add(copy_at, Envelope(id2, type, source, child, Stamp(occurred, with_time), copy_at, {}, data));
     Count(type);
-    Instant retract_at = copy_at + seconds{r.faults.Uniform(kDay, 60 * kDay)};
+    Instant retract_at = InExtract(copy_at + seconds{r.faults.Uniform(kDay, 60 * kDay)});
     Add(retract_at,
         Envelope(NewId(r.faults), EventType::kEventRetracted, source, child,
                  Stamp(occurred, with_time), retract_at, {},
@@ -537,19 +539,24 @@ class Feed {
       }
       if (done) break;
     }
-    lines_.push_back(
-        {recorded + seconds{r.faults.Uniform(0, 7200)}, lines_.size(), std::move(bad), true});
+    lines_.push_back({InExtract(recorded + seconds{r.faults.Uniform(0, 7200)}), lines_.size(),
+                      std::move(bad), true});
   }
 
   void Add(Instant sent, std::string text) {
-    lines_.push_back({sent, lines_.size(), std::move(text), false});
+    lines_.push_back({InExtract(sent), lines_.size(), std::move(text), false});
   }
+  // The feed is an extract taken at the end of the window: whatever would have been recorded
+  // (or re-sent) later is recorded in its last second instead, never in the future of the
+  // extract, which the contract refuses (recorded_at more than 24 h ahead of the reader).
+  Instant InExtract(Instant t) const { return std::min(t, last_recorded_); }
   void Count(EventType type) { ++summary_.events_by_type[type]; }
 
   const GeneratorOptions& o_;
   FeedSummary& summary_;
   std::vector<Line> lines_;
   uint64_t next_fault_ = 0;
+  Instant last_recorded_;
 };
 
 // ---- One child's life, as the sources record it ----------------------------------------------

@@ -476,6 +476,27 @@ TEST(FeedGenerator, FeedsOfSeveralSeedsAreValid) {
   }
 }
 
+TEST(FeedGenerator, AFeedEndingTomorrowHoldsNothingRecordedInTheFuture) {
+  // The demo's window ends tomorrow; late records and re-sends must still fall inside the
+  // extract, or the reader's clock rule (recorded_at at most 24 h ahead) refuses them.
+  GeneratorOptions o = Options(30000, 12);
+  o.late_rate = 0.2;  // many records due long after their event
+  o.end = Today() + std::chrono::days{1};
+  o.start = Date{std::chrono::year_month_day{o.end} - std::chrono::years{1}};
+  FeedSummary s;
+  std::string feed = Feed(o, &s);
+  ParsedFeed p = Parse(feed);
+  EXPECT_EQ(std::vector<uint64_t>(p.bad_lines.begin(), p.bad_lines.end()), s.invalid_lines);
+  const std::string last = FormatInstant(std::chrono::sys_days{o.end} - std::chrono::seconds{1});
+  size_t at = 0, recorded = 0;
+  while ((at = feed.find("\"recorded_at\":\"", at)) != std::string::npos) {
+    at += 15;
+    EXPECT_LE(feed.substr(at, 20), last);
+    ++recorded;
+  }
+  EXPECT_GT(recorded, 1000u);
+}
+
 TEST(FeedGenerator, EachKindOfMalformedLineFailsTheParser) {
   GeneratorOptions o = Options(20000, 5);
   o.invalid_rate = 0.05;
