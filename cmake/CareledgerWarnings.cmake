@@ -11,6 +11,12 @@ if(CARELEDGER_SANITIZE)
                                                     -fno-omit-frame-pointer)
   target_link_options(careledger_flags INTERFACE -fsanitize=address,undefined)
 endif()
+# ThreadSanitizer, for the code that runs threads of its own (ingest's writer thread, the
+# signal watcher, the mock cluster's). Not with CARELEDGER_SANITIZE: the two do not mix.
+if(CARELEDGER_TSAN)
+  target_compile_options(careledger_flags INTERFACE -fsanitize=thread -fno-omit-frame-pointer)
+  target_link_options(careledger_flags INTERFACE -fsanitize=thread)
+endif()
 
 # careledger_module(NAME SOURCES... DEPS ...): one static library per module, whose public
 # header lives in NAME/include/careledger/.
