@@ -11,6 +11,14 @@ if(CARELEDGER_SANITIZE)
                                                     -fno-omit-frame-pointer)
   target_link_options(careledger_flags INTERFACE -fsanitize=address,undefined)
 endif()
+if(CARELEDGER_FUZZ)
+  # fuzzer-no-link: coverage for libFuzzer to steer by, in the libraries as well as the targets;
+  # only the targets link libFuzzer's main (tests/fuzz/CMakeLists.txt).
+  target_compile_options(careledger_flags INTERFACE -fsanitize=fuzzer-no-link,address,undefined
+                                                    -fno-sanitize-recover=undefined
+                                                    -fno-omit-frame-pointer)
+  target_link_options(careledger_flags INTERFACE -fsanitize=address,undefined)
+endif()
 
 # careledger_module(NAME SOURCES... DEPS ...): one static library per module, whose public
 # header lives in NAME/include/careledger/.
