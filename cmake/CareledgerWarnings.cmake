@@ -17,6 +17,17 @@ if(CARELEDGER_TSAN)
   target_compile_options(careledger_flags INTERFACE -fsanitize=thread -fno-omit-frame-pointer)
   target_link_options(careledger_flags INTERFACE -fsanitize=thread)
 endif()
+if(CARELEDGER_FUZZ)
+  # fuzzer-no-link: coverage for libFuzzer to steer by, in the libraries as well as the targets;
+  # only the targets link libFuzzer's main (tests/fuzz/CMakeLists.txt).
+  target_compile_options(careledger_flags INTERFACE -fsanitize=fuzzer-no-link,address,undefined
+                                                    -fno-sanitize-recover=undefined
+                                                    -fno-omit-frame-pointer
+                                                    # clang -Wpedantic flags the GNU ({ }) of
+                                                    # rdkafka.h's type checks; g++ does not.
+                                                    -Wno-gnu-statement-expression)
+  target_link_options(careledger_flags INTERFACE -fsanitize=address,undefined)
+endif()
 
 # careledger_module(NAME SOURCES... DEPS ...): one static library per module, whose public
 # header lives in NAME/include/careledger/.

@@ -5,6 +5,8 @@
 #   ops/setup.sh test [--sanitize]   -Werror build of everything, then ctest
 #                                    (--sanitize: the same under ASan+UBSan, in build/asan)
 #   ops/setup.sh build               Release build only (build/release/app/careledger)
+#   ops/setup.sh fuzz [SECONDS]      clang build of the libFuzzer targets (build/fuzz), each run
+#                                    SECONDS (default 12) over tests/robustness/corpus/<target>/
 #
 # Idempotent: installs only missing packages (running `apt-get update` once, when it must),
 # and re-running reuses the build directories.
@@ -28,6 +30,10 @@ PACKAGES=(
 # Only `test` needs these.
 TEST_PACKAGES=(
   prometheus                       # promtool: tests/ops checks and tests ops/prometheus rules
+)
+# Only `fuzz` needs these.
+FUZZ_PACKAGES=(
+  clang libclang-rt-dev            # libFuzzer and its sanitizer runtimes (tests/fuzz)
 )
 
 log() { printf '== %s\n' "$*" >&2; }
@@ -98,8 +104,36 @@ case "$cmd" in
     log "running the test suite in $dir"
     ctest --test-dir "$dir" --output-on-failure -j "$(ncpu)"
     ;;
+  fuzz)
+    seconds=${1:-12}
+    install_packages "${FUZZ_PACKAGES[@]}"
+    log "building the fuzz targets in build/fuzz"
+    cmake -S . -B build/fuzz -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+      -DCARELEDGER_FUZZ=ON -DCARELEDGER_TESTS=OFF -DCARELEDGER_BENCH=OFF >/dev/null
+    cmake --build build/fuzz -j "$(ncpu)" --target careledger_fuzzers
+    export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+    export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+    # New inputs go to a scratch corpus, so the committed seeds stay small; crashes land in
+    # build/fuzz/artifacts/<target>/ and fail the run.
+    status=0
+    for target in envelope ssda903 police_csv yjs_csv settings; do
+      work=build/fuzz/corpus/$target artifacts=build/fuzz/artifacts/$target
+      mkdir -p "$work" "$artifacts"
+      log "fuzzing $target for ${seconds}s"
+      if ! "build/fuzz/tests/fuzz/fuzz_$target" -max_total_time="$seconds" -timeout=10 \
+           -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$artifacts/" \
+           "$work" "tests/robustness/corpus/$target" 2>"build/fuzz/$target.log"; then
+        tail -n 40 "build/fuzz/$target.log" >&2
+        log "fuzz_$target FAILED: the input is in $artifacts/"
+        status=1
+      fi
+      grep -E '^(#[0-9]+.*DONE|stat::number_of_executed_units|stat::average_exec_per_sec)' \
+        "build/fuzz/$target.log" >&2 || true
+    done
+    exit "$status"
+    ;;
   *)
-    sed -n '2,12p' "$0" >&2
+    sed -n '2,14p' "$0" >&2
     exit 2
     ;;
 esac

@@ -466,7 +466,12 @@ Status EnvelopeParser::Parse(std::string_view json, Envelope& out) {
       out.type = entry ? contract.type_of_entry[contract.event_types->IndexOf(*entry)]
                        : EventType::kChildRegistered;
     } else if (key == "schema_version") {
-      out.schema_version = int(std::min<int64_t>(IntOf(value), 1 << 20));
+      // Past INT64_MAX simdjson holds a uint64, which IntOf reads as 0; the schema's
+      // "minimum": 1 has let it through, so clamp it rather than index version 0.
+      uint64_t big = 0;
+      out.schema_version = value.get_uint64().get(big) == simdjson::SUCCESS
+                               ? int(std::min<uint64_t>(big, 1 << 20))
+                               : int(std::min<int64_t>(IntOf(value), 1 << 20));
     } else if (key == "source") {
       out.source.assign(StringOf(value));
     } else if (key == "child_id") {
@@ -483,7 +488,7 @@ Status EnvelopeParser::Parse(std::string_view json, Envelope& out) {
   }
 
   const TypePlan& type_plan = contract.types[size_t(out.type)];
-  if (out.schema_version > int(type_plan.versions.size())) {
+  if (out.schema_version < 1 || out.schema_version > int(type_plan.versions.size())) {
     return FieldError("schema_version", "unsupported version for " +
                                             std::string(EventTypeName(out.type)) +
                                             " (this build reads 1–" +

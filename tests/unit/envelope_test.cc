@@ -224,6 +224,53 @@ TEST(EnvelopeParser, ALongInputAfterAShortOneParses) {
   ASSERT_TRUE(parser.Parse(Fields().Json(), env).ok());
 }
 
+TEST(EnvelopeParser, ASchemaVersionPastInt64IsAnUnsupportedVersion) {
+  // Found by tests/fuzz (fuzz_envelope): simdjson holds 2^63 and above as a uint64, which the
+  // schema's "minimum": 1 accepts but the parser read as version 0, indexing before the first.
+  EnvelopeParser parser;
+  Envelope env;
+  for (const char* version : {"9223372036854775808", "18446744073709551615"}) {
+    Fields f;
+    f.schema_version = version;
+    Status s = parser.Parse(f.Json(), env);
+    EXPECT_EQ(s.error_class(), ErrorClass::kBadInput) << version;
+    EXPECT_EQ(s.message(),
+              "field 'schema_version': unsupported version for care.period_started (this build "
+              "reads 1–1)")
+        << version;
+  }
+  // The fuzzer's input as it found it: the last of many schema_version members wins.
+  const std::string found =
+      R"x({"event_id":"ev-9","type":"care.period_ended","schode_id":"ewe<<<-8","typ":45481416e)x"
+      R"x(5,"sourc_version":45481416e5,"source":"lcs","ch":"iod_ended","schode_id":"ewe<<<-8",)x"
+      R"x("typ":45416e5,"source":"le.periodended","shhe'a_version":45381416e5,"source":"lcs",")x"
+      R"x(ch_at":"2024-05-01","recoe":"care.period_ended","sche'a_version":32655942e5,"source")x"
+      R"x(:"lcs","ch":"202.period_ended","sche'a_version":45481416e5,"source":"lcs","ch":"1012)x"
+      R"x(012-05-02T09:00:00period_ended","schema_version":3,"source":"lcs","child_idpec!orded)x"
+      R"x(_at":"2024-0509:0201","r_at":"2024-05-1","recodr_edat":"2025-05-02T09:08","typ":4548)x"
+      R"x(1416e5,"source":"le.periodended","shhe'a_version":45471416e5,"source":"lcs","ch":"20)x"
+      R"x(24-001","reredtype":"care.perid","schode_id":"ewe<<<-8","typ":45481416e5,"source":"d)x"
+      R"x(ed","shhe'a_version":45481416e5,"source":"lcs","ch":"2024-001","rered_at":"2024-05-1)x"
+      R"x(","ren":32655942e5,"source":"lcs","ch":"202.period_ended","sche'a_version":45481416e)x"
+      R"x(5,"source":"lcs","ch":"1od_ended","sche'a_version":32655942e5,"source":"lcs","ch":"2)x"
+      R"x(024-001","rered_at":"202Tnded","schode_ie":"care.period_ended","sche'a_version":4548)x"
+      R"x(1415e5,"sourc_version":6,"source":"lcs","child_id":"Z1","occurred_at":"2024-05-01",")x"
+      R"x(recon":32655942e5,"sourcesion":15555511111111111545,"s#ourclchema_version":155555555)x"
+      R"x(,"source":"lcs","chilcuat":"2(","recorded_at":"2024-05-02T09:00:00Z","rsded_asqperse)x"
+      R"x(id":"<<_ended","schema_version":15555511111111111555,"s#ource":"lcse.per_ended","sch)x"
+      R"x(ema_version":15555511111111111555,"":"vcs","_ie":"care.period_ended","sche'a_version)x"
+      R"x(":45481415e5,"source":"lcs1024-0501","recorded_at":"2024-05-02T09:00:00Z","supersupe)x"
+      R"x(rsedes":"?ev%8","data":{"reason":"E4B"}})x";
+  Status s = parser.Parse(found, env);
+  EXPECT_EQ(s.error_class(), ErrorClass::kBadInput);
+  EXPECT_EQ(s.message(),
+            "field 'schema_version': unsupported version for care.period_ended (this build reads "
+            "1–1)");
+  // And the parser still reads a good envelope afterwards.
+  ASSERT_TRUE(parser.Parse(Fields().Json(), env).ok());
+  EXPECT_EQ(env.schema_version, 1);
+}
+
 struct Rule {
   std::string name;
   Fields fields;
