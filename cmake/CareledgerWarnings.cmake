@@ -11,12 +11,6 @@ if(CARELEDGER_SANITIZE)
                                                     -fno-omit-frame-pointer)
   target_link_options(careledger_flags INTERFACE -fsanitize=address,undefined)
 endif()
-# ThreadSanitizer, for the code that runs threads of its own (ingest's writer thread, the
-# signal watcher, the mock cluster's). Not with CARELEDGER_SANITIZE: the two do not mix.
-if(CARELEDGER_TSAN)
-  target_compile_options(careledger_flags INTERFACE -fsanitize=thread -fno-omit-frame-pointer)
-  target_link_options(careledger_flags INTERFACE -fsanitize=thread)
-endif()
 if(CARELEDGER_FUZZ)
   # fuzzer-no-link: coverage for libFuzzer to steer by, in the libraries as well as the targets;
   # only the targets link libFuzzer's main (tests/fuzz/CMakeLists.txt).
