@@ -1,6 +1,6 @@
-// Rendering, adding to report_render_test.cc: the exact table by placement, every format for
-// a report without a dimension and for one with no rows, escaping of awkward group names, and
-// the names of the formats.
+// Rendering: exact CSV, JSON and table output by placement, every format for a report
+// without a dimension and for one with no rows, escaping of awkward group names, and the names
+// of the formats.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -35,6 +35,13 @@ TEST(Render, ClaReportByPlacementHasOneGroupAndOneValuePerRow) {
 
 TEST(Render, CsvByPlacementIsExact) {
   EXPECT_EQ(Render(ByPlacement(), OutputFormat::kCsv), "placement,value\nK2,3\nU1,12\n");
+}
+
+TEST(Render, JsonCarriesTheSelectorsAndNumbersAsNumbers) {
+  EXPECT_EQ(Render(ByPlacement(), OutputFormat::kJson),
+            R"({"metric":"cla","at":"2025-03-31","rows":[{"placement":"K2","value":3},)"
+            R"({"placement":"U1","value":12}]})"
+            "\n");
 }
 
 TEST(Render, TableByPlacementIsExact) {

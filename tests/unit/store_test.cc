@@ -1,6 +1,8 @@
-// The event store on a real RocksDB in a temp directory, adding to event_store_test.cc: exact
-// log records across topics, offsets per topic-partition, counters, what survives a reopen,
-// readers beside a writer, dead letters in key order, and batches built on a stale sequence.
+// The event store on a real RocksDB in a temp directory: exact log records across topics,
+// lookups by event id, offsets per topic-partition, counters, batches (written once, in order,
+// or not at all, and refused when built on a stale sequence), what survives a reopen, readers
+// beside a writer, the single-writer lock, how a store directory is created or refused, and
+// dead letters (in key order, by id, and their ids parsed).
 #include "careledger/store.h"
 
 #include <gmock/gmock.h>
@@ -91,6 +93,7 @@ TEST(EventStore, ScanLogYieldsExactRecordsInAppendOrder) {
     EXPECT_LE(r.ingested_at, after);
     EXPECT_NE(r.chain, ChainHash{});
   }
+  EXPECT_NE(records[0].chain, records[1].chain);
 }
 
 TEST(EventStore, ScanLogStopsWhenTheVisitorSaysSo) {
@@ -135,6 +138,9 @@ TEST(EventStore, EverythingWrittenSurvivesAReopen) {
   EXPECT_EQ(batch.Append("ev-3", "child-2", *ParseDate("2024-01-06"), kCare0, 41, "{}"), 2u);
   ASSERT_TRUE(store->Write(batch).ok());
   EXPECT_EQ(store->next_sequence(), 3u);
+  std::vector<uint64_t> sequences;
+  for (const auto& r : Log(*store)) sequences.push_back(r.sequence);
+  EXPECT_EQ(sequences, (std::vector<uint64_t>{0, 1, 2}));
 }
 
 TEST(EventStore, ReaderBesideAWriterSeesTheDataAndTheWriterGoesOn) {
@@ -222,6 +228,173 @@ TEST(EventStore, ABatchBuiltBeforeAnotherWriteIsRefusedAndOverwritesNothing) {
   EXPECT_EQ(records[0].payload, "payload-a");
   EXPECT_EQ(Find(*store, {"ev-b"})[0], std::nullopt);
   EXPECT_EQ(store->next_sequence(), 1u);
+}
+
+TEST(EventStore, AppendedEventsAreFoundByIdWithTheirFingerprint) {
+  test::TempDir dir;
+  auto store = OpenStore(dir / "s");
+  WriteTwoEvents(*store);
+  auto found = Find(*store, {"ev-police", "ev-care", "ev-missing"});
+  ASSERT_EQ(found.size(), 3u);
+  ASSERT_TRUE(found[0] && found[1]);
+  EXPECT_EQ(found[0]->sequence, 1u);
+  EXPECT_EQ(found[0]->fingerprint, Fingerprint(R"({"n":"police"})"));
+  EXPECT_EQ(found[1]->sequence, 0u);
+  EXPECT_FALSE(found[2].has_value());
+}
+
+TEST(EventStore, OffsetsRoundTripPerPartition) {
+  test::TempDir dir;
+  auto store = OpenStore(dir / "s");
+  WriteTwoEvents(*store);
+  EXPECT_EQ(*store->NextOffset(kCare0), std::optional<int64_t>(41));
+  EXPECT_EQ(*store->NextOffset(kPolice2), std::optional<int64_t>(8));
+  EXPECT_EQ(*store->NextOffset({"careledger.socialcare.v1", 1}), std::nullopt);
+  EXPECT_EQ(*store->NextOffset({"careledger.police.v1", 0}), std::nullopt);
+}
+
+TEST(EventStore, CountersAddAcrossBatches) {
+  test::TempDir dir;
+  auto store = OpenStore(dir / "s");
+  auto b1 = store->NewBatch();
+  b1.AddToCounter("cla-x", 3);
+  b1.AddToCounter("cla-x", -1);
+  ASSERT_TRUE(store->Write(b1).ok());
+  auto b2 = store->NewBatch();
+  b2.AddToCounter("cla-x", 5);
+  ASSERT_TRUE(store->Write(b2).ok());
+  EXPECT_EQ(Counters(*store, "cla-x"), (std::map<std::string, int64_t>{{"cla-x", 7}}));
+}
+
+TEST(EventStore, ABatchIsWrittenOnlyOnce) {
+  test::TempDir dir;
+  auto store = OpenStore(dir / "s");
+  auto batch = store->NewBatch();
+  batch.AddToCounter("cla-x", 2);
+  ASSERT_TRUE(store->Write(batch).ok());
+  Status again = store->Write(batch);
+  EXPECT_EQ(again.error_class(), ErrorClass::kFatal);
+  EXPECT_EQ(Counters(*store, "cla-x"), (std::map<std::string, int64_t>{{"cla-x", 2}}))
+      << "its deltas are applied once";
+}
+
+TEST(EventStore, ABatchBuiltOnAnUnwrittenOneIsWrittenAfterIt) {
+  test::TempDir dir;
+  auto store = OpenStore(dir / "s");
+  // Verify re-parses every payload, so these are real envelopes.
+  auto envelope = [](const std::string& id) {
+    return R"({"event_id":")" + id +
+           R"(","type":"care.period_ended","schema_version":1,"source":"lcs","child_id":"c",)"
+           R"("occurred_at":"2024-01-01","recorded_at":"2024-01-01T09:00:00Z",)"
+           R"("data":{"reason":"E13"}})";
+  };
+  auto first = store->NewBatch();
+  EXPECT_EQ(first.Append("id-a", "c", *ParseDate("2024-01-01"), kCare0, 0, envelope("id-a")), 0u);
+  auto second = store->NewBatchAfter(first.tail());
+  EXPECT_EQ(second.Append("id-b", "c", *ParseDate("2024-01-01"), kCare0, 1, envelope("id-b")), 1u);
+  second.SetNextOffset(kCare0, 2);
+  EXPECT_EQ(store->Write(second).error_class(), ErrorClass::kFatal) << "not before the first";
+  ASSERT_TRUE(store->Write(first).ok());
+  ASSERT_TRUE(store->Write(second).ok());
+  EXPECT_EQ(store->next_sequence(), 2u);
+  auto report = store->Verify();
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_EQ(report->records, 2u) << "one unbroken chain";
+}
+
+TEST(EventStore, UnwrittenBatchChangesNothing) {
+  test::TempDir dir;
+  auto store = OpenStore(dir / "s");
+  {
+    auto batch = store->NewBatch();
+    (void)batch.Append("id-a", "c", *ParseDate("2024-01-01"), kCare0, 0, "p");
+    batch.SetNextOffset(kCare0, 1);
+  }
+  EXPECT_EQ(Find(*store, {"id-a"})[0], std::nullopt);
+  EXPECT_EQ(*store->NextOffset(kCare0), std::nullopt);
+  EXPECT_EQ(store->next_sequence(), 0u);
+}
+
+TEST(EventStore, SecondWriterIsRefusedWithAClearMessage) {
+  test::TempDir dir;
+  auto writer = OpenStore(dir / "s");
+  auto second = EventStore::Open({.path = dir / "s"});
+  ASSERT_FALSE(second.ok());
+  EXPECT_THAT(second.status().message(), HasSubstr("in use by another careledger"));
+}
+
+TEST(EventStore, IsCreatedWholeWithOwnerOnlyPermissions) {
+  test::TempDir dir;
+  auto store = OpenStore(dir / "s");
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(std::filesystem::status(dir / "s").permissions() & std::filesystem::perms::all,
+            std::filesystem::perms::owner_all);
+  size_t entries = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir.path())) {
+    EXPECT_EQ(e.path().filename(), "s") << "no side directory is left behind";
+    ++entries;
+  }
+  EXPECT_EQ(entries, 1u);
+}
+
+TEST(EventStore, RefusesANonEmptyDirectoryThatIsNotAStore) {
+  test::TempDir dir;
+  std::filesystem::create_directories(dir / "docs");
+  test::WriteFile(dir / "docs/notes.txt", "x");
+  auto s = EventStore::Open({.path = dir / "docs"});
+  ASSERT_FALSE(s.ok());
+  EXPECT_THAT(s.status().message(), HasSubstr("is not a careledger store"));
+  EXPECT_FALSE(std::filesystem::exists(dir / "docs/CURRENT"));
+}
+
+TEST(EventStore, ReadOnlyOpenOfAMissingStoreNamesThePath) {
+  test::TempDir dir;
+  auto s = EventStore::Open({.path = dir / "nope", .read_only = true});
+  ASSERT_FALSE(s.ok());
+  EXPECT_THAT(s.status().message(), HasSubstr(dir / "nope"));
+}
+
+TEST(EventStore, DeadLettersKeepTheirCoordinatesAndReason) {
+  test::TempDir dir;
+  auto store = OpenStore(dir / "s");
+  auto batch = store->NewBatch();
+  batch.PutDeadLetter({"careledger.police.v1", 4}, 77, "not valid JSON", "{oops");
+  ASSERT_TRUE(store->Write(batch).ok());
+  int seen = 0;
+  ASSERT_TRUE(store
+                  ->ScanDeadLetters([&](const DeadLetter& d) {
+                    ++seen;
+                    EXPECT_EQ(d.from.topic, "careledger.police.v1");
+                    EXPECT_EQ(d.from.partition, 4);
+                    EXPECT_EQ(d.offset, 77);
+                    EXPECT_EQ(d.reason, "not valid JSON");
+                    EXPECT_EQ(d.payload, "{oops");
+                    EXPECT_EQ(d.Id(), "careledger.police.v1/4@77");
+                    return true;
+                  })
+                  .ok());
+  EXPECT_EQ(seen, 1);
+  auto id = ParseDeadLetterId("careledger.police.v1/4@77");
+  ASSERT_TRUE(id.ok());
+  auto one = store->GetDeadLetter(id->first, id->second);
+  ASSERT_TRUE(one.ok());
+  ASSERT_TRUE(one->has_value());
+  EXPECT_EQ((*one)->payload, "{oops");
+  auto none = store->GetDeadLetter(id->first, 78);
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
+}
+
+TEST(EventStore, DeadLetterIdsThatAreNotTopicPartitionOffsetAreRefused) {
+  for (const char* bad :
+       {"", "topic", "topic/1", "topic@1", "/1@2", "t/x@1", "t/1@", "t/1@-3", "t/99999999999@1"}) {
+    auto id = ParseDeadLetterId(bad);
+    EXPECT_EQ(id.status().error_class(), ErrorClass::kBadInput) << bad;
+  }
+  auto id = ParseDeadLetterId("a/b.v1/2@30");
+  ASSERT_TRUE(id.ok());
+  EXPECT_EQ(id->first, (TopicPartition{"a/b.v1", 2}));
+  EXPECT_EQ(id->second, 30);
 }
 
 }  // namespace
