@@ -118,7 +118,10 @@ class Ingestor : public GroupConsumer::Listener {
   void Reject(EventStore::Batch& batch, const TopicPartition& tp, const Message& m,
               std::string reason);
   void PublishDeadLetters(const std::vector<DeadLetter>& letters);
-  std::vector<DeadLetter> rejected_;                // in the batch being built
+  std::vector<DeadLetter> rejected_;  // in the batch being built
+  struct {
+    uint64_t consumed = 0, duplicates = 0, dead_lettered = 0;
+  } batch_counts_;                                  // likewise
   std::unique_ptr<Producer> dead_letter_producer_;  // opened at the first dead letter
   std::optional<InFlight> in_flight_;
   Status failure_;        // from a rebalance callback, returned by the next Step
@@ -133,7 +136,10 @@ Status Ingestor::WriteBatch() {
   // in hand is re-read from Kafka by the next run anyway.
   if (!store_failure_.ok()) return store_failure_;
   if (pending_.empty()) return Status::Ok();
-  rejected_.clear();  // from an attempt at this batch that a retriable error cut short
+  // Counted into stats_ once the batch is handed on: an attempt that a retriable error cut
+  // short (its messages are kept and tried again) counts nothing.
+  rejected_.clear();
+  batch_counts_ = {};
   auto t0 = Clock::now();
   auto batch = in_flight_ ? store_.NewBatchAfter(in_flight_->tail) : store_.NewBatch();
   std::map<TopicPartition, int64_t> next_offsets;
@@ -150,7 +156,7 @@ Status Ingestor::WriteBatch() {
     if (pos == positions_.end() || m.offset() < pos->second.next) continue;
     auto& next = next_offsets[tp];
     next = std::max(next, m.offset() + 1);
-    ++stats_.consumed;
+    ++batch_counts_.consumed;
     Status s = parser_.Parse(m.payload(), envelopes_[i]);
     if (s.ok() && m.key() != envelopes_[i].child_id) {
       s = Status::BadInput("message key does not match child_id (breaks co-partitioning)");
@@ -184,7 +190,7 @@ Status Ingestor::WriteBatch() {
     if (auto it = in_batch.find(e.event_id); it != in_batch.end()) known = it->second;
     if (known) {
       if (*known == fp) {
-        ++stats_.duplicates;
+        ++batch_counts_.duplicates;
       } else {
         Reject(batch, {std::string(m.topic()), m.partition()}, m,
                "conflict: event_id already stored with different content");
@@ -207,6 +213,9 @@ Status Ingestor::WriteBatch() {
 
   // 4. This batch continues the one in flight: that must be durable first.
   if (Status s = FinishWrite(); !s.ok()) return s;
+  stats_.consumed += batch_counts_.consumed;
+  stats_.duplicates += batch_counts_.duplicates;
+  stats_.dead_lettered += batch_counts_.dead_lettered;
   InFlight& next = in_flight_.emplace();
   next.dead_letters = std::exchange(rejected_, {});
   next.tail = batch.tail();
@@ -237,7 +246,7 @@ void Ingestor::Reject(EventStore::Batch& batch, const TopicPartition& tp, const 
   // The reason names the field and the rule; the payload is never logged.
   spdlog::warn("dead letter {}/{}@{}: {}", tp.topic, tp.partition, m.offset(), reason);
   batch.PutDeadLetter(tp, m.offset(), reason, m.payload());
-  ++stats_.dead_lettered;
+  ++batch_counts_.dead_lettered;
   if (options_.publish_dead_letters) {
     rejected_.push_back({tp, m.offset(), std::move(reason), std::string(m.payload())});
   }
