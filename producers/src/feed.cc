@@ -98,6 +98,17 @@ Result<AdaptReport> AdaptFiles(FeedFormat format, const std::vector<std::string>
 
 namespace feed {
 
+Result<std::optional<CsvFile>> ReadCsvFeed(const std::string& path,
+                                           std::vector<BrokenRecord>& broken, RowSink& sink) {
+  auto csv = ReadCsv(path, broken);
+  if (!csv.ok()) return csv.status();
+  if (csv->header.empty()) {
+    sink.Reject(path, 1, "", "empty file: no header row");
+    return std::optional<CsvFile>();
+  }
+  return std::optional<CsvFile>(std::move(csv.value()));
+}
+
 bool AcceptCsvHeader(const CsvFile& csv, std::span<const std::string_view> columns,
                      const std::vector<BrokenRecord>& broken, RowSink& sink) {
   bool complete = true;

@@ -2,6 +2,7 @@
 // validating a row's events together before they reach the sink.
 #pragma once
 
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -95,6 +96,11 @@ class RowSink {
 
 // A parser message "field 'X': rule" split into X and rule; others have an empty field.
 std::pair<std::string, std::string> SplitFieldMessage(std::string_view message);
+
+// Reads a feed's CSV file; a file without a header row (an empty file) is rejected on line 1
+// and comes back empty. BadInput when the file cannot be read.
+Result<std::optional<CsvFile>> ReadCsvFeed(const std::string& path,
+                                           std::vector<BrokenRecord>& broken, RowSink& sink);
 
 // Rejects each of `columns` the header lacks, naming it; when none is missing, counts and
 // rejects the records ReadCsv could not read and returns true: the file's rows may be read.

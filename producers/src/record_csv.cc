@@ -119,12 +119,10 @@ class RecordCsvAdapter {
   Status Run(const std::vector<std::string>& paths) {
     for (const auto& path : paths) {
       std::vector<BrokenRecord> broken;
-      auto csv = ReadCsv(path, broken);
-      if (!csv.ok()) return csv.status();
-      if (csv->header.empty()) {
-        sink_.Reject(path, 1, "", "empty file: no header row");
-        continue;
-      }
+      auto read = ReadCsvFeed(path, broken, sink_);
+      if (!read.ok()) return read.status();
+      if (!read->has_value()) continue;
+      auto& csv = *read;
       if (!AcceptCsvHeader(*csv, kRequiredColumns, broken, sink_)) continue;
       auto extracted = ExtractTime(path, options_);
       if (!extracted.ok()) return extracted.status();

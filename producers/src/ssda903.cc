@@ -152,12 +152,10 @@ class Ssda903Adapter {
     std::vector<OpenFile> files;
     for (const auto& path : paths) {
       std::vector<BrokenRecord> broken;
-      auto csv = ReadCsv(path, broken);
-      if (!csv.ok()) return csv.status();
-      if (csv->header.empty()) {
-        sink_.Reject(path, 1, "", "empty file: no header row");
-        continue;
-      }
+      auto read = ReadCsvFeed(path, broken, sink_);
+      if (!read.ok()) return read.status();
+      if (!read->has_value()) continue;
+      auto& csv = *read;
       const FileKindSpec* spec = nullptr;
       for (const auto& k : kFileKinds) {
         if (csv->Column(k.signature) >= 0) {
