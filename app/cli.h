@@ -64,6 +64,7 @@ Command AddGenerate(CLI::App& app);
 Command AddPublish(CLI::App& app);
 Command AddIngest(CLI::App& app);
 Command AddReport(CLI::App& app);
+Command AddLineage(CLI::App& app);
 Command AddDemo(CLI::App& app);
 Command AddVerify(CLI::App& app);
 Command AddBackup(CLI::App& app);

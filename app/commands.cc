@@ -258,42 +258,6 @@ Command AddIngest(CLI::App& app) {
           }};
 }
 
-Command AddReport(CLI::App& app) {
-  struct Opts {
-    CommonFlags common;
-    std::string metric, at, by, format = "table";
-  };
-  auto o = std::make_shared<Opts>();
-  auto* cmd = app.add_subcommand("report", "Print a figure from the store (spec/metrics.md)");
-  AddCommonFlags(*cmd, o->common);
-  cmd->add_option("metric", o->metric, "Metric: cla")->required();
-  cmd->add_option("--at", o->at, "Date the figure is for (default today)")->check(kIsoDate);
-  cmd->add_option("--by", o->by, "Break down by: placement, legal_status");
-  cmd->add_option("--format", o->format, "table, csv or json")
-      ->check(CLI::IsMember({"table", "csv", "json"}));
-  return {cmd, [o] {
-            auto ctx = Resolve(o->common);
-            if (!ctx.ok()) return Fail(ctx.status());
-            if (o->metric != "cla") {
-              std::cerr << "careledger: metric '" << o->metric
-                        << "' is not available in this build (available: cla)\n";
-              return 2;
-            }
-            auto by = ClaDimensionFromName(o->by);
-            if (!by.ok()) {
-              std::cerr << "careledger: " << by.status().message() << '\n';
-              return 2;
-            }
-            auto store = EventStore::Open({.path = ctx->data_dir, .read_only = true});
-            if (!store.ok()) return Fail(store.status());
-            Date at = o->at.empty() ? Today() : *ParseDate(o->at);
-            auto rows = ClaAt(**store, at, *by);
-            if (!rows.ok()) return Fail(rows.status());
-            std::cout << Render(ClaReport(*rows, at, *by), *OutputFormatFromName(o->format));
-            return 0;
-          }};
-}
-
 // Verifies the store at `path` and prints what it holds; the shared tail of verify, backup
 // and restore.
 int VerifyAndPrint(const std::string& path) {
@@ -458,9 +422,21 @@ Command AddDemo(CLI::App& app) {
               if (d < gen.start || d > today) continue;
               auto total = ClaAt(**store, d, ClaDimension::kNone);
               if (!total.ok()) return Fail(total.status());
-              trend.rows.push_back({{FormatDate(d)}, {total->front().children}});
+              trend.rows.push_back({{FormatDate(d)}, {Figure::Count(total->front().children)}});
             }
-            std::cout << Render(trend, OutputFormat::kTable);
+            std::cout << Render(trend, OutputFormat::kTable) << '\n';
+            // The partnership's questions, over the last 12 months: how offences by children
+            // in care are resolved, how often they are criminalised, how often they go missing.
+            for (std::string_view metric : {"informal-share", "criminalisation", "missing"}) {
+              MetricQuery q;
+              q.metric = metric;
+              q.today = today;
+              Config config = ctx->config;
+              q.population = [config](int year) { return config.PopulationFor(year); };
+              auto table = RunMetric(**store, q);
+              if (!table.ok()) return Fail(table.status());
+              std::cout << Render(*table, OutputFormat::kTable) << '\n';
+            }
             std::cerr << "store: " << o->dir << "/store — try `careledger report cla --data "
                       << o->dir << "/store --at 2025-03-31 --by legal_status`\n";
             return 0;

@@ -73,7 +73,7 @@ int List(const EventStore& store, const std::vector<DeadLetter>& letters, Output
   for (const auto& d : letters) {
     Judged j = Judge(d, store, parser);
     table.rows.push_back({{d.Id(), std::string(DeadLetterKind(d.reason)), j.status, d.reason},
-                          {int64_t(d.payload.size())}});
+                          {Figure::Count(int64_t(d.payload.size()))}});
   }
   std::cout << Render(table, format);
   return 0;

@@ -15,7 +15,7 @@ int main(int argc, char** argv) {
       careledger::app::AddIngest(app),   careledger::app::AddReport(app),
       careledger::app::AddVerify(app),   careledger::app::AddBackup(app),
       careledger::app::AddRestore(app),  careledger::app::AddDeadLetter(app),
-      careledger::app::AddConfig(app),
+      careledger::app::AddConfig(app),   careledger::app::AddLineage(app),
   };
   try {
     app.parse(argc, argv);

@@ -201,7 +201,7 @@ Status Ingestor::WriteBatch() {
     uint64_t seq =
         batch.Append(e.event_id, e.child_id, e.occurred_at.date,
                      {std::string(m.topic()), m.partition()}, m.offset(), m.payload(), fp);
-    accepted.push_back({&e, seq, m.partition()});
+    accepted.push_back({&e, seq, m.partition(), batch.ingested_at()});
   }
 
   // 3. Projection deltas and offsets go in the same batch: all or nothing.

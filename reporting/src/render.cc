@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <cstdio>
 
 #include "careledger/reporting.h"
 
@@ -13,7 +14,57 @@ Result<OutputFormat> OutputFormatFromName(std::string_view name) {
 
 namespace {
 
-std::string RenderCsv(const ReportTable& t) {
+std::string Fixed(double v, int decimals) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+  return buf;
+}
+
+// One figure as text: exact for the restricted output; for published output counts of 1 to
+// threshold-1 become "<threshold", and what is derived from such a count becomes "c".
+std::string Cell(const Figure& f, const RenderOptions& o, bool row_suppressed) {
+  auto small = [&](const std::optional<int64_t>& n) {
+    return o.published && n && *n > 0 && *n < o.threshold;
+  };
+  if (f.kind == Figure::Kind::kText) return f.text;
+  if (f.kind == Figure::Kind::kCount) {
+    if (!f.value) return "";
+    if (small(f.numerator)) return "<" + std::to_string(o.threshold);
+    return std::to_string(int64_t(*f.value));
+  }
+  if (!f.value) return "";
+  bool derived_from_small = small(f.numerator) || small(f.denominator) ||
+                            (f.kind == Figure::Kind::kRatio && o.published && row_suppressed);
+  if (derived_from_small) return "c";
+  switch (f.kind) {
+    case Figure::Kind::kPercent:
+      return Fixed(*f.value, o.published ? 0 : 1);
+    case Figure::Kind::kRatio:
+      return Fixed(*f.value, 2);
+    default:
+      return Fixed(*f.value, 1);
+  }
+}
+
+std::vector<std::vector<std::string>> Cells(const ReportTable& t, const RenderOptions& o) {
+  std::vector<std::vector<std::string>> out;
+  for (const auto& r : t.rows) {
+    bool row_suppressed = false;
+    for (const auto& f : r.values) {
+      if (f.kind == Figure::Kind::kCount && o.published && f.numerator && *f.numerator > 0 &&
+          *f.numerator < o.threshold) {
+        row_suppressed = true;
+      }
+    }
+    std::vector<std::string> row;
+    for (const auto& f : r.values) row.push_back(Cell(f, o, row_suppressed));
+    out.push_back(std::move(row));
+  }
+  return out;
+}
+
+std::string RenderCsv(const ReportTable& t, const RenderOptions& o) {
+  auto figures = Cells(t, o);
   std::string out;
   auto add_row = [&](const std::vector<std::string>& cells) {
     for (size_t i = 0; i < cells.size(); ++i) {
@@ -25,15 +76,16 @@ std::string RenderCsv(const ReportTable& t) {
   std::vector<std::string> header = t.dimensions;
   header.insert(header.end(), t.measures.begin(), t.measures.end());
   add_row(header);
-  for (const auto& r : t.rows) {
-    std::vector<std::string> cells = r.groups;
-    for (auto v : r.values) cells.push_back(std::to_string(v));
+  for (size_t i = 0; i < t.rows.size(); ++i) {
+    std::vector<std::string> cells = t.rows[i].groups;
+    cells.insert(cells.end(), figures[i].begin(), figures[i].end());
     add_row(cells);
   }
   return out;
 }
 
-std::string RenderJson(const ReportTable& t) {
+std::string RenderJson(const ReportTable& t, const RenderOptions& o) {
+  auto figures = Cells(t, o);
   std::string out = "{\"metric\":";
   AppendJsonString(out, t.metric);
   for (const auto& [k, v] : t.selectors) {
@@ -58,21 +110,39 @@ std::string RenderJson(const ReportTable& t) {
     }
     for (size_t i = 0; i < t.measures.size(); ++i) {
       key(t.measures[i]);
-      out += std::to_string(t.rows[r].values[i]);
+      const std::string& cell = figures[r][i];
+      bool number = !cell.empty() && cell != "c" && cell[0] != '<';
+      if (number) {
+        out += cell;
+      } else if (cell.empty()) {
+        out += "null";
+      } else {
+        AppendJsonString(out, cell);
+      }
     }
     out += '}';
   }
-  out += "]}\n";
+  out += "]";
+  if (!t.notes.empty()) {
+    out += ",\"notes\":[";
+    for (size_t i = 0; i < t.notes.size(); ++i) {
+      if (i) out += ',';
+      AppendJsonString(out, t.notes[i]);
+    }
+    out += ']';
+  }
+  out += "}\n";
   return out;
 }
 
-std::string RenderTable(const ReportTable& t) {
+std::string RenderTable(const ReportTable& t, const RenderOptions& o) {
+  auto figures = Cells(t, o);
   std::vector<std::string> header = t.dimensions;
   header.insert(header.end(), t.measures.begin(), t.measures.end());
   std::vector<std::vector<std::string>> cells;
-  for (const auto& r : t.rows) {
-    std::vector<std::string> row = r.groups;
-    for (auto v : r.values) row.push_back(std::to_string(v));
+  for (size_t i = 0; i < t.rows.size(); ++i) {
+    std::vector<std::string> row = t.rows[i].groups;
+    for (auto& f : figures[i]) row.push_back(f.empty() ? "-" : f);
     cells.push_back(std::move(row));
   }
   std::vector<size_t> width(header.size());
@@ -97,21 +167,26 @@ std::string RenderTable(const ReportTable& t) {
   for (auto w : width) rule.emplace_back(w, '-');
   line(rule);
   for (const auto& row : cells) line(row);
+  for (const auto& note : t.notes) out += "note: " + note + '\n';
+  if (o.published) {
+    out += "note: published figures: counts of 1 to " + std::to_string(o.threshold - 1) +
+           " show as <" + std::to_string(o.threshold) + "; c marks a figure derived from one\n";
+  }
   return out;
 }
 
 }  // namespace
 
-std::string Render(const ReportTable& table, OutputFormat format) {
+std::string Render(const ReportTable& table, OutputFormat format, const RenderOptions& options) {
   switch (format) {
     case OutputFormat::kCsv:
-      return RenderCsv(table);
+      return RenderCsv(table, options);
     case OutputFormat::kJson:
-      return RenderJson(table);
+      return RenderJson(table, options);
     case OutputFormat::kTable:
       break;
   }
-  return RenderTable(table);
+  return RenderTable(table, options);
 }
 
 ReportTable ClaReport(const std::vector<ClaRow>& rows, Date at, ClaDimension by) {
@@ -124,7 +199,7 @@ ReportTable ClaReport(const std::vector<ClaRow>& rows, Date at, ClaDimension by)
   for (const auto& r : rows) {
     ReportTable::Row row;
     if (by != ClaDimension::kNone) row.groups = {r.group};
-    row.values = {r.children};
+    row.values = {Figure::Count(r.children)};
     t.rows.push_back(std::move(row));
   }
   return t;

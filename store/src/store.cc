@@ -151,6 +151,9 @@ struct EventStore::Batch::Impl {
 EventStore::Batch::Batch() : impl_(std::make_unique<Impl>()) {}
 EventStore::Batch::~Batch() = default;
 EventStore::Batch::Batch(Batch&&) noexcept = default;
+Instant EventStore::Batch::ingested_at() const {
+  return impl_->ingested_at;
+}
 
 uint64_t EventStore::Batch::Append(std::string_view event_id, std::string_view child_id,
                                    Date occurred, const TopicPartition& from, int64_t offset,
@@ -610,11 +613,14 @@ Status EventStore::Checkpoint(const std::string& dir) const {
 }
 
 Result<ChainHash> EventStore::HashState(
-    const std::function<bool(std::string_view, std::string_view)>& skip) const {
+    const std::function<std::optional<std::string>(std::string_view, std::string_view)>& canonical)
+    const {
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
   EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
-  Status s = ScanState("", [&](std::string_view k, std::string_view v) {
-    if (skip(k, v)) return true;
+  Status s = ScanState("", [&](std::string_view k, std::string_view value) {
+    auto meaning = canonical(k, value);
+    if (!meaning) return true;
+    std::string_view v = *meaning;
     std::string lengths;
     codec::PutBigEndian32(lengths, uint32_t(k.size()));
     codec::PutBigEndian32(lengths, uint32_t(v.size()));

@@ -18,35 +18,48 @@ Date D(int y, unsigned m, unsigned d) {
   return Date{year{y} / std::chrono::month{m} / day{d}};
 }
 
-CareFact Fact(EventType type, Date on, std::string legal = "", std::string placement = "",
-              int recorded_hour = 12) {
-  CareFact f;
+Fact Care(EventType type, Date on, std::string legal = "", std::string placement = "",
+          int recorded_hour = 12) {
+  Fact f;
   f.type = type;
+  f.event_id = FormatDate(on) + "/" + std::to_string(int(type));
   f.occurred_at = Timestamp{on, Instant{on}, false};
   f.recorded_at = Instant{on} + std::chrono::hours{recorded_hour};
-  f.id_fingerprint = Fingerprint(FormatDate(on) + std::to_string(int(type)));
-  f.legal_status = std::move(legal);
-  f.placement = std::move(placement);
+  f.data.legal_status = std::move(legal);
+  f.data.placement = std::move(placement);
   return f;
 }
 
 // Enters on C2 in foster care, moves to a children's home, goes onto V3 (short breaks, not
 // counted), leaves, and re-enters a year later on C1.
-std::vector<CareFact> EntersMovesShortBreakLeavesReenters() {
+std::vector<Fact> EntersMovesShortBreakLeavesReenters() {
   return {
-      Fact(EventType::kCarePeriodStarted, D(2023, 1, 10), "C2", "U1"),
-      Fact(EventType::kCarePlacementChanged, D(2023, 3, 1), "", "K2"),
-      Fact(EventType::kCareLegalStatusChanged, D(2023, 6, 1), "V3"),
-      Fact(EventType::kCarePeriodEnded, D(2023, 8, 1)),
-      Fact(EventType::kCarePeriodStarted, D(2024, 2, 1), "C1", "U3"),
+      Care(EventType::kCarePeriodStarted, D(2023, 1, 10), "C2", "U1"),
+      Care(EventType::kCarePlacementChanged, D(2023, 3, 1), "", "K2"),
+      Care(EventType::kCareLegalStatusChanged, D(2023, 6, 1), "V3"),
+      Care(EventType::kCarePeriodEnded, D(2023, 8, 1)),
+      Care(EventType::kCarePeriodStarted, D(2024, 2, 1), "C1", "U3"),
   };
 }
 
-ChildState Sorted(std::vector<CareFact> facts) {
-  std::sort(facts.begin(), facts.end(), TimelineBefore);
-  ChildState child;
-  child.care = std::move(facts);
-  return child;
+Timeline Sorted(std::vector<Fact> facts) {
+  Timeline t;
+  for (auto& f : facts) AddFact(t, std::move(f));
+  return t;
+}
+
+// The stretches counted as looked after (short breaks left out), copied out of the view.
+std::vector<CareSpell> ClaSpells(const Timeline& t) {
+  std::vector<CareSpell> out;
+  for (auto& s : ResolveChild("c", t).spells) {
+    if (!s.short_break) out.push_back(s);
+  }
+  return out;
+}
+
+bool IsLookedAfterAt(const std::vector<CareSpell>& spells, Date d) {
+  return std::any_of(spells.begin(), spells.end(),
+                     [d](const CareSpell& s) { return s.from <= d && (!s.to || d < *s.to); });
 }
 
 TEST(ClaFold, SpellsOfATimelineWithAMoveAShortBreakAndAReentry) {
@@ -83,8 +96,8 @@ TEST(ClaFold, LookedAfterAtEachDateOfTheTimeline) {
 }
 
 TEST(ClaFold, PeriodEndingOnADateIsNotCountedOnThatDate) {
-  auto spells = ClaSpells(Sorted({Fact(EventType::kCarePeriodStarted, D(2024, 1, 1), "C2", "U1"),
-                                  Fact(EventType::kCarePeriodEnded, D(2024, 3, 31))}));
+  auto spells = ClaSpells(Sorted({Care(EventType::kCarePeriodStarted, D(2024, 1, 1), "C2", "U1"),
+                                  Care(EventType::kCarePeriodEnded, D(2024, 3, 31))}));
   EXPECT_TRUE(IsLookedAfterAt(spells, D(2024, 3, 30)));
   EXPECT_FALSE(IsLookedAfterAt(spells, D(2024, 3, 31)));
 }
@@ -106,22 +119,22 @@ TEST(ClaFold, ArrivalOrderDoesNotChangeTheSpells) {
 }
 
 TEST(ClaFold, ShortBreakPeriodIsNeverCounted) {
-  auto spells = ClaSpells(Sorted({Fact(EventType::kCarePeriodStarted, D(2024, 1, 1), "V4", "U3"),
-                                  Fact(EventType::kCarePeriodEnded, D(2024, 1, 20))}));
+  auto spells = ClaSpells(Sorted({Care(EventType::kCarePeriodStarted, D(2024, 1, 1), "V4", "U3"),
+                                  Care(EventType::kCarePeriodEnded, D(2024, 1, 20))}));
   EXPECT_TRUE(spells.empty());
 }
 
 TEST(ClaFold, ShortBreakTurningIntoFullCareIsCountedFromTheChange) {
-  auto spells = ClaSpells(Sorted({Fact(EventType::kCarePeriodStarted, D(2024, 1, 1), "V3", "U3"),
-                                  Fact(EventType::kCareLegalStatusChanged, D(2024, 2, 15), "C2")}));
+  auto spells = ClaSpells(Sorted({Care(EventType::kCarePeriodStarted, D(2024, 1, 1), "V3", "U3"),
+                                  Care(EventType::kCareLegalStatusChanged, D(2024, 2, 15), "C2")}));
   ASSERT_EQ(spells.size(), 1u);
   EXPECT_EQ(spells[0].from, D(2024, 2, 15));
   EXPECT_FALSE(IsLookedAfterAt(spells, D(2024, 2, 14)));
 }
 
 TEST(ClaFold, SecondStartWithoutAnEndIsNotCountedTwice) {
-  auto spells = ClaSpells(Sorted({Fact(EventType::kCarePeriodStarted, D(2024, 1, 1), "C2", "U1"),
-                                  Fact(EventType::kCarePeriodStarted, D(2024, 2, 1), "C2", "K2")}));
+  auto spells = ClaSpells(Sorted({Care(EventType::kCarePeriodStarted, D(2024, 1, 1), "C2", "U1"),
+                                  Care(EventType::kCarePeriodStarted, D(2024, 2, 1), "C2", "K2")}));
   ASSERT_EQ(spells.size(), 2u);
   EXPECT_EQ(spells[0].to, D(2024, 2, 1));
   EXPECT_EQ(spells[1].from, D(2024, 2, 1));
@@ -131,41 +144,55 @@ TEST(ClaFold, EndAndReentryOnTheSameDayFollowRecordingOrder) {
   // Both events carry a bare date; the source recorded the end (09:00) before the new start
   // (15:00), so the child is looked after again from that day.
   auto spells =
-      ClaSpells(Sorted({Fact(EventType::kCarePeriodStarted, D(2024, 1, 1), "C2", "U1"),
-                        Fact(EventType::kCarePeriodStarted, D(2024, 5, 1), "C1", "K2", 15),
-                        Fact(EventType::kCarePeriodEnded, D(2024, 5, 1), "", "", 9)}));
+      ClaSpells(Sorted({Care(EventType::kCarePeriodStarted, D(2024, 1, 1), "C2", "U1"),
+                        Care(EventType::kCarePeriodStarted, D(2024, 5, 1), "C1", "K2", 15),
+                        Care(EventType::kCarePeriodEnded, D(2024, 5, 1), "", "", 9)}));
   EXPECT_TRUE(IsLookedAfterAt(spells, D(2024, 5, 1)));
   ASSERT_EQ(spells.size(), 2u);
   EXPECT_EQ(spells[1].placement, "K2");
 }
 
 TEST(ClaFold, MovesOutsideAnOpenPeriodAreIgnored) {
-  auto spells = ClaSpells(Sorted({Fact(EventType::kCarePlacementChanged, D(2024, 1, 1), "", "K2"),
-                                  Fact(EventType::kCareLegalStatusChanged, D(2024, 1, 5), "C2")}));
+  auto spells = ClaSpells(Sorted({Care(EventType::kCarePlacementChanged, D(2024, 1, 1), "", "K2"),
+                                  Care(EventType::kCareLegalStatusChanged, D(2024, 1, 5), "C2")}));
   EXPECT_TRUE(spells.empty());
 }
 
-TEST(ClaFold, ChildStateSurvivesEncoding) {
-  ChildState child = Sorted(EntersMovesShortBreakLeavesReenters());
-  child.dob = D(2010, 4, 1);
-  child.partition = 5;
-  child.sex = "F";
-  child.ethnicity = "WBRI";
-  auto decoded = DecodeChildState(EncodeChildState(child));
+TEST(ClaFold, TimelineSurvivesEncoding) {
+  Timeline t = Sorted(EntersMovesShortBreakLeavesReenters());
+  t.partition = 5;
+  Fact registered;
+  registered.event_id = "r";
+  registered.data.dob = D(2010, 4, 1);
+  registered.data.sex = "F";
+  registered.data.ethnicity = "WBRI";
+  registered.data.prior_formal_outcomes = 2;
+  registered.data.at_placement = false;
+  registered.data.decided_at = Timestamp{D(2024, 1, 2), Instant{D(2024, 1, 2)}, false};
+  registered.sequence = 77;
+  AddFact(t, registered);
+  auto decoded = DecodeTimeline(EncodeTimeline(t));
   ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
-  EXPECT_EQ(decoded->dob, child.dob);
   EXPECT_EQ(decoded->partition, 5);
-  EXPECT_EQ(decoded->sex, "F");
-  EXPECT_EQ(decoded->ethnicity, "WBRI");
-  ASSERT_EQ(decoded->care.size(), child.care.size());
-  for (size_t i = 0; i < child.care.size(); ++i) {
-    EXPECT_EQ(decoded->care[i].type, child.care[i].type);
-    EXPECT_EQ(decoded->care[i].occurred_at.instant, child.care[i].occurred_at.instant);
-    EXPECT_EQ(decoded->care[i].recorded_at, child.care[i].recorded_at);
-    EXPECT_EQ(decoded->care[i].placement, child.care[i].placement);
-    EXPECT_EQ(decoded->care[i].legal_status, child.care[i].legal_status);
+  ASSERT_EQ(decoded->facts.size(), t.facts.size());
+  for (size_t i = 0; i < t.facts.size(); ++i) {
+    const auto &a = decoded->facts[i], &b = t.facts[i];
+    EXPECT_EQ(a.type, b.type);
+    EXPECT_EQ(a.event_id, b.event_id);
+    EXPECT_EQ(a.occurred_at.instant, b.occurred_at.instant);
+    EXPECT_EQ(a.recorded_at, b.recorded_at);
+    EXPECT_EQ(a.sequence, b.sequence);
+    EXPECT_EQ(a.data.placement, b.data.placement);
+    EXPECT_EQ(a.data.legal_status, b.data.legal_status);
+    EXPECT_EQ(a.data.dob, b.data.dob);
+    EXPECT_EQ(a.data.sex, b.data.sex);
+    EXPECT_EQ(a.data.prior_formal_outcomes, b.data.prior_formal_outcomes);
+    EXPECT_EQ(a.data.at_placement, b.data.at_placement);
+    EXPECT_EQ(a.data.knife_related, b.data.knife_related);
+    EXPECT_EQ(a.data.decided_at.has_value(), b.data.decided_at.has_value());
   }
-  EXPECT_FALSE(DecodeChildState("garbage").ok());
+  EXPECT_EQ(CanonicalTimeline(*decoded), CanonicalTimeline(t));
+  EXPECT_FALSE(DecodeTimeline("garbage").ok());
 }
 
 }  // namespace

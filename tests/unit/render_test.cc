@@ -28,9 +28,9 @@ TEST(Render, ClaReportByPlacementHasOneGroupAndOneValuePerRow) {
   EXPECT_EQ(t.measures, std::vector<std::string>{"value"});
   ASSERT_EQ(t.rows.size(), 2u);
   EXPECT_EQ(t.rows[0].groups, std::vector<std::string>{"K2"});
-  EXPECT_EQ(t.rows[0].values, std::vector<int64_t>{3});
+  EXPECT_EQ(t.rows[0].values[0].numerator, 3);
   EXPECT_EQ(t.rows[1].groups, std::vector<std::string>{"U1"});
-  EXPECT_EQ(t.rows[1].values, std::vector<int64_t>{12});
+  EXPECT_EQ(t.rows[1].values[0].numerator, 12);
 }
 
 TEST(Render, CsvByPlacementIsExact) {
@@ -82,7 +82,7 @@ TEST(Render, AwkwardGroupNamesAreQuotedInCsvAndEscapedInJson) {
   t.metric = "m";
   t.dimensions = {"group"};
   t.measures = {"children", "episodes"};
-  t.rows = {{{"a,\"b\""}, {-4, 1234567}}};
+  t.rows = {{{"a,\"b\""}, {Figure::Count(-4), Figure::Count(1234567)}}};
   EXPECT_EQ(Render(t, OutputFormat::kCsv),
             "group,children,episodes\n"
             "\"a,\"\"b\"\"\",-4,1234567\n");

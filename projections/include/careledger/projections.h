@@ -1,54 +1,134 @@
-// careledger/projections.h — figures as folds over each child's whole timeline. The live path
-// (inside the ingest batch) and any rebuild run the same code: when an event for a child
-// arrives, in whatever order, the child's contribution is recomputed and the difference is
-// written as counter deltas keyed by date, so "CLA at D" is a prefix sum.
+// careledger/projections.h — figures as folds over each child's whole timeline.
+//
+// The projection state is one timeline per child: every event of the child that a figure reads,
+// in an order that does not depend on arrival (occurred, recorded, type, event id), each stamped
+// with when we learned it. The fold (state, event) → new state runs inside the ingest batch and
+// on replay alike. Every figure is then a pure function of the timelines: live, as at a date,
+// over a period, and as known at a past time (only the facts ingested by then), with the event
+// ids behind each figure. The headline CLA count is also kept as counter deltas keyed by date,
+// written as the difference of the child's contribution whenever any of its events arrives.
 #pragma once
 
+#include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "careledger/common.h"
+#include "careledger/config.h"
 #include "careledger/events.h"
 #include "careledger/store.h"
 
 namespace careledger {
 
-// One care event of a child, as the fold needs it.
-struct CareFact {
-  EventType type = EventType::kCarePeriodStarted;
+// ---- Timelines ------------------------------------------------------------------------------
+// One event of a child as the figures read it.
+struct Fact {
+  EventType type = EventType::kChildRegistered;
+  std::string event_id, supersedes;
   Timestamp occurred_at;
   Instant recorded_at;
-  uint64_t id_fingerprint = 0;  // last tie-breaker, so arrival order never matters
-  std::string legal_status, placement;
+  uint64_t sequence = 0;  // log sequence: the order we learned it in
+  Instant ingested_at;    // when we learned it, for "as known at"
+  EventData data;
 };
 
-struct ChildState {
-  int32_t partition = 0;  // the partition whose counters hold this child's contribution
-  std::optional<Date> dob;
-  std::string sex, ethnicity;
-  std::vector<CareFact> care;  // kept in timeline order (see TimelineBefore)
+struct Timeline {
+  int32_t partition = 0;    // the partition whose counters hold this child's contribution
+  std::vector<Fact> facts;  // in TimelineBefore order
 };
 
-// A stretch of time in which the child counted as looked after, with one legal status and one
-// placement: [from, to), `to` empty while still open. V3/V4 (short breaks) never form a spell.
-struct ClaSpell {
+// Arrival-independent order: occurred, recorded, a period's start before its changes and end,
+// then event id.
+bool TimelineBefore(const Fact& a, const Fact& b);
+void AddFact(Timeline& timeline, Fact fact);
+Fact FactFromEnvelope(const Envelope& e, uint64_t sequence, Instant ingested_at);
+
+std::string EncodeTimeline(const Timeline& timeline);
+Result<Timeline> DecodeTimeline(std::string_view bytes);
+// The timeline's meaning: its encoding without when each fact was learned, so that the same
+// events ingested in any order encode the same.
+std::string CanonicalTimeline(const Timeline& timeline);
+
+// ---- A child's resolved history -----------------------------------------------------------
+// A stretch of a care period with one legal status and placement: [from, to), `to` empty while
+// still open. Short-break (V3/V4) stretches are kept, flagged, because the OC2 cohort asks
+// about them; they never count as looked after.
+struct CareSpell {
   Date from;
   std::optional<Date> to;
-  std::string legal_status, placement;
+  std::string legal_status, placement, provider, home_id;
+  bool out_of_area = false;
+  bool short_break = false;
+  std::vector<const Fact*> facts;  // the events that made the stretch: start, changes, end
 };
 
-bool TimelineBefore(const CareFact& a, const CareFact& b);
-// The pure fold: the child's spells as looked after, from all of its care facts.
-std::vector<ClaSpell> ClaSpells(const ChildState& child);
-// Children looked after at D: spells with from <= D < to (a period ending on D does not count
-// on D, as in the SSDA903 "looked after at 31 March" count).
-bool IsLookedAfterAt(const std::vector<ClaSpell>& spells, Date d);
+struct MissingEpisode {
+  std::string episode_id;
+  const Fact* reported = nullptr;  // null when only the return or interview is known
+  const Fact* returned = nullptr;
+  const Fact* interview = nullptr;
+};
 
-std::string EncodeChildState(const ChildState& child);
-Result<ChildState> DecodeChildState(std::string_view bytes);
+struct Offence {
+  std::string offence_id;
+  const Fact* recorded = nullptr;     // null while only its outcome is known
+  std::vector<const Fact*> outcomes;  // outcome.recorded and court.outcome_recorded, in order
+  // The final disposal: the latest decided outcome that is a disposal for the child (Home
+  // Office 1 "charged" waits for the court; 4, 6, 7, 19 are not a child's disposal).
+  const Fact* final = nullptr;
+  std::string disposal;
+  Date decided{};
+};
 
+struct YjsCase {
+  std::string case_id;
+  const Fact* opened = nullptr;
+  const Fact* closed = nullptr;
+};
+
+// A child's history with corrections applied (supersedes and event.retracted remove their
+// targets) and, when asked, only the facts ingested by a time. Borrows from its timeline.
+struct ChildView {
+  std::string_view child_id;
+  int32_t partition = 0;
+  const Fact* registered = nullptr;  // the latest child.registered
+  std::optional<Date> dob;
+  std::string_view sex, ethnicity;
+  int prior_formal_outcomes = 0;
+  std::vector<CareSpell> spells;  // in date order, adjacent ones with the same details merged
+  std::vector<const Fact*> contacts, risk_assessments, callouts;
+  std::vector<MissingEpisode> missing;  // in order of report
+  std::vector<Offence> offences;        // in order of the offence date
+  std::vector<YjsCase> cases;
+};
+
+ChildView ResolveChild(std::string_view child_id, const Timeline& timeline,
+                       std::optional<Instant> known_at = std::nullopt);
+
+// Looked after on d: a non-short-break spell with from <= d < to (a period ending on d does not
+// count on d, as in the SSDA903 "looked after at 31 March" count).
+const CareSpell* ClaSpellAt(const ChildView& child, Date d);
+bool IsLookedAfterAt(const ChildView& child, Date d);
+// Whole years of age on d; nullopt without a date of birth.
+std::optional<int> AgeAt(const ChildView& child, Date d);
+// "under 10", "10-13", "14-15", "16-17", "18-21", "22-25", "26+" or "unknown".
+std::string_view AgeBand(std::optional<int> age);
+// Not looked after on d, aged 16–25, looked after for at least 13 weeks in total since the
+// 14th birthday, some of it on or after the 16th (spec/metrics.md).
+bool IsCareLeaverAt(const ChildView& child, Date d);
+std::string_view CareLeaverBand(int age);  // "16-17", "18", "19-21", "22-25"
+// "cla", "care_leaver" or "other", judged on d.
+std::string_view CohortAt(const ChildView& child, Date d);
+// Looked after every day of the 12 months to 31 March `year` (so never V3/V4 in them) and
+// aged 10 or over on that day.
+bool InOc2Cohort(const ChildView& child, int year);
+// The exploitation risk level (CCE or CSE) last assessed on or before d; "" when none.
+std::string_view ExploitationRiskAt(const ChildView& child, Date d);
+
+// ---- The fold inside the ingest batch -------------------------------------------------------
 struct AcceptedEvent {
   const Envelope* envelope = nullptr;
   uint64_t sequence = 0;
@@ -56,6 +136,7 @@ struct AcceptedEvent {
   // partition so that each instance answers only for the partitions it owns, and the
   // figures of several instances add up.
   int32_t partition = 0;
+  Instant ingested_at{};
 };
 
 // Folds accepted events into the batch. Reads the children's previous state from the batch
@@ -69,15 +150,20 @@ class Projector {
 
  private:
   const EventStore& store_;
-  // Child key → encoded state, as the last batch Apply built leaves it.
+  // Child key → encoded timeline, as the last batch Apply built leaves it.
   std::unordered_map<std::string, std::string> previous_;
 };
 
 // A hash of the projection state's meaning: two stores that hold the same events, in whatever
-// order they arrived, have the same hash (counters that net to zero are left out).
+// order and whenever they arrived, have the same hash (counters that net to zero are left out).
 Result<ChainHash> ProjectionStateHash(const EventStore& store);
 
-// ---- Queries --------------------------------------------------------------------------------
+// Visits every child timeline of the partitions the store answers for (all of them when it was
+// never assigned any), resolved as known at `known_at` when given.
+Status ForEachChild(const EventStore& store, std::optional<Instant> known_at,
+                    const std::function<void(const ChildView&)>& visit);
+
+// ---- Headline CLA counters ------------------------------------------------------------------
 enum class ClaDimension { kNone, kPlacement, kLegalStatus };
 Result<ClaDimension> ClaDimensionFromName(std::string_view name);
 
@@ -85,9 +171,69 @@ struct ClaRow {
   std::string group;  // empty for kNone
   int64_t children = 0;
 };
-// M1 "CLA at D": children with an open care period on D, excluding V3/V4, by one dimension,
-// over the partitions the store is assigned (all of them when it never was). Groups with no
-// children are left out; rows are in group order.
+// M1 "CLA at D" from the counters (no scan of timelines): by one dimension, over the partitions
+// the store is assigned. Groups with no children are left out; rows are in group order.
 Result<std::vector<ClaRow>> ClaAt(const EventStore& store, Date at, ClaDimension by);
+
+// ---- Metrics (spec/metrics.md) ------------------------------------------------------------
+// What a figure is: a count, a percentage of two counts, a rate, a ratio or an average.
+// Published output suppresses small counts and what is derived from them, so a derived figure
+// keeps the counts it came from.
+struct Figure {
+  enum class Kind { kCount, kPercent, kPerHundredThousand, kRatio, kAverage, kHours, kText };
+  Kind kind = Kind::kCount;
+  std::optional<double> value;                    // empty: not defined (a zero denominator)
+  std::optional<int64_t> numerator, denominator;  // the counts a derived figure came from
+  std::string text;                               // kText only (e.g. a month)
+
+  static Figure Empty(Kind kind) { return {kind, std::nullopt, std::nullopt, std::nullopt, {}}; }
+  static Figure Count(int64_t n) { return {Kind::kCount, double(n), n, std::nullopt, {}}; }
+  static Figure Percent(int64_t num, int64_t den);
+  static Figure Rate(int64_t num, int64_t population);  // per 100,000
+  static Figure Ratio(std::optional<double> a, std::optional<double> b);
+  static Figure Average(double total, int64_t n, Kind kind = Kind::kAverage);
+};
+
+struct ReportTable {
+  std::string metric;                                          // e.g. "cla"
+  std::vector<std::pair<std::string, std::string>> selectors;  // e.g. {"at", "2025-03-31"}
+  std::vector<std::string> dimensions;  // column names of the --by dimensions
+  std::vector<std::string> measures;    // "value" when there is one measure
+  struct Row {
+    std::vector<std::string> groups;  // one per dimension
+    std::vector<Figure> values;       // one per measure
+  };
+  std::vector<Row> rows;
+  std::vector<std::string> notes;  // caveats a reader must see (provisional figures, inputs)
+};
+
+// Which figure: one of --at / --period, optionally --as-known-at, broken down --by.
+struct MetricQuery {
+  std::string metric;                           // "cla", "care-leavers", … (spec/cli.md)
+  std::optional<Date> at;                       // state on a date
+  std::optional<std::pair<Date, Date>> period;  // [from, to)
+  std::optional<Instant> known_at;              // only what was ingested by then
+  std::vector<std::string> by;                  // dimensions, in output order
+  Date today{};  // what "now" means (defaults when neither at nor period)
+  // Reference inputs: the area's population by year, and the national comparator.
+  std::function<std::optional<AreaPopulation>(int year)> population;
+};
+
+// One figure's cell for lineage: dimension → value (only the dimensions asked --by).
+using Cell = std::map<std::string, std::string>;
+
+struct LineageEntry {
+  std::string measure;
+  std::string event_id;
+};
+
+std::vector<std::string_view> MetricNames();
+// The dimensions a metric can be broken down by.
+Result<std::vector<std::string_view>> MetricDimensions(std::string_view metric);
+Result<ReportTable> RunMetric(const EventStore& store, const MetricQuery& query);
+// The event ids behind the figures of one row of the metric (the row whose --by dimensions have
+// the cell's values), each with the measure it counts towards, in measure then id order.
+Result<std::vector<LineageEntry>> RunLineage(const EventStore& store, const MetricQuery& query,
+                                             const Cell& cell);
 
 }  // namespace careledger

@@ -14,19 +14,15 @@ namespace careledger {
 enum class OutputFormat { kTable, kCsv, kJson };
 Result<OutputFormat> OutputFormatFromName(std::string_view name);
 
-struct ReportTable {
-  std::string metric;                                          // e.g. "cla"
-  std::vector<std::pair<std::string, std::string>> selectors;  // e.g. {"at", "2025-03-31"}
-  std::vector<std::string> dimensions;  // column names of the --by dimensions
-  std::vector<std::string> measures;    // "value" when there is one measure
-  struct Row {
-    std::vector<std::string> groups;  // one per dimension
-    std::vector<int64_t> values;      // one per measure
-  };
-  std::vector<Row> rows;
+// Published output (spec/metrics.md "Publishing rules") hides small counts; the restricted
+// output shows exact figures.
+struct RenderOptions {
+  bool published = false;
+  int64_t threshold = 5;  // counts from 1 to threshold-1 are suppressed
 };
 
-std::string Render(const ReportTable& table, OutputFormat format);
+std::string Render(const ReportTable& table, OutputFormat format,
+                   const RenderOptions& options = {});
 
 // M1 at a date as a report table.
 ReportTable ClaReport(const std::vector<ClaRow>& rows, Date at, ClaDimension by);

@@ -91,6 +91,8 @@ class EventStore {
     void PutState(std::string_view key, std::string_view value);
     void AddToCounter(std::string_view key, int64_t delta);
     size_t appended() const { return appended_; }
+    // The one clock reading stamped on every record of the batch.
+    Instant ingested_at() const;
 
     // Where this batch leaves the log. A batch begun from it (NewBatchAfter) can be built
     // while this one is being written, and must be written after it.
@@ -146,9 +148,11 @@ class EventStore {
   // A consistent copy of the store in `dir` (which must not exist), taken while ingest may be
   // writing: SST files are hard-linked, the WAL copied. The copy is itself a store.
   Status Checkpoint(const std::string& dir) const;
-  // SHA-256 over the projection state, skipping entries for which `skip(key, value)` holds.
+  // SHA-256 over the projection state in key order: each entry as `canonical(key, value)` has
+  // it (the value's meaning without incidental bytes), left out when that is nullopt.
   Result<ChainHash> HashState(
-      const std::function<bool(std::string_view, std::string_view)>& skip) const;
+      const std::function<std::optional<std::string>(std::string_view, std::string_view)>&
+          canonical) const;
 
  private:
   EventStore() = default;

@@ -1,0 +1,147 @@
+// report and lineage: one figure of spec/metrics.md, and the event ids behind one of its cells.
+// Both take the same selectors, so a figure and its lineage are always asked the same way.
+#include <iostream>
+
+#include "careledger/projections.h"
+#include "careledger/reporting.h"
+#include "careledger/store.h"
+#include "cli.h"
+
+namespace careledger::app {
+
+namespace {
+
+struct Selectors {
+  CommonFlags common;
+  std::string metric, at, period, known_at, by, format = "table";
+};
+
+std::string MetricList() {
+  std::string out;
+  for (auto name : MetricNames()) out += (out.empty() ? "" : ", ") + std::string(name);
+  return out;
+}
+
+void AddSelectors(CLI::App& cmd, Selectors& s) {
+  AddCommonFlags(cmd, s.common);
+  cmd.add_option("metric", s.metric, "Metric: " + MetricList())->required();
+  cmd.add_option("--at", s.at, "The state on a date, YYYY-MM-DD (default today)");
+  cmd.add_option("--period", s.period, "A half-open period FROM..TO (default the last 12 months)");
+  cmd.add_option("--as-known-at", s.known_at,
+                 "Only what had been ingested by then (RFC 3339; a bare date is its midnight UTC)");
+  cmd.add_option("--by", s.by, "Dimensions to break down by, comma-separated");
+}
+
+// The selectors as a query; BadInput naming the flag when one does not parse.
+Result<MetricQuery> ToQuery(const Selectors& s, const Context& ctx) {
+  MetricQuery q;
+  q.metric = s.metric;
+  q.today = Today();
+  if (!s.at.empty()) {
+    auto d = ParseDate(s.at);
+    if (!d.ok()) return Status::BadInput("--at: not a date (YYYY-MM-DD): " + s.at);
+    q.at = *d;
+  }
+  if (!s.period.empty()) {
+    auto dots = s.period.find("..");
+    auto from = ParseDate(s.period.substr(0, dots));
+    auto to = dots == std::string::npos ? from : ParseDate(s.period.substr(dots + 2));
+    if (dots == std::string::npos || !from.ok() || !to.ok()) {
+      return Status::BadInput("--period: not FROM..TO with ISO dates: " + s.period);
+    }
+    q.period = {*from, *to};
+  }
+  if (!s.known_at.empty()) {
+    auto t = ParseTimestamp(s.known_at);
+    if (!t.ok()) return Status::BadInput("--as-known-at: not an RFC 3339 time: " + s.known_at);
+    q.known_at = t->instant;
+  }
+  for (size_t start = 0; start < s.by.size();) {
+    size_t comma = s.by.find(',', start);
+    if (comma == std::string::npos) comma = s.by.size();
+    if (comma > start) q.by.push_back(s.by.substr(start, comma - start));
+    start = comma + 1;
+  }
+  Config config = ctx.config;
+  q.population = [config](int year) { return config.PopulationFor(year); };
+  return q;
+}
+
+int UsageError(const Status& s) {
+  std::cerr << "careledger: " << s.message() << '\n';
+  return 2;
+}
+
+}  // namespace
+
+Command AddReport(CLI::App& app) {
+  struct Opts : Selectors {
+    bool published = false;
+  };
+  auto o = std::make_shared<Opts>();
+  auto* cmd = app.add_subcommand("report", "Print a figure from the store (spec/metrics.md)");
+  AddSelectors(*cmd, *o);
+  cmd->add_option("--format", o->format, "table, csv or json")
+      ->check(CLI::IsMember({"table", "csv", "json"}));
+  cmd->add_flag("--published", o->published,
+                "Suppress counts of 1 to 4 (and figures derived from them) for publication");
+  return {
+      cmd, [o] {
+        auto ctx = Resolve(o->common);
+        if (!ctx.ok()) return Fail(ctx.status());
+        auto query = ToQuery(*o, *ctx);
+        if (!query.ok()) return UsageError(query.status());
+        auto store = EventStore::Open({.path = ctx->data_dir, .read_only = true});
+        if (!store.ok()) return Fail(store.status());
+        auto table = RunMetric(**store, *query);
+        if (!table.ok()) {
+          return table.status().error_class() == ErrorClass::kBadInput ? UsageError(table.status())
+                                                                       : Fail(table.status());
+        }
+        std::cout << Render(*table, *OutputFormatFromName(o->format), {.published = o->published});
+        return 0;
+      }};
+}
+
+Command AddLineage(CLI::App& app) {
+  struct Opts : Selectors {
+    std::string cell;
+  };
+  auto o = std::make_shared<Opts>();
+  auto* cmd = app.add_subcommand("lineage", "The event ids behind one figure of a report");
+  AddSelectors(*cmd, *o);
+  cmd->add_option(
+      "--cell", o->cell,
+      "The row: DIM=VALUE,... for each --by dimension (none for a report without --by)");
+  return {cmd, [o] {
+            auto ctx = Resolve(o->common);
+            if (!ctx.ok()) return Fail(ctx.status());
+            auto query = ToQuery(*o, *ctx);
+            if (!query.ok()) return UsageError(query.status());
+            Cell cell;
+            for (size_t start = 0; start < o->cell.size();) {
+              size_t comma = o->cell.find(',', start);
+              if (comma == std::string::npos) comma = o->cell.size();
+              std::string pair = o->cell.substr(start, comma - start);
+              auto eq = pair.find('=');
+              if (eq == std::string::npos) {
+                return UsageError(Status::BadInput("--cell: not DIM=VALUE: " + pair));
+              }
+              cell[pair.substr(0, eq)] = pair.substr(eq + 1);
+              start = comma + 1;
+            }
+            auto store = EventStore::Open({.path = ctx->data_dir, .read_only = true});
+            if (!store.ok()) return Fail(store.status());
+            auto entries = RunLineage(**store, *query, cell);
+            if (!entries.ok()) {
+              return entries.status().error_class() == ErrorClass::kBadInput
+                         ? UsageError(entries.status())
+                         : Fail(entries.status());
+            }
+            std::cout << "measure\tevent_id\n";
+            for (const auto& e : *entries) std::cout << e.measure << '\t' << e.event_id << '\n';
+            return 0;
+          }};
+}
+
+}  // namespace careledger::app

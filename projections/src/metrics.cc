@@ -1,0 +1,941 @@
+// M1–M13 (spec/metrics.md) as folds over resolved child timelines. Every metric visits each
+// child once (ForEachChild), asks the child's view what it contributes to which row, and
+// derives its percentages and rates from the counts at the end, so that the published output
+// can suppress a small count and everything derived from it.
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "aggregate.h"
+#include "careledger/projections.h"
+
+namespace careledger {
+
+Figure Figure::Percent(int64_t num, int64_t den) {
+  Figure f{Kind::kPercent, std::nullopt, num, den, {}};
+  if (den != 0) f.value = 100.0 * double(num) / double(den);
+  return f;
+}
+
+Figure Figure::Rate(int64_t num, int64_t population) {
+  Figure f{Kind::kPerHundredThousand, std::nullopt, num, population, {}};
+  if (population > 0) f.value = 100000.0 * double(num) / double(population);
+  return f;
+}
+
+Figure Figure::Ratio(std::optional<double> a, std::optional<double> b) {
+  Figure f{Kind::kRatio, std::nullopt, std::nullopt, std::nullopt, {}};
+  if (a && b && *b != 0) f.value = *a / *b;
+  return f;
+}
+
+Figure Figure::Average(double total, int64_t n, Kind kind) {
+  Figure f{kind, std::nullopt, std::nullopt, n, {}};
+  if (n > 0) f.value = total / double(n);
+  return f;
+}
+
+namespace metrics {
+
+namespace {
+
+using std::chrono::April;
+using std::chrono::March;
+
+Date AddMonths(Date d, int months) {
+  std::chrono::year_month_day ymd{d};
+  auto moved = std::chrono::year_month{ymd.year(), ymd.month()} + std::chrono::months{months};
+  auto last = std::chrono::year_month_day_last{moved.year(), moved.month() / std::chrono::last};
+  return Date{moved.year() / moved.month() / std::min(ymd.day(), last.day())};
+}
+
+Date FirstOfMonth(Date d) {
+  std::chrono::year_month_day ymd{d};
+  return Date{ymd.year() / ymd.month() / 1};
+}
+
+std::string MonthName(Date d) {
+  return FormatDate(d).substr(0, 7);
+}
+
+std::string_view Or(std::string_view s, std::string_view fallback) {
+  return s.empty() ? fallback : s;
+}
+
+// The year of the population estimate for a window: the year its middle day falls in, so that
+// the year ending 31 March Y uses the mid-year estimate of Y-1 (30 June Y-1 lies inside it).
+int PopulationYear(const Window& w) {
+  Date middle = w.from + (w.to - w.from) / 2;
+  return int(std::chrono::year_month_day{middle}.year());
+}
+
+struct Run {
+  Run(const EventStore& s, const MetricQuery& q, const Cell* c, std::vector<std::string> b)
+      : store(s), query(q), cell(c), by(std::move(b)) {}
+  const EventStore& store;
+  const MetricQuery& query;
+  const Cell* cell;
+  std::vector<std::string> by;
+  Date at{};
+  Window window{};
+  int year = 0;  // criminalisation: the year ending 31 March
+  ReportTable table;
+  std::vector<LineageEntry> lineage;
+
+  Accumulator NewAccumulator(std::vector<std::string> raw) const {
+    return Accumulator(by, std::move(raw), cell);
+  }
+  Status Children(const std::function<void(const ChildView&)>& visit) const {
+    return ForEachChild(store, query.known_at, visit);
+  }
+  // The estimate for the year, or failing that the latest of the two years before it (the
+  // mid-year estimates are published a year or more late), with a note saying which.
+  std::optional<int64_t> Population10To17(int population_year) {
+    std::optional<AreaPopulation> p;
+    for (int y = population_year; query.population && y >= population_year - 2 && !p; --y) {
+      p = query.population(y);
+      if (p && p->aged_10_17 <= 0) p.reset();
+    }
+    if (!p) {
+      table.notes.push_back("no area population aged 10-17 for " + std::to_string(population_year) +
+                            " in the settings ([population] " + std::to_string(population_year) +
+                            " = { aged_10_17 = N, under_18 = N }): rates are left blank");
+      return std::nullopt;
+    }
+    table.notes.push_back("area population aged 10-17 (" + std::to_string(p->year) +
+                          (p->year == population_year
+                               ? ""
+                               : ", the latest estimate for " + std::to_string(population_year)) +
+                          "): " + std::to_string(p->aged_10_17));
+    return p->aged_10_17;
+  }
+  // Turns the accumulated rows into the table: `derive` gives each row's figures in the
+  // order of `measures`.
+  void Emit(Accumulator& acc, std::vector<std::string> measures,
+            const std::function<std::vector<Figure>(const RowAccumulator&)>& derive) {
+    if (by.empty()) acc.Row({});
+    table.dimensions = by;
+    table.measures = measures.size() == 1 ? std::vector<std::string>{"value"} : measures;
+    for (auto& [key, row] : acc.rows()) table.rows.push_back({key, derive(row)});
+    lineage = acc.TakeLineage();
+  }
+};
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  size_t n = v.size();
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+// Nearest rank: the smallest value with at least p % of the values at or below it.
+double Percentile(std::vector<double> v, double p) {
+  std::sort(v.begin(), v.end());
+  size_t rank = size_t(std::ceil(p / 100.0 * double(v.size())));
+  return v[std::max<size_t>(rank, 1) - 1];
+}
+
+Figure MaybeSample(const std::vector<double>& samples, bool median) {
+  Figure f{Figure::Kind::kHours, std::nullopt, std::nullopt, int64_t(samples.size()), {}};
+  if (!samples.empty()) f.value = median ? Median(samples) : Percentile(samples, 90);
+  return f;
+}
+
+std::vector<Figure> Counts(const RowAccumulator& r) {
+  std::vector<Figure> out;
+  for (auto n : r.counts) out.push_back(Figure::Count(n));
+  return out;
+}
+
+// Offences whose final disposal was decided in the window, with the date of the offence (when
+// only the outcome is known, the decision date stands in).
+Date OffenceDate(const Offence& o) {
+  return o.recorded ? o.recorded->occurred_at.date : o.decided;
+}
+
+std::vector<const Fact*> OffenceFacts(const ChildView& child, const Offence& o) {
+  std::vector<const Fact*> facts{child.registered, o.recorded};
+  for (const Fact* f : o.outcomes) facts.push_back(f);
+  facts.erase(std::remove(facts.begin(), facts.end(), nullptr), facts.end());
+  return facts;
+}
+
+Extras OffenceExtras(const Offence& o) {
+  auto tier = DisposalTier(o.disposal);
+  return {
+      {"tier", std::string(tier.value_or("unknown"))},
+      {"disposal", o.disposal},
+      {"offence_group",
+       std::string(
+           Or(o.recorded ? std::string_view(o.recorded->data.offence_group) : "", "unknown"))},
+      {"at_placement", o.recorded && o.recorded->data.at_placement.value_or(false) ? "yes" : "no"}};
+}
+
+bool IsInformalTier(std::string_view disposal) {
+  auto tier = DisposalTier(disposal);
+  return tier && (*tier == "no_sanction" || *tier == "informal");
+}
+
+// ---- M1 ---------------------------------------------------------------------------------------
+Status Cla(Run& r) {
+  if (!r.query.period) {
+    auto acc = r.NewAccumulator({"children"});
+    CARELEDGER_RETURN_IF_ERROR(r.Children([&](const ChildView& c) {
+      acc.Begin();
+      if (const CareSpell* s = ClaSpellAt(c, r.at)) {
+        auto key = acc.Key(c, r.at);
+        acc.CountChild(key, 0, {c.registered});
+        acc.AddFacts(key, 0, 0, s->facts);
+      }
+    }));
+    r.Emit(acc, {"children"}, Counts);
+    return Status::Ok();
+  }
+  auto acc = r.NewAccumulator({"children", "started", "ended"});
+  const Window& w = r.window;
+  CARELEDGER_RETURN_IF_ERROR(r.Children([&](const ChildView& c) {
+    acc.Begin();
+    // Stretches of being looked after, whatever the details: a change of placement is not
+    // a start.
+    std::optional<Date> from, to;
+    std::vector<const Fact*> facts;
+    auto stretch_done = [&] {
+      if (!from) return;
+      Date first = std::max(*from, w.from);
+      Date end = to.value_or(Date::max());
+      if (first < w.to && end > w.from) {
+        acc.CountChild(acc.Key(c, first), 0, {c.registered});
+        acc.AddFacts(acc.Key(c, first), 0, 0, facts);
+      }
+      if (w.Contains(*from)) {
+        auto key = acc.Key(c, *from);
+        acc.CountChild(key, 1, {facts.front()});
+      }
+      if (to && w.Contains(*to)) {
+        auto key = acc.Key(c, *to - std::chrono::days{1});
+        acc.CountChild(key, 2, {facts.back()});
+      }
+    };
+    for (const auto& s : c.spells) {
+      if (s.short_break) continue;
+      if (from && to && *to == s.from) {
+        to = s.to;
+        facts.insert(facts.end(), s.facts.begin(), s.facts.end());
+        continue;
+      }
+      stretch_done();
+      from = s.from;
+      to = s.to;
+      facts = s.facts;
+    }
+    stretch_done();
+  }));
+  r.Emit(acc, {"children", "started", "ended"}, Counts);
+  return Status::Ok();
+}
+
+// ---- M2 ---------------------------------------------------------------------------------------
+Status CareLeavers(Run& r) {
+  enum { kLeavers, kContact, kInTouch, kSuitable, kEet };
+  auto acc = r.NewAccumulator({"care_leavers", "with_contact", "in_touch", "suitable_accommodation",
+                               "in_education_employment_training"});
+  Date year_ago = AddMonths(r.at, -12);
+  CARELEDGER_RETURN_IF_ERROR(r.Children([&](const ChildView& c) {
+    if (!IsCareLeaverAt(c, r.at)) return;
+    acc.Begin();
+    Extras extras{{"band", std::string(CareLeaverBand(*AgeAt(c, r.at)))}};
+    auto key = acc.Key(c, r.at, extras);
+    const Fact* last_spell_fact = nullptr;
+    for (const auto& s : c.spells) {
+      if (!s.short_break && !s.facts.empty()) last_spell_fact = s.facts.back();
+    }
+    acc.Add(key, kLeavers, 1, {c.registered, last_spell_fact});
+    const Fact* contact = nullptr;
+    for (const Fact* f : c.contacts) {
+      Date d = f->occurred_at.date;
+      if (d > year_ago && d <= r.at) contact = f;
+    }
+    if (!contact) return;
+    const EventData& d = contact->data;
+    acc.Add(key, kContact, 1, {contact});
+    if (d.in_touch == "YES") acc.Add(key, kInTouch, 1, {contact});
+    if (d.accommodation.size() == 2 && d.accommodation[1] == '1') {
+      acc.Add(key, kSuitable, 1, {contact});
+    }
+    if (!d.activity.empty() && (d.activity[0] == 'F' || d.activity[0] == 'P')) {
+      acc.Add(key, kEet, 1, {contact});
+    }
+  }));
+  r.Emit(
+      acc,
+      {"care_leavers", "with_contact_12m", "in_touch_pct", "suitable_accommodation_pct", "eet_pct"},
+      [](const RowAccumulator& a) {
+        const auto& n = a.counts;
+        return std::vector<Figure>{Figure::Count(n[kLeavers]), Figure::Count(n[kContact]),
+                                   Figure::Percent(n[kInTouch], n[kContact]),
+                                   Figure::Percent(n[kSuitable], n[kContact]),
+                                   Figure::Percent(n[kEet], n[kContact])};
+      });
+  return Status::Ok();
+}
+
+// ---- M3, M4, M11: offences with an outcome in the period ----------------------------------------
+template <typename Visit>
+Status ForEachOutcome(Run& r, Visit visit) {
+  return r.Children([&](const ChildView& c) {
+    for (const auto& o : c.offences) {
+      if (o.final && r.window.Contains(o.decided)) visit(c, o);
+    }
+  });
+}
+
+Status Outcomes(Run& r) {
+  auto acc = r.NewAccumulator({"offences", "at_placement"});
+  CARELEDGER_RETURN_IF_ERROR(ForEachOutcome(r, [&](const ChildView& c, const Offence& o) {
+    auto extras = OffenceExtras(o);
+    auto key = acc.Key(c, OffenceDate(o), extras);
+    auto facts = OffenceFacts(c, o);
+    acc.AddFacts(key, 0, 1, facts);
+    if (extras.back().second == "yes") acc.AddFacts(key, 1, 1, facts);
+  }));
+  r.Emit(acc, {"offences", "at_placement"}, Counts);
+  return Status::Ok();
+}
+
+std::vector<Figure> InformalShare(const RowAccumulator& a) {
+  return {Figure::Count(a.counts[0]), Figure::Count(a.counts[1]),
+          Figure::Percent(a.counts[1], a.counts[0])};
+}
+
+Status InformalShareOf(Run& r,
+                       const std::function<Extras(const ChildView&, const Offence&)>& more) {
+  auto acc = r.NewAccumulator({"offences", "informal"});
+  CARELEDGER_RETURN_IF_ERROR(ForEachOutcome(r, [&](const ChildView& c, const Offence& o) {
+    auto extras = OffenceExtras(o);
+    for (auto& e : more(c, o)) extras.push_back(std::move(e));
+    auto key = acc.Key(c, OffenceDate(o), extras);
+    auto facts = OffenceFacts(c, o);
+    acc.AddFacts(key, 0, 1, facts);
+    if (IsInformalTier(o.disposal)) acc.AddFacts(key, 1, 1, facts);
+  }));
+  r.Emit(acc, {"offences", "no_sanction_or_informal", "informal_pct"}, InformalShare);
+  return Status::Ok();
+}
+
+Status Informal(Run& r) {
+  return InformalShareOf(r, [](const ChildView&, const Offence&) { return Extras{}; });
+}
+
+Status Exploitation(Run& r) {
+  return InformalShareOf(r, [](const ChildView& c, const Offence& o) {
+    auto level = ExploitationRiskAt(c, OffenceDate(o));
+    bool at_risk = level == "medium" || level == "high";
+    return Extras{{"exploitation_risk", at_risk ? "medium_or_high" : "other"}};
+  });
+}
+
+// ---- M5 -----------------------------------------------------------------------------------------
+// Formal outcomes decided in the window, in decision order.
+std::vector<const Offence*> FormalIn(const ChildView& c, const Window& w) {
+  std::vector<const Offence*> out;
+  for (const auto& o : c.offences) {
+    if (o.final && IsFormalDisposal(o.disposal) && w.Contains(o.decided)) out.push_back(&o);
+  }
+  std::sort(out.begin(), out.end(),
+            [](const Offence* a, const Offence* b) { return a->decided < b->decided; });
+  return out;
+}
+
+Status Criminalisation(Run& r) {
+  enum { kCohort, kCohortFormal, kAreaFormal };
+  Date end{std::chrono::year{r.year} / March / 31};
+  Window year{Date{std::chrono::year{r.year - 1} / April / 1}, end + std::chrono::days{1}};
+  auto acc = r.NewAccumulator({"oc2_cohort", "oc2_with_formal", "area_with_formal"});
+  CARELEDGER_RETURN_IF_ERROR(r.Children([&](const ChildView& c) {
+    auto age = AgeAt(c, end);
+    if (!age || *age < 10 || *age > 17) return;
+    acc.Begin();
+    auto key = acc.Key(c, end);
+    auto formal = FormalIn(c, year);
+    bool in_cohort = InOc2Cohort(c, r.year);
+    if (in_cohort) acc.Add(key, kCohort, 1, {c.registered});
+    if (formal.empty()) return;
+    auto facts = OffenceFacts(c, *formal.front());
+    acc.AddFacts(key, kAreaFormal, 1, facts);
+    if (in_cohort) acc.AddFacts(key, kCohortFormal, 1, facts);
+  }));
+  std::optional<int64_t> population;
+  if (r.by.empty()) population = r.Population10To17(r.year - 1);
+  r.Emit(acc,
+         {"oc2_cohort", "oc2_with_formal", "oc2_rate_pct", "area_with_formal",
+          "area_population_10_17", "area_rate_pct", "ratio"},
+         [&](const RowAccumulator& a) {
+           const auto& n = a.counts;
+           auto cohort_rate = Figure::Percent(n[kCohortFormal], n[kCohort]);
+           Figure area_rate{Figure::Kind::kPercent, std::nullopt, n[kAreaFormal], std::nullopt, {}};
+           Figure pop{Figure::Kind::kCount, std::nullopt, std::nullopt, std::nullopt, {}};
+           if (population) {
+             area_rate = Figure::Percent(n[kAreaFormal], *population);
+             pop = Figure::Count(*population);
+           }
+           return std::vector<Figure>{Figure::Count(n[kCohort]),
+                                      Figure::Count(n[kCohortFormal]),
+                                      cohort_rate,
+                                      Figure::Count(n[kAreaFormal]),
+                                      pop,
+                                      area_rate,
+                                      Figure::Ratio(cohort_rate.value, area_rate.value)};
+         });
+  if (!r.by.empty()) {
+    r.table.notes.push_back("the area rate needs the whole area's population: ask without --by");
+  }
+  return Status::Ok();
+}
+
+// ---- M6 -----------------------------------------------------------------------------------------
+// The child's first formal outcome ever, when the feed knows of none before it.
+const Offence* FirstFormal(const ChildView& c) {
+  if (c.prior_formal_outcomes > 0) return nullptr;
+  const Offence* first = nullptr;
+  for (const auto& o : c.offences) {
+    if (o.final && IsFormalDisposal(o.disposal) && (!first || o.decided < first->decided)) {
+      first = &o;
+    }
+  }
+  return first;
+}
+
+Status FirstTimeEntrants(Run& r) {
+  auto acc = r.NewAccumulator({"fte"});
+  CARELEDGER_RETURN_IF_ERROR(r.Children([&](const ChildView& c) {
+    const Offence* first = FirstFormal(c);
+    if (!first || !r.window.Contains(first->decided)) return;
+    auto age = AgeAt(c, first->decided);
+    if (!age || *age < 10 || *age > 17) return;
+    auto key = acc.Key(c, first->decided, OffenceExtras(*first));
+    acc.AddFacts(key, 0, 1, OffenceFacts(c, *first));
+    acc.Sample(key, 0, double(*age));
+  }));
+  auto population = r.Population10To17(PopulationYear(r.window));
+  r.Emit(acc, {"fte", "rate_per_100k_10_17", "average_age"}, [&](const RowAccumulator& a) {
+    const auto& ages = a.samples[0];
+    Figure rate{Figure::Kind::kPerHundredThousand, std::nullopt, a.counts[0], std::nullopt, {}};
+    if (population) rate = Figure::Rate(a.counts[0], *population);
+    return std::vector<Figure>{
+        Figure::Count(a.counts[0]), rate,
+        Figure::Average(std::accumulate(ages.begin(), ages.end(), 0.0), int64_t(ages.size()))};
+  });
+  return Status::Ok();
+}
+
+// ---- M7 -----------------------------------------------------------------------------------------
+Status Missing(Run& r) {
+  enum { kEpisodes, kChildren, kThreePlus, kReturned, kOpen, kOffered, kAccepted, kWithin72 };
+  auto acc =
+      r.NewAccumulator({"episodes", "children", "children_3_plus", "returned", "open_at_end",
+                        "interviews_offered", "interviews_accepted", "interviews_within_72h"});
+  const Window& w = r.window;
+  CARELEDGER_RETURN_IF_ERROR(r.Children([&](const ChildView& c) {
+    acc.Begin();
+    std::map<GroupKey, int> per_row;
+    for (const auto& e : c.missing) {
+      if (!e.reported) continue;
+      Date reported = e.reported->occurred_at.date;
+      const EventData& d = e.reported->data;
+      const CareSpell* spell = ClaSpellAt(c, reported);
+      std::string home = d.from_home_id.empty() && spell ? spell->home_id : d.from_home_id;
+      Extras extras{
+          {"category", d.category}, {"risk", d.risk}, {"home_id", std::string(Or(home, "none"))}};
+      auto key = acc.Key(c, reported, extras);
+      bool open_at_end = reported < w.to && (!e.returned || e.returned->occurred_at.date >= w.to);
+      if (open_at_end) acc.Add(key, kOpen, 1, {e.reported});
+      if (!w.Contains(reported)) continue;
+      acc.Add(key, kEpisodes, 1, {e.reported, e.returned, e.interview});
+      acc.CountChild(key, kChildren, {});
+      if (++per_row[key] == 3) acc.Add(key, kThreePlus, 1);
+      if (!e.returned) continue;
+      auto back = e.returned->occurred_at.instant;
+      acc.Add(key, kReturned, 1, {e.returned});
+      acc.Sample(key, kReturned, double((back - e.reported->occurred_at.instant).count()) / 3600.0);
+      if (!e.interview) continue;
+      const EventData& i = e.interview->data;
+      if (i.offered.value_or(false)) acc.Add(key, kOffered, 1, {e.interview});
+      if (i.accepted.value_or(false)) acc.Add(key, kAccepted, 1, {e.interview});
+      if (i.held_at && i.held_at->instant >= back &&
+          i.held_at->instant - back <= std::chrono::hours{72}) {
+        acc.Add(key, kWithin72, 1, {e.interview});
+      }
+    }
+  }));
+  r.Emit(acc,
+         {"episodes", "children", "children_3_plus", "episodes_per_child", "median_hours",
+          "p90_hours", "open_at_end", "interviews_offered_pct", "interviews_accepted_pct",
+          "interviews_within_72h_pct"},
+         [](const RowAccumulator& a) {
+           const auto& n = a.counts;
+           return std::vector<Figure>{Figure::Count(n[kEpisodes]),
+                                      Figure::Count(n[kChildren]),
+                                      Figure::Count(n[kThreePlus]),
+                                      Figure::Average(double(n[kEpisodes]), n[kChildren]),
+                                      MaybeSample(a.samples[kReturned], true),
+                                      MaybeSample(a.samples[kReturned], false),
+                                      Figure::Count(n[kOpen]),
+                                      Figure::Percent(n[kOffered], n[kReturned]),
+                                      Figure::Percent(n[kAccepted], n[kOffered]),
+                                      Figure::Percent(n[kWithin72], n[kReturned])};
+         });
+  // The homes with most episodes first: the panel's "top 10" is the head of this table.
+  if (r.by == std::vector<std::string>{"home_id"}) {
+    std::stable_sort(r.table.rows.begin(), r.table.rows.end(),
+                     [](const ReportTable::Row& a, const ReportTable::Row& b) {
+                       return *a.values[0].value > *b.values[0].value;
+                     });
+  }
+  return Status::Ok();
+}
+
+// ---- M8 -----------------------------------------------------------------------------------------
+Status Callouts(Run& r) {
+  enum { kMissing, kNotifiable, kEmergency, kRestraint, kOffences };
+  // (home, month) → counts, over all time: a row needs the same month a year earlier.
+  std::map<std::pair<std::string, Date>, std::array<int64_t, 5>> cells;
+  std::map<std::pair<std::string, Date>, std::vector<const Fact*>> facts_of;
+  bool want_lineage = r.cell != nullptr;
+  std::vector<std::string> target;
+  if (want_lineage) {
+    for (const auto& d : r.by) target.push_back(r.cell->count(d) ? r.cell->at(d) : "");
+  }
+  std::vector<LineageEntry> lineage;
+  static constexpr std::string_view kMeasures[] = {"missing_reports", "notifiable_incidents",
+                                                   "emergencies", "restraints",
+                                                   "offences_at_placement"};
+  auto add = [&](std::string home, Date on, int measure, const Fact* f) {
+    Date month = FirstOfMonth(on);
+    cells[{home, month}][measure] += 1;
+    if (!want_lineage || !r.window.Contains(on)) return;
+    std::vector<std::string> key;
+    for (const auto& d : r.by) key.push_back(d == "home_id" ? home : MonthName(month));
+    if (key == target) lineage.push_back({std::string(kMeasures[measure]), f->event_id});
+  };
+  CARELEDGER_RETURN_IF_ERROR(r.Children([&](const ChildView& c) {
+    for (const Fact* f : c.callouts) {
+      const auto& reason = f->data.reason;
+      int m = reason == "missing_report"        ? kMissing
+              : reason == "notifiable_incident" ? kNotifiable
+              : reason == "emergency"           ? kEmergency
+              : reason == "restraint"           ? kRestraint
+                                                : -1;
+      if (m >= 0) add(std::string(Or(f->data.home_id, "none")), f->occurred_at.date, m, f);
+    }
+    for (const auto& o : c.offences) {
+      if (!o.recorded || !o.recorded->data.at_placement.value_or(false)) continue;
+      Date on = o.recorded->occurred_at.date;
+      const CareSpell* spell = ClaSpellAt(c, on);
+      add(std::string(Or(spell ? std::string_view(spell->home_id) : "", "none")), on, kOffences,
+          o.recorded);
+    }
+  }));
+  std::map<std::vector<std::string>, std::array<int64_t, 10>> rows;
+  for (const auto& [cell, n] : cells) {
+    const auto& [home, month] = cell;
+    // Whole calendar months: every month the window touches.
+    if (month >= r.window.to || AddMonths(month, 1) <= r.window.from) continue;
+    std::vector<std::string> key;
+    for (const auto& d : r.by) key.push_back(d == "home_id" ? home : MonthName(month));
+    auto& row = rows[key];
+    for (int i = 0; i < 5; ++i) row[i] += n[i];
+    auto earlier = cells.find({home, AddMonths(month, -12)});
+    if (earlier != cells.end()) {
+      for (int i = 0; i < 5; ++i) row[5 + i] += earlier->second[i];
+    }
+  }
+  r.table.dimensions = r.by;
+  r.table.measures = {"missing_reports",       "notifiable_incidents",
+                      "emergencies",           "restraints",
+                      "offences_at_placement", "total",
+                      "total_year_earlier",    "change_pct"};
+  for (const auto& [key, n] : rows) {
+    int64_t total = n[0] + n[1] + n[2] + n[3] + n[4];
+    int64_t earlier = n[5] + n[6] + n[7] + n[8] + n[9];
+    Figure change{Figure::Kind::kPercent, std::nullopt, total, earlier, {}};
+    if (earlier) change.value = 100.0 * double(total - earlier) / double(earlier);
+    r.table.rows.push_back(
+        {key,
+         {Figure::Count(n[0]), Figure::Count(n[1]), Figure::Count(n[2]), Figure::Count(n[3]),
+          Figure::Count(n[4]), Figure::Count(total), Figure::Count(earlier), change}});
+  }
+  std::sort(lineage.begin(), lineage.end(), [](const LineageEntry& a, const LineageEntry& b) {
+    return std::tie(a.measure, a.event_id) < std::tie(b.measure, b.event_id);
+  });
+  r.lineage = std::move(lineage);
+  return Status::Ok();
+}
+
+// ---- M9 -----------------------------------------------------------------------------------------
+Status YjsCaseload(Run& r) {
+  enum { kOpen, kCla, kLeavers };
+  auto acc = r.NewAccumulator({"open_cases", "cla", "care_leavers"});
+  CARELEDGER_RETURN_IF_ERROR(r.Children([&](const ChildView& c) {
+    auto cohort = CohortAt(c, r.at);
+    for (const auto& k : c.cases) {
+      if (!k.opened || k.opened->occurred_at.date > r.at) continue;
+      if (k.closed && k.closed->occurred_at.date <= r.at) continue;
+      auto key = acc.Key(c, r.at, {{"intervention", k.opened->data.intervention}});
+      acc.Add(key, kOpen, 1, {k.opened});
+      if (cohort == "cla") acc.Add(key, kCla, 1, {k.opened});
+      if (cohort == "care_leaver") acc.Add(key, kLeavers, 1, {k.opened});
+    }
+  }));
+  r.Emit(acc, {"open_cases", "cla", "cla_pct", "care_leavers", "care_leaver_pct"},
+         [](const RowAccumulator& a) {
+           const auto& n = a.counts;
+           return std::vector<Figure>{
+               Figure::Count(n[kOpen]), Figure::Count(n[kCla]), Figure::Percent(n[kCla], n[kOpen]),
+               Figure::Count(n[kLeavers]), Figure::Percent(n[kLeavers], n[kOpen])};
+         });
+  return Status::Ok();
+}
+
+// ---- M10 ----------------------------------------------------------------------------------------
+Status OffenceProfile(Run& r) {
+  const auto& national = NationalYouthOffences();
+  if (!national.ok()) return national.status();
+  auto acc = r.NewAccumulator({"offences"});
+  for (const auto& [group, n] : national->by_group) acc.Row({group});
+  acc.Row({"all"});
+  CARELEDGER_RETURN_IF_ERROR(ForEachOutcome(r, [&](const ChildView& c, const Offence& o) {
+    auto extras = OffenceExtras(o);
+    auto key = acc.Key(c, OffenceDate(o), extras);
+    auto facts = OffenceFacts(c, o);
+    acc.AddFacts(key, 0, 1, facts);
+    acc.AddFacts({"all"}, 0, 1, facts);
+  }));
+  auto population = r.Population10To17(PopulationYear(r.window));
+  r.table.notes.push_back("England and Wales: youth offences with an outcome in " +
+                          std::to_string(national->year) + ", population aged 10-17 " +
+                          std::to_string(national->population_aged_10_17) + " (schemas/reference)");
+  r.Emit(
+      acc, {"offences", "rate_per_100k_10_17", "national_rate_per_100k", "ratio"},
+      [&](const RowAccumulator& a) {
+        // The row's group is not passed in; the national figure is looked up after.
+        Figure rate{Figure::Kind::kPerHundredThousand, std::nullopt, a.counts[0], std::nullopt, {}};
+        if (population) rate = Figure::Rate(a.counts[0], *population);
+        return std::vector<Figure>{Figure::Count(a.counts[0]), rate,
+                                   Figure::Empty(Figure::Kind::kPerHundredThousand),
+                                   Figure::Empty(Figure::Kind::kRatio)};
+      });
+  for (auto& row : r.table.rows) {
+    int64_t n = national->total;
+    for (const auto& [group, count] : national->by_group) {
+      if (group == row.groups[0]) n = count;
+    }
+    row.values[2] = Figure::Rate(n, national->population_aged_10_17);
+    row.values[2].numerator.reset();  // a national figure is public: never suppressed
+    row.values[3] = Figure::Ratio(row.values[1].value, row.values[2].value);
+  }
+  return Status::Ok();
+}
+
+// ---- M12 ----------------------------------------------------------------------------------------
+Status Disproportionality(Run& r) {
+  enum { kChildren, kWithOutcome, kOutcomes, kInformal, kFormal, kFte, kMissing };
+  if (r.by.size() != 1) {
+    return Status::BadInput(
+        "disproportionality compares the groups of one dimension: --by ethnicity_group, sex "
+        "or cohort");
+  }
+  const std::string dim = r.by[0];
+  const std::string reference = dim == "ethnicity_group" ? "White"
+                                : dim == "cohort"        ? "other"
+                                                         : "F";
+  auto acc =
+      r.NewAccumulator({"children_10_17", "children_with_outcome", "outcomes", "informal_outcomes",
+                        "children_with_formal", "first_time_entrants", "children_missing"});
+  const Window& w = r.window;
+  CARELEDGER_RETURN_IF_ERROR(r.Children([&](const ChildView& c) {
+    auto age = AgeAt(c, w.from);
+    if (!c.registered || !age || *age < 10 || *age > 17) return;
+    acc.Begin();
+    // One group per child for the whole period, judged at its start, so that each child is
+    // in exactly one denominator.
+    auto key = acc.Key(c, w.from);
+    acc.Add(key, kChildren, 1, {c.registered});
+    for (const auto& o : c.offences) {
+      if (!o.final || !w.Contains(o.decided)) continue;
+      auto facts = OffenceFacts(c, o);
+      acc.AddFacts(key, kOutcomes, 1, facts);
+      acc.CountChild(key, kWithOutcome, {});
+      if (IsInformalTier(o.disposal)) acc.AddFacts(key, kInformal, 1, facts);
+      if (IsFormalDisposal(o.disposal)) acc.CountChild(key, kFormal, {});
+    }
+    const Offence* first = FirstFormal(c);
+    if (first && w.Contains(first->decided)) acc.AddFacts(key, kFte, 1, OffenceFacts(c, *first));
+    for (const auto& e : c.missing) {
+      if (e.reported && w.Contains(e.reported->occurred_at.date)) {
+        acc.CountChild(key, kMissing, {e.reported});
+      }
+    }
+  }));
+  r.Emit(acc,
+         {"children_10_17", "outcome_rate_pct", "outcome_rri", "informal_pct", "informal_rri",
+          "formal_rate_pct", "formal_rri", "fte_rate_pct", "fte_rri", "missing_rate_pct",
+          "missing_rri"},
+         [](const RowAccumulator& a) {
+           const auto& n = a.counts;
+           return std::vector<Figure>{
+               Figure::Count(n[kChildren]),         Figure::Percent(n[kWithOutcome], n[kChildren]),
+               Figure::Empty(Figure::Kind::kRatio), Figure::Percent(n[kInformal], n[kOutcomes]),
+               Figure::Empty(Figure::Kind::kRatio), Figure::Percent(n[kFormal], n[kChildren]),
+               Figure::Empty(Figure::Kind::kRatio), Figure::Percent(n[kFte], n[kChildren]),
+               Figure::Empty(Figure::Kind::kRatio), Figure::Percent(n[kMissing], n[kChildren]),
+               Figure::Empty(Figure::Kind::kRatio)};
+         });
+  const ReportTable::Row* ref = nullptr;
+  for (const auto& row : r.table.rows) {
+    if (row.groups[0] == reference) ref = &row;
+  }
+  for (auto& row : r.table.rows) {
+    for (size_t i = 2; i < row.values.size(); i += 2) {
+      row.values[i] =
+          Figure::Ratio(row.values[i - 1].value, ref ? ref->values[i - 1].value : std::nullopt);
+    }
+  }
+  r.table.notes.push_back("relative rate index against " + dim + " = " + reference +
+                          "; groups judged at the start of the period, children aged 10-17");
+  return Status::Ok();
+}
+
+// ---- M13 ----------------------------------------------------------------------------------------
+Status Reoffending(Run& r) {
+  enum { kCohort, kReoffenders, kReoffences };
+  auto acc = r.NewAccumulator({"children", "reoffenders", "reoffences"});
+  Date latest_follow_up = r.window.from;
+  CARELEDGER_RETURN_IF_ERROR(r.Children([&](const ChildView& c) {
+    auto formal = FormalIn(c, r.window);
+    if (formal.empty()) return;
+    const Offence* index = formal.front();
+    Date index_date = index->decided;
+    Date offences_until = AddMonths(index_date, 12);
+    Date proven_by = AddMonths(index_date, 18);
+    latest_follow_up = std::max(latest_follow_up, proven_by);
+    auto key = acc.Key(c, index_date);
+    acc.AddFacts(key, kCohort, 1, OffenceFacts(c, *index));
+    int64_t reoffences = 0;
+    for (const auto& o : c.offences) {
+      if (&o == index || !o.final || !IsFormalDisposal(o.disposal)) continue;
+      Date committed = OffenceDate(o);
+      if (committed <= index_date || committed > offences_until || o.decided > proven_by) {
+        continue;
+      }
+      ++reoffences;
+      acc.AddFacts(key, kReoffences, 1, OffenceFacts(c, o));
+    }
+    if (reoffences > 0) acc.Add(key, kReoffenders, 1, {});
+  }));
+  r.Emit(acc, {"children", "reoffenders", "binary_rate_pct", "reoffences", "frequency"},
+         [](const RowAccumulator& a) {
+           const auto& n = a.counts;
+           return std::vector<Figure>{Figure::Count(n[kCohort]), Figure::Count(n[kReoffenders]),
+                                      Figure::Percent(n[kReoffenders], n[kCohort]),
+                                      Figure::Count(n[kReoffences]),
+                                      Figure::Average(double(n[kReoffences]), n[kReoffenders])};
+         });
+  if (latest_follow_up > r.query.today) {
+    r.table.notes.push_back("provisional: the 18-month follow-up runs to " +
+                            FormatDate(latest_follow_up));
+  }
+  return Status::Ok();
+}
+
+enum class TimeKind { kAt, kPeriod, kYear };
+
+struct MetricDef {
+  std::string_view name;
+  TimeKind time;
+  std::vector<std::string_view> extra_dimensions;
+  std::vector<std::string> default_by;
+  Status (*run)(Run&);
+  bool child_dimensions = true;
+};
+
+const std::vector<MetricDef>& Definitions() {
+  static const std::vector<MetricDef> defs = {
+      {"cla", TimeKind::kAt, {}, {}, Cla},
+      {"care-leavers", TimeKind::kAt, {"band"}, {"band"}, CareLeavers},
+      {"outcomes",
+       TimeKind::kPeriod,
+       {"tier", "disposal", "offence_group", "at_placement"},
+       {"cohort", "tier"},
+       Outcomes},
+      {"informal-share",
+       TimeKind::kPeriod,
+       {"tier", "disposal", "offence_group", "at_placement"},
+       {"cohort"},
+       Informal},
+      {"criminalisation", TimeKind::kYear, {}, {}, Criminalisation},
+      {"fte", TimeKind::kPeriod, {"offence_group"}, {"cohort"}, FirstTimeEntrants},
+      {"missing", TimeKind::kPeriod, {"category", "risk"}, {"cohort"}, Missing},
+      {"callouts", TimeKind::kPeriod, {}, {"home_id", "month"}, Callouts, false},
+      {"yjs-caseload", TimeKind::kAt, {"intervention"}, {"intervention"}, YjsCaseload},
+      {"offence-profile", TimeKind::kPeriod, {}, {"offence_group"}, OffenceProfile, false},
+      {"exploitation",
+       TimeKind::kPeriod,
+       {"exploitation_risk", "tier", "offence_group"},
+       {"exploitation_risk"},
+       Exploitation},
+      {"disproportionality", TimeKind::kPeriod, {}, {"ethnicity_group"}, Disproportionality},
+      {"reoffending", TimeKind::kPeriod, {}, {"cohort"}, Reoffending},
+  };
+  return defs;
+}
+
+Result<const MetricDef*> Find(std::string_view name) {
+  for (const auto& d : Definitions()) {
+    if (d.name == name) return &d;
+  }
+  std::string names;
+  for (const auto& d : Definitions()) names += (names.empty() ? "" : ", ") + std::string(d.name);
+  return Status::BadInput("unknown metric '" + std::string(name) + "' (" + names + ")");
+}
+
+std::vector<std::string_view> DimensionsOf(const MetricDef& def) {
+  std::vector<std::string_view> dims = def.extra_dimensions;
+  if (def.child_dimensions) {
+    dims.insert(dims.end(), std::begin(kChildDimensions), std::end(kChildDimensions));
+  }
+  if (def.name == "callouts") dims = {"home_id", "month"};
+  if (def.name == "offence-profile") dims = {"offence_group"};
+  if (def.name == "missing") dims.push_back("home_id");
+  std::sort(dims.begin(), dims.end());
+  dims.erase(std::unique(dims.begin(), dims.end()), dims.end());
+  return dims;
+}
+
+Result<Run> Prepare(const EventStore& store, const MetricQuery& q, const Cell* cell,
+                    const MetricDef*& def_out) {
+  auto def = Find(q.metric);
+  if (!def.ok()) return def.status();
+  const MetricDef& m = **def;
+  def_out = *def;
+  Run r(store, q, cell, q.by.empty() ? m.default_by : q.by);
+  auto allowed = DimensionsOf(m);
+  for (const auto& d : r.by) {
+    if (std::find(allowed.begin(), allowed.end(), d) == allowed.end()) {
+      std::string list;
+      for (auto a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
+      return Status::BadInput("cannot break " + std::string(m.name) + " down by '" + d + "' (" +
+                              list + ")");
+    }
+  }
+  if (q.at && q.period) return Status::BadInput("give --at or --period, not both");
+  auto& sel = r.table.selectors;
+  switch (m.time) {
+    case TimeKind::kAt:
+      if (q.period && m.name != "cla") {
+        return Status::BadInput(std::string(m.name) + " is a count on a day: use --at D");
+      }
+      r.at = q.at.value_or(q.today);
+      if (q.period) {
+        r.window = {q.period->first, q.period->second};
+        sel.push_back({"period", FormatDate(r.window.from) + ".." + FormatDate(r.window.to)});
+      } else {
+        sel.push_back({"at", FormatDate(r.at)});
+      }
+      break;
+    case TimeKind::kPeriod:
+      if (q.at) {
+        return Status::BadInput(std::string(m.name) +
+                                " counts over a period: use --period FROM..TO");
+      }
+      if (q.period) {
+        r.window = {q.period->first, q.period->second};
+      } else if (m.name == "reoffending") {
+        // The latest cohort whose 18-month follow-up is over.
+        Date from = FirstOfMonth(AddMonths(q.today, -21));
+        r.window = {from, AddMonths(from, 3)};
+      } else {
+        Date next_month = AddMonths(FirstOfMonth(q.today), 1);
+        r.window = {AddMonths(next_month, -12), next_month};
+      }
+      sel.push_back({"period", FormatDate(r.window.from) + ".." + FormatDate(r.window.to)});
+      break;
+    case TimeKind::kYear: {
+      if (q.period) {
+        return Status::BadInput("criminalisation is for a year ending 31 March: --at YYYY-03-31");
+      }
+      std::chrono::year_month_day ymd{q.at.value_or(q.today)};
+      if (q.at && (ymd.month() != March || ymd.day() != std::chrono::day{31})) {
+        return Status::BadInput("criminalisation is for a year ending 31 March: --at YYYY-03-31");
+      }
+      r.year = int(ymd.year());
+      if (!q.at && std::chrono::month_day{ymd.month(), ymd.day()} < March / 31) --r.year;
+      sel.push_back({"year_ending", std::to_string(r.year) + "-03-31"});
+      break;
+    }
+  }
+  if (r.window.from > r.window.to) return Status::BadInput("the period ends before it starts");
+  if (q.known_at) sel.push_back({"as_known_at", FormatInstant(*q.known_at)});
+  r.table.metric = std::string(m.name);
+  return r;
+}
+
+}  // namespace
+
+std::string DimensionValue(std::string_view dimension, const ChildView& child, Date on,
+                           const Extras& extras) {
+  for (const auto& [name, value] : extras) {
+    if (name == dimension) return value.empty() ? "unknown" : value;
+  }
+  if (dimension == "age_band") return std::string(AgeBand(AgeAt(child, on)));
+  if (dimension == "sex") return std::string(Or(child.sex, "unknown"));
+  if (dimension == "ethnicity") return std::string(Or(child.ethnicity, "unknown"));
+  if (dimension == "ethnicity_group") {
+    return std::string(EthnicityGroup(child.ethnicity).value_or("unknown"));
+  }
+  if (dimension == "cohort") return std::string(CohortAt(child, on));
+  const CareSpell* spell = ClaSpellAt(child, on);
+  if (!spell) return "not_looked_after";
+  if (dimension == "legal_status") return spell->legal_status;
+  if (dimension == "placement") return spell->placement;
+  if (dimension == "provider") return std::string(Or(spell->provider, "unknown"));
+  if (dimension == "home_id") return std::string(Or(spell->home_id, "none"));
+  if (dimension == "area") return spell->out_of_area ? "out_of_area" : "in_area";
+  return "unknown";
+}
+
+}  // namespace metrics
+
+std::vector<std::string_view> MetricNames() {
+  std::vector<std::string_view> names;
+  for (const auto& d : metrics::Definitions()) names.push_back(d.name);
+  return names;
+}
+
+Result<std::vector<std::string_view>> MetricDimensions(std::string_view metric) {
+  auto def = metrics::Find(metric);
+  if (!def.ok()) return def.status();
+  return metrics::DimensionsOf(**def);
+}
+
+Result<ReportTable> RunMetric(const EventStore& store, const MetricQuery& query) {
+  const metrics::MetricDef* def = nullptr;
+  auto run = metrics::Prepare(store, query, nullptr, def);
+  if (!run.ok()) return run.status();
+  CARELEDGER_RETURN_IF_ERROR(def->run(*run));
+  return std::move(run->table);
+}
+
+Result<std::vector<LineageEntry>> RunLineage(const EventStore& store, const MetricQuery& query,
+                                             const Cell& cell) {
+  const metrics::MetricDef* def = nullptr;
+  auto run = metrics::Prepare(store, query, &cell, def);
+  if (!run.ok()) return run.status();
+  for (const auto& [dim, value] : cell) {
+    if (std::find(run->by.begin(), run->by.end(), dim) == run->by.end()) {
+      return Status::BadInput("--cell names '" + dim + "', which is not among the --by dimensions");
+    }
+  }
+  CARELEDGER_RETURN_IF_ERROR(def->run(*run));
+  return std::move(run->lineage);
+}
+
+}  // namespace careledger
