@@ -91,6 +91,7 @@ Command AddReport(CLI::App& app) {
         if (!ctx.ok()) return Fail(ctx.status());
         auto query = ToQuery(*o, *ctx);
         if (!query.ok()) return UsageError(query.status());
+        if (auto s = CheckMetricQuery(*query); !s.ok()) return UsageError(s);
         auto store = EventStore::Open({.path = ctx->data_dir, .read_only = true});
         if (!store.ok()) return Fail(store.status());
         auto table = RunMetric(**store, *query);
@@ -130,6 +131,7 @@ Command AddLineage(CLI::App& app) {
               cell[pair.substr(0, eq)] = pair.substr(eq + 1);
               start = comma + 1;
             }
+            if (auto s = CheckMetricQuery(*query, &cell); !s.ok()) return UsageError(s);
             auto store = EventStore::Open({.path = ctx->data_dir, .read_only = true});
             if (!store.ok()) return Fail(store.status());
             auto entries = RunLineage(**store, *query, cell);

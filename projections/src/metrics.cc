@@ -70,9 +70,9 @@ int PopulationYear(const Window& w) {
 }
 
 struct Run {
-  Run(const EventStore& s, const MetricQuery& q, const Cell* c, std::vector<std::string> b)
+  Run(const EventStore* s, const MetricQuery& q, const Cell* c, std::vector<std::string> b)
       : store(s), query(q), cell(c), by(std::move(b)) {}
-  const EventStore& store;
+  const EventStore* store;  // null while only checking the query
   const MetricQuery& query;
   const Cell* cell;
   std::vector<std::string> by;
@@ -86,7 +86,7 @@ struct Run {
     return Accumulator(by, std::move(raw), cell);
   }
   Status Children(const std::function<void(const ChildView&)>& visit) const {
-    return ForEachChild(store, query.known_at, visit);
+    return ForEachChild(*store, query.known_at, visit);
   }
   // The estimate for the year, or failing that the latest of the two years before it (the
   // mid-year estimates are published a year or more late), with a note saying which.
@@ -810,7 +810,7 @@ std::vector<std::string_view> DimensionsOf(const MetricDef& def) {
   return dims;
 }
 
-Result<Run> Prepare(const EventStore& store, const MetricQuery& q, const Cell* cell,
+Result<Run> Prepare(const EventStore* store, const MetricQuery& q, const Cell* cell,
                     const MetricDef*& def_out) {
   auto def = Find(q.metric);
   if (!def.ok()) return def.status();
@@ -824,6 +824,14 @@ Result<Run> Prepare(const EventStore& store, const MetricQuery& q, const Cell* c
       for (auto a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
       return Status::BadInput("cannot break " + std::string(m.name) + " down by '" + d + "' (" +
                               list + ")");
+    }
+  }
+  if (cell) {
+    for (const auto& [dim, value] : *cell) {
+      if (std::find(r.by.begin(), r.by.end(), dim) == r.by.end()) {
+        return Status::BadInput("--cell names '" + dim +
+                                "', which is not among the --by dimensions");
+      }
     }
   }
   if (q.at && q.period) return Status::BadInput("give --at or --period, not both");
@@ -916,9 +924,14 @@ Result<std::vector<std::string_view>> MetricDimensions(std::string_view metric) 
   return metrics::DimensionsOf(**def);
 }
 
+Status CheckMetricQuery(const MetricQuery& query, const Cell* lineage_cell) {
+  const metrics::MetricDef* def = nullptr;
+  return metrics::Prepare(nullptr, query, lineage_cell, def).status();
+}
+
 Result<ReportTable> RunMetric(const EventStore& store, const MetricQuery& query) {
   const metrics::MetricDef* def = nullptr;
-  auto run = metrics::Prepare(store, query, nullptr, def);
+  auto run = metrics::Prepare(&store, query, nullptr, def);
   if (!run.ok()) return run.status();
   CARELEDGER_RETURN_IF_ERROR(def->run(*run));
   return std::move(run->table);
@@ -927,13 +940,8 @@ Result<ReportTable> RunMetric(const EventStore& store, const MetricQuery& query)
 Result<std::vector<LineageEntry>> RunLineage(const EventStore& store, const MetricQuery& query,
                                              const Cell& cell) {
   const metrics::MetricDef* def = nullptr;
-  auto run = metrics::Prepare(store, query, &cell, def);
+  auto run = metrics::Prepare(&store, query, &cell, def);
   if (!run.ok()) return run.status();
-  for (const auto& [dim, value] : cell) {
-    if (std::find(run->by.begin(), run->by.end(), dim) == run->by.end()) {
-      return Status::BadInput("--cell names '" + dim + "', which is not among the --by dimensions");
-    }
-  }
   CARELEDGER_RETURN_IF_ERROR(def->run(*run));
   return std::move(run->lineage);
 }

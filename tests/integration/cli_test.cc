@@ -30,10 +30,26 @@ TEST(Cli, UsageErrorsExitTwo) {
   EXPECT_EQ(Careledger({"report", "cla", "--format", "xml"}).exit_code, 2);
   auto by = Careledger({"report", "cla", "--by", "shoe_size"});
   EXPECT_EQ(by.exit_code, 2);
-  EXPECT_THAT(by.err, HasSubstr("placement, legal_status"));
+  EXPECT_THAT(by.err, HasSubstr("cannot break cla down by 'shoe_size' (age_band, area, cohort"));
   auto metric = Careledger({"report", "teleports"});
   EXPECT_EQ(metric.exit_code, 2);
-  EXPECT_THAT(metric.err, HasSubstr("not available"));
+  EXPECT_THAT(metric.err, HasSubstr("unknown metric 'teleports' (cla, care-leavers, outcomes"));
+  auto both =
+      Careledger({"report", "cla", "--at", "2024-03-31", "--period", "2024-01-01..2024-04-01"});
+  EXPECT_EQ(both.exit_code, 2);
+  EXPECT_THAT(both.err, HasSubstr("give --at or --period, not both"));
+  auto period = Careledger({"report", "outcomes", "--period", "2024-01-01"});
+  EXPECT_EQ(period.exit_code, 2);
+  EXPECT_THAT(period.err, HasSubstr("--period: not FROM..TO"));
+  auto at = Careledger({"report", "outcomes", "--at", "2024-03-31"});
+  EXPECT_EQ(at.exit_code, 2);
+  EXPECT_THAT(at.err, HasSubstr("outcomes counts over a period: use --period FROM..TO"));
+  auto year = Careledger({"report", "criminalisation", "--at", "2024-03-30"});
+  EXPECT_EQ(year.exit_code, 2);
+  EXPECT_THAT(year.err, HasSubstr("year ending 31 March"));
+  auto cell = Careledger({"lineage", "cla", "--by", "placement", "--cell", "sex=F"});
+  EXPECT_EQ(cell.exit_code, 2);
+  EXPECT_THAT(cell.err, HasSubstr("--cell names 'sex', which is not among the --by dimensions"));
 }
 
 TEST(Cli, ReportOnAMissingStoreSaysWhatToDo) {

@@ -230,6 +230,10 @@ struct LineageEntry {
 std::vector<std::string_view> MetricNames();
 // The dimensions a metric can be broken down by.
 Result<std::vector<std::string_view>> MetricDimensions(std::string_view metric);
+// BadInput naming the flag when the query cannot be answered (unknown metric or dimension,
+// --at where a period is needed, a lineage cell naming a dimension not asked --by, …):
+// checked before a store is opened.
+Status CheckMetricQuery(const MetricQuery& query, const Cell* lineage_cell = nullptr);
 Result<ReportTable> RunMetric(const EventStore& store, const MetricQuery& query);
 // The event ids behind the figures of one row of the metric (the row whose --by dimensions have
 // the cell's values), each with the measure it counts towards, in measure then id order.

@@ -1,0 +1,169 @@
+// `careledger report` and `careledger lineage` as a user runs them: a small hand-written feed is
+// published to `careledger broker` and ingested in two runs (the second retracts an outcome), and
+// every figure below is worked out by hand from the feed.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <thread>
+
+#include "test_support.h"
+
+namespace careledger {
+namespace {
+
+using test::Careledger;
+using ::testing::HasSubstr;
+
+std::string Ev(const std::string& id, const std::string& type, const std::string& child,
+               const std::string& on, const std::string& data) {
+  return R"({"event_id":")" + id + R"(","type":")" + type +
+         R"(","schema_version":1,"source":"test","child_id":")" + child + R"(","occurred_at":")" +
+         on + R"(","recorded_at":")" + on + R"(T12:00:00Z","data":{)" + data + "}}\n";
+}
+
+// A (born 2008-05-10) looked after from 2023-01-01 in U1; B (born 2007-02-01) in K2 from
+// 2023-06-01 to 2024-02-01; C (born 2009-09-09) never looked after.
+// A: theft at the placement on 2024-01-10, community resolution (Home Office 8) on 2024-02-01.
+// B: violence on 2024-01-20 (still in care), youth caution on 2024-03-01.
+// C: drugs on 2024-02-05, referral order at court on 2024-03-10.
+std::string FirstFeed() {
+  return Ev("a0", "child.registered", "A", "2008-05-10",
+            R"("dob":"2008-05-10","sex":"F","ethnicity":"WBRI")") +
+         Ev("a1", "care.period_started", "A", "2023-01-01",
+            R"("legal_status":"C2","placement":"U1","home_id":"H1")") +
+         Ev("a2", "offence.recorded", "A", "2024-01-10",
+            R"("offence_id":"OA","offence_group":"theft_handling","at_placement":true)") +
+         Ev("a3", "outcome.recorded", "A", "2024-02-01",
+            R"("offence_id":"OA","home_office_outcome":8,"decided_at":"2024-02-01")") +
+         Ev("b0", "child.registered", "B", "2007-02-01",
+            R"("dob":"2007-02-01","sex":"M","ethnicity":"BCRB")") +
+         Ev("b1", "care.period_started", "B", "2023-06-01",
+            R"("legal_status":"C2","placement":"K2","home_id":"H2")") +
+         Ev("b2", "care.period_ended", "B", "2024-02-01", R"("reason":"E4A")") +
+         Ev("b3", "offence.recorded", "B", "2024-01-20",
+            R"("offence_id":"OB","offence_group":"violence_against_person","at_placement":false)") +
+         Ev("b4", "outcome.recorded", "B", "2024-03-01",
+            R"("offence_id":"OB","disposal":"youth_caution","decided_at":"2024-03-01")") +
+         Ev("c0", "child.registered", "C", "2009-09-09",
+            R"("dob":"2009-09-09","sex":"M","ethnicity":"WBRI")") +
+         Ev("c1", "offence.recorded", "C", "2024-02-05",
+            R"("offence_id":"OC","offence_group":"drugs","at_placement":false)") +
+         Ev("c2", "court.outcome_recorded", "C", "2024-03-10",
+            R"("offence_id":"OC","disposal":"referral_order","decided_at":"2024-03-10")");
+}
+
+class Reports : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    test::WriteFile(dir_ / "c.toml",
+                    "[population]\n2023 = { aged_10_17 = 20000, under_18 = 50000 }\n");
+    Ingest(FirstFeed());
+  }
+  void Ingest(const std::string& feed) {
+    std::string file = dir_ / ("feed" + std::to_string(++feeds_) + ".jsonl");
+    test::WriteFile(file, feed);
+    auto published = Careledger({"publish", "--brokers", broker_.bootstrap(), file});
+    ASSERT_EQ(published.exit_code, 0) << published.err;
+    auto ingest =
+        Careledger({"ingest", "--brokers", broker_.bootstrap(), "--data", store(), "--until-end"});
+    ASSERT_EQ(ingest.exit_code, 0) << ingest.err;
+  }
+  std::string store() const { return dir_ / "store"; }
+  test::RunResult Report(std::vector<std::string> args) {
+    std::vector<std::string> all = {"report"};
+    all.insert(all.end(), args.begin(), args.end());
+    for (const std::string& extra :
+         {std::string("--data"), store(), std::string("--config"), dir_ / "c.toml"}) {
+      all.push_back(extra);
+    }
+    return Careledger(all);
+  }
+
+  test::TempDir dir_;
+  test::BrokerProcess broker_{3};
+  int feeds_ = 0;
+};
+
+const std::string kQuarter = "2024-01-01..2024-04-01";
+
+TEST_F(Reports, ClaAtADateAndByPlacement) {
+  auto r = Report({"cla", "--at", "2024-03-31", "--format", "csv"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "value\n1\n");  // B left on 1 February
+  r = Report({"cla", "--at", "2024-01-15", "--by", "placement", "--format", "csv"});
+  EXPECT_EQ(r.out, "placement,value\nK2,1\nU1,1\n");
+  // Over the quarter: both looked after at some point, B's care ended in it, nobody started.
+  r = Report({"cla", "--period", kQuarter, "--format", "csv"});
+  EXPECT_EQ(r.out, "children,started,ended\n2,0,1\n");
+}
+
+TEST_F(Reports, OutcomesByCohortAndTierThenARetraction) {
+  auto r = Report({"outcomes", "--period", kQuarter, "--by", "cohort,tier", "--format", "csv"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  // Cohorts are judged on the offence date: B offended while still in care.
+  const std::string before =
+      "cohort,tier,offences,at_placement\n"
+      "cla,informal,1,1\n"
+      "cla,out_of_court_formal,1,0\n"
+      "other,first_tier,1,0\n";
+  EXPECT_EQ(r.out, before);
+
+  // A later run retracts A's community resolution: the offence has no outcome any more.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  std::string known_at =
+      FormatInstant(std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  Ingest(Ev("a4", "event.retracted", "A", "2024-04-02",
+            R"("target_event_id":"a3","reason":"recorded_in_error")"));
+  r = Report({"outcomes", "--period", kQuarter, "--by", "cohort,tier", "--format", "csv"});
+  EXPECT_EQ(r.out,
+            "cohort,tier,offences,at_placement\n"
+            "cla,out_of_court_formal,1,0\n"
+            "other,first_tier,1,0\n");
+  // What the report said before the retraction was ingested.
+  r = Report({"outcomes", "--period", kQuarter, "--by", "cohort,tier", "--format", "csv",
+              "--as-known-at", known_at});
+  EXPECT_EQ(r.out, before);
+}
+
+TEST_F(Reports, PublishedOutputSuppressesSmallCounts) {
+  auto r = Report({"informal-share", "--period", kQuarter, "--format", "csv", "--published"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out,
+            "cohort,offences,no_sanction_or_informal,informal_pct\n"
+            "cla,<5,<5,c\n"
+            "other,<5,0,c\n");
+  r = Report({"informal-share", "--period", kQuarter, "--format", "csv"});
+  EXPECT_EQ(r.out,
+            "cohort,offences,no_sanction_or_informal,informal_pct\n"
+            "cla,2,1,50.0\n"
+            "other,1,0,0.0\n");
+}
+
+TEST_F(Reports, CriminalisationUsesTheConfiguredPopulation) {
+  auto r = Report({"criminalisation", "--at", "2024-03-31", "--format", "csv"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  // OC2 cohort: A only (looked after all year, 15 on 31 March). Her outcome is informal.
+  // Area: B (youth caution, 17) and C (referral order, 14) of 20,000 children aged 10-17.
+  EXPECT_EQ(r.out,
+            "oc2_cohort,oc2_with_formal,oc2_rate_pct,area_with_formal,area_population_10_17,"
+            "area_rate_pct,ratio\n"
+            "1,0,0.0,2,20000,0.0,0.00\n");
+  r = Report({"criminalisation", "--at", "2024-03-31"});
+  EXPECT_THAT(r.out, HasSubstr("note: area population aged 10-17 (2023): 20000"));
+}
+
+TEST_F(Reports, LineageNamesTheEventsBehindOneFigure) {
+  auto r = Careledger({"lineage", "outcomes", "--data", store(), "--period", kQuarter, "--by",
+                       "cohort", "--cell", "cohort=cla"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out,
+            "measure\tevent_id\n"
+            "at_placement\ta0\nat_placement\ta2\nat_placement\ta3\n"
+            "offences\ta0\noffences\ta2\noffences\ta3\n"
+            "offences\tb0\noffences\tb3\noffences\tb4\n");
+}
+
+}  // namespace
+}  // namespace careledger
