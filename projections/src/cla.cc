@@ -11,19 +11,11 @@ namespace careledger {
 
 namespace {
 
-constexpr char kChildPrefix[] = "child";
 // Counter families: "cla" \0 dimension \0 value \0 <days key (4)> <partition (2)> →
 // children entering (+) and leaving (−) that cell on that day, in that partition.
 constexpr std::string_view kClaPrefix{"cla\0", 4};
 constexpr std::string_view kDimPlacement = "placement";
 constexpr std::string_view kDimLegalStatus = "legal_status";
-
-std::string ChildKey(std::string_view child_id) {
-  std::string k(kChildPrefix);
-  k.push_back('\0');
-  k.append(child_id);
-  return k;
-}
 
 std::string CounterPrefix(std::string_view dimension) {
   std::string k(kClaPrefix);
@@ -58,49 +50,81 @@ void AddSpellDeltas(const ChildView& child, int64_t sign, Deltas& out) {
   }
 }
 
+// Whether a fact can change a child's care spells, and so the CLA counters: the care events
+// themselves and any correction (which may target one).
+bool AffectsCare(const Fact& f) {
+  switch (f.type) {
+    case EventType::kCarePeriodStarted:
+    case EventType::kCarePlacementChanged:
+    case EventType::kCareLegalStatusChanged:
+    case EventType::kCarePeriodEnded:
+    case EventType::kEventRetracted:
+      return true;
+    default:
+      return !f.supersedes.empty();
+  }
+}
+
+Status LoadTimeline(const EventStore& store, std::string_view child_id, Timeline& out) {
+  Status failure = Status::Ok();
+  CARELEDGER_RETURN_IF_ERROR(
+      store.ScanState(FactKeyPrefix(child_id), [&](std::string_view, std::string_view value) {
+        Fact f;
+        failure = DecodeFact(value, f, out.partition);
+        if (!failure.ok()) return false;
+        out.facts.push_back(std::move(f));
+        return true;
+      }));
+  return failure;
+}
+
 }  // namespace
 
 Status Projector::Apply(const std::vector<AcceptedEvent>& events, EventStore::Batch& batch) {
-  // Children touched by this batch, with their timeline before it (for the difference).
-  struct Touched {
-    Timeline before, after;
-  };
-  std::unordered_map<std::string_view, Touched> touched;
+  // Every fact is one Put. Children whose care may have changed also get their CLA
+  // contribution recomputed from the whole timeline, and the difference written.
+  std::unordered_map<std::string_view, std::vector<Fact>> care_changed;
   for (const auto& ev : events) {
     const Envelope& e = *ev.envelope;
-    auto [it, inserted] = touched.try_emplace(e.child_id);
-    if (inserted) {
-      std::string key = ChildKey(e.child_id);
-      std::optional<std::string> before;
-      if (auto in_flight = previous_.find(key); in_flight != previous_.end()) {
-        before = in_flight->second;
-      } else {
-        auto stored = store_.GetState(key);
-        if (!stored.ok()) return stored.status();
-        before = std::move(stored.value());
-      }
-      if (before) {
-        auto decoded = DecodeTimeline(*before);
-        if (!decoded.ok()) return decoded.status();
-        it->second.before = std::move(decoded.value());
-      }
-      it->second.after = it->second.before;
+    Fact fact = FactFromEnvelope(e, ev.sequence, ev.ingested_at);
+    batch.PutState(FactKey(e.child_id, fact), EncodeFact(fact, ev.partition));
+    auto it = care_changed.find(e.child_id);
+    if (it == care_changed.end() && AffectsCare(fact)) {
+      it = care_changed.try_emplace(e.child_id).first;
     }
-    Timeline& child = it->second.after;
-    child.partition = ev.partition;
-    AddFact(child, FactFromEnvelope(e, ev.sequence, ev.ingested_at));
+    if (it != care_changed.end()) it->second.push_back(std::move(fact));
   }
-  // Summed over the whole batch first: one merge operand per counter cell per batch.
+  // A child's facts before its first care-affecting one in this batch can still matter (a
+  // supersedes target, say): fold every fact of the child in the batch.
+  for (const auto& ev : events) {
+    const Envelope& e = *ev.envelope;
+    auto it = care_changed.find(e.child_id);
+    if (it == care_changed.end()) continue;
+    auto& added = it->second;
+    if (std::none_of(added.begin(), added.end(),
+                     [&](const Fact& f) { return f.event_id == e.event_id; })) {
+      added.push_back(FactFromEnvelope(e, ev.sequence, ev.ingested_at));
+    }
+  }
   Deltas deltas;
-  previous_.clear();
-  for (auto& [child_id, t] : touched) {
-    AddSpellDeltas(ResolveChild(child_id, t.before), -1, deltas);
-    AddSpellDeltas(ResolveChild(child_id, t.after), +1, deltas);
-    std::string key = ChildKey(child_id);
-    std::string state = EncodeTimeline(t.after);
-    batch.PutState(key, state);
-    previous_.emplace(std::move(key), std::move(state));
+  std::unordered_map<std::string, Timeline> next;
+  for (auto& [child_id, added] : care_changed) {
+    Timeline before;
+    if (auto in_flight = previous_.find(std::string(child_id)); in_flight != previous_.end()) {
+      before = std::move(in_flight->second);
+    } else {
+      CARELEDGER_RETURN_IF_ERROR(LoadTimeline(store_, child_id, before));
+    }
+    Timeline after = before;
+    for (auto& f : added) AddFact(after, std::move(f));
+    for (const auto& ev : events) {
+      if (ev.envelope->child_id == child_id) after.partition = ev.partition;
+    }
+    AddSpellDeltas(ResolveChild(child_id, before), -1, deltas);
+    AddSpellDeltas(ResolveChild(child_id, after), +1, deltas);
+    next.emplace(std::string(child_id), std::move(after));
   }
+  previous_ = std::move(next);
   for (const auto& [key, delta] : deltas) {
     if (delta != 0) batch.AddToCounter(key, delta);
   }
@@ -108,18 +132,18 @@ Status Projector::Apply(const std::vector<AcceptedEvent>& events, EventStore::Ba
 }
 
 Result<ChainHash> ProjectionStateHash(const EventStore& store) {
-  std::string child_prefix = ChildKey("");
   return store.HashState(
       [&](std::string_view key, std::string_view value) -> std::optional<std::string> {
         if (key.starts_with(kClaPrefix)) {
           if (DecodeCounter(value) == 0) return std::nullopt;
           return std::string(value);
         }
-        if (key.starts_with(child_prefix)) {
-          auto timeline = DecodeTimeline(value);
-          // A malformed timeline hashes as its bytes: it still differs from a good one.
-          if (!timeline.ok()) return std::string(value);
-          return CanonicalTimeline(*timeline);
+        if (ChildOfFactKey(key)) {
+          Fact f;
+          int32_t partition = 0;
+          // A malformed fact hashes as its bytes: it still differs from a good one.
+          if (!DecodeFact(value, f, partition).ok()) return std::string(value);
+          return CanonicalFact(f, partition);
         }
         return std::string(value);
       });
@@ -131,20 +155,30 @@ Status ForEachChild(const EventStore& store, std::optional<Instant> known_at,
   if (!assignment.ok()) return assignment.status();
   std::set<int32_t> owned;
   for (const auto& tp : *assignment) owned.insert(tp.partition);
-  std::string prefix = ChildKey("");
+  // Facts come in key order: all of one child together, in timeline order.
+  std::string child;
+  Timeline timeline;
+  auto flush = [&] {
+    if (!timeline.facts.empty() && (owned.empty() || owned.count(timeline.partition))) {
+      visit(ResolveChild(child, timeline, known_at));
+    }
+    timeline.facts.clear();
+  };
   Status failure = Status::Ok();
   CARELEDGER_RETURN_IF_ERROR(
-      store.ScanState(prefix, [&](std::string_view key, std::string_view value) {
-        auto timeline = DecodeTimeline(value);
-        if (!timeline.ok()) {
-          failure = timeline.status();
-          return false;
+      store.ScanState(std::string("fact", 5), [&](std::string_view key, std::string_view value) {
+        auto of = ChildOfFactKey(key);
+        if (!of) return true;
+        if (*of != child) {
+          flush();
+          child.assign(*of);
         }
-        if (!owned.empty() && !owned.count(timeline->partition)) return true;
-        visit(ResolveChild(key.substr(prefix.size()), *timeline, known_at));
-        return true;
+        failure = DecodeFact(value, timeline.facts.emplace_back(), timeline.partition);
+        return failure.ok();
       }));
-  return failure;
+  CARELEDGER_RETURN_IF_ERROR(failure);
+  flush();
+  return Status::Ok();
 }
 
 Result<ClaDimension> ClaDimensionFromName(std::string_view name) {

@@ -102,38 +102,38 @@ class Reader {
   bool ok_ = true;
 };
 
-constexpr char kTimelineFormat = 2;
+constexpr char kFactFormat = 3;
 
-std::string Encode(const Timeline& timeline, bool with_knowledge) {
+void PutSortable64(std::string& out, int64_t v) {
+  codec::PutBigEndian64(out, uint64_t(v) ^ (uint64_t(1) << 63));
+}
+
+std::string Encode(const Fact& f, int32_t partition, bool with_knowledge) {
   std::string out;
-  out.push_back(kTimelineFormat);
-  codec::PutBigEndian32(out, uint32_t(timeline.partition));
-  codec::PutBigEndian32(out, uint32_t(timeline.facts.size()));
-  for (const auto& f : timeline.facts) {
-    out.push_back(char(f.type));
-    codec::PutLengthPrefixed(out, f.event_id);
-    codec::PutLengthPrefixed(out, f.supersedes);
-    PutTimestamp(out, f.occurred_at);
-    codec::PutFixed64(out, uint64_t(f.recorded_at.time_since_epoch().count()));
-    if (with_knowledge) {
-      codec::PutFixed64(out, f.sequence);
-      codec::PutFixed64(out, uint64_t(f.ingested_at.time_since_epoch().count()));
-    }
-    ForEachField(
-        f.data, [&](const std::string& s) { codec::PutLengthPrefixed(out, s); },
-        [&](const std::optional<bool>& b) { out.push_back(char(b ? 1 + *b : 0)); },
-        [&](const std::optional<int>& i) {
-          out.push_back(char(i.has_value()));
-          codec::PutBigEndian32(out, uint32_t(i.value_or(0)));
-        },
-        [&](const std::optional<Date>& d) {
-          codec::PutBigEndian32(out, d ? codec::DaysKey(*d) : 0);
-        },
-        [&](const std::optional<Timestamp>& t) {
-          out.push_back(char(t.has_value()));
-          if (t) PutTimestamp(out, *t);
-        });
+  out.reserve(160);
+  out.push_back(kFactFormat);
+  codec::PutBigEndian32(out, uint32_t(partition));
+  out.push_back(char(f.type));
+  codec::PutLengthPrefixed(out, f.event_id);
+  codec::PutLengthPrefixed(out, f.supersedes);
+  PutTimestamp(out, f.occurred_at);
+  codec::PutFixed64(out, uint64_t(f.recorded_at.time_since_epoch().count()));
+  if (with_knowledge) {
+    codec::PutFixed64(out, f.sequence);
+    codec::PutFixed64(out, uint64_t(f.ingested_at.time_since_epoch().count()));
   }
+  ForEachField(
+      f.data, [&](const std::string& s) { codec::PutLengthPrefixed(out, s); },
+      [&](const std::optional<bool>& b) { out.push_back(char(b ? 1 + *b : 0)); },
+      [&](const std::optional<int>& i) {
+        out.push_back(char(i.has_value()));
+        codec::PutBigEndian32(out, uint32_t(i.value_or(0)));
+      },
+      [&](const std::optional<Date>& d) { codec::PutBigEndian32(out, d ? codec::DaysKey(*d) : 0); },
+      [&](const std::optional<Timestamp>& t) {
+        out.push_back(char(t.has_value()));
+        if (t) PutTimestamp(out, *t);
+      });
   return out;
 }
 
@@ -177,52 +177,74 @@ Fact FactFromEnvelope(const Envelope& e, uint64_t sequence, Instant ingested_at)
               sequence, ingested_at, e.data};
 }
 
-std::string EncodeTimeline(const Timeline& timeline) {
-  return Encode(timeline, true);
-}
-std::string CanonicalTimeline(const Timeline& timeline) {
-  return Encode(timeline, false);
+std::string FactKeyPrefix(std::string_view child_id) {
+  std::string k("fact", 5);  // with its \0
+  k.push_back(char(child_id.size()));
+  k.append(child_id);
+  return k;
 }
 
-Result<Timeline> DecodeTimeline(std::string_view bytes) {
+std::string FactKey(std::string_view child_id, const Fact& f) {
+  std::string k = FactKeyPrefix(child_id);
+  PutSortable64(k, f.occurred_at.instant.time_since_epoch().count());
+  PutSortable64(k, f.recorded_at.time_since_epoch().count());
+  k.push_back(char(TypeRank(f.type)));
+  k.append(f.event_id);
+  return k;
+}
+
+std::optional<std::string_view> ChildOfFactKey(std::string_view key) {
+  if (key.size() < 6 || key.substr(0, 5) != std::string_view("fact", 5)) return std::nullopt;
+  size_t n = uint8_t(key[5]);
+  if (key.size() < 6 + n) return std::nullopt;
+  return key.substr(6, n);
+}
+
+std::string EncodeFact(const Fact& fact, int32_t partition) {
+  return Encode(fact, partition, true);
+}
+
+std::string CanonicalFact(const Fact& fact, int32_t partition) {
+  return Encode(fact, partition, false);
+}
+
+Status DecodeFact(std::string_view bytes, Fact& f, int32_t& partition) {
   Reader r(bytes);
-  Timeline t;
-  if (r.Byte() != uint8_t(kTimelineFormat)) {
-    return Status::Fatal("projection state of a child is in an unknown format (replay to rebuild)");
+  if (r.Byte() != uint8_t(kFactFormat)) {
+    return Status::Fatal("projection state holds a fact in an unknown format (replay to rebuild)");
   }
-  t.partition = int32_t(r.U32());
-  uint32_t n = r.U32();
-  if (!r.ok() || n > bytes.size()) return Status::Fatal("projection state of a child is malformed");
-  t.facts.resize(n);
-  for (auto& f : t.facts) {
-    f.type = EventType(r.Byte());
-    f.event_id = r.Str();
-    f.supersedes = r.Str();
-    f.occurred_at = r.Time();
-    f.recorded_at = Instant{std::chrono::seconds{int64_t(r.U64())}};
-    f.sequence = r.U64();
-    f.ingested_at = Instant{std::chrono::seconds{int64_t(r.U64())}};
-    ForEachField(
-        f.data, [&](std::string& s) { s = r.Str(); },
-        [&](std::optional<bool>& b) {
-          uint8_t v = r.Byte();
-          if (v) b = v == 2;
-        },
-        [&](std::optional<int>& i) {
-          bool has = r.Byte() != 0;
-          int32_t v = int32_t(r.U32());
-          if (has) i = v;
-        },
-        [&](std::optional<Date>& d) {
-          uint32_t key = r.U32();
-          if (key != 0) d = codec::DateFromDaysKey(key);
-        },
-        [&](std::optional<Timestamp>& ts) {
-          if (r.Byte()) ts = r.Time();
-        });
-  }
-  if (!r.ok() || !r.done()) return Status::Fatal("projection state of a child is malformed");
-  return t;
+  partition = int32_t(r.U32());
+  f.type = EventType(r.Byte());
+  f.event_id = r.Str();
+  f.supersedes = r.Str();
+  f.occurred_at = r.Time();
+  f.recorded_at = Instant{std::chrono::seconds{int64_t(r.U64())}};
+  f.sequence = r.U64();
+  f.ingested_at = Instant{std::chrono::seconds{int64_t(r.U64())}};
+  ForEachField(
+      f.data, [&](std::string& s) { s = r.Str(); },
+      [&](std::optional<bool>& b) {
+        uint8_t v = r.Byte();
+        b.reset();
+        if (v) b = v == 2;
+      },
+      [&](std::optional<int>& i) {
+        bool has = r.Byte() != 0;
+        int32_t v = int32_t(r.U32());
+        i.reset();
+        if (has) i = v;
+      },
+      [&](std::optional<Date>& d) {
+        uint32_t key = r.U32();
+        d.reset();
+        if (key != 0) d = codec::DateFromDaysKey(key);
+      },
+      [&](std::optional<Timestamp>& ts) {
+        ts.reset();
+        if (r.Byte()) ts = r.Time();
+      });
+  if (!r.ok() || !r.done()) return Status::Fatal("projection state holds a malformed fact");
+  return Status::Ok();
 }
 
 ChildView ResolveChild(std::string_view child_id, const Timeline& timeline,

@@ -158,7 +158,7 @@ TEST(ClaFold, MovesOutsideAnOpenPeriodAreIgnored) {
   EXPECT_TRUE(spells.empty());
 }
 
-TEST(ClaFold, TimelineSurvivesEncoding) {
+TEST(ClaFold, FactsSurviveEncodingAndKeysSortInTimelineOrder) {
   Timeline t = Sorted(EntersMovesShortBreakLeavesReenters());
   t.partition = 5;
   Fact registered;
@@ -171,12 +171,12 @@ TEST(ClaFold, TimelineSurvivesEncoding) {
   registered.data.decided_at = Timestamp{D(2024, 1, 2), Instant{D(2024, 1, 2)}, false};
   registered.sequence = 77;
   AddFact(t, registered);
-  auto decoded = DecodeTimeline(EncodeTimeline(t));
-  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
-  EXPECT_EQ(decoded->partition, 5);
-  ASSERT_EQ(decoded->facts.size(), t.facts.size());
   for (size_t i = 0; i < t.facts.size(); ++i) {
-    const auto &a = decoded->facts[i], &b = t.facts[i];
+    Fact a;
+    int32_t partition = 0;
+    ASSERT_TRUE(DecodeFact(EncodeFact(t.facts[i], 5), a, partition).ok());
+    EXPECT_EQ(partition, 5);
+    const Fact& b = t.facts[i];
     EXPECT_EQ(a.type, b.type);
     EXPECT_EQ(a.event_id, b.event_id);
     EXPECT_EQ(a.occurred_at.instant, b.occurred_at.instant);
@@ -190,9 +190,17 @@ TEST(ClaFold, TimelineSurvivesEncoding) {
     EXPECT_EQ(a.data.at_placement, b.data.at_placement);
     EXPECT_EQ(a.data.knife_related, b.data.knife_related);
     EXPECT_EQ(a.data.decided_at.has_value(), b.data.decided_at.has_value());
+    EXPECT_EQ(CanonicalFact(a, 5), CanonicalFact(b, 5));
+    EXPECT_EQ(*ChildOfFactKey(FactKey("child-1", b)), "child-1");
+    // RocksDB's byte order of the keys is the timeline's order.
+    if (i > 0) {
+      EXPECT_LT(FactKey("c", t.facts[i - 1]), FactKey("c", b));
+    }
   }
-  EXPECT_EQ(CanonicalTimeline(*decoded), CanonicalTimeline(t));
-  EXPECT_FALSE(DecodeTimeline("garbage").ok());
+  Fact f;
+  int32_t partition = 0;
+  EXPECT_FALSE(DecodeFact("garbage", f, partition).ok());
+  EXPECT_FALSE(ChildOfFactKey("cla\0x").has_value());
 }
 
 }  // namespace

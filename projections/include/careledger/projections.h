@@ -46,11 +46,17 @@ bool TimelineBefore(const Fact& a, const Fact& b);
 void AddFact(Timeline& timeline, Fact fact);
 Fact FactFromEnvelope(const Envelope& e, uint64_t sequence, Instant ingested_at);
 
-std::string EncodeTimeline(const Timeline& timeline);
-Result<Timeline> DecodeTimeline(std::string_view bytes);
-// The timeline's meaning: its encoding without when each fact was learned, so that the same
-// events ingested in any order encode the same.
-std::string CanonicalTimeline(const Timeline& timeline);
+// The state holds one entry per fact, keyed so that RocksDB's order is the timeline's order
+// within each child: appending a fact is one Put, whatever the child's history.
+std::string FactKeyPrefix(std::string_view child_id);  // all facts of one child
+std::string FactKey(std::string_view child_id, const Fact& fact);
+// The child a fact key belongs to; nullopt for any other key.
+std::optional<std::string_view> ChildOfFactKey(std::string_view key);
+std::string EncodeFact(const Fact& fact, int32_t partition);
+[[nodiscard]] Status DecodeFact(std::string_view bytes, Fact& fact, int32_t& partition);
+// The fact's meaning: its encoding without when it was learned, so that the same events
+// ingested in any order encode the same.
+std::string CanonicalFact(const Fact& fact, int32_t partition);
 
 // ---- A child's resolved history -----------------------------------------------------------
 // A stretch of a care period with one legal status and placement: [from, to), `to` empty while
@@ -150,8 +156,9 @@ class Projector {
 
  private:
   const EventStore& store_;
-  // Child key → encoded timeline, as the last batch Apply built leaves it.
-  std::unordered_map<std::string, std::string> previous_;
+  // Child → care timeline, as the last batch Apply built leaves it (for children whose care
+  // changed in it): the batch may still be being written when the next one is built.
+  std::unordered_map<std::string, Timeline> previous_;
 };
 
 // A hash of the projection state's meaning: two stores that hold the same events, in whatever
