@@ -214,6 +214,27 @@ TEST_F(MetricPopulation, ClaOverAPeriodCountsChildrenNotPeriods) {
                               {"C2", {{"children", "3"}, {"started", "1"}, {"ended", "2"}}}}));
 }
 
+// W's first period ends on 2024-09-01 and the next starts that day; both were recorded at the
+// same moment (one extract), so only the order of types decides which comes first. The end
+// belongs to the period that was open: the child is looked after without a break. Y's only
+// period starts and ends on the same day: it never counts.
+TEST_F(MetricPopulation, PeriodEndingTheDayTheNextStartsIsContinuousCare) {
+  Fold(*store_, {Reg("W", "2010-01-01"), Start("w1", "W", "2023-01-01", "C2", "U1"),
+                 End("w2", "W", "2024-09-01"), Start("w3", "W", "2024-09-01", "C1", "U3"),
+                 Reg("Y", "2010-01-01"), Start("y1", "Y", "2024-09-01", "C2", "U1"),
+                 End("y2", "Y", "2024-09-01")});
+  // 2024-08-31: W on C2; 2024-09-01 and 2024-10-01: W on C1 (Y's period has no day in it).
+  EXPECT_EQ(Col(Report(*store_, At("cla", Day(2024, 8, 31), {"legal_status"}))),
+            (Column{{"C2", "1"}}));
+  EXPECT_EQ(Col(Report(*store_, At("cla", Day(2024, 9, 1), {"legal_status"}))),
+            (Column{{"C1", "1"}}));
+  EXPECT_EQ(Col(Report(*store_, At("cla", Day(2024, 10, 1), {"legal_status"}))),
+            (Column{{"C1", "1"}}));
+  // Over 2024-09: W is looked after throughout, one stretch: neither a start nor an end.
+  EXPECT_EQ(Report(*store_, Over("cla", Day(2024, 9, 1), Day(2024, 10, 1))),
+            (test::Figures{{"", {{"children", "1"}, {"started", "0"}, {"ended", "0"}}}}));
+}
+
 // ---- Birthdays
 // ----------------------------------------------------------------------------------- F born
 // 2014-04-01, G born 2008-02-29, K born 2012-02-29; all looked after from 2020-01-01. A 29 February
