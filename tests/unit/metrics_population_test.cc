@@ -357,6 +357,28 @@ TEST_F(MetricPopulation, CareLeaverContactInTheLastTwelveMonths) {
                              {"in_touch_pct", "66.7"},
                              {"suitable_accommodation_pct", "33.3"},
                              {"eet_pct", "33.3"}}}}));
+  // Lineage of band 18: each care leaver by its registration and the end of its care; each
+  // figure from a contact by that contact (the latest in the 12 months).
+  auto lineage = RunLineage(*store_, At("care-leavers", Day(2025, 6, 1)), Cell{{"band", "18"}});
+  ASSERT_TRUE(lineage.ok()) << lineage.status().ToString();
+  EXPECT_EQ(Pairs(*lineage), (std::vector<std::pair<std::string, std::string>>{
+                                 {"care_leavers", "Q1.reg"},
+                                 {"care_leavers", "Q1e"},
+                                 {"care_leavers", "Q2.reg"},
+                                 {"care_leavers", "Q2e"},
+                                 {"care_leavers", "Q3.reg"},
+                                 {"care_leavers", "Q3e"},
+                                 {"care_leavers", "Q4.reg"},
+                                 {"care_leavers", "Q4e"},
+                                 {"care_leavers", "Q5.reg"},
+                                 {"care_leavers", "Q5e"},
+                                 {"in_education_employment_training", "q1c2"},
+                                 {"in_touch", "q1c2"},
+                                 {"in_touch", "q2c"},
+                                 {"suitable_accommodation", "q1c2"},
+                                 {"with_contact", "q1c2"},
+                                 {"with_contact", "q2c"},
+                                 {"with_contact", "q5c"}}));
 }
 
 // ---- M5 -----------------------------------------------------------------------------------------
@@ -443,6 +465,31 @@ TEST_F(MetricPopulation, CriminalisationOc2CohortAreaRateAndRatio) {
                              {"area_population_10_17", "1000"},
                              {"area_rate_pct", "0.5"},
                              {"ratio", "50.0"}}}}));
+}
+
+// The mid-2024 estimate missing: the latest of the two years before stands in (2022 here);
+// none at all: the area rate and the ratio are blank, the cohort figures stay.
+TEST_F(MetricPopulation, CriminalisationPopulationFallsBackOrLeavesTheRateBlank) {
+  Fold(*store_, CriminalisationFeed());
+  MetricQuery q = Criminalisation2025();
+  q.population = [](int year) -> std::optional<AreaPopulation> {
+    if (year == 2022) return AreaPopulation{2022, 500, 1200};
+    return std::nullopt;
+  };
+  // 5 / 500 = 1.0 %; ratio 25.0 / 1.0 = 25.0.
+  auto f = Report(*store_, q);
+  EXPECT_EQ(f[""]["area_population_10_17"], "500");
+  EXPECT_EQ(f[""]["area_rate_pct"], "1.0");
+  EXPECT_EQ(f[""]["ratio"], "25.0");
+  q.population = nullptr;
+  EXPECT_EQ(Report(*store_, q), (test::Figures{{"",
+                                                {{"oc2_cohort", "4"},
+                                                 {"oc2_with_formal", "1"},
+                                                 {"oc2_rate_pct", "25.0"},
+                                                 {"area_with_formal", "5"},
+                                                 {"area_population_10_17", ""},
+                                                 {"area_rate_pct", ""},
+                                                 {"ratio", ""}}}}));
 }
 
 TEST_F(MetricPopulation, CriminalisationLineageNamesTheEventsOfEachMeasure) {
