@@ -230,6 +230,12 @@ TEST_F(MetricPopulation, PeriodEndingTheDayTheNextStartsIsContinuousCare) {
             (Column{{"C1", "1"}}));
   EXPECT_EQ(Col(Report(*store_, At("cla", Day(2024, 10, 1), {"legal_status"}))),
             (Column{{"C1", "1"}}));
+  // The headline counters agree.
+  auto counters = careledger::ClaAt(*store_, Day(2024, 10, 1), ClaDimension::kLegalStatus);
+  ASSERT_TRUE(counters.ok());
+  ASSERT_EQ(counters->size(), 1u);
+  EXPECT_EQ((*counters)[0].group, "C1");
+  EXPECT_EQ((*counters)[0].children, 1);
   // Over 2024-09: W is looked after throughout, one stretch: neither a start nor an end.
   EXPECT_EQ(Report(*store_, Over("cla", Day(2024, 9, 1), Day(2024, 10, 1))),
             (test::Figures{{"", {{"children", "1"}, {"started", "0"}, {"ended", "0"}}}}));
@@ -423,6 +429,11 @@ Lines CriminalisationFeed() {
       Start("r13.s", "R13", "2023-01-01", "C2", "U1"),
       End("r13.e", "R13", "2024-09-01", "2024-09-01T10:00:00Z"),
       Start("r13.s2", "R13", "2024-09-01", "C2", "U1", "PR1", false, "2024-09-01T11:00:00Z"),
+      // R14 (15): looked after 2024-03-01 to 2025-03-31, so not on 31 March itself: not in the
+      // cohort.
+      Reg("R14", "2010-01-01"),
+      Start("r14.s", "R14", "2024-03-01", "C2", "U1"),
+      End("r14.e", "R14", "2025-03-31"),
       // Children never looked after (R8 .. R12), aged 16 unless said.
       Reg("R8", "2009-01-01"),
       Court("r8.out", "R8", "r8-o", "2024-05-01", "fine"),
@@ -452,7 +463,8 @@ MetricQuery Criminalisation2025() {
 
 TEST_F(MetricPopulation, CriminalisationOc2CohortAreaRateAndRatio) {
   Fold(*store_, CriminalisationFeed());
-  // Cohort: R1, R2, R7, R13 = 4 (R3 a day short, R4 a one-day gap, R5 V3, R6 aged 9).
+  // Cohort: R1, R2, R7, R13 = 4 (R3 a day short, R4 a one-day gap, R5 V3, R6 aged 9, R14 not
+  // looked after on 31 March).
   // Cohort with a formal outcome in the year: R1 (twice, one child) = 1 → 25.0 %.
   // Area children 10-17 with a formal outcome in the year: R1, R3, R4, R5, R8 = 5 (R9 informal,
   // R10/R11 outside the year, R12 aged 18) of 1000 = 0.5 %. Ratio 25.0 / 0.5 = 50.0.
