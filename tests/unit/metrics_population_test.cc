@@ -200,7 +200,8 @@ TEST_F(MetricPopulation, ClaOverAPeriodCountsChildrenNotPeriods) {
   // [2024-01-01, 2024-07-01): looked after at some point: A, B, D (to 01-15), E = 4 (C never).
   // Started: B (01-01) and E (02-01 and again 04-01: one child) = 2; A's move is not a start.
   // Ended: D (its looked-after stretch ends when V4 begins on 01-15; the period's own end on
-  // 04-01 ends nothing more) and E (03-01) = 2; A ends 09-30, after the period.
+  // 04-01 ends nothing more) and E (03-01) = 2; A ends 09-30, after the period. Reading taken:
+  // the CLA population leaves out V3/V4, so moving onto short breaks is leaving it (an end).
   auto f = Report(*store_, Over("cla", Day(2024, 1, 1), Day(2024, 7, 1)));
   EXPECT_EQ(f, (test::Figures{{"", {{"children", "4"}, {"started", "2"}, {"ended", "2"}}}}));
   // [2023-01-01, 2024-01-01): A (from 01-10) and D (from 05-01) start; nobody ends.
@@ -445,7 +446,8 @@ Lines CriminalisationFeed() {
       Court("r10.out", "R10", "r10-o", "2025-04-01", "fine"),
       Reg("R11", "2009-01-01"),
       Court("r11.out", "R11", "r11-o", "2024-03-31", "fine"),
-      // R12: 18 on 2025-03-31 (17 when fined on 2024-06-01): outside 10-17.
+      // R12: 18 on 2025-03-31 (17 when fined on 2024-06-01): outside 10-17, since age is
+      // judged on 31 March as for the OC2 cohort (one date for numerator and denominator).
       Reg("R12", "2007-01-01"),
       Court("r12.out", "R12", "r12-o", "2024-06-01", "fine"),
   };
