@@ -264,8 +264,11 @@ ChildView ResolveChild(std::string_view child_id, const Timeline& timeline,
   // Care: walk the period events in timeline order, cutting a spell at every change.
   bool open = false;
   CareSpell current;
+  // The start that last cut short an open period (closing a spell of at least a day).
+  const Fact* cut_by = nullptr;
   auto close_at = [&](Date d, const Fact* by) {
-    if (open && current.from < d) {
+    bool closed = open && current.from < d;
+    if (closed) {
       current.to = d;
       if (by) current.facts.push_back(by);
       v.spells.push_back(current);
@@ -273,6 +276,7 @@ ChildView ResolveChild(std::string_view child_id, const Timeline& timeline,
     current.from = d;
     current.to.reset();
     current.facts.clear();
+    return closed;
   };
   std::map<std::string_view, size_t> episode_index, offence_index, case_index;
   auto episode = [&](const std::string& id) -> MissingEpisode& {
@@ -306,7 +310,7 @@ ChildView ResolveChild(std::string_view child_id, const Timeline& timeline,
       case EventType::kCarePeriodStarted:
         // A start while a period is open (a missed end) continues the care with new details,
         // so the child is never counted twice.
-        close_at(on, &f);
+        cut_by = close_at(on, &f) ? &f : nullptr;
         open = true;
         current.legal_status = d.legal_status;
         current.placement = d.placement;
@@ -329,6 +333,15 @@ ChildView ResolveChild(std::string_view child_id, const Timeline& timeline,
         current.facts.push_back(&f);
         break;
       case EventType::kCarePeriodEnded:
+        // An end at the same moment as the start that cut the previous period short (one
+        // period ends the day the next starts, and the sort put the start first) ends that
+        // previous period, already closed: the new one stays open.
+        if (cut_by && cut_by->occurred_at.instant == f.occurred_at.instant) {
+          v.spells.back().facts.push_back(&f);
+          cut_by = nullptr;
+          break;
+        }
+        cut_by = nullptr;
         close_at(on, &f);
         open = false;
         break;
