@@ -580,8 +580,11 @@ TEST(CodeLists, EthnicityGroups) {
   EXPECT_EQ(EthnicityGroup("ABAN"), "Asian");
   EXPECT_EQ(EthnicityGroup("BCRB"), "Black");
   EXPECT_EQ(EthnicityGroup("OOTH"), "Other");
-  EXPECT_EQ(EthnicityGroup("REFU"), "Not known");
-  EXPECT_EQ(EthnicityGroup("NOBT"), "Not known");
+  // spec/metrics.md: GRT = WIRT + WROM, and "Refused/not obtained" as a group of its own.
+  EXPECT_EQ(EthnicityGroup("REFU"), "Refused/not obtained");
+  EXPECT_EQ(EthnicityGroup("NOBT"), "Refused/not obtained");
+  EXPECT_EQ(EthnicityGroup("WIRT"), "GRT");
+  EXPECT_EQ(EthnicityGroup("WROM"), "GRT");
   EXPECT_EQ(EthnicityGroup("WBR"), std::nullopt);
 }
 
