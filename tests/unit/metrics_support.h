@@ -20,10 +20,9 @@ inline std::string Ev(const std::string& id, const std::string& type, const std:
                       const std::string& recorded = "", const std::string& supersedes = "") {
   std::string rec = recorded;
   if (rec.empty()) rec = on.size() == 10 ? on + "T12:00:00Z" : on;
-  std::string out = R"({"event_id":")" + id + R"(","type":")" + type +
-                    R"(","schema_version":)" + (type == "missing.reported" ? "2" : "1") +
-                    R"(,"source":"test","child_id":")" + child + R"(","occurred_at":")" + on +
-                    R"(","recorded_at":")" + rec + "\"";
+  std::string out = R"({"event_id":")" + id + R"(","type":")" + type + R"(","schema_version":)" +
+                    (type == "missing.reported" ? "2" : "1") + R"(,"source":"test","child_id":")" +
+                    child + R"(","occurred_at":")" + on + R"(","recorded_at":")" + rec + "\"";
   if (!supersedes.empty()) out += R"(,"supersedes":")" + supersedes + "\"";
   return out + R"(,"data":{)" + data + "}}";
 }
@@ -32,8 +31,8 @@ inline std::string Ev(const std::string& id, const std::string& type, const std:
 // batch as ingested at `ingested_at` (for --as-known-at tests). Fails the test on bad input.
 inline void Fold(EventStore& store, const std::vector<std::string>& lines,
                  Instant ingested_at = Instant{}, size_t batch_size = 1000) {
-  EnvelopeParser parser(ParserOptions{.now = Instant{std::chrono::sys_days{
-                                          std::chrono::year{2100} / 1 / 1}}});
+  EnvelopeParser parser(
+      ParserOptions{.now = Instant{std::chrono::sys_days{std::chrono::year{2100} / 1 / 1}}});
   Projector projector(store);
   for (size_t i = 0; i < lines.size(); i += batch_size) {
     size_t n = std::min(batch_size, lines.size() - i);
@@ -70,7 +69,7 @@ inline Figures Report(const EventStore& store, MetricQuery q) {
       if (f.value) {
         char buf[64];
         if (f.kind == Figure::Kind::kCount) {
-          std::snprintf(buf, sizeof buf, "%lld", (long long)*f.value);
+          std::snprintf(buf, sizeof buf, "%lld", static_cast<long long>(*f.value));
         } else {
           std::snprintf(buf, sizeof buf, "%.1f", *f.value);
         }
