@@ -368,6 +368,18 @@ ChildView ResolveChild(std::string_view child_id, const Timeline& timeline,
   }
   v.spells = std::move(merged);
 
+  // An offence whose record was withdrawn (retracted, or superseded by nothing of the same
+  // offence id) is no longer an offence: its outcomes go with it, instead of standing as an
+  // outcome of an unknown offence. An outcome whose offence record has not arrived yet stays.
+  std::unordered_set<std::string_view> withdrawn;
+  for (const auto& f : timeline.facts) {
+    if (f.type == EventType::kOffenceRecorded && known(f) && removed.count(f.event_id)) {
+      withdrawn.insert(f.data.offence_id);
+    }
+  }
+  std::erase_if(v.offences,
+                [&](const Offence& o) { return !o.recorded && withdrawn.count(o.offence_id) > 0; });
+
   for (auto& o : v.offences) {
     // The final disposal is the one decided last; a court disposal after a charge replaces
     // nothing, it is the first disposal.
