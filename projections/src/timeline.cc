@@ -483,12 +483,18 @@ bool InOc2Cohort(const ChildView& child, int year) {
 }
 
 std::string_view ExploitationRiskAt(const ChildView& child, Date d) {
-  std::string_view level;
+  // CCE and CSE are separate assessments (a later CSE "none" says nothing of CCE); "both"
+  // assesses the two at once. The child's risk is the higher of the two latest.
+  std::string_view cce, cse;
   for (const Fact* f : child.risk_assessments) {
     if (f->occurred_at.date > d) break;
-    level = f->data.level;
+    if (f->data.kind != "CSE") cce = f->data.level;
+    if (f->data.kind != "CCE") cse = f->data.level;
   }
-  return level;
+  auto rank = [](std::string_view level) {
+    return level == "high" ? 3 : level == "medium" ? 2 : level == "low" ? 1 : 0;
+  };
+  return cce.empty() || rank(cse) > rank(cce) ? cse : cce;
 }
 
 }  // namespace careledger
