@@ -637,11 +637,15 @@ Status OffenceProfile(Run& r) {
                                    Figure::Empty(Figure::Kind::kRatio)};
       });
   for (auto& row : r.table.rows) {
-    int64_t n = national->total;
+    // "all" against the national total; a group England and Wales do not have (an outcome
+    // whose offence record never arrived is "unknown") has no comparator.
+    std::optional<int64_t> n;
+    if (row.groups[0] == "all") n = national->total;
     for (const auto& [group, count] : national->by_group) {
       if (group == row.groups[0]) n = count;
     }
-    row.values[2] = Figure::Rate(n, national->population_aged_10_17);
+    if (!n) continue;
+    row.values[2] = Figure::Rate(*n, national->population_aged_10_17);
     row.values[2].numerator.reset();  // a national figure is public: never suppressed
     row.values[3] = Figure::Ratio(row.values[1].value, row.values[2].value);
   }
