@@ -515,6 +515,29 @@ TEST_F(MetricsOffences, OffenceProfileAgainstEnglandAndWales) {
   EXPECT_EQ(figures.size(), 12u);
 }
 
+// An outcome whose offence record never arrived has no offence group: its row has no national
+// comparator (England and Wales have no "unknown" group), while "all" still counts it:
+// 1 / 1,000 → 100.0 against 704.6, ratio 100 / 704.64 = 0.14.
+TEST_F(MetricsOffences, OffenceProfileHasNoNationalRateForAnUnknownGroup) {
+  Fold(*store_, {Registered("p0", "P", "2010-01-01", "M", "WBRI"),
+                 Disposal("p5d", "P", "p5", "2025-06-01", "nfa")});
+  MetricQuery q = Query("offence-profile", Day(2025, 1, 1), Day(2026, 1, 1));
+  q.population = [](int) -> std::optional<AreaPopulation> {
+    return AreaPopulation{2025, 1000, 2000};
+  };
+  auto figures = Report(*store_, q);
+  using Row = std::map<std::string, std::string>;
+  EXPECT_EQ(figures["unknown"], (Row{{"offences", "1"},
+                                     {"rate_per_100k_10_17", "100.0"},
+                                     {"national_rate_per_100k", ""},
+                                     {"ratio", ""}}));
+  EXPECT_EQ(figures["all"], (Row{{"offences", "1"},
+                                 {"rate_per_100k_10_17", "100.0"},
+                                 {"national_rate_per_100k", "704.6"},
+                                 {"ratio", "0.1"}}));
+  EXPECT_EQ(figures.size(), 13u);
+}
+
 // ---- M11 -----------------------------------------------------------------------------------
 // 2025. X: CCE high assessed 2025-03-01, low from 2025-07-01.
 //   x1 committed 02-15 (before any assessment: other), youth caution.
@@ -551,6 +574,31 @@ TEST_F(MetricsOffences, ExploitationRiskAtTheOffenceDate) {
                 {{"offences", "3"}, {"no_sanction_or_informal", "2"}, {"informal_pct", "66.7"}}},
                {"other",
                 {{"offences", "3"}, {"no_sanction_or_informal", "1"}, {"informal_pct", "33.3"}}}}));
+}
+
+// CCE and CSE are assessed separately: a later CSE "none" does not lift a CCE "high".
+// V: CCE high 2025-03-01, CSE none 2025-04-01 → still at risk on 2025-05-01 (v1, nfa:
+// at risk, 1 of 1 informal = 100.0 %). "both" none on 2025-07-01 clears it: v2 on 2025-08-01,
+// youth caution → other, 0 of 1 = 0.0 %.
+TEST_F(MetricsOffences, ExploitationRiskKeepsEachKindOfAssessment) {
+  std::vector<std::string> lines = {
+      Registered("v0", "V", "2009-01-01", "M", "WBRI"),
+      Ev("vr1", "child.exploitation_risk_assessed", "V", "2025-03-01",
+         R"("kind":"CCE","level":"high")"),
+      Ev("vr2", "child.exploitation_risk_assessed", "V", "2025-04-01",
+         R"("kind":"CSE","level":"none")"),
+      Ev("vr3", "child.exploitation_risk_assessed", "V", "2025-07-01",
+         R"("kind":"both","level":"none")"),
+  };
+  OffenceWith(lines, "V", "v1", "2025-05-01", "2025-06-01", "nfa");
+  OffenceWith(lines, "V", "v2", "2025-08-01", "2025-09-01", "youth_caution");
+  Fold(*store_, lines);
+  EXPECT_EQ(
+      Report(*store_, Query("exploitation", Day(2025, 1, 1), Day(2026, 1, 1))),
+      (Figures{{"medium_or_high",
+                {{"offences", "1"}, {"no_sanction_or_informal", "1"}, {"informal_pct", "100.0"}}},
+               {"other",
+                {{"offences", "1"}, {"no_sanction_or_informal", "0"}, {"informal_pct", "0.0"}}}}));
 }
 
 // ---- M12 -----------------------------------------------------------------------------------
@@ -605,6 +653,55 @@ TEST_F(MetricsOffences, DisproportionalityAgainstWhiteChildren) {
                        {"fte_rri", "1.0"},
                        {"missing_rate_pct", "25.0"},
                        {"missing_rri", "1.0"}}}}));
+}
+
+// By cohort against other children, cohorts judged on 2025-01-01.
+// cla (C1, C2 looked after since 2024): C1 youth caution → with outcome 1/2 = 50.0 %,
+//   formal 50.0 %, FTE 50.0 %; informal 0 of 1 = 0.0 %.
+// other (O1–O4): O1 nfa → with outcome 1/4 = 25.0 %; informal 1 of 1 = 100.0 %; formal and
+//   FTE 0.0 %.
+// RRI cla ÷ other: outcome 2.0, informal 0.0, formal and FTE undefined (other's rate is 0),
+// missing undefined (0 / 0).
+TEST_F(MetricsOffences, DisproportionalityByCohortAgainstOtherChildren) {
+  std::vector<std::string> lines = {
+      Registered("c1", "C1", "2010-01-01", "M", "WBRI"),
+      CareStarted("c1c", "C1", "2024-01-01", "H1"),
+      Registered("c2", "C2", "2011-01-01", "F", "WBRI"),
+      CareStarted("c2c", "C2", "2024-06-01", "H1"),
+      Registered("o1", "O1", "2010-01-01", "M", "WBRI"),
+      Registered("o2", "O2", "2010-02-01", "M", "WBRI"),
+      Registered("o3", "O3", "2010-03-01", "F", "WBRI"),
+      Registered("o4", "O4", "2010-04-01", "F", "WBRI"),
+  };
+  OffenceWith(lines, "C1", "c1a", "2025-02-01", "2025-03-01", "youth_caution");
+  OffenceWith(lines, "O1", "o1a", "2025-03-01", "2025-04-01", "nfa");
+  Fold(*store_, lines);
+  EXPECT_EQ(
+      Report(*store_, Query("disproportionality", Day(2025, 1, 1), Day(2026, 1, 1), {"cohort"})),
+      (Figures{{"cla",
+                {{"children_10_17", "2"},
+                 {"outcome_rate_pct", "50.0"},
+                 {"outcome_rri", "2.0"},
+                 {"informal_pct", "0.0"},
+                 {"informal_rri", "0.0"},
+                 {"formal_rate_pct", "50.0"},
+                 {"formal_rri", ""},
+                 {"fte_rate_pct", "50.0"},
+                 {"fte_rri", ""},
+                 {"missing_rate_pct", "0.0"},
+                 {"missing_rri", ""}}},
+               {"other",
+                {{"children_10_17", "4"},
+                 {"outcome_rate_pct", "25.0"},
+                 {"outcome_rri", "1.0"},
+                 {"informal_pct", "100.0"},
+                 {"informal_rri", "1.0"},
+                 {"formal_rate_pct", "0.0"},
+                 {"formal_rri", ""},
+                 {"fte_rate_pct", "0.0"},
+                 {"fte_rri", ""},
+                 {"missing_rate_pct", "0.0"},
+                 {"missing_rri", ""}}}}));
 }
 
 // ---- M13 -----------------------------------------------------------------------------------
