@@ -274,6 +274,19 @@ TEST_F(MetricsOutcomes, ACourtDisposalAfterAChargeIsDecidedOnTheCourtDate) {
             (Figures{{"referral_order", {{"offences", "1"}, {"at_placement", "0"}}}}));
 }
 
+TEST_F(MetricsOutcomes, LineageOfACellNamesTheCorrectionNotWhatItReplaced) {
+  // cla|no_sanction is oA1: A's registration, the offence record and the correction (a1c);
+  // the youth caution it superseded (a1r) no longer makes up any figure.
+  auto lineage = RunLineage(*store_, Query("outcomes", from_, to_),
+                            Cell{{"cohort", "cla"}, {"tier", "no_sanction"}});
+  ASSERT_TRUE(lineage.ok()) << lineage.status().ToString();
+  std::vector<std::string> got;
+  for (const auto& e : *lineage) got.push_back(e.measure + ":" + e.event_id);
+  EXPECT_EQ(got,
+            (std::vector<std::string>{"at_placement:a0", "at_placement:a1c", "at_placement:a1o",
+                                      "offences:a0", "offences:a1c", "offences:a1o"}));
+}
+
 TEST_F(MetricsOutcomes, InformalShareByCohort) {
   // CLA: oA1 nfa, oA3 outcome_22, oB1 community resolution informal of 4 (oA2 is first tier)
   // = 3/4 = 75.0 %. Care leaver: oB2 community 0/1. Other: oC1 custody 0/1.
@@ -813,6 +826,20 @@ TEST_F(MetricsOffences, PublishedReportSuppressesSmallCounts) {
             "other               5                       <5             c\n"
             "note: published figures: counts of 1 to 4 show as <5; c marks a figure derived "
             "from one\n");
+  // JSON: suppressed cells are strings, the rest numbers.
+  EXPECT_EQ(Render(*table, OutputFormat::kJson, published),
+            R"({"metric":"informal-share","period":"2025-01-01..2026-01-01","rows":[)"
+            R"({"cohort":"care_leaver","offences":"<5","no_sanction_or_informal":0,)"
+            R"("informal_pct":"c"},)"
+            R"({"cohort":"cla","offences":8,"no_sanction_or_informal":5,"informal_pct":63},)"
+            R"({"cohort":"other","offences":5,"no_sanction_or_informal":"<5","informal_pct":"c"}]})"
+            "\n");
+  // A threshold of 10 suppresses 5 and 8 as well, and every percentage with them.
+  EXPECT_EQ(Render(*table, OutputFormat::kCsv, RenderOptions{.published = true, .threshold = 10}),
+            "cohort,offences,no_sanction_or_informal,informal_pct\n"
+            "care_leaver,<10,0,c\n"
+            "cla,<10,<10,c\n"
+            "other,<10,<10,c\n");
 }
 
 }  // namespace
