@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <set>
 
 #include "aggregate.h"
 #include "careledger/projections.h"
@@ -535,14 +536,26 @@ Status Callouts(Run& r) {
     }
   }));
   std::map<std::vector<std::string>, std::array<int64_t, 10>> rows;
+  // Whole calendar months: every month the window touches, for every home with call-outs in
+  // it or in the same month a year earlier (a home that went from some to none must show
+  // its fall of 100 %).
+  std::set<std::pair<std::string, Date>> months;
   for (const auto& [cell, n] : cells) {
-    const auto& [home, month] = cell;
-    // Whole calendar months: every month the window touches.
-    if (month >= r.window.to || AddMonths(month, 1) <= r.window.from) continue;
+    for (int shift : {0, 12}) {
+      Date month = AddMonths(cell.second, shift);
+      if (month < r.window.to && AddMonths(month, 1) > r.window.from) {
+        months.insert({cell.first, month});
+      }
+    }
+  }
+  for (const auto& [home, month] : months) {
     std::vector<std::string> key;
     for (const auto& d : r.by) key.push_back(d == "home_id" ? home : MonthName(month));
     auto& row = rows[key];
-    for (int i = 0; i < 5; ++i) row[i] += n[i];
+    auto now = cells.find({home, month});
+    if (now != cells.end()) {
+      for (int i = 0; i < 5; ++i) row[i] += now->second[i];
+    }
     auto earlier = cells.find({home, AddMonths(month, -12)});
     if (earlier != cells.end()) {
       for (int i = 0; i < 5; ++i) row[5 + i] += earlier->second[i];
@@ -624,11 +637,15 @@ Status OffenceProfile(Run& r) {
                                    Figure::Empty(Figure::Kind::kRatio)};
       });
   for (auto& row : r.table.rows) {
-    int64_t n = national->total;
+    // "all" against the national total; a group England and Wales do not have (an outcome
+    // whose offence record never arrived is "unknown") has no comparator.
+    std::optional<int64_t> n;
+    if (row.groups[0] == "all") n = national->total;
     for (const auto& [group, count] : national->by_group) {
       if (group == row.groups[0]) n = count;
     }
-    row.values[2] = Figure::Rate(n, national->population_aged_10_17);
+    if (!n) continue;
+    row.values[2] = Figure::Rate(*n, national->population_aged_10_17);
     row.values[2].numerator.reset();  // a national figure is public: never suppressed
     row.values[3] = Figure::Ratio(row.values[1].value, row.values[2].value);
   }

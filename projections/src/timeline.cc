@@ -403,6 +403,18 @@ ChildView ResolveChild(std::string_view child_id, const Timeline& timeline,
   }
   v.spells = std::move(merged);
 
+  // An offence whose record was withdrawn (retracted, or superseded by nothing of the same
+  // offence id) is no longer an offence: its outcomes go with it, instead of standing as an
+  // outcome of an unknown offence. An outcome whose offence record has not arrived yet stays.
+  std::unordered_set<std::string_view> withdrawn;
+  for (const auto& f : timeline.facts) {
+    if (f.type == EventType::kOffenceRecorded && known(f) && removed.count(f.event_id)) {
+      withdrawn.insert(f.data.offence_id);
+    }
+  }
+  std::erase_if(v.offences,
+                [&](const Offence& o) { return !o.recorded && withdrawn.count(o.offence_id) > 0; });
+
   for (auto& o : v.offences) {
     // The final disposal is the one decided last; a court disposal after a charge replaces
     // nothing, it is the first disposal.
@@ -506,12 +518,18 @@ bool InOc2Cohort(const ChildView& child, int year) {
 }
 
 std::string_view ExploitationRiskAt(const ChildView& child, Date d) {
-  std::string_view level;
+  // CCE and CSE are separate assessments (a later CSE "none" says nothing of CCE); "both"
+  // assesses the two at once. The child's risk is the higher of the two latest.
+  std::string_view cce, cse;
   for (const Fact* f : child.risk_assessments) {
     if (f->occurred_at.date > d) break;
-    level = f->data.level;
+    if (f->data.kind != "CSE") cce = f->data.level;
+    if (f->data.kind != "CCE") cse = f->data.level;
   }
-  return level;
+  auto rank = [](std::string_view level) {
+    return level == "high" ? 3 : level == "medium" ? 2 : level == "low" ? 1 : 0;
+  };
+  return cce.empty() || rank(cse) > rank(cce) ? cse : cce;
 }
 
 }  // namespace careledger

@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 
 #include "careledger/reporting.h"
@@ -38,7 +39,9 @@ std::string Cell(const Figure& f, const RenderOptions& o, bool row_suppressed) {
   if (derived_from_small) return "c";
   switch (f.kind) {
     case Figure::Kind::kPercent:
-      return Fixed(*f.value, o.published ? 0 : 1);
+      // Published percentages are whole numbers, halves rounded away from zero as
+      // statistical releases round (printf alone would round 62.5 to the even 62).
+      return o.published ? Fixed(std::round(*f.value), 0) : Fixed(*f.value, 1);
     case Figure::Kind::kRatio:
       return Fixed(*f.value, 2);
     default:
