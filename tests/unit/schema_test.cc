@@ -575,7 +575,7 @@ TEST(CodeLists, DisposalTiersAndFormality) {
 }
 
 TEST(CodeLists, EthnicityGroups) {
-  EXPECT_EQ(EthnicityGroup("WROM"), "White");
+  EXPECT_EQ(EthnicityGroup("WBRI"), "White");
   EXPECT_EQ(EthnicityGroup("MWAS"), "Mixed");
   EXPECT_EQ(EthnicityGroup("ABAN"), "Asian");
   EXPECT_EQ(EthnicityGroup("BCRB"), "Black");
