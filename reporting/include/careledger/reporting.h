@@ -2,6 +2,7 @@
 // (header row, the --by dimensions first, then the measures) and JSON.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -23,6 +24,14 @@ struct RenderOptions {
 
 std::string Render(const ReportTable& table, OutputFormat format,
                    const RenderOptions& options = {});
+
+// The dashboard's files, built into the binary (so serve needs nothing installed beside it).
+struct Asset {
+  std::string_view content_type;
+  std::string_view body;
+};
+// The file at a URL path ("/" is the page itself); nullopt for a path that is not one.
+std::optional<Asset> DashboardAsset(std::string_view path);
 
 // M1 at a date as a report table.
 ReportTable ClaReport(const std::vector<ClaRow>& rows, Date at, ClaDimension by);
