@@ -83,32 +83,26 @@ Status LoadTimeline(const EventStore& store, std::string_view child_id, Timeline
 Status Projector::Apply(const std::vector<AcceptedEvent>& events, EventStore::Batch& batch) {
   // Every fact is one Put. Children whose care may have changed also get their CLA
   // contribution recomputed from the whole timeline, and the difference written.
-  std::unordered_map<std::string_view, std::vector<Fact>> care_changed;
+  struct Touched {
+    int32_t partition = 0;
+    bool care = false;
+    std::vector<Fact> facts;  // all of the child's facts in this batch
+  };
+  std::unordered_map<std::string_view, Touched> touched;
+  touched.reserve(events.size());
   for (const auto& ev : events) {
     const Envelope& e = *ev.envelope;
     Fact fact = FactFromEnvelope(e, ev.sequence, ev.ingested_at);
     batch.PutState(FactKey(e.child_id, fact), EncodeFact(fact, ev.partition));
-    auto it = care_changed.find(e.child_id);
-    if (it == care_changed.end() && AffectsCare(fact)) {
-      it = care_changed.try_emplace(e.child_id).first;
-    }
-    if (it != care_changed.end()) it->second.push_back(std::move(fact));
-  }
-  // A child's facts before its first care-affecting one in this batch can still matter (a
-  // supersedes target, say): fold every fact of the child in the batch.
-  for (const auto& ev : events) {
-    const Envelope& e = *ev.envelope;
-    auto it = care_changed.find(e.child_id);
-    if (it == care_changed.end()) continue;
-    auto& added = it->second;
-    if (std::none_of(added.begin(), added.end(),
-                     [&](const Fact& f) { return f.event_id == e.event_id; })) {
-      added.push_back(FactFromEnvelope(e, ev.sequence, ev.ingested_at));
-    }
+    Touched& t = touched[e.child_id];
+    t.partition = ev.partition;
+    t.care = t.care || AffectsCare(fact);
+    t.facts.push_back(std::move(fact));
   }
   Deltas deltas;
   std::unordered_map<std::string, Timeline> next;
-  for (auto& [child_id, added] : care_changed) {
+  for (auto& [child_id, t] : touched) {
+    if (!t.care) continue;
     Timeline before;
     if (auto in_flight = previous_.find(std::string(child_id)); in_flight != previous_.end()) {
       before = std::move(in_flight->second);
@@ -116,10 +110,8 @@ Status Projector::Apply(const std::vector<AcceptedEvent>& events, EventStore::Ba
       CARELEDGER_RETURN_IF_ERROR(LoadTimeline(store_, child_id, before));
     }
     Timeline after = before;
-    for (auto& f : added) AddFact(after, std::move(f));
-    for (const auto& ev : events) {
-      if (ev.envelope->child_id == child_id) after.partition = ev.partition;
-    }
+    after.partition = t.partition;
+    for (auto& f : t.facts) AddFact(after, std::move(f));
     AddSpellDeltas(ResolveChild(child_id, before), -1, deltas);
     AddSpellDeltas(ResolveChild(child_id, after), +1, deltas);
     next.emplace(std::string(child_id), std::move(after));
