@@ -147,6 +147,18 @@ Status ForEachChild(const EventStore& store, std::optional<Instant> known_at,
   if (!assignment.ok()) return assignment.status();
   std::set<int32_t> owned;
   for (const auto& tp : *assignment) owned.insert(tp.partition);
+  // Before one key per fact, the state held one timeline per child under "child\0": such a
+  // store must be rebuilt from its log, or its figures would silently read as empty.
+  bool old_layout = false;
+  CARELEDGER_RETURN_IF_ERROR(store.ScanState(std::string("child", 6), [&](auto, auto) {
+    old_layout = true;
+    return false;
+  }));
+  if (old_layout) {
+    return Status::Fatal(
+        "the projection state was written by an older careledger: run `careledger replay` to "
+        "rebuild it from the log");
+  }
   // Facts come in key order: all of one child together, in timeline order.
   std::string child;
   Timeline timeline;

@@ -164,5 +164,21 @@ TEST(Projector, LateEventChangesOnlyThePastItBelongsTo) {
   EXPECT_EQ(Cla(**store, "2024-02-29", ClaDimension::kNone), (M{{"", 2}}));
 }
 
+TEST(Projector, AStoreFromBeforeOneKeyPerFactAsksForAReplay) {
+  test::TempDir dir;
+  auto store = EventStore::Open({.path = dir / "s", .sync = false});
+  ASSERT_TRUE(store.ok());
+  auto batch = (*store)->NewBatch();
+  batch.PutState(std::string("child\0A", 7), "old timeline bytes");
+  ASSERT_TRUE((*store)->Write(batch).ok());
+  MetricQuery q;
+  q.metric = "cla";
+  q.today = Date{std::chrono::year{2025} / 3 / 31};
+  auto table = RunMetric(**store, q);
+  ASSERT_FALSE(table.ok());
+  EXPECT_EQ(table.status().error_class(), ErrorClass::kFatal);
+  EXPECT_NE(table.status().message().find("run `careledger replay`"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace careledger
