@@ -1,5 +1,6 @@
 // M1 children looked after: the fold, the state it keeps per child, and the query.
 #include <algorithm>
+#include <future>
 #include <map>
 #include <set>
 #include <tuple>
@@ -65,14 +66,32 @@ bool AffectsCare(const Fact& f) {
   }
 }
 
+// A child's partition is the one its latest-ingested fact came from (facts are stored in
+// timeline order, not arrival order). Its counters are kept under the partition of its
+// latest-ingested care fact or correction: the facts that move counters, so that Apply and
+// the rebuild agree on it even if the partitions were ever reassigned.
+struct LatestPartition {
+  uint64_t sequence = 0;
+  bool any = false;
+  void See(const Fact& f, int32_t partition, int32_t& out) {
+    if (!any || f.sequence >= sequence) {
+      sequence = f.sequence;
+      out = partition;
+      any = true;
+    }
+  }
+};
+
 Status LoadTimeline(const EventStore& store, std::string_view child_id, Timeline& out) {
   Status failure = Status::Ok();
+  LatestPartition latest;
   CARELEDGER_RETURN_IF_ERROR(
       store.ScanState(FactKeyPrefix(child_id), [&](std::string_view, std::string_view value) {
-        Fact f;
-        failure = DecodeFact(value, f, out.partition);
+        Fact& f = out.facts.emplace_back();
+        int32_t partition = 0;
+        failure = DecodeFact(value, f, partition);
         if (!failure.ok()) return false;
-        out.facts.push_back(std::move(f));
+        if (AffectsCare(f)) latest.See(f, partition, out.partition);
         return true;
       }));
   return failure;
@@ -95,8 +114,10 @@ Status Projector::Apply(const std::vector<AcceptedEvent>& events, EventStore::Ba
     Fact fact = FactFromEnvelope(e, ev.sequence, ev.ingested_at);
     batch.PutState(FactKey(e.child_id, fact), EncodeFact(fact, ev.partition));
     Touched& t = touched[e.child_id];
-    t.partition = ev.partition;
-    t.care = t.care || AffectsCare(fact);
+    if (AffectsCare(fact)) {
+      t.partition = ev.partition;
+      t.care = true;
+    }
     t.facts.push_back(std::move(fact));
   }
   Deltas deltas;
@@ -121,6 +142,95 @@ Status Projector::Apply(const std::vector<AcceptedEvent>& events, EventStore::Ba
     if (delta != 0) batch.AddToCounter(key, delta);
   }
   return Status::Ok();
+}
+
+Result<RebuildStats> RebuildProjections(const EventStore& from, const ProjectionSink& sink,
+                                        std::optional<Instant> known_at) {
+  // Every record was accepted once, when the clock rule (recorded_at at most 24 h ahead of the
+  // receiver) held; a clock far ahead keeps the rebuild from rejecting it now.
+  EnvelopeParser parser(
+      ParserOptions{.now = Instant{std::chrono::sys_days{std::chrono::year{9000} / 1 / 1}}});
+  // Only care facts and corrections shape the counters; everything else is written and gone.
+  std::unordered_map<std::string, Timeline> care;
+  RebuildStats stats;
+  Envelope env;
+  Status failure = Status::Ok();
+  CARELEDGER_RETURN_IF_ERROR(from.ScanLog([&](const LogRecord& rec) {
+    if (known_at && rec.ingested_at > *known_at) return true;
+    if (Status s = parser.Parse(rec.payload, env); !s.ok()) {
+      failure = Status::Fatal("log record " + std::to_string(rec.sequence) +
+                              " no longer parses: " + s.message());
+      return false;
+    }
+    Fact fact = FactFromEnvelope(env, rec.sequence, rec.ingested_at);
+    failure = sink.put_state(FactKey(env.child_id, fact), EncodeFact(fact, rec.partition));
+    if (!failure.ok()) return false;
+    auto it = care.find(env.child_id);
+    if (it != care.end() || AffectsCare(fact)) {
+      if (it == care.end()) it = care.try_emplace(env.child_id).first;
+      // As in Apply: the partition of the latest care fact or correction.
+      if (AffectsCare(fact)) it->second.partition = rec.partition;
+      it->second.facts.push_back(std::move(fact));
+    }
+    ++stats.records;
+    return true;
+  }));
+  CARELEDGER_RETURN_IF_ERROR(failure);
+  // A child's earlier non-care facts never reach `care`: they cannot change its spells.
+  // The live counters telescope (each batch adds the child's new contribution and takes away
+  // its old one), so their totals are the final timelines' contributions.
+  Deltas deltas;
+  for (auto& [child_id, t] : care) {
+    std::stable_sort(t.facts.begin(), t.facts.end(), TimelineBefore);
+    AddSpellDeltas(ResolveChild(child_id, t), +1, deltas);
+    ++stats.children;
+  }
+  for (const auto& [cell, delta] : deltas) {
+    if (delta == 0) continue;
+    CARELEDGER_RETURN_IF_ERROR(sink.add_to_counter(cell, delta));
+    ++stats.counters;
+  }
+  return stats;
+}
+
+Result<RebuildStats> RebuildProjectionsInto(const EventStore& from, EventStore& to,
+                                            size_t batch_entries, std::optional<Instant> known_at) {
+  // A full batch is written on a second thread while the next is filled. One write at a time,
+  // in order, and the next batch is begun only once the one before it is written, so that the
+  // store is never used from two threads at once.
+  std::optional<EventStore::Batch> batch, writing;
+  std::future<Status> written;
+  auto wait = [&]() -> Status {
+    if (!written.valid()) return Status::Ok();
+    Status s = written.get();
+    writing.reset();
+    return s;
+  };
+  batch.emplace(to.NewBatch());
+  size_t entries = 0;
+  auto flush_if_full = [&]() -> Status {
+    if (++entries < batch_entries) return Status::Ok();
+    CARELEDGER_RETURN_IF_ERROR(wait());
+    writing.emplace(std::move(*batch));
+    batch.emplace(to.NewBatch());
+    written = std::async(std::launch::async, [&] { return to.Write(*writing); });
+    entries = 0;
+    return Status::Ok();
+  };
+  ProjectionSink sink{[&](std::string_view key, std::string_view value) {
+                        batch->PutState(key, value);
+                        return flush_if_full();
+                      },
+                      [&](std::string_view key, int64_t delta) {
+                        batch->AddToCounter(key, delta);
+                        return flush_if_full();
+                      }};
+  auto stats = RebuildProjections(from, sink, known_at);
+  Status last = wait();  // before returning, whatever happened: the thread uses `to`
+  if (!stats.ok()) return stats.status();
+  CARELEDGER_RETURN_IF_ERROR(last);
+  if (entries > 0) CARELEDGER_RETURN_IF_ERROR(to.Write(*batch));
+  return stats;
 }
 
 Result<ChainHash> ProjectionStateHash(const EventStore& store) {
@@ -162,11 +272,13 @@ Status ForEachChild(const EventStore& store, std::optional<Instant> known_at,
   // Facts come in key order: all of one child together, in timeline order.
   std::string child;
   Timeline timeline;
+  LatestPartition latest;
   auto flush = [&] {
     if (!timeline.facts.empty() && (owned.empty() || owned.count(timeline.partition))) {
       visit(ResolveChild(child, timeline, known_at));
     }
     timeline.facts.clear();
+    latest = {};
   };
   Status failure = Status::Ok();
   CARELEDGER_RETURN_IF_ERROR(
@@ -177,7 +289,10 @@ Status ForEachChild(const EventStore& store, std::optional<Instant> known_at,
           flush();
           child.assign(*of);
         }
-        failure = DecodeFact(value, timeline.facts.emplace_back(), timeline.partition);
+        Fact& f = timeline.facts.emplace_back();
+        int32_t partition = 0;
+        failure = DecodeFact(value, f, partition);
+        latest.See(f, partition, timeline.partition);
         return failure.ok();
       }));
   CARELEDGER_RETURN_IF_ERROR(failure);

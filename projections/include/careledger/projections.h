@@ -162,6 +162,36 @@ class Projector {
   std::unordered_map<std::string, Timeline> previous_;
 };
 
+// ---- Rebuilding the projection state from the log ------------------------------------------
+// Where a rebuild puts the state it computes. A sink's error stops the rebuild and is returned.
+struct ProjectionSink {
+  // Each fact, once, in log order.
+  std::function<Status(std::string_view key, std::string_view value)> put_state;
+  // Each counter cell's total, once, in key order, after every fact (cells that net to zero
+  // are left out). Written as a counter delta: the target's state must start empty.
+  std::function<Status(std::string_view key, int64_t delta)> add_to_counter;
+};
+
+struct RebuildStats {
+  uint64_t records = 0;   // log records folded
+  uint64_t children = 0;  // children with care facts or corrections (whose counters were made)
+  uint64_t counters = 0;  // counter cells written
+};
+
+// Folds the log of `from` into projection state: the state Projector::Apply leaves after
+// folding the same log (the same ProjectionStateHash). Every record is parsed again; one that
+// no longer parses is a Fatal error naming its sequence. Only what the counters need is held in
+// memory: the care facts and corrections of each child. With `known_at`, only the records
+// ingested by then (the state as it was at that time).
+Result<RebuildStats> RebuildProjections(const EventStore& from, const ProjectionSink& sink,
+                                        std::optional<Instant> known_at = std::nullopt);
+// The same, written into the state of `to` (which must hold none yet) in batches of about
+// `batch_entries` entries, each written with `to`'s sync option on a second thread while the
+// next is filled.
+Result<RebuildStats> RebuildProjectionsInto(const EventStore& from, EventStore& to,
+                                            size_t batch_entries = 10000,
+                                            std::optional<Instant> known_at = std::nullopt);
+
 // A hash of the projection state's meaning: two stores that hold the same events, in whatever
 // order and whenever they arrived, have the same hash (counters that net to zero are left out).
 Result<ChainHash> ProjectionStateHash(const EventStore& store);
