@@ -106,6 +106,9 @@ constexpr char kTimelineFormat = 2;
 
 std::string Encode(const Timeline& timeline, bool with_knowledge) {
   std::string out;
+  // About what a generated fact takes (an id, 25 mostly empty strings with 4-byte lengths,
+  // the fixed fields): one allocation instead of a doubling every few facts.
+  out.reserve(9 + timeline.facts.size() * 256);
   out.push_back(kTimelineFormat);
   codec::PutBigEndian32(out, uint32_t(timeline.partition));
   codec::PutBigEndian32(out, uint32_t(timeline.facts.size()));

@@ -154,6 +154,33 @@ class Projector {
   std::unordered_map<std::string, std::string> previous_;
 };
 
+// ---- Rebuilding the projection state from the log ------------------------------------------
+// Where a rebuild puts the state it computes. A sink's error stops the rebuild and is returned.
+struct ProjectionSink {
+  // Each child's final timeline, once, in key order.
+  std::function<Status(std::string_view key, std::string_view value)> put_state;
+  // Each counter cell's total, once, in key order, after every timeline (cells that net to zero
+  // are left out). Written as a counter delta: the target's state must start empty.
+  std::function<Status(std::string_view key, int64_t delta)> add_to_counter;
+};
+
+struct RebuildStats {
+  uint64_t records = 0;   // log records folded
+  uint64_t children = 0;  // timelines written
+  uint64_t counters = 0;  // counter cells written
+};
+
+// Folds the whole log of `from` into projection state, the state that Projector::Apply leaves
+// after folding the same log in order (the same ProjectionStateHash), but each child's
+// timeline is built in memory during the scan and written once. Every record is parsed again
+// (EnvelopeParser); a record that no longer parses is a Fatal error naming its sequence.
+// Memory grows with the log (the facts of every child are held until the end).
+Result<RebuildStats> RebuildProjections(const EventStore& from, const ProjectionSink& sink);
+// The same, written into the state of `to` (which must hold none yet) in batches of about
+// `batch_entries` entries, each written with `to`'s sync option.
+Result<RebuildStats> RebuildProjectionsInto(const EventStore& from, EventStore& to,
+                                            size_t batch_entries = 10000);
+
 // A hash of the projection state's meaning: two stores that hold the same events, in whatever
 // order and whenever they arrived, have the same hash (counters that net to zero are left out).
 Result<ChainHash> ProjectionStateHash(const EventStore& store);

@@ -1,0 +1,335 @@
+// Issue 6: rebuilding every projection from the log against a bare scan of the same log, and
+// the latency of every metric query. One generated feed, stored without Kafka the way ingest
+// stores it (Batch::Append + Projector::Apply), then in one run and alternating:
+//   - the baseline: EventStore::ScanLog visiting every record and touching its payload;
+//   - the live fold replayed: the log scanned, parsed and folded by Projector::Apply into a
+//     fresh store's state in batches (what a rebuild costs done the straightforward way);
+//   - RebuildProjectionsInto: timelines folded in memory during the scan, each written once.
+// Both rebuilds must give the source's ProjectionStateHash. Then RunMetric for every metric,
+// live and as known at a time half way through the ingest, and ResolveChild per child.
+#include "careledger/projections.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "careledger/producers.h"
+
+namespace careledger {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double Seconds(Clock::time_point since) {
+  return std::chrono::duration<double>(Clock::now() - since).count();
+}
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  size_t n = v.size();
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+std::string Range(std::vector<double> v, double scale, const char* unit) {
+  std::sort(v.begin(), v.end());
+  std::ostringstream out;
+  out.setf(std::ios::fixed);
+  out.precision(scale >= 1000 ? 1 : 0);
+  out << v.front() * scale << "–" << v.back() * scale << unit;
+  return out.str();
+}
+
+bool Fail(const Status& s, const char* what) {
+  if (s.ok()) return false;
+  std::cerr << what << ": " << s.ToString() << "\n";
+  return true;
+}
+
+std::unique_ptr<EventStore> OpenStore(const std::filesystem::path& path) {
+  StoreOptions o;
+  o.path = path;
+  o.sync = false;  // a rebuild writes state it can recompute; the log is not touched
+  auto store = EventStore::Open(o);
+  if (!store.ok()) {
+    std::cerr << "open " << path << ": " << store.status().ToString() << "\n";
+    std::exit(1);
+  }
+  return std::move(store.value());
+}
+
+// The feed stored as ingest stores it: valid lines once each (re-sent duplicates dropped by
+// event id), in batches of 5,000, folded by the Projector. Returns the instant half way through
+// (for --as-known-at queries).
+Instant Ingest(EventStore& store, const std::vector<std::string>& lines) {
+  EnvelopeParser parser;
+  Projector projector(store);
+  std::unordered_set<std::string> seen;
+  const size_t kBatch = 5000;
+  std::vector<Envelope> envs(kBatch);
+  std::vector<AcceptedEvent> accepted;
+  Instant middle{};
+  size_t i = 0;
+  while (i < lines.size()) {
+    auto batch = store.NewBatch();
+    accepted.clear();
+    size_t n = 0;
+    for (; i < lines.size() && n < kBatch; ++i) {
+      if (!parser.Parse(lines[i], envs[n]).ok()) continue;  // the feed's malformed lines
+      if (!seen.insert(envs[n].event_id).second) continue;
+      const Envelope& e = envs[n];
+      int32_t partition = int32_t(Fingerprint(e.child_id) % 6);
+      uint64_t seq = batch.Append(e.event_id, e.child_id, e.occurred_at.date, {"feed", partition},
+                                  int64_t(i), lines[i]);
+      accepted.push_back({&envs[n], seq, partition, batch.ingested_at()});
+      ++n;
+    }
+    if (Fail(projector.Apply(accepted, batch), "apply") || Fail(store.Write(batch), "write")) {
+      std::exit(1);
+    }
+    // A pause half way so that "as known at" the first half's stamp (whole seconds) splits it.
+    if (middle == Instant{} && i >= lines.size() / 2) {
+      middle = batch.ingested_at();
+      ::usleep(1100 * 1000);
+    }
+  }
+  return middle;
+}
+
+// The straightforward rebuild: the live fold over the log, batch by batch.
+Status ReplayLiveFold(const EventStore& from, EventStore& to, size_t batch_size) {
+  EnvelopeParser parser(
+      ParserOptions{.now = Instant{std::chrono::sys_days{std::chrono::year{9000} / 1 / 1}}});
+  Projector projector(to);
+  std::vector<Envelope> envs(batch_size);
+  std::vector<AcceptedEvent> accepted;
+  Status failure = Status::Ok();
+  auto flush = [&]() -> Status {
+    auto batch = to.NewBatch();
+    CARELEDGER_RETURN_IF_ERROR(projector.Apply(accepted, batch));
+    CARELEDGER_RETURN_IF_ERROR(to.Write(batch));
+    accepted.clear();
+    return Status::Ok();
+  };
+  CARELEDGER_RETURN_IF_ERROR(from.ScanLog([&](const LogRecord& rec) {
+    Envelope& e = envs[accepted.size()];
+    failure = parser.Parse(rec.payload, e);
+    if (!failure.ok()) return false;
+    accepted.push_back({&e, rec.sequence, rec.partition, rec.ingested_at});
+    if (accepted.size() == batch_size) failure = flush();
+    return failure.ok();
+  }));
+  CARELEDGER_RETURN_IF_ERROR(failure);
+  return accepted.empty() ? Status::Ok() : flush();
+}
+
+int Main(int argc, char** argv) {
+  GeneratorOptions gen;
+  Date today = std::chrono::floor<std::chrono::days>(std::chrono::system_clock::now());
+  gen.children = 100000;
+  gen.seed = 42;
+  gen.end = today;
+  gen.start = Date{std::chrono::year_month_day{today} - std::chrono::years{3}};
+  int repeat = 3;
+  bool queries = true, rebuild = true, only_fast = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string flag = argv[i];
+    const char* value = i + 1 < argc ? argv[i + 1] : "";
+    if (flag == "--children") gen.children = std::atoi(value), ++i;
+    if (flag == "--seed") gen.seed = std::strtoull(value, nullptr, 10), ++i;
+    if (flag == "--repeat") repeat = std::max(1, std::atoi(value)), ++i;
+    if (flag == "--years") {
+      gen.start = Date{std::chrono::year_month_day{today} - std::chrono::years{std::atoi(value)}};
+      ++i;
+    }
+    if (flag == "--no-queries") queries = false;
+    if (flag == "--no-rebuild") rebuild = false;
+    if (flag == "--no-live-fold") only_fast = true;
+  }
+  auto dir = std::filesystem::temp_directory_path() /
+             ("careledger-bench-projections-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+
+  std::vector<std::string> lines;
+  {
+    std::ostringstream out;
+    if (Fail(GenerateFeed(gen, out), "generate")) return 1;
+    std::istringstream in(out.str());
+    for (std::string l; std::getline(in, l);) lines.push_back(std::move(l));
+  }
+  auto source = OpenStore(dir / "source");
+  auto t0 = Clock::now();
+  Instant middle = Ingest(*source, lines);
+  double ingest_s = Seconds(t0);
+  const uint64_t records = source->next_sequence();
+  auto source_hash = ProjectionStateHash(*source);
+  if (Fail(source_hash.status(), "hash")) return 1;
+  std::cout << "feed: " << gen.children << " children, " << FormatDate(gen.start) << " to "
+            << FormatDate(gen.end) << ", seed " << gen.seed << ": " << lines.size() << " lines, "
+            << records << " events stored (ingest fold, sync off, with a 1.1 s pause: " << ingest_s
+            << " s)\n";
+
+  if (rebuild) {
+    std::vector<double> scan, live, fast, parse, parser_ctor, fold_only;
+    uint64_t touched = 0;
+    auto scan_once = [&] {
+      auto t = Clock::now();
+      uint64_t n = 0;
+      if (Fail(source->ScanLog([&](const LogRecord& r) {
+            touched += r.payload.size() + uint8_t(r.payload[r.payload.size() / 2]);
+            ++n;
+            return true;
+          }),
+               "scan")) {
+        std::exit(1);
+      }
+      if (n != records) std::exit((std::cerr << "scan saw " << n << " records\n", 1));
+      return Seconds(t);
+    };
+    (void)scan_once();  // warm: every stage then reads the log from the block cache
+    for (int r = 0; r < repeat; ++r) {
+      scan.push_back(scan_once());
+      {
+        // Where the rebuild's time goes: building a parser (the schemas), then the scan with
+        // every payload parsed, then the whole fold with the writes left out.
+        auto t = Clock::now();
+        EnvelopeParser parser(
+            ParserOptions{.now = Instant{std::chrono::sys_days{std::chrono::year{9000} / 1 / 1}}});
+        parser_ctor.push_back(Seconds(t));
+        Envelope env;
+        t = Clock::now();
+        if (Fail(source->ScanLog(
+                     [&](const LogRecord& rec) { return parser.Parse(rec.payload, env).ok(); }),
+                 "parse")) {
+          return 1;
+        }
+        parse.push_back(Seconds(t));
+        t = Clock::now();
+        ProjectionSink null{[](std::string_view, std::string_view) { return Status::Ok(); },
+                            [](std::string_view, int64_t) { return Status::Ok(); }};
+        if (Fail(RebuildProjections(*source, null).status(), "fold")) return 1;
+        fold_only.push_back(Seconds(t));
+      }
+      if (only_fast) goto fast;
+      {
+        auto to = OpenStore(dir / ("live-" + std::to_string(r)));
+        auto t = Clock::now();
+        if (Fail(ReplayLiveFold(*source, *to, 5000), "replay live fold")) return 1;
+        live.push_back(Seconds(t));
+        auto h = ProjectionStateHash(*to);
+        if (!h.ok() || *h != *source_hash) {
+          return std::cerr << "live-fold rebuild: state hash differs from the source's\n", 1;
+        }
+      }
+    fast : {
+      auto to = OpenStore(dir / ("fast-" + std::to_string(r)));
+      auto t = Clock::now();
+      auto stats = RebuildProjectionsInto(*source, *to);
+      fast.push_back(Seconds(t));
+      if (Fail(stats.status(), "rebuild")) return 1;
+      auto h = ProjectionStateHash(*to);
+      if (!h.ok() || *h != *source_hash) {
+        return std::cerr << "RebuildProjections: state hash differs from the source's\n", 1;
+      }
+      if (r == 0) {
+        std::cout << "rebuild wrote " << stats->children << " timelines and " << stats->counters
+                  << " counter cells; state hash " << ToHex(*h).substr(0, 16)
+                  << "… equal to the live store's\n";
+      }
+    }
+      std::filesystem::remove_all(dir / ("live-" + std::to_string(r)));
+      std::filesystem::remove_all(dir / ("fast-" + std::to_string(r)));
+    }
+    double base = double(records) / Median(scan);
+    auto row = [&](const char* name, const std::vector<double>& t) {
+      double rate = double(records) / Median(t);
+      std::printf("| %s | %.0f | %s | %.0f %% |\n", name, rate, Range(t, 1000, " ms").c_str(),
+                  100.0 * rate / base);
+    };
+    std::printf("\nmedian of %d, events/s (touched %llu)\n| stage | events/s | times | of scan |\n",
+                repeat, static_cast<unsigned long long>(touched % 10));
+    row("ScanLog, payload touched (baseline)", scan);
+    std::printf("| EnvelopeParser construction (schemas) | | %s | |\n",
+                Range(parser_ctor, 1000, " ms").c_str());
+    row("ScanLog + EnvelopeParser::Parse of every payload", parse);
+    row("RebuildProjections, writes left out (null sink)", fold_only);
+    if (!live.empty()) row("rebuild: live fold (Projector::Apply per 5,000)", live);
+    row("rebuild: RebuildProjectionsInto", fast);
+  }
+
+  if (queries) {
+    std::printf("\nqueries, today = %s, median of %d (range) in ms\n", FormatDate(today).c_str(),
+                repeat);
+    std::printf("| metric | live | as known at half way |\n");
+    for (auto name : MetricNames()) {
+      std::vector<double> times[2];
+      for (int k = 0; k < 2; ++k) {
+        for (int r = 0; r < repeat; ++r) {
+          MetricQuery q;
+          q.metric = std::string(name);
+          q.today = today;
+          if (k == 1) q.known_at = middle;
+          auto t = Clock::now();
+          auto table = RunMetric(*source, q);
+          times[k].push_back(Seconds(t));
+          if (Fail(table.status(), "query")) return 1;
+        }
+      }
+      std::printf("| %s | %.0f (%s) | %.0f (%s) |\n", std::string(name).c_str(),
+                  Median(times[0]) * 1000, Range(times[0], 1000, "").c_str(),
+                  Median(times[1]) * 1000, Range(times[1], 1000, "").c_str());
+    }
+    // Per child: decode alone, and decode + ResolveChild (what ForEachChild does per child).
+    std::vector<std::pair<std::string, std::string>> states;
+    if (Fail(source->ScanState(std::string("child\0", 6),
+                               [&](std::string_view k, std::string_view v) {
+                                 states.emplace_back(k.substr(6), v);
+                                 return true;
+                               }),
+             "scan state")) {
+      return 1;
+    }
+    std::vector<double> decode, resolve, resolve_known;
+    size_t spells = 0;
+    for (int r = 0; r < repeat; ++r) {
+      auto t = Clock::now();
+      std::vector<Timeline> timelines;
+      timelines.reserve(states.size());
+      for (const auto& [id, v] : states) timelines.push_back(std::move(DecodeTimeline(v).value()));
+      decode.push_back(Seconds(t));
+      t = Clock::now();
+      for (size_t i = 0; i < states.size(); ++i) {
+        spells += ResolveChild(states[i].first, timelines[i]).spells.size();
+      }
+      resolve.push_back(Seconds(t));
+      t = Clock::now();
+      for (size_t i = 0; i < states.size(); ++i) {
+        spells += ResolveChild(states[i].first, timelines[i], middle).spells.size();
+      }
+      resolve_known.push_back(Seconds(t));
+    }
+    double n = double(states.size());
+    std::printf(
+        "\nper child (%zu children, %zu spells seen): DecodeTimeline %.2f µs, "
+        "ResolveChild %.2f µs, ResolveChild as known at %.2f µs\n",
+        states.size(), spells, Median(decode) / n * 1e6, Median(resolve) / n * 1e6,
+        Median(resolve_known) / n * 1e6);
+  }
+  std::filesystem::remove_all(dir);
+  return 0;
+}
+
+}  // namespace
+}  // namespace careledger
+
+int main(int argc, char** argv) {
+  return careledger::Main(argc, argv);
+}
