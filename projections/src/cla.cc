@@ -1,5 +1,6 @@
 // M1 children looked after: the fold, the state it keeps per child, and the query.
 #include <algorithm>
+#include <future>
 #include <map>
 #include <optional>
 #include <set>
@@ -8,6 +9,7 @@
 #include <vector>
 
 #include "careledger/projections.h"
+#include "timeline_codec.h"
 
 namespace careledger {
 
@@ -123,14 +125,47 @@ Status Projector::Apply(const std::vector<AcceptedEvent>& events, EventStore::Ba
   return Status::Ok();
 }
 
+namespace {
+
+// Whether a fact can change a child's care spells: the period events, and every correction
+// (a supersedes or a retraction may remove one). The counters are a function of the spells
+// alone, so a timeline of these facts gives the same counters as the whole one.
+bool ShapesSpells(const Envelope& f) {
+  switch (f.type) {
+    case EventType::kCarePeriodStarted:
+    case EventType::kCarePlacementChanged:
+    case EventType::kCareLegalStatusChanged:
+    case EventType::kCarePeriodEnded:
+    case EventType::kEventRetracted:
+      return true;
+    default:
+      return !f.supersedes.empty();
+  }
+}
+
+// A child while the log is read: its facts encoded as they arrive (about 250 bytes each,
+// where a Fact is over 1 KiB), with what sorting them needs, and the facts of its spells.
+struct PendingChild {
+  struct Entry {
+    Instant occurred, recorded;
+    EventType type;
+    uint32_t at, size;        // the fact's bytes in `encoded`
+    uint32_t id_at, id_size;  // its event id's
+  };
+  int32_t partition = 0;
+  std::string encoded;
+  std::vector<Entry> entries;  // in log order
+  Timeline spells;
+};
+
+}  // namespace
+
 Result<RebuildStats> RebuildProjections(const EventStore& from, const ProjectionSink& sink) {
   // Every record was accepted once, when the clock rule (recorded_at at most 24 h ahead of the
   // receiver) held; a clock far ahead keeps the rebuild from rejecting it now.
   EnvelopeParser parser(
       ParserOptions{.now = Instant{std::chrono::sys_days{std::chrono::year{9000} / 1 / 1}}});
-  // Facts in log order, sorted once at the end: a stable sort in TimelineBefore order is what
-  // AddFact's insertion after equal facts gives, one event at a time.
-  std::unordered_map<std::string, Timeline> children;
+  std::unordered_map<std::string, PendingChild> children;
   RebuildStats stats;
   Envelope env;
   Status failure = Status::Ok();
@@ -140,34 +175,58 @@ Result<RebuildStats> RebuildProjections(const EventStore& from, const Projection
                               " no longer parses: " + s.message());
       return false;
     }
-    Timeline& t = children[env.child_id];
+    PendingChild& c = children[env.child_id];
     // As in Apply: the partition of the child's latest event holds its contribution.
-    t.partition = rec.partition;
-    // Moved, not copied (FactFromEnvelope): the parser sets every field again on the next
-    // record. A Fact is ~1 KiB of strings, and copying them was a tenth of the rebuild.
-    t.facts.push_back(Fact{env.type, std::move(env.event_id), std::move(env.supersedes),
-                           env.occurred_at, env.recorded_at.instant, rec.sequence, rec.ingested_at,
-                           std::move(env.data)});
+    c.partition = rec.partition;
+    auto at = uint32_t(c.encoded.size());
+    auto id_at =
+        uint32_t(timeline_codec::AppendFact(c.encoded, env, rec.sequence, rec.ingested_at));
+    c.entries.push_back({env.occurred_at.instant, env.recorded_at.instant, env.type, at,
+                         uint32_t(c.encoded.size() - at), id_at, uint32_t(env.event_id.size())});
+    if (ShapesSpells(env)) {
+      // Moved, not copied: the parser sets every field again on the next record.
+      c.spells.facts.push_back(Fact{env.type, std::move(env.event_id), std::move(env.supersedes),
+                                    env.occurred_at, env.recorded_at.instant, rec.sequence,
+                                    rec.ingested_at, std::move(env.data)});
+    }
     ++stats.records;
     return true;
   }));
   CARELEDGER_RETURN_IF_ERROR(failure);
 
-  std::vector<std::pair<std::string_view, Timeline*>> order;
+  std::vector<std::pair<std::string_view, PendingChild*>> order;
   order.reserve(children.size());
-  for (auto& [child_id, t] : children) order.emplace_back(child_id, &t);
+  for (auto& [child_id, c] : children) order.emplace_back(child_id, &c);
   std::sort(order.begin(), order.end());
   // The live counters telescope (each batch adds the child's new contribution and takes away
   // its old one), so their totals are the final timelines' contributions.
   Deltas deltas;
-  std::string key = ChildKey("");
+  std::string key = ChildKey(""), state;
   const size_t prefix = key.size();
-  for (auto& [child_id, t] : order) {
-    SortFacts(t->facts);
-    AddSpellDeltas(ResolveChild(child_id, *t), +1, deltas);
+  std::vector<uint32_t> sorted;
+  for (auto& [child_id, c] : order) {
+    // A stable sort in TimelineBefore order: what AddFact's insertion after equal facts
+    // gives, one event at a time.
+    auto key_of = [&, c = c](uint32_t i) {
+      const auto& e = c->entries[i];
+      return timeline_codec::FactKey{e.occurred, e.recorded, e.type,
+                                     std::string_view(c->encoded).substr(e.id_at, e.id_size)};
+    };
+    sorted.resize(c->entries.size());
+    for (uint32_t i = 0; i < sorted.size(); ++i) sorted[i] = i;
+    std::stable_sort(sorted.begin(), sorted.end(), [&](uint32_t a, uint32_t b) {
+      return timeline_codec::KeyBefore(key_of(a), key_of(b));
+    });
+    state.clear();
+    timeline_codec::AppendHeader(state, c->partition, uint32_t(sorted.size()));
+    for (uint32_t i : sorted) state.append(c->encoded, c->entries[i].at, c->entries[i].size);
+
+    SortFacts(c->spells.facts);
+    c->spells.partition = c->partition;
+    AddSpellDeltas(ResolveChild(child_id, c->spells), +1, deltas);
     key.resize(prefix);
     key.append(child_id);
-    CARELEDGER_RETURN_IF_ERROR(sink.put_state(key, EncodeTimeline(*t)));
+    CARELEDGER_RETURN_IF_ERROR(sink.put_state(key, state));
     ++stats.children;
   }
   for (const auto& [cell, delta] : deltas) {
@@ -180,13 +239,26 @@ Result<RebuildStats> RebuildProjections(const EventStore& from, const Projection
 
 Result<RebuildStats> RebuildProjectionsInto(const EventStore& from, EventStore& to,
                                             size_t batch_entries) {
-  std::optional<EventStore::Batch> batch;
+  // A full batch is written on a second thread while the next is filled: writing (sorting,
+  // WAL, memtables) took as long as the fold. One write at a time, in order, and the next
+  // batch is begun only once the one before it is written, so that the store is never used
+  // from two threads at once.
+  std::optional<EventStore::Batch> batch, writing;
+  std::future<Status> written;
+  auto wait = [&]() -> Status {
+    if (!written.valid()) return Status::Ok();
+    Status s = written.get();
+    writing.reset();
+    return s;
+  };
   batch.emplace(to.NewBatch());
   size_t entries = 0;
   auto flush_if_full = [&]() -> Status {
     if (++entries < batch_entries) return Status::Ok();
-    CARELEDGER_RETURN_IF_ERROR(to.Write(*batch));
+    CARELEDGER_RETURN_IF_ERROR(wait());
+    writing.emplace(std::move(*batch));
     batch.emplace(to.NewBatch());
+    written = std::async(std::launch::async, [&] { return to.Write(*writing); });
     entries = 0;
     return Status::Ok();
   };
@@ -199,7 +271,9 @@ Result<RebuildStats> RebuildProjectionsInto(const EventStore& from, EventStore& 
                         return flush_if_full();
                       }};
   auto stats = RebuildProjections(from, sink);
+  Status last = wait();  // before returning, whatever happened: the thread uses `to`
   if (!stats.ok()) return stats.status();
+  CARELEDGER_RETURN_IF_ERROR(last);
   if (entries > 0) CARELEDGER_RETURN_IF_ERROR(to.Write(*batch));
   return stats;
 }
@@ -230,15 +304,13 @@ Status ForEachChild(const EventStore& store, std::optional<Instant> known_at,
   for (const auto& tp : *assignment) owned.insert(tp.partition);
   std::string prefix = ChildKey("");
   Status failure = Status::Ok();
+  Timeline timeline;  // one for all children: its facts' strings keep their buffers
   CARELEDGER_RETURN_IF_ERROR(
       store.ScanState(prefix, [&](std::string_view key, std::string_view value) {
-        auto timeline = DecodeTimeline(value);
-        if (!timeline.ok()) {
-          failure = timeline.status();
-          return false;
-        }
-        if (!owned.empty() && !owned.count(timeline->partition)) return true;
-        visit(ResolveChild(key.substr(prefix.size()), *timeline, known_at));
+        failure = DecodeTimelineInto(value, timeline);
+        if (!failure.ok()) return false;
+        if (!owned.empty() && !owned.count(timeline.partition)) return true;
+        visit(ResolveChild(key.substr(prefix.size()), timeline, known_at));
         return true;
       }));
   return failure;

@@ -1,9 +1,11 @@
 // Child timelines: the fold's state, its encoding, and the resolved view every figure reads.
 #include <algorithm>
+#include <cstring>
 #include <tuple>
 #include <unordered_set>
 
 #include "careledger/projections.h"
+#include "timeline_codec.h"
 
 namespace careledger {
 
@@ -80,10 +82,11 @@ class Reader {
     in_.remove_prefix(8);
     return v;
   }
-  std::string Str() {
+  // Into the caller's string: no temporary, and its buffer is reused.
+  void StrInto(std::string& out) {
     std::string_view s;
     if (!codec::GetLengthPrefixed(in_, s)) ok_ = false;
-    return std::string(s);
+    out.assign(s);
   }
   Timestamp Time() {
     Timestamp t;
@@ -104,39 +107,55 @@ class Reader {
 
 constexpr char kTimelineFormat = 2;
 
+// codec::PutLengthPrefixed's bytes, inlined: a fact has 27 strings, most of them empty.
+void PutString(std::string& out, std::string_view s) {
+  auto n = uint32_t(s.size());
+  char buf[4];
+  std::memcpy(buf, &n, 4);
+  out.append(buf, 4);
+  if (n) out.append(s);
+}
+
+// One fact's encoding, from its parts (the rebuild encodes straight from the envelope).
+void EncodeFactParts(std::string& out, EventType type, std::string_view event_id,
+                     std::string_view supersedes, const Timestamp& occurred_at, Instant recorded_at,
+                     uint64_t sequence, Instant ingested_at, const EventData& data,
+                     bool with_knowledge) {
+  out.push_back(char(type));
+  PutString(out, event_id);
+  PutString(out, supersedes);
+  PutTimestamp(out, occurred_at);
+  codec::PutFixed64(out, uint64_t(recorded_at.time_since_epoch().count()));
+  if (with_knowledge) {
+    codec::PutFixed64(out, sequence);
+    codec::PutFixed64(out, uint64_t(ingested_at.time_since_epoch().count()));
+  }
+  ForEachField(
+      data, [&](const std::string& s) { PutString(out, s); },
+      [&](const std::optional<bool>& b) { out.push_back(char(b ? 1 + *b : 0)); },
+      [&](const std::optional<int>& i) {
+        out.push_back(char(i.has_value()));
+        codec::PutBigEndian32(out, uint32_t(i.value_or(0)));
+      },
+      [&](const std::optional<Date>& d) { codec::PutBigEndian32(out, d ? codec::DaysKey(*d) : 0); },
+      [&](const std::optional<Timestamp>& t) {
+        out.push_back(char(t.has_value()));
+        if (t) PutTimestamp(out, *t);
+      });
+}
+
+void EncodeFact(std::string& out, const Fact& f, bool with_knowledge) {
+  EncodeFactParts(out, f.type, f.event_id, f.supersedes, f.occurred_at, f.recorded_at, f.sequence,
+                  f.ingested_at, f.data, with_knowledge);
+}
+
 std::string Encode(const Timeline& timeline, bool with_knowledge) {
   std::string out;
   // About what a generated fact takes (an id, 25 mostly empty strings with 4-byte lengths,
   // the fixed fields): one allocation instead of a doubling every few facts.
   out.reserve(9 + timeline.facts.size() * 256);
-  out.push_back(kTimelineFormat);
-  codec::PutBigEndian32(out, uint32_t(timeline.partition));
-  codec::PutBigEndian32(out, uint32_t(timeline.facts.size()));
-  for (const auto& f : timeline.facts) {
-    out.push_back(char(f.type));
-    codec::PutLengthPrefixed(out, f.event_id);
-    codec::PutLengthPrefixed(out, f.supersedes);
-    PutTimestamp(out, f.occurred_at);
-    codec::PutFixed64(out, uint64_t(f.recorded_at.time_since_epoch().count()));
-    if (with_knowledge) {
-      codec::PutFixed64(out, f.sequence);
-      codec::PutFixed64(out, uint64_t(f.ingested_at.time_since_epoch().count()));
-    }
-    ForEachField(
-        f.data, [&](const std::string& s) { codec::PutLengthPrefixed(out, s); },
-        [&](const std::optional<bool>& b) { out.push_back(char(b ? 1 + *b : 0)); },
-        [&](const std::optional<int>& i) {
-          out.push_back(char(i.has_value()));
-          codec::PutBigEndian32(out, uint32_t(i.value_or(0)));
-        },
-        [&](const std::optional<Date>& d) {
-          codec::PutBigEndian32(out, d ? codec::DaysKey(*d) : 0);
-        },
-        [&](const std::optional<Timestamp>& t) {
-          out.push_back(char(t.has_value()));
-          if (t) PutTimestamp(out, *t);
-        });
-  }
+  timeline_codec::AppendHeader(out, timeline.partition, uint32_t(timeline.facts.size()));
+  for (const auto& f : timeline.facts) EncodeFact(out, f, with_knowledge);
   return out;
 }
 
@@ -163,11 +182,30 @@ std::optional<std::string_view> DisposalOf(const Fact& f) {
 
 }  // namespace
 
+namespace timeline_codec {
+
+bool KeyBefore(const FactKey& a, const FactKey& b) {
+  return std::tuple(a.occurred, a.recorded, TypeRank(a.type), a.event_id) <
+         std::tuple(b.occurred, b.recorded, TypeRank(b.type), b.event_id);
+}
+
+void AppendHeader(std::string& out, int32_t partition, uint32_t facts) {
+  out.push_back(kTimelineFormat);
+  codec::PutBigEndian32(out, uint32_t(partition));
+  codec::PutBigEndian32(out, facts);
+}
+
+size_t AppendFact(std::string& out, const Envelope& e, uint64_t sequence, Instant ingested_at) {
+  size_t event_id_at = out.size() + 1 + 4;  // after the type and the id's length
+  EncodeFactParts(out, e.type, e.event_id, e.supersedes, e.occurred_at, e.recorded_at.instant,
+                  sequence, ingested_at, e.data, true);
+  return event_id_at;
+}
+
+}  // namespace timeline_codec
+
 bool TimelineBefore(const Fact& a, const Fact& b) {
-  return std::tuple(a.occurred_at.instant, a.recorded_at, TypeRank(a.type),
-                    std::string_view(a.event_id)) < std::tuple(b.occurred_at.instant, b.recorded_at,
-                                                               TypeRank(b.type),
-                                                               std::string_view(b.event_id));
+  return timeline_codec::KeyBefore(timeline_codec::KeyOf(a), timeline_codec::KeyOf(b));
 }
 
 void AddFact(Timeline& timeline, Fact fact) {
@@ -188,44 +226,51 @@ std::string CanonicalTimeline(const Timeline& timeline) {
 }
 
 Result<Timeline> DecodeTimeline(std::string_view bytes) {
-  Reader r(bytes);
   Timeline t;
+  CARELEDGER_RETURN_IF_ERROR(DecodeTimelineInto(bytes, t));
+  return t;
+}
+
+Status DecodeTimelineInto(std::string_view bytes, Timeline& t) {
+  Reader r(bytes);
   if (r.Byte() != uint8_t(kTimelineFormat)) {
     return Status::Fatal("projection state of a child is in an unknown format (replay to rebuild)");
   }
   t.partition = int32_t(r.U32());
   uint32_t n = r.U32();
   if (!r.ok() || n > bytes.size()) return Status::Fatal("projection state of a child is malformed");
+  // Every field is assigned, absent ones reset: `t` may hold another child's facts, whose
+  // strings keep their buffers (an event id is too long to fit inside a std::string).
   t.facts.resize(n);
   for (auto& f : t.facts) {
     f.type = EventType(r.Byte());
-    f.event_id = r.Str();
-    f.supersedes = r.Str();
+    r.StrInto(f.event_id);
+    r.StrInto(f.supersedes);
     f.occurred_at = r.Time();
     f.recorded_at = Instant{std::chrono::seconds{int64_t(r.U64())}};
     f.sequence = r.U64();
     f.ingested_at = Instant{std::chrono::seconds{int64_t(r.U64())}};
     ForEachField(
-        f.data, [&](std::string& s) { s = r.Str(); },
+        f.data, [&](std::string& s) { r.StrInto(s); },
         [&](std::optional<bool>& b) {
           uint8_t v = r.Byte();
-          if (v) b = v == 2;
+          b = v ? std::optional<bool>(v == 2) : std::nullopt;
         },
         [&](std::optional<int>& i) {
           bool has = r.Byte() != 0;
           int32_t v = int32_t(r.U32());
-          if (has) i = v;
+          i = has ? std::optional<int>(v) : std::nullopt;
         },
         [&](std::optional<Date>& d) {
           uint32_t key = r.U32();
-          if (key != 0) d = codec::DateFromDaysKey(key);
+          d = key != 0 ? std::optional<Date>(codec::DateFromDaysKey(key)) : std::nullopt;
         },
         [&](std::optional<Timestamp>& ts) {
-          if (r.Byte()) ts = r.Time();
+          ts = r.Byte() ? std::optional<Timestamp>(r.Time()) : std::nullopt;
         });
   }
   if (!r.ok() || !r.done()) return Status::Fatal("projection state of a child is malformed");
-  return t;
+  return Status::Ok();
 }
 
 ChildView ResolveChild(std::string_view child_id, const Timeline& timeline,

@@ -48,6 +48,9 @@ Fact FactFromEnvelope(const Envelope& e, uint64_t sequence, Instant ingested_at)
 
 std::string EncodeTimeline(const Timeline& timeline);
 Result<Timeline> DecodeTimeline(std::string_view bytes);
+// The same into `out`, replacing what it held but reusing its buffers: for scans of many
+// children. On error `out` holds a partial timeline.
+Status DecodeTimelineInto(std::string_view bytes, Timeline& out);
 // The timeline's meaning: its encoding without when each fact was learned, so that the same
 // events ingested in any order encode the same.
 std::string CanonicalTimeline(const Timeline& timeline);
