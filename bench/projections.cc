@@ -218,8 +218,7 @@ int Main(int argc, char** argv) {
         if (Fail(RebuildProjections(*source, null).status(), "fold")) return 1;
         fold_only.push_back(Seconds(t));
       }
-      if (only_fast) goto fast;
-      {
+      if (!only_fast) {
         auto to = OpenStore(dir / ("live-" + std::to_string(r)));
         auto t = Clock::now();
         if (Fail(ReplayLiveFold(*source, *to, 5000), "replay live fold")) return 1;
@@ -229,22 +228,22 @@ int Main(int argc, char** argv) {
           return std::cerr << "live-fold rebuild: state hash differs from the source's\n", 1;
         }
       }
-    fast : {
-      auto to = OpenStore(dir / ("fast-" + std::to_string(r)));
-      auto t = Clock::now();
-      auto stats = RebuildProjectionsInto(*source, *to);
-      fast.push_back(Seconds(t));
-      if (Fail(stats.status(), "rebuild")) return 1;
-      auto h = ProjectionStateHash(*to);
-      if (!h.ok() || *h != *source_hash) {
-        return std::cerr << "RebuildProjections: state hash differs from the source's\n", 1;
+      {
+        auto to = OpenStore(dir / ("fast-" + std::to_string(r)));
+        auto t = Clock::now();
+        auto stats = RebuildProjectionsInto(*source, *to);
+        fast.push_back(Seconds(t));
+        if (Fail(stats.status(), "rebuild")) return 1;
+        auto h = ProjectionStateHash(*to);
+        if (!h.ok() || *h != *source_hash) {
+          return std::cerr << "RebuildProjections: state hash differs from the source's\n", 1;
+        }
+        if (r == 0) {
+          std::cout << "rebuild wrote " << stats->children << " timelines and " << stats->counters
+                    << " counter cells; state hash " << ToHex(*h).substr(0, 16)
+                    << "… equal to the live store's\n";
+        }
       }
-      if (r == 0) {
-        std::cout << "rebuild wrote " << stats->children << " timelines and " << stats->counters
-                  << " counter cells; state hash " << ToHex(*h).substr(0, 16)
-                  << "… equal to the live store's\n";
-      }
-    }
       std::filesystem::remove_all(dir / ("live-" + std::to_string(r)));
       std::filesystem::remove_all(dir / ("fast-" + std::to_string(r)));
     }
