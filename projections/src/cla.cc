@@ -75,7 +75,7 @@ Status Projector::Apply(const std::vector<AcceptedEvent>& events, EventStore::Ba
       if (auto in_flight = previous_.find(key); in_flight != previous_.end()) {
         before = in_flight->second;
       } else {
-        auto stored = store_.GetState(key);
+        auto stored = store_.GetState(key, family_);
         if (!stored.ok()) return stored.status();
         before = std::move(stored.value());
       }
@@ -107,7 +107,7 @@ Status Projector::Apply(const std::vector<AcceptedEvent>& events, EventStore::Ba
   return Status::Ok();
 }
 
-Result<ChainHash> ProjectionStateHash(const EventStore& store) {
+Result<ChainHash> ProjectionStateHash(const EventStore& store, std::string_view family) {
   std::string child_prefix = ChildKey("");
   return store.HashState(
       [&](std::string_view key, std::string_view value) -> std::optional<std::string> {
@@ -122,7 +122,8 @@ Result<ChainHash> ProjectionStateHash(const EventStore& store) {
           return CanonicalTimeline(*timeline);
         }
         return std::string(value);
-      });
+      },
+      family);
 }
 
 Status ForEachChild(const EventStore& store, std::optional<Instant> known_at,
