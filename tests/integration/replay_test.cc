@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <ctime>
+#include <iostream>
 #include <thread>
 
 #include "care_fixture.h"
@@ -133,7 +134,11 @@ TEST(Replay, BesideARunningIngestLosesAndRepeatsNothing) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   EXPECT_EQ(ingest.Stop(), 0) << ingest.Stderr();
-  EXPECT_THAT(ingest.Stderr(), HasSubstr("swapped in"));
+  const std::string log = ingest.Stderr();
+  EXPECT_THAT(log, HasSubstr("swapped in"));
+  if (auto at = log.find("swapped in"); at != std::string::npos) {
+    std::cout << "[ figures  ] replay " << log.substr(at, log.find('\n', at) - at) << '\n';
+  }
   EXPECT_EQ(test::StoredEventIds(store),
             std::multiset<std::string>(fixture.event_ids.begin(), fixture.event_ids.end()));
 
