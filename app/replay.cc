@@ -90,11 +90,11 @@ Result<std::optional<ChainHash>> ReplayInIngest(const std::string& dir,
     }
     // Ingest looks between batches, several times a second; one that does not take the
     // request within this long is not running any more (or is stuck).
-    if (ReplayRequestPending(dir) && Clock::now() - posted > std::chrono::seconds(20)) {
-      if (WithdrawReplayRequest(dir)) return std::optional<ChainHash>();
+    if (ReplayRequestPending(dir, request.id) && Clock::now() - posted > std::chrono::seconds(20)) {
+      if (WithdrawReplayRequest(dir, request.id)) return std::optional<ChainHash>();
     }
     if (stop.load()) {
-      WithdrawReplayRequest(dir);
+      WithdrawReplayRequest(dir, request.id);
       return Status::Fatal("replay stopped waiting; a rebuild already begun by ingest goes on");
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));

@@ -1,6 +1,8 @@
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <charconv>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -40,8 +42,10 @@ std::string Describe(const std::vector<TopicPartition>& partitions) {
 }
 
 // The replay protocol's files in the store's directory.
-std::string RequestPath(const std::string& dir) {
-  return dir + "/replay.request";
+// One file per request, so that two `careledger replay` at once do not overwrite each other.
+constexpr std::string_view kRequestSuffix = ".request";
+std::string RequestPath(const std::string& dir, const std::string& id) {
+  return dir + "/replay." + id + std::string(kRequestSuffix);
 }
 std::string ProgressPath(const std::string& dir, const std::string& id) {
   return dir + "/replay." + id + ".progress";
@@ -81,13 +85,13 @@ bool ValidId(std::string_view id) {
   return true;
 }
 
-// The request, removed from the directory; nullopt when there is none.
-std::optional<ReplayRequest> TakeReplayRequest(const std::string& dir) {
-  std::string path = RequestPath(dir);
+// One request, removed from the directory (taking it is the acknowledgement); nullopt when
+// it is malformed or another process took it.
+std::optional<ReplayRequest> TakeReplayRequest(const std::string& path) {
   auto content = ReadWhole(path);
   if (!content) return std::nullopt;
   std::error_code ec;
-  std::filesystem::remove(path, ec);
+  if (!std::filesystem::remove(path, ec)) return std::nullopt;
   std::istringstream in(*content);
   ReplayRequest r;
   std::string known;
@@ -205,6 +209,8 @@ class Ingestor : public GroupConsumer::Listener {
   bool ever_assigned_ = false;
   Clock::time_point started_, last_message_, first_assigned_;
 
+  // Requests taken and waiting for the one being served.
+  std::deque<ReplayRequest> queued_replays_;
   // A replay being served: folded in a background thread up to near the log's head, then
   // caught up and swapped (or hashed and dropped) by ServeReplay between two batches.
   struct ReplayJob {
@@ -220,11 +226,25 @@ Status Ingestor::ServeReplay() {
   if (options_.replay_dir.empty()) return Status::Ok();
   const std::string& dir = options_.replay_dir;
   auto now = Clock::now();
-  if (!replay_) {
-    if (now - last_replay_check_ < std::chrono::milliseconds(200)) return Status::Ok();
+  if (now - last_replay_check_ >= std::chrono::milliseconds(200)) {
     last_replay_check_ = now;
-    auto request = TakeReplayRequest(dir);
-    if (!request) return Status::Ok();
+    std::vector<std::string> paths;
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+      std::string name = entry.path().filename().string();
+      if (name.starts_with("replay.") && name.ends_with(kRequestSuffix)) {
+        paths.push_back(entry.path().string());
+      }
+    }
+    std::sort(paths.begin(), paths.end());
+    for (const auto& path : paths) {
+      if (auto request = TakeReplayRequest(path)) queued_replays_.push_back(std::move(*request));
+    }
+  }
+  if (!replay_) {
+    if (queued_replays_.empty()) return Status::Ok();
+    std::optional<ReplayRequest> request = std::move(queued_replays_.front());
+    queued_replays_.pop_front();
     auto rebuild = StateRebuild::Begin(store_, {.known_at = request->known_at});
     if (!rebuild.ok()) {
       spdlog::warn("replay {} cannot start: {}", request->id, rebuild.status().message());
@@ -294,6 +314,10 @@ Status Ingestor::ServeReplay() {
 }
 
 void Ingestor::AbandonReplay(const std::string& why) {
+  for (const auto& request : queued_replays_) {
+    (void)WriteWhole(ResultPath(options_.replay_dir, request.id), "error " + why + "\n");
+  }
+  queued_replays_.clear();
   if (!replay_) return;
   std::unique_ptr<ReplayJob> job = std::move(replay_);
   (void)job->folding.get();  // the rebuild is dropped with the job
@@ -636,17 +660,17 @@ Status PostReplayRequest(const std::string& dir, const ReplayRequest& request) {
   if (!ValidId(request.id)) return Status::BadInput("replay request id is malformed");
   std::string known =
       request.known_at ? std::to_string(request.known_at->time_since_epoch().count()) : "-";
-  return WriteWhole(RequestPath(dir), request.id + " " + known + "\n");
+  return WriteWhole(RequestPath(dir, request.id), request.id + " " + known + "\n");
 }
 
-bool ReplayRequestPending(const std::string& dir) {
+bool ReplayRequestPending(const std::string& dir, const std::string& id) {
   std::error_code ec;
-  return std::filesystem::exists(RequestPath(dir), ec);
+  return std::filesystem::exists(RequestPath(dir, id), ec);
 }
 
-bool WithdrawReplayRequest(const std::string& dir) {
+bool WithdrawReplayRequest(const std::string& dir, const std::string& id) {
   std::error_code ec;
-  return std::filesystem::remove(RequestPath(dir), ec);
+  return std::filesystem::remove(RequestPath(dir, id), ec);
 }
 
 Result<std::optional<ChainHash>> PollReplay(const std::string& dir, const std::string& id,

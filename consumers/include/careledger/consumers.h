@@ -60,10 +60,11 @@ struct ReplayProgress {
   uint64_t total = 0;   // the log's length when last looked at
 };
 Status PostReplayRequest(const std::string& dir, const ReplayRequest& request);
-// True while a posted request has not been taken by an ingest.
-bool ReplayRequestPending(const std::string& dir);
+// True while a posted request has not been taken by an ingest. A running ingest takes every
+// request within a fraction of a second and serves them one after the other.
+bool ReplayRequestPending(const std::string& dir, const std::string& id);
 // Takes back a request no ingest took (true when it was still there).
-bool WithdrawReplayRequest(const std::string& dir);
+bool WithdrawReplayRequest(const std::string& dir, const std::string& id);
 // nullopt while the replay runs (with `progress` filled in when known); the state hash once
 // done, or why it failed. The result's files are removed once read.
 Result<std::optional<ChainHash>> PollReplay(const std::string& dir, const std::string& id,
