@@ -120,9 +120,18 @@ TEST(Replay, BesideARunningIngestLosesAndRepeatsNothing) {
          std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
+  // A second, audit, replay asked at the same time is served after the first; as known before
+  // anything was ingested, its state is empty: the hash of nothing.
+  test::RunResult audit;
+  std::thread auditor([&] {
+    audit = Careledger({"replay", "--data", store, "--as-known-at", "2020-01-01T00:00:00Z"});
+  });
   auto replay = Careledger({"replay", "--data", store});
   const size_t stored_at_replay = test::StoredEventIds(store).size();
+  auditor.join();
   producer.join();
+  EXPECT_EQ(audit.exit_code, 0) << audit.err;
+  EXPECT_EQ(audit.out, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\n");
   EXPECT_EQ(replay.exit_code, 0) << replay.err;
   EXPECT_THAT(replay.err, HasSubstr("asking it to replay"));
   EXPECT_EQ(replay.out.size(), 65u) << replay.out;
