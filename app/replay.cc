@@ -44,11 +44,8 @@ Result<ChainHash> ReplayHere(EventStore& store, std::optional<Instant> known_at,
   if (!rebuild.ok()) return rebuild.status();
   const uint64_t total = store.next_sequence();
   ProgressLine progress;
-  bool first = true;
-  auto report = [&](uint64_t folded) {
-    progress.Update(folded, total, first);
-    first = false;
-  };
+  progress.Update(0, total, true);  // the rebuild is under way: its family exists
+  auto report = [&](uint64_t folded) { progress.Update(folded, total); };
   // In steps, so that a stop request is seen; the family is dropped on the way out.
   constexpr uint64_t kStep = 100000;
   while ((*rebuild)->next() < total) {
@@ -113,7 +110,8 @@ Command AddReplay(CLI::App& app) {
   auto* cmd = app.add_subcommand(
       "replay",
       "Rebuild the projection state from the log beside the live one, then swap it in; print "
-      "the state hash. Works while ingest runs (it does the rebuild between its batches)");
+      "the state hash. Works while ingest runs: that ingest rebuilds beside its batches and "
+      "swaps between two of them");
   AddCommonFlags(*cmd, o->common);
   cmd->add_option("--projection", o->projection,
                   "Which projection: only 'all' (timelines and the CLA counters derived from "

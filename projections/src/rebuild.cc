@@ -24,7 +24,9 @@ Status StateRebuild::CatchUp(uint64_t end, const std::function<void(uint64_t)>& 
   if (swapped_) return Status::Fatal("the rebuild was swapped in already");
   EnvelopeParser parser;
   // Envelopes stay put while a chunk is gathered: AcceptedEvent points at them.
-  std::vector<Envelope> envelopes(options_.chunk);
+  std::vector<Envelope> envelopes;
+  uint64_t start = next_.load();
+  envelopes.reserve(std::min<uint64_t>(options_.chunk, end > start ? end - start : 0));
   std::vector<AcceptedEvent> accepted;
   accepted.reserve(options_.chunk);
   size_t used = 0;
@@ -50,6 +52,9 @@ Status StateRebuild::CatchUp(uint64_t end, const std::function<void(uint64_t)>& 
           if (rec.sequence >= end) return false;
           next = rec.sequence + 1;
           if (!options_.known_at || rec.ingested_at <= *options_.known_at) {
+            // Reused chunk after chunk (their strings keep their capacity); never moved while
+            // a chunk points at them, as the reserve covers a whole chunk.
+            if (used == envelopes.size()) envelopes.emplace_back();
             Envelope& e = envelopes[used];
             if (Status s = parser.Parse(rec.payload, e); !s.ok()) {
               // The payload was accepted once; failing now means the log or the parser changed.

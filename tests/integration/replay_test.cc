@@ -222,7 +222,7 @@ TEST(Replay, KilledHalfwayLeavesTheLiveStateAndTheNextReplaySucceeds) {
   for (int attempt = 0; attempt < 5 && !killed_halfway; ++attempt) {
     test::Background replay({CARELEDGER_BIN, "replay", "--data", store});
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    // The first progress line comes after the first state batch: the rebuild is under way.
+    // The first progress line comes once the rebuild's family exists: it is under way.
     while (replay.Stderr().find("replayed") == std::string::npos &&
            std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));

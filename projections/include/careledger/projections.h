@@ -173,7 +173,7 @@ class StateRebuild {
  public:
   struct Options {
     std::optional<Instant> known_at;  // only records ingested at or before it
-    size_t chunk = 20000;             // log records per state batch
+    size_t chunk = 50000;             // log records per state batch
   };
   static Result<std::unique_ptr<StateRebuild>> Begin(EventStore& store, Options options);
   // Drops the family unless it was swapped in.
