@@ -71,5 +71,6 @@ Command AddBackup(CLI::App& app);
 Command AddRestore(CLI::App& app);
 Command AddDeadLetter(CLI::App& app);
 Command AddConfig(CLI::App& app);
+Command AddReplay(CLI::App& app);
 
 }  // namespace careledger::app

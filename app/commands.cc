@@ -243,6 +243,7 @@ Command AddIngest(CLI::App& app) {
             options.group = o->group;
             options.until_end = o->until_end;
             options.max_batch = o->max_batch;
+            options.replay_dir = ctx->data_dir;  // `careledger replay` asks through it
             if (o->until_idle >= 0) {
               options.until_idle = std::chrono::milliseconds(int64_t(o->until_idle * 1000));
             }

@@ -1,7 +1,13 @@
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <charconv>
+#include <deque>
+#include <filesystem>
+#include <fstream>
 #include <future>
 #include <map>
+#include <sstream>
 #include <thread>
 #include <unordered_map>
 #include <utility>
@@ -33,6 +39,76 @@ std::string Describe(const std::vector<TopicPartition>& partitions) {
     out.append("]");
   }
   return out.empty() ? "no partitions" : out;
+}
+
+// The replay protocol's files in the store's directory.
+// One file per request, so that two `careledger replay` at once do not overwrite each other.
+constexpr std::string_view kRequestSuffix = ".request";
+std::string RequestPath(const std::string& dir, const std::string& id) {
+  return dir + "/replay." + id + std::string(kRequestSuffix);
+}
+std::string ProgressPath(const std::string& dir, const std::string& id) {
+  return dir + "/replay." + id + ".progress";
+}
+std::string ResultPath(const std::string& dir, const std::string& id) {
+  return dir + "/replay." + id + ".result";
+}
+
+// Written beside and renamed into place, so a reader never sees half a file.
+Status WriteWhole(const std::string& path, const std::string& content) {
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << content;
+    if (!out.flush()) return Status::Fatal("cannot write " + tmp);
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) return Status::Fatal("cannot rename " + tmp + ": " + ec.message());
+  return Status::Ok();
+}
+
+std::optional<std::string> ReadWhole(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return std::nullopt;
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// A request's id is used in file names: letters, digits, '-' and '_' only.
+bool ValidId(std::string_view id) {
+  if (id.empty() || id.size() > 64) return false;
+  for (char c : id) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') return false;
+  }
+  return true;
+}
+
+// One request, removed from the directory (taking it is the acknowledgement); nullopt when
+// it is malformed or another process took it.
+std::optional<ReplayRequest> TakeReplayRequest(const std::string& path) {
+  auto content = ReadWhole(path);
+  if (!content) return std::nullopt;
+  std::error_code ec;
+  if (!std::filesystem::remove(path, ec)) return std::nullopt;
+  std::istringstream in(*content);
+  ReplayRequest r;
+  std::string known;
+  in >> r.id >> known;
+  if (!ValidId(r.id)) {
+    spdlog::warn("ignoring a malformed replay request in {}", path);
+    return std::nullopt;
+  }
+  if (known != "-") {
+    int64_t secs = 0;
+    if (std::from_chars(known.data(), known.data() + known.size(), secs).ec != std::errc()) {
+      spdlog::warn("ignoring a malformed replay request in {}", path);
+      return std::nullopt;
+    }
+    r.known_at = Instant{std::chrono::seconds{secs}};
+  }
+  return r;
 }
 
 struct Position {
@@ -94,6 +170,10 @@ class Ingestor : public GroupConsumer::Listener {
   Status FinishWrite();
   Status FillEnds(GroupConsumer& consumer);
   bool AtEnd() const;
+  // Between batches: takes a replay request, and swaps a rebuild in once it has caught up.
+  Status ServeReplay();
+  // Ends a replay that cannot finish (ingest stopping), telling the one who asked.
+  void AbandonReplay(const std::string& why);
 
   EventStore& store_;
   const IngestOptions& options_;
@@ -128,7 +208,123 @@ class Ingestor : public GroupConsumer::Listener {
   Status store_failure_;  // a fatal write: sticky
   bool ever_assigned_ = false;
   Clock::time_point started_, last_message_, first_assigned_;
+
+  // Requests taken and waiting for the one being served.
+  std::deque<ReplayRequest> queued_replays_;
+  // A replay being served: folded in a background thread up to near the log's head, then
+  // caught up and swapped (or hashed and dropped) by ServeReplay between two batches.
+  struct ReplayJob {
+    ReplayRequest request;
+    std::unique_ptr<StateRebuild> rebuild;  // outlives `folding`, which uses it
+    std::future<Status> folding;
+  };
+  std::unique_ptr<ReplayJob> replay_;
+  Clock::time_point last_replay_check_{};
 };
+
+Status Ingestor::ServeReplay() {
+  if (options_.replay_dir.empty()) return Status::Ok();
+  const std::string& dir = options_.replay_dir;
+  auto now = Clock::now();
+  if (now - last_replay_check_ >= std::chrono::milliseconds(200)) {
+    last_replay_check_ = now;
+    std::vector<std::string> paths;
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+      std::string name = entry.path().filename().string();
+      if (name.starts_with("replay.") && name.ends_with(kRequestSuffix)) {
+        paths.push_back(entry.path().string());
+      }
+    }
+    std::sort(paths.begin(), paths.end());
+    for (const auto& path : paths) {
+      if (auto request = TakeReplayRequest(path)) queued_replays_.push_back(std::move(*request));
+    }
+  }
+  if (!replay_) {
+    if (queued_replays_.empty()) return Status::Ok();
+    std::optional<ReplayRequest> request = std::move(queued_replays_.front());
+    queued_replays_.pop_front();
+    auto rebuild = StateRebuild::Begin(store_, {.known_at = request->known_at});
+    if (!rebuild.ok()) {
+      spdlog::warn("replay {} cannot start: {}", request->id, rebuild.status().message());
+      (void)WriteWhole(ResultPath(dir, request->id), "error " + rebuild.status().message() + "\n");
+      return Status::Ok();
+    }
+    spdlog::info("replay {}: rebuilding the projection state into {} beside ingest", request->id,
+                 (*rebuild)->family());
+    auto job = std::make_unique<ReplayJob>();
+    job->request = std::move(*request);
+    job->rebuild = std::move(rebuild.value());
+    StateRebuild* r = job->rebuild.get();
+    std::string progress_path = ProgressPath(dir, job->request.id);
+    job->folding = std::async(std::launch::async, [this, r, progress_path]() -> Status {
+      auto last = Clock::now() - std::chrono::seconds(1);
+      auto report = [&](uint64_t folded) {
+        if (auto t = Clock::now(); t - last >= std::chrono::milliseconds(500)) {
+          last = t;
+          (void)WriteWhole(progress_path, std::to_string(folded) + " " +
+                                              std::to_string(store_.next_sequence()) + "\n");
+        }
+      };
+      report(0);
+      // Chase the head while ingest appends; the last stretch is folded between two batches.
+      // A few passes at most: under an ingest as fast as the rebuild, the pause takes the rest.
+      for (int pass = 0; pass < 8; ++pass) {
+        CARELEDGER_RETURN_IF_ERROR(r->CatchUp(store_.next_sequence(), report));
+        if (store_.next_sequence() - r->next() <= 5000) break;
+      }
+      return Status::Ok();
+    });
+    replay_ = std::move(job);
+    return Status::Ok();
+  }
+  if (replay_->folding.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+    return Status::Ok();
+  }
+  std::unique_ptr<ReplayJob> job = std::move(replay_);
+  Status s = job->folding.get();
+  std::string hash;
+  if (s.ok()) {
+    // Nothing in flight: the log's head is final until the next batch, which is built on the
+    // state as swapped.
+    CARELEDGER_RETURN_IF_ERROR(FinishWrite());
+    auto t0 = Clock::now();
+    s = job->rebuild->CatchUp(store_.next_sequence());
+    if (s.ok() && !job->request.known_at) {
+      s = job->rebuild->Swap();
+      projector_.Forget();
+    }
+    if (s.ok()) {
+      auto h = job->request.known_at ? job->rebuild->Hash() : ProjectionStateHash(store_);
+      if (h.ok()) hash = ToHex(*h);
+      s = h.status();
+    }
+    spdlog::info("replay {}: {} at log sequence {} ({} ms between batches)", job->request.id,
+                 s.ok() ? (job->request.known_at ? "hashed" : "swapped in") : "failed",
+                 store_.next_sequence(),
+                 std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count());
+  }
+  if (!s.ok()) spdlog::warn("replay {} failed: {}", job->request.id, s.message());
+  std::error_code ec;
+  std::filesystem::remove(ProgressPath(dir, job->request.id), ec);
+  (void)WriteWhole(ResultPath(dir, job->request.id),
+                   s.ok() ? "ok " + hash + "\n" : "error " + s.message() + "\n");
+  return Status::Ok();
+}
+
+void Ingestor::AbandonReplay(const std::string& why) {
+  for (const auto& request : queued_replays_) {
+    (void)WriteWhole(ResultPath(options_.replay_dir, request.id), "error " + why + "\n");
+  }
+  queued_replays_.clear();
+  if (!replay_) return;
+  std::unique_ptr<ReplayJob> job = std::move(replay_);
+  (void)job->folding.get();  // the rebuild is dropped with the job
+  std::error_code ec;
+  std::filesystem::remove(ProgressPath(options_.replay_dir, job->request.id), ec);
+  (void)WriteWhole(ResultPath(options_.replay_dir, job->request.id), "error " + why + "\n");
+}
 
 Status Ingestor::WriteBatch() {
   // After a fatal store error nothing more is written: RocksDB refuses (or, built with
@@ -336,6 +532,7 @@ bool Ingestor::AtEnd() const {
 }
 
 Status Ingestor::Step(GroupConsumer& consumer, bool& done) {
+  CARELEDGER_RETURN_IF_ERROR(ServeReplay());
   CARELEDGER_RETURN_IF_ERROR(consumer.Poll(options_.max_batch, options_.max_batch_wait, pending_));
   CARELEDGER_RETURN_IF_ERROR(std::exchange(failure_, Status::Ok()));
   auto now = Clock::now();
@@ -370,6 +567,7 @@ Result<IngestStats> Ingestor::Run(const std::atomic<bool>& stop) {
   struct ReleaseMessages {
     Ingestor& ingestor;
     ~ReleaseMessages() {
+      ingestor.AbandonReplay("ingest stopped before the replay finished; run it again");
       ingestor.pending_.clear();
       if (ingestor.in_flight_) (void)ingestor.FinishWrite();
       ingestor.consumer_ = nullptr;
@@ -456,6 +654,54 @@ Result<IngestStats> RunIngest(EventStore& store, const IngestOptions& options,
                               const std::atomic<bool>& stop) {
   Ingestor ingestor(store, options);
   return ingestor.Run(stop);
+}
+
+Status PostReplayRequest(const std::string& dir, const ReplayRequest& request) {
+  if (!ValidId(request.id)) return Status::BadInput("replay request id is malformed");
+  std::string known =
+      request.known_at ? std::to_string(request.known_at->time_since_epoch().count()) : "-";
+  return WriteWhole(RequestPath(dir, request.id), request.id + " " + known + "\n");
+}
+
+bool ReplayRequestPending(const std::string& dir, const std::string& id) {
+  std::error_code ec;
+  return std::filesystem::exists(RequestPath(dir, id), ec);
+}
+
+bool WithdrawReplayRequest(const std::string& dir, const std::string& id) {
+  std::error_code ec;
+  return std::filesystem::remove(RequestPath(dir, id), ec);
+}
+
+Result<std::optional<ChainHash>> PollReplay(const std::string& dir, const std::string& id,
+                                            ReplayProgress& progress) {
+  auto result = ReadWhole(ResultPath(dir, id));
+  if (!result) {
+    if (auto p = ReadWhole(ProgressPath(dir, id))) {
+      std::istringstream in(*p);
+      ReplayProgress read;
+      if (in >> read.folded >> read.total) progress = read;
+    }
+    return std::optional<ChainHash>();
+  }
+  std::error_code ec;
+  std::filesystem::remove(ResultPath(dir, id), ec);
+  std::filesystem::remove(ProgressPath(dir, id), ec);
+  std::string_view r = *result;
+  while (!r.empty() && (r.back() == '\n' || r.back() == '\r')) r.remove_suffix(1);
+  if (r.starts_with("error "))
+    return Status::Fatal("replay in ingest: " + std::string(r.substr(6)));
+  if (!r.starts_with("ok ") || r.size() != 3 + 64) {
+    return Status::Fatal("replay result " + ResultPath(dir, id) + " is malformed");
+  }
+  ChainHash hash{};
+  for (size_t i = 0; i < hash.size(); ++i) {
+    auto hex = r.substr(3 + 2 * i, 2);
+    if (std::from_chars(hex.data(), hex.data() + 2, hash[i], 16).ec != std::errc()) {
+      return Status::Fatal("replay result " + ResultPath(dir, id) + " is malformed");
+    }
+  }
+  return std::optional<ChainHash>(hash);
 }
 
 }  // namespace careledger

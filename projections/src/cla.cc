@@ -82,18 +82,21 @@ struct LatestPartition {
   }
 };
 
-Status LoadTimeline(const EventStore& store, std::string_view child_id, Timeline& out) {
+Status LoadTimeline(const EventStore& store, std::string_view family, std::string_view child_id,
+                    Timeline& out) {
   Status failure = Status::Ok();
   LatestPartition latest;
-  CARELEDGER_RETURN_IF_ERROR(
-      store.ScanState(FactKeyPrefix(child_id), [&](std::string_view, std::string_view value) {
+  CARELEDGER_RETURN_IF_ERROR(store.ScanState(
+      FactKeyPrefix(child_id),
+      [&](std::string_view, std::string_view value) {
         Fact& f = out.facts.emplace_back();
         int32_t partition = 0;
         failure = DecodeFact(value, f, partition);
         if (!failure.ok()) return false;
         if (AffectsCare(f)) latest.See(f, partition, out.partition);
         return true;
-      }));
+      },
+      family));
   return failure;
 }
 
@@ -128,7 +131,7 @@ Status Projector::Apply(const std::vector<AcceptedEvent>& events, EventStore::Ba
     if (auto in_flight = previous_.find(std::string(child_id)); in_flight != previous_.end()) {
       before = std::move(in_flight->second);
     } else {
-      CARELEDGER_RETURN_IF_ERROR(LoadTimeline(store_, child_id, before));
+      CARELEDGER_RETURN_IF_ERROR(LoadTimeline(store_, family_, child_id, before));
     }
     Timeline after = before;
     after.partition = t.partition;
@@ -233,7 +236,7 @@ Result<RebuildStats> RebuildProjectionsInto(const EventStore& from, EventStore& 
   return stats;
 }
 
-Result<ChainHash> ProjectionStateHash(const EventStore& store) {
+Result<ChainHash> ProjectionStateHash(const EventStore& store, std::string_view family) {
   return store.HashState(
       [&](std::string_view key, std::string_view value) -> std::optional<std::string> {
         if (key.starts_with(kClaPrefix)) {
@@ -248,7 +251,8 @@ Result<ChainHash> ProjectionStateHash(const EventStore& store) {
           return CanonicalFact(f, partition);
         }
         return std::string(value);
-      });
+      },
+      family);
 }
 
 Status ForEachChild(const EventStore& store, std::optional<Instant> known_at,

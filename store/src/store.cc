@@ -13,11 +13,13 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <map>
+#include <mutex>
 
 #include "careledger/events.h"
 #include "codec.h"
@@ -30,6 +32,13 @@ namespace {
 enum Cf : size_t { kDefault, kLog, kEventId, kChild, kOffsets, kDeadLetter, kProjection, kMeta };
 constexpr std::array<const char*, 8> kCfNames = {"default", "log",        "event_id",   "child",
                                                  "offsets", "deadletter", "projection", "meta"};
+// The projection state families: "projection" (the first), then "projection.N" by rebuilds.
+constexpr std::string_view kStateFamilyBase = "projection";
+bool IsStateFamily(std::string_view name) {
+  return name == kStateFamilyBase ||
+         (name.starts_with(kStateFamilyBase) && name.size() > kStateFamilyBase.size() + 1 &&
+          name[kStateFamilyBase.size()] == '.');
+}
 
 // Projection counters are int64 deltas added by merge, so a batch touching the same cell from
 // many children needs no read-modify-write.
@@ -48,6 +57,7 @@ class Int64AddOperator : public rocksdb::AssociativeMergeOperator {
 
 constexpr std::string_view kMetaLogHead = "log_head";       // next sequence (8) + head chain (32)
 constexpr std::string_view kMetaAssigned{"assigned\0", 9};  // + partition key → ""
+constexpr std::string_view kMetaStateFamily = "state_family";  // the live state family's name
 
 // RocksDB's own log goes to ours (stderr) rather than a LOG file in the store: one stream for
 // operators, and nothing but data on the data disk. That matters when the disk fills: RocksDB
@@ -103,12 +113,28 @@ int64_t DecodeCounter(std::string_view value) {
 
 struct EventStore::Impl {
   std::unique_ptr<rocksdb::DB> db;
+  // By Cf; cf[kProjection] is the family live at open (see `live` for the one live now).
   std::vector<rocksdb::ColumnFamilyHandle*> cf;
   rocksdb::WriteOptions write_options;
+  rocksdb::ColumnFamilyOptions state_options;  // for families a rebuild creates
+  // The live state family: switched by a swap while other threads may read through it.
+  std::atomic<rocksdb::ColumnFamilyHandle*> live{nullptr};
+  mutable std::mutex families_mu;
+  std::map<std::string, rocksdb::ColumnFamilyHandle*, std::less<>> families;  // state families
+  // Handles are destroyed only with the store: a reader may still hold a swapped-out one (a
+  // dropped family stays readable through its handle).
+  std::vector<rocksdb::ColumnFamilyHandle*> owned;
   ~Impl() {
-    for (auto* h : cf) {
+    for (auto* h : owned) {
       if (h) db->DestroyColumnFamilyHandle(h);
     }
+  }
+  // The handle of a state family; empty = the live one. Null when there is no such family.
+  rocksdb::ColumnFamilyHandle* State(std::string_view family) const {
+    if (family.empty()) return live.load(std::memory_order_acquire);
+    std::lock_guard lock(families_mu);
+    auto it = families.find(family);
+    return it == families.end() ? nullptr : it->second;
   }
 };
 
@@ -124,6 +150,9 @@ struct EventStore::Batch::Impl {
   };
   std::vector<Entry> entries;
   const std::vector<rocksdb::ColumnFamilyHandle*>* cf = nullptr;
+  // Where projection entries go: the family live when the batch is written, or a fixed one.
+  const std::atomic<rocksdb::ColumnFamilyHandle*>* live = nullptr;
+  rocksdb::ColumnFamilyHandle* state = nullptr;
   Instant ingested_at;  // one clock reading for the whole batch
 
   void Put(uint32_t family, std::string key, std::string value, bool merge = false) {
@@ -136,8 +165,9 @@ struct EventStore::Batch::Impl {
     size_t bytes = 0;
     for (const auto& e : entries) bytes += e.key.size() + e.value.size() + 16;
     rocksdb::WriteBatch wb(bytes);
+    rocksdb::ColumnFamilyHandle* projection = state ? state : live->load(std::memory_order_acquire);
     for (const auto& e : entries) {
-      auto* family = (*cf)[e.cf];
+      auto* family = e.cf == kProjection ? projection : (*cf)[e.cf];
       if (e.merge) {
         wb.Merge(family, e.key, e.value);
       } else {
@@ -230,17 +260,21 @@ Result<std::unique_ptr<EventStore>> EventStore::Open(const StoreOptions& options
   auto table_factory =
       std::shared_ptr<rocksdb::TableFactory>(rocksdb::NewBlockBasedTableFactory(table));
 
-  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-  for (const char* name : kCfNames) {
-    rocksdb::ColumnFamilyOptions cf_options;
-    cf_options.table_factory = table_factory;
-    cf_options.compression = options.compress ? rocksdb::kLZ4Compression : rocksdb::kNoCompression;
-    cf_options.write_buffer_size = options.write_buffer_bytes;
-    if (std::strcmp(name, "projection") == 0) {
-      cf_options.merge_operator = std::make_shared<Int64AddOperator>();
+  rocksdb::ColumnFamilyOptions base_options;
+  base_options.table_factory = table_factory;
+  base_options.compression = options.compress ? rocksdb::kLZ4Compression : rocksdb::kNoCompression;
+  base_options.write_buffer_size = options.write_buffer_bytes;
+  rocksdb::ColumnFamilyOptions state_options = base_options;
+  state_options.merge_operator = std::make_shared<Int64AddOperator>();
+  auto describe = [&](const std::vector<std::string>& extra_state_families) {
+    std::vector<rocksdb::ColumnFamilyDescriptor> out;
+    for (const char* name : kCfNames) {
+      out.emplace_back(name, IsStateFamily(name) ? state_options : base_options);
     }
-    descriptors.emplace_back(name, cf_options);
-  }
+    for (const auto& name : extra_state_families) out.emplace_back(name, state_options);
+    return out;
+  };
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors = describe({});
 
   if (!options.read_only && !exists) {
     // RocksDB adds column families one at a time; a reader that opened the store meanwhile
@@ -266,11 +300,31 @@ Result<std::unique_ptr<EventStore>> EventStore::Open(const StoreOptions& options
   // look-ups) and nothing reads them; the setting is per thread, and the opener writes.
   rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable);
   auto impl = std::make_unique<Impl>();
+  impl->state_options = state_options;
   rocksdb::DB* raw = nullptr;
-  rocksdb::Status s =
-      options.read_only
-          ? rocksdb::DB::OpenForReadOnly(db_options, options.path, descriptors, &impl->cf, &raw)
-          : rocksdb::DB::Open(db_options, options.path, descriptors, &impl->cf, &raw);
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::Status s;
+  // Every state family there is gets opened (RocksDB wants all of them for writing); which
+  // one is live is read from meta below. A reader may list the families just before a
+  // writer drops one, and then fails to open it: list again.
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    std::vector<std::string> names, extra;
+    if (rocksdb::DB::ListColumnFamilies(db_options, options.path, &names).ok()) {
+      for (const auto& name : names) {
+        if (IsStateFamily(name) && name != kStateFamilyBase) extra.push_back(name);
+      }
+    }
+    // "projection" itself is opened only while it exists (a swap drops it for good).
+    descriptors = describe(extra);
+    if (!names.empty() &&
+        std::find(names.begin(), names.end(), std::string(kStateFamilyBase)) == names.end()) {
+      descriptors.erase(descriptors.begin() + kProjection);
+    }
+    s = options.read_only
+            ? rocksdb::DB::OpenForReadOnly(db_options, options.path, descriptors, &handles, &raw)
+            : rocksdb::DB::Open(db_options, options.path, descriptors, &handles, &raw);
+    if (s.ok() || !options.read_only || !s.IsInvalidArgument()) break;
+  }
   if (!s.ok()) {
     if (s.IsIOError() && s.ToString().find("lock") != std::string::npos) {
       return Status::Fatal("store " + options.path + " is in use by another careledger process (" +
@@ -280,6 +334,48 @@ Result<std::unique_ptr<EventStore>> EventStore::Open(const StoreOptions& options
   }
   impl->db.reset(raw);
   impl->write_options.sync = options.sync;
+  impl->owned = handles;
+  impl->cf.assign(kCfNames.size(), nullptr);
+  for (auto* h : handles) {
+    const std::string& name = h->GetName();
+    if (IsStateFamily(name)) {
+      impl->families.emplace(name, h);
+      continue;
+    }
+    for (size_t i = 0; i < kCfNames.size(); ++i) {
+      if (name == kCfNames[i]) impl->cf[i] = h;
+    }
+  }
+  {
+    std::string live(kStateFamilyBase);
+    std::string v;
+    auto got = impl->db->Get(rocksdb::ReadOptions(), impl->cf[kMeta], kMetaStateFamily, &v);
+    if (got.ok()) {
+      live = v;
+    } else if (!got.IsNotFound()) {
+      return FromRocks(got, "read the live state family");
+    }
+    auto it = impl->families.find(live);
+    if (it == impl->families.end()) {
+      return Status::Fatal("the live projection state family '" + live +
+                           "' is missing (run `careledger replay`)");
+    }
+    impl->live.store(it->second);
+    impl->cf[kProjection] = it->second;
+    if (!options.read_only) {
+      // Not live at open: an interrupted rebuild's, of no use to anyone.
+      for (auto i = impl->families.begin(); i != impl->families.end();) {
+        if (i->first == live) {
+          ++i;
+          continue;
+        }
+        spdlog::info("dropping state family {} left by an interrupted replay", i->first);
+        CARELEDGER_RETURN_IF_ERROR(
+            FromRocks(impl->db->DropColumnFamily(i->second), "drop " + i->first));
+        i = impl->families.erase(i);
+      }
+    }
+  }
 
   std::unique_ptr<EventStore> store(new EventStore());
   store->impl_ = std::move(impl);
@@ -288,7 +384,7 @@ Result<std::unique_ptr<EventStore>> EventStore::Open(const StoreOptions& options
       store->impl_->db->NewIterator(rocksdb::ReadOptions(), store->impl_->cf[kLog]));
   it->SeekToLast();
   if (it->Valid()) {
-    store->next_sequence_ = codec::GetBigEndian64(it->key().data()) + 1;
+    store->next_sequence_.store(codec::GetBigEndian64(it->key().data()) + 1);
     LogRecord last;
     if (!codec::DecodeLogValue({it->value().data(), it->value().size()}, last)) {
       return Status::Fatal("the last log record is malformed (run `careledger verify`)");
@@ -302,12 +398,13 @@ Result<std::unique_ptr<EventStore>> EventStore::Open(const StoreOptions& options
 EventStore::~EventStore() = default;
 
 EventStore::Batch EventStore::NewBatch() const {
-  return NewBatchAfter({next_sequence_, head_});
+  return NewBatchAfter({next_sequence(), head_});
 }
 
 EventStore::Batch EventStore::NewBatchAfter(const Batch::Tail& tail) const {
   Batch b;
   b.impl_->cf = &impl_->cf;
+  b.impl_->live = &impl_->live;
   b.first_sequence_ = b.next_sequence_ = tail.next_sequence;
   b.head_ = tail.head;
   b.impl_->ingested_at = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
@@ -318,7 +415,15 @@ Status EventStore::Write(Batch& batch) {
   // A batch is built on the store as it was at NewBatch: its sequences, chain and projection
   // deltas are only right if nothing was written since, and it is written once.
   if (batch.written_) return Status::Fatal("batch written twice");
-  if (batch.first_sequence_ != next_sequence_) {
+  if (batch.state_only_) {
+    if (!batch.impl_->state) return Status::Fatal("no such state family");
+    rocksdb::WriteBatch wb = batch.impl_->Build();
+    rocksdb::WriteOptions unsynced;
+    CARELEDGER_RETURN_IF_ERROR(FromRocks(impl_->db->Write(unsynced, &wb), "write state batch"));
+    batch.written_ = true;
+    return Status::Ok();
+  }
+  if (batch.first_sequence_ != next_sequence()) {
     return Status::Fatal("batch built on a stale store (another batch was written since)");
   }
   if (batch.appended_ > 0) {
@@ -330,8 +435,8 @@ Status EventStore::Write(Batch& batch) {
   }
   rocksdb::WriteBatch wb = batch.impl_->Build();
   CARELEDGER_RETURN_IF_ERROR(FromRocks(impl_->db->Write(impl_->write_options, &wb), "write batch"));
-  next_sequence_ = batch.next_sequence_;
   head_ = batch.head_;
+  next_sequence_.store(batch.next_sequence_, std::memory_order_release);
   batch.written_ = true;
   return Status::Ok();
 }
@@ -387,20 +492,24 @@ Status EventStore::FindEventIds(const std::vector<std::string_view>& ids,
   return Status::Ok();
 }
 
-Result<std::optional<std::string>> EventStore::GetState(std::string_view key) const {
+Result<std::optional<std::string>> EventStore::GetState(std::string_view key,
+                                                        std::string_view family) const {
+  auto* handle = impl_->State(family);
+  if (!handle) return Status::Fatal("no state family " + std::string(family));
   std::string v;
-  auto s = impl_->db->Get(rocksdb::ReadOptions(), impl_->cf[kProjection],
-                          rocksdb::Slice(key.data(), key.size()), &v);
+  auto s =
+      impl_->db->Get(rocksdb::ReadOptions(), handle, rocksdb::Slice(key.data(), key.size()), &v);
   if (s.IsNotFound()) return std::optional<std::string>();
   CARELEDGER_RETURN_IF_ERROR(FromRocks(s, "read projection state"));
   return std::optional<std::string>(std::move(v));
 }
 
-Status EventStore::ScanState(
-    std::string_view prefix,
-    const std::function<bool(std::string_view, std::string_view)>& visit) const {
-  std::unique_ptr<rocksdb::Iterator> it(
-      impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->cf[kProjection]));
+Status EventStore::ScanState(std::string_view prefix,
+                             const std::function<bool(std::string_view, std::string_view)>& visit,
+                             std::string_view family) const {
+  auto* handle = impl_->State(family);
+  if (!handle) return Status::Fatal("no state family " + std::string(family));
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(rocksdb::ReadOptions(), handle));
   rocksdb::Slice p(prefix.data(), prefix.size());
   for (it->Seek(p); it->Valid() && it->key().starts_with(p); it->Next()) {
     if (!visit({it->key().data(), it->key().size()}, {it->value().data(), it->value().size()})) {
@@ -410,11 +519,14 @@ Status EventStore::ScanState(
   return FromRocks(it->status(), "scan projection state");
 }
 
-Status EventStore::ScanLog(const std::function<bool(const LogRecord&)>& visit) const {
+Status EventStore::ScanLog(const std::function<bool(const LogRecord&)>& visit,
+                           uint64_t from) const {
   std::unique_ptr<rocksdb::Iterator> it(
       impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->cf[kLog]));
   LogRecord rec;
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+  std::string start;
+  codec::PutBigEndian64(start, from);
+  for (it->Seek(start); it->Valid(); it->Next()) {
     rec.sequence = codec::GetBigEndian64(it->key().data());
     if (!codec::DecodeLogValue({it->value().data(), it->value().size()}, rec)) {
       return Status::Fatal("log record " + std::to_string(rec.sequence) + " is malformed");
@@ -613,28 +725,98 @@ Status EventStore::Checkpoint(const std::string& dir) const {
 }
 
 Result<ChainHash> EventStore::HashState(
-    const std::function<std::optional<std::string>(std::string_view, std::string_view)>& canonical)
-    const {
+    const std::function<std::optional<std::string>(std::string_view, std::string_view)>& canonical,
+    std::string_view family) const {
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
   EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
-  Status s = ScanState("", [&](std::string_view k, std::string_view value) {
-    auto meaning = canonical(k, value);
-    if (!meaning) return true;
-    std::string_view v = *meaning;
-    std::string lengths;
-    codec::PutBigEndian32(lengths, uint32_t(k.size()));
-    codec::PutBigEndian32(lengths, uint32_t(v.size()));
-    EVP_DigestUpdate(ctx, lengths.data(), lengths.size());
-    EVP_DigestUpdate(ctx, k.data(), k.size());
-    EVP_DigestUpdate(ctx, v.data(), v.size());
-    return true;
-  });
+  Status s = ScanState(
+      "",
+      [&](std::string_view k, std::string_view value) {
+        auto meaning = canonical(k, value);
+        if (!meaning) return true;
+        std::string_view v = *meaning;
+        std::string lengths;
+        codec::PutBigEndian32(lengths, uint32_t(k.size()));
+        codec::PutBigEndian32(lengths, uint32_t(v.size()));
+        EVP_DigestUpdate(ctx, lengths.data(), lengths.size());
+        EVP_DigestUpdate(ctx, k.data(), k.size());
+        EVP_DigestUpdate(ctx, v.data(), v.size());
+        return true;
+      },
+      family);
   ChainHash out{};
   unsigned int len = 0;
   EVP_DigestFinal_ex(ctx, out.data(), &len);
   EVP_MD_CTX_free(ctx);
   if (!s.ok()) return s;
   return out;
+}
+
+std::string EventStore::live_state_family() const {
+  return impl_->live.load(std::memory_order_acquire)->GetName();
+}
+
+Result<std::string> EventStore::CreateStateFamily() {
+  std::lock_guard lock(impl_->families_mu);
+  uint64_t n = 1;
+  for (const auto& [name, handle] : impl_->families) {
+    uint64_t k = 0;
+    if (name.size() <= kStateFamilyBase.size()) continue;
+    const char* digits = name.data() + kStateFamilyBase.size() + 1;
+    if (std::from_chars(digits, name.data() + name.size(), k).ec == std::errc()) {
+      n = std::max(n, k + 1);
+    }
+  }
+  std::string name = std::string(kStateFamilyBase) + "." + std::to_string(n);
+  rocksdb::ColumnFamilyHandle* handle = nullptr;
+  CARELEDGER_RETURN_IF_ERROR(FromRocks(
+      impl_->db->CreateColumnFamily(impl_->state_options, name, &handle), "create " + name));
+  impl_->owned.push_back(handle);
+  impl_->families.emplace(name, handle);
+  return name;
+}
+
+EventStore::Batch EventStore::NewStateBatch(const std::string& family) const {
+  Batch b;
+  b.impl_->cf = &impl_->cf;
+  b.impl_->live = &impl_->live;
+  b.impl_->state = family.empty() ? nullptr : impl_->State(family);
+  b.state_only_ = true;
+  return b;
+}
+
+Status EventStore::SwapStateFamily(const std::string& family) {
+  std::lock_guard lock(impl_->families_mu);
+  auto it = impl_->families.find(family);
+  if (it == impl_->families.end()) return Status::Fatal("no state family " + family);
+  rocksdb::ColumnFamilyHandle* old = impl_->live.load();
+  if (old == it->second) return Status::Ok();
+  rocksdb::WriteBatch wb;
+  wb.Put(impl_->cf[kMeta], kMetaStateFamily, family);
+  rocksdb::WriteOptions synced;
+  synced.sync = true;  // and with it everything written to the new family before
+  CARELEDGER_RETURN_IF_ERROR(
+      FromRocks(impl_->db->Write(synced, &wb), "make " + family + " the live state"));
+  impl_->live.store(it->second, std::memory_order_release);
+  std::string old_name = old->GetName();
+  impl_->families.erase(old_name);
+  // The swap is done; a family that fails to drop now is dropped at the next open.
+  if (auto s = impl_->db->DropColumnFamily(old); !s.ok()) {
+    spdlog::warn("old state family {} not dropped yet: {}", old_name, s.ToString());
+  }
+  return Status::Ok();
+}
+
+Status EventStore::DropStateFamily(const std::string& family) {
+  std::lock_guard lock(impl_->families_mu);
+  auto it = impl_->families.find(family);
+  if (it == impl_->families.end()) return Status::Ok();
+  if (it->second == impl_->live.load()) {
+    return Status::Fatal("state family " + family + " is live and cannot be dropped");
+  }
+  CARELEDGER_RETURN_IF_ERROR(FromRocks(impl_->db->DropColumnFamily(it->second), "drop " + family));
+  impl_->families.erase(it);
+  return Status::Ok();
 }
 
 }  // namespace careledger

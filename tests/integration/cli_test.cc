@@ -14,7 +14,8 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 
 TEST(Cli, EverySubcommandHasHelp) {
-  for (const char* cmd : {"broker", "demo", "generate", "publish", "ingest", "report", "config"}) {
+  for (const char* cmd :
+       {"broker", "demo", "generate", "publish", "ingest", "report", "config", "replay"}) {
     auto r = Careledger({cmd, "--help"});
     EXPECT_EQ(r.exit_code, 0) << cmd;
     EXPECT_THAT(r.out, HasSubstr("--data")) << cmd << ": common flags are listed";

@@ -40,7 +40,35 @@ struct IngestOptions {
   // careledger.deadletter.v1 (headers: error, error_detail, source_topic, source_partition,
   // source_offset). The store is the record; the topic tells other systems.
   bool publish_dead_letters = true;
+  // The store's directory, watched between batches for a `careledger replay` request (see
+  // PostReplayRequest); empty: replays are not served.
+  std::string replay_dir;
 };
+
+// ---- careledger replay beside a running ingest ----------------------------------------------
+// RocksDB lets one process write a store, and a running ingest holds it. `careledger replay`
+// then asks that ingest, through files in the store's directory, to rebuild the projection
+// state: it folds the log into a new family in a background thread while it goes on ingesting,
+// catches up with the batches written meanwhile, and swaps between two batches (so no event is
+// lost or counted twice). An audit request (known_at) is folded and hashed, never swapped in.
+struct ReplayRequest {
+  std::string id;                   // names its progress and result files
+  std::optional<Instant> known_at;  // only the records ingested by then; never swapped in
+};
+struct ReplayProgress {
+  uint64_t folded = 0;  // log records folded so far
+  uint64_t total = 0;   // the log's length when last looked at
+};
+Status PostReplayRequest(const std::string& dir, const ReplayRequest& request);
+// True while a posted request has not been taken by an ingest. A running ingest takes every
+// request within a fraction of a second and serves them one after the other.
+bool ReplayRequestPending(const std::string& dir, const std::string& id);
+// Takes back a request no ingest took (true when it was still there).
+bool WithdrawReplayRequest(const std::string& dir, const std::string& id);
+// nullopt while the replay runs (with `progress` filled in when known); the state hash once
+// done, or why it failed. The result's files are removed once read.
+Result<std::optional<ChainHash>> PollReplay(const std::string& dir, const std::string& id,
+                                            ReplayProgress& progress);
 
 // The kind of a dead letter, from its reason: the `error` header on the dead-letter topic and
 // the label of dead-letter metrics, so a small fixed set: invalid_json, invalid_utf8,

@@ -9,8 +9,10 @@
 // written as the difference of the child's contribution whenever any of its events arrives.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -151,12 +153,15 @@ struct AcceptedEvent {
 // written in the order Apply saw them; if one is not written, call Forget before the next.
 class Projector {
  public:
-  explicit Projector(const EventStore& store) : store_(store) {}
+  // Reads the previous state from `family` (empty: the live one); a rebuild folds into its own.
+  explicit Projector(const EventStore& store, std::string family = {})
+      : store_(store), family_(std::move(family)) {}
   Status Apply(const std::vector<AcceptedEvent>& events, EventStore::Batch& batch);
   void Forget() { previous_.clear(); }
 
  private:
   const EventStore& store_;
+  std::string family_;
   // Child → care timeline, as the last batch Apply built leaves it (for children whose care
   // changed in it): the batch may still be being written when the next one is built.
   std::unordered_map<std::string, Timeline> previous_;
@@ -194,7 +199,46 @@ Result<RebuildStats> RebuildProjectionsInto(const EventStore& from, EventStore& 
 
 // A hash of the projection state's meaning: two stores that hold the same events, in whatever
 // order and whenever they arrived, have the same hash (counters that net to zero are left out).
-Result<ChainHash> ProjectionStateHash(const EventStore& store);
+// `family` names a state family other than the live one (a rebuild's).
+Result<ChainHash> ProjectionStateHash(const EventStore& store, std::string_view family = {});
+
+// ---- Rebuilding the state from the log (careledger replay) ----------------------------------
+// Folds the log into a new state family beside the live one, with the same Projector the
+// ingest batches use, so the result is the same bytes the live path gives. The log only grows,
+// so a rebuild can fold up to a point while ingest appends, then catch up, then swap; an audit
+// rebuild (known_at) folds only the records ingested by then and is dropped, never swapped.
+class StateRebuild {
+ public:
+  struct Options {
+    std::optional<Instant> known_at;  // only records ingested at or before it
+    size_t chunk = 50000;             // log records per state batch
+  };
+  static Result<std::unique_ptr<StateRebuild>> Begin(EventStore& store, Options options);
+  // Drops the family unless it was swapped in.
+  ~StateRebuild();
+  StateRebuild(const StateRebuild&) = delete;
+  StateRebuild& operator=(const StateRebuild&) = delete;
+
+  // Folds the log records from next() up to (not including) sequence `end`. `progress` is
+  // called after each state batch with the records folded so far (all of them, from 0).
+  Status CatchUp(uint64_t end, const std::function<void(uint64_t folded)>& progress = {});
+  uint64_t next() const { return next_.load(); }
+  const std::string& family() const { return family_; }
+  Result<ChainHash> Hash() const { return ProjectionStateHash(store_, family_); }
+  // Makes the rebuilt family the live state. Call with the log caught up to its head and no
+  // ingest batch being built or written.
+  Status Swap();
+
+ private:
+  StateRebuild(EventStore& store, std::string family, Options options)
+      : store_(store), family_(family), options_(options), projector_(store, std::move(family)) {}
+  EventStore& store_;
+  std::string family_;
+  Options options_;
+  Projector projector_;
+  std::atomic<uint64_t> next_{0};
+  bool swapped_ = false;
+};
 
 // Visits every child timeline of the partitions the store answers for (all of them when it was
 // never assigned any), resolved as known at `known_at` when given.

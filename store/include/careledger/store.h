@@ -4,6 +4,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -111,6 +112,7 @@ class EventStore {
     ChainHash head_{};
     size_t appended_ = 0;
     bool written_ = false;
+    bool state_only_ = false;  // from NewStateBatch: no log, no sequence check
   };
 
   static Result<std::unique_ptr<EventStore>> Open(const StoreOptions& options);
@@ -130,15 +132,41 @@ class EventStore {
   Result<std::vector<TopicPartition>> Assignment() const;
   Status FindEventIds(const std::vector<std::string_view>& ids,
                       std::vector<std::optional<StoredEventId>>& out) const;
-  Result<std::optional<std::string>> GetState(std::string_view key) const;
+  // The projection state reads take a state family (see below); empty means the live one.
+  Result<std::optional<std::string>> GetState(std::string_view key,
+                                              std::string_view family = {}) const;
   // Visits keys with the prefix in order until `visit` returns false.
   Status ScanState(std::string_view prefix,
-                   const std::function<bool(std::string_view, std::string_view)>& visit) const;
-  Status ScanLog(const std::function<bool(const LogRecord&)>& visit) const;
+                   const std::function<bool(std::string_view, std::string_view)>& visit,
+                   std::string_view family = {}) const;
+  // Log records from sequence `from` on, in order, until `visit` returns false.
+  Status ScanLog(const std::function<bool(const LogRecord&)>& visit, uint64_t from = 0) const;
   // Dead letters in (topic, partition, offset) order until `visit` returns false.
   Status ScanDeadLetters(const std::function<bool(const DeadLetter&)>& visit) const;
   Result<std::optional<DeadLetter>> GetDeadLetter(const TopicPartition& from, int64_t offset) const;
-  uint64_t next_sequence() const { return next_sequence_; }
+  // The sequence the next appended record gets: everything below it is durable. Safe to read
+  // from any thread (a rebuild reads it beside the ingest that writes).
+  uint64_t next_sequence() const { return next_sequence_.load(std::memory_order_acquire); }
+
+  // ---- Projection state families ----------------------------------------------------------
+  // The projection state lives in one column family, the live one, named in meta ("projection"
+  // until the first swap). A rebuild writes a new family beside it while ingest goes on writing
+  // the live one, then swaps: one synced meta write makes the new family live, the handle is
+  // switched and the old family dropped. A family that is not live when the store is opened
+  // for writing is what an interrupted rebuild left behind, and is dropped then.
+  std::string live_state_family() const;
+  // A new, empty family ("projection.N"); not live.
+  Result<std::string> CreateStateFamily();
+  // A batch whose PutState/AddToCounter go to `family` (not live), with nothing else in it.
+  // Written with Write, unsynced: until the swap nobody relies on it, and the swap's synced
+  // write makes everything written before it durable (one WAL).
+  Batch NewStateBatch(const std::string& family) const;
+  // Makes `family` the live one and drops the one it replaces. The caller makes sure that no
+  // batch for the old family is being built or written meanwhile (ingest swaps between
+  // batches).
+  Status SwapStateFamily(const std::string& family);
+  // Drops a family that is not live (an audit rebuild, an abandoned one).
+  Status DropStateFamily(const std::string& family);
 
   // Recomputes the hash chain and checks the invariants: sequences without gaps, the head in
   // meta matches the last record, every event_id key points to its record and back, the
@@ -152,13 +180,14 @@ class EventStore {
   // it (the value's meaning without incidental bytes), left out when that is nullopt.
   Result<ChainHash> HashState(
       const std::function<std::optional<std::string>(std::string_view, std::string_view)>&
-          canonical) const;
+          canonical,
+      std::string_view family = {}) const;
 
  private:
   EventStore() = default;
   struct Impl;
   std::unique_ptr<Impl> impl_;
-  uint64_t next_sequence_ = 0;
+  std::atomic<uint64_t> next_sequence_{0};
   ChainHash head_{};
 };
 
