@@ -103,6 +103,7 @@ int64_t DecodeCounter(std::string_view value) {
 
 struct EventStore::Impl {
   std::unique_ptr<rocksdb::DB> db;
+  bool secondary = false;
   std::vector<rocksdb::ColumnFamilyHandle*> cf;
   rocksdb::WriteOptions write_options;
   ~Impl() {
@@ -211,7 +212,8 @@ Result<std::unique_ptr<EventStore>> EventStore::Open(const StoreOptions& options
   namespace fs = std::filesystem;
   std::error_code ec;
   const bool exists = fs::exists(options.path + "/CURRENT", ec);
-  if (options.read_only && !exists) {
+  const bool read_only = options.read_only || !options.secondary_path.empty();
+  if (read_only && !exists) {
     return Status::BadInput("no store at " + options.path + " (run `careledger ingest` first)");
   }
   if (!exists && fs::is_directory(options.path, ec) && !fs::is_empty(options.path, ec)) {
@@ -242,7 +244,7 @@ Result<std::unique_ptr<EventStore>> EventStore::Open(const StoreOptions& options
     descriptors.emplace_back(name, cf_options);
   }
 
-  if (!options.read_only && !exists) {
+  if (!read_only && !exists) {
     // RocksDB adds column families one at a time; a reader that opened the store meanwhile
     // would find some missing. Build it whole beside its place, then move it in.
     std::string side = options.path + ".creating-" + std::to_string(::getpid());
@@ -267,10 +269,19 @@ Result<std::unique_ptr<EventStore>> EventStore::Open(const StoreOptions& options
   rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable);
   auto impl = std::make_unique<Impl>();
   rocksdb::DB* raw = nullptr;
-  rocksdb::Status s =
-      options.read_only
-          ? rocksdb::DB::OpenForReadOnly(db_options, options.path, descriptors, &impl->cf, &raw)
-          : rocksdb::DB::Open(db_options, options.path, descriptors, &impl->cf, &raw);
+  rocksdb::Status s;
+  if (!options.secondary_path.empty()) {
+    // A secondary keeps every SST file open: it cannot reopen one the primary has since
+    // compacted away.
+    db_options.max_open_files = -1;
+    s = rocksdb::DB::OpenAsSecondary(db_options, options.path, options.secondary_path, descriptors,
+                                     &impl->cf, &raw);
+    impl->secondary = true;
+  } else if (options.read_only) {
+    s = rocksdb::DB::OpenForReadOnly(db_options, options.path, descriptors, &impl->cf, &raw);
+  } else {
+    s = rocksdb::DB::Open(db_options, options.path, descriptors, &impl->cf, &raw);
+  }
   if (!s.ok()) {
     if (s.IsIOError() && s.ToString().find("lock") != std::string::npos) {
       return Status::Fatal("store " + options.path + " is in use by another careledger process (" +
@@ -283,20 +294,31 @@ Result<std::unique_ptr<EventStore>> EventStore::Open(const StoreOptions& options
 
   std::unique_ptr<EventStore> store(new EventStore());
   store->impl_ = std::move(impl);
+  CARELEDGER_RETURN_IF_ERROR(store->ReadTail());
+  return store;
+}
+
+Status EventStore::ReadTail() {
   // The next sequence follows the last log key: the log is the only source of truth for it.
   std::unique_ptr<rocksdb::Iterator> it(
-      store->impl_->db->NewIterator(rocksdb::ReadOptions(), store->impl_->cf[kLog]));
+      impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->cf[kLog]));
   it->SeekToLast();
   if (it->Valid()) {
-    store->next_sequence_ = codec::GetBigEndian64(it->key().data()) + 1;
+    next_sequence_ = codec::GetBigEndian64(it->key().data()) + 1;
     LogRecord last;
     if (!codec::DecodeLogValue({it->value().data(), it->value().size()}, last)) {
       return Status::Fatal("the last log record is malformed (run `careledger verify`)");
     }
-    store->head_ = last.chain;
+    head_ = last.chain;
   }
-  CARELEDGER_RETURN_IF_ERROR(FromRocks(it->status(), "read log tail"));
-  return store;
+  return FromRocks(it->status(), "read log tail");
+}
+
+Status EventStore::CatchUp() {
+  if (!impl_->secondary) return Status::Ok();
+  CARELEDGER_RETURN_IF_ERROR(
+      FromRocks(impl_->db->TryCatchUpWithPrimary(), "catch up with the store"));
+  return ReadTail();
 }
 
 EventStore::~EventStore() = default;
