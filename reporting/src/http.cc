@@ -116,6 +116,24 @@ Result<MetricQuery> ToQuery(const httplib::Request& req, const std::string& metr
   return q;
 }
 
+// A parameter as sent, for values that hold '=' themselves (cell=cohort=cla): httplib's own
+// parser cuts a value at its first '='.
+std::optional<std::string> RawParam(const std::string& target, std::string_view name) {
+  auto q = target.find('?');
+  if (q == std::string::npos) return std::nullopt;
+  for (size_t start = q + 1; start < target.size();) {
+    size_t amp = target.find('&', start);
+    if (amp == std::string::npos) amp = target.size();
+    std::string_view item(target.data() + start, amp - start);
+    if (item.size() > name.size() && item.substr(0, name.size()) == name &&
+        item[name.size()] == '=') {
+      return httplib::detail::decode_url(std::string(item.substr(name.size() + 1)), true);
+    }
+    start = amp + 1;
+  }
+  return std::nullopt;
+}
+
 bool IsTrue(const std::string& v) {
   return v == "1" || v == "true" || v == "yes";
 }
@@ -209,8 +227,8 @@ void HttpServer::Impl::Lineage(const httplib::Request& req, httplib::Response& r
   auto query = ToQuery(req, req.matches[1], options);
   if (!query.ok()) return Error(res, 400, query.status().message());
   Cell cell;
-  if (req.has_param("cell")) {
-    for (const std::string& pair : SplitComma(req.get_param_value("cell"))) {
+  if (auto raw = RawParam(req.target, "cell")) {
+    for (const std::string& pair : SplitComma(*raw)) {
       auto eq = pair.find('=');
       if (eq == std::string::npos) return Error(res, 400, "cell: not DIM=VALUE,...");
       cell[pair.substr(0, eq)] = pair.substr(eq + 1);
