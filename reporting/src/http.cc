@@ -134,6 +134,13 @@ std::optional<std::string> RawParam(const std::string& target, std::string_view 
   return std::nullopt;
 }
 
+// 401 for a token that was sent and is wrong, logged (so that guessing shows) without the token.
+void Refuse(const httplib::Request& req, httplib::Response& res) {
+  spdlog::warn("serve: {} {} from {}: wrong bearer token (not logged)", req.method, req.path,
+               req.remote_addr);
+  Error(res, 401, "invalid bearer token");
+}
+
 bool IsTrue(const std::string& v) {
   return v == "1" || v == "true" || v == "yes";
 }
@@ -193,7 +200,7 @@ struct HttpServer::Impl {
 
 void HttpServer::Impl::Metric(const httplib::Request& req, httplib::Response& res) {
   Access access = Authorize(req, options.token);
-  if (access == Access::kRefused) return Error(res, 401, "invalid bearer token");
+  if (access == Access::kRefused) return Refuse(req, res);
   auto query = ToQuery(req, req.matches[1], options);
   if (!query.ok()) return Error(res, 400, query.status().message());
   if (Status s = CheckMetricQuery(*query); !s.ok()) return Error(res, 400, s.message());
@@ -218,7 +225,7 @@ void HttpServer::Impl::Metric(const httplib::Request& req, httplib::Response& re
 void HttpServer::Impl::Lineage(const httplib::Request& req, httplib::Response& res) {
   switch (Authorize(req, options.token)) {
     case Access::kRefused:
-      return Error(res, 401, "invalid bearer token");
+      return Refuse(req, res);
     case Access::kAnonymous:
       return Error(res, 403, "lineage needs the bearer token");
     case Access::kRestricted:
@@ -256,9 +263,7 @@ void HttpServer::Impl::Lineage(const httplib::Request& req, httplib::Response& r
 }
 
 void HttpServer::Impl::DeadLetters(const httplib::Request& req, httplib::Response& res) {
-  if (Authorize(req, options.token) == Access::kRefused) {
-    return Error(res, 401, "invalid bearer token");
-  }
+  if (Authorize(req, options.token) == Access::kRefused) return Refuse(req, res);
   std::shared_lock<std::shared_mutex> lock;
   EventStore* s = Fresh(lock, res);
   if (!s) return;
@@ -296,7 +301,7 @@ void HttpServer::Impl::DeadLetters(const httplib::Request& req, httplib::Respons
 
 void HttpServer::Impl::Prometheus(const httplib::Request& req, httplib::Response& res) {
   Access access = Authorize(req, options.token);
-  if (access == Access::kRefused) return Error(res, 401, "invalid bearer token");
+  if (access == Access::kRefused) return Refuse(req, res);
   std::shared_lock<std::shared_mutex> lock;
   EventStore* s = Fresh(lock, res);
   if (!s) return;

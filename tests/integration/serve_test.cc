@@ -228,6 +228,7 @@ TEST_F(Serve, LineageNeedsTheTokenAndBadTokensAreNeverLogged) {
             "{\"measure\": \"offences\", \"event_id\": \"b4\"}]}\n");
   std::string log = server_->Stderr();
   ASSERT_THAT(log, HasSubstr("/api/v1/lineage/outcomes 401")) << "the access log was captured";
+  EXPECT_THAT(log, HasSubstr("GET /api/v1/lineage/outcomes from 127.0.0.1: wrong bearer token"));
   EXPECT_THAT(log, Not(HasSubstr(kWrongToken)));
   EXPECT_THAT(log, Not(HasSubstr(kToken)));
 }
