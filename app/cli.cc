@@ -69,6 +69,12 @@ SignalWatcher::~SignalWatcher() {
   thread_.join();
 }
 
+Status RequireBrokers(const Context& ctx) {
+  if (ctx.kafka.count("bootstrap.servers")) return Status::Ok();
+  return Status::BadInput(
+      "no Kafka brokers: pass --brokers HOST:PORT (start one with `careledger broker`)");
+}
+
 int Fail(const Status& s) {
   std::cerr << "careledger: " << s.message() << '\n';
   return 1;

@@ -51,6 +51,9 @@ class SignalWatcher {
 // Call first in main, before any thread exists, so that every thread inherits the mask.
 void BlockStopSignals();
 
+// BadInput unless the settings name Kafka brokers.
+Status RequireBrokers(const Context& ctx);
+
 // Prints "careledger: <reason>" on stderr and returns the exit code for it.
 int Fail(const Status& s);
 
@@ -72,5 +75,7 @@ Command AddRestore(CLI::App& app);
 Command AddDeadLetter(CLI::App& app);
 Command AddConfig(CLI::App& app);
 Command AddReplay(CLI::App& app);
+Command AddServe(CLI::App& app);
+Command AddRun(CLI::App& app);
 
 }  // namespace careledger::app

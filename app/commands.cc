@@ -19,12 +19,6 @@ namespace careledger::app {
 
 namespace {
 
-Status RequireBrokers(const Context& ctx) {
-  if (ctx.kafka.count("bootstrap.servers")) return Status::Ok();
-  return Status::BadInput(
-      "no Kafka brokers: pass --brokers HOST:PORT (start one with `careledger broker`)");
-}
-
 // CLI11 validator for YYYY-MM-DD.
 const CLI::Validator kIsoDate(
     [](std::string& s) {

@@ -16,7 +16,8 @@ int main(int argc, char** argv) {
       careledger::app::AddVerify(app),   careledger::app::AddBackup(app),
       careledger::app::AddRestore(app),  careledger::app::AddDeadLetter(app),
       careledger::app::AddConfig(app),   careledger::app::AddLineage(app),
-      careledger::app::AddReplay(app),
+      careledger::app::AddReplay(app),   careledger::app::AddServe(app),
+      careledger::app::AddRun(app),
   };
   try {
     app.parse(argc, argv);

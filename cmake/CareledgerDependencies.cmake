@@ -7,6 +7,7 @@ find_package(simdjson REQUIRED CONFIG)                        # libsimdjson-dev
 find_package(spdlog REQUIRED CONFIG)                          # libspdlog-dev
 find_package(CLI11 REQUIRED CONFIG)                           # libcli11-dev
 find_package(tomlplusplus 3 REQUIRED CONFIG)                  # libtomlplusplus-dev (settings)
+pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)  # libcpp-httplib-dev (serve)
 find_package(OpenSSL REQUIRED)                                # libssl-dev (SHA-256)
 find_package(Threads REQUIRED)
 if(CARELEDGER_TESTS)

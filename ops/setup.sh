@@ -26,6 +26,7 @@ PACKAGES=(
   libvalijson-dev nlohmann-json3-dev  # tests: reference JSON Schema validator for schemas/
   libbenchmark-dev                 # bench/
   kcat                             # interoperability tests, and handy for operators
+  libcpp-httplib-dev               # the HTTP server of `serve`/`run` (and the tests' client)
 )
 # Only `test` needs these.
 TEST_PACKAGES=(

@@ -191,6 +191,8 @@ class Ingestor : public GroupConsumer::Listener {
     EventStore::Batch::Tail tail;                   // the next batch continues from here
     std::unordered_map<std::string, uint64_t> ids;  // event_id → fingerprint, for dedup
     uint64_t appended = 0, messages = 0;
+    std::map<std::pair<std::string, std::string>, uint64_t> by_type;
+    std::map<std::string, uint64_t> dead_by_kind;
     uint32_t write_micros = 0;             // set by the writer thread
     std::vector<DeadLetter> dead_letters;  // to publish once durable
   };
@@ -201,6 +203,7 @@ class Ingestor : public GroupConsumer::Listener {
   std::vector<DeadLetter> rejected_;  // in the batch being built
   struct {
     uint64_t consumed = 0, duplicates = 0, dead_lettered = 0;
+    std::map<std::string, uint64_t> dead_by_kind;
   } batch_counts_;                                  // likewise
   std::unique_ptr<Producer> dead_letter_producer_;  // opened at the first dead letter
   std::optional<InFlight> in_flight_;
@@ -413,6 +416,11 @@ Status Ingestor::WriteBatch() {
   stats_.duplicates += batch_counts_.duplicates;
   stats_.dead_lettered += batch_counts_.dead_lettered;
   InFlight& next = in_flight_.emplace();
+  next.dead_by_kind = std::move(batch_counts_.dead_by_kind);
+  for (const auto& a : accepted) {
+    ++next.by_type[{std::string(TopicFor(a.envelope->type)),
+                    std::string(EventTypeName(a.envelope->type))}];
+  }
   next.dead_letters = std::exchange(rejected_, {});
   next.tail = batch.tail();
   next.ids = std::move(in_batch);
@@ -443,6 +451,7 @@ void Ingestor::Reject(EventStore::Batch& batch, const TopicPartition& tp, const 
   spdlog::warn("dead letter {}/{}@{}: {}", tp.topic, tp.partition, m.offset(), reason);
   batch.PutDeadLetter(tp, m.offset(), reason, m.payload());
   ++batch_counts_.dead_lettered;
+  ++batch_counts_.dead_by_kind[std::string(DeadLetterKind(reason))];
   if (options_.publish_dead_letters) {
     rejected_.push_back({tp, m.offset(), std::move(reason), std::string(m.payload())});
   }
@@ -497,6 +506,8 @@ Status Ingestor::FinishWrite() {
   PublishDeadLetters(done.dead_letters);
   stats_.write_micros.push_back(done.write_micros);
   stats_.appended += done.appended;
+  for (const auto& [k, n] : done.by_type) stats_.appended_by_type[k] += n;
+  for (const auto& [k, n] : done.dead_by_kind) stats_.dead_lettered_by_kind[k] += n;
   ++stats_.batches;
   if (options_.monitor && consumer_) {
     std::vector<PartitionLag> lag;
@@ -537,6 +548,18 @@ Status Ingestor::Step(GroupConsumer& consumer, bool& done) {
   CARELEDGER_RETURN_IF_ERROR(std::exchange(failure_, Status::Ok()));
   auto now = Clock::now();
   if (!pending_.empty()) last_message_ = now;
+  if (pending_.empty() && in_flight_) {
+    // Idle: make the last batch's counts visible now rather than with the next batch.
+    CARELEDGER_RETURN_IF_ERROR(FinishWrite());
+  }
+  if (pending_.empty() && ever_assigned_ && options_.monitor && !in_flight_) {
+    bool at_head = true;
+    for (const auto& [tp, pos] : positions_) {
+      int64_t high = consumer.CachedHighWatermark(tp);
+      at_head = at_head && high >= 0 && pos.next >= high;
+    }
+    if (at_head) options_.monitor->MarkCaughtUp();
+  }
   CARELEDGER_RETURN_IF_ERROR(WriteBatch());
   if (options_.until_end) {
     CARELEDGER_RETURN_IF_ERROR(FillEnds(consumer));
@@ -648,6 +671,11 @@ void IngestMonitor::Record(const IngestStats& totals, std::vector<PartitionLag> 
   while (bucket < kWriteBuckets.size() && write_seconds > kWriteBuckets[bucket]) ++bucket;
   ++snapshot_.write_buckets[bucket];
   snapshot_.write_seconds_sum += write_seconds;
+}
+
+void IngestMonitor::MarkCaughtUp() {
+  std::lock_guard lock(mu_);
+  snapshot_.caught_up = true;
 }
 
 Result<IngestStats> RunIngest(EventStore& store, const IngestOptions& options,

@@ -114,6 +114,9 @@ int64_t DecodeCounter(std::string_view value) {
 struct EventStore::Impl {
   std::unique_ptr<rocksdb::DB> db;
   // By Cf; cf[kProjection] is the family live at open (see `live` for the one live now).
+  bool secondary = false;
+  StoreOptions options;  // as opened: a secondary reopens with them after a swap
+  int reopened = 0;
   std::vector<rocksdb::ColumnFamilyHandle*> cf;
   rocksdb::WriteOptions write_options;
   rocksdb::ColumnFamilyOptions state_options;  // for families a rebuild creates
@@ -241,7 +244,8 @@ Result<std::unique_ptr<EventStore>> EventStore::Open(const StoreOptions& options
   namespace fs = std::filesystem;
   std::error_code ec;
   const bool exists = fs::exists(options.path + "/CURRENT", ec);
-  if (options.read_only && !exists) {
+  const bool read_only = options.read_only || !options.secondary_path.empty();
+  if (read_only && !exists) {
     return Status::BadInput("no store at " + options.path + " (run `careledger ingest` first)");
   }
   if (!exists && fs::is_directory(options.path, ec) && !fs::is_empty(options.path, ec)) {
@@ -276,7 +280,7 @@ Result<std::unique_ptr<EventStore>> EventStore::Open(const StoreOptions& options
   };
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors = describe({});
 
-  if (!options.read_only && !exists) {
+  if (!read_only && !exists) {
     // RocksDB adds column families one at a time; a reader that opened the store meanwhile
     // would find some missing. Build it whole beside its place, then move it in.
     std::string side = options.path + ".creating-" + std::to_string(::getpid());
@@ -301,6 +305,7 @@ Result<std::unique_ptr<EventStore>> EventStore::Open(const StoreOptions& options
   rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable);
   auto impl = std::make_unique<Impl>();
   impl->state_options = state_options;
+  impl->options = options;
   rocksdb::DB* raw = nullptr;
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::Status s;
@@ -320,10 +325,19 @@ Result<std::unique_ptr<EventStore>> EventStore::Open(const StoreOptions& options
         std::find(names.begin(), names.end(), std::string(kStateFamilyBase)) == names.end()) {
       descriptors.erase(descriptors.begin() + kProjection);
     }
-    s = options.read_only
-            ? rocksdb::DB::OpenForReadOnly(db_options, options.path, descriptors, &handles, &raw)
-            : rocksdb::DB::Open(db_options, options.path, descriptors, &handles, &raw);
-    if (s.ok() || !options.read_only || !s.IsInvalidArgument()) break;
+    if (!options.secondary_path.empty()) {
+      // A secondary keeps every SST file open: it cannot reopen one the primary has since
+      // compacted away.
+      db_options.max_open_files = -1;
+      s = rocksdb::DB::OpenAsSecondary(db_options, options.path, options.secondary_path,
+                                       descriptors, &handles, &raw);
+      impl->secondary = true;
+    } else if (options.read_only) {
+      s = rocksdb::DB::OpenForReadOnly(db_options, options.path, descriptors, &handles, &raw);
+    } else {
+      s = rocksdb::DB::Open(db_options, options.path, descriptors, &handles, &raw);
+    }
+    if (s.ok() || !read_only || !s.IsInvalidArgument()) break;
   }
   if (!s.ok()) {
     if (s.IsIOError() && s.ToString().find("lock") != std::string::npos) {
@@ -362,7 +376,7 @@ Result<std::unique_ptr<EventStore>> EventStore::Open(const StoreOptions& options
     }
     impl->live.store(it->second);
     impl->cf[kProjection] = it->second;
-    if (!options.read_only) {
+    if (!read_only) {
       // Not live at open: an interrupted rebuild's, of no use to anyone.
       for (auto i = impl->families.begin(); i != impl->families.end();) {
         if (i->first == live) {
@@ -379,20 +393,49 @@ Result<std::unique_ptr<EventStore>> EventStore::Open(const StoreOptions& options
 
   std::unique_ptr<EventStore> store(new EventStore());
   store->impl_ = std::move(impl);
+  CARELEDGER_RETURN_IF_ERROR(store->ReadTail());
+  return store;
+}
+
+Status EventStore::ReadTail() {
   // The next sequence follows the last log key: the log is the only source of truth for it.
   std::unique_ptr<rocksdb::Iterator> it(
-      store->impl_->db->NewIterator(rocksdb::ReadOptions(), store->impl_->cf[kLog]));
+      impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->cf[kLog]));
   it->SeekToLast();
   if (it->Valid()) {
-    store->next_sequence_.store(codec::GetBigEndian64(it->key().data()) + 1);
+    next_sequence_.store(codec::GetBigEndian64(it->key().data()) + 1);
     LogRecord last;
     if (!codec::DecodeLogValue({it->value().data(), it->value().size()}, last)) {
       return Status::Fatal("the last log record is malformed (run `careledger verify`)");
     }
-    store->head_ = last.chain;
+    head_ = last.chain;
   }
-  CARELEDGER_RETURN_IF_ERROR(FromRocks(it->status(), "read log tail"));
-  return store;
+  return FromRocks(it->status(), "read log tail");
+}
+
+Status EventStore::CatchUp() {
+  if (!impl_->secondary) return Status::Ok();
+  CARELEDGER_RETURN_IF_ERROR(
+      FromRocks(impl_->db->TryCatchUpWithPrimary(), "catch up with the store"));
+  // A replay swapped another state family in and dropped the one this secondary holds (it
+  // cannot open families made after it opened): open the store afresh, in a directory of its
+  // own so that the two secondaries never share their bookkeeping.
+  std::string live;
+  auto got = impl_->db->Get(rocksdb::ReadOptions(), impl_->cf[kMeta], kMetaStateFamily, &live);
+  if (got.ok() && live != impl_->live.load()->GetName()) {
+    StoreOptions again = impl_->options;
+    int generation = impl_->reopened + 1;
+    again.secondary_path = impl_->options.secondary_path + "/g" + std::to_string(generation);
+    auto fresh = Open(again);
+    if (!fresh.ok()) return fresh.status();
+    (*fresh)->impl_->options = impl_->options;
+    (*fresh)->impl_->reopened = generation;
+    impl_ = std::move((*fresh)->impl_);
+    next_sequence_.store((*fresh)->next_sequence());
+    head_ = (*fresh)->head_;
+    return Status::Ok();
+  }
+  return ReadTail();
 }
 
 EventStore::~EventStore() = default;

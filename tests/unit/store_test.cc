@@ -167,6 +167,29 @@ TEST(EventStore, ReaderBesideAWriterSeesTheDataAndTheWriterGoesOn) {
   EXPECT_EQ(*second_reader->NextOffset(kCare0), std::optional<int64_t>(42));
 }
 
+TEST(EventStore, SecondaryFollowsTheWriterOnCatchUp) {
+  test::TempDir dir;
+  auto writer = OpenStore(dir / "s");
+  WriteTwoEvents(*writer);
+  auto opened = EventStore::Open({.path = dir / "s", .secondary_path = dir / "follower"});
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  auto& follower = **opened;
+  EXPECT_EQ(follower.next_sequence(), 2u);
+
+  auto batch = writer->NewBatch();
+  (void)batch.Append("ev-3", "child-2", *ParseDate("2024-01-06"), kCare0, 41, "{}");
+  batch.SetNextOffset(kCare0, 42);
+  batch.AddToCounter("c", 5);
+  ASSERT_TRUE(writer->Write(batch).ok());
+  // Nothing new until it catches up; then the whole batch, counters merged.
+  EXPECT_EQ(*follower.NextOffset(kCare0), std::optional<int64_t>(41));
+  ASSERT_TRUE(follower.CatchUp().ok());
+  EXPECT_EQ(follower.next_sequence(), 3u);
+  EXPECT_EQ(Log(follower).size(), 3u);
+  EXPECT_EQ(*follower.NextOffset(kCare0), std::optional<int64_t>(42));
+  EXPECT_EQ(Counters(follower, "c"), (std::map<std::string, int64_t>{{"c", 5}}));
+}
+
 TEST(EventStore, ReadOnlyStoreRefusesToWrite) {
   test::TempDir dir;
   {

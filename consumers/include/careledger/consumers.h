@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -84,6 +85,10 @@ struct IngestStats {
   double seconds = 0;                  // the whole run, including joining the group
   double seconds_assigned = 0;         // since partitions were first assigned: the rate's basis
   std::vector<uint32_t> write_micros;  // each batch's store write (fsync included)
+  // `appended` by (topic, event type name) and `dead_lettered` by DeadLetterKind: the labels
+  // of the Prometheus counters, fixed sets.
+  std::map<std::pair<std::string, std::string>, uint64_t> appended_by_type;
+  std::map<std::string, uint64_t> dead_lettered_by_kind;
 };
 
 // What a metrics endpoint reads while ingest runs (thread-safe; updated once per batch).
@@ -105,10 +110,14 @@ class IngestMonitor {
     // Batches per latency bucket (not cumulative); the last counts those above 1 s.
     std::array<uint64_t, kWriteBuckets.size() + 1> write_buckets{};
     double write_seconds_sum = 0;
+    // A poll has come back empty since partitions were assigned: ingest has read what the
+    // broker held (readiness for `careledger run`).
+    bool caught_up = false;
   };
   Snapshot Read() const;
   void Record(const IngestStats& totals, std::vector<PartitionLag> lag, uint64_t batch_size,
               double write_seconds);
+  void MarkCaughtUp();
 
  private:
   mutable std::mutex mu_;

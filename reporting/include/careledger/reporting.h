@@ -2,13 +2,18 @@
 // (header row, the --by dimensions first, then the measures) and JSON.
 #pragma once
 
+#include <chrono>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "careledger/common.h"
+#include "careledger/consumers.h"
 #include "careledger/projections.h"
+#include "careledger/store.h"
 
 namespace careledger {
 
@@ -32,6 +37,49 @@ struct Asset {
 };
 // The file at a URL path ("/" is the page itself); nullopt for a path that is not one.
 std::optional<Asset> DashboardAsset(std::string_view path);
+
+// ---- HTTP: `careledger serve` and `careledger run` (docs/api.md) ---------------------------
+// The JSON API, Prometheus /metrics, health and the dashboard. Without a valid
+// `Authorization: Bearer <token>` every figure is the published (suppressed) view and lineage
+// is refused; a token that is sent and wrong is refused everywhere (401) and never logged.
+struct ServeOptions {
+  std::string listen = "127.0.0.1:8080";  // HOST:PORT; port 0 picks a free one
+  std::string token;                      // empty: exact figures are never served
+  int64_t threshold = 5;                  // published suppression (RenderOptions::threshold)
+  std::string store_path;                 // for careledger_store_size_bytes
+  // Reference inputs for the metrics, as `report` has them from the settings.
+  std::function<std::optional<AreaPopulation>(int year)> population;
+  // `run`: ingest in this process. Pipeline metrics come from it, and /readyz waits for it
+  // to catch up. Null for `serve` alone.
+  const IngestMonitor* ingest = nullptr;
+  // The store is a secondary (StoreOptions::secondary_path) following another process:
+  // CatchUp before answering, at most once per interval.
+  bool follow_store = false;
+  std::chrono::milliseconds catch_up_interval{200};
+  std::function<Date()> today = Today;  // what "now" means for figures without at/period
+};
+
+class HttpServer {
+ public:
+  // Binds (Fatal when the address is taken) and serves on a thread of its own until Stop or
+  // destruction. Until Attach, /readyz says 503 and figures are 503.
+  static Result<std::unique_ptr<HttpServer>> Start(ServeOptions options);
+  ~HttpServer();
+  // The store to answer from; it must outlive the server (or Stop). Once only.
+  void Attach(EventStore& store);
+  std::string address() const;  // "HOST:PORT" actually bound
+  void Stop();
+
+ private:
+  HttpServer() = default;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// The Prometheus text exposition (format 0.0.4) of the monitoring gauges (and, given an ingest
+// monitor, the pipeline metrics); published: counts from 1 to threshold-1 are left out.
+Result<std::string> PrometheusMetrics(const EventStore& store, const ServeOptions& options,
+                                      bool published);
 
 // M1 at a date as a report table.
 ReportTable ClaReport(const std::vector<ClaRow>& rows, Date at, ClaDimension by);

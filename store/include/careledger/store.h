@@ -22,6 +22,10 @@ struct StoreOptions {
   std::string path = "careledger-data";  // created with mode 0700 when missing
   // Reporting opens read-only beside a running ingest (no lock is taken).
   bool read_only = false;
+  // Set (a scratch directory of the reader's own) to follow a store another process is
+  // writing: a RocksDB secondary instance, brought up to date by EventStore::CatchUp. Implies
+  // read_only. The directory only holds the secondary's own bookkeeping and may be discarded.
+  std::string secondary_path = {};
   // fsync the WAL on every batch: offsets live in the batch, so a batch that could vanish
   // after a power cut would mean events the broker no longer re-delivers. Bigger batches
   // amortise the sync (measured: ~400k records/s with sync at 1,000 per batch).
@@ -167,6 +171,10 @@ class EventStore {
   Status SwapStateFamily(const std::string& family);
   // Drops a family that is not live (an audit rebuild, an abandoned one).
   Status DropStateFamily(const std::string& family);
+  // A secondary (StoreOptions::secondary_path): replays what the primary has written since the
+  // last call, so that reads after it see every batch the primary had written (batches are
+  // atomic, so never part of one). A no-op for any other store. Not concurrent with reads.
+  Status CatchUp();
 
   // Recomputes the hash chain and checks the invariants: sequences without gaps, the head in
   // meta matches the last record, every event_id key points to its record and back, the
@@ -185,6 +193,7 @@ class EventStore {
 
  private:
   EventStore() = default;
+  Status ReadTail();  // next_sequence_ and head_ from the last log record
   struct Impl;
   std::unique_ptr<Impl> impl_;
   std::atomic<uint64_t> next_sequence_{0};

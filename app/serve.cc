@@ -1,0 +1,150 @@
+// serve and run: the HTTP API, /metrics and the dashboard (docs/api.md). `serve` follows a
+// store another process (ingest) writes, as a RocksDB secondary; `run` is ingest and serve in
+// one process over the one open store, so the API sees each batch as soon as it is written.
+#include <spdlog/spdlog.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <iostream>
+
+#include "careledger/consumers.h"
+#include "careledger/reporting.h"
+#include "careledger/store.h"
+#include "cli.h"
+
+namespace careledger::app {
+
+namespace {
+
+struct ServeFlags {
+  CommonFlags common;
+  std::string listen;
+};
+
+void AddServeFlags(CLI::App& cmd, ServeFlags& f) {
+  AddCommonFlags(cmd, f.common);
+  cmd.add_option("--listen", f.listen,
+                 "HOST:PORT to serve on (default serve.listen, 127.0.0.1:8080; port 0: any free)");
+}
+
+ServeOptions ToServeOptions(const ServeFlags& f, const Context& ctx) {
+  ServeOptions o;
+  o.listen = f.listen.empty() ? ctx.config.ServeListen() : f.listen;
+  o.token = ctx.config.ServeToken();
+  o.store_path = ctx.data_dir;
+  Config config = ctx.config;
+  o.population = [config](int year) { return config.PopulationFor(year); };
+  return o;
+}
+
+// The first stdout line is the address, as `broker` prints its own: scripts and tests read it.
+void Announce(const HttpServer& server, const ServeOptions& o) {
+  std::cout << "http://" << server.address() << std::endl;
+  spdlog::info("serving on http://{} ({})", server.address(),
+               o.token.empty() ? "no serve.token: published figures only"
+                               : "exact figures with the bearer token");
+}
+
+void WaitForStop(const std::atomic<bool>& stop) {
+  while (!stop.load()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+}
+
+// A scratch directory for the secondary's bookkeeping, removed at scope exit.
+class ScratchDir {
+ public:
+  ScratchDir() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "careledger-serve-XXXXXX");
+    if (::mkdtemp(pattern.data())) path_ = pattern;
+  }
+  ~ScratchDir() {
+    std::error_code ec;
+    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+}  // namespace
+
+Command AddServe(CLI::App& app) {
+  auto o = std::make_shared<ServeFlags>();
+  auto* cmd = app.add_subcommand(
+      "serve", "HTTP JSON API, Prometheus /metrics and the dashboard over the store");
+  AddServeFlags(*cmd, *o);
+  return {cmd, [o] {
+            auto ctx = Resolve(o->common);
+            if (!ctx.ok()) return Fail(ctx.status());
+            SignalWatcher signals;
+            ServeOptions options = ToServeOptions(*o, *ctx);
+            options.follow_store = true;
+            ScratchDir scratch;
+            if (scratch.path().empty()) {
+              return Fail(Status::Fatal("cannot create a scratch directory in the temp dir"));
+            }
+            auto server = HttpServer::Start(options);
+            if (!server.ok()) return Fail(server.status());
+            Announce(**server, options);
+            // Serve from the start (/healthz, and /readyz saying why not yet); the store may
+            // not exist until ingest has made it.
+            std::unique_ptr<EventStore> store;
+            for (bool told = false; !signals.stop().load();) {
+              auto opened = EventStore::Open(
+                  {.path = ctx->data_dir, .read_only = true, .secondary_path = scratch.path()});
+              if (opened.ok()) {
+                store = std::move(opened).value();
+                break;
+              }
+              if (!told) spdlog::info("waiting for the store: {}", opened.status().message());
+              told = true;
+              std::this_thread::sleep_for(std::chrono::milliseconds(500));
+            }
+            if (store) (*server)->Attach(*store);
+            WaitForStop(signals.stop());
+            (*server)->Stop();
+            return 0;
+          }};
+}
+
+Command AddRun(CLI::App& app) {
+  struct Opts : ServeFlags {
+    std::string group = "careledger-ingest";
+    size_t max_batch = 5000;
+  };
+  auto o = std::make_shared<Opts>();
+  auto* cmd = app.add_subcommand(
+      "run", "Ingest and serve in one process: the API sees each batch as soon as it is written");
+  AddServeFlags(*cmd, *o);
+  cmd->add_option("--group", o->group, "Consumer group (default careledger-ingest)");
+  cmd->add_option("--max-batch", o->max_batch, "Events per store batch (default 5000)")
+      ->check(CLI::Range(1, 1000000));
+  return {cmd, [o] {
+            auto ctx = Resolve(o->common);
+            if (!ctx.ok()) return Fail(ctx.status());
+            if (Status s = RequireBrokers(*ctx); !s.ok()) return Fail(s);
+            SignalWatcher signals;
+            auto store = EventStore::Open({.path = ctx->data_dir});
+            if (!store.ok()) return Fail(store.status());
+            IngestMonitor monitor;
+            ServeOptions options = ToServeOptions(*o, *ctx);
+            options.ingest = &monitor;
+            auto server = HttpServer::Start(options);
+            if (!server.ok()) return Fail(server.status());
+            (*server)->Attach(**store);
+            Announce(**server, options);
+            IngestOptions ingest;
+            ingest.kafka = ctx->kafka;
+            ingest.group = o->group;
+            ingest.max_batch = o->max_batch;
+            ingest.monitor = &monitor;
+            auto stats = RunIngest(**store, ingest, signals.stop());
+            (*server)->Stop();
+            if (!stats.ok()) return Fail(stats.status());
+            spdlog::info("run: {} events stored, {} duplicates, {} dead letters", stats->appended,
+                         stats->duplicates, stats->dead_lettered);
+            return 0;
+          }};
+}
+
+}  // namespace careledger::app

@@ -1,0 +1,236 @@
+// Freshness of the HTTP API: how long from publishing an event to the figure in the API
+// changing, at a steady publish rate.
+//
+//   careledger_bench_serve [--rates 1000,10000] [--seconds 5] [--mode run|serve]
+//
+// Per rate: `careledger broker`, then either `careledger run` (ingest and serve in one process)
+// or `careledger ingest` + `careledger serve` (the store followed as a RocksDB secondary), all
+// as the real binary. Each published event is a new child's care.period_started, so the CLA
+// count at 2025-01-01 rises by one per event. A poller asks
+// /api/v1/metrics/cla?at=2025-01-01 (exact, with the token) in a loop; when it sees the count
+// reach n, the events 1..n that were not yet seen count as visible at that response. Events
+// reach the count out of publish order across partitions, so this attributes by count, not by
+// identity; with 3 partitions written in one batch that is the same batch boundary.
+#include <fcntl.h>
+#include <httplib.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <mutex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "careledger/kafka.h"
+
+extern char** environ;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+const std::string kToken = "bench-token-0123456789abcdef0123456789abcdef";
+
+struct Process {
+  pid_t pid = -1;
+  std::string out;
+  ~Process() {
+    if (pid > 0) {
+      ::kill(pid, SIGTERM);
+      int status = 0;
+      ::waitpid(pid, &status, 0);
+    }
+  }
+};
+
+std::unique_ptr<Process> Spawn(const std::vector<std::string>& argv, const std::string& dir,
+                               const std::string& name) {
+  auto p = std::make_unique<Process>();
+  p->out = dir + "/" + name + ".out";
+  std::string err = dir + "/" + name + ".err";
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, p->out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  posix_spawn_file_actions_addopen(&actions, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  if (posix_spawn(&p->pid, args[0], &actions, nullptr, args.data(), environ) != 0) p->pid = -1;
+  posix_spawn_file_actions_destroy(&actions);
+  return p;
+}
+
+std::string FirstLine(const Process& p) {
+  for (auto deadline = Clock::now() + std::chrono::seconds(30); Clock::now() < deadline;) {
+    std::ifstream in(p.out);
+    std::string line;
+    if (std::getline(in, line) && in) return line;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return {};
+}
+
+std::string Event(const std::string& id, const std::string& child) {
+  return R"({"event_id":")" + id +
+         R"(","type":"care.period_started","schema_version":1,"source":"bench","child_id":")" +
+         child +
+         R"(","occurred_at":"2024-06-01","recorded_at":"2024-06-01T12:00:00Z","data":{"legal_status":"C2","placement":"U1","home_id":"H1"}})";
+}
+
+// The exact CLA count, or -1.
+int64_t Cla(httplib::Client& client) {
+  auto r = client.Get("/api/v1/metrics/cla?at=2025-01-01", {{"Authorization", "Bearer " + kToken}});
+  if (!r || r->status != 200) return -1;
+  auto at = r->body.find("\"value\":");
+  if (at == std::string::npos) return 0;  // no rows: nobody looked after
+  return std::atoll(r->body.c_str() + at + 8);
+}
+
+double Quantile(std::vector<double> v, double q) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, size_t(q * double(v.size())))];
+}
+
+int RunOne(int rate, int seconds, const std::string& mode) {
+  namespace fs = std::filesystem;
+  std::string dir =
+      fs::temp_directory_path() / ("careledger-bench-serve-" + std::to_string(getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  {
+    std::ofstream c(dir + "/c.toml");
+    c << "[serve]\ntoken = \"" << kToken << "\"\n";
+  }
+  fs::permissions(dir + "/c.toml", fs::perms::owner_read | fs::perms::owner_write);
+  const std::string bin = CARELEDGER_BIN;
+  auto broker = Spawn({bin, "broker", "--partitions", "3"}, dir, "broker");
+  std::string bootstrap = FirstLine(*broker);
+  if (bootstrap.empty()) return std::cerr << "broker did not start\n", 1;
+
+  careledger::Settings settings{{"bootstrap.servers", bootstrap}};
+  auto producer = careledger::Producer::Open(settings, [](uint64_t, const careledger::Status&) {});
+  if (!producer.ok()) return std::cerr << producer.status().message() << '\n', 1;
+  // One event first, so that the topics exist when ingest subscribes.
+  (void)(*producer)->Produce("careledger.socialcare.v1", "W", Event("w", "W"), {}, 0);
+  (void)(*producer)->Flush(std::chrono::seconds(10));
+
+  std::unique_ptr<Process> ingest, server;
+  std::vector<std::string> common = {"--data",        dir + "/store", "--config",
+                                     dir + "/c.toml", "--log-level",  "warn"};
+  auto with = [&](std::vector<std::string> a) {
+    a.insert(a.end(), common.begin(), common.end());
+    return a;
+  };
+  if (mode == "run") {
+    server =
+        Spawn(with({bin, "run", "--brokers", bootstrap, "--listen", "127.0.0.1:0"}), dir, "run");
+  } else {
+    ingest = Spawn(with({bin, "ingest", "--brokers", bootstrap}), dir, "ingest");
+    server = Spawn(with({bin, "serve", "--listen", "127.0.0.1:0"}), dir, "serve");
+  }
+  std::string url = FirstLine(*server);
+  if (url.empty()) return std::cerr << mode << " did not start\n", 1;
+  httplib::Client client(url);
+  for (auto deadline = Clock::now() + std::chrono::seconds(60);;) {
+    if (Cla(client) == 1) break;
+    if (Clock::now() > deadline) return std::cerr << "the warm-up event never showed\n", 1;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+
+  const size_t total = size_t(rate) * size_t(seconds);
+  std::vector<Clock::time_point> sent(total);
+  std::vector<double> latency_ms;
+  latency_ms.reserve(total);
+  std::atomic<size_t> published{0};
+  std::atomic<bool> done{false};
+  uint64_t polls = 0;
+  std::thread poller([&] {
+    httplib::Client c(url);
+    size_t seen = 0;
+    auto deadline = Clock::time_point::max();
+    while (seen < total) {
+      int64_t n = Cla(c) - 1;  // less the warm-up child
+      auto now = Clock::now();
+      ++polls;
+      size_t upto = std::min<size_t>(n < 0 ? 0 : size_t(n), published.load());
+      for (; seen < upto; ++seen) {
+        latency_ms.push_back(std::chrono::duration<double, std::milli>(now - sent[seen]).count());
+      }
+      if (done.load() && deadline == Clock::time_point::max()) {
+        deadline = now + std::chrono::seconds(30);
+      }
+      if (now > deadline) break;
+    }
+  });
+  auto start = Clock::now();
+  for (size_t i = 0; i < total;) {
+    double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+    size_t due = std::min(total, size_t(elapsed * rate));
+    for (; i < due; ++i) {
+      std::string child = "P" + std::to_string(i);
+      sent[i] = Clock::now();
+      published.store(i + 1);
+      (void)(*producer)->Produce("careledger.socialcare.v1", child,
+                                 Event("e" + std::to_string(i), child), {}, i);
+    }
+    (void)(*producer)->Flush(std::chrono::milliseconds(0));  // serve delivery reports
+    std::this_thread::sleep_for(std::chrono::microseconds(500));
+  }
+  done.store(true);
+  (void)(*producer)->Flush(std::chrono::seconds(10));
+  poller.join();
+  double achieved = double(total) / std::chrono::duration<double>(Clock::now() - start).count();
+  std::printf(
+      "%-6s %7d/s  %6zu events  seen %6zu  p50 %7.1f ms  p99 %7.1f ms  max %7.1f ms  "
+      "(%llu API polls)\n",
+      mode.c_str(), rate, total, latency_ms.size(), Quantile(latency_ms, 0.5),
+      Quantile(latency_ms, 0.99), Quantile(latency_ms, 1.0),
+      static_cast<unsigned long long>(polls));
+  (void)achieved;
+  producer->reset();
+  server.reset();
+  ingest.reset();
+  broker.reset();
+  fs::remove_all(dir);
+  return latency_ms.size() == total ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<int> rates = {1000, 10000};
+  int seconds = 5;
+  std::vector<std::string> modes = {"run", "serve"};
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string flag = argv[i], value = argv[i + 1];
+    if (flag == "--seconds") {
+      seconds = std::atoi(value.c_str());
+    } else if (flag == "--rates") {
+      rates.clear();
+      std::stringstream ss(value);
+      for (std::string r; std::getline(ss, r, ',');) rates.push_back(std::atoi(r.c_str()));
+    } else if (flag == "--mode") {
+      modes = {value};
+    } else {
+      std::cerr
+          << "usage: careledger_bench_serve [--rates R,...] [--seconds S] [--mode run|serve]\n";
+      return 2;
+    }
+  }
+  int rc = 0;
+  for (const auto& mode : modes) {
+    for (int rate : rates) rc |= RunOne(rate, seconds, mode);
+  }
+  return rc;
+}

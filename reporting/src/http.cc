@@ -1,0 +1,558 @@
+// The HTTP server behind `careledger serve` and `careledger run` (docs/api.md), on cpp-httplib.
+// Handlers run on httplib's thread pool; the store is read concurrently, and a secondary store
+// is brought up to date under an exclusive lock between reads.
+#include <httplib.h>
+#include <openssl/crypto.h>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <shared_mutex>
+#include <thread>
+
+#include "careledger/reporting.h"
+
+namespace careledger {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string JsonString(std::string_view s) {
+  std::string out = "\"";
+  for (char c : s) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          out += buf;
+        } else {
+          out += c;
+        }
+    }
+  }
+  return out + "\"";
+}
+
+void Error(httplib::Response& res, int status, std::string_view message) {
+  res.status = status;
+  res.set_content("{\"error\": " + JsonString(message) + "}\n", "application/json");
+}
+
+// Who is asking: no Authorization header at all, the right bearer token, or anything else.
+enum class Access { kAnonymous, kRestricted, kRefused };
+
+Access Authorize(const httplib::Request& req, const std::string& token) {
+  if (!req.has_header("Authorization")) return Access::kAnonymous;
+  const std::string& header = req.get_header_value("Authorization");
+  constexpr std::string_view kBearer = "Bearer ";
+  if (token.empty() || header.size() != kBearer.size() + token.size() ||
+      header.compare(0, kBearer.size(), kBearer) != 0) {
+    return Access::kRefused;
+  }
+  // Constant time: how much of a guess matched must not show in the response time.
+  return CRYPTO_memcmp(header.data() + kBearer.size(), token.data(), token.size()) == 0
+             ? Access::kRestricted
+             : Access::kRefused;
+}
+
+std::vector<std::string> SplitComma(const std::string& s) {
+  std::vector<std::string> out;
+  for (size_t start = 0; start < s.size();) {
+    size_t comma = s.find(',', start);
+    if (comma == std::string::npos) comma = s.size();
+    if (comma > start) out.push_back(s.substr(start, comma - start));
+    start = comma + 1;
+  }
+  return out;
+}
+
+// The query string's selectors as `report` takes them (at, period, as_known_at, by); BadInput
+// naming the parameter. Messages may quote the parameter: it is the caller's own text.
+Result<MetricQuery> ToQuery(const httplib::Request& req, const std::string& metric,
+                            const ServeOptions& options) {
+  MetricQuery q;
+  q.metric = metric;
+  q.today = options.today();
+  if (req.has_param("at")) {
+    auto d = ParseDate(req.get_param_value("at"));
+    if (!d.ok()) return Status::BadInput("at: not a date (YYYY-MM-DD)");
+    q.at = *d;
+  }
+  if (req.has_param("period")) {
+    std::string p = req.get_param_value("period");
+    auto dots = p.find("..");
+    if (dots == std::string::npos) return Status::BadInput("period: not FROM..TO with ISO dates");
+    auto from = ParseDate(p.substr(0, dots));
+    auto to = ParseDate(p.substr(dots + 2));
+    if (!from.ok() || !to.ok()) return Status::BadInput("period: not FROM..TO with ISO dates");
+    q.period = {*from, *to};
+  }
+  if (req.has_param("as_known_at")) {
+    auto t = ParseTimestamp(req.get_param_value("as_known_at"));
+    if (!t.ok()) return Status::BadInput("as_known_at: not an RFC 3339 time");
+    q.known_at = t->instant;
+  }
+  if (req.has_param("by")) q.by = SplitComma(req.get_param_value("by"));
+  q.population = options.population;
+  return q;
+}
+
+// A parameter as sent, for values that hold '=' themselves (cell=cohort=cla): httplib's own
+// parser cuts a value at its first '='.
+std::optional<std::string> RawParam(const std::string& target, std::string_view name) {
+  auto q = target.find('?');
+  if (q == std::string::npos) return std::nullopt;
+  for (size_t start = q + 1; start < target.size();) {
+    size_t amp = target.find('&', start);
+    if (amp == std::string::npos) amp = target.size();
+    std::string_view item(target.data() + start, amp - start);
+    if (item.size() > name.size() && item.substr(0, name.size()) == name &&
+        item[name.size()] == '=') {
+      return httplib::detail::decode_url(std::string(item.substr(name.size() + 1)), true);
+    }
+    start = amp + 1;
+  }
+  return std::nullopt;
+}
+
+// 401 for a token that was sent and is wrong, logged (so that guessing shows) without the token.
+void Refuse(const httplib::Request& req, httplib::Response& res) {
+  spdlog::warn("serve: {} {} from {}: wrong bearer token (not logged)", req.method, req.path,
+               req.remote_addr);
+  Error(res, 401, "invalid bearer token");
+}
+
+bool IsTrue(const std::string& v) {
+  return v == "1" || v == "true" || v == "yes";
+}
+
+}  // namespace
+
+struct HttpServer::Impl {
+  ServeOptions options;
+  httplib::Server server;
+  std::thread thread;
+  std::string address;
+  std::atomic<EventStore*> store{nullptr};
+  std::shared_mutex mu;  // shared: reads; exclusive: CatchUp
+  Clock::time_point last_catch_up{};
+
+  // The store, up to date to within catch_up_interval, locked for reading; null (and the
+  // response set) when there is none yet or catching up failed.
+  EventStore* Fresh(std::shared_lock<std::shared_mutex>& lock, httplib::Response& res) {
+    EventStore* s = store.load();
+    if (!s) {
+      Error(res, 503, "the store is not open yet");
+      return nullptr;
+    }
+    if (options.follow_store) {
+      std::unique_lock exclusive(mu);
+      if (Clock::now() - last_catch_up >= options.catch_up_interval) {
+        if (Status st = s->CatchUp(); !st.ok()) {
+          spdlog::warn("serve: {}", st.message());
+          Error(res, 503, "the store could not be read; see the server log");
+          return nullptr;
+        }
+        last_catch_up = Clock::now();
+      }
+    }
+    lock = std::shared_lock(mu);
+    return s;
+  }
+
+  bool Ready(std::string& why) const {
+    if (!store.load()) {
+      why = "the store is not open yet";
+      return false;
+    }
+    if (options.ingest && !options.ingest->Read().caught_up) {
+      why = "ingest has not caught up with the broker yet";
+      return false;
+    }
+    return true;
+  }
+
+  void Routes();
+  void Metric(const httplib::Request& req, httplib::Response& res);
+  void Lineage(const httplib::Request& req, httplib::Response& res);
+  void DeadLetters(const httplib::Request& req, httplib::Response& res);
+  void Prometheus(const httplib::Request& req, httplib::Response& res);
+};
+
+void HttpServer::Impl::Metric(const httplib::Request& req, httplib::Response& res) {
+  Access access = Authorize(req, options.token);
+  if (access == Access::kRefused) return Refuse(req, res);
+  auto query = ToQuery(req, req.matches[1], options);
+  if (!query.ok()) return Error(res, 400, query.status().message());
+  if (Status s = CheckMetricQuery(*query); !s.ok()) return Error(res, 400, s.message());
+  std::shared_lock<std::shared_mutex> lock;
+  EventStore* s = Fresh(lock, res);
+  if (!s) return;
+  auto table = RunMetric(*s, *query);
+  if (!table.ok()) {
+    if (table.status().error_class() == ErrorClass::kBadInput) {
+      return Error(res, 400, table.status().message());
+    }
+    spdlog::error("serve: {}: {}", query->metric, table.status().message());
+    return Error(res, 500, "the figure could not be computed; see the server log");
+  }
+  bool published = access != Access::kRestricted ||
+                   (req.has_param("published") && IsTrue(req.get_param_value("published")));
+  res.set_content(
+      Render(*table, OutputFormat::kJson, {.published = published, .threshold = options.threshold}),
+      "application/json");
+}
+
+void HttpServer::Impl::Lineage(const httplib::Request& req, httplib::Response& res) {
+  switch (Authorize(req, options.token)) {
+    case Access::kRefused:
+      return Refuse(req, res);
+    case Access::kAnonymous:
+      return Error(res, 403, "lineage needs the bearer token");
+    case Access::kRestricted:
+      break;
+  }
+  auto query = ToQuery(req, req.matches[1], options);
+  if (!query.ok()) return Error(res, 400, query.status().message());
+  Cell cell;
+  if (auto raw = RawParam(req.target, "cell")) {
+    for (const std::string& pair : SplitComma(*raw)) {
+      auto eq = pair.find('=');
+      if (eq == std::string::npos) return Error(res, 400, "cell: not DIM=VALUE,...");
+      cell[pair.substr(0, eq)] = pair.substr(eq + 1);
+    }
+  }
+  if (Status s = CheckMetricQuery(*query, &cell); !s.ok()) return Error(res, 400, s.message());
+  std::shared_lock<std::shared_mutex> lock;
+  EventStore* s = Fresh(lock, res);
+  if (!s) return;
+  auto entries = RunLineage(*s, *query, cell);
+  if (!entries.ok()) {
+    if (entries.status().error_class() == ErrorClass::kBadInput) {
+      return Error(res, 400, entries.status().message());
+    }
+    spdlog::error("serve: lineage {}: {}", query->metric, entries.status().message());
+    return Error(res, 500, "the lineage could not be computed; see the server log");
+  }
+  std::string out = "{\"metric\": " + JsonString(query->metric) + ", \"events\": [";
+  for (size_t i = 0; i < entries->size(); ++i) {
+    const auto& e = (*entries)[i];
+    out += (i ? ", " : "") + std::string("{\"measure\": ") + JsonString(e.measure) +
+           ", \"event_id\": " + JsonString(e.event_id) + "}";
+  }
+  res.set_content(out + "]}\n", "application/json");
+}
+
+void HttpServer::Impl::DeadLetters(const httplib::Request& req, httplib::Response& res) {
+  if (Authorize(req, options.token) == Access::kRefused) return Refuse(req, res);
+  std::shared_lock<std::shared_mutex> lock;
+  EventStore* s = Fresh(lock, res);
+  if (!s) return;
+  // Reasons name a field or check and the rule, never a value (store.h), so they are safe to
+  // show; payloads and the ids in them are not read out.
+  uint64_t total = 0;
+  std::map<std::string, uint64_t> by_kind;
+  std::map<std::pair<std::string, std::string>, uint64_t> by_reason;
+  Status st = s->ScanDeadLetters([&](const DeadLetter& d) {
+    ++total;
+    std::string kind(DeadLetterKind(d.reason));
+    ++by_kind[kind];
+    ++by_reason[{kind, d.reason}];
+    return true;
+  });
+  if (!st.ok()) {
+    spdlog::error("serve: dead letters: {}", st.message());
+    return Error(res, 500, "the dead letters could not be read; see the server log");
+  }
+  std::string out = "{\"total\": " + std::to_string(total) + ", \"by_kind\": {";
+  bool first = true;
+  for (const auto& [kind, n] : by_kind) {
+    out += (first ? "" : ", ") + JsonString(kind) + ": " + std::to_string(n);
+    first = false;
+  }
+  out += "}, \"by_reason\": [";
+  first = true;
+  for (const auto& [key, n] : by_reason) {
+    out += (first ? "" : ", ") + std::string("{\"kind\": ") + JsonString(key.first) +
+           ", \"reason\": " + JsonString(key.second) + ", \"count\": " + std::to_string(n) + "}";
+    first = false;
+  }
+  res.set_content(out + "]}\n", "application/json");
+}
+
+void HttpServer::Impl::Prometheus(const httplib::Request& req, httplib::Response& res) {
+  Access access = Authorize(req, options.token);
+  if (access == Access::kRefused) return Refuse(req, res);
+  std::shared_lock<std::shared_mutex> lock;
+  EventStore* s = Fresh(lock, res);
+  if (!s) return;
+  auto text = PrometheusMetrics(*s, options, access != Access::kRestricted);
+  if (!text.ok()) {
+    spdlog::error("serve: /metrics: {}", text.status().message());
+    return Error(res, 500, "the metrics could not be computed; see the server log");
+  }
+  res.set_content(*text, "text/plain; version=0.0.4; charset=utf-8");
+}
+
+void HttpServer::Impl::Routes() {
+  server.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content("ok\n", "text/plain");
+  });
+  server.Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
+    std::string why;
+    if (Ready(why)) return res.set_content("ready\n", "text/plain");
+    res.status = 503;
+    res.set_content("not ready: " + why + "\n", "text/plain");
+  });
+  server.Get(R"(/api/v1/metrics/([a-z0-9-]+))",
+             [this](const httplib::Request& req, httplib::Response& res) { Metric(req, res); });
+  server.Get(R"(/api/v1/lineage/([a-z0-9-]+))",
+             [this](const httplib::Request& req, httplib::Response& res) { Lineage(req, res); });
+  server.Get("/api/v1/deadletters", [this](const httplib::Request& req, httplib::Response& res) {
+    DeadLetters(req, res);
+  });
+  server.Get("/metrics",
+             [this](const httplib::Request& req, httplib::Response& res) { Prometheus(req, res); });
+  server.Get(R"(/.*)", [](const httplib::Request& req, httplib::Response& res) {
+    auto asset = DashboardAsset(req.path);
+    if (!asset) return Error(res, 404, "no such page");
+    res.set_content(std::string(asset->body), std::string(asset->content_type).c_str());
+  });
+  // The access log names the path only: a query string may carry selectors worth keeping out
+  // of logs, and headers (the token) are never logged.
+  server.set_logger([](const httplib::Request& req, const httplib::Response& res) {
+    spdlog::debug("serve: {} {} {}", req.method, req.path, res.status);
+  });
+}
+
+Result<std::unique_ptr<HttpServer>> HttpServer::Start(ServeOptions options) {
+  auto colon = options.listen.rfind(':');
+  int port = -1;
+  if (colon != std::string::npos) {
+    try {
+      size_t used = 0;
+      port = std::stoi(options.listen.substr(colon + 1), &used);
+      if (used != options.listen.size() - colon - 1) port = -1;
+    } catch (const std::exception&) {
+      port = -1;
+    }
+  }
+  if (port < 0 || port > 65535) {
+    return Status::BadInput("serve.listen: not HOST:PORT: " + options.listen);
+  }
+  std::string host = options.listen.substr(0, colon);
+  std::unique_ptr<HttpServer> server(new HttpServer());
+  server->impl_ = std::make_unique<Impl>();
+  Impl& impl = *server->impl_;
+  impl.options = std::move(options);
+  impl.Routes();
+  if (port == 0) {
+    port = impl.server.bind_to_any_port(host);
+    if (port < 0) return Status::Fatal("cannot listen on " + host + ": no free port");
+  } else if (!impl.server.bind_to_port(host, port)) {
+    return Status::Fatal("cannot listen on " + impl.options.listen +
+                         " (in use, or not an address of this machine)");
+  }
+  impl.address = host + ":" + std::to_string(port);
+  impl.thread = std::thread([&impl] { impl.server.listen_after_bind(); });
+  return server;
+}
+
+HttpServer::~HttpServer() {
+  Stop();
+}
+
+void HttpServer::Attach(EventStore& store) {
+  impl_->store.store(&store);
+}
+
+std::string HttpServer::address() const {
+  return impl_->address;
+}
+
+void HttpServer::Stop() {
+  if (!impl_ || !impl_->thread.joinable()) return;
+  impl_->server.stop();
+  impl_->thread.join();
+}
+
+// ---- Prometheus text exposition ------------------------------------------------------------
+
+namespace {
+
+std::string LabelValue(std::string_view v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '\\' || c == '"') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
+std::string Number(double v) {
+  if (v == static_cast<double>(static_cast<int64_t>(v))) {
+    return std::to_string(static_cast<int64_t>(v));
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.9g", v);
+  return buf;
+}
+
+class Exposition {
+ public:
+  void Family(std::string_view name, std::string_view type, std::string_view help) {
+    out_ += "# HELP " + std::string(name) + " " + std::string(help) + "\n# TYPE " +
+            std::string(name) + " " + std::string(type) + "\n";
+  }
+  void Sample(std::string_view name, const std::vector<std::pair<std::string, std::string>>& labels,
+              double value) {
+    out_ += name;
+    if (!labels.empty()) {
+      out_ += '{';
+      for (size_t i = 0; i < labels.size(); ++i) {
+        out_ += (i ? "," : "") + labels[i].first + "=\"" + LabelValue(labels[i].second) + "\"";
+      }
+      out_ += '}';
+    }
+    out_ += " " + Number(value) + "\n";
+  }
+  std::string Take() { return std::move(out_); }
+
+ private:
+  std::string out_;
+};
+
+uint64_t DirectoryBytes(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  uint64_t total = 0;
+  for (fs::recursive_directory_iterator it(path, ec), end; !ec && it != end; it.increment(ec)) {
+    std::error_code size_ec;
+    if (it->is_regular_file(size_ec)) {
+      auto n = it->file_size(size_ec);
+      if (!size_ec) total += n;
+    }
+  }
+  return total;
+}
+
+}  // namespace
+
+Result<std::string> PrometheusMetrics(const EventStore& store, const ServeOptions& options,
+                                      bool published) {
+  Exposition x;
+  // A count from 1 to threshold-1 is left out of the published view: an absent series rather
+  // than a made-up number (Prometheus has no "<5").
+  auto gauge = [&](std::string_view name, const std::vector<std::pair<std::string, std::string>>& l,
+                   int64_t n) {
+    if (published && n > 0 && n < options.threshold) return;
+    x.Sample(name, l, double(n));
+  };
+  const Date today = options.today();
+
+  auto cla = ClaAt(store, today, ClaDimension::kNone);
+  if (!cla.ok()) return cla.status();
+  int64_t cla_children = 0;
+  for (const auto& row : *cla) cla_children += row.children;
+
+  int64_t care_leavers = 0, missing_open = 0, missing_month = 0;
+  std::map<std::string, int64_t> yjs_open = {{"cla", 0}, {"care_leaver", 0}, {"other", 0}};
+  const std::chrono::year_month_day ymd{today};
+  const Date month_start{ymd.year() / ymd.month() / 1};
+  CARELEDGER_RETURN_IF_ERROR(ForEachChild(store, std::nullopt, [&](const ChildView& child) {
+    if (IsCareLeaverAt(child, today)) ++care_leavers;
+    for (const auto& m : child.missing) {
+      if (!m.reported) continue;
+      if (!m.returned) ++missing_open;
+      Date on = m.reported->occurred_at.date;
+      if (on >= month_start && on <= today) ++missing_month;
+    }
+    for (const auto& c : child.cases) {
+      if (c.opened && !c.closed) ++yjs_open[std::string(CohortAt(child, today))];
+    }
+  }));
+
+  x.Family("careledger_cla_children", "gauge", "Children looked after today (M1)");
+  gauge("careledger_cla_children", {}, cla_children);
+  x.Family("careledger_care_leavers", "gauge", "Care leavers aged 16-25 today (M2)");
+  gauge("careledger_care_leavers", {}, care_leavers);
+  x.Family("careledger_missing_open_episodes", "gauge",
+           "Missing episodes reported and not yet returned");
+  gauge("careledger_missing_open_episodes", {}, missing_open);
+  x.Family("careledger_missing_episodes_this_month", "gauge",
+           "Missing episodes reported since the first of this month");
+  gauge("careledger_missing_episodes_this_month", {}, missing_month);
+  x.Family("careledger_yjs_open_cases", "gauge", "Open youth justice cases by cohort today");
+  for (const auto& [cohort, n] : yjs_open)
+    gauge("careledger_yjs_open_cases", {{"cohort", cohort}}, n);
+  x.Family("careledger_published", "gauge",
+           "1 when small counts are left out of this scrape (no bearer token), 0 when exact");
+  x.Sample("careledger_published", {}, published ? 1 : 0);
+
+  if (!options.store_path.empty()) {
+    x.Family("careledger_store_size_bytes", "gauge", "Bytes on disk under the store directory");
+    x.Sample("careledger_store_size_bytes", {}, double(DirectoryBytes(options.store_path)));
+  }
+
+  if (options.ingest) {
+    auto snap = options.ingest->Read();
+    x.Family("careledger_events_ingested_total", "counter",
+             "Events appended to the log by this process");
+    for (const auto& [key, n] : snap.totals.appended_by_type) {
+      x.Sample("careledger_events_ingested_total", {{"topic", key.first}, {"type", key.second}},
+               double(n));
+    }
+    x.Family("careledger_dead_letters_total", "counter",
+             "Messages this process set aside in the dead-letter store");
+    for (std::string_view kind : {"invalid_json", "invalid_utf8", "oversize", "unknown_type",
+                                  "schema", "conflict", "key_mismatch", "other"}) {
+      auto it = snap.totals.dead_lettered_by_kind.find(std::string(kind));
+      x.Sample("careledger_dead_letters_total", {{"kind", std::string(kind)}},
+               it == snap.totals.dead_lettered_by_kind.end() ? 0 : double(it->second));
+    }
+    x.Family("careledger_consumer_lag_messages", "gauge",
+             "High watermark minus the next offset the store will take");
+    for (const auto& l : snap.lag) {
+      x.Sample("careledger_consumer_lag_messages",
+               {{"topic", l.partition.topic}, {"partition", std::to_string(l.partition.partition)}},
+               double(l.lag()));
+    }
+    x.Family("careledger_batch_write_seconds", "histogram", "Time to write one batch");
+    uint64_t cumulative = 0;
+    for (size_t i = 0; i < IngestMonitor::kWriteBuckets.size(); ++i) {
+      cumulative += snap.write_buckets[i];
+      x.Sample("careledger_batch_write_seconds_bucket",
+               {{"le", Number(IngestMonitor::kWriteBuckets[i])}}, double(cumulative));
+    }
+    cumulative += snap.write_buckets.back();
+    x.Sample("careledger_batch_write_seconds_bucket", {{"le", "+Inf"}}, double(cumulative));
+    x.Sample("careledger_batch_write_seconds_sum", {}, snap.write_seconds_sum);
+    x.Sample("careledger_batch_write_seconds_count", {}, double(cumulative));
+  }
+  return x.Take();
+}
+
+}  // namespace careledger

@@ -1,0 +1,370 @@
+// `careledger serve` and `careledger run` as an operator runs them: the report_test feed is
+// published to `careledger broker` and ingested (with one broken message smuggled in with kcat),
+// then the HTTP API is asked over loopback and every figure is checked against the hand-worked
+// values; a real Prometheus scrapes /metrics. See docs/api.md.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "careledger/reporting.h"
+#include "test_support.h"
+
+namespace careledger {
+namespace {
+
+using test::Careledger;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+const std::string kToken = "0123456789abcdef0123456789abcdef0123456789abcdef";
+const std::string kWrongToken = "wrong-token-that-must-never-appear-in-any-log-0000";
+const std::string kQuarter = "2024-01-01..2024-04-01";
+
+std::string Ev(const std::string& id, const std::string& type, const std::string& child,
+               const std::string& on, const std::string& data) {
+  return R"({"event_id":")" + id + R"(","type":")" + type +
+         R"(","schema_version":1,"source":"test","child_id":")" + child + R"(","occurred_at":")" +
+         on + R"(","recorded_at":")" + on + R"(T12:00:00Z","data":{)" + data + "}}\n";
+}
+
+// As report_test: A (born 2008-05-10) looked after from 2023-01-01 in U1, never leaving; B (born
+// 2007-02-01) in K2 from 2023-06-01 to 2024-02-01; C (born 2009-09-09) never looked after.
+// A: theft at the placement on 2024-01-10, community resolution on 2024-02-01. B: violence on
+// 2024-01-20 (still in care), youth caution on 2024-03-01. C: drugs, referral order at court.
+std::string Feed() {
+  return Ev("a0", "child.registered", "A", "2008-05-10",
+            R"("dob":"2008-05-10","sex":"F","ethnicity":"WBRI")") +
+         Ev("a1", "care.period_started", "A", "2023-01-01",
+            R"("legal_status":"C2","placement":"U1","home_id":"H1")") +
+         Ev("a2", "offence.recorded", "A", "2024-01-10",
+            R"("offence_id":"OA","offence_group":"theft_handling","at_placement":true)") +
+         Ev("a3", "outcome.recorded", "A", "2024-02-01",
+            R"("offence_id":"OA","home_office_outcome":8,"decided_at":"2024-02-01")") +
+         Ev("b0", "child.registered", "B", "2007-02-01",
+            R"("dob":"2007-02-01","sex":"M","ethnicity":"BCRB")") +
+         Ev("b1", "care.period_started", "B", "2023-06-01",
+            R"("legal_status":"C2","placement":"K2","home_id":"H2")") +
+         Ev("b2", "care.period_ended", "B", "2024-02-01", R"("reason":"E4A")") +
+         Ev("b3", "offence.recorded", "B", "2024-01-20",
+            R"("offence_id":"OB","offence_group":"violence_against_person","at_placement":false)") +
+         Ev("b4", "outcome.recorded", "B", "2024-03-01",
+            R"("offence_id":"OB","disposal":"youth_caution","decided_at":"2024-03-01")") +
+         Ev("c0", "child.registered", "C", "2009-09-09",
+            R"("dob":"2009-09-09","sex":"M","ethnicity":"WBRI")") +
+         Ev("c1", "offence.recorded", "C", "2024-02-05",
+            R"("offence_id":"OC","offence_group":"drugs","at_placement":false)") +
+         Ev("c2", "court.outcome_recorded", "C", "2024-03-10",
+            R"("offence_id":"OC","disposal":"referral_order","decided_at":"2024-03-10")");
+}
+
+// "http://127.0.0.1:PORT" → a client for it.
+std::unique_ptr<httplib::Client> ClientFor(const std::string& url) {
+  auto client = std::make_unique<httplib::Client>(url);
+  client->set_read_timeout(std::chrono::seconds(10));
+  return client;
+}
+
+httplib::Headers Bearer(const std::string& token) {
+  return {{"Authorization", "Bearer " + token}};
+}
+
+int FreePort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  int port = ntohs(addr.sin_port);
+  ::close(fd);
+  return port;
+}
+
+// Publishes the feed (and a broken message that only kcat can send), ingests it, and starts
+// `careledger serve` on a free loopback port: once for the suite.
+class Serve : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new test::TempDir();
+    broker_ = new test::BrokerProcess(3);
+    test::WriteFile(*dir_ / "c.toml", "[serve]\ntoken = \"" + kToken +
+                                          "\"\n[population]\n2023 = { aged_10_17 = 20000, "
+                                          "under_18 = 50000 }\n");
+    ::chmod((*dir_ / "c.toml").c_str(), 0600);
+    test::WriteFile(*dir_ / "feed.jsonl", Feed());
+    auto published =
+        Careledger({"publish", "--brokers", broker_->bootstrap(), *dir_ / "feed.jsonl"});
+    ASSERT_EQ(published.exit_code, 0) << published.err;
+    // Broken JSON whose text names a child: counted as a dead letter, never shown.
+    test::WriteFile(*dir_ / "keyed.tsv", "SECRETCHILD\t{\"child_id\":\"SECRETCHILD\",\n");
+    auto smuggled =
+        test::KcatProduce(broker_->bootstrap(), "careledger.socialcare.v1", *dir_ / "keyed.tsv");
+    ASSERT_EQ(smuggled.exit_code, 0) << smuggled.err;
+    auto ingest =
+        Careledger({"ingest", "--brokers", broker_->bootstrap(), "--data", store(), "--until-end"});
+    ASSERT_EQ(ingest.exit_code, 1) << "the broken message is a dead letter\n" << ingest.err;
+    server_ =
+        new test::Background({CARELEDGER_BIN, "serve", "--data", store(), "--config",
+                              *dir_ / "c.toml", "--listen", "127.0.0.1:0", "--log-level", "debug"});
+    url_ = server_->FirstLine();
+    ASSERT_THAT(url_, HasSubstr("http://127.0.0.1:"));
+    // It answers at once and is ready once it has opened the store.
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    for (;;) {
+      auto r = ClientFor(url_)->Get("/readyz");
+      if (r && r->status == 200) break;
+      ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "never ready";
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+  static void TearDownTestSuite() {
+    if (server_) server_->Stop();
+    delete server_;
+    delete broker_;
+    delete dir_;
+  }
+  static std::string store() { return *dir_ / "store"; }
+  httplib::Result Get(const std::string& path, const httplib::Headers& headers = {}) {
+    return ClientFor(url_)->Get(path, headers);
+  }
+
+  static test::TempDir* dir_;
+  static test::BrokerProcess* broker_;
+  static test::Background* server_;
+  static std::string url_;
+};
+test::TempDir* Serve::dir_ = nullptr;
+test::BrokerProcess* Serve::broker_ = nullptr;
+test::Background* Serve::server_ = nullptr;
+std::string Serve::url_;
+
+TEST_F(Serve, HealthAndReadiness) {
+  auto r = Get("/healthz");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  r = Get("/readyz");
+  EXPECT_EQ(r->status, 200) << r->body;
+}
+
+TEST_F(Serve, MetricIsTheReportJsonExactWithTheTokenPublishedWithout) {
+  auto report = Careledger({"report", "cla", "--data", store(), "--at", "2024-01-15", "--by",
+                            "placement", "--format", "json"});
+  ASSERT_EQ(report.exit_code, 0) << report.err;
+  auto r = Get("/api/v1/metrics/cla?at=2024-01-15&by=placement", Bearer(kToken));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, report.out);
+  EXPECT_EQ(r->get_header_value("Content-Type"), "application/json");
+
+  r = Get("/api/v1/metrics/cla?at=2024-03-31", Bearer(kToken));
+  EXPECT_EQ(r->body, R"({"metric":"cla","at":"2024-03-31","rows":[{"value":1}]})"
+                     "\n");  // B left on 1 February
+  // No token, or asking for it: the published view, where 1 is "<5".
+  r = Get("/api/v1/metrics/cla?at=2024-03-31");
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, R"({"metric":"cla","at":"2024-03-31","rows":[{"value":"<5"}]})"
+                     "\n");
+  r = Get("/api/v1/metrics/cla?at=2024-03-31&published=true", Bearer(kToken));
+  EXPECT_EQ(r->body, R"({"metric":"cla","at":"2024-03-31","rows":[{"value":"<5"}]})"
+                     "\n");
+  auto published = Careledger({"report", "informal-share", "--data", store(), "--period", kQuarter,
+                               "--format", "json", "--published"});
+  r = Get("/api/v1/metrics/informal-share?period=" + kQuarter);
+  EXPECT_EQ(r->body, published.out);
+}
+
+TEST_F(Serve, BadSelectorsAre400WithTheReason) {
+  auto r = Get("/api/v1/metrics/cla?at=31-03-2024");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400);
+  EXPECT_EQ(r->body, "{\"error\": \"at: not a date (YYYY-MM-DD)\"}\n");
+  r = Get("/api/v1/metrics/cla?period=2024-01-01");
+  EXPECT_EQ(r->status, 400);
+  EXPECT_EQ(r->body, "{\"error\": \"period: not FROM..TO with ISO dates\"}\n");
+  r = Get("/api/v1/metrics/no-such-metric");
+  EXPECT_EQ(r->status, 400);
+  EXPECT_THAT(r->body, HasSubstr("\"error\""));
+  r = Get("/api/v1/metrics/cla?at=2024-03-31&by=shoe_size");
+  EXPECT_EQ(r->status, 400);
+  EXPECT_THAT(r->body, HasSubstr("shoe_size"));
+}
+
+TEST_F(Serve, LineageNeedsTheTokenAndBadTokensAreNeverLogged) {
+  const std::string path =
+      "/api/v1/lineage/outcomes?period=" + kQuarter + "&by=cohort&cell=cohort=cla";
+  auto r = Get(path);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 403);
+  r = Get(path, Bearer(kWrongToken));
+  EXPECT_EQ(r->status, 401);
+  EXPECT_EQ(r->body, "{\"error\": \"invalid bearer token\"}\n");
+  r = Get("/api/v1/metrics/cla?at=2024-03-31", Bearer(kWrongToken));
+  EXPECT_EQ(r->status, 401);
+  r = Get("/metrics", Bearer(kWrongToken));
+  EXPECT_EQ(r->status, 401);
+  r = Get(path, Bearer(kToken));
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body,
+            "{\"metric\": \"outcomes\", \"events\": ["
+            "{\"measure\": \"at_placement\", \"event_id\": \"a0\"}, "
+            "{\"measure\": \"at_placement\", \"event_id\": \"a2\"}, "
+            "{\"measure\": \"at_placement\", \"event_id\": \"a3\"}, "
+            "{\"measure\": \"offences\", \"event_id\": \"a0\"}, "
+            "{\"measure\": \"offences\", \"event_id\": \"a2\"}, "
+            "{\"measure\": \"offences\", \"event_id\": \"a3\"}, "
+            "{\"measure\": \"offences\", \"event_id\": \"b0\"}, "
+            "{\"measure\": \"offences\", \"event_id\": \"b3\"}, "
+            "{\"measure\": \"offences\", \"event_id\": \"b4\"}]}\n");
+  std::string log = server_->Stderr();
+  ASSERT_THAT(log, HasSubstr("/api/v1/lineage/outcomes 401")) << "the access log was captured";
+  EXPECT_THAT(log, HasSubstr("GET /api/v1/lineage/outcomes from 127.0.0.1: wrong bearer token"));
+  EXPECT_THAT(log, Not(HasSubstr(kWrongToken)));
+  EXPECT_THAT(log, Not(HasSubstr(kToken)));
+}
+
+TEST_F(Serve, DeadLettersAreCountsAndReasonsNeverPayloads) {
+  auto r = Get("/api/v1/deadletters");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  auto body = nlohmann::json::parse(r->body);
+  EXPECT_EQ(body["total"], 1);
+  EXPECT_EQ(body["by_kind"], nlohmann::json::parse(R"({"invalid_json": 1})"));
+  ASSERT_EQ(body["by_reason"].size(), 1u);
+  EXPECT_EQ(body["by_reason"][0]["kind"], "invalid_json");
+  EXPECT_EQ(body["by_reason"][0]["count"], 1);
+  EXPECT_THAT(r->body, Not(HasSubstr("SECRETCHILD")));
+}
+
+TEST_F(Serve, DashboardAndUnknownPaths) {
+  auto r = Get("/");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, std::string(DashboardAsset("/")->body));
+  r = Get("/no/such/file.js");
+  EXPECT_EQ(r->status, 404);
+}
+
+TEST_F(Serve, MetricsArePublishedWithoutTheTokenAndExactWithIt) {
+  auto r = Get("/metrics", Bearer(kToken));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->get_header_value("Content-Type"), "text/plain; version=0.0.4; charset=utf-8");
+  // Today A is looked after (never left) and nobody else: B left, C never came into care.
+  EXPECT_THAT(r->body, HasSubstr("\ncareledger_cla_children 1\n"));
+  EXPECT_THAT(r->body, HasSubstr("\ncareledger_missing_open_episodes 0\n"));
+  EXPECT_THAT(r->body, HasSubstr("\ncareledger_yjs_open_cases{cohort=\"cla\"} 0\n"));
+  EXPECT_THAT(r->body, HasSubstr("\ncareledger_published 0\n"));
+  r = Get("/metrics");
+  EXPECT_THAT(r->body, Not(HasSubstr("\ncareledger_cla_children ")));
+  EXPECT_THAT(r->body, HasSubstr("\ncareledger_missing_open_episodes 0\n"));
+  EXPECT_THAT(r->body, HasSubstr("\ncareledger_published 1\n"));
+}
+
+// A real Prometheus, scraping every second with the token, answers PromQL with the figure.
+TEST_F(Serve, PrometheusScrapesTheClaCount) {
+  const std::string prometheus = "/usr/bin/prometheus";
+  ASSERT_EQ(::access(prometheus.c_str(), X_OK), 0) << "install the Debian package prometheus";
+  std::string target = url_.substr(std::string("http://").size());
+  int port = FreePort();
+  test::TempDir dir;
+  test::WriteFile(dir / "prometheus.yml",
+                  "global:\n  scrape_interval: 1s\n"
+                  "scrape_configs:\n  - job_name: careledger\n"
+                  "    authorization:\n      credentials: " +
+                      kToken + "\n    static_configs:\n      - targets: ['" + target + "']\n");
+  test::Background server({prometheus, "--config.file=" + (dir / "prometheus.yml"),
+                           "--storage.tsdb.path=" + (dir / "tsdb"),
+                           "--web.listen-address=127.0.0.1:" + std::to_string(port)});
+  httplib::Client client("127.0.0.1", port);
+  client.set_read_timeout(std::chrono::seconds(5));
+  std::string last;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto r = client.Get("/api/v1/query?query=careledger_cla_children");
+    if (r && r->status == 200) {
+      last = r->body;
+      auto body = nlohmann::json::parse(r->body);
+      if (!body["data"]["result"].empty()) {
+        EXPECT_EQ(body["data"]["result"][0]["value"][1], "1");
+        EXPECT_EQ(body["data"]["result"][0]["metric"]["job"], "careledger");
+        return;
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+  ADD_FAILURE() << "no careledger_cla_children in Prometheus within 20 s; last answer: " << last
+                << "\nprometheus log: " << server.Stderr();
+}
+
+// `run`: ingest and serve in one process; a figure changes once its events are published.
+TEST(Run, ServesEachBatchAsSoonAsItIsWritten) {
+  test::TempDir dir;
+  test::BrokerProcess broker(3);
+  test::WriteFile(dir / "c.toml", "[serve]\ntoken = \"" + kToken + "\"\n");
+  ::chmod((dir / "c.toml").c_str(), 0600);
+  test::WriteFile(dir / "feed.jsonl", Feed());
+  ASSERT_EQ(Careledger({"publish", "--brokers", broker.bootstrap(), dir / "feed.jsonl"}).exit_code,
+            0);
+  test::Background run({CARELEDGER_BIN, "run", "--brokers", broker.bootstrap(), "--data",
+                        dir / "store", "--config", dir / "c.toml", "--listen", "127.0.0.1:0"});
+  std::string url = run.FirstLine();
+  ASSERT_THAT(url, HasSubstr("http://127.0.0.1:"));
+  auto client = ClientFor(url);
+  auto wait_for = [&](const std::string& path, const std::string& want) {
+    std::string last;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+    while (std::chrono::steady_clock::now() < deadline) {
+      auto r = client->Get(path, Bearer(kToken));
+      if (r && r->body == want) return true;
+      if (r) last = r->body;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    ADD_FAILURE() << path << ": still " << last << "\n" << run.Stderr();
+    return false;
+  };
+  ASSERT_TRUE(wait_for("/readyz", "ready\n"));
+  const std::string cla = "/api/v1/metrics/cla?at=2024-03-31";
+  EXPECT_TRUE(wait_for(cla, R"({"metric":"cla","at":"2024-03-31","rows":[{"value":1}]})"
+                            "\n"));
+  test::WriteFile(dir / "more.jsonl",
+                  Ev("d0", "child.registered", "D", "2010-01-01",
+                     R"("dob":"2010-01-01","sex":"F","ethnicity":"WBRI")") +
+                      Ev("d1", "care.period_started", "D", "2024-03-01",
+                         R"("legal_status":"C2","placement":"U1","home_id":"H1")"));
+  ASSERT_EQ(Careledger({"publish", "--brokers", broker.bootstrap(), dir / "more.jsonl"}).exit_code,
+            0);
+  EXPECT_TRUE(wait_for(cla, R"({"metric":"cla","at":"2024-03-31","rows":[{"value":2}]})"
+                            "\n"));
+  // The counters follow once ingest has seen the write through (the next poll).
+  std::shared_ptr<httplib::Response> metrics;
+  for (auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);;) {
+    auto r = client->Get("/metrics", Bearer(kToken));
+    ASSERT_TRUE(r);
+    metrics = std::make_shared<httplib::Response>(*r);
+    if (r->body.find("type=\"care.period_started\"} 3\n") != std::string::npos ||
+        std::chrono::steady_clock::now() > deadline) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_THAT(metrics->body,
+              HasSubstr("\ncareledger_events_ingested_total{topic=\"careledger.socialcare.v1\","
+                        "type=\"care.period_started\"} 3\n"));
+  EXPECT_THAT(metrics->body, HasSubstr("\ncareledger_dead_letters_total{kind=\"schema\"} 0\n"));
+  EXPECT_THAT(metrics->body, HasSubstr("\ncareledger_batch_write_seconds_count "));
+  EXPECT_EQ(run.Stop(), 0) << run.Stderr();
+}
+
+}  // namespace
+}  // namespace careledger
