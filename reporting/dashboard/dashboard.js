@@ -89,6 +89,7 @@ function figureCell(value, figure) {
 
 // A table: columns [{key, title, figure(row) -> data-figure name}], rows from the API.
 function table(caption, columns, rows) {
+  if (!rows.length) return el('p', {class: 'empty'}, caption + ': none.');
   const head = el('tr', {}, columns.map((c) => el('th', {scope: 'col'}, c.title)));
   const body = rows.map((r) => el('tr', {}, columns.map((c, i) => {
     if (i === 0) return el('th', {scope: 'row'}, c.format ? c.format(r[c.key]) : text(r[c.key]));
@@ -187,24 +188,22 @@ function selectorText(a) {
 const panels = [];
 function panel(id, load, render) { panels.push({id, load, render, last: null}); }
 
-panel('cla-trend', async () => {
-  const months = monthStarts(24);
-  const answers = await Promise.all([fetchMetric('cla', {})].concat(
-      months.map((m) => fetchMetric('cla', {at: m}))));
-  return answers;
-}, (node, answers) => {
-  const [now, ...trend] = answers;
-  const headline = document.querySelector('[data-figure="cla-now"]');
+// The headline alone, so that a new event shows without waiting for the 24 dates of the trend.
+panel('cla-now', async () => [await fetchMetric('cla', {})], (node, [now]) => {
   const v = now.rows.length ? now.rows[0].value : 0;
-  headline.textContent = text(v);
-  headline.setAttribute('data-value', String(v));
-  headline.setAttribute('data-at', now.at || '');
+  node.textContent = text(v);
+  node.setAttribute('data-value', String(v));
+  node.setAttribute('data-at', now.at || '');
+});
+
+panel('cla-trend', async () => Promise.all(monthStarts(24).map((m) => fetchMetric('cla', {at: m}))),
+    (node, trend) => {
   const points = trend.map((a) => ({label: a.at, value: a.rows.length ? a.rows[0].value : 0}));
   node.replaceChildren(lineChart(points),
       table('Children looked after on the first of each month', [
         {key: 'label', title: 'Date'},
         {key: 'value', title: 'Children looked after', figure: (r) => 'cla-at-' + r.label},
-      ], points), notes(now));
+      ], points), notes(...trend));
 });
 
 panel('care-leavers', async () => [await fetchMetric('care-leavers', {})], (node, [a]) => {
@@ -397,10 +396,18 @@ panel('offence-profile', async () => [await fetchMetric('offence-profile', {})],
 });
 
 // ---- polling ----
-function setStatus(message, isError) {
+const failures = new Map();  // panel id -> why its last request failed
+function showStatus() {
   const s = document.getElementById('status');
-  s.textContent = message;
-  s.className = isError ? 'error' : '';
+  if (failures.size) {
+    s.textContent = 'Could not load ' + [...failures].map(([id, why]) => id + ' (' + why + ')')
+        .join(', ') + '; retrying every second.';
+    s.className = 'error';
+  } else {
+    s.textContent = 'Updated ' + new Date().toLocaleTimeString('en-GB') +
+                    (exact ? ' (exact figures)' : ' (published figures)');
+    s.className = '';
+  }
 }
 
 async function poll(p, gen) {
@@ -417,11 +424,12 @@ async function poll(p, gen) {
       node.setAttribute('data-updated', new Date().toISOString());
     }
     node.removeAttribute('aria-busy');
-    setStatus('Updated ' + new Date().toLocaleTimeString('en-GB') +
-              (exact ? ' (exact figures)' : ' (published figures)'), false);
+    failures.delete(p.id);
   } catch (e) {
-    setStatus('Could not load ' + p.id + ': ' + e.message + '. Retrying.', true);
+    if (gen !== generation) return;
+    failures.set(p.id, e.message);
   }
+  showStatus();
   setTimeout(() => poll(p, gen), POLL_MS);
 }
 

@@ -97,16 +97,28 @@ struct HttpResponse {
   int status = 0;
   std::string head, body;
 };
+// HTTP/1.1 (Chromium's DevTools server does not answer 1.0), the body by its Content-Length,
+// or up to the end of the stream when there is none.
 std::optional<HttpResponse> HttpGet(int port, const std::string& path) {
   Socket s(port);
-  if (!s.ok() || !s.Send("GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1:" + std::to_string(port) +
-                         "\r\n\r\n")) {
+  if (!s.ok() || !s.Send("GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) +
+                         "\r\nConnection: close\r\n\r\n")) {
     return std::nullopt;
   }
-  std::string all = s.ReadToEnd();
-  size_t end = all.find("\r\n\r\n");
-  if (end == std::string::npos || all.size() < 12) return std::nullopt;
-  return HttpResponse{std::atoi(all.c_str() + 9), all.substr(0, end), all.substr(end + 4)};
+  HttpResponse r;
+  r.head = s.ReadHead();
+  if (!r.head.starts_with("HTTP/1.")) return std::nullopt;
+  r.status = std::atoi(r.head.c_str() + 9);
+  std::string lower = r.head;
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (size_t at = lower.find("\r\ncontent-length:"); at != std::string::npos) {
+    auto body = s.Read(std::strtoul(lower.c_str() + at + 17, nullptr, 10));
+    if (!body) return std::nullopt;
+    r.body = *body;
+  } else {
+    r.body = s.ReadToEnd();
+  }
+  return r;
 }
 
 std::string Base64Decode(std::string_view in) {
