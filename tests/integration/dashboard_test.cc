@@ -2,7 +2,8 @@
 // `careledger broker` and ingested, headless Chromium loads the page from serve and is read
 // through the DevTools protocol (a minimal WebSocket client below: the standard library and
 // nlohmann_json only), then one more event is ingested and the page must show it within 2 s
-// without a reload. A screenshot and the DOM are kept under the build directory as artefacts.
+// without a reload; then the checkbox must switch the page from published to exact figures. A
+// screenshot and the DOM are kept under the build directory as artefacts.
 //
 // Skipped while the binary has no `serve` subcommand (`serve --help` names no --listen).
 #include <arpa/inet.h>
@@ -241,6 +242,18 @@ std::string InCare(const std::string& child, const std::string& dob) {
             R"("legal_status":"C2","placement":"U1","home_id":"H1")");
 }
 
+// A's theft a month ago, resolved informally (community resolution, Home Office outcome 8) a
+// week later: inside the page's default period (the last 12 months) whatever today is.
+std::string InformalOutcomeForA() {
+  Date today = std::chrono::floor<std::chrono::days>(std::chrono::system_clock::now());
+  std::string offence = FormatDate(today - std::chrono::days(30));
+  std::string decided = FormatDate(today - std::chrono::days(23));
+  return Ev("A2", "offence.recorded", "A", offence,
+            R"("offence_id":"OA","offence_group":"theft_handling","at_placement":true)") +
+         Ev("A3", "outcome.recorded", "A", decided,
+            R"("offence_id":"OA","home_office_outcome":8,"decided_at":")" + decided + R"(")");
+}
+
 int FreePort() {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
@@ -314,7 +327,7 @@ TEST_F(DashboardInBrowser, ShowsTheClaFigureAndANewEventWithinTwoSecondsWithoutA
   // Five children looked after: 5 is the smallest count published as it is (1 to 4 are "<5").
   ASSERT_NO_FATAL_FAILURE(Ingest(InCare("A", "2010-01-01") + InCare("B", "2010-02-01") +
                                  InCare("C", "2010-03-01") + InCare("D", "2010-04-01") +
-                                 InCare("E", "2010-05-01")));
+                                 InCare("E", "2010-05-01") + InformalOutcomeForA()));
 
   int port = FreePort();
   test::Background serve({CARELEDGER_BIN, "serve", "--listen", "127.0.0.1:" + std::to_string(port),
@@ -381,6 +394,22 @@ TEST_F(DashboardInBrowser, ShowsTheClaFigureAndANewEventWithinTwoSecondsWithoutA
   auto took = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - ingested);
   EXPECT_LE(took.count(), 2000);
   EXPECT_EQ(page.Evaluate("window.careledgerTestMark"), "no reload");
+
+  // Published by default: one offence shows as "<5"; the checkbox asks for exact figures.
+  constexpr char kInformalCla[] =
+      R"(document.querySelector('[data-figure="outcomes-cla-informal"]')?.textContent ?? '')";
+  EXPECT_EQ(page.Evaluate(kInformalCla), "<5");
+  page.Evaluate("document.getElementById('exact').click()");
+  nlohmann::json exact;
+  for (auto deadline = Clock::now() + std::chrono::seconds(5); Clock::now() < deadline;) {
+    if ((exact = page.Evaluate(kInformalCla)) == "1") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(exact, "1");
+  EXPECT_EQ(
+      page.Evaluate(
+          R"(document.querySelector('[data-figure="mode"]').textContent.startsWith('Exact'))"),
+      true);
   std::cout << "the page showed the new event " << took.count() << " ms after ingest\n";
 }
 
