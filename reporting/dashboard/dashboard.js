@@ -141,7 +141,7 @@ function barChart(rows, opts) {
 
 // A line over time; points that are not numbers leave a gap.
 function lineChart(points) {
-  const w = 720, h = 220, left = 50, right = 10, top = 10, bottom = 40;
+  const w = 720, h = 220, left = 50, right = 30, top = 10, bottom = 40;
   const nums = points.map((p) => p.value).filter(isNum);
   const max = nums.length ? Math.max(...nums) : 1;
   const min = nums.length ? Math.min(...nums) : 0;
@@ -403,6 +403,9 @@ function showStatus() {
     s.textContent = 'Could not load ' + [...failures].map(([id, why]) => id + ' (' + why + ')')
         .join(', ') + '; retrying every second.';
     s.className = 'error';
+  } else if (panels.some((p) => p.last === null)) {
+    s.textContent = 'Loading…';
+    s.className = '';
   } else {
     s.textContent = 'Updated ' + new Date().toLocaleTimeString('en-GB') +
                     (exact ? ' (exact figures)' : ' (published figures)');
