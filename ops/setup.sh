@@ -31,6 +31,7 @@ PACKAGES=(
 # Only `test` needs these.
 TEST_PACKAGES=(
   prometheus                       # promtool: tests/ops checks and tests ops/prometheus rules
+  chromium                         # headless browser: tests/integration/dashboard_test.cc
 )
 # Only `fuzz` needs these.
 FUZZ_PACKAGES=(

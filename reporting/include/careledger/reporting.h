@@ -35,7 +35,9 @@ struct Asset {
   std::string_view content_type;
   std::string_view body;
 };
-// The file at a URL path ("/" is the page itself); nullopt for a path that is not one.
+// The file at a URL path without its query: "/" (also "/index.html") is the page,
+// "/dashboard.js" and "/dashboard.css" its script and style; nullopt for any other path. The page
+// reads GET /api/v1/metrics/{metric}?at=&period=&by=&published= every second.
 std::optional<Asset> DashboardAsset(std::string_view path);
 
 // ---- HTTP: `careledger serve` and `careledger run` (docs/api.md) ---------------------------
