@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <thread>
 
 #include "careledger/consumers.h"
 #include "careledger/kafka.h"
@@ -343,15 +344,22 @@ Command AddDemo(CLI::App& app) {
     int children = 100000;
     uint64_t seed = 42;
     std::string dir = "careledger-demo";
+    std::string listen;
+    bool no_serve = false;
   };
   auto o = std::make_shared<Opts>();
-  auto* cmd = app.add_subcommand(
-      "demo", "Everything on the embedded default: broker, generated feed, ingest, report");
+  auto* cmd = app.add_subcommand("demo",
+                                 "Everything on the embedded default: broker, generated feed, "
+                                 "ingest, report, then the dashboard until Ctrl-C");
   AddCommonFlags(*cmd, o->common);
   cmd->add_option("--children", o->children, "Children aged 0-17 in the area (default 100000)")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--seed", o->seed, "Seed of the synthetic feed (default 42)");
   cmd->add_option("--dir", o->dir, "Working directory, emptied first (default ./careledger-demo)");
+  cmd->add_option("--listen", o->listen,
+                  "Dashboard address (default serve.listen, 127.0.0.1:8080)");
+  cmd->add_flag("--no-serve", o->no_serve,
+                "Stop after the report instead of serving the dashboard");
   return {cmd, [o] {
             auto ctx = Resolve(o->common);
             if (!ctx.ok()) return Fail(ctx.status());
@@ -434,6 +442,23 @@ Command AddDemo(CLI::App& app) {
             }
             std::cerr << "store: " << o->dir << "/store — try `careledger report cla --data "
                       << o->dir << "/store --at 2025-03-31 --by legal_status`\n";
+            if (o->no_serve) return 0;
+            // 6. The dashboard and the API over the same store, until Ctrl-C.
+            ServeOptions serve;
+            serve.listen = o->listen.empty() ? ctx->config.ServeListen() : o->listen;
+            serve.token = ctx->config.ServeToken();
+            serve.store_path = o->dir + "/store";
+            Config config = ctx->config;
+            serve.population = [config](int year) { return config.PopulationFor(year); };
+            auto server = HttpServer::Start(serve);
+            if (!server.ok()) return Fail(server.status());
+            (*server)->Attach(**store);
+            std::cout << "dashboard: http://" << (*server)->address() << "/  (Ctrl-C to stop)"
+                      << std::endl;
+            while (!signals.stop().load()) {
+              std::this_thread::sleep_for(std::chrono::milliseconds(100));
+            }
+            (*server)->Stop();
             return 0;
           }};
 }

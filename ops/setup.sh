@@ -83,8 +83,10 @@ case "$cmd" in
     install_packages
     configure_and_build build/release -DCMAKE_BUILD_TYPE=Release -DCARELEDGER_TESTS=OFF \
       -DCARELEDGER_BENCH=OFF
-    log "running: careledger demo $*"
-    exec build/release/app/careledger demo "$@"
+    # The example settings give the demo its area populations (for rates) and the dashboard's
+    # address; flags after `demo` override them (e.g. --listen 127.0.0.1:9090, --no-serve).
+    log "running: careledger demo --config ops/examples/embedded.toml $*"
+    exec build/release/app/careledger demo --config ops/examples/embedded.toml "$@"
     ;;
   build)
     install_packages
