@@ -295,6 +295,14 @@ ChildView ResolveChild(std::string_view child_id, const Timeline& timeline,
     return v.cases[it->second];
   };
 
+  // A start and a move both say where the child lives now.
+  auto place = [&](const Fact& f) {
+    current.placement = f.data.placement;
+    current.provider = f.data.provider;
+    current.home_id = f.data.home_id;
+    current.out_of_area = f.data.out_of_area.value_or(false);
+    current.facts.push_back(&f);
+  };
   for (const auto& f : timeline.facts) {
     if (!known(f) || removed.count(f.event_id)) continue;
     const EventData& d = f.data;
@@ -313,19 +321,11 @@ ChildView ResolveChild(std::string_view child_id, const Timeline& timeline,
         cut_by = close_at(on, &f) ? &f : nullptr;
         open = true;
         current.legal_status = d.legal_status;
-        current.placement = d.placement;
-        current.provider = d.provider;
-        current.home_id = d.home_id;
-        current.out_of_area = d.out_of_area.value_or(false);
-        current.facts.push_back(&f);
+        place(f);
         break;
       case EventType::kCarePlacementChanged:
         close_at(on, &f);
-        current.placement = d.placement;
-        current.provider = d.provider;
-        current.home_id = d.home_id;
-        current.out_of_area = d.out_of_area.value_or(false);
-        current.facts.push_back(&f);
+        place(f);
         break;
       case EventType::kCareLegalStatusChanged:
         close_at(on, &f);

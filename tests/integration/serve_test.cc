@@ -17,6 +17,7 @@
 
 #include "careledger/reporting.h"
 #include "test_support.h"
+#include "three_children_feed.h"
 
 namespace careledger {
 namespace {
@@ -29,42 +30,7 @@ const std::string kToken = "0123456789abcdef0123456789abcdef0123456789abcdef";
 const std::string kWrongToken = "wrong-token-that-must-never-appear-in-any-log-0000";
 const std::string kQuarter = "2024-01-01..2024-04-01";
 
-std::string Ev(const std::string& id, const std::string& type, const std::string& child,
-               const std::string& on, const std::string& data) {
-  return R"({"event_id":")" + id + R"(","type":")" + type +
-         R"(","schema_version":1,"source":"test","child_id":")" + child + R"(","occurred_at":")" +
-         on + R"(","recorded_at":")" + on + R"(T12:00:00Z","data":{)" + data + "}}\n";
-}
-
-// As report_test: A (born 2008-05-10) looked after from 2023-01-01 in U1, never leaving; B (born
-// 2007-02-01) in K2 from 2023-06-01 to 2024-02-01; C (born 2009-09-09) never looked after.
-// A: theft at the placement on 2024-01-10, community resolution on 2024-02-01. B: violence on
-// 2024-01-20 (still in care), youth caution on 2024-03-01. C: drugs, referral order at court.
-std::string Feed() {
-  return Ev("a0", "child.registered", "A", "2008-05-10",
-            R"("dob":"2008-05-10","sex":"F","ethnicity":"WBRI")") +
-         Ev("a1", "care.period_started", "A", "2023-01-01",
-            R"("legal_status":"C2","placement":"U1","home_id":"H1")") +
-         Ev("a2", "offence.recorded", "A", "2024-01-10",
-            R"("offence_id":"OA","offence_group":"theft_handling","at_placement":true)") +
-         Ev("a3", "outcome.recorded", "A", "2024-02-01",
-            R"("offence_id":"OA","home_office_outcome":8,"decided_at":"2024-02-01")") +
-         Ev("b0", "child.registered", "B", "2007-02-01",
-            R"("dob":"2007-02-01","sex":"M","ethnicity":"BCRB")") +
-         Ev("b1", "care.period_started", "B", "2023-06-01",
-            R"("legal_status":"C2","placement":"K2","home_id":"H2")") +
-         Ev("b2", "care.period_ended", "B", "2024-02-01", R"("reason":"E4A")") +
-         Ev("b3", "offence.recorded", "B", "2024-01-20",
-            R"("offence_id":"OB","offence_group":"violence_against_person","at_placement":false)") +
-         Ev("b4", "outcome.recorded", "B", "2024-03-01",
-            R"("offence_id":"OB","disposal":"youth_caution","decided_at":"2024-03-01")") +
-         Ev("c0", "child.registered", "C", "2009-09-09",
-            R"("dob":"2009-09-09","sex":"M","ethnicity":"WBRI")") +
-         Ev("c1", "offence.recorded", "C", "2024-02-05",
-            R"("offence_id":"OC","offence_group":"drugs","at_placement":false)") +
-         Ev("c2", "court.outcome_recorded", "C", "2024-03-10",
-            R"("offence_id":"OC","disposal":"referral_order","decided_at":"2024-03-10")");
-}
+using test::Ev;
 
 // "http://127.0.0.1:PORT" → a client for it.
 std::unique_ptr<httplib::Client> ClientFor(const std::string& url) {
@@ -102,7 +68,7 @@ class Serve : public ::testing::Test {
                                           "\"\n[population]\n2023 = { aged_10_17 = 20000, "
                                           "under_18 = 50000 }\n");
     ::chmod((*dir_ / "c.toml").c_str(), 0600);
-    test::WriteFile(*dir_ / "feed.jsonl", Feed());
+    test::WriteFile(*dir_ / "feed.jsonl", test::ThreeChildrenFeed());
     auto published =
         Careledger({"publish", "--brokers", broker_->bootstrap(), *dir_ / "feed.jsonl"});
     ASSERT_EQ(published.exit_code, 0) << published.err;
@@ -313,7 +279,7 @@ TEST(Run, ServesEachBatchAsSoonAsItIsWritten) {
   test::BrokerProcess broker(3);
   test::WriteFile(dir / "c.toml", "[serve]\ntoken = \"" + kToken + "\"\n");
   ::chmod((dir / "c.toml").c_str(), 0600);
-  test::WriteFile(dir / "feed.jsonl", Feed());
+  test::WriteFile(dir / "feed.jsonl", test::ThreeChildrenFeed());
   ASSERT_EQ(Careledger({"publish", "--brokers", broker.bootstrap(), dir / "feed.jsonl"}).exit_code,
             0);
   test::Background run({CARELEDGER_BIN, "run", "--brokers", broker.bootstrap(), "--data",
