@@ -32,38 +32,12 @@ void AddSelectors(CLI::App& cmd, Selectors& s) {
   cmd.add_option("--by", s.by, "Dimensions to break down by, comma-separated");
 }
 
-// The selectors as a query; BadInput naming the flag when one does not parse.
+// The selectors as a query, with the area populations of the settings.
 Result<MetricQuery> ToQuery(const Selectors& s, const Context& ctx) {
-  MetricQuery q;
-  q.metric = s.metric;
-  q.today = Today();
-  if (!s.at.empty()) {
-    auto d = ParseDate(s.at);
-    if (!d.ok()) return Status::BadInput("--at: not a date (YYYY-MM-DD): " + s.at);
-    q.at = *d;
-  }
-  if (!s.period.empty()) {
-    auto dots = s.period.find("..");
-    auto from = ParseDate(s.period.substr(0, dots));
-    auto to = dots == std::string::npos ? from : ParseDate(s.period.substr(dots + 2));
-    if (dots == std::string::npos || !from.ok() || !to.ok()) {
-      return Status::BadInput("--period: not FROM..TO with ISO dates: " + s.period);
-    }
-    q.period = {*from, *to};
-  }
-  if (!s.known_at.empty()) {
-    auto t = ParseTimestamp(s.known_at);
-    if (!t.ok()) return Status::BadInput("--as-known-at: not an RFC 3339 time: " + s.known_at);
-    q.known_at = t->instant;
-  }
-  for (size_t start = 0; start < s.by.size();) {
-    size_t comma = s.by.find(',', start);
-    if (comma == std::string::npos) comma = s.by.size();
-    if (comma > start) q.by.push_back(s.by.substr(start, comma - start));
-    start = comma + 1;
-  }
+  auto q = ParseMetricSelectors({s.metric, s.at, s.period, s.known_at, s.by});
+  if (!q.ok()) return q.status();
   Config config = ctx.config;
-  q.population = [config](int year) { return config.PopulationFor(year); };
+  q->population = [config](int year) { return config.PopulationFor(year); };
   return q;
 }
 
@@ -119,22 +93,12 @@ Command AddLineage(CLI::App& app) {
             if (!ctx.ok()) return Fail(ctx.status());
             auto query = ToQuery(*o, *ctx);
             if (!query.ok()) return UsageError(query.status());
-            Cell cell;
-            for (size_t start = 0; start < o->cell.size();) {
-              size_t comma = o->cell.find(',', start);
-              if (comma == std::string::npos) comma = o->cell.size();
-              std::string pair = o->cell.substr(start, comma - start);
-              auto eq = pair.find('=');
-              if (eq == std::string::npos) {
-                return UsageError(Status::BadInput("--cell: not DIM=VALUE: " + pair));
-              }
-              cell[pair.substr(0, eq)] = pair.substr(eq + 1);
-              start = comma + 1;
-            }
-            if (auto s = CheckMetricQuery(*query, &cell); !s.ok()) return UsageError(s);
+            auto cell = ParseCell(o->cell);
+            if (!cell.ok()) return UsageError(cell.status());
+            if (auto s = CheckMetricQuery(*query, &*cell); !s.ok()) return UsageError(s);
             auto store = EventStore::Open({.path = ctx->data_dir, .read_only = true});
             if (!store.ok()) return Fail(store.status());
-            auto entries = RunLineage(**store, *query, cell);
+            auto entries = RunLineage(**store, *query, *cell);
             if (!entries.ok()) {
               return entries.status().error_class() == ErrorClass::kBadInput
                          ? UsageError(entries.status())

@@ -929,6 +929,63 @@ std::string DimensionValue(std::string_view dimension, const ChildView& child, D
 
 }  // namespace metrics
 
+namespace {
+
+std::vector<std::string> SplitComma(const std::string& s) {
+  std::vector<std::string> out;
+  for (size_t start = 0; start < s.size();) {
+    size_t comma = s.find(',', start);
+    if (comma == std::string::npos) comma = s.size();
+    if (comma > start) out.push_back(s.substr(start, comma - start));
+    start = comma + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<MetricQuery> ParseMetricSelectors(const MetricSelectorText& text,
+                                         const MetricSelectorNames& names) {
+  MetricQuery q;
+  q.metric = text.metric;
+  q.today = Today();
+  auto bad = [](std::string_view name, std::string_view what, const std::string& value) {
+    return Status::BadInput(std::string(name) + ": not " + std::string(what) + ": " + value);
+  };
+  if (!text.at.empty()) {
+    auto d = ParseDate(text.at);
+    if (!d.ok()) return bad(names.at, "a date (YYYY-MM-DD)", text.at);
+    q.at = *d;
+  }
+  if (!text.period.empty()) {
+    auto dots = text.period.find("..");
+    if (dots == std::string::npos) return bad(names.period, "FROM..TO with ISO dates", text.period);
+    auto from = ParseDate(text.period.substr(0, dots));
+    auto to = ParseDate(text.period.substr(dots + 2));
+    if (!from.ok() || !to.ok()) return bad(names.period, "FROM..TO with ISO dates", text.period);
+    q.period = {*from, *to};
+  }
+  if (!text.known_at.empty()) {
+    auto t = ParseTimestamp(text.known_at);
+    if (!t.ok()) return bad(names.known_at, "an RFC 3339 time", text.known_at);
+    q.known_at = t->instant;
+  }
+  q.by = SplitComma(text.by);
+  return q;
+}
+
+Result<Cell> ParseCell(const std::string& text, const MetricSelectorNames& names) {
+  Cell cell;
+  for (const std::string& pair : SplitComma(text)) {
+    auto eq = pair.find('=');
+    if (eq == std::string::npos) {
+      return Status::BadInput(std::string(names.cell) + ": not DIM=VALUE: " + pair);
+    }
+    cell[pair.substr(0, eq)] = pair.substr(eq + 1);
+  }
+  return cell;
+}
+
 std::vector<std::string_view> MetricNames() {
   std::vector<std::string_view> names;
   for (const auto& d : metrics::Definitions()) names.push_back(d.name);

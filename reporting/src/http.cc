@@ -48,45 +48,19 @@ Access Authorize(const httplib::Request& req, const std::string& token) {
              : Access::kRefused;
 }
 
-std::vector<std::string> SplitComma(const std::string& s) {
-  std::vector<std::string> out;
-  for (size_t start = 0; start < s.size();) {
-    size_t comma = s.find(',', start);
-    if (comma == std::string::npos) comma = s.size();
-    if (comma > start) out.push_back(s.substr(start, comma - start));
-    start = comma + 1;
-  }
-  return out;
-}
-
 // The query string's selectors as `report` takes them (at, period, as_known_at, by); BadInput
 // naming the parameter. Messages may quote the parameter: it is the caller's own text.
 Result<MetricQuery> ToQuery(const httplib::Request& req, const std::string& metric,
                             const ServeOptions& options) {
-  MetricQuery q;
-  q.metric = metric;
-  q.today = options.today();
-  if (req.has_param("at")) {
-    auto d = ParseDate(req.get_param_value("at"));
-    if (!d.ok()) return Status::BadInput("at: not a date (YYYY-MM-DD)");
-    q.at = *d;
-  }
-  if (req.has_param("period")) {
-    std::string p = req.get_param_value("period");
-    auto dots = p.find("..");
-    if (dots == std::string::npos) return Status::BadInput("period: not FROM..TO with ISO dates");
-    auto from = ParseDate(p.substr(0, dots));
-    auto to = ParseDate(p.substr(dots + 2));
-    if (!from.ok() || !to.ok()) return Status::BadInput("period: not FROM..TO with ISO dates");
-    q.period = {*from, *to};
-  }
-  if (req.has_param("as_known_at")) {
-    auto t = ParseTimestamp(req.get_param_value("as_known_at"));
-    if (!t.ok()) return Status::BadInput("as_known_at: not an RFC 3339 time");
-    q.known_at = t->instant;
-  }
-  if (req.has_param("by")) q.by = SplitComma(req.get_param_value("by"));
-  q.population = options.population;
+  auto param = [&](const char* name) {
+    return req.has_param(name) ? req.get_param_value(name) : std::string();
+  };
+  auto q = ParseMetricSelectors(
+      {metric, param("at"), param("period"), param("as_known_at"), param("by")},
+      {.at = "at", .period = "period", .known_at = "as_known_at", .cell = "cell"});
+  if (!q.ok()) return q.status();
+  q->today = options.today();
+  q->population = options.population;
   return q;
 }
 
@@ -209,11 +183,9 @@ void HttpServer::Impl::Lineage(const httplib::Request& req, httplib::Response& r
   if (!query.ok()) return Error(res, 400, query.status().message());
   Cell cell;
   if (auto raw = RawParam(req.target, "cell")) {
-    for (const std::string& pair : SplitComma(*raw)) {
-      auto eq = pair.find('=');
-      if (eq == std::string::npos) return Error(res, 400, "cell: not DIM=VALUE,...");
-      cell[pair.substr(0, eq)] = pair.substr(eq + 1);
-    }
+    auto parsed = ParseCell(*raw, {.cell = "cell"});
+    if (!parsed.ok()) return Error(res, 400, parsed.status().message());
+    cell = std::move(*parsed);
   }
   if (Status s = CheckMetricQuery(*query, &cell); !s.ok()) return Error(res, 400, s.message());
   std::shared_lock<std::shared_mutex> lock;

@@ -309,6 +309,21 @@ struct LineageEntry {
   std::string event_id;
 };
 
+// The selectors as text, from command-line flags or URL parameters, and the names the caller's
+// users know them by (errors name them).
+struct MetricSelectorText {
+  std::string metric, at, period, known_at, by;  // empty: not given
+};
+struct MetricSelectorNames {
+  std::string_view at = "--at", period = "--period", known_at = "--as-known-at", cell = "--cell";
+};
+// The query they ask (today: the system date; no population: the caller adds its settings);
+// BadInput naming the selector when one does not parse.
+Result<MetricQuery> ParseMetricSelectors(const MetricSelectorText& text,
+                                         const MetricSelectorNames& names = {});
+// "DIM=VALUE,..." as a lineage cell.
+Result<Cell> ParseCell(const std::string& text, const MetricSelectorNames& names = {});
+
 std::vector<std::string_view> MetricNames();
 // The dimensions a metric can be broken down by.
 Result<std::vector<std::string_view>> MetricDimensions(std::string_view metric);
