@@ -102,7 +102,7 @@ double Quantile(std::vector<double> v, double q) {
   return v[std::min(v.size() - 1, size_t(q * double(v.size())))];
 }
 
-int RunOne(int rate, int seconds, const std::string& mode) {
+int RunOne(int rate, int seconds, const std::string& mode, const std::string& extra) {
   namespace fs = std::filesystem;
   std::string dir =
       fs::temp_directory_path() / ("careledger-bench-serve-" + std::to_string(getpid()));
@@ -110,7 +110,7 @@ int RunOne(int rate, int seconds, const std::string& mode) {
   fs::create_directories(dir);
   {
     std::ofstream c(dir + "/c.toml");
-    c << "[serve]\ntoken = \"" << kToken << "\"\n";
+    c << extra << "\n[serve]\ntoken = \"" << kToken << "\"\n";
   }
   fs::permissions(dir + "/c.toml", fs::perms::owner_read | fs::perms::owner_write);
   const std::string bin = CARELEDGER_BIN;
@@ -212,6 +212,7 @@ int main(int argc, char** argv) {
   std::vector<int> rates = {1000, 10000};
   int seconds = 5;
   std::vector<std::string> modes = {"run", "serve"};
+  std::string extra;  // settings-file lines, to try a setting without a rebuild
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i], value = argv[i + 1];
     if (flag == "--seconds") {
@@ -222,15 +223,18 @@ int main(int argc, char** argv) {
       for (std::string r; std::getline(ss, r, ',');) rates.push_back(std::atoi(r.c_str()));
     } else if (flag == "--mode") {
       modes = {value};
+    } else if (flag == "--settings") {
+      extra += value + "\n";
     } else {
       std::cerr
-          << "usage: careledger_bench_serve [--rates R,...] [--seconds S] [--mode run|serve]\n";
+          << "usage: careledger_bench_serve [--rates R,...] [--seconds S] [--mode run|serve] "
+             "[--settings 'TOML line']...\n";
       return 2;
     }
   }
   int rc = 0;
   for (const auto& mode : modes) {
-    for (int rate : rates) rc |= RunOne(rate, seconds, mode);
+    for (int rate : rates) rc |= RunOne(rate, seconds, mode, extra);
   }
   return rc;
 }

@@ -255,12 +255,9 @@ Result<ChainHash> ProjectionStateHash(const EventStore& store, std::string_view 
       family);
 }
 
-Status ForEachChild(const EventStore& store, std::optional<Instant> known_at,
-                    const std::function<void(const ChildView&)>& visit) {
-  auto assignment = store.Assignment();
-  if (!assignment.ok()) return assignment.status();
-  std::set<int32_t> owned;
-  for (const auto& tp : *assignment) owned.insert(tp.partition);
+namespace {
+
+Status CheckStateLayout(const EventStore& store) {
   // Before one key per fact, the state held one timeline per child under "child\0": such a
   // store must be rebuilt from its log, or its figures would silently read as empty.
   bool old_layout = false;
@@ -273,6 +270,18 @@ Status ForEachChild(const EventStore& store, std::optional<Instant> known_at,
         "the projection state was written by an older careledger: run `careledger replay` to "
         "rebuild it from the log");
   }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status ForEachChild(const EventStore& store, std::optional<Instant> known_at,
+                    const std::function<void(const ChildView&)>& visit) {
+  auto assignment = store.Assignment();
+  if (!assignment.ok()) return assignment.status();
+  std::set<int32_t> owned;
+  for (const auto& tp : *assignment) owned.insert(tp.partition);
+  CARELEDGER_RETURN_IF_ERROR(CheckStateLayout(store));
   // Facts come in key order: all of one child together, in timeline order.
   std::string child;
   Timeline timeline;
@@ -313,6 +322,7 @@ Result<ClaDimension> ClaDimensionFromName(std::string_view name) {
 }
 
 Result<std::vector<ClaRow>> ClaAt(const EventStore& store, Date at, ClaDimension by) {
+  CARELEDGER_RETURN_IF_ERROR(CheckStateLayout(store));
   auto assignment = store.Assignment();
   if (!assignment.ok()) return assignment.status();
   std::set<int32_t> owned;

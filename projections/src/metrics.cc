@@ -177,7 +177,33 @@ bool IsInformalTier(std::string_view disposal) {
 }
 
 // ---- M1 ---------------------------------------------------------------------------------------
+// The live count on a day, from the counters ingest keeps (one short range scan, whatever the
+// number of children), where they hold the answer: no period, no --as-known-at (counters are
+// the state as ingested), no lineage (counters carry no event ids), and at most one of the two
+// dimensions they are kept by. metrics_cla_counters_test checks it against the fold below.
+std::optional<ClaDimension> CounterDimension(const Run& r) {
+  if (r.query.period || r.query.known_at || r.cell || r.by.size() > 1) return std::nullopt;
+  if (r.by.empty()) return ClaDimension::kNone;
+  if (r.by[0] == "legal_status") return ClaDimension::kLegalStatus;
+  if (r.by[0] == "placement") return ClaDimension::kPlacement;
+  return std::nullopt;
+}
+
+Status ClaFromCounters(Run& r, ClaDimension dimension) {
+  auto counts = ClaAt(*r.store, r.at, dimension);
+  if (!counts.ok()) return counts.status();
+  r.table.dimensions = r.by;
+  r.table.measures = {"value"};
+  for (const auto& row : *counts) {
+    std::vector<std::string> groups;
+    if (dimension != ClaDimension::kNone) groups.push_back(row.group);
+    r.table.rows.push_back({std::move(groups), {Figure::Count(row.children)}});
+  }
+  return Status::Ok();
+}
+
 Status Cla(Run& r) {
+  if (auto dimension = CounterDimension(r)) return ClaFromCounters(r, *dimension);
   if (!r.query.period) {
     auto acc = r.NewAccumulator({"children"});
     CARELEDGER_RETURN_IF_ERROR(r.Children([&](const ChildView& c) {

@@ -18,6 +18,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <mutex>
 
@@ -104,6 +105,14 @@ Status FromRocks(const rocksdb::Status& s, std::string_view what) {
   return Status::Fatal(std::move(msg));
 }
 
+// The name of the MANIFEST a store's writer is using; a writer's every open starts a new one.
+std::string ReadCurrentFile(const std::string& path) {
+  std::ifstream in(path + "/CURRENT");
+  std::string name;
+  std::getline(in, name);
+  return name;
+}
+
 }  // namespace
 
 int64_t DecodeCounter(std::string_view value) {
@@ -117,6 +126,9 @@ struct EventStore::Impl {
   bool secondary = false;
   StoreOptions options;  // as opened: a secondary reopens with them after a swap
   int reopened = 0;
+  // A secondary: the writer's CURRENT file (which names its MANIFEST) when it opened. A new one
+  // means the writer restarted, and RocksDB's catch-up would count merges twice (below).
+  std::string writer_current;
   std::vector<rocksdb::ColumnFamilyHandle*> cf;
   rocksdb::WriteOptions write_options;
   rocksdb::ColumnFamilyOptions state_options;  // for families a rebuild creates
@@ -326,6 +338,8 @@ Result<std::unique_ptr<EventStore>> EventStore::Open(const StoreOptions& options
       descriptors.erase(descriptors.begin() + kProjection);
     }
     if (!options.secondary_path.empty()) {
+      // Read before opening: a restart in between then shows as a change, never the reverse.
+      impl->writer_current = ReadCurrentFile(options.path);
       // A secondary keeps every SST file open: it cannot reopen one the primary has since
       // compacted away.
       db_options.max_open_files = -1;
@@ -417,12 +431,18 @@ Status EventStore::CatchUp() {
   if (!impl_->secondary) return Status::Ok();
   CARELEDGER_RETURN_IF_ERROR(
       FromRocks(impl_->db->TryCatchUpWithPrimary(), "catch up with the store"));
-  // A replay swapped another state family in and dropped the one this secondary holds (it
-  // cannot open families made after it opened): open the store afresh, in a directory of its
-  // own so that the two secondaries never share their bookkeeping.
+  // Open the store afresh, in a directory of its own so that the two secondaries never share
+  // their bookkeeping, when catching up cannot be trusted:
+  // - the writer restarted: it flushed the WAL it recovered into a table file, and RocksDB
+  //   7.8's secondary then holds that data twice, in that file and in the memtable it had
+  //   read from the same WAL; merged counters come out doubled (store_test has the case).
+  //   Checked after catching up, so any restart catching up has seen is caught now.
+  // - a replay swapped another state family in and dropped the one this secondary holds (it
+  //   cannot open families made after it opened).
   std::string live;
   auto got = impl_->db->Get(rocksdb::ReadOptions(), impl_->cf[kMeta], kMetaStateFamily, &live);
-  if (got.ok() && live != impl_->live.load()->GetName()) {
+  if ((got.ok() && live != impl_->live.load()->GetName()) ||
+      ReadCurrentFile(impl_->options.path) != impl_->writer_current) {
     StoreOptions again = impl_->options;
     int generation = impl_->reopened + 1;
     again.secondary_path = impl_->options.secondary_path + "/g" + std::to_string(generation);
@@ -430,9 +450,14 @@ Status EventStore::CatchUp() {
     if (!fresh.ok()) return fresh.status();
     (*fresh)->impl_->options = impl_->options;
     (*fresh)->impl_->reopened = generation;
-    impl_ = std::move((*fresh)->impl_);
+    impl_ = std::move((*fresh)->impl_);  // closes the one before
     next_sequence_.store((*fresh)->next_sequence());
     head_ = (*fresh)->head_;
+    if (generation > 1) {
+      std::error_code ignored;  // only RocksDB's info logs: left behind if it fails
+      std::filesystem::remove_all(
+          impl_->options.secondary_path + "/g" + std::to_string(generation - 1), ignored);
+    }
     return Status::Ok();
   }
   return ReadTail();

@@ -57,7 +57,7 @@ struct ServeOptions {
   // The store is a secondary (StoreOptions::secondary_path) following another process:
   // CatchUp before answering, at most once per interval.
   bool follow_store = false;
-  std::chrono::milliseconds catch_up_interval{200};
+  std::chrono::milliseconds catch_up_interval{5};
   std::function<Date()> today = Today;  // what "now" means for figures without at/period
 };
 
