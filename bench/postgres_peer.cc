@@ -58,8 +58,31 @@ std::string Quote(const std::string& s) {
   return out + "'";
 }
 
-// Runs a shell command, returning its standard output; nullopt (with the output on stderr)
-// when it fails.
+// PostgreSQL's messages quote the values they choke on ("invalid input syntax …: \"…\"",
+// "DETAIL: Key (event_id)=(…)"), and those come from events: what is quoted and the DETAIL lines
+// are left out of what we print (the server log in the temp dir keeps them, see
+// --keep-postgres).
+std::string Redacted(const std::string& out) {
+  std::string kept;
+  std::istringstream in(out);
+  for (std::string line; std::getline(in, line);) {
+    if (line.find("DETAIL:") != std::string::npos) continue;
+    bool quoted = false;
+    for (char c : line) {
+      if (c == '"') {
+        kept += quoted ? "…\"" : "\"";
+        quoted = !quoted;
+      } else if (!quoted) {
+        kept += c;
+      }
+    }
+    kept += '\n';
+  }
+  return kept;
+}
+
+// Runs a shell command, returning its standard output; nullopt (with the output, redacted, on
+// stderr) when it fails.
 std::optional<std::string> Run(const std::string& command) {
   FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
   if (!pipe) return std::nullopt;
@@ -68,7 +91,7 @@ std::optional<std::string> Run(const std::string& command) {
   for (size_t n; (n = std::fread(buf, 1, sizeof buf, pipe)) > 0;) out.append(buf, n);
   int status = ::pclose(pipe);
   if (status != 0) {
-    std::cerr << "failed (" << status << "): " << command << "\n" << out;
+    std::cerr << "failed (" << status << "): " << command << "\n" << Redacted(out);
     return std::nullopt;
   }
   return out;
