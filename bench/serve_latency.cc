@@ -96,6 +96,16 @@ int64_t Cla(httplib::Client& client) {
   return std::atoll(r->body.c_str() + at + 8);
 }
 
+// The process's peak resident set (VmHWM), in MiB; read while it still runs. -1 if unknown.
+double PeakRssMiB(const Process* p) {
+  if (!p || p->pid <= 0) return -1;
+  std::ifstream in("/proc/" + std::to_string(p->pid) + "/status");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::atof(line.c_str() + 6) / 1024;  // kB
+  }
+  return -1;
+}
+
 double Quantile(std::vector<double> v, double q) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
@@ -191,12 +201,16 @@ int RunOne(int rate, int seconds, const std::string& mode, const std::string& ex
   (void)(*producer)->Flush(std::chrono::seconds(10));
   poller.join();
   double achieved = double(total) / std::chrono::duration<double>(Clock::now() - start).count();
+  // `run` ingests and serves in one process; otherwise ingest and serve each have their own.
+  double serve_rss = PeakRssMiB(server.get()), ingest_rss = PeakRssMiB(ingest.get());
   std::printf(
       "%-6s %7d/s  %6zu events  seen %6zu  p50 %7.1f ms  p99 %7.1f ms  max %7.1f ms  "
-      "(%llu API polls)\n",
+      "(%llu API polls)  peak RSS: %s %.1f MiB",
       mode.c_str(), rate, total, latency_ms.size(), Quantile(latency_ms, 0.5),
-      Quantile(latency_ms, 0.99), Quantile(latency_ms, 1.0),
-      static_cast<unsigned long long>(polls));
+      Quantile(latency_ms, 0.99), Quantile(latency_ms, 1.0), static_cast<unsigned long long>(polls),
+      mode == "run" ? "run" : "serve", serve_rss);
+  if (ingest) std::printf(", ingest %.1f MiB", ingest_rss);
+  std::printf("\n");
   (void)achieved;
   producer->reset();
   server.reset();

@@ -32,6 +32,7 @@ PACKAGES=(
 TEST_PACKAGES=(
   prometheus                       # promtool: tests/ops checks and tests ops/prometheus rules
   chromium                         # headless browser: tests/integration/dashboard_test.cc
+  postgresql                       # bench/postgres_peer.cc: the PostgreSQL peer (initdb, pg_ctl, psql)
 )
 # Only `fuzz` needs these.
 FUZZ_PACKAGES=(
