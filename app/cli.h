@@ -10,6 +10,7 @@
 
 #include "careledger/common.h"
 #include "careledger/config.h"
+#include "careledger/consumers.h"
 
 namespace careledger::app {
 
@@ -50,6 +51,15 @@ class SignalWatcher {
 };
 // Call first in main, before any thread exists, so that every thread inherits the mask.
 void BlockStopSignals();
+
+// The consuming side that `ingest` and `run` share: the same flags, the same options (and so
+// both serve `careledger replay` requests).
+struct IngestFlags {
+  std::string group = "careledger-ingest";
+  size_t max_batch = 5000;
+};
+void AddIngestFlags(CLI::App& cmd, IngestFlags& flags);
+IngestOptions ToIngestOptions(const IngestFlags& flags, const Context& ctx);
 
 // BadInput unless the settings name Kafka brokers.
 Status RequireBrokers(const Context& ctx);

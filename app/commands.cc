@@ -207,25 +207,37 @@ Command AddPublish(CLI::App& app) {
       }};
 }
 
+void AddIngestFlags(CLI::App& cmd, IngestFlags& flags) {
+  cmd.add_option("--group", flags.group, "Consumer group (default careledger-ingest)");
+  cmd.add_option("--max-batch", flags.max_batch, "Events per store batch (default 5000)")
+      ->check(CLI::Range(1, 1000000));
+}
+
+IngestOptions ToIngestOptions(const IngestFlags& flags, const Context& ctx) {
+  IngestOptions options;
+  options.kafka = ctx.kafka;
+  options.group = flags.group;
+  options.max_batch = flags.max_batch;
+  options.replay_dir = ctx.data_dir;  // `careledger replay` asks through it
+  return options;
+}
+
 Command AddIngest(CLI::App& app) {
   struct Opts {
     CommonFlags common;
-    std::string group = "careledger-ingest";
+    IngestFlags ingest;
     double until_idle = -1;
     bool until_end = false;
-    size_t max_batch = 5000;
   };
   auto o = std::make_shared<Opts>();
   auto* cmd = app.add_subcommand(
       "ingest", "Consume the topics into the store, exactly once (until SIGTERM, or as told)");
   AddCommonFlags(*cmd, o->common);
-  cmd->add_option("--group", o->group, "Consumer group (default careledger-ingest)");
+  AddIngestFlags(*cmd, o->ingest);
   cmd->add_option("--until-idle", o->until_idle, "Stop after SECONDS with no message")
       ->check(CLI::NonNegativeNumber);
   cmd->add_flag("--until-end", o->until_end,
                 "Stop once caught up with the high watermarks seen at start");
-  cmd->add_option("--max-batch", o->max_batch, "Events per store batch (default 5000)")
-      ->check(CLI::Range(1, 1000000));
   return {cmd, [o] {
             auto ctx = Resolve(o->common);
             if (!ctx.ok()) return Fail(ctx.status());
@@ -233,12 +245,8 @@ Command AddIngest(CLI::App& app) {
             SignalWatcher signals;
             auto store = EventStore::Open({.path = ctx->data_dir});
             if (!store.ok()) return Fail(store.status());
-            IngestOptions options;
-            options.kafka = ctx->kafka;
-            options.group = o->group;
+            IngestOptions options = ToIngestOptions(o->ingest, *ctx);
             options.until_end = o->until_end;
-            options.max_batch = o->max_batch;
-            options.replay_dir = ctx->data_dir;  // `careledger replay` asks through it
             if (o->until_idle >= 0) {
               options.until_idle = std::chrono::milliseconds(int64_t(o->until_idle * 1000));
             }

@@ -109,16 +109,13 @@ Command AddServe(CLI::App& app) {
 
 Command AddRun(CLI::App& app) {
   struct Opts : ServeFlags {
-    std::string group = "careledger-ingest";
-    size_t max_batch = 5000;
+    IngestFlags ingest;
   };
   auto o = std::make_shared<Opts>();
   auto* cmd = app.add_subcommand(
       "run", "Ingest and serve in one process: the API sees each batch as soon as it is written");
   AddServeFlags(*cmd, *o);
-  cmd->add_option("--group", o->group, "Consumer group (default careledger-ingest)");
-  cmd->add_option("--max-batch", o->max_batch, "Events per store batch (default 5000)")
-      ->check(CLI::Range(1, 1000000));
+  AddIngestFlags(*cmd, o->ingest);
   return {cmd, [o] {
             auto ctx = Resolve(o->common);
             if (!ctx.ok()) return Fail(ctx.status());
@@ -133,10 +130,7 @@ Command AddRun(CLI::App& app) {
             if (!server.ok()) return Fail(server.status());
             (*server)->Attach(**store);
             Announce(**server, options);
-            IngestOptions ingest;
-            ingest.kafka = ctx->kafka;
-            ingest.group = o->group;
-            ingest.max_batch = o->max_batch;
+            IngestOptions ingest = ToIngestOptions(o->ingest, *ctx);
             ingest.monitor = &monitor;
             auto stats = RunIngest(**store, ingest, signals.stop());
             (*server)->Stop();

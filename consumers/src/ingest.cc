@@ -220,6 +220,12 @@ class Ingestor : public GroupConsumer::Listener {
     ReplayRequest request;
     std::unique_ptr<StateRebuild> rebuild;  // outlives `folding`, which uses it
     std::future<Status> folding;
+    uint64_t counted = 0;  // records folded as last told to the monitor
+    // For StateRebuild::CatchUp: tells the monitor what was folded since the last call.
+    void Count(IngestMonitor* monitor, uint64_t folded) {
+      if (monitor && folded > counted) monitor->ReplayFolded(folded - counted);
+      counted = std::max(counted, folded);
+    }
   };
   std::unique_ptr<ReplayJob> replay_;
   Clock::time_point last_replay_check_{};
@@ -261,24 +267,27 @@ Status Ingestor::ServeReplay() {
     job->rebuild = std::move(rebuild.value());
     StateRebuild* r = job->rebuild.get();
     std::string progress_path = ProgressPath(dir, job->request.id);
-    job->folding = std::async(std::launch::async, [this, r, progress_path]() -> Status {
-      auto last = Clock::now() - std::chrono::seconds(1);
-      auto report = [&](uint64_t folded) {
-        if (auto t = Clock::now(); t - last >= std::chrono::milliseconds(500)) {
-          last = t;
-          (void)WriteWhole(progress_path, std::to_string(folded) + " " +
-                                              std::to_string(store_.next_sequence()) + "\n");
-        }
-      };
-      report(0);
-      // Chase the head while ingest appends; the last stretch is folded between two batches.
-      // A few passes at most: under an ingest as fast as the rebuild, the pause takes the rest.
-      for (int pass = 0; pass < 8; ++pass) {
-        CARELEDGER_RETURN_IF_ERROR(r->CatchUp(store_.next_sequence(), report));
-        if (store_.next_sequence() - r->next() <= 5000) break;
-      }
-      return Status::Ok();
-    });
+    if (options_.monitor) options_.monitor->ReplayStarted();
+    job->folding =
+        std::async(std::launch::async, [this, r, progress_path, j = job.get()]() -> Status {
+          auto last = Clock::now() - std::chrono::seconds(1);
+          auto report = [&](uint64_t folded) {
+            j->Count(options_.monitor, folded);
+            if (auto t = Clock::now(); t - last >= std::chrono::milliseconds(500)) {
+              last = t;
+              (void)WriteWhole(progress_path, std::to_string(folded) + " " +
+                                                  std::to_string(store_.next_sequence()) + "\n");
+            }
+          };
+          report(0);
+          // Chase the head while ingest appends; the last stretch is folded between two batches.
+          // A few passes at most: under an ingest as fast as the rebuild, the pause takes the rest.
+          for (int pass = 0; pass < 8; ++pass) {
+            CARELEDGER_RETURN_IF_ERROR(r->CatchUp(store_.next_sequence(), report));
+            if (store_.next_sequence() - r->next() <= 5000) break;
+          }
+          return Status::Ok();
+        });
     replay_ = std::move(job);
     return Status::Ok();
   }
@@ -293,7 +302,8 @@ Status Ingestor::ServeReplay() {
     // state as swapped.
     CARELEDGER_RETURN_IF_ERROR(FinishWrite());
     auto t0 = Clock::now();
-    s = job->rebuild->CatchUp(store_.next_sequence());
+    s = job->rebuild->CatchUp(store_.next_sequence(),
+                              [&](uint64_t folded) { job->Count(options_.monitor, folded); });
     if (s.ok() && !job->request.known_at) {
       s = job->rebuild->Swap();
       projector_.Forget();
@@ -309,6 +319,7 @@ Status Ingestor::ServeReplay() {
                  std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count());
   }
   if (!s.ok()) spdlog::warn("replay {} failed: {}", job->request.id, s.message());
+  if (options_.monitor) options_.monitor->ReplayEnded(s.ok());
   std::error_code ec;
   std::filesystem::remove(ProgressPath(dir, job->request.id), ec);
   (void)WriteWhole(ResultPath(dir, job->request.id),
@@ -324,6 +335,7 @@ void Ingestor::AbandonReplay(const std::string& why) {
   if (!replay_) return;
   std::unique_ptr<ReplayJob> job = std::move(replay_);
   (void)job->folding.get();  // the rebuild is dropped with the job
+  if (options_.monitor) options_.monitor->ReplayEnded(false);
   std::error_code ec;
   std::filesystem::remove(ProgressPath(options_.replay_dir, job->request.id), ec);
   (void)WriteWhole(ResultPath(options_.replay_dir, job->request.id), "error " + why + "\n");
@@ -676,6 +688,22 @@ void IngestMonitor::Record(const IngestStats& totals, std::vector<PartitionLag> 
 void IngestMonitor::MarkCaughtUp() {
   std::lock_guard lock(mu_);
   snapshot_.caught_up = true;
+}
+
+void IngestMonitor::ReplayStarted() {
+  std::lock_guard lock(mu_);
+  snapshot_.replaying = true;
+}
+
+void IngestMonitor::ReplayFolded(uint64_t records) {
+  std::lock_guard lock(mu_);
+  snapshot_.replay_records += records;
+}
+
+void IngestMonitor::ReplayEnded(bool ok) {
+  std::lock_guard lock(mu_);
+  snapshot_.replaying = false;
+  ++(ok ? snapshot_.replays_ok : snapshot_.replays_failed);
 }
 
 Result<IngestStats> RunIngest(EventStore& store, const IngestOptions& options,

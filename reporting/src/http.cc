@@ -93,6 +93,21 @@ bool IsTrue(const std::string& v) {
   return v == "1" || v == "true" || v == "yes";
 }
 
+// The monitoring figures that need every child folded, kept for as long as the store's log
+// and the day are the same: a scrape (or a dashboard poll) of an idle store costs nothing.
+struct MonitoringFigures {
+  uint64_t log_next = 0;  // the store's next_sequence() when computed
+  Date day{};
+  int64_t care_leavers = 0, missing_open = 0, missing_month = 0;
+  std::map<std::string, int64_t> yjs_open;
+};
+
+// The Prometheus text exposition (format 0.0.4) of the monitoring gauges (and, given an ingest
+// monitor, the pipeline metrics); published: counts from 1 to threshold-1 are left out.
+// `cached` is refolded only when the log or the day has moved on.
+Result<std::string> PrometheusMetrics(const EventStore& store, const ServeOptions& options,
+                                      bool published, MonitoringFigures& cached);
+
 }  // namespace
 
 struct HttpServer::Impl {
@@ -103,6 +118,8 @@ struct HttpServer::Impl {
   std::atomic<EventStore*> store{nullptr};
   std::shared_mutex mu;  // shared: reads; exclusive: CatchUp
   Clock::time_point last_catch_up{};
+  std::mutex gauges_mu;  // one scrape folds at a time; the next reads its figures
+  MonitoringFigures gauges;
 
   // The store, up to date to within catch_up_interval, locked for reading; null (and the
   // response set) when there is none yet or catching up failed.
@@ -251,7 +268,8 @@ void HttpServer::Impl::Prometheus(const httplib::Request& req, httplib::Response
   std::shared_lock<std::shared_mutex> lock;
   EventStore* s = Fresh(lock, res);
   if (!s) return;
-  auto text = PrometheusMetrics(*s, options, access != Access::kRestricted);
+  std::lock_guard hold(gauges_mu);
+  auto text = PrometheusMetrics(*s, options, access != Access::kRestricted, gauges);
   if (!text.ok()) {
     spdlog::error("serve: /metrics: {}", text.status().message());
     return Error(res, 500, "the metrics could not be computed; see the server log");
@@ -405,10 +423,30 @@ uint64_t DirectoryBytes(const std::string& path) {
   return total;
 }
 
-}  // namespace
+Status FoldMonitoringFigures(const EventStore& store, Date today, MonitoringFigures& out) {
+  MonitoringFigures f{.log_next = store.next_sequence(),
+                      .day = today,
+                      .yjs_open = {{"cla", 0}, {"care_leaver", 0}, {"other", 0}}};
+  const std::chrono::year_month_day ymd{today};
+  const Date month_start{ymd.year() / ymd.month() / 1};
+  CARELEDGER_RETURN_IF_ERROR(ForEachChild(store, std::nullopt, [&](const ChildView& child) {
+    if (IsCareLeaverAt(child, today)) ++f.care_leavers;
+    for (const auto& m : child.missing) {
+      if (!m.reported) continue;
+      if (!m.returned) ++f.missing_open;
+      Date on = m.reported->occurred_at.date;
+      if (on >= month_start && on <= today) ++f.missing_month;
+    }
+    for (const auto& c : child.cases) {
+      if (c.opened && !c.closed) ++f.yjs_open[std::string(CohortAt(child, today))];
+    }
+  }));
+  out = std::move(f);
+  return Status::Ok();
+}
 
 Result<std::string> PrometheusMetrics(const EventStore& store, const ServeOptions& options,
-                                      bool published) {
+                                      bool published, MonitoringFigures& cached) {
   Exposition x;
   // A count from 1 to threshold-1 is left out of the published view: an absent series rather
   // than a made-up number (Prometheus has no "<5").
@@ -424,35 +462,23 @@ Result<std::string> PrometheusMetrics(const EventStore& store, const ServeOption
   int64_t cla_children = 0;
   for (const auto& row : *cla) cla_children += row.children;
 
-  int64_t care_leavers = 0, missing_open = 0, missing_month = 0;
-  std::map<std::string, int64_t> yjs_open = {{"cla", 0}, {"care_leaver", 0}, {"other", 0}};
-  const std::chrono::year_month_day ymd{today};
-  const Date month_start{ymd.year() / ymd.month() / 1};
-  CARELEDGER_RETURN_IF_ERROR(ForEachChild(store, std::nullopt, [&](const ChildView& child) {
-    if (IsCareLeaverAt(child, today)) ++care_leavers;
-    for (const auto& m : child.missing) {
-      if (!m.reported) continue;
-      if (!m.returned) ++missing_open;
-      Date on = m.reported->occurred_at.date;
-      if (on >= month_start && on <= today) ++missing_month;
-    }
-    for (const auto& c : child.cases) {
-      if (c.opened && !c.closed) ++yjs_open[std::string(CohortAt(child, today))];
-    }
-  }));
+  if (cached.yjs_open.empty() || cached.log_next != store.next_sequence() || cached.day != today) {
+    CARELEDGER_RETURN_IF_ERROR(FoldMonitoringFigures(store, today, cached));
+  }
+  const MonitoringFigures& f = cached;
 
   x.Family("careledger_cla_children", "gauge", "Children looked after today (M1)");
   gauge("careledger_cla_children", {}, cla_children);
   x.Family("careledger_care_leavers", "gauge", "Care leavers aged 16-25 today (M2)");
-  gauge("careledger_care_leavers", {}, care_leavers);
+  gauge("careledger_care_leavers", {}, f.care_leavers);
   x.Family("careledger_missing_open_episodes", "gauge",
            "Missing episodes reported and not yet returned");
-  gauge("careledger_missing_open_episodes", {}, missing_open);
+  gauge("careledger_missing_open_episodes", {}, f.missing_open);
   x.Family("careledger_missing_episodes_this_month", "gauge",
            "Missing episodes reported since the first of this month");
-  gauge("careledger_missing_episodes_this_month", {}, missing_month);
+  gauge("careledger_missing_episodes_this_month", {}, f.missing_month);
   x.Family("careledger_yjs_open_cases", "gauge", "Open youth justice cases by cohort today");
-  for (const auto& [cohort, n] : yjs_open)
+  for (const auto& [cohort, n] : f.yjs_open)
     gauge("careledger_yjs_open_cases", {{"cohort", cohort}}, n);
   x.Family("careledger_published", "gauge",
            "1 when small counts are left out of this scrape (no bearer token), 0 when exact");
@@ -497,8 +523,18 @@ Result<std::string> PrometheusMetrics(const EventStore& store, const ServeOption
     x.Sample("careledger_batch_write_seconds_bucket", {{"le", "+Inf"}}, double(cumulative));
     x.Sample("careledger_batch_write_seconds_sum", {}, snap.write_seconds_sum);
     x.Sample("careledger_batch_write_seconds_count", {}, double(cumulative));
+    x.Family("careledger_replay_events_total", "counter",
+             "Log records folded into rebuilt projection state by replays this process served");
+    x.Sample("careledger_replay_events_total", {}, double(snap.replay_records));
+    x.Family("careledger_replay_in_progress", "gauge", "1 while a replay is being served");
+    x.Sample("careledger_replay_in_progress", {}, snap.replaying ? 1 : 0);
+    x.Family("careledger_replays_total", "counter", "Replays served, by how they ended");
+    x.Sample("careledger_replays_total", {{"result", "ok"}}, double(snap.replays_ok));
+    x.Sample("careledger_replays_total", {{"result", "failed"}}, double(snap.replays_failed));
   }
   return x.Take();
 }
+
+}  // namespace
 
 }  // namespace careledger

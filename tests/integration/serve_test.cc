@@ -329,6 +329,20 @@ TEST(Run, ServesEachBatchAsSoonAsItIsWritten) {
                         "type=\"care.period_started\"} 3\n"));
   EXPECT_THAT(metrics->body, HasSubstr("\ncareledger_dead_letters_total{kind=\"schema\"} 0\n"));
   EXPECT_THAT(metrics->body, HasSubstr("\ncareledger_batch_write_seconds_count "));
+  EXPECT_THAT(metrics->body, HasSubstr("\ncareledger_replay_events_total 0\n"));
+
+  // `careledger replay` beside `run` is served by its ingest (as beside `ingest`), and shows in
+  // its metrics: each of the 14 log records (the feed's 12 and D's 2) folded once.
+  auto replay = Careledger({"replay", "--data", dir / "store"});
+  EXPECT_EQ(replay.exit_code, 0) << replay.err;
+  auto after = client->Get("/metrics", Bearer(kToken));
+  ASSERT_TRUE(after);
+  EXPECT_THAT(after->body, HasSubstr("\ncareledger_replay_events_total 14\n"));
+  EXPECT_THAT(after->body, HasSubstr("\ncareledger_replays_total{result=\"ok\"} 1\n"));
+  EXPECT_THAT(after->body, HasSubstr("\ncareledger_replays_total{result=\"failed\"} 0\n"));
+  EXPECT_THAT(after->body, HasSubstr("\ncareledger_replay_in_progress 0\n"));
+  EXPECT_TRUE(wait_for(cla, R"({"metric":"cla","at":"2024-03-31","rows":[{"value":2}]})"
+                            "\n"));
   EXPECT_EQ(run.Stop(), 0) << run.Stderr();
 }
 

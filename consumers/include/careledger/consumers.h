@@ -113,11 +113,18 @@ class IngestMonitor {
     // A poll has come back empty since partitions were assigned: ingest has read what the
     // broker held (readiness for `careledger run`).
     bool caught_up = false;
+    // Replays this ingest served (`careledger replay` beside it).
+    uint64_t replay_records = 0;  // log records folded into rebuilt state, all replays together
+    uint64_t replays_ok = 0, replays_failed = 0;
+    bool replaying = false;
   };
   Snapshot Read() const;
   void Record(const IngestStats& totals, std::vector<PartitionLag> lag, uint64_t batch_size,
               double write_seconds);
   void MarkCaughtUp();
+  void ReplayStarted();
+  void ReplayFolded(uint64_t records);  // records folded since the last call
+  void ReplayEnded(bool ok);
 
  private:
   mutable std::mutex mu_;

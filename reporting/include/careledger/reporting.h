@@ -78,11 +78,6 @@ class HttpServer {
   std::unique_ptr<Impl> impl_;
 };
 
-// The Prometheus text exposition (format 0.0.4) of the monitoring gauges (and, given an ingest
-// monitor, the pipeline metrics); published: counts from 1 to threshold-1 are left out.
-Result<std::string> PrometheusMetrics(const EventStore& store, const ServeOptions& options,
-                                      bool published);
-
 // M1 at a date as a report table.
 ReportTable ClaReport(const std::vector<ClaRow>& rows, Date at, ClaDimension by);
 
