@@ -1,6 +1,8 @@
 // careledger dashboard: every panel asks the JSON API (GET /api/v1/metrics/{metric}) for its
-// figures, renders an SVG chart and a table of the same figures, and asks again a second after
-// its last answer, so a newly ingested event shows within about two seconds without a reload.
+// figures and renders an SVG chart and a table of the same figures. Every second the page asks
+// how far the store has got (GET /api/v1/head) and the panels ask again only when that (or the
+// day) has moved, so a newly ingested event shows within about two seconds without a reload,
+// and an open page on a quiet store costs the server one small request a second.
 // Figures arrive as numbers, or as "<5"/"c" (published suppression) or null, and are shown as
 // they come: the page never computes a figure the server suppressed.
 'use strict';
@@ -332,6 +334,8 @@ panel('callouts', async () => [await fetchMetric('callouts', {by: 'month'})], (n
     select.replaceChildren(...months.map((m) => el('option', {value: m}, m)));
     // The last complete month by default: the board compares a month with a year before.
     select.value = months.includes(keep) ? keep : months[Math.max(0, months.length - 2)] || '';
+    // The homes panel follows the month chosen here: ask it again with the new list.
+    if (select.value !== keep) panels.find((x) => x.id === 'callouts-homes').last = null;
   }
   node.replaceChildren(legend(['This year', 'A year earlier']),
       barChart(a.rows.flatMap((r) => [
@@ -354,7 +358,7 @@ panel('callouts', async () => [await fetchMetric('callouts', {by: 'month'})], (n
 
 panel('callouts-homes', async () => {
   const month = document.getElementById('callouts-month').value;
-  if (!month) return [];
+  if (!month) return null;  // the month list has not come yet
   const from = month + '-01';
   return [await fetchMetric('callouts', {period: from + '..' + nextMonth(from)})];
 }, (node, answers) => {
@@ -413,12 +417,13 @@ function showStatus() {
   }
 }
 
-async function poll(p, gen) {
-  if (gen !== generation) return;  // a mode change started a new loop for this panel
+// Loads one panel; true when it has its figures.
+async function refresh(p, gen) {
   const node = document.getElementById(p.id);
   try {
     const answers = await p.load();
-    if (gen !== generation) return;
+    if (gen !== generation) return false;
+    if (answers === null) return true;  // not ready to ask: p.last stays null, so next tick
     // Redraw only what changed, so a reader's place (and a screen reader's) is kept.
     const key = JSON.stringify(answers);
     if (key !== p.last) {
@@ -428,21 +433,46 @@ async function poll(p, gen) {
     }
     node.removeAttribute('aria-busy');
     failures.delete(p.id);
+    return true;
   } catch (e) {
-    if (gen !== generation) return;
-    failures.set(p.id, e.message);
+    if (gen === generation) failures.set(p.id, e.message);
+    return false;
   }
+}
+
+// The store's head and today's date: while both stay the same, so do the figures. Null when
+// the server cannot say (then every panel asks each time).
+async function head() {
+  try {
+    const r = await fetch('/api/v1/head', {cache: 'no-store'});
+    if (!r.ok) return null;
+    return (await r.json()).log_records + '@' + new Date().toDateString();
+  } catch (e) {
+    return null;
+  }
+}
+
+let seen = null;  // the head all panels last loaded at
+async function poll(gen) {
+  if (gen !== generation) return;  // a mode change started a new loop
+  const now = await head();
+  const moved = now === null || now !== seen;
+  const due = panels.filter((p) => moved || p.last === null);
+  const loaded = await Promise.all(due.map((p) => refresh(p, gen)));
+  if (gen !== generation) return;
+  if (moved) seen = loaded.every((ok) => ok) ? now : null;
   showStatus();
-  setTimeout(() => poll(p, gen), POLL_MS);
+  setTimeout(() => poll(gen), POLL_MS);
 }
 
 function start() {
   generation++;
+  seen = null;
   for (const p of panels) {
     p.last = null;
     document.getElementById(p.id).setAttribute('aria-busy', 'true');
-    poll(p, generation);
   }
+  poll(generation);
 }
 
 document.addEventListener('DOMContentLoaded', () => {

@@ -291,6 +291,16 @@ void HttpServer::Impl::Routes() {
              [this](const httplib::Request& req, httplib::Response& res) { Metric(req, res); });
   server.Get(R"(/api/v1/lineage/([a-z0-9-]+))",
              [this](const httplib::Request& req, httplib::Response& res) { Lineage(req, res); });
+  // How far the store has got: its log's length. Figures change only when it moves (or the
+  // day does), so a client polls this and asks for figures again only then.
+  server.Get("/api/v1/head", [this](const httplib::Request& req, httplib::Response& res) {
+    if (Authorize(req, options.token) == Access::kRefused) return Refuse(req, res);
+    std::shared_lock<std::shared_mutex> lock;
+    EventStore* s = Fresh(lock, res);
+    if (!s) return;
+    res.set_content("{\"log_records\":" + std::to_string(s->next_sequence()) + "}\n",
+                    "application/json");
+  });
   server.Get("/api/v1/deadletters", [this](const httplib::Request& req, httplib::Response& res) {
     DeadLetters(req, res);
   });

@@ -386,6 +386,19 @@ TEST_F(DashboardInBrowser, ShowsTheClaFigureAndANewEventWithinTwoSecondsWithoutA
   if (dom.is_string())
     test::WriteFile((ArtefactDir() / "dashboard.html").string(), dom.get<std::string>());
 
+  // On a quiet store the page asks every second how far the store has got, and nothing more.
+  page.Evaluate(
+      "performance.setResourceTimingBufferSize(100000); performance.clearResourceTimings()");
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  auto requests = [&](const std::string& path) {
+    return page.Evaluate(
+        "performance.getEntriesByType('resource').filter((e) => e.name.includes('" + path +
+        "')).length");
+  };
+  EXPECT_EQ(requests("/api/v1/metrics/"), 0);
+  auto heads = requests("/api/v1/head");
+  EXPECT_TRUE(heads.is_number() && heads.get<int>() >= 2) << heads.dump();
+
   // A mark on this page: a reload would lose it.
   page.Evaluate("window.careledgerTestMark = 'no reload'");
   ASSERT_NO_FATAL_FAILURE(Ingest(InCare("F", "2010-06-01")));
