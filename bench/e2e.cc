@@ -6,7 +6,7 @@
 // Prints a table of rates and ratios. Ingest is timed from partition assignment: the mock
 // cluster's group join (~3 s) is a fixed cost that a real cluster does not have.
 //
-//   careledger_bench_e2e [--children N] [--seed S] [--max-batch N] [--repeat N]
+//   careledger_bench_e2e [--children N] [--years Y] [--seed S] [--max-batch N] [--repeat N]
 //
 // Consumer stages are repeated (--repeat, default 3) and the median reported: single runs on a
 // 2-core VM vary by ±30 % with fsync latency and scheduling.
@@ -180,6 +180,13 @@ int Main(int argc, char** argv) {
     if (flag == "--seed") gen.seed = std::strtoull(argv[i + 1], nullptr, 10);
     if (flag == "--max-batch") max_batch = size_t(std::atoll(argv[i + 1]));
     if (flag == "--repeat") repeat = std::max(1, std::atoi(argv[i + 1]));
+    if (flag == "--years") {
+      // The years up to today, as the other benches generate them (bench/run-all.sh).
+      Date today = std::chrono::floor<std::chrono::days>(std::chrono::system_clock::now());
+      gen.end = today;
+      gen.start =
+          Date{std::chrono::year_month_day{today} - std::chrono::years{std::atoi(argv[i + 1])}};
+    }
   }
   const std::string kcat = "kcat";
   auto dir =
