@@ -384,3 +384,8 @@ Result<std::vector<int64_t>> GroupConsumer::HighWatermarks(
 }
 
 }  // namespace careledger
+
+#if defined(__SANITIZE_THREAD__)
+// librdkafka's threads and locks are C11's, which TSan cannot see without this (see there).
+#include "tsan_c11_threads.h"
+#endif
