@@ -4,7 +4,6 @@
 #include <charconv>
 #include <cmath>
 #include <cstring>
-#include <ranges>
 
 namespace careledger::schema {
 
@@ -74,7 +73,8 @@ std::string PathName(const Path* path) {
   std::vector<std::string_view> parts;
   for (const Path* p = path; p; p = p->parent) parts.push_back(p->name);
   std::string out;
-  for (std::string_view part : std::views::reverse(parts)) {
+  std::reverse(parts.begin(), parts.end());  // root first
+  for (std::string_view part : parts) {
     if (!out.empty()) out += '.';
     out += part;
   }

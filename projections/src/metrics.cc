@@ -839,8 +839,13 @@ Result<Run> Prepare(const EventStore* store, const MetricQuery& q, const Cell* c
     if (std::find(allowed.begin(), allowed.end(), d) == allowed.end()) {
       std::string list;
       for (auto a : allowed) list.append(list.empty() ? "" : ", ").append(a);
-      return Status::BadInput("cannot break " + std::string(m.name) + " down by '" + d + "' (" +
-                              list + ")");
+      return Status::BadInput(std::string("cannot break ")
+                                  .append(m.name)
+                                  .append(" down by '")
+                                  .append(d)
+                                  .append("' (")
+                                  .append(list)
+                                  .append(")"));
     }
   }
   if (cell) {
