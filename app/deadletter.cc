@@ -116,6 +116,7 @@ int Retry(const Context& ctx, const EventStore& store, const std::vector<DeadLet
       events.push_back({d.payload, j.envelope.child_id, j.envelope.type, d.Id(), 0});
     }
   }
+  const size_t to_publish = events.size();  // PublishEvents takes the events
   uint64_t published = 0, undelivered = 0;
   if (!dry_run && !events.empty()) {
     if (ctx.kafka.find("bootstrap.servers") == ctx.kafka.end()) {
@@ -127,7 +128,7 @@ int Retry(const Context& ctx, const EventStore& store, const std::vector<DeadLet
     undelivered = report->undelivered;
   }
   std::cerr << (dry_run ? "would re-publish " : "re-published ")
-            << (dry_run ? events.size() : published) << " of " << letters.size()
+            << (dry_run ? to_publish : published) << " of " << letters.size()
             << " dead letters to their topics (ingest stores each once); " << stored
             << " already stored, " << invalid << " still invalid, " << conflicts << " conflicts, "
             << undelivered << " not delivered\n";

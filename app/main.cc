@@ -4,7 +4,9 @@
 
 #include "cli.h"
 
-int main(int argc, char** argv) {
+// An exception out of here is CLI11 refusing our own option definitions, or bad_alloc: a bug or
+// an exhausted machine, where std::terminate with the exception's message is the right end.
+int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   careledger::app::BlockStopSignals();
   CLI::App app{"careledger: exactly-once ingest and live figures for children in care"};
   app.require_subcommand(1);

@@ -2,8 +2,8 @@
 // store another process (ingest) writes, as a RocksDB secondary; `run` is ingest and serve in
 // one process over the one open store, so the API sees each batch as soon as it is written.
 #include <spdlog/spdlog.h>
-#include <stdlib.h>
 
+#include <cstdlib>  // mkdtemp (POSIX, from glibc's stdlib.h)
 #include <filesystem>
 #include <iostream>
 

@@ -11,6 +11,12 @@ if(CARELEDGER_SANITIZE)
                                                     -fno-omit-frame-pointer)
   target_link_options(careledger_flags INTERFACE -fsanitize=address,undefined)
 endif()
+if(CARELEDGER_TSAN)
+  # Only careledger's own code is instrumented: librdkafka and RocksDB come from Debian without
+  # it (see ops/setup.sh test --tsan and common/src/tsan_c11_threads.h).
+  target_compile_options(careledger_flags INTERFACE -fsanitize=thread -fno-omit-frame-pointer)
+  target_link_options(careledger_flags INTERFACE -fsanitize=thread)
+endif()
 if(CARELEDGER_FUZZ)
   # fuzzer-no-link: coverage for libFuzzer to steer by, in the libraries as well as the targets;
   # only the targets link libFuzzer's main (tests/fuzz/CMakeLists.txt).

@@ -232,7 +232,7 @@ uint64_t GetFixed64(const char* p) {
   return v;
 }
 void PutLengthPrefixed(std::string& out, std::string_view s) {
-  uint32_t n = uint32_t(s.size());
+  auto n = uint32_t(s.size());
   char buf[4];
   std::memcpy(buf, &n, 4);
   out.append(buf, 4);

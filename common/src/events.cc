@@ -172,7 +172,7 @@ Status BuildPlans(Contract& c) {
         for (size_t i = 0; i < std::size(kSlots); ++i) {
           if (kSlots[i].name == prop.name) found = int8_t(i);
         }
-        if (found >= 0 && !SlotFits(kSlots[size_t(found)].slot, *prop.node)) {
+        if (found >= 0 && !SlotFits(kSlots[uint8_t(found)].slot, *prop.node)) {
           return Status::Fatal("schemas/events/" + std::string(row.name) + ".v" +
                                std::to_string(v) + ".schema.json: property '" + prop.name +
                                "' has a type EventData cannot hold");
@@ -323,7 +323,8 @@ void ExtractData(simdjson::dom::object data, const DataPlan& plan, EventData& ou
   for (auto [key, value] : data) {
     int i = plan.node->FindProperty(key);
     if (i < 0 || plan.slot[size_t(i)] < 0) continue;
-    const Slot& slot = kSlots[size_t(plan.slot[size_t(i)])].slot;
+    // Not negative (checked above), so through uint8_t it keeps its value.
+    const Slot& slot = kSlots[uint8_t(plan.slot[size_t(i)])].slot;
     switch (slot.index()) {
       case 0:
         (out.*std::get<0>(slot)).assign(StringOf(value));

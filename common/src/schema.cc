@@ -73,9 +73,10 @@ std::string PathName(const Path* path) {
   std::vector<std::string_view> parts;
   for (const Path* p = path; p; p = p->parent) parts.push_back(p->name);
   std::string out;
-  for (auto it = parts.rbegin(); it != parts.rend(); ++it) {
+  std::reverse(parts.begin(), parts.end());  // root first
+  for (std::string_view part : parts) {
     if (!out.empty()) out += '.';
-    out += *it;
+    out += part;
   }
   return out;
 }
@@ -388,10 +389,10 @@ class Compiler {
       if (!has_const) return Error(file, at, "an entry has no const");
     }
     if (list.entries.size() > UINT16_MAX) return Error(file, at, "too many codes");
-    for (uint16_t i = 0; i < list.entries.size(); ++i) list.by_code.push_back(i);
+    for (size_t i = 0; i < list.entries.size(); ++i) list.by_code.push_back(uint16_t(i));
     std::sort(list.by_code.begin(), list.by_code.end(),
               [&](uint16_t a, uint16_t b) { return list.entries[a].code < list.entries[b].code; });
-    for (uint16_t i = 0; i < list.entries.size(); ++i) {
+    for (size_t i = 0; i < list.entries.size(); ++i) {
       if (auto key = PackCode(list.entries[i].code)) {
         list.packed.emplace_back(*key, i);
       } else {

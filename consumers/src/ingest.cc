@@ -116,6 +116,21 @@ struct Position {
   std::optional<int64_t> end;  // high watermark at assignment (until_end)
 };
 
+// The batch in flight, and what it changes once durable. At namespace scope rather than
+// inside Ingestor: clang (the fuzz build, clang-tidy) does not see a nested struct's default
+// member initializers while the enclosing class is incomplete, so std::optional<InFlight>
+// there would not be default-constructible.
+struct InFlight {
+  std::future<Status> done;
+  EventStore::Batch::Tail tail;                   // the next batch continues from here
+  std::unordered_map<std::string, uint64_t> ids;  // event_id → fingerprint, for dedup
+  uint64_t appended = 0, messages = 0;
+  std::map<std::pair<std::string, std::string>, uint64_t> by_type;
+  std::map<std::string, uint64_t> dead_by_kind;
+  uint32_t write_micros = 0;             // set by the writer thread
+  std::vector<DeadLetter> dead_letters;  // to publish once durable
+};
+
 class Ingestor : public GroupConsumer::Listener {
  public:
   Ingestor(EventStore& store, const IngestOptions& options)
@@ -185,17 +200,6 @@ class Ingestor : public GroupConsumer::Listener {
   IngestStats stats_;
   GroupConsumer* consumer_ = nullptr;  // while Run runs
 
-  // The batch in flight, and what it changes once durable.
-  struct InFlight {
-    std::future<Status> done;
-    EventStore::Batch::Tail tail;                   // the next batch continues from here
-    std::unordered_map<std::string, uint64_t> ids;  // event_id → fingerprint, for dedup
-    uint64_t appended = 0, messages = 0;
-    std::map<std::pair<std::string, std::string>, uint64_t> by_type;
-    std::map<std::string, uint64_t> dead_by_kind;
-    uint32_t write_micros = 0;             // set by the writer thread
-    std::vector<DeadLetter> dead_letters;  // to publish once durable
-  };
   // Dead-letters a message into the batch in hand (and, once written, the topic).
   void Reject(EventStore::Batch& batch, const TopicPartition& tp, const Message& m,
               std::string reason);

@@ -500,7 +500,7 @@ class Feed {
     std::string bad = text;
     ReplaceValue(bad, "event_id", NewId(r.faults));
     for (int tries = 0; tries < kFaults; ++tries) {
-      Fault fault = Fault(next_fault_++ % kFaults);
+      auto fault = Fault(next_fault_++ % kFaults);
       bool done = false;
       switch (fault) {
         case Fault::kUnknownCode:
@@ -1214,7 +1214,7 @@ Status GenerateFeed(const GeneratorOptions& o, std::ostream& out, FeedSummary* s
   const Date history = o.start - days{3 * 365};
   const Date first_birth = Birthday(history, -18);
   const int64_t span = (o.end - first_birth).count();
-  const uint64_t people = uint64_t(std::llround(double(o.children) * double(span) / (18 * 365.25)));
+  const auto people = uint64_t(std::llround(double(o.children) * double(span) / (18 * 365.25)));
   // About 4 children's homes per 10,000 children, in and out of the area, used by the area.
   const int homes = std::max(4, int(o.children / 2500));
   Random births(Mix(o.seed, 0xb1a7));

@@ -261,7 +261,7 @@ Status CheckStateLayout(const EventStore& store) {
   // Before one key per fact, the state held one timeline per child under "child\0": such a
   // store must be rebuilt from its log, or its figures would silently read as empty.
   bool old_layout = false;
-  CARELEDGER_RETURN_IF_ERROR(store.ScanState(std::string("child", 6), [&](auto, auto) {
+  CARELEDGER_RETURN_IF_ERROR(store.ScanState(std::string("child\0", 6), [&](auto, auto) {
     old_layout = true;
     return false;
   }));
@@ -295,7 +295,7 @@ Status ForEachChild(const EventStore& store, std::optional<Instant> known_at,
   };
   Status failure = Status::Ok();
   CARELEDGER_RETURN_IF_ERROR(
-      store.ScanState(std::string("fact", 5), [&](std::string_view key, std::string_view value) {
+      store.ScanState(std::string("fact\0", 5), [&](std::string_view key, std::string_view value) {
         auto of = ChildOfFactKey(key);
         if (!of) return true;
         if (*of != child) {

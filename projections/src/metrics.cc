@@ -112,7 +112,7 @@ struct Run {
   }
   // Turns the accumulated rows into the table: `derive` gives each row's figures in the
   // order of `measures`.
-  void Emit(Accumulator& acc, std::vector<std::string> measures,
+  void Emit(Accumulator& acc, const std::vector<std::string>& measures,
             const std::function<std::vector<Figure>(const RowAccumulator&)>& derive) {
     if (by.empty()) acc.Row({});
     table.dimensions = by;
@@ -131,7 +131,7 @@ double Median(std::vector<double> v) {
 // Nearest rank: the smallest value with at least p % of the values at or below it.
 double Percentile(std::vector<double> v, double p) {
   std::sort(v.begin(), v.end());
-  size_t rank = size_t(std::ceil(p / 100.0 * double(v.size())));
+  auto rank = size_t(std::ceil(p / 100.0 * double(v.size())));
   return v[std::max<size_t>(rank, 1) - 1];
 }
 
@@ -413,7 +413,7 @@ Status Criminalisation(Run& r) {
                                       Figure::Ratio(cohort_rate.value, area_rate.value)};
          });
   if (!r.by.empty()) {
-    r.table.notes.push_back("the area rate needs the whole area's population: ask without --by");
+    r.table.notes.emplace_back("the area rate needs the whole area's population: ask without --by");
   }
   return Status::Ok();
 }
@@ -535,7 +535,7 @@ Status Callouts(Run& r) {
   static constexpr std::string_view kMeasures[] = {"missing_reports", "notifiable_incidents",
                                                    "emergencies", "restraints",
                                                    "offences_at_placement"};
-  auto add = [&](std::string home, Date on, int measure, const Fact* f) {
+  auto add = [&](const std::string& home, Date on, int measure, const Fact* f) {
     Date month = FirstOfMonth(on);
     cells[{home, month}][measure] += 1;
     if (!want_lineage || !r.window.Contains(on)) return;
@@ -847,7 +847,7 @@ std::vector<std::string_view> DimensionsOf(const MetricDef& def) {
   }
   if (def.name == "callouts") dims = {"home_id", "month"};
   if (def.name == "offence-profile") dims = {"offence_group"};
-  if (def.name == "missing") dims.push_back("home_id");
+  if (def.name == "missing") dims.emplace_back("home_id");
   std::sort(dims.begin(), dims.end());
   dims.erase(std::unique(dims.begin(), dims.end()), dims.end());
   return dims;
@@ -864,9 +864,14 @@ Result<Run> Prepare(const EventStore* store, const MetricQuery& q, const Cell* c
   for (const auto& d : r.by) {
     if (std::find(allowed.begin(), allowed.end(), d) == allowed.end()) {
       std::string list;
-      for (auto a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
-      return Status::BadInput("cannot break " + std::string(m.name) + " down by '" + d + "' (" +
-                              list + ")");
+      for (auto a : allowed) list.append(list.empty() ? "" : ", ").append(a);
+      return Status::BadInput(std::string("cannot break ")
+                                  .append(m.name)
+                                  .append(" down by '")
+                                  .append(d)
+                                  .append("' (")
+                                  .append(list)
+                                  .append(")"));
     }
   }
   if (cell) {
@@ -887,9 +892,9 @@ Result<Run> Prepare(const EventStore* store, const MetricQuery& q, const Cell* c
       r.at = q.at.value_or(q.today);
       if (q.period) {
         r.window = {q.period->first, q.period->second};
-        sel.push_back({"period", FormatDate(r.window.from) + ".." + FormatDate(r.window.to)});
+        sel.emplace_back("period", FormatDate(r.window.from) + ".." + FormatDate(r.window.to));
       } else {
-        sel.push_back({"at", FormatDate(r.at)});
+        sel.emplace_back("at", FormatDate(r.at));
       }
       break;
     case TimeKind::kPeriod:
@@ -907,7 +912,7 @@ Result<Run> Prepare(const EventStore* store, const MetricQuery& q, const Cell* c
         Date next_month = AddMonths(FirstOfMonth(q.today), 1);
         r.window = {AddMonths(next_month, -12), next_month};
       }
-      sel.push_back({"period", FormatDate(r.window.from) + ".." + FormatDate(r.window.to)});
+      sel.emplace_back("period", FormatDate(r.window.from) + ".." + FormatDate(r.window.to));
       break;
     case TimeKind::kYear: {
       if (q.period) {
@@ -919,12 +924,12 @@ Result<Run> Prepare(const EventStore* store, const MetricQuery& q, const Cell* c
       }
       r.year = int(ymd.year());
       if (!q.at && std::chrono::month_day{ymd.month(), ymd.day()} < March / 31) --r.year;
-      sel.push_back({"year_ending", std::to_string(r.year) + "-03-31"});
+      sel.emplace_back("year_ending", std::to_string(r.year) + "-03-31");
       break;
     }
   }
   if (r.window.from > r.window.to) return Status::BadInput("the period ends before it starts");
-  if (q.known_at) sel.push_back({"as_known_at", FormatInstant(*q.known_at)});
+  if (q.known_at) sel.emplace_back("as_known_at", FormatInstant(*q.known_at));
   r.table.metric = std::string(m.name);
   return r;
 }

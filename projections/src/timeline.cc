@@ -64,7 +64,7 @@ class Reader {
   bool done() const { return in_.empty(); }
   uint8_t Byte() {
     if (!Need(1)) return 0;
-    uint8_t b = uint8_t(in_[0]);
+    auto b = uint8_t(in_[0]);
     in_.remove_prefix(1);
     return b;
   }
@@ -178,7 +178,7 @@ Fact FactFromEnvelope(const Envelope& e, uint64_t sequence, Instant ingested_at)
 }
 
 std::string FactKeyPrefix(std::string_view child_id) {
-  std::string k("fact", 5);  // with its \0
+  std::string k("fact\0", 5);
   k.push_back(char(child_id.size()));
   k.append(child_id);
   return k;
@@ -194,7 +194,7 @@ std::string FactKey(std::string_view child_id, const Fact& f) {
 }
 
 std::optional<std::string_view> ChildOfFactKey(std::string_view key) {
-  if (key.size() < 6 || key.substr(0, 5) != std::string_view("fact", 5)) return std::nullopt;
+  if (key.size() < 6 || key.substr(0, 5) != std::string_view("fact\0", 5)) return std::nullopt;
   size_t n = uint8_t(key[5]);
   if (key.size() < 6 + n) return std::nullopt;
   return key.substr(6, n);
@@ -230,7 +230,7 @@ Status DecodeFact(std::string_view bytes, Fact& f, int32_t& partition) {
       },
       [&](std::optional<int>& i) {
         bool has = r.Byte() != 0;
-        int32_t v = int32_t(r.U32());
+        auto v = int32_t(r.U32());
         i.reset();
         if (has) i = v;
       },

@@ -154,7 +154,7 @@ std::string RenderTable(const ReportTable& t, const RenderOptions& o) {
     for (const auto& row : cells) width[i] = std::max(width[i], row[i].size());
   }
   std::string out = t.metric;
-  for (const auto& [k, v] : t.selectors) out += "  " + k + "=" + v;
+  for (const auto& [k, v] : t.selectors) out.append("  ").append(k).append("=").append(v);
   out += '\n';
   auto line = [&](const std::vector<std::string>& row) {
     for (size_t i = 0; i < row.size(); ++i) {
@@ -167,6 +167,7 @@ std::string RenderTable(const ReportTable& t, const RenderOptions& o) {
   };
   line(header);
   std::vector<std::string> rule;
+  rule.reserve(width.size());
   for (auto w : width) rule.emplace_back(w, '-');
   line(rule);
   for (const auto& row : cells) line(row);

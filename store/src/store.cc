@@ -284,6 +284,7 @@ Result<std::unique_ptr<EventStore>> EventStore::Open(const StoreOptions& options
   state_options.merge_operator = std::make_shared<Int64AddOperator>();
   auto describe = [&](const std::vector<std::string>& extra_state_families) {
     std::vector<rocksdb::ColumnFamilyDescriptor> out;
+    out.reserve(std::size(kCfNames));
     for (const char* name : kCfNames) {
       out.emplace_back(name, IsStateFamily(name) ? state_options : base_options);
     }
