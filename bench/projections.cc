@@ -139,6 +139,7 @@ int Main(int argc, char** argv) {
   gen.start = Date{std::chrono::year_month_day{today} - std::chrono::years{3}};
   int repeat = 3;
   bool queries = true, rebuild = true, only_fast = false;
+  std::string keep_store;  // where to leave the source store, for the CLI at this scale
   for (int i = 1; i < argc; ++i) {
     std::string flag = argv[i];
     const char* value = i + 1 < argc ? argv[i + 1] : "";
@@ -152,6 +153,7 @@ int Main(int argc, char** argv) {
     if (flag == "--no-queries") queries = false;
     if (flag == "--no-rebuild") rebuild = false;
     if (flag == "--no-live-fold") only_fast = true;
+    if (flag == "--keep-store") keep_store = value, ++i;
   }
   auto dir = std::filesystem::temp_directory_path() /
              ("careledger-bench-projections-" + std::to_string(::getpid()));
@@ -176,6 +178,14 @@ int Main(int argc, char** argv) {
             << FormatDate(gen.end) << ", seed " << gen.seed << ": " << lines.size() << " lines, "
             << records << " events stored (ingest fold, sync off, with a 1.1 s pause: " << ingest_s
             << " s)\n";
+  {
+    uintmax_t bytes = 0;
+    for (const auto& e : std::filesystem::recursive_directory_iterator(dir / "source")) {
+      if (e.is_regular_file()) bytes += e.file_size();
+    }
+    std::printf("store on disk: %.1f MiB (%.0f bytes an event)\n", double(bytes) / (1 << 20),
+                double(bytes) / double(std::max<uint64_t>(records, 1)));
+  }
 
   if (rebuild) {
     std::vector<double> scan, live, fast, parse, parser_ctor, fold_only;
@@ -333,6 +343,12 @@ int Main(int argc, char** argv) {
         "ResolveChild %.2f µs, ResolveChild as known at %.2f µs\n",
         states.size(), spells, Median(decode) / n * 1e6, Median(resolve) / n * 1e6,
         Median(resolve_known) / n * 1e6);
+  }
+  if (!keep_store.empty()) {
+    source.reset();
+    std::filesystem::remove_all(keep_store);
+    std::filesystem::rename(dir / "source", keep_store);
+    std::cout << "the source store is kept in " << keep_store << "\n";
   }
   std::filesystem::remove_all(dir);
   return 0;
