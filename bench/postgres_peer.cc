@@ -31,6 +31,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "bench_support.h"
 #include "careledger/producers.h"
 #include "careledger/projections.h"
 #include "postgres_peer.sql.h"
@@ -42,15 +43,8 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 const char* kPgBin = "/usr/lib/postgresql/15/bin";
 
-double Seconds(Clock::time_point since) {
-  return std::chrono::duration<double>(Clock::now() - since).count();
-}
-
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  size_t n = v.size();
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
+using bench::Median;
+using bench::Seconds;
 
 std::string Quote(const std::string& s) {
   std::string out = "'";
@@ -145,47 +139,15 @@ class TempPostgres {
   bool keep_ = false;
 };
 
-bool Fail(const Status& s, const char* what) {
-  if (s.ok()) return false;
-  std::cerr << what << ": " << s.ToString() << "\n";
-  return true;
-}
+using bench::Fail;
 
 std::unique_ptr<EventStore> OpenStore(const fs::path& path) {
-  StoreOptions o;
-  o.path = path;
-  o.sync = true;  // as ingest runs: an fsync per batch
-  auto store = EventStore::Open(o);
-  if (!store.ok()) {
-    std::cerr << "open " << path << ": " << store.status().ToString() << "\n";
-    std::exit(1);
-  }
-  return std::move(store.value());
+  return bench::OpenStore(path, /*sync=*/true);  // as ingest runs: an fsync per batch
 }
 
-// The accepted events folded into `store` as ingest folds them (bench/projections.cc).
+// The accepted events folded into `store` as ingest folds them.
 bool Ingest(EventStore& store, const std::vector<std::string>& lines) {
-  EnvelopeParser parser;
-  Projector projector(store);
-  const size_t kBatch = 5000;
-  std::vector<Envelope> envs(kBatch);
-  std::vector<AcceptedEvent> accepted;
-  for (size_t i = 0; i < lines.size();) {
-    auto batch = store.NewBatch();
-    accepted.clear();
-    for (size_t n = 0; i < lines.size() && n < kBatch; ++i, ++n) {
-      if (Fail(parser.Parse(lines[i], envs[n]), "parse")) return false;
-      const Envelope& e = envs[n];
-      int32_t partition = int32_t(Fingerprint(e.child_id) % 6);
-      uint64_t seq = batch.Append(e.event_id, e.child_id, e.occurred_at.date, {"feed", partition},
-                                  int64_t(i), lines[i]);
-      accepted.push_back({&envs[n], seq, partition, batch.ingested_at()});
-    }
-    if (Fail(projector.Apply(accepted, batch), "apply") || Fail(store.Write(batch), "write")) {
-      return false;
-    }
-  }
-  return true;
+  return bench::StoreFeed(store, lines);
 }
 
 // A figure as rows of text: "cla|<n>" or "<cohort>|<tier>|<n>".
@@ -284,24 +246,16 @@ bool Compare(const char* figure, const char* a_name, const Rows& a, const char* 
 }
 
 int Main(int argc, char** argv) {
-  GeneratorOptions gen;
-  Date today = std::chrono::floor<std::chrono::days>(std::chrono::system_clock::now());
-  gen.children = 100000;
-  gen.seed = 42;
-  gen.end = today;
-  int years = 3, repeat = 3;
+  const Date today = std::chrono::floor<std::chrono::days>(std::chrono::system_clock::now());
+  bench::FeedFlags flags(today);
   bool keep = false;
   for (int i = 1; i < argc; ++i) {
-    std::string flag = argv[i];
-    const char* value = i + 1 < argc ? argv[i + 1] : "";
-    if (flag == "--children") gen.children = std::atoi(value), ++i;
-    if (flag == "--seed") gen.seed = std::strtoull(value, nullptr, 10), ++i;
-    if (flag == "--repeat") repeat = std::max(1, std::atoi(value)), ++i;
-    if (flag == "--years") years = std::max(1, std::atoi(value)), ++i;
-    if (flag == "--keep-postgres") keep = true;
+    if (flags.Take(argc, argv, i)) continue;
+    if (std::string_view(argv[i]) == "--keep-postgres") keep = true;
   }
+  const GeneratorOptions& gen = flags.gen;
+  const int repeat = flags.repeat;
   using namespace std::chrono;
-  gen.start = Date{year_month_day{today} - std::chrono::years{years}};
   // The latest 31 March of the feed, and the year ending on it.
   year_month_day ymd{today};
   int y = int(ymd.year()) - (ymd.month() < April ? 1 : 0);
@@ -433,23 +387,19 @@ int Main(int argc, char** argv) {
   Timed pg_cla = ParseTimed(*cla_out, true), pg_outcomes = ParseTimed(*outcomes_out, false);
 
   // ---- the figures must agree ----
-  const char* cl = "careledger";
-  bool agree = Compare("CLA at 31 March", cl, live->first.rows, "PostgreSQL", pg_cla.rows);
-  agree =
-      Compare("outcomes by cohort x tier", cl, live->second.rows, "PostgreSQL", pg_outcomes.rows) &&
-      agree;
-  agree = Compare("CLA at 31 March", "careledger replayed", replayed->first.rows, "ingested",
-                  live->first.rows) &&
+  bool agree =
+      Compare("CLA at 31 March", "careledger", live->first.rows, "PostgreSQL", pg_cla.rows);
+  agree = Compare("outcomes by cohort x tier", "careledger", live->second.rows, "PostgreSQL",
+                  pg_outcomes.rows) &&
           agree;
-  agree = Compare("outcomes by cohort x tier", "careledger replayed", replayed->second.rows,
-                  "ingested", live->second.rows) &&
-          agree;
-  agree = Compare("CLA at 31 March", "careledger rebuilt", rebuilt->first.rows, "ingested",
-                  live->first.rows) &&
-          agree;
-  agree = Compare("outcomes by cohort x tier", "careledger rebuilt", rebuilt->second.rows,
-                  "ingested", live->second.rows) &&
-          agree;
+  for (const auto& [name, run] :
+       {std::pair{"careledger replayed", &*replayed}, std::pair{"careledger rebuilt", &*rebuilt}}) {
+    agree =
+        Compare("CLA at 31 March", name, run->first.rows, "ingested", live->first.rows) && agree;
+    agree = Compare("outcomes by cohort x tier", name, run->second.rows, "ingested",
+                    live->second.rows) &&
+            agree;
+  }
   std::cout << "CLA at " << FormatDate(at) << ": " << live->first.rows.at(0).substr(4)
             << " children; outcomes:";
   for (const auto& r : live->second.rows) std::cout << " " << r;

@@ -21,6 +21,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "bench_support.h"
 #include "careledger/producers.h"
 
 namespace careledger {
@@ -28,15 +29,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double Seconds(Clock::time_point since) {
-  return std::chrono::duration<double>(Clock::now() - since).count();
-}
-
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  size_t n = v.size();
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
+using bench::Median;
+using bench::Seconds;
 
 std::string Range(std::vector<double> v, double scale, const char* unit) {
   std::sort(v.begin(), v.end());
@@ -47,59 +41,25 @@ std::string Range(std::vector<double> v, double scale, const char* unit) {
   return out.str();
 }
 
-bool Fail(const Status& s, const char* what) {
-  if (s.ok()) return false;
-  std::cerr << what << ": " << s.ToString() << "\n";
-  return true;
-}
+using bench::Fail;
 
 std::unique_ptr<EventStore> OpenStore(const std::filesystem::path& path) {
-  StoreOptions o;
-  o.path = path;
-  o.sync = false;  // a rebuild writes state it can recompute; the log is not touched
-  auto store = EventStore::Open(o);
-  if (!store.ok()) {
-    std::cerr << "open " << path << ": " << store.status().ToString() << "\n";
-    std::exit(1);
-  }
-  return std::move(store.value());
+  // A rebuild writes state it can recompute; the log is not touched.
+  return bench::OpenStore(path, /*sync=*/false);
 }
 
-// The feed stored as ingest stores it: valid lines once each (re-sent duplicates dropped by
-// event id), in batches of 5,000, folded by the Projector. Returns the instant half way through
+// The feed stored as ingest stores it (bench::StoreFeed). Returns the instant half way through
 // (for --as-known-at queries).
 Instant Ingest(EventStore& store, const std::vector<std::string>& lines) {
-  EnvelopeParser parser;
-  Projector projector(store);
-  std::unordered_set<std::string> seen;
-  const size_t kBatch = 5000;
-  std::vector<Envelope> envs(kBatch);
-  std::vector<AcceptedEvent> accepted;
   Instant middle{};
-  size_t i = 0;
-  while (i < lines.size()) {
-    auto batch = store.NewBatch();
-    accepted.clear();
-    size_t n = 0;
-    for (; i < lines.size() && n < kBatch; ++i) {
-      if (!parser.Parse(lines[i], envs[n]).ok()) continue;  // the feed's malformed lines
-      if (!seen.insert(envs[n].event_id).second) continue;
-      const Envelope& e = envs[n];
-      int32_t partition = int32_t(Fingerprint(e.child_id) % 6);
-      uint64_t seq = batch.Append(e.event_id, e.child_id, e.occurred_at.date, {"feed", partition},
-                                  int64_t(i), lines[i]);
-      accepted.push_back({&envs[n], seq, partition, batch.ingested_at()});
-      ++n;
-    }
-    if (Fail(projector.Apply(accepted, batch), "apply") || Fail(store.Write(batch), "write")) {
-      std::exit(1);
-    }
+  bool ok = bench::StoreFeed(store, lines, [&](const EventStore::Batch& batch, size_t done) {
     // A pause half way so that "as known at" the first half's stamp (whole seconds) splits it.
-    if (middle == Instant{} && i >= lines.size() / 2) {
+    if (middle == Instant{} && done >= lines.size() / 2) {
       middle = batch.ingested_at();
       ::usleep(1100 * 1000);
     }
-  }
+  });
+  if (!ok) std::exit(1);
   return middle;
 }
 
@@ -131,30 +91,21 @@ Status ReplayLiveFold(const EventStore& from, EventStore& to, size_t batch_size)
 }
 
 int Main(int argc, char** argv) {
-  GeneratorOptions gen;
-  Date today = std::chrono::floor<std::chrono::days>(std::chrono::system_clock::now());
-  gen.children = 100000;
-  gen.seed = 42;
-  gen.end = today;
-  gen.start = Date{std::chrono::year_month_day{today} - std::chrono::years{3}};
-  int repeat = 3;
+  const Date today = std::chrono::floor<std::chrono::days>(std::chrono::system_clock::now());
+  bench::FeedFlags flags(today);
   bool queries = true, rebuild = true, only_fast = false;
   std::string keep_store;  // where to leave the source store, for the CLI at this scale
   for (int i = 1; i < argc; ++i) {
+    if (flags.Take(argc, argv, i)) continue;
     std::string flag = argv[i];
     const char* value = i + 1 < argc ? argv[i + 1] : "";
-    if (flag == "--children") gen.children = std::atoi(value), ++i;
-    if (flag == "--seed") gen.seed = std::strtoull(value, nullptr, 10), ++i;
-    if (flag == "--repeat") repeat = std::max(1, std::atoi(value)), ++i;
-    if (flag == "--years") {
-      gen.start = Date{std::chrono::year_month_day{today} - std::chrono::years{std::atoi(value)}};
-      ++i;
-    }
     if (flag == "--no-queries") queries = false;
     if (flag == "--no-rebuild") rebuild = false;
     if (flag == "--no-live-fold") only_fast = true;
     if (flag == "--keep-store") keep_store = value, ++i;
   }
+  const GeneratorOptions& gen = flags.gen;
+  const int repeat = flags.repeat;
   auto dir = std::filesystem::temp_directory_path() /
              ("careledger-bench-projections-" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);

@@ -240,9 +240,8 @@ int main(int argc, char** argv) {
     } else if (flag == "--settings") {
       extra += value + "\n";
     } else {
-      std::cerr
-          << "usage: careledger_bench_serve [--rates R,...] [--seconds S] [--mode run|serve] "
-             "[--settings 'TOML line']...\n";
+      std::cerr << "usage: careledger_bench_serve [--rates R,...] [--seconds S] [--mode run|serve] "
+                   "[--settings 'TOML line']...\n";
       return 2;
     }
   }
