@@ -534,7 +534,7 @@ Result<std::string> PrometheusMetrics(const EventStore& store, const ServeOption
     x.Sample("careledger_batch_write_seconds_sum", {}, snap.write_seconds_sum);
     x.Sample("careledger_batch_write_seconds_count", {}, double(cumulative));
     x.Family("careledger_replay_events_total", "counter",
-             "Log records folded into rebuilt projection state by replays this process served");
+             "Log records gone through by replays this process served");
     x.Sample("careledger_replay_events_total", {}, double(snap.replay_records));
     x.Family("careledger_replay_in_progress", "gauge", "1 while a replay is being served");
     x.Sample("careledger_replay_in_progress", {}, snap.replaying ? 1 : 0);

@@ -114,7 +114,7 @@ class IngestMonitor {
     // broker held (readiness for `careledger run`).
     bool caught_up = false;
     // Replays this ingest served (`careledger replay` beside it).
-    uint64_t replay_records = 0;  // log records folded into rebuilt state, all replays together
+    uint64_t replay_records = 0;  // log records replays have gone through, all together
     uint64_t replays_ok = 0, replays_failed = 0;
     bool replaying = false;
   };
