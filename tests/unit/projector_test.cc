@@ -8,36 +8,28 @@
 #include <random>
 
 #include "careledger/projections.h"
+#include "metrics_support.h"
 #include "test_support.h"
 
 namespace careledger {
 namespace {
 
-std::string Event(std::string id, std::string type, std::string child, std::string on,
-                  std::string data) {
-  return R"({"event_id":")" + id + R"(","type":")" + type +
-         R"(","schema_version":1,"source":"lcs","child_id":")" + child + R"(","occurred_at":")" +
-         on + R"(","recorded_at":")" + on + R"(T12:00:00Z","data":{)" + data + "}}";
-}
+using test::Ev;  // one envelope, recorded at noon on the day it happened
 
 // A: enters C2/U1, moves to K2, onto V3, leaves, re-enters C1/U3.
 // B: C2/U3 from 2023-02-01 to 2024-03-01.  C: V4 short breaks only, never counted.
 std::vector<std::string> Feed() {
   return {
-      Event("a1", "care.period_started", "A", "2023-01-10",
-            R"("legal_status":"C2","placement":"U1")"),
-      Event("a2", "care.placement_changed", "A", "2023-03-01", R"("placement":"K2")"),
-      Event("a3", "care.legal_status_changed", "A", "2023-06-01", R"("legal_status":"V3")"),
-      Event("a4", "care.period_ended", "A", "2023-08-01", R"("reason":"E4A")"),
-      Event("a5", "care.period_started", "A", "2024-02-01",
-            R"("legal_status":"C1","placement":"U3")"),
-      Event("a0", "child.registered", "A", "2022-12-01",
-            R"("dob":"2012-05-01","sex":"F","ethnicity":"WBRI")"),
-      Event("b1", "care.period_started", "B", "2023-02-01",
-            R"("legal_status":"C2","placement":"U3")"),
-      Event("b2", "care.period_ended", "B", "2024-03-01", R"("reason":"E13")"),
-      Event("c1", "care.period_started", "C", "2023-01-01",
-            R"("legal_status":"V4","placement":"U3")"),
+      Ev("a1", "care.period_started", "A", "2023-01-10", R"("legal_status":"C2","placement":"U1")"),
+      Ev("a2", "care.placement_changed", "A", "2023-03-01", R"("placement":"K2")"),
+      Ev("a3", "care.legal_status_changed", "A", "2023-06-01", R"("legal_status":"V3")"),
+      Ev("a4", "care.period_ended", "A", "2023-08-01", R"("reason":"E4A")"),
+      Ev("a5", "care.period_started", "A", "2024-02-01", R"("legal_status":"C1","placement":"U3")"),
+      Ev("a0", "child.registered", "A", "2022-12-01",
+         R"("dob":"2012-05-01","sex":"F","ethnicity":"WBRI")"),
+      Ev("b1", "care.period_started", "B", "2023-02-01", R"("legal_status":"C2","placement":"U3")"),
+      Ev("b2", "care.period_ended", "B", "2024-03-01", R"("reason":"E13")"),
+      Ev("c1", "care.period_started", "C", "2023-01-01", R"("legal_status":"V4","placement":"U3")"),
   };
 }
 
