@@ -51,6 +51,15 @@ void PrintPublishSummary(const PublishReport& r, FeedFormat format) {
   }
   std::cerr << " in " << r.seconds << " s (" << Rate(r.published, r.seconds) << "); rejected "
             << r.rejected << ", undelivered " << r.undelivered << '\n';
+  if (!r.warnings.empty()) {
+    // Rows kept despite a data-quality finding: counted by rule, most frequent first.
+    std::vector<std::pair<std::string, uint64_t>> by_count(r.warnings.begin(), r.warnings.end());
+    std::stable_sort(by_count.begin(), by_count.end(),
+                     [](const auto& a, const auto& b) { return a.second > b.second; });
+    std::cerr << "data quality (rows kept):";
+    for (const auto& [rule, n] : by_count) std::cerr << ' ' << rule << ' ' << n << ',';
+    std::cerr << " listed with --quality FILE\n";
+  }
 }
 
 void PrintIngestSummary(const IngestStats& s) {
@@ -149,13 +158,13 @@ Command AddPublish(CLI::App& app) {
     CommonFlags common;
     std::string format = "jsonl";
     std::vector<std::string> files;
-    std::string local_postcodes, year_end, extracted_at, rejects;
+    std::string local_postcodes, year_end, extracted_at, rejects, quality;
   };
   auto o = std::make_shared<Opts>();
   auto* cmd =
       app.add_subcommand("publish",
                          "Validate and publish feed files to the topics; rejected rows are named "
-                         "file:line with the field and reason on stderr and in a rejects file");
+                         "file:line with the field, reason and rule on stderr");
   AddCommonFlags(*cmd, o->common);
   cmd->add_option("--format", o->format,
                   "Input format: jsonl (default), ssda903, police-csv, yjs-csv (docs/feeds.md)")
@@ -172,8 +181,11 @@ Command AddPublish(CLI::App& app) {
                   "have none (default: each file's modification time)")
       ->check(kDateTime);
   cmd->add_option("--rejects", o->rejects,
-                  "Where rejected rows are listed as JSON Lines (file, line, field, reason; "
-                  "default <first file>.rejects.jsonl)");
+                  "Also list rejected rows in FILE as JSON Lines (file, line, field, reason, "
+                  "rule); nothing is written unless asked");
+  cmd->add_option("--quality", o->quality,
+                  "List the data-quality warnings about rows that were kept in FILE as JSON "
+                  "Lines (file, line, field, reason, rule)");
   cmd->add_option("files", o->files, "Files to publish")->required()->check(CLI::ExistingFile);
   return {
       cmd, [o] {
@@ -189,18 +201,30 @@ Command AddPublish(CLI::App& app) {
           options.extracted_at = ParseTimestamp(o->extracted_at)->instant;
         }
         const FeedFormat format = *FeedFormatFromName(o->format);
-        RejectsFile rejects(o->rejects.empty() ? o->files.front() + ".rejects.jsonl" : o->rejects);
-        Status rejects_written;
+        // Files are written only where asked: inputs often sit on a read-only share, and a
+        // folder of source data is no place for our output.
+        std::optional<RejectsFile> rejects, quality;
+        if (!o->rejects.empty()) rejects.emplace(o->rejects);
+        if (!o->quality.empty()) quality.emplace(o->quality);
+        Status written;
+        auto add = [&](std::optional<RejectsFile>& file, const Reject& r) {
+          if (!file) return;
+          if (Status s = file->Add(r); !s.ok() && written.ok()) written = s;
+        };
         RejectSink on_reject = [&](Reject&& r) {
           std::cerr << r.ToString() << '\n';
-          if (Status s = rejects.Add(r); !s.ok() && rejects_written.ok()) rejects_written = s;
+          add(rejects, r);
         };
+        options.on_warning = [&](Finding&& f) { add(quality, f); };
         auto report = PublishFeed(format, o->files, options, ctx->kafka, on_reject, std::cerr);
-        if (Status s = rejects.Finish(); !s.ok() && rejects_written.ok()) rejects_written = s;
+        for (auto* file : {&rejects, &quality}) {
+          if (!*file) continue;
+          if (Status s = (*file)->Finish(); !s.ok() && written.ok()) written = s;
+        }
         if (!report.ok()) return Fail(report.status());
-        if (!rejects_written.ok()) return Fail(rejects_written);
-        if (rejects.count() > 0) {
-          std::cerr << rejects.count() << " rejected, listed in " << rejects.path() << '\n';
+        if (!written.ok()) return Fail(written);
+        if (rejects && rejects->count() > 0) {
+          std::cerr << rejects->count() << " rejected, listed in " << rejects->path() << '\n';
         }
         PrintPublishSummary(*report, format);
         return report->all_good() ? 0 : 1;

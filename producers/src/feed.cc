@@ -27,7 +27,9 @@ std::optional<FeedFormat> FeedFormatFromName(std::string_view name) {
 std::string Reject::ToString() const {
   std::string s = file + ':' + std::to_string(line) + ": ";
   if (!field.empty()) s += "field '" + field + "': ";
-  return s + reason;
+  s += reason;
+  if (!rule.empty()) s += " [" + rule + "]";
+  return s;
 }
 
 std::string Reject::ToJson() const {
@@ -37,6 +39,10 @@ std::string Reject::ToJson() const {
   AppendJsonString(s, field);
   s += ",\"reason\":";
   AppendJsonString(s, reason);
+  if (!rule.empty()) {
+    s += ",\"rule\":";
+    AppendJsonString(s, rule);
+  }
   return s + "}";
 }
 
@@ -65,7 +71,7 @@ Status RejectsFile::Finish() {
 Result<AdaptReport> AdaptFiles(FeedFormat format, const std::vector<std::string>& files,
                                const AdapterOptions& options, const EventSink& on_event,
                                const RejectSink& on_reject) {
-  feed::RowSink sink(on_event, on_reject);
+  feed::RowSink sink(on_event, on_reject, options.on_warning);
   Status s;
   switch (format) {
     case FeedFormat::kJsonl:
@@ -291,9 +297,18 @@ std::pair<std::string, std::string> SplitFieldMessage(std::string_view message) 
 }
 
 void RowSink::Reject(const std::string& file, uint64_t line, std::string_view field,
-                     std::string_view reason) {
+                     std::string_view reason, std::string_view rule) {
   ++report_.rejected;
-  on_reject_(careledger::Reject{file, line, std::string(field), std::string(reason)});
+  on_reject_(careledger::Reject{file, line, std::string(field), std::string(reason),
+                                std::string(rule)});
+}
+
+void RowSink::Warn(const std::string& file, uint64_t line, std::string_view field,
+                   std::string_view reason, std::string_view rule) {
+  ++report_.warnings[std::string(rule)];
+  if (on_warning_) {
+    on_warning_(Finding{file, line, std::string(field), std::string(reason), std::string(rule)});
+  }
 }
 
 Status RowSink::Row(const std::string& file, uint64_t line, std::vector<PendingEvent>& events,

@@ -67,11 +67,15 @@ struct PendingEvent {
 // Everything an adapter needs to report: counts, the sinks, and the envelope parser.
 class RowSink {
  public:
-  RowSink(const EventSink& on_event, const RejectSink& on_reject)
-      : on_event_(on_event), on_reject_(on_reject) {}
+  RowSink(const EventSink& on_event, const RejectSink& on_reject,
+          const WarningSink& on_warning = {})
+      : on_event_(on_event), on_reject_(on_reject), on_warning_(on_warning) {}
 
   void Reject(const std::string& file, uint64_t line, std::string_view field,
-              std::string_view reason);
+              std::string_view reason, std::string_view rule = {});
+  // A data-quality finding about a row that is kept.
+  void Warn(const std::string& file, uint64_t line, std::string_view field,
+            std::string_view reason, std::string_view rule);
   // Validates a row's events together: all are passed on, or the row is rejected for the first
   // failure. `check_ids`: also refuse an event_id already built in this run from different
   // content (a source key that is not unique), naming the earlier line.
@@ -83,6 +87,7 @@ class RowSink {
  private:
   const EventSink& on_event_;
   const RejectSink& on_reject_;
+  const WarningSink& on_warning_;
   AdaptReport report_;
   EnvelopeParser parser_;
   Envelope env_;

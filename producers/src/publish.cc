@@ -67,6 +67,7 @@ Result<PublishReport> PublishFrom(const FeedSource& source, const std::vector<st
   if (!fed.ok()) return fed.status();
   report.lines = fed->rows;
   report.rejected = fed->rejected;
+  report.warnings = fed->warnings;
   if (Status s = (*producer)->Flush(std::chrono::seconds(60)); !s.ok()) {
     // Whatever has no delivery report is not published; say how many.
     diagnostics << "publish: " << s.message() << '\n';

@@ -1,7 +1,11 @@
-// The SSDA903 return's CSV files (header, episodes, missing, OC3) into care events. Column
-// names and codes are the Department for Education's; docs/feeds.md says what each becomes.
+// The SSDA903 return's CSV files (header, episodes, missing, OC3) into care events, taken as
+// local authorities really send them: dd/mm/yyyy or ISO dates, extra columns (LA, YEAR, UPN…),
+// several years' and several authorities' extracts in one file, the same episode re-sent by a
+// later return, overlapping episodes. Column names and codes are the Department for
+// Education's; docs/feeds.md lists every rule, whether it rejects a row or only warns.
 #include <algorithm>
 #include <map>
+#include <set>
 #include <unordered_map>
 
 #include "feed.h"
@@ -14,7 +18,8 @@ constexpr std::string_view kSource = "ssda903";
 
 enum class FileKind { kHeader, kEpisodes, kMissing, kOc3 };
 
-// A file is recognised by one column only it has; then all of its columns must be present.
+// A file is recognised by one column only it has; then these columns must be present. Others
+// (UPN, URN, HOME_POST, LA, YEAR…) are read when there.
 struct FileKindSpec {
   FileKind kind;
   std::string_view signature;
@@ -22,10 +27,7 @@ struct FileKindSpec {
 };
 const FileKindSpec kFileKinds[] = {
     {FileKind::kHeader, "ETHNIC", {"CHILD", "SEX", "DOB", "ETHNIC"}},
-    {FileKind::kEpisodes,
-     "DECOM",
-     {"CHILD", "DECOM", "RNE", "LS", "CIN", "PLACE", "PLACE_PROVIDER", "DEC", "REC",
-      "REASON_PLACE_CHANGE", "HOME_POST", "PL_POST", "URN"}},
+    {FileKind::kEpisodes, "DECOM", {"CHILD", "DECOM", "LS", "PLACE", "DEC"}},
     {FileKind::kMissing, "MIS_START", {"CHILD", "MISSING", "MIS_START", "MIS_END"}},
     {FileKind::kOc3, "IN_TOUCH", {"CHILD", "IN_TOUCH", "ACTIV", "ACCOM"}},
 };
@@ -40,6 +42,8 @@ constexpr std::pair<std::string_view, std::string_view> kMissingCategories[] = {
 constexpr std::string_view kNoUrn = "XXXXXXX";
 // REC X1: the episode ends but the period of care goes on (a change, not a leaving).
 constexpr std::string_view kEpisodeEndsPeriodContinues = "X1";
+// ETHNIC when the return's code is missing or unknown: "information not yet obtained".
+constexpr std::string_view kEthnicityNotObtained = "NOBT";
 
 // RNE, the reason for a new episode (DfE SSDA903 guidance): S started to be looked after;
 // L change of legal status only; P change of placement and carer(s) only; T change of
@@ -54,17 +58,23 @@ constexpr RneMeaning kRne[] = {
     {"S", false, false}, {"L", true, false}, {"P", false, true},
     {"T", false, true},  {"U", true, true},  {"B", true, true},
 };
+constexpr RneMeaning kRneUnknown = {"", false, false};
 
 struct OpenFile {
   CsvFile csv;
   FileKind kind;
+  size_t index;  // order on the command line: a later file's copy of a record wins a tie
   Instant extracted_at;
+  int la = -1, year = -1;  // the LA and YEAR columns, when the extract has them
+  std::optional<int> inferred_year;  // episodes: the collection year of the latest DECOM
 };
 
-// A cell by column name; "" when the row is short.
-std::string_view Cell(const CsvFile& f, const CsvRow& r, std::string_view column) {
-  int i = f.Column(column);
+std::string_view CellAt(const CsvRow& r, int i) {
   return i >= 0 && size_t(i) < r.cells.size() ? std::string_view(r.cells[size_t(i)]) : "";
+}
+// A cell by column name; "" when the column or the cell is absent.
+std::string_view Cell(const CsvFile& f, const CsvRow& r, std::string_view column) {
+  return CellAt(r, f.Column(column));
 }
 
 // dd/mm/yyyy as in the return, or yyyy-mm-dd.
@@ -89,8 +99,9 @@ Result<Date> ReturnDate(std::string_view s) {
   return Date{ymd};
 }
 
-// The outward code of a full postcode ("LS1 4AP", "LS14AP") or of a district ("LS1"),
-// upper-cased; empty when it does not look like one. The inward code is always 3 characters.
+// The outward code of a full postcode ("LS1 4AP", "LS14AP", "LS1   4AP") or of a district
+// ("LS1"), upper-cased; empty when it does not look like one. The inward code is always 3
+// characters.
 std::string District(std::string_view postcode) {
   std::string s;
   for (char c : postcode) {
@@ -110,14 +121,42 @@ std::string District(std::string_view postcode) {
   return ok ? outward : std::string();
 }
 
-// The last 31 March on or before `t`: the end of the year an SSDA903 extract reports on.
-Date CollectionYearEnd(Instant t) {
-  using namespace std::chrono;
-  year_month_day ymd{floor<days>(t)};
-  year y = ymd.year();
-  year_month_day end{y / March / 31};
-  if (ymd < end) end = year_month_day{(y - years{1}) / March / 31};
-  return sys_days{end};
+// The collection year a day falls in, named by its first calendar year (1 April 2017 – 31
+// March 2018 is 2017, as the YEAR column of LIIA extracts names it).
+int CollectionYearOf(Date d) {
+  std::chrono::year_month_day ymd{d};
+  int y = int(ymd.year());
+  return ymd.month() < std::chrono::April ? y - 1 : y;
+}
+Date CollectionYearEnd(int year) {
+  return Date{std::chrono::year{year + 1} / std::chrono::March / 31};
+}
+std::string YearName(int year) {  // "2017/18"
+  std::string two = std::to_string((year + 1) % 100);
+  return std::to_string(year) + '/' + (two.size() < 2 ? "0" + two : two);
+}
+
+// Whether `code` of `list` may be used in a return of `year` (schemas/codes/ carries each
+// code's first and last collection year where the DfE guidance bounds it). `why` says why not.
+bool CodeValidInYear(std::string_view list, std::string_view code, int year, std::string& why) {
+  if (!CodeTitle(list, code)) {
+    why = "not a known " + std::string(list) + " code";
+    return false;
+  }
+  auto bound = [&](std::string_view keyword) -> std::optional<int> {
+    auto text = CodeAttribute(list, code, keyword);
+    if (!text) return std::nullopt;
+    return std::atoi(std::string(*text).c_str());
+  };
+  auto first = bound("x-first-year"), last = bound("x-last-year");
+  if ((!first || year >= *first) && (!last || year <= *last)) return true;
+  why = "'" + std::string(code) + "' is not a valid " + std::string(list) + " code in " +
+        YearName(year) + " returns (valid " +
+        (first && last ? "from " + YearName(*first) + " to " + YearName(*last)
+         : first       ? "from " + YearName(*first)
+                       : "until " + YearName(*last)) +
+        ")";
+  return false;
 }
 
 std::string EventId(std::string_view type, std::string_view child, std::string_view key) {
@@ -136,13 +175,26 @@ std::string EventId(std::string_view type, std::string_view child, std::string_v
 struct Episode {
   const OpenFile* file;
   uint64_t line;
+  int year;  // the collection year of the return the row came from
   std::string child;
   Date decom;
   std::optional<Date> dec;
   const RneMeaning* rne;
   std::string_view ls, place, provider, rec, reason, urn;
   std::optional<bool> out_of_area;
+  bool short_break;
+  // What a placement is, for telling a move from a change of episode with the same details.
+  bool SamePlacement(const Episode& o) const {
+    return place == o.place && provider == o.provider && urn == o.urn &&
+           out_of_area == o.out_of_area;
+  }
 };
+
+// Which copy of a record wins: the later return, then the later file, then the later line.
+bool CopyBefore(int year_a, const OpenFile& fa, uint64_t la, int year_b, const OpenFile& fb,
+                uint64_t lb) {
+  return std::tuple(year_a, fa.index, la) < std::tuple(year_b, fb.index, lb);
+}
 
 class Ssda903Adapter {
  public:
@@ -150,6 +202,7 @@ class Ssda903Adapter {
 
   Status Run(const std::vector<std::string>& paths) {
     std::vector<OpenFile> files;
+    files.reserve(paths.size());
     for (const auto& path : paths) {
       std::vector<BrokenRecord> broken;
       auto read = ReadCsvFeed(path, broken, sink_);
@@ -165,42 +218,35 @@ class Ssda903Adapter {
       }
       if (spec == nullptr) {
         sink_.Reject(path, 1, "",
-                     "unknown column set: not an SSDA903 header, episodes, missing or OC3 file");
+                     "unknown column set: not an SSDA903 header, episodes, missing or OC3 file",
+                     "unknown-file");
         continue;
       }
       if (!AcceptCsvHeader(*csv, spec->columns, broken, sink_)) continue;
       auto extracted = ExtractTime(path, options_);
       if (!extracted.ok()) return extracted.status();
-      files.push_back({std::move(*csv), spec->kind, *extracted});
+      OpenFile& f = files.emplace_back();
+      f.csv = std::move(*csv);
+      f.kind = spec->kind;
+      f.index = files.size() - 1;
+      f.extracted_at = *extracted;
+      f.la = f.csv.Column("LA");
+      f.year = f.csv.Column("YEAR");
+      if (f.kind == FileKind::kEpisodes) InferYear(f);
     }
-    // Checked before anything is emitted, so that nothing is published half-judged.
-    if (options_.local_postcode_districts.empty()) {
-      for (const auto& f : files) {
-        if (f.kind != FileKind::kEpisodes) continue;
-        for (const auto& row : f.csv.rows) {
-          if (Cell(f.csv, row, "PL_POST").empty()) continue;
-          return Status::BadInput(
-              f.csv.path + ':' + std::to_string(row.line) +
-              ": field 'PL_POST': no local postcode districts to judge out_of_area by: pass "
-              "--local-postcodes or set ssda903.local_postcode_districts");
-        }
-      }
+    for (const auto& f : files) {
+      if (f.inferred_year) run_year_ = std::max(run_year_.value_or(0), *f.inferred_year);
     }
     // Registrations first, then what happens to the children.
-    for (FileKind kind :
-         {FileKind::kHeader, FileKind::kEpisodes, FileKind::kMissing, FileKind::kOc3}) {
-      if (kind == FileKind::kEpisodes) {
-        CARELEDGER_RETURN_IF_ERROR(Episodes(files));
-        continue;
-      }
+    CARELEDGER_RETURN_IF_ERROR(Headers(files));
+    CARELEDGER_RETURN_IF_ERROR(Episodes(files));
+    for (FileKind kind : {FileKind::kMissing, FileKind::kOc3}) {
       for (const auto& f : files) {
         if (f.kind != kind) continue;
         for (const auto& row : f.csv.rows) {
           sink_.CountRow();
-          Status s = kind == FileKind::kHeader    ? HeaderRow(f, row)
-                     : kind == FileKind::kMissing ? MissingRow(f, row)
-                                                  : Oc3Row(f, row);
-          CARELEDGER_RETURN_IF_ERROR(s);
+          CARELEDGER_RETURN_IF_ERROR(kind == FileKind::kMissing ? MissingRow(f, row)
+                                                                : Oc3Row(f, row));
         }
       }
     }
@@ -208,49 +254,151 @@ class Ssda903Adapter {
   }
 
  private:
-  void Reject(const OpenFile& f, uint64_t line, std::string_view field, std::string_view reason) {
-    sink_.Reject(f.csv.path, line, field, reason);
+  void Reject(const OpenFile& f, uint64_t line, std::string_view field, std::string_view reason,
+              std::string_view rule) {
+    sink_.Reject(f.csv.path, line, field, reason, rule);
+  }
+  void Warn(const OpenFile& f, uint64_t line, std::string_view field, std::string_view reason,
+            std::string_view rule) {
+    sink_.Warn(f.csv.path, line, field, reason, rule);
   }
 
-  // CHILD, or a reject; empty when rejected.
-  std::string_view Child(const OpenFile& f, const CsvRow& row) {
+  // A return without a YEAR column reports on the collection year its latest episode starts
+  // in (an episode may end a day or more past that year's end; none starts after it).
+  static void InferYear(OpenFile& f) {
+    int decom = f.csv.Column("DECOM");
+    for (const auto& row : f.csv.rows) {
+      auto d = ReturnDate(CellAt(row, decom));
+      if (!d.ok()) continue;
+      f.inferred_year = std::max(f.inferred_year.value_or(0), CollectionYearOf(*d));
+    }
+  }
+
+  // The collection year of the return a row belongs to: its YEAR, else the file's, else the
+  // run's, else the last one to have ended by the extract time (returns are made after the
+  // year ends).
+  int RowYear(const OpenFile& f, const CsvRow& row) const {
+    std::string_view year = CellAt(row, f.year);
+    if (year.size() == 4 && std::all_of(year.begin(), year.end(), [](char c) {
+          return c >= '0' && c <= '9';
+        })) {
+      return std::atoi(std::string(year).c_str());
+    }
+    if (f.inferred_year) return *f.inferred_year;
+    if (run_year_) return *run_year_;
+    return CollectionYearOf(std::chrono::floor<std::chrono::days>(f.extracted_at) +
+                            std::chrono::days{1}) -
+           1;
+  }
+
+  // The child's identity: (LA, CHILD) when the extract names authorities, else CHILD. Empty,
+  // and the row rejected, when CHILD is.
+  std::string Child(const OpenFile& f, const CsvRow& row) {
     std::string_view child = Cell(f.csv, row, "CHILD");
-    if (child.empty()) Reject(f, row.line, "CHILD", "required");
-    return child;
+    if (child.empty()) {
+      Reject(f, row.line, "CHILD", "required", "child-required");
+      return {};
+    }
+    std::string_view la = CellAt(row, f.la);
+    if (la.empty()) return std::string(child);
+    return std::string(la) + '/' + std::string(child);
   }
 
-  std::optional<Date> RequiredDate(const OpenFile& f, const CsvRow& row, std::string_view column) {
+  std::optional<Date> RequiredDate(const OpenFile& f, const CsvRow& row, std::string_view column,
+                                   std::string_view rule) {
     std::string_view text = Cell(f.csv, row, column);
     if (text.empty()) {
-      Reject(f, row.line, column, "required");
+      Reject(f, row.line, column, "required", rule);
       return std::nullopt;
     }
     auto d = ReturnDate(text);
     if (!d.ok()) {
-      Reject(f, row.line, column, d.status().message());
+      Reject(f, row.line, column, d.status().message(), rule);
       return std::nullopt;
     }
     return *d;
   }
 
-  Status HeaderRow(const OpenFile& f, const CsvRow& row) {
-    std::string_view child = Child(f, row);
-    if (child.empty()) return Status::Ok();
+  // An optional code that is not in its list is dropped with a warning: the row still says
+  // when the child was where.
+  std::string_view OptionalCode(const OpenFile& f, const CsvRow& row, std::string_view column,
+                                std::string_view list) {
+    std::string_view code = Cell(f.csv, row, column);
+    if (code.empty() || CodeTitle(list, code)) return code;
+    Warn(f, row.line, column, "not a known " + std::string(list) + " code: left out",
+         "code-unknown");
+    return {};
+  }
+
+  Status Emit(const OpenFile& f, uint64_t line, std::vector<PendingEvent> events) {
+    return sink_.Row(f.csv.path, line, events);
+  }
+
+  // ---- Header ------------------------------------------------------------------------------
+  // A child is registered once, from the latest return that describes them; extracts that
+  // repeat the header every year agree, and a disagreement is a warning.
+  Status Headers(const std::vector<OpenFile>& files) {
+    struct Kept {
+      const OpenFile* file;
+      const CsvRow* row;
+      int year;
+    };
+    std::vector<std::string> order;
+    std::unordered_map<std::string, Kept> by_child;
+    for (const auto& f : files) {
+      if (f.kind != FileKind::kHeader) continue;
+      for (const auto& row : f.csv.rows) {
+        sink_.CountRow();
+        std::string child = Child(f, row);
+        if (child.empty()) continue;
+        int year = RowYear(f, row);
+        auto [it, inserted] = by_child.try_emplace(child, Kept{&f, &row, year});
+        if (inserted) {
+          order.push_back(child);
+          continue;
+        }
+        Kept& kept = it->second;
+        for (std::string_view column : {"SEX", "DOB", "ETHNIC"}) {
+          if (Cell(f.csv, row, column) != Cell(kept.file->csv, *kept.row, column)) {
+            Warn(f, row.line, column,
+                 "differs from the same child's header on " + kept.file->csv.path + ":" +
+                     std::to_string(kept.row->line) + " (the later return's is kept)",
+                 "header-conflict");
+            break;
+          }
+        }
+        if (CopyBefore(kept.year, *kept.file, kept.row->line, year, f, row.line)) {
+          kept = Kept{&f, &row, year};
+        }
+      }
+    }
+    for (const auto& child : order) {
+      header_children_.insert(child);
+      const Kept& k = by_child[child];
+      CARELEDGER_RETURN_IF_ERROR(HeaderRow(*k.file, *k.row, child));
+    }
+    return Status::Ok();
+  }
+
+  Status HeaderRow(const OpenFile& f, const CsvRow& row, const std::string& child) {
     std::string_view sex_code = Cell(f.csv, row, "SEX");
     std::string_view sex;
     for (auto [code, value] : kSexes) {
       if (code == sex_code) sex = value;
     }
     if (sex.empty()) {
-      Reject(f, row.line, "SEX", "not a known code (1, 2, M, F, U)");
-      return Status::Ok();
+      Warn(f, row.line, "SEX", "not a known code (1, 2, M, F, U): recorded as U", "code-unknown");
+      sex = "U";
     }
-    auto dob = RequiredDate(f, row, "DOB");
+    auto dob = RequiredDate(f, row, "DOB", "dob-unreadable");
     if (!dob) return Status::Ok();
     std::string_view ethnic = Cell(f.csv, row, "ETHNIC");
-    if (ethnic.empty()) {
-      Reject(f, row.line, "ETHNIC", "required");
-      return Status::Ok();
+    if (ethnic.empty() || !CodeTitle("ethnicity", ethnic)) {
+      Warn(f, row.line, "ETHNIC",
+           std::string(ethnic.empty() ? "empty" : "not a known ethnicity code") +
+               ": recorded as NOBT (not yet obtained)",
+           "code-unknown");
+      ethnic = kEthnicityNotObtained;
     }
     // The return has no registration date; the date of birth is the one date it has, and
     // registration is only a carrier for the child's attributes.
@@ -264,61 +412,81 @@ class Ssda903Adapter {
                   {{"child_id", "CHILD"}, {"data.ethnicity", "ETHNIC"}, {"event_id", "CHILD"}}}});
   }
 
-  Status Emit(const OpenFile& f, uint64_t line, std::vector<PendingEvent> events) {
-    return sink_.Row(f.csv.path, line, events);
-  }
-
+  // ---- Episodes ----------------------------------------------------------------------------
   std::optional<Episode> ParseEpisode(const OpenFile& f, const CsvRow& row) {
-    Episode e{&f, row.line, {}, {}, {}, nullptr, {}, {}, {}, {}, {}, {}, {}};
-    std::string_view child = Child(f, row);
-    if (child.empty()) return std::nullopt;
-    e.child = child;
-    auto decom = RequiredDate(f, row, "DECOM");
+    Episode e{&f, row.line, RowYear(f, row), {}, {}, {}, &kRneUnknown, {}, {}, {}, {}, {}, {},
+              {},  false};
+    e.child = Child(f, row);
+    if (e.child.empty()) return std::nullopt;
+    auto decom = RequiredDate(f, row, "DECOM", "decom-unreadable");
     if (!decom) return std::nullopt;
     e.decom = *decom;
+    std::string why;
+    e.ls = Cell(f.csv, row, "LS");
+    if (!CodeValidInYear("legal_status", e.ls, e.year, why)) {
+      Reject(f, row.line, "LS", e.ls.empty() ? "required" : why, "legal-status-not-valid");
+      return std::nullopt;
+    }
+    e.place = Cell(f.csv, row, "PLACE");
+    if (!CodeValidInYear("placement", e.place, e.year, why)) {
+      Reject(f, row.line, "PLACE", e.place.empty() ? "required" : why, "placement-not-valid");
+      return std::nullopt;
+    }
+    e.short_break = IsShortBreakLegalStatus(e.ls);
     std::string_view rne = Cell(f.csv, row, "RNE");
     for (const auto& m : kRne) {
       if (m.code == rne) e.rne = &m;
     }
-    if (e.rne == nullptr) {
-      Reject(f, row.line, "RNE", "not a known code (S, L, P, T, U, B)");
-      return std::nullopt;
+    if (e.rne == &kRneUnknown) {
+      Warn(f, row.line, "RNE", "not a known code (S, L, P, T, U, B): the episode is read by its dates",
+           "code-unknown");
     }
     std::string_view dec = Cell(f.csv, row, "DEC");
-    e.rec = Cell(f.csv, row, "REC");
+    e.rec = OptionalCode(f, row, "REC", "reason_for_end");
     if (!dec.empty()) {
       auto d = ReturnDate(dec);
       if (!d.ok()) {
-        Reject(f, row.line, "DEC", d.status().message());
+        Reject(f, row.line, "DEC", d.status().message(), "dec-unreadable");
         return std::nullopt;
       }
       if (*d < e.decom) {
-        Reject(f, row.line, "DEC", "before DECOM");
-        return std::nullopt;
-      }
-      if (e.rec.empty()) {
-        Reject(f, row.line, "REC", "required when DEC is given");
+        Reject(f, row.line, "DEC", "before DECOM", "dec-before-decom");
         return std::nullopt;
       }
       e.dec = *d;
-    } else if (!e.rec.empty()) {
-      Reject(f, row.line, "DEC", "required when REC is given");
-      return std::nullopt;
-    }
-    std::string_view pl_post = Cell(f.csv, row, "PL_POST");
-    if (!pl_post.empty()) {
-      std::string district = District(pl_post);
-      if (district.empty()) {
-        Reject(f, row.line, "PL_POST", "not a postcode or postcode district");
-        return std::nullopt;
+      if (*d > CollectionYearEnd(e.year)) {
+        Warn(f, row.line, "DEC", "after the end of the " + YearName(e.year) + " collection year",
+             "dec-after-year-end");
       }
-      const auto& local = options_.local_postcode_districts;
-      e.out_of_area = std::find(local.begin(), local.end(), district) == local.end();
+      if (e.rec.empty()) {
+        Warn(f, row.line, "REC", "empty while DEC is given: the episode ends, reason unknown (X1)",
+             "rec-missing");
+        e.rec = kEpisodeEndsPeriodContinues;
+      }
+    } else if (!e.rec.empty()) {
+      Warn(f, row.line, "REC", "given on an open episode (no DEC): ignored", "rec-on-open-episode");
+      e.rec = {};
     }
-    e.ls = Cell(f.csv, row, "LS");
-    e.place = Cell(f.csv, row, "PLACE");
-    e.provider = Cell(f.csv, row, "PLACE_PROVIDER");
-    e.reason = Cell(f.csv, row, "REASON_PLACE_CHANGE");
+    if (std::string_view pl_post = Cell(f.csv, row, "PL_POST"); !pl_post.empty()) {
+      std::string district = District(pl_post);
+      if (options_.local_postcode_districts.empty()) {
+        if (!warned_no_districts_) {
+          warned_no_districts_ = true;
+          Warn(f, row.line, "PL_POST",
+               "no local postcode districts: out_of_area is left unknown for every placement "
+               "(pass --local-postcodes or set ssda903.local_postcode_districts)",
+               "out-of-area-unknown");
+        }
+      } else if (district.empty()) {
+        Warn(f, row.line, "PL_POST", "not a postcode or postcode district: out_of_area unknown",
+             "postcode-unreadable");
+      } else {
+        const auto& local = options_.local_postcode_districts;
+        e.out_of_area = std::find(local.begin(), local.end(), district) == local.end();
+      }
+    }
+    e.provider = OptionalCode(f, row, "PLACE_PROVIDER", "provider");
+    e.reason = OptionalCode(f, row, "REASON_PLACE_CHANGE", "reason_place_change");
     e.urn = Cell(f.csv, row, "URN");
     if (e.urn == kNoUrn) e.urn = {};
     return e;
@@ -331,8 +499,11 @@ class Ssda903Adapter {
     if (e.out_of_area) w.Flag("out_of_area", *e.out_of_area);
   }
 
-  // Every episodes row of every file, per child in DECOM order: a period starts, changes, and
-  // ends. Children come out in the order they first appear.
+  // Every episodes row of every file, per child: the same episode sent by several returns is
+  // one (the latest return's copy wins), and the child's care is then read as the DfE counts
+  // it: looked after on a day when an episode that is not a short break (V3/V4) covers it
+  // (DECOM <= day < DEC), described by the one that began last. Events mark where that
+  // changes: a period starts, its legal status or placement changes, it ends.
   Status Episodes(const std::vector<OpenFile>& files) {
     std::vector<std::string> children;
     std::unordered_map<std::string, std::vector<Episode>> by_child;
@@ -347,98 +518,151 @@ class Ssda903Adapter {
         it->second.push_back(std::move(*e));
       }
     }
+    bool have_headers = std::any_of(files.begin(), files.end(), [](const OpenFile& f) {
+      return f.kind == FileKind::kHeader;
+    });
     for (const auto& child : children) {
       auto& episodes = by_child[child];
-      std::stable_sort(episodes.begin(), episodes.end(),
-                       [](const Episode& a, const Episode& b) { return a.decom < b.decom; });
-      enum class Before { kNothing, kContinuing, kOpen, kEnded } before = Before::kNothing;
-      const Episode* previous = nullptr;
-      for (const auto& e : episodes) {
-        const OpenFile& f = *e.file;
-        if (previous != nullptr && previous->decom == e.decom) {
-          Reject(f, e.line, "DECOM",
-                 "another episode of this child starts on the same day (line " +
-                     std::to_string(previous->line) + ")");
+      std::sort(episodes.begin(), episodes.end(), [](const Episode& a, const Episode& b) {
+        if (a.decom != b.decom) return a.decom < b.decom;
+        return CopyBefore(a.year, *a.file, a.line, b.year, *b.file, b.line);
+      });
+      // One episode per DECOM: the last copy of each run of equal DECOMs.
+      std::vector<Episode> kept;
+      for (auto& e : episodes) {
+        if (!kept.empty() && kept.back().decom == e.decom) {
+          const Episode& earlier = kept.back();
+          Warn(*e.file, e.line, "DECOM",
+               "the same episode as " + earlier.file->csv.path + ":" +
+                   std::to_string(earlier.line) + " (this later copy is kept)",
+               "episode-resent");
+          kept.back() = e;
           continue;
         }
-        bool starts = before == Before::kNothing || before == Before::kEnded;
-        if (before == Before::kEnded && e.rne->code != "S") {
-          Reject(f, e.line, "RNE",
-                 "a new period must start with S (the previous episode ended it)");
-          continue;
-        }
-        if (before == Before::kContinuing && e.rne->code == "S") {
-          Reject(f, e.line, "RNE", "S starts a period, but the previous episode continues it (X1)");
-          continue;
-        }
-        if (before == Before::kOpen) {
-          Reject(f, e.line, "DECOM", "the child's previous episode has no DEC");
-          continue;
-        }
-        CARELEDGER_RETURN_IF_ERROR(EpisodeEvents(e, starts));
-        previous = &e;
-        before = !e.dec                                 ? Before::kOpen
-                 : e.rec == kEpisodeEndsPeriodContinues ? Before::kContinuing
-                                                        : Before::kEnded;
+        kept.push_back(e);
       }
+      if (have_headers && !header_children_.count(child)) {
+        Warn(*kept.front().file, kept.front().line, "CHILD", "no header row for this child",
+             "no-header-row");
+      }
+      CheckSequence(kept);
+      CARELEDGER_RETURN_IF_ERROR(CareEvents(child, kept));
     }
     return Status::Ok();
   }
 
-  Status EpisodeEvents(const Episode& e, bool starts) {
-    const OpenFile& f = *e.file;
-    const std::string decom = FormatDate(e.decom);
-    const std::string recorded = FormatInstant(f.extracted_at);
-    std::vector<PendingEvent> events;
-    auto make = [&](std::string_view type, const std::string& occurred) {
-      return EnvelopeWriter(EventId(type, e.child, decom), type, kSource, e.child, occurred,
-                            recorded);
-    };
-    // A period that starts before the extract's first episode starts, as far as the feed can
-    // know, at that episode (its RNE is then whatever the change was).
-    if (starts) {
-      auto w = make("care.period_started", decom);
-      w.Text("legal_status", e.ls);
-      Placement(w, e);
-      events.push_back({std::move(w).Finish(),
-                        {{"child_id", "CHILD"},
-                         {"data.legal_status", "LS"},
-                         {"data.placement", "PLACE"},
-                         {"data.provider", "PLACE_PROVIDER"},
-                         {"data.home_id", "URN"},
-                         {"event_id", "DECOM"}}});
-    } else {
-      if (e.rne->legal_status_changes) {
-        auto w = make("care.legal_status_changed", decom);
-        w.Text("legal_status", e.ls);
-        events.push_back(
-            {std::move(w).Finish(),
-             {{"child_id", "CHILD"}, {"data.legal_status", "LS"}, {"event_id", "DECOM"}}});
+  // Findings that leave the figures well defined: overlaps (the child is counted once) and a
+  // gap after an episode that said the care went on.
+  void CheckSequence(const std::vector<Episode>& episodes) {
+    std::optional<Date> reach;  // the latest DEC so far; nullopt: still open
+    const Episode* reaching = nullptr;
+    for (const auto& e : episodes) {
+      if (reaching != nullptr) {
+        if (!reach || *reach > e.decom) {
+          Warn(*e.file, e.line, "DECOM",
+               "overlaps the episode on " + reaching->file->csv.path + ":" +
+                   std::to_string(reaching->line) +
+                   " (the child is counted once, described by the episode that began last)",
+               "overlapping-episodes");
+        } else if (*reach < e.decom && reaching->rec == kEpisodeEndsPeriodContinues) {
+          Warn(*e.file, e.line, "DECOM",
+               "starts after a gap: the episode on " + reaching->file->csv.path + ":" +
+                   std::to_string(reaching->line) +
+                   " ended X1 (care continues); not looked after in between",
+               "gap-between-episodes");
+        }
       }
-      if (e.rne->placement_changes) {
-        auto w = make("care.placement_changed", decom);
-        Placement(w, e);
-        if (!e.reason.empty()) w.Text("reason", e.reason);
-        events.push_back({std::move(w).Finish(),
-                          {{"child_id", "CHILD"},
-                           {"data.placement", "PLACE"},
-                           {"data.provider", "PLACE_PROVIDER"},
-                           {"data.home_id", "URN"},
-                           {"data.reason", "REASON_PLACE_CHANGE"},
-                           {"event_id", "DECOM"}}});
+      if (reaching == nullptr || (reach && (!e.dec || *e.dec >= *reach))) {
+        reach = e.dec;
+        reaching = &e;
       }
     }
-    if (e.dec && e.rec != kEpisodeEndsPeriodContinues) {
-      auto w = make("care.period_ended", FormatDate(*e.dec));
-      w.Text("reason", e.rec);
-      events.push_back({std::move(w).Finish(),
-                        {{"child_id", "CHILD"}, {"data.reason", "REC"}, {"event_id", "DECOM"}}});
-    }
-    return Emit(f, e.line, std::move(events));
   }
 
+  // The care events of one child's episodes (sorted by DECOM, one per DECOM).
+  Status CareEvents(const std::string& child, const std::vector<Episode>& episodes) {
+    std::set<Date> boundaries;
+    for (const auto& e : episodes) {
+      boundaries.insert(e.decom);
+      if (e.dec) boundaries.insert(*e.dec);
+    }
+    const Episode* current = nullptr;  // describing the child's care; null when not in care
+    for (Date b : boundaries) {
+      // Of the episodes covering b, the one that began last, a short break only when nothing
+      // else covers it.
+      const Episode* next = nullptr;
+      for (const auto& e : episodes) {
+        if (e.decom > b) break;
+        if (e.dec && *e.dec <= b) continue;
+        if (next == nullptr || !e.short_break || next->short_break) next = &e;
+      }
+      if (next == current) continue;
+      const std::string day = FormatDate(b);
+      std::vector<PendingEvent> events;
+      // Every event is keyed by the row that caused it (its DECOM, the episode's key in the
+      // return), so a re-sent row gives the same ids: a new episode's start or change, else
+      // the end of the one that was describing the care.
+      const bool starts_here = next != nullptr && next->decom == b;
+      const Episode& by = starts_here ? *next : *current;
+      const std::string key = FormatDate(by.decom);
+      if (current == nullptr) {
+        auto w = Writer("care.period_started", child, key, day, by);
+        w.Text("legal_status", next->ls);
+        Placement(w, *next);
+        events.push_back({std::move(w).Finish(), Columns(true, true)});
+      } else if (next == nullptr) {
+        auto w = Writer("care.period_ended", child, key, day, by);
+        w.Text("reason", current->rec.empty() ? kEpisodeEndsPeriodContinues : current->rec);
+        events.push_back({std::move(w).Finish(),
+                          {{"child_id", "CHILD"}, {"data.reason", "REC"}, {"event_id", "DECOM"}}});
+      } else {
+        // A new episode says what changed (RNE); a return to an overlapping older one, when
+        // the newer ends, changes whatever differs.
+        const std::string change_key = starts_here ? key : key + "/end";
+        bool ls = next->ls != current->ls || (starts_here && next->rne->legal_status_changes);
+        bool place =
+            !next->SamePlacement(*current) || (starts_here && next->rne->placement_changes);
+        if (ls) {
+          auto w = Writer("care.legal_status_changed", child, change_key, day, by);
+          w.Text("legal_status", next->ls);
+          events.push_back({std::move(w).Finish(), Columns(true, false)});
+        }
+        if (place) {
+          auto w = Writer("care.placement_changed", child, change_key, day, by);
+          Placement(w, *next);
+          if (starts_here && !next->reason.empty()) w.Text("reason", next->reason);
+          events.push_back({std::move(w).Finish(), Columns(false, true)});
+        }
+      }
+      current = next;
+      if (events.empty()) continue;
+      CARELEDGER_RETURN_IF_ERROR(Emit(*by.file, by.line, std::move(events)));
+    }
+    return Status::Ok();
+  }
+
+  static EnvelopeWriter Writer(std::string_view type, const std::string& child,
+                               const std::string& key, const std::string& day,
+                               const Episode& from) {
+    return EnvelopeWriter(EventId(type, child, key), type, kSource, child, day,
+                          FormatInstant(from.file->extracted_at));
+  }
+  static std::vector<std::pair<std::string, std::string_view>> Columns(bool ls, bool place) {
+    std::vector<std::pair<std::string, std::string_view>> c = {{"child_id", "CHILD"},
+                                                               {"event_id", "DECOM"}};
+    if (ls) c.emplace_back("data.legal_status", "LS");
+    if (place) {
+      c.emplace_back("data.placement", "PLACE");
+      c.emplace_back("data.provider", "PLACE_PROVIDER");
+      c.emplace_back("data.home_id", "URN");
+      c.emplace_back("data.reason", "REASON_PLACE_CHANGE");
+    }
+    return c;
+  }
+
+  // ---- Missing and OC3 ---------------------------------------------------------------------
   Status MissingRow(const OpenFile& f, const CsvRow& row) {
-    std::string_view child = Child(f, row);
+    std::string child = Child(f, row);
     if (child.empty()) return Status::Ok();
     std::string_view code = Cell(f.csv, row, "MISSING");
     std::string_view category;
@@ -446,20 +670,20 @@ class Ssda903Adapter {
       if (c == code) category = value;
     }
     if (category.empty()) {
-      Reject(f, row.line, "MISSING", "not a known code (M, A)");
+      Reject(f, row.line, "MISSING", "not a known code (M, A)", "code-unknown");
       return Status::Ok();
     }
-    auto start = RequiredDate(f, row, "MIS_START");
+    auto start = RequiredDate(f, row, "MIS_START", "mis-start-unreadable");
     if (!start) return Status::Ok();
     std::optional<Date> end;
     if (std::string_view text = Cell(f.csv, row, "MIS_END"); !text.empty()) {
       auto d = ReturnDate(text);
       if (!d.ok()) {
-        Reject(f, row.line, "MIS_END", d.status().message());
+        Reject(f, row.line, "MIS_END", d.status().message(), "mis-end-unreadable");
         return Status::Ok();
       }
       if (*d < *start) {
-        Reject(f, row.line, "MIS_END", "before MIS_START");
+        Reject(f, row.line, "MIS_END", "before MIS_START", "mis-end-before-start");
         return Status::Ok();
       }
       end = *d;
@@ -467,9 +691,9 @@ class Ssda903Adapter {
     // The return has no episode reference: the child and start day make one, numbered when a
     // child goes missing more than once on a day (in file order, so a re-run gives the same).
     std::string key = FormatDate(*start);
-    int& seen = missing_per_day_[std::string(child) + '\n' + key];
+    int& seen = missing_per_day_[child + '\n' + key];
     if (++seen > 1) key += ':' + std::to_string(seen);
-    std::string episode_id = std::string(kSource) + ':' + std::string(child) + ':' + key;
+    std::string episode_id = std::string(kSource) + ':' + child + ':' + key;
     const std::string recorded = FormatInstant(f.extracted_at);
     std::vector<PendingEvent> events;
     // The return carries no risk grading: the event says so rather than guess one.
@@ -493,23 +717,28 @@ class Ssda903Adapter {
   }
 
   Status Oc3Row(const OpenFile& f, const CsvRow& row) {
-    std::string_view child = Child(f, row);
+    std::string child = Child(f, row);
     if (child.empty()) return Status::Ok();
     std::string_view in_touch = Cell(f.csv, row, "IN_TOUCH");
     if (in_touch.empty()) {
-      Reject(f, row.line, "IN_TOUCH", "required");
+      Reject(f, row.line, "IN_TOUCH", "required", "in-touch-required");
       return Status::Ok();
     }
     // OC3 records the care leaver's situation around their birthday in the year; the year's
-    // end is the one date the file implies.
-    Date on = options_.year_end ? *options_.year_end : CollectionYearEnd(f.extracted_at);
+    // end is the one date the file implies (or the extract's day, for an in-year extract).
+    Date on = options_.year_end
+                  ? *options_.year_end
+                  : std::min(CollectionYearEnd(RowYear(f, row)),
+                             Date{std::chrono::floor<std::chrono::days>(f.extracted_at)});
     std::string day = FormatDate(on);
     EnvelopeWriter w(EventId("care_leaver.contact_recorded", child, day),
                      "care_leaver.contact_recorded", kSource, child, day,
                      FormatInstant(f.extracted_at));
     w.Text("in_touch", in_touch);
-    if (auto a = Cell(f.csv, row, "ACTIV"); !a.empty()) w.Text("activity", a);
-    if (auto a = Cell(f.csv, row, "ACCOM"); !a.empty()) w.Text("accommodation", a);
+    if (auto a = OptionalCode(f, row, "ACTIV", "activity"); !a.empty()) w.Text("activity", a);
+    if (auto a = OptionalCode(f, row, "ACCOM", "accommodation"); !a.empty()) {
+      w.Text("accommodation", a);
+    }
     return Emit(f, row.line,
                 {{std::move(w).Finish(),
                   {{"child_id", "CHILD"},
@@ -521,6 +750,9 @@ class Ssda903Adapter {
 
   const AdapterOptions& options_;
   RowSink& sink_;
+  std::optional<int> run_year_;
+  bool warned_no_districts_ = false;
+  std::set<std::string> header_children_;
   std::map<std::string, int> missing_per_day_;
 };
 

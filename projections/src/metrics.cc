@@ -954,7 +954,10 @@ std::string DimensionValue(std::string_view dimension, const ChildView& child, D
   if (dimension == "placement") return spell->placement;
   if (dimension == "provider") return std::string(Or(spell->provider, "unknown"));
   if (dimension == "home_id") return std::string(Or(spell->home_id, "none"));
-  if (dimension == "area") return spell->out_of_area ? "out_of_area" : "in_area";
+  if (dimension == "area") {
+    if (!spell->out_of_area) return "unknown";
+    return *spell->out_of_area ? "out_of_area" : "in_area";
+  }
   return "unknown";
 }
 

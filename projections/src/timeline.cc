@@ -300,7 +300,7 @@ ChildView ResolveChild(std::string_view child_id, const Timeline& timeline,
     current.placement = f.data.placement;
     current.provider = f.data.provider;
     current.home_id = f.data.home_id;
-    current.out_of_area = f.data.out_of_area.value_or(false);
+    current.out_of_area = f.data.out_of_area;
     current.facts.push_back(&f);
   };
   for (const auto& f : timeline.facts) {

@@ -38,6 +38,7 @@ struct Adapted {
   AdaptReport report;
   std::vector<FeedEvent> events;
   std::vector<Reject> rejects;
+  std::vector<Finding> warnings;
 
   std::string Envelopes() const {
     std::string out;
@@ -49,12 +50,19 @@ struct Adapted {
     for (const auto& r : rejects) out.push_back(r.ToString());
     return out;
   }
+  std::vector<std::string> Warnings() const {
+    std::vector<std::string> out;
+    for (const auto& w : warnings) out.push_back(w.ToString());
+    return out;
+  }
 };
 
 Adapted Adapt(FeedFormat format, const std::vector<std::string>& files,
               const AdapterOptions& options = Options()) {
   Adapted a;
-  auto r = AdaptFiles(format, files, options, a.events, a.rejects);
+  AdapterOptions with_warnings = options;
+  with_warnings.on_warning = [&](Finding&& f) { a.warnings.push_back(std::move(f)); };
+  auto r = AdaptFiles(format, files, with_warnings, a.events, a.rejects);
   if (r.ok()) {
     a.report = *r;
   } else {
@@ -157,11 +165,12 @@ TEST(Ssda903Adapter, BadDatesAreNamedAndTheOtherRowsPublished) {
       "C3,2,01/02/2010,WBRI\n"
       "C4,1,,WBRI\n");
   auto a = Adapt(FeedFormat::kSsda903, {f.path});
-  EXPECT_EQ(a.Rejects(), (std::vector<std::string>{
-                             f.path + ":2: field 'DOB': no such calendar date",
-                             f.path + ":3: field 'DOB': not a date (dd/mm/yyyy or yyyy-mm-dd)",
-                             f.path + ":5: field 'DOB': required",
-                         }));
+  EXPECT_EQ(a.Rejects(),
+            (std::vector<std::string>{
+                f.path + ":2: field 'DOB': no such calendar date [dob-unreadable]",
+                f.path + ":3: field 'DOB': not a date (dd/mm/yyyy or yyyy-mm-dd) [dob-unreadable]",
+                f.path + ":5: field 'DOB': required [dob-unreadable]",
+            }));
   ASSERT_EQ(a.events.size(), 1u);
   EXPECT_EQ(a.events[0].child_id, "C3");
   EXPECT_EQ(a.report.rows, 4u);
@@ -171,113 +180,177 @@ TEST(Ssda903Adapter, BadDatesAreNamedAndTheOtherRowsPublished) {
 TEST(Ssda903Adapter, UnknownColumnSetEmptyFileAndMissingColumnRejectTheFile) {
   OneFile unknown("CHILD,SHOE_SIZE\nC1,5\n");
   OneFile empty("");
-  OneFile no_urn(
-      "CHILD,DECOM,RNE,LS,CIN,PLACE,PLACE_PROVIDER,DEC,REC,REASON_PLACE_CHANGE,HOME_POST,PL_POST\n"
-      "C1,01/04/2024,S,C2,N1,U1,PR1,,,,,\n");
+  OneFile no_dec("CHILD,DECOM,RNE,LS,PLACE\nC1,01/04/2024,S,C2,U1\n");
   OneFile two_missing("CHILD,MISSING,MIS_START\nC1,M,01/04/2024\n");
-  auto a = Adapt(FeedFormat::kSsda903, {unknown.path, empty.path, no_urn.path, two_missing.path});
+  auto a = Adapt(FeedFormat::kSsda903, {unknown.path, empty.path, no_dec.path, two_missing.path});
   ASSERT_TRUE(a.status.ok());
   EXPECT_EQ(a.Rejects(),
             (std::vector<std::string>{
                 unknown.path +
-                    ":1: unknown column set: not an SSDA903 header, episodes, missing or OC3 file",
+                    ":1: unknown column set: not an SSDA903 header, episodes, missing or OC3 file "
+                    "[unknown-file]",
                 empty.path + ":1: empty file: no header row",
-                no_urn.path + ":1: field 'URN': required column missing from the header",
+                no_dec.path + ":1: field 'DEC': required column missing from the header",
                 two_missing.path + ":1: field 'MIS_END': required column missing from the header",
             }));
   EXPECT_EQ(a.events.size(), 0u);
 }
 
-TEST(Ssda903Adapter, UnknownCodesNameTheColumn) {
+TEST(Ssda903Adapter, OnlyRowsThatCannotBeUnderstoodAreRejectedTheRestWarn) {
   OneFile header("CHILD,SEX,DOB,ETHNIC\nC1,3,01/02/2010,WBRI\n");
   OneFile episodes(std::string(kEpisodesHeader) +
                    "C1,01/04/2023,S,C2,N1,Q9,PR1,,,,,,\n"              // unknown PLACE
                    "C2,01/04/2023,S,C2,N1,U1,PR1,01/05/2023,Z9,,,,\n"  // unknown REC
                    "C3,01/04/2023,Q,C2,N1,U1,PR1,,,,,,\n"              // unknown RNE
-                   "C4,01/04/2023,S,C2,N1,U1,PR9,,,,,,\n");            // unknown provider
+                   "C4,01/04/2023,S,C2,N1,U1,PR9,,,,,,\n"              // unknown provider
+                   "C5,01/04/2023,S,Q1,N1,U1,PR1,,,,,,\n");            // unknown LS
   OneFile missing("CHILD,MISSING,MIS_START,MIS_END\nC1,X,01/02/2024,\n");
   auto a = Adapt(FeedFormat::kSsda903, {header.path, episodes.path, missing.path});
   EXPECT_EQ(a.Rejects(),
             (std::vector<std::string>{
-                header.path + ":2: field 'SEX': not a known code (1, 2, M, F, U)",
-                episodes.path + ":4: field 'RNE': not a known code (S, L, P, T, U, B)",
-                episodes.path + ":2: field 'PLACE': not in code list placement",
-                episodes.path + ":3: field 'REC': not in code list reason_for_end",
-                episodes.path + ":5: field 'PLACE_PROVIDER': not in code list provider",
-                missing.path + ":2: field 'MISSING': not a known code (M, A)",
+                episodes.path + ":2: field 'PLACE': not a known placement code [placement-not-valid]",
+                episodes.path +
+                    ":6: field 'LS': not a known legal_status code [legal-status-not-valid]",
+                missing.path + ":2: field 'MISSING': not a known code (M, A) [code-unknown]",
             }));
-  EXPECT_EQ(a.events.size(), 0u) << "C2's start is not published without its end";
+  EXPECT_EQ(
+      a.Warnings(),
+      (std::vector<std::string>{
+          header.path + ":2: field 'SEX': not a known code (1, 2, M, F, U): recorded as U "
+                        "[code-unknown]",
+          episodes.path + ":3: field 'REC': not a known reason_for_end code: left out [code-unknown]",
+          episodes.path + ":3: field 'REC': empty while DEC is given: the episode ends, reason "
+                          "unknown (X1) [rec-missing]",
+          episodes.path + ":4: field 'RNE': not a known code (S, L, P, T, U, B): the episode is "
+                          "read by its dates [code-unknown]",
+          episodes.path + ":5: field 'PLACE_PROVIDER': not a known provider code: left out "
+                          "[code-unknown]",
+          episodes.path + ":3: field 'CHILD': no header row for this child [no-header-row]",
+          episodes.path + ":4: field 'CHILD': no header row for this child [no-header-row]",
+          episodes.path + ":5: field 'CHILD': no header row for this child [no-header-row]",
+      }));
+  // C1's registration; C2's start and end; C3's and C4's starts.
+  EXPECT_EQ(a.events.size(), 5u);
+  EXPECT_EQ(a.report.warnings.at("code-unknown"), 4u);
 }
 
-TEST(Ssda903Adapter, EpisodeChainsThatDoNotHoldTogetherAreRejected) {
+TEST(Ssda903Adapter, EpisodesAreReadAsTheDfeCountsThem) {
   OneFile episodes(std::string(kEpisodesHeader) +
+                   // An X1 end followed by a gap: not looked after in between.
                    "C1,01/04/2023,S,C2,N1,U1,PR1,01/05/2023,X1,,,,\n"
-                   "C1,01/05/2023,S,C2,N1,U3,PR1,,,,,,\n"  // S, but the period continues
-                   "C2,01/04/2023,S,C2,N1,U1,PR1,01/05/2023,E11,,,,\n"
-                   "C2,01/06/2023,P,C2,N1,U3,PR1,,,,,,\n"  // a new period must start with S
-                   "C3,01/04/2023,S,C2,N1,U1,PR1,,,,,,\n"
-                   "C3,01/06/2023,P,C2,N1,U3,PR1,,,,,,\n"            // the previous one never ended
-                   "C4,01/04/2023,S,C2,N1,U1,PR1,01/05/2023,,,,,\n"  // DEC without REC
-                   "C4,01/04/2023,L,C1,N1,U1,PR1,,,,,,\n"            // same day as line 8
-                   "C5,01/04/2023,S,C2,N1,U1,PR1,,E11,,,,\n"         // REC without DEC
-                   "C6,01/04/2023,S,C2,N1,U1,PR1,01/03/2023,E11,,,,\n");  // DEC before DECOM
+                   "C1,01/06/2023,P,C2,N1,U3,PR1,,,,,,\n"
+                   // Overlapping episodes: counted once, the later one describes the care
+                   // while it lasts, then the earlier one again.
+                   "C2,01/04/2023,S,C2,N1,U1,PR1,,,,,,\n"
+                   "C2,01/06/2023,P,C2,N1,K2,PR1,01/08/2023,X1,,,,\n"
+                   // REC on an open episode is ignored; DEC before DECOM cannot be understood.
+                   "C3,01/04/2023,S,C2,N1,U1,PR1,,E11,,,,\n"
+                   "C4,01/04/2023,S,C2,N1,U1,PR1,01/03/2023,E11,,,,\n"
+                   // A short break beside care does not stop the care being counted.
+                   "C5,01/04/2023,S,C2,N1,U1,PR1,,,,,,\n"
+                   "C5,01/05/2023,S,V3,N1,U6,PR1,03/05/2023,E8,,,,\n");
   auto a = Adapt(FeedFormat::kSsda903, {episodes.path});
   const std::string p = episodes.path;
-  EXPECT_EQ(
-      a.Rejects(),
-      (std::vector<std::string>{
-          p + ":8: field 'REC': required when DEC is given",
-          p + ":10: field 'DEC': required when REC is given",
-          p + ":11: field 'DEC': before DECOM",
-          p + ":3: field 'RNE': S starts a period, but the previous episode continues it (X1)",
-          p + ":5: field 'RNE': a new period must start with S (the previous episode ended it)",
-          p + ":7: field 'DECOM': the child's previous episode has no DEC",
-      }));
-  // C1's start, C2's start and end, C3's start, C4's line 9 (its only row left).
-  EXPECT_EQ(a.events.size(), 5u);
+  EXPECT_EQ(a.Rejects(),
+            std::vector<std::string>{p + ":7: field 'DEC': before DECOM [dec-before-decom]"});
+  EXPECT_EQ(a.Warnings(),
+            (std::vector<std::string>{
+                p + ":6: field 'REC': given on an open episode (no DEC): ignored "
+                    "[rec-on-open-episode]",
+                p + ":3: field 'DECOM': starts after a gap: the episode on " + p +
+                    ":2 ended X1 (care continues); not looked after in between "
+                    "[gap-between-episodes]",
+                p + ":5: field 'DECOM': overlaps the episode on " + p +
+                    ":4 (the child is counted once, described by the episode that began last) "
+                    "[overlapping-episodes]",
+                p + ":9: field 'DECOM': overlaps the episode on " + p +
+                    ":8 (the child is counted once, described by the episode that began last) "
+                    "[overlapping-episodes]",
+            }));
+  std::vector<std::string> ids;
+  for (const auto& e : a.events) ids.push_back(e.child_id + " " + e.envelope.substr(8, 60));
+  std::vector<std::string> want;
+  for (const char* id : {
+           "ssda903:care.period_started:C1:2023-04-01",
+           "ssda903:care.period_ended:C1:2023-04-01",
+           "ssda903:care.period_started:C1:2023-06-01",
+           "ssda903:care.period_started:C2:2023-04-01",
+           "ssda903:care.placement_changed:C2:2023-06-01",
+           "ssda903:care.placement_changed:C2:2023-06-01/end",
+           "ssda903:care.period_started:C3:2023-04-01",
+           "ssda903:care.period_started:C5:2023-04-01",
+       }) {
+    want.push_back(id);
+  }
+  std::vector<std::string> got;
+  for (const auto& e : a.events) {
+    got.push_back(e.envelope.substr(13, e.envelope.find('"', 13) - 13));
+  }
+  EXPECT_EQ(got, want);
+  // C2 is back in U1 on 1 August, the day the overlapping K2 episode ends.
+  EXPECT_NE(a.events[5].envelope.find(R"("occurred_at":"2023-08-01")"), std::string::npos);
+  EXPECT_NE(a.events[5].envelope.find(R"("placement":"U1")"), std::string::npos);
 }
 
-TEST(Ssda903Adapter, DuplicateDecomIsRejectedNamingTheOtherLine) {
-  OneFile episodes(std::string(kEpisodesHeader) + "C1,01/04/2023,S,C2,N1,U1,PR1,,,,,,\n" +
-                   "C1,2023-04-01,S,C2,N1,U3,PR1,,,,,,\n");
+TEST(Ssda903Adapter, TheSameEpisodeReSentByALaterReturnIsOneEpisode) {
+  // A multi-year extract: the 2017 return has the episode open, the 2018 one closed.
+  OneFile episodes(
+      "CHILD,DECOM,RNE,LS,CIN,PLACE,PLACE_PROVIDER,DEC,REC,REASON_PLACE_CHANGE,HOME_POST,PL_POST,"
+      "URN,LA,YEAR\r\n"
+      "C1,2018-01-10,S,C2,N1,U1,PR1,2018-06-01,E11,,,,,Bromley,2018\r\n"
+      "C1,2018-01-10,S,C2,N1,U1,PR1,,X1,,,,,Bromley,2017\r\n"
+      "C1,2018-02-01,S,C2,N1,U4,PR1,,,,,,,Southwark,2017\r\n");
   auto a = Adapt(FeedFormat::kSsda903, {episodes.path});
-  EXPECT_EQ(a.Rejects(),
-            std::vector<std::string>{episodes.path +
-                                     ":3: field 'DECOM': another episode of this child starts "
-                                     "on the same day (line 2)"});
+  EXPECT_EQ(a.Rejects(), std::vector<std::string>{});
+  ASSERT_EQ(a.events.size(), 3u);
+  EXPECT_EQ(a.events[0].child_id, "Bromley/C1") << "(LA, CHILD) is the child";
+  EXPECT_EQ(a.events[1].type, EventType::kCarePeriodEnded);
+  EXPECT_NE(a.events[1].envelope.find(R"("occurred_at":"2018-06-01")"), std::string::npos);
+  EXPECT_EQ(a.events[2].child_id, "Southwark/C1");
+  EXPECT_EQ(a.report.warnings.at("episode-resent"), 1u);
+  EXPECT_EQ(a.report.warnings.count("rec-on-open-episode"), 1u) << "the 2017 copy's X1";
+}
+
+TEST(Ssda903Adapter, ACodeIsJudgedByTheReturnsYear) {
+  // H5 was retired after 2023/24 (schemas/codes/placement.json); the 2024 return may not use it.
+  OneFile episodes(
+      "CHILD,DECOM,RNE,LS,PLACE,DEC,YEAR\n"
+      "C1,2018-01-10,S,C2,H5,,2017\n"
+      "C2,2024-05-10,S,C2,H5,,2024\n");
+  auto a = Adapt(FeedFormat::kSsda903, {episodes.path});
+  ASSERT_EQ(a.Rejects().size(), 1u);
+  EXPECT_EQ(a.rejects[0].line, 3u);
+  EXPECT_EQ(a.rejects[0].rule, "placement-not-valid");
+  EXPECT_EQ(a.rejects[0].reason.substr(0, 57),
+            "'H5' is not a valid placement code in 2024/25 returns (va");
   EXPECT_EQ(a.events.size(), 1u);
 }
 
-TEST(Ssda903Adapter, ARowIsRejectedWholeWhenOneOfItsEventsIsInvalid) {
-  // U makes a legal status change and a placement change; the placement is unknown.
-  OneFile episodes(std::string(kEpisodesHeader) +
-                   "C1,01/04/2023,S,C2,N1,U1,PR1,01/05/2023,X1,,,,\n" +
-                   "C1,01/05/2023,U,C1,N1,Q9,PR1,,,,,,\n");
-  auto a = Adapt(FeedFormat::kSsda903, {episodes.path});
-  EXPECT_EQ(a.Rejects(), std::vector<std::string>{episodes.path +
-                                                  ":3: field 'PLACE': not in code list placement"});
-  ASSERT_EQ(a.events.size(), 1u);
-  EXPECT_EQ(a.events[0].type, EventType::kCarePeriodStarted);
-}
-
-TEST(Ssda903Adapter, PlacementsWithoutLocalPostcodeDistrictsStopTheRunBeforeAnyEvent) {
+TEST(Ssda903Adapter, WithoutLocalPostcodeDistrictsOutOfAreaIsUnknown) {
   AdapterOptions o = Options();
   o.local_postcode_districts.clear();
   auto a = Adapt(FeedFormat::kSsda903, kSsda903Files, o);
-  EXPECT_EQ(a.status.error_class(), ErrorClass::kBadInput);
-  EXPECT_EQ(a.status.message(),
-            Example("ssda903_episodes.csv") +
-                ":2: field 'PL_POST': no local postcode districts to judge out_of_area by: pass "
-                "--local-postcodes or set ssda903.local_postcode_districts");
-  EXPECT_EQ(a.events.size(), 0u);
+  ASSERT_TRUE(a.status.ok()) << a.status.message();
+  EXPECT_EQ(a.Rejects(), std::vector<std::string>{});
+  EXPECT_EQ(a.Warnings(),
+            std::vector<std::string>{
+                Example("ssda903_episodes.csv") +
+                ":2: field 'PL_POST': no local postcode districts: out_of_area is left unknown for "
+                "every placement (pass --local-postcodes or set "
+                "ssda903.local_postcode_districts) [out-of-area-unknown]"});
+  EXPECT_EQ(a.events.size(), 22u);
+  for (const auto& e : a.events) EXPECT_EQ(e.envelope.find("out_of_area"), std::string::npos);
 }
 
-TEST(Ssda903Adapter, MalformedPostcodeIsRejectedWithoutEchoingIt) {
+TEST(Ssda903Adapter, MalformedPostcodeWarnsWithoutEchoingIt) {
   OneFile episodes(std::string(kEpisodesHeader) + "C1,01/04/2023,S,C2,N1,U1,PR1,,,,,9Z9 9ZZ,\n");
   auto a = Adapt(FeedFormat::kSsda903, {episodes.path});
-  EXPECT_EQ(a.Rejects(),
-            std::vector<std::string>{episodes.path +
-                                     ":2: field 'PL_POST': not a postcode or postcode district"});
+  EXPECT_EQ(a.Rejects(), std::vector<std::string>{});
+  EXPECT_EQ(a.Warnings(), std::vector<std::string>{
+                              episodes.path +
+                              ":2: field 'PL_POST': not a postcode or postcode district: "
+                              "out_of_area unknown [postcode-unreadable]"});
+  EXPECT_EQ(a.events.size(), 1u);
 }
 
 TEST(Ssda903Adapter, Oc3DateIsTheYearEndOptionElseTheLast31MarchBeforeTheExtract) {
@@ -285,7 +358,8 @@ TEST(Ssda903Adapter, Oc3DateIsTheYearEndOptionElseTheLast31MarchBeforeTheExtract
   AdapterOptions o = Options();
   o.extracted_at = ParseTimestamp("2025-03-30T23:00:00Z")->instant;
   auto a = Adapt(FeedFormat::kSsda903, {oc3.path}, o);
-  EXPECT_EQ(a.Rejects(), std::vector<std::string>{oc3.path + ":3: field 'IN_TOUCH': required"});
+  EXPECT_EQ(a.Rejects(), std::vector<std::string>{oc3.path +
+                                                  ":3: field 'IN_TOUCH': required [in-touch-required]"});
   ASSERT_EQ(a.events.size(), 1u);
   EXPECT_EQ(a.events[0].envelope,
             R"({"event_id":"ssda903:care_leaver.contact_recorded:C1:2024-03-31",)"
@@ -431,8 +505,8 @@ TEST(RejectsFile, HoldsFileLineFieldAndReasonOnlyAndNeverDescribesAnotherRun) {
   test::TempDir dir;
   {
     RejectsFile file(dir / "r.jsonl");
-    ASSERT_TRUE(file.Add({"a \"b\".csv", 3, "DOB", "no such calendar date"}).ok());
-    ASSERT_TRUE(file.Add({"x.jsonl", 12, "", "not a JSON object"}).ok());
+    ASSERT_TRUE(file.Add({"a \"b\".csv", 3, "DOB", "no such calendar date", ""}).ok());
+    ASSERT_TRUE(file.Add({"x.jsonl", 12, "", "not a JSON object", ""}).ok());
     ASSERT_TRUE(file.Finish().ok());
     EXPECT_EQ(file.count(), 2u);
   }
@@ -446,7 +520,7 @@ TEST(RejectsFile, HoldsFileLineFieldAndReasonOnlyAndNeverDescribesAnotherRun) {
   ASSERT_TRUE(RejectsFile(dir / "none.jsonl").Finish().ok());
   EXPECT_FALSE(std::filesystem::exists(dir / "none.jsonl"));
   RejectsFile unwritable(dir / "no-such-dir/r.jsonl");
-  EXPECT_EQ(unwritable.Add({"f", 1, "", "r"}).message(),
+  EXPECT_EQ(unwritable.Add({"f", 1, "", "r", ""}).message(),
             "cannot write the rejects file " + dir / "no-such-dir/r.jsonl");
 }
 

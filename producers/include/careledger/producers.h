@@ -25,28 +25,37 @@ namespace careledger {
 enum class FeedFormat { kJsonl, kSsda903, kPoliceCsv, kYjsCsv };
 std::optional<FeedFormat> FeedFormatFromName(std::string_view name);  // "jsonl", "ssda903", …
 
-struct AdapterOptions {
-  // recorded_at of rows that carry none (every SSDA903 row; police/YJS rows with a blank or no
-  // recorded_at column). Unset: each file's modification time, to the second. A re-send must
-  // carry the same value, or its events conflict with the ones already stored.
-  std::optional<Instant> extracted_at;
-  // SSDA903: the authority's own postcode districts (outward codes such as "LS1", "LS27"); a
-  // placement whose PL_POST district is not among them is out_of_area. Required as soon as an
-  // episodes row has a PL_POST. Default: empty.
-  std::vector<std::string> local_postcode_districts;
-  // SSDA903 OC3: the day contacts are recorded on. Unset: the last 31 March on or before the
-  // extract time (the collection year's end).
-  std::optional<Date> year_end;
-};
-
-// A row (or a whole file) that was not turned into events. Never carries the row's content.
+// A row (or a whole file) that was rejected, or a data-quality warning about one that was kept.
+// Never carries the row's content beyond a code from a published code list.
 struct Reject {
   std::string file;
   uint64_t line = 0;  // 1-based, the header being line 1; a record starts on its first line
   std::string field;  // the column (or envelope field); empty when the line as a whole is bad
   std::string reason;
-  std::string ToString() const;  // "file:line: field 'F': reason" (as PublishJsonl has printed)
-  std::string ToJson() const;  // {"file":…,"line":…,"field":…,"reason":…}, one dead-letter line
+  std::string rule;  // a stable name for the check (docs/feeds.md), e.g. "decom-unreadable"
+  // "file:line: field 'F': reason [rule]" (the rule only when there is one)
+  std::string ToString() const;
+  // {"file":…,"line":…,"field":…,"reason":…,"rule":…}, one line of a rejects or quality file
+  std::string ToJson() const;
+};
+using Finding = Reject;  // a data-quality warning has the same shape
+using RejectSink = std::function<void(Reject&&)>;
+using WarningSink = std::function<void(Finding&&)>;
+
+struct AdapterOptions {
+  // recorded_at of rows that carry none (every SSDA903 row; police/YJS rows with a blank or no
+  // recorded_at column). Unset: each file's modification time, to the second.
+  std::optional<Instant> extracted_at;
+  // SSDA903: the authority's own postcode districts (outward codes such as "LS1", "LS27"); a
+  // placement whose PL_POST district is not among them is out_of_area. Empty: out_of_area is
+  // left unknown (one warning says how to set them).
+  std::vector<std::string> local_postcode_districts;
+  // SSDA903 OC3: the day contacts are recorded on. Unset: the end of the return's collection
+  // year (its YEAR column, else the year its episodes reach, else the extract time's).
+  std::optional<Date> year_end;
+  // Data-quality findings about rows that were kept (SSDA903: REC on an open episode,
+  // overlapping episodes, ...). Unset: only counted in AdaptReport.
+  WarningSink on_warning;
 };
 
 // A validated envelope, ready to publish.
@@ -62,10 +71,10 @@ struct AdaptReport {
   uint64_t rows = 0;      // data rows read (JSON Lines: non-blank lines)
   uint64_t events = 0;    // envelopes built and valid
   uint64_t rejected = 0;  // Reject entries: rows, or whole files (missing column, no header)
+  std::map<std::string, uint64_t> warnings;  // data-quality findings by rule (rows kept)
 };
 
 using EventSink = std::function<Status(FeedEvent&&)>;  // an error stops the run
-using RejectSink = std::function<void(Reject&&)>;
 
 // Reads `files` in `format` and hands each valid event to `on_event` (in file order; SSDA903
 // episodes per child in DECOM order) and each rejected row to `on_reject`. A row either yields
@@ -103,6 +112,7 @@ struct PublishReport {
   uint64_t published = 0;    // acknowledged by the broker (acks=all)
   uint64_t rejected = 0;     // failed validation: named on `diagnostics` as file:line: reason
   uint64_t undelivered = 0;  // valid but not acknowledged: named likewise
+  std::map<std::string, uint64_t> warnings;  // data-quality findings by rule (rows kept)
   double seconds = 0;
   bool all_good() const { return rejected == 0 && undelivered == 0; }
 };

@@ -68,7 +68,7 @@ struct CareSpell {
   Date from;
   std::optional<Date> to;
   std::string legal_status, placement, provider, home_id;
-  bool out_of_area = false;
+  std::optional<bool> out_of_area;  // unknown when the source could not say
   bool short_break = false;
   std::vector<const Fact*> facts;  // the events that made the stretch: start, changes, end
 };
