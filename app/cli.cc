@@ -8,6 +8,14 @@
 
 namespace careledger::app {
 
+// CLI11 validator for YYYY-MM-DD.
+const CLI::Validator kIsoDate(
+    [](std::string& s) {
+      auto d = ParseDate(s);
+      return d.ok() ? std::string() : "not a date (YYYY-MM-DD): " + s;
+    },
+    "DATE");
+
 void AddCommonFlags(CLI::App& cmd, CommonFlags& flags) {
   cmd.add_option("--config", flags.config, "Settings file (TOML; see ops/examples/*.toml)");
   cmd.add_option("--brokers", flags.brokers, "Kafka bootstrap servers HOST:PORT,...");

@@ -37,6 +37,9 @@ struct Context {
 // Resolves the settings and sets up logging at their level.
 Result<Context> Resolve(const CommonFlags& flags);
 
+// CLI11 validator for YYYY-MM-DD.
+extern const CLI::Validator kIsoDate;
+
 // SIGINT/SIGTERM are blocked in every thread and taken here: the first asks for a clean stop,
 // a second exits at once (the store is crash-safe, so that loses nothing).
 class SignalWatcher {
@@ -87,5 +90,6 @@ Command AddConfig(CLI::App& app);
 Command AddReplay(CLI::App& app);
 Command AddServe(CLI::App& app);
 Command AddRun(CLI::App& app);
+Command AddReconcile(CLI::App& app);
 
 }  // namespace careledger::app

@@ -20,14 +20,6 @@ namespace careledger::app {
 
 namespace {
 
-// CLI11 validator for YYYY-MM-DD.
-const CLI::Validator kIsoDate(
-    [](std::string& s) {
-      auto d = ParseDate(s);
-      return d.ok() ? std::string() : "not a date (YYYY-MM-DD): " + s;
-    },
-    "DATE");
-
 // CLI11 validator for an RFC 3339 date-time.
 const CLI::Validator kDateTime(
     [](std::string& s) {

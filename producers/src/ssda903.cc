@@ -172,6 +172,40 @@ std::string EventId(std::string_view type, std::string_view child, std::string_v
   return id;
 }
 
+// The child's identity: (LA, CHILD) when the extract names authorities, else CHILD; empty
+// when CHILD is.
+std::string ChildKey(const OpenFile& f, const CsvRow& row) {
+  std::string_view child = Cell(f.csv, row, "CHILD");
+  if (child.empty()) return {};
+  std::string_view la = CellAt(row, f.la);
+  if (la.empty()) return std::string(child);
+  return std::string(la) + '/' + std::string(child);
+}
+
+// An episodes file with its LA and YEAR columns found; nullopt for any other kind.
+Result<std::optional<OpenFile>> OpenEpisodes(const std::string& path, size_t index) {
+  std::vector<BrokenRecord> broken;
+  auto csv = ReadCsv(path, broken);
+  if (!csv.ok()) return csv.status();
+  if (csv->Column("DECOM") < 0 || csv->Column("CHILD") < 0) return std::optional<OpenFile>();
+  std::optional<OpenFile> f(std::in_place);
+  f->csv = std::move(*csv);
+  f->kind = FileKind::kEpisodes;
+  f->index = index;
+  f->la = f->csv.Column("LA");
+  f->year = f->csv.Column("YEAR");
+  return f;
+}
+
+int YearColumn(const OpenFile& f, const CsvRow& row) {  // -1 when absent or not a year
+  std::string_view year = CellAt(row, f.year);
+  if (year.size() != 4 ||
+      !std::all_of(year.begin(), year.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return -1;
+  }
+  return std::atoi(std::string(year).c_str());
+}
+
 struct Episode {
   const OpenFile* file;
   uint64_t line;
@@ -278,12 +312,7 @@ class Ssda903Adapter {
   // run's, else the last one to have ended by the extract time (returns are made after the
   // year ends).
   int RowYear(const OpenFile& f, const CsvRow& row) const {
-    std::string_view year = CellAt(row, f.year);
-    if (year.size() == 4 && std::all_of(year.begin(), year.end(), [](char c) {
-          return c >= '0' && c <= '9';
-        })) {
-      return std::atoi(std::string(year).c_str());
-    }
+    if (int year = YearColumn(f, row); year >= 0) return year;
     if (f.inferred_year) return *f.inferred_year;
     if (run_year_) return *run_year_;
     return CollectionYearOf(std::chrono::floor<std::chrono::days>(f.extracted_at) +
@@ -294,14 +323,9 @@ class Ssda903Adapter {
   // The child's identity: (LA, CHILD) when the extract names authorities, else CHILD. Empty,
   // and the row rejected, when CHILD is.
   std::string Child(const OpenFile& f, const CsvRow& row) {
-    std::string_view child = Cell(f.csv, row, "CHILD");
-    if (child.empty()) {
-      Reject(f, row.line, "CHILD", "required", "child-required");
-      return {};
-    }
-    std::string_view la = CellAt(row, f.la);
-    if (la.empty()) return std::string(child);
-    return std::string(la) + '/' + std::string(child);
+    std::string child = ChildKey(f, row);
+    if (child.empty()) Reject(f, row.line, "CHILD", "required", "child-required");
+    return child;
   }
 
   std::optional<Date> RequiredDate(const OpenFile& f, const CsvRow& row, std::string_view column,
@@ -764,3 +788,60 @@ Status AdaptSsda903(const std::vector<std::string>& files, const AdapterOptions&
 }
 
 }  // namespace careledger::feed
+
+namespace careledger {
+
+Result<Ssda903Census> ReadSsda903Census(const std::vector<std::string>& files) {
+  using feed::CellAt;
+  Ssda903Census census;
+  struct Copy {
+    int year;
+    size_t file;
+    size_t index;  // into census.episodes
+  };
+  std::map<std::pair<std::string, Date>, Copy> kept;
+  for (size_t i = 0; i < files.size(); ++i) {
+    auto open = feed::OpenEpisodes(files[i], i);
+    if (!open.ok()) return open.status();
+    if (!open->has_value()) continue;
+    const feed::OpenFile& f = **open;
+    const int decom = f.csv.Column("DECOM"), dec = f.csv.Column("DEC"), ls = f.csv.Column("LS"),
+              place = f.csv.Column("PLACE");
+    for (const auto& row : f.csv.rows) {
+      std::string child = feed::ChildKey(f, row);
+      if (child.empty()) continue;
+      census.child_of_row[{files[i], row.line}] = child;
+      auto start = feed::ReturnDate(CellAt(row, decom));
+      if (!start.ok()) continue;
+      Ssda903Episode e{child,         std::string(CellAt(row, ls)), std::string(CellAt(row, place)),
+                       files[i],      row.line,
+                       *start,        std::nullopt};
+      if (auto end = feed::ReturnDate(CellAt(row, dec)); end.ok()) e.dec = *end;
+      // Without a YEAR every row of a file is of one return: a later line is a later copy.
+      Copy copy{feed::YearColumn(f, row), i, census.episodes.size()};
+      auto [it, inserted] = kept.try_emplace({child, *start}, copy);
+      if (inserted) {
+        census.episodes.push_back(std::move(e));
+      } else if (std::tuple(it->second.year, it->second.file) <= std::tuple(copy.year, i)) {
+        census.episodes[it->second.index] = std::move(e);
+        it->second.year = copy.year;
+        it->second.file = i;
+      }
+    }
+  }
+  return census;
+}
+
+std::map<std::string, StatutoryCare> LookedAfterOn(const Ssda903Census& census, Date d) {
+  std::map<std::string, const Ssda903Episode*> latest;
+  for (const auto& e : census.episodes) {
+    if (e.decom > d || (e.dec && *e.dec <= d) || IsShortBreakLegalStatus(e.legal_status)) continue;
+    auto [it, inserted] = latest.try_emplace(e.child, &e);
+    if (!inserted && it->second->decom < e.decom) it->second = &e;
+  }
+  std::map<std::string, StatutoryCare> out;
+  for (const auto& [child, e] : latest) out[child] = {e->placement, e->legal_status};
+  return out;
+}
+
+}  // namespace careledger

@@ -288,7 +288,7 @@ std::vector<Invalid> InvalidEvents() {
       {"child.registered", "prior_formal_outcomes", "10000000000000000000", "value must be 0–1000"},
       {"child.registered", "responsible_la", Quoted(std::string(17, 'L')), "length must be 1–16"},
       {"care.period_started", "legal_status", R"("V1")", "not in code list legal_status"},
-      {"care.period_started", "placement", R"("H5")", "not in code list placement"},
+      {"care.period_started", "placement", R"("R4")", "not in code list placement"},
       {"care.period_started", "provider", R"("PR6")", "not in code list provider"},
       {"care.period_started", "home_id", R"("")", "length must be 1–64"},
       {"care.period_started", "out_of_area", R"("yes")", "must be a boolean"},

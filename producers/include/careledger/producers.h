@@ -134,6 +134,32 @@ Result<PublishReport> PublishEvents(std::vector<FeedEvent> events, const Setting
 Result<PublishReport> PublishJsonl(const std::vector<std::string>& files, const Settings& kafka,
                                    std::ostream& diagnostics);
 
+// ---- SSDA903 reconciliation ---------------------------------------------------------------
+// The statutory count straight from the files, as an analyst checks a return before it goes to
+// the DfE: every episodes row that names a child and a readable DECOM, whatever else the
+// adapter makes of it, one per (child, DECOM) with the latest return's copy winning.
+struct Ssda903Episode {
+  std::string child, legal_status, placement, file;
+  uint64_t line = 0;
+  Date decom{};
+  std::optional<Date> dec;  // empty: open (or unreadable, which the adapter rejects)
+};
+struct Ssda903Census {
+  std::vector<Ssda903Episode> episodes;
+  // Every episodes row (file, line) that names a child, kept or rejected: to find a child's
+  // rejects and warnings.
+  std::map<std::pair<std::string, uint64_t>, std::string> child_of_row;
+};
+// BadInput when a file cannot be read; files that are not episodes files are skipped.
+Result<Ssda903Census> ReadSsda903Census(const std::vector<std::string>& files);
+
+struct StatutoryCare {
+  std::string placement, legal_status;
+};
+// The DfE rule: looked after on d when an episode that is not a short break (V3/V4) has DECOM
+// <= d and no DEC or DEC > d; a child counts once, described by the episode that began last.
+std::map<std::string, StatutoryCare> LookedAfterOn(const Ssda903Census& census, Date d);
+
 struct GeneratorOptions {
   // The area's population aged 0–17 (at any moment; births replace those who turn 18). Most
   // never enter care or meet the police, and a child appears in the feed only once a source
