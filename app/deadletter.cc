@@ -13,6 +13,21 @@ namespace careledger::app {
 
 namespace {
 
+// Whether the stored event at `sequence` is `payload` but for its recorded_at (ingest counts
+// such a re-send as a duplicate).
+bool SameAsStored(const EventStore& store, uint64_t sequence, std::string_view payload) {
+  std::string stored;
+  Status s = store.ScanLog(
+      [&](const LogRecord& r) {
+        stored = r.payload;
+        return false;
+      },
+      sequence);
+  if (!s.ok()) return false;
+  auto same = SameEventButForRecordedAt(stored, payload);
+  return same.ok() && *same;
+}
+
 // Where a dead letter stands now, judged with this build's validation and the store.
 struct Judged {
   std::string status;  // invalid, conflict, stored, retryable
@@ -35,8 +50,9 @@ Judged Judge(const DeadLetter& d, const EventStore& store, EnvelopeParser& parse
   }
   if (!found[0]) {
     j.status = "retryable";
-  } else if (found[0]->fingerprint == Fingerprint(d.payload)) {
-    j.status = "stored";  // retried already, or re-sent by its source
+  } else if (found[0]->fingerprint == Fingerprint(d.payload) ||
+             SameAsStored(store, found[0]->sequence, d.payload)) {
+    j.status = "stored";  // retried already, or re-sent by its source (maybe re-extracted)
   } else {
     j.status = "conflict";  // same event_id, other content: a source must correct it
   }

@@ -528,4 +528,15 @@ const Result<NationalOffenceProfile>& NationalYouthOffences() {
   return profile;
 }
 
+Result<bool> SameEventButForRecordedAt(std::string_view a, std::string_view b) {
+  // Only on the rare path where a stored event and a new one with its id differ.
+  EnvelopeParser parser;
+  Envelope x, y;
+  CARELEDGER_RETURN_IF_ERROR(parser.Parse(a, x));
+  CARELEDGER_RETURN_IF_ERROR(parser.Parse(b, y));
+  return x.event_id == y.event_id && x.type == y.type && x.schema_version == y.schema_version &&
+         x.source == y.source && x.child_id == y.child_id && x.occurred_at == y.occurred_at &&
+         x.supersedes == y.supersedes && x.data == y.data;
+}
+
 }  // namespace careledger

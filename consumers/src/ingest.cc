@@ -200,6 +200,8 @@ class Ingestor : public GroupConsumer::Listener {
   IngestStats stats_;
   GroupConsumer* consumer_ = nullptr;  // while Run runs
 
+  // The bytes of a stored event, by its id (the id must be stored).
+  Status StoredPayload(std::string_view event_id, std::string& payload) const;
   // Dead-letters a message into the batch in hand (and, once written, the topic).
   void Reject(EventStore::Batch& batch, const TopicPartition& tp, const Message& m,
               std::string reason);
@@ -389,7 +391,11 @@ Status Ingestor::WriteBatch() {
   for (size_t i : valid) ids.push_back(envelopes_[i].event_id);
   std::vector<std::optional<StoredEventId>> stored;
   CARELEDGER_RETURN_IF_ERROR(store_.FindEventIds(ids, stored));
-  std::unordered_map<std::string, uint64_t> in_batch;  // event_id → fingerprint
+  std::unordered_map<std::string, uint64_t> in_batch;           // event_id → fingerprint
+  std::unordered_map<std::string_view, size_t> first_in_batch;  // event_id → its k
+  // Same id, other bytes: a conflict, unless only recorded_at differs (settled in step 4,
+  // once everything before this batch is in the store to compare with).
+  std::vector<size_t> differing;
   std::vector<AcceptedEvent> accepted;
   for (size_t k = 0; k < valid.size(); ++k) {
     const Message& m = pending_[valid[k]];
@@ -407,12 +413,12 @@ Status Ingestor::WriteBatch() {
       if (*known == fp) {
         ++batch_counts_.duplicates;
       } else {
-        Reject(batch, {std::string(m.topic()), m.partition()}, m,
-               "conflict: event_id already stored with different content");
+        differing.push_back(k);
       }
       continue;
     }
     in_batch.emplace(e.event_id, fp);
+    first_in_batch.emplace(e.event_id, k);
     uint64_t seq =
         batch.Append(e.event_id, e.child_id, e.occurred_at.date,
                      {std::string(m.topic()), m.partition()}, m.offset(), m.payload(), fp);
@@ -428,6 +434,23 @@ Status Ingestor::WriteBatch() {
 
   // 4. This batch continues the one in flight: that must be durable first.
   if (Status s = FinishWrite(); !s.ok()) return s;
+  for (size_t k : differing) {
+    const Message& m = pending_[valid[k]];
+    std::string_view id = envelopes_[valid[k]].event_id;
+    std::string earlier;
+    if (auto it = first_in_batch.find(id); it != first_in_batch.end()) {
+      earlier = std::string(pending_[valid[it->second]].payload());
+    } else {
+      CARELEDGER_RETURN_IF_ERROR(StoredPayload(id, earlier));
+    }
+    auto same = SameEventButForRecordedAt(earlier, m.payload());
+    if (same.ok() && *same) {
+      ++batch_counts_.duplicates;
+    } else {
+      Reject(batch, {std::string(m.topic()), m.partition()}, m,
+             "conflict: event_id already stored with different content");
+    }
+  }
   stats_.consumed += batch_counts_.consumed;
   stats_.duplicates += batch_counts_.duplicates;
   stats_.dead_lettered += batch_counts_.dead_lettered;
@@ -459,6 +482,18 @@ Status Ingestor::WriteBatch() {
     return s;
   });
   return Status::Ok();
+}
+
+Status Ingestor::StoredPayload(std::string_view event_id, std::string& payload) const {
+  std::vector<std::optional<StoredEventId>> found;
+  CARELEDGER_RETURN_IF_ERROR(store_.FindEventIds({event_id}, found));
+  if (found.empty() || !found[0]) return Status::Fatal("an event id the store knew is gone");
+  return store_.ScanLog(
+      [&](const LogRecord& r) {
+        payload = r.payload;
+        return false;
+      },
+      found[0]->sequence);
 }
 
 void Ingestor::Reject(EventStore::Batch& batch, const TopicPartition& tp, const Message& m,

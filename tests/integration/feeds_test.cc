@@ -69,15 +69,45 @@ TEST(FeedPublish, ABadRowIsNamedAndListedAndTheOthersArePublished) {
                   test::ReadFile(Example("police.csv")) +
                       "offence,C1004,2024-09-31,,,,,,OF-24-0100,drugs,,,N,,,,\n");
   auto r = Careledger({"publish", "--brokers", broker.bootstrap(), "--format", "police-csv",
-                       "--extracted-at", "2025-06-30T09:00:00Z", dir / "police.csv"});
+                       "--extracted-at", "2025-06-30T09:00:00Z", "--rejects", dir / "rejects.jsonl",
+                       dir / "police.csv"});
   EXPECT_EQ(r.exit_code, 1) << r.err;
   EXPECT_THAT(r.err,
               HasSubstr(dir / "police.csv" + ":9: field 'occurred_at': no such calendar date"));
   EXPECT_THAT(r.err, HasSubstr("published 7 of 7 events from 8 rows"));
   EXPECT_THAT(r.err, ::testing::Not(HasSubstr("C1004"))) << "a child id is never printed";
-  EXPECT_EQ(test::ReadFile(dir / "police.csv.rejects.jsonl"),
+  EXPECT_EQ(test::ReadFile(dir / "rejects.jsonl"),
             "{\"file\":\"" + dir / "police.csv" +
                 "\",\"line\":9,\"field\":\"occurred_at\",\"reason\":\"no such calendar date\"}\n");
+  // Unasked, nothing is written beside the inputs (they may sit on a read-only share).
+  std::filesystem::remove(dir / "rejects.jsonl");
+  auto again = Careledger({"publish", "--brokers", broker.bootstrap(), "--format", "police-csv",
+                           "--extracted-at", "2025-06-30T09:00:00Z", dir / "police.csv"});
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_THAT(again.err,
+              HasSubstr(dir / "police.csv" + ":9: field 'occurred_at': no such calendar date"));
+  size_t files = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(dir.path())) ++files;
+  EXPECT_EQ(files, 1u) << "only police.csv";
+}
+
+TEST(FeedPublish, AReExtractOfUnchangedRowsIsADuplicateWhateverItsExtractTime) {
+  test::TempDir dir;
+  test::BrokerProcess broker(3);
+  std::vector<std::string> files = {Example("ssda903_header.csv"), Example("ssda903_episodes.csv"),
+                                    Example("ssda903_missing.csv"), Example("ssda903_oc3.csv")};
+  for (const char* extracted : {"2025-06-30T09:00:00Z", "2025-09-30T09:00:00Z"}) {
+    std::vector<std::string> args = {"publish", "--brokers",      broker.bootstrap(), "--format",
+                                     "ssda903", "--extracted-at", extracted};
+    args.insert(args.end(), files.begin(), files.end());
+    auto r = Careledger(args);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+  auto ingest = Careledger(
+      {"ingest", "--brokers", broker.bootstrap(), "--data", dir / "store", "--until-end"});
+  ASSERT_EQ(ingest.exit_code, 0) << ingest.err;
+  EXPECT_THAT(ingest.err, HasSubstr("ingested 22 events"));
+  EXPECT_THAT(ingest.err, HasSubstr("duplicates 22, dead letters 0"));
 }
 
 }  // namespace

@@ -76,6 +76,7 @@ struct EventData {
   std::string case_id, intervention;
   // event.retracted
   std::string target_event_id;
+  friend bool operator==(const EventData&, const EventData&) = default;
 };
 
 struct Envelope {
@@ -158,5 +159,11 @@ struct NationalOffenceProfile {
 };
 // Read from the embedded file once; Fatal if it does not say what is above.
 const Result<NationalOffenceProfile>& NationalYouthOffences();
+
+// Whether two valid envelopes say the same thing but for recorded_at. A re-extract stamps its
+// new extract time on rows that did not change, and such a re-send is a duplicate, not a
+// conflict. Fields the contract does not define are not compared: no figure reads them.
+// BadInput when either does not parse.
+[[nodiscard]] Result<bool> SameEventButForRecordedAt(std::string_view a, std::string_view b);
 
 }  // namespace careledger
