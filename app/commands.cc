@@ -165,8 +165,8 @@ Command AddPublish(CLI::App& app) {
                   "ssda903: the authority's postcode districts AB1,AB2,... (a placement elsewhere "
                   "is out_of_area); overrides ssda903.local_postcode_districts");
   cmd->add_option("--year-end", o->year_end,
-                  "ssda903: the day OC3 contacts are recorded on (default: the last 31 March on "
-                  "or before the extract time)")
+                  "ssda903: the day OC3 contacts are recorded on (default: the end of the "
+                  "return's collection year, not after the extract day)")
       ->check(kIsoDate);
   cmd->add_option("--extracted-at", o->extracted_at,
                   "When the files were extracted (RFC 3339 date-time): recorded_at of rows that "
@@ -179,48 +179,47 @@ Command AddPublish(CLI::App& app) {
                   "List the data-quality warnings about rows that were kept in FILE as JSON "
                   "Lines (file, line, field, reason, rule)");
   cmd->add_option("files", o->files, "Files to publish")->required()->check(CLI::ExistingFile);
-  return {
-      cmd, [o] {
-        auto ctx = Resolve(o->common);
-        if (!ctx.ok()) return Fail(ctx.status());
-        if (Status s = RequireBrokers(*ctx); !s.ok()) return Fail(s);
-        AdapterOptions options;
-        options.local_postcode_districts = o->local_postcodes.empty()
-                                               ? ctx->local_postcode_districts
-                                               : SplitList(o->local_postcodes);
-        if (!o->year_end.empty()) options.year_end = *ParseDate(o->year_end);
-        if (!o->extracted_at.empty()) {
-          options.extracted_at = ParseTimestamp(o->extracted_at)->instant;
-        }
-        const FeedFormat format = *FeedFormatFromName(o->format);
-        // Files are written only where asked: inputs often sit on a read-only share, and a
-        // folder of source data is no place for our output.
-        std::optional<RejectsFile> rejects, quality;
-        if (!o->rejects.empty()) rejects.emplace(o->rejects);
-        if (!o->quality.empty()) quality.emplace(o->quality);
-        Status written;
-        auto add = [&](std::optional<RejectsFile>& file, const Reject& r) {
-          if (!file) return;
-          if (Status s = file->Add(r); !s.ok() && written.ok()) written = s;
-        };
-        RejectSink on_reject = [&](Reject&& r) {
-          std::cerr << r.ToString() << '\n';
-          add(rejects, r);
-        };
-        options.on_warning = [&](Finding&& f) { add(quality, f); };
-        auto report = PublishFeed(format, o->files, options, ctx->kafka, on_reject, std::cerr);
-        for (auto* file : {&rejects, &quality}) {
-          if (!*file) continue;
-          if (Status s = (*file)->Finish(); !s.ok() && written.ok()) written = s;
-        }
-        if (!report.ok()) return Fail(report.status());
-        if (!written.ok()) return Fail(written);
-        if (rejects && rejects->count() > 0) {
-          std::cerr << rejects->count() << " rejected, listed in " << rejects->path() << '\n';
-        }
-        PrintPublishSummary(*report, format);
-        return report->all_good() ? 0 : 1;
-      }};
+  return {cmd, [o] {
+            auto ctx = Resolve(o->common);
+            if (!ctx.ok()) return Fail(ctx.status());
+            if (Status s = RequireBrokers(*ctx); !s.ok()) return Fail(s);
+            AdapterOptions options;
+            options.local_postcode_districts = o->local_postcodes.empty()
+                                                   ? ctx->local_postcode_districts
+                                                   : SplitList(o->local_postcodes);
+            if (!o->year_end.empty()) options.year_end = *ParseDate(o->year_end);
+            if (!o->extracted_at.empty()) {
+              options.extracted_at = ParseTimestamp(o->extracted_at)->instant;
+            }
+            const FeedFormat format = *FeedFormatFromName(o->format);
+            // Files are written only where asked: inputs often sit on a read-only share, and a
+            // folder of source data is no place for our output.
+            std::optional<RejectsFile> rejects, quality;
+            if (!o->rejects.empty()) rejects.emplace(o->rejects);
+            if (!o->quality.empty()) quality.emplace(o->quality);
+            Status written;
+            auto add = [&](std::optional<RejectsFile>& file, const Reject& r) {
+              if (!file) return;
+              if (Status s = file->Add(r); !s.ok() && written.ok()) written = s;
+            };
+            RejectSink on_reject = [&](Reject&& r) {
+              std::cerr << r.ToString() << '\n';
+              add(rejects, r);
+            };
+            options.on_warning = [&](Finding&& f) { add(quality, f); };
+            auto report = PublishFeed(format, o->files, options, ctx->kafka, on_reject, std::cerr);
+            for (auto* file : {&rejects, &quality}) {
+              if (!*file) continue;
+              if (Status s = (*file)->Finish(); !s.ok() && written.ok()) written = s;
+            }
+            if (!report.ok()) return Fail(report.status());
+            if (!written.ok()) return Fail(written);
+            if (rejects && rejects->count() > 0) {
+              std::cerr << rejects->count() << " rejected, listed in " << rejects->path() << '\n';
+            }
+            PrintPublishSummary(*report, format);
+            return report->all_good() ? 0 : 1;
+          }};
 }
 
 void AddIngestFlags(CLI::App& cmd, IngestFlags& flags) {

@@ -529,14 +529,26 @@ const Result<NationalOffenceProfile>& NationalYouthOffences() {
 }
 
 Result<bool> SameEventButForRecordedAt(std::string_view a, std::string_view b) {
-  // Only on the rare path where a stored event and a new one with its id differ.
-  EnvelopeParser parser;
-  Envelope x, y;
-  CARELEDGER_RETURN_IF_ERROR(parser.Parse(a, x));
-  CARELEDGER_RETURN_IF_ERROR(parser.Parse(b, y));
-  return x.event_id == y.event_id && x.type == y.type && x.schema_version == y.schema_version &&
-         x.source == y.source && x.child_id == y.child_id && x.occurred_at == y.occurred_at &&
-         x.supersedes == y.supersedes && x.data == y.data;
+  // Only on the rare path where a stored event and a new one with its id differ: every member
+  // but recorded_at, as minified JSON, in key order.
+  using Members = std::vector<std::pair<std::string_view, std::string>>;
+  auto members = [](simdjson::dom::parser& parser, std::string_view json, Members& out) -> Status {
+    element doc;
+    simdjson::dom::object obj;
+    if (parser.parse(json.data(), json.size()).get(doc) || doc.get_object().get(obj)) {
+      return Status::BadInput("not a JSON object");
+    }
+    for (auto [key, value] : obj) {
+      if (key != "recorded_at") out.emplace_back(key, simdjson::minify(value));
+    }
+    std::sort(out.begin(), out.end());
+    return Status::Ok();
+  };
+  simdjson::dom::parser pa, pb;  // each document lives in its parser
+  Members ma, mb;
+  CARELEDGER_RETURN_IF_ERROR(members(pa, a, ma));
+  CARELEDGER_RETURN_IF_ERROR(members(pb, b, mb));
+  return ma == mb;
 }
 
 }  // namespace careledger

@@ -65,7 +65,7 @@ struct OpenFile {
   FileKind kind;
   size_t index;  // order on the command line: a later file's copy of a record wins a tie
   Instant extracted_at;
-  int la = -1, year = -1;  // the LA and YEAR columns, when the extract has them
+  int la = -1, year = -1;            // the LA and YEAR columns, when the extract has them
   std::optional<int> inferred_year;  // episodes: the collection year of the latest DECOM
 };
 
@@ -439,7 +439,7 @@ class Ssda903Adapter {
   // ---- Episodes ----------------------------------------------------------------------------
   std::optional<Episode> ParseEpisode(const OpenFile& f, const CsvRow& row) {
     Episode e{&f, row.line, RowYear(f, row), {}, {}, {}, &kRneUnknown, {}, {}, {}, {}, {}, {},
-              {},  false};
+              {}, false};
     e.child = Child(f, row);
     if (e.child.empty()) return std::nullopt;
     auto decom = RequiredDate(f, row, "DECOM", "decom-unreadable");
@@ -462,8 +462,8 @@ class Ssda903Adapter {
       if (m.code == rne) e.rne = &m;
     }
     if (e.rne == &kRneUnknown) {
-      Warn(f, row.line, "RNE", "not a known code (S, L, P, T, U, B): the episode is read by its dates",
-           "code-unknown");
+      Warn(f, row.line, "RNE",
+           "not a known code (S, L, P, T, U, B): the episode is read by its dates", "code-unknown");
     }
     std::string_view dec = Cell(f.csv, row, "DEC");
     e.rec = OptionalCode(f, row, "REC", "reason_for_end");
@@ -542,9 +542,8 @@ class Ssda903Adapter {
         it->second.push_back(std::move(*e));
       }
     }
-    bool have_headers = std::any_of(files.begin(), files.end(), [](const OpenFile& f) {
-      return f.kind == FileKind::kHeader;
-    });
+    bool have_headers = std::any_of(files.begin(), files.end(),
+                                    [](const OpenFile& f) { return f.kind == FileKind::kHeader; });
     for (const auto& child : children) {
       auto& episodes = by_child[child];
       std::sort(episodes.begin(), episodes.end(), [](const Episode& a, const Episode& b) {
@@ -713,9 +712,10 @@ class Ssda903Adapter {
       end = *d;
     }
     // The return has no episode reference: the child and start day make one, numbered when a
-    // child goes missing more than once on a day (in file order, so a re-run gives the same).
+    // child goes missing more than once on a day in one return (in file order, so a re-run
+    // gives the same). A later return's row for the same day is the same episode re-sent.
     std::string key = FormatDate(*start);
-    int& seen = missing_per_day_[child + '\n' + key];
+    int& seen = missing_per_day_[child + '\n' + key + '\n' + std::to_string(RowYear(f, row))];
     if (++seen > 1) key += ':' + std::to_string(seen);
     std::string episode_id = std::string(kSource) + ':' + child + ':' + key;
     const std::string recorded = FormatInstant(f.extracted_at);
@@ -813,9 +813,13 @@ Result<Ssda903Census> ReadSsda903Census(const std::vector<std::string>& files) {
       census.child_of_row[{files[i], row.line}] = child;
       auto start = feed::ReturnDate(CellAt(row, decom));
       if (!start.ok()) continue;
-      Ssda903Episode e{child,         std::string(CellAt(row, ls)), std::string(CellAt(row, place)),
-                       files[i],      row.line,
-                       *start,        std::nullopt};
+      Ssda903Episode e{child,
+                       std::string(CellAt(row, ls)),
+                       std::string(CellAt(row, place)),
+                       files[i],
+                       row.line,
+                       *start,
+                       std::nullopt};
       if (auto end = feed::ReturnDate(CellAt(row, dec)); end.ok()) e.dec = *end;
       // Without a YEAR every row of a file is of one return: a later line is a later copy.
       Copy copy{feed::YearColumn(f, row), i, census.episodes.size()};

@@ -76,7 +76,6 @@ struct Timestamp {
   Date date;
   Instant instant;
   bool has_time = false;
-  friend bool operator==(const Timestamp&, const Timestamp&) = default;
 };
 Result<Timestamp> ParseTimestamp(std::string_view text);
 Result<Date> ParseDate(std::string_view text);  // "YYYY-MM-DD" only

@@ -76,7 +76,6 @@ struct EventData {
   std::string case_id, intervention;
   // event.retracted
   std::string target_event_id;
-  friend bool operator==(const EventData&, const EventData&) = default;
 };
 
 struct Envelope {
@@ -162,8 +161,8 @@ const Result<NationalOffenceProfile>& NationalYouthOffences();
 
 // Whether two valid envelopes say the same thing but for recorded_at. A re-extract stamps its
 // new extract time on rows that did not change, and such a re-send is a duplicate, not a
-// conflict. Fields the contract does not define are not compared: no figure reads them.
-// BadInput when either does not parse.
+// conflict. Any other difference, in any member, is a conflict. BadInput when either is not a
+// JSON object.
 [[nodiscard]] Result<bool> SameEventButForRecordedAt(std::string_view a, std::string_view b);
 
 }  // namespace careledger

@@ -77,9 +77,8 @@ struct AdaptReport {
 using EventSink = std::function<Status(FeedEvent&&)>;  // an error stops the run
 
 // Reads `files` in `format` and hands each valid event to `on_event` (in file order; SSDA903
-// episodes per child in DECOM order) and each rejected row to `on_reject`. A row either yields
-// all its events or is rejected whole. BadInput for what stops the run: an unreadable file, or
-// SSDA903 placements without local postcode districts to judge out_of_area by.
+// episodes per child in date order) and each rejected row to `on_reject`. A row either yields
+// all its events or is rejected whole. BadInput for what stops the run: an unreadable file.
 Result<AdaptReport> AdaptFiles(FeedFormat format, const std::vector<std::string>& files,
                                const AdapterOptions& options, const EventSink& on_event,
                                const RejectSink& on_reject);
