@@ -17,13 +17,7 @@ namespace {
 // such a re-send as a duplicate).
 bool SameAsStored(const EventStore& store, uint64_t sequence, std::string_view payload) {
   std::string stored;
-  Status s = store.ScanLog(
-      [&](const LogRecord& r) {
-        stored = r.payload;
-        return false;
-      },
-      sequence);
-  if (!s.ok()) return false;
+  if (!store.ReadPayload(sequence, stored).ok()) return false;
   auto same = SameEventButForRecordedAt(stored, payload);
   return same.ok() && *same;
 }

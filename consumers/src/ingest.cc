@@ -488,12 +488,7 @@ Status Ingestor::StoredPayload(std::string_view event_id, std::string& payload) 
   std::vector<std::optional<StoredEventId>> found;
   CARELEDGER_RETURN_IF_ERROR(store_.FindEventIds({event_id}, found));
   if (found.empty() || !found[0]) return Status::Fatal("an event id the store knew is gone");
-  return store_.ScanLog(
-      [&](const LogRecord& r) {
-        payload = r.payload;
-        return false;
-      },
-      found[0]->sequence);
+  return store_.ReadPayload(found[0]->sequence, payload);
 }
 
 void Ingestor::Reject(EventStore::Batch& batch, const TopicPartition& tp, const Message& m,

@@ -588,6 +588,19 @@ Status EventStore::ScanState(std::string_view prefix,
   return FromRocks(it->status(), "scan projection state");
 }
 
+Status EventStore::ReadPayload(uint64_t sequence, std::string& payload) const {
+  bool found = false;
+  CARELEDGER_RETURN_IF_ERROR(ScanLog(
+      [&](const LogRecord& r) {
+        found = r.sequence == sequence;
+        if (found) payload = r.payload;
+        return false;
+      },
+      sequence));
+  if (!found) return Status::Fatal("the log has no record " + std::to_string(sequence));
+  return Status::Ok();
+}
+
 Status EventStore::ScanLog(const std::function<bool(const LogRecord&)>& visit,
                            uint64_t from) const {
   std::unique_ptr<rocksdb::Iterator> it(

@@ -145,6 +145,8 @@ class EventStore {
                    std::string_view family = {}) const;
   // Log records from sequence `from` on, in order, until `visit` returns false.
   Status ScanLog(const std::function<bool(const LogRecord&)>& visit, uint64_t from = 0) const;
+  // The original bytes of the record at `sequence`; Fatal when the log has no such record.
+  Status ReadPayload(uint64_t sequence, std::string& payload) const;
   // Dead letters in (topic, partition, offset) order until `visit` returns false.
   Status ScanDeadLetters(const std::function<bool(const DeadLetter&)>& visit) const;
   Result<std::optional<DeadLetter>> GetDeadLetter(const TopicPartition& from, int64_t offset) const;
