@@ -459,6 +459,7 @@ Status EnvelopeParser::Parse(std::string_view json, Envelope& out) {
   // Valid against envelope.schema.json: every required field is there with its type.
   element data;
   out.supersedes.clear();
+  out.source_key.clear();
   for (auto [key, value] : obj) {
     if (key == "event_id") {
       out.event_id.assign(StringOf(value));
@@ -483,6 +484,8 @@ Status EnvelopeParser::Parse(std::string_view json, Envelope& out) {
       out.recorded_at = TimestampOf(value);
     } else if (key == "supersedes") {
       out.supersedes.assign(StringOf(value));
+    } else if (key == "source_key") {
+      out.source_key.assign(StringOf(value));
     } else if (key == "data") {
       data = value;
     }

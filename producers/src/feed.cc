@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -242,8 +243,10 @@ Result<CsvFile> ReadCsv(const std::string& path, std::vector<BrokenRecord>& brok
 EnvelopeWriter::EnvelopeWriter(std::string_view event_id, std::string_view type,
                                std::string_view source, std::string_view child_id,
                                std::string_view occurred_at, std::string_view recorded_at) {
+  event_id_ = event_id;
   out_ = "{\"event_id\":";
   AppendJsonString(out_, event_id);
+  id_end_ = out_.size();
   out_ += ",\"type\":";
   AppendJsonString(out_, type);
   out_ += ",\"schema_version\":1,\"source\":";
@@ -252,8 +255,10 @@ EnvelopeWriter::EnvelopeWriter(std::string_view event_id, std::string_view type,
   AppendJsonString(out_, child_id);
   out_ += ",\"occurred_at\":";
   AppendJsonString(out_, occurred_at);
+  recorded_start_ = out_.size();
   out_ += ",\"recorded_at\":";
   AppendJsonString(out_, recorded_at);
+  recorded_end_ = out_.size();
   out_ += ",\"data\":{";
 }
 
@@ -284,6 +289,23 @@ std::string EnvelopeWriter::Finish() && {
   return std::move(out_);
 }
 
+std::string EnvelopeWriter::FinishVersion() && {
+  out_ += "}}";
+  // The content: type, source, child, occurred_at and data, as written.
+  std::string content = out_.substr(id_end_, recorded_start_ - id_end_);
+  content.append(out_, recorded_end_);
+  char version[17];
+  std::snprintf(version, sizeof version, "%016llx",
+                static_cast<unsigned long long>(Fingerprint(content)));
+  std::string out = "{\"event_id\":";
+  AppendJsonString(out, event_id_ + '@' + std::string(version, 12));
+  out.append(out_, id_end_, recorded_end_ - id_end_);
+  out += ",\"source_key\":";
+  AppendJsonString(out, event_id_);
+  out.append(out_, recorded_end_);
+  return out;
+}
+
 std::pair<std::string, std::string> SplitFieldMessage(std::string_view message) {
   constexpr std::string_view kPrefix = "field '";
   if (message.starts_with(kPrefix)) {
@@ -299,8 +321,8 @@ std::pair<std::string, std::string> SplitFieldMessage(std::string_view message) 
 void RowSink::Reject(const std::string& file, uint64_t line, std::string_view field,
                      std::string_view reason, std::string_view rule) {
   ++report_.rejected;
-  on_reject_(careledger::Reject{file, line, std::string(field), std::string(reason),
-                                std::string(rule)});
+  on_reject_(
+      careledger::Reject{file, line, std::string(field), std::string(reason), std::string(rule)});
 }
 
 void RowSink::Warn(const std::string& file, uint64_t line, std::string_view field,
@@ -331,7 +353,9 @@ Status RowSink::Row(const std::string& file, uint64_t line, std::vector<PendingE
     if (!check_ids) continue;
     uint64_t fp = Fingerprint(e.envelope);
     auto [it, inserted] = ids_.try_emplace(env_.event_id, Seen{fp, line});
-    if (!inserted && it->second.fingerprint != fp) {
+    // A versioned id names its content: the same id can only differ in recorded_at (files
+    // of one run extracted at different times), which ingest counts as a duplicate.
+    if (!inserted && it->second.fingerprint != fp && env_.source_key.empty()) {
       Reject(file, line, column_of(e, "event_id"),
              "the same source key as line " + std::to_string(it->second.line) +
                  " with different content");

@@ -50,10 +50,19 @@ class EnvelopeWriter {
   void Flag(std::string_view key, bool value);
   void Integer(std::string_view key, int64_t value);
   std::string Finish() &&;
+  // For a source whose rows are re-extracted: the id given is the record's source key, kept
+  // as `source_key`, and the event_id becomes KEY@VERSION, VERSION a hash of everything but
+  // the ids and recorded_at. The same content re-sent gets the same id whatever its extract
+  // time; other content is a new version of the record, not a conflict.
+  std::string FinishVersion() &&;
 
  private:
   void Key(std::string_view key);
   std::string out_;
+  size_t id_end_ = 0;          // where the event_id's JSON string ends
+  size_t recorded_start_ = 0;  // where ,"recorded_at":… begins
+  size_t recorded_end_ = 0;    // and ends
+  std::string event_id_;
   bool first_ = true;
 };
 
@@ -74,8 +83,8 @@ class RowSink {
   void Reject(const std::string& file, uint64_t line, std::string_view field,
               std::string_view reason, std::string_view rule = {});
   // A data-quality finding about a row that is kept.
-  void Warn(const std::string& file, uint64_t line, std::string_view field,
-            std::string_view reason, std::string_view rule);
+  void Warn(const std::string& file, uint64_t line, std::string_view field, std::string_view reason,
+            std::string_view rule);
   // Validates a row's events together: all are passed on, or the row is rejected for the first
   // failure. `check_ids`: also refuse an event_id already built in this run from different
   // content (a source key that is not unique), naming the earlier line.

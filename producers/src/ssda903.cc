@@ -432,7 +432,7 @@ class Ssda903Adapter {
     w.Text("sex", sex);
     w.Text("ethnicity", ethnic);
     return Emit(f, row.line,
-                {{std::move(w).Finish(),
+                {{std::move(w).FinishVersion(),
                   {{"child_id", "CHILD"}, {"data.ethnicity", "ETHNIC"}, {"event_id", "CHILD"}}}});
   }
 
@@ -632,11 +632,11 @@ class Ssda903Adapter {
         auto w = Writer("care.period_started", child, key, day, by);
         w.Text("legal_status", next->ls);
         Placement(w, *next);
-        events.push_back({std::move(w).Finish(), Columns(true, true)});
+        events.push_back({std::move(w).FinishVersion(), Columns(true, true)});
       } else if (next == nullptr) {
         auto w = Writer("care.period_ended", child, key, day, by);
         w.Text("reason", current->rec.empty() ? kEpisodeEndsPeriodContinues : current->rec);
-        events.push_back({std::move(w).Finish(),
+        events.push_back({std::move(w).FinishVersion(),
                           {{"child_id", "CHILD"}, {"data.reason", "REC"}, {"event_id", "DECOM"}}});
       } else {
         // A new episode says what changed (RNE); a return to an overlapping older one, when
@@ -648,13 +648,13 @@ class Ssda903Adapter {
         if (ls) {
           auto w = Writer("care.legal_status_changed", child, change_key, day, by);
           w.Text("legal_status", next->ls);
-          events.push_back({std::move(w).Finish(), Columns(true, false)});
+          events.push_back({std::move(w).FinishVersion(), Columns(true, false)});
         }
         if (place) {
           auto w = Writer("care.placement_changed", child, change_key, day, by);
           Placement(w, *next);
           if (starts_here && !next->reason.empty()) w.Text("reason", next->reason);
-          events.push_back({std::move(w).Finish(), Columns(false, true)});
+          events.push_back({std::move(w).FinishVersion(), Columns(false, true)});
         }
       }
       current = next;
@@ -727,14 +727,14 @@ class Ssda903Adapter {
     reported.Text("category", category);
     reported.Text("risk", "not_recorded");
     events.push_back(
-        {std::move(reported).Finish(),
+        {std::move(reported).FinishVersion(),
          {{"child_id", "CHILD"}, {"data.category", "MISSING"}, {"event_id", "MIS_START"}}});
     if (end) {
       EnvelopeWriter returned(EventId("missing.returned", child, key), "missing.returned", kSource,
                               child, FormatDate(*end), recorded);
       returned.Text("episode_id", episode_id);
       events.push_back(
-          {std::move(returned).Finish(),
+          {std::move(returned).FinishVersion(),
            {{"child_id", "CHILD"}, {"occurred_at", "MIS_END"}, {"event_id", "MIS_START"}}});
     }
     return Emit(f, row.line, std::move(events));
@@ -764,7 +764,7 @@ class Ssda903Adapter {
       w.Text("accommodation", a);
     }
     return Emit(f, row.line,
-                {{std::move(w).Finish(),
+                {{std::move(w).FinishVersion(),
                   {{"child_id", "CHILD"},
                    {"data.in_touch", "IN_TOUCH"},
                    {"data.activity", "ACTIV"},

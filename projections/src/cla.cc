@@ -52,7 +52,7 @@ void AddSpellDeltas(const ChildView& child, int64_t sign, Deltas& out) {
 }
 
 // Whether a fact can change a child's care spells, and so the CLA counters: the care events
-// themselves and any correction (which may target one).
+// themselves and any correction or version (which may stand for one).
 bool AffectsCare(const Fact& f) {
   switch (f.type) {
     case EventType::kCarePeriodStarted:
@@ -62,7 +62,7 @@ bool AffectsCare(const Fact& f) {
     case EventType::kEventRetracted:
       return true;
     default:
-      return !f.supersedes.empty();
+      return !f.supersedes.empty() || !f.source_key.empty();
   }
 }
 

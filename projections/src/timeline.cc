@@ -1,6 +1,7 @@
 // Child timelines: the fold's state, its encoding, and the resolved view every figure reads.
 #include <algorithm>
 #include <tuple>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "careledger/projections.h"
@@ -102,7 +103,9 @@ class Reader {
   bool ok_ = true;
 };
 
-constexpr char kFactFormat = 3;
+// 4 added source_key; facts of format 3 (none) are still read.
+constexpr char kFactFormat = 4;
+constexpr char kFactFormatWithoutSourceKey = 3;
 
 void PutSortable64(std::string& out, int64_t v) {
   codec::PutBigEndian64(out, uint64_t(v) ^ (uint64_t(1) << 63));
@@ -116,6 +119,7 @@ std::string Encode(const Fact& f, int32_t partition, bool with_knowledge) {
   out.push_back(char(f.type));
   codec::PutLengthPrefixed(out, f.event_id);
   codec::PutLengthPrefixed(out, f.supersedes);
+  codec::PutLengthPrefixed(out, f.source_key);
   PutTimestamp(out, f.occurred_at);
   codec::PutFixed64(out, uint64_t(f.recorded_at.time_since_epoch().count()));
   if (with_knowledge) {
@@ -173,8 +177,9 @@ void AddFact(Timeline& timeline, Fact fact) {
 }
 
 Fact FactFromEnvelope(const Envelope& e, uint64_t sequence, Instant ingested_at) {
-  return Fact{e.type,   e.event_id,  e.supersedes, e.occurred_at, e.recorded_at.instant,
-              sequence, ingested_at, e.data};
+  return Fact{e.type,       e.event_id,    e.supersedes,
+              e.source_key, e.occurred_at, e.recorded_at.instant,
+              sequence,     ingested_at,   e.data};
 }
 
 std::string FactKeyPrefix(std::string_view child_id) {
@@ -210,13 +215,16 @@ std::string CanonicalFact(const Fact& fact, int32_t partition) {
 
 Status DecodeFact(std::string_view bytes, Fact& f, int32_t& partition) {
   Reader r(bytes);
-  if (r.Byte() != uint8_t(kFactFormat)) {
+  uint8_t format = r.Byte();
+  if (format != uint8_t(kFactFormat) && format != uint8_t(kFactFormatWithoutSourceKey)) {
     return Status::Fatal("projection state holds a fact in an unknown format (replay to rebuild)");
   }
   partition = int32_t(r.U32());
   f.type = EventType(r.Byte());
   f.event_id = r.Str();
   f.supersedes = r.Str();
+  f.source_key.clear();
+  if (format == uint8_t(kFactFormat)) f.source_key = r.Str();
   f.occurred_at = r.Time();
   f.recorded_at = Instant{std::chrono::seconds{int64_t(r.U64())}};
   f.sequence = r.U64();
@@ -255,10 +263,22 @@ ChildView ResolveChild(std::string_view child_id, const Timeline& timeline,
   auto known = [&](const Fact& f) { return !known_at || f.ingested_at <= *known_at; };
   // Corrections remove their targets; a correction not yet known removes nothing.
   std::unordered_set<std::string_view> removed;
+  // Versions of one record: the latest recorded, then the latest ingested, stands for it.
+  std::unordered_map<std::string_view, const Fact*> latest_version;
   for (const auto& f : timeline.facts) {
     if (!known(f)) continue;
     if (!f.supersedes.empty()) removed.insert(f.supersedes);
     if (f.type == EventType::kEventRetracted) removed.insert(f.data.target_event_id);
+    if (f.source_key.empty()) continue;
+    auto [it, inserted] = latest_version.try_emplace(f.source_key, &f);
+    if (inserted) continue;
+    const Fact*& latest = it->second;
+    if (std::tuple(latest->recorded_at, latest->sequence) < std::tuple(f.recorded_at, f.sequence)) {
+      removed.insert(latest->event_id);
+      latest = &f;
+    } else {
+      removed.insert(f.event_id);
+    }
   }
 
   // Care: walk the period events in timeline order, cutting a spell at every change.

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <thread>
 
 #include "test_support.h"
 
@@ -53,8 +54,11 @@ TEST(FeedPublish, Ssda903ExamplesArePublishedOnceAndAReSendIsADuplicate) {
   ASSERT_EQ(ingest.exit_code, 0) << ingest.err;
   EXPECT_THAT(ingest.err, HasSubstr("ingested 22 events"));
   EXPECT_THAT(ingest.err, HasSubstr("duplicates 22, dead letters 0"));
-  EXPECT_EQ(test::StoredEventIds(dir / "store").count("ssda903:care.period_ended:C1001:2024-01-05"),
-            1u);
+  size_t ended = 0;
+  for (const auto& id : test::StoredEventIds(dir / "store")) {
+    if (id.starts_with("ssda903:care.period_ended:C1001:2024-01-05@")) ++ended;
+  }
+  EXPECT_EQ(ended, 1u);
   // C1001 (U4 since September) and C1003 (K2) were looked after on 31 March 2024.
   auto report = Careledger(
       {"report", "cla", "--data", dir / "store", "--at", "2024-03-31", "--format", "csv"});
@@ -108,6 +112,54 @@ TEST(FeedPublish, AReExtractOfUnchangedRowsIsADuplicateWhateverItsExtractTime) {
   ASSERT_EQ(ingest.exit_code, 0) << ingest.err;
   EXPECT_THAT(ingest.err, HasSubstr("ingested 22 events"));
   EXPECT_THAT(ingest.err, HasSubstr("duplicates 22, dead letters 0"));
+}
+
+// A re-extract that changes a row (C1001's last episode now ends a month later) is a new
+// version of that record: the figures follow it, and as known before it arrived they do not.
+TEST(FeedPublish, AReExtractThatChangesARowIsANewVersionNotAConflict) {
+  test::TempDir dir;
+  test::BrokerProcess broker(3);
+  std::string episodes = test::ReadFile(Example("ssda903_episodes.csv"));
+  const std::string row = "C1001,05/01/2024,L,C1,N1,U4,PR4,20/06/2024,E4A,,LS6,BD1,XXXXXXX";
+  ASSERT_NE(episodes.find(row), std::string::npos);
+  test::WriteFile(dir / "episodes.csv", episodes);
+  episodes.replace(episodes.find(row), row.size(),
+                   "C1001,05/01/2024,L,C1,N1,U4,PR4,20/07/2024,E4A,,LS6,BD1,XXXXXXX");
+  std::filesystem::create_directories(dir / "re-extract");
+  test::WriteFile(dir / "re-extract/episodes.csv", episodes);
+  auto publish_and_ingest = [&](const std::string& file, const char* extracted) {
+    auto p = Careledger({"publish", "--brokers", broker.bootstrap(), "--format", "ssda903",
+                         "--extracted-at", extracted, file});
+    ASSERT_EQ(p.exit_code, 0) << p.err;
+    auto i = Careledger(
+        {"ingest", "--brokers", broker.bootstrap(), "--data", dir / "store", "--until-end"});
+    ASSERT_EQ(i.exit_code, 0) << i.err;
+    EXPECT_THAT(i.err, HasSubstr("dead letters 0"));
+  };
+  auto cla = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = {"report", "cla",        "--data",   dir / "store",
+                                     "--at",   "2024-06-30", "--format", "csv"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return Careledger(args).out;
+  };
+  ASSERT_NO_FATAL_FAILURE(publish_and_ingest(dir / "episodes.csv", "2025-06-30T09:00:00Z"));
+  // C1002 and C1003 on 30 June 2024; C1001 left on the 20th.
+  EXPECT_EQ(cla({}), "value\n2\n");
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  const std::string before =
+      FormatInstant(std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  ASSERT_NO_FATAL_FAILURE(
+      publish_and_ingest(dir / "re-extract/episodes.csv", "2025-09-30T09:00:00Z"));
+  EXPECT_EQ(cla({}), "value\n3\n") << "C1001 is now looked after until 20 July";
+  EXPECT_EQ(cla({"--as-known-at", before}), "value\n2\n") << "what the report said before";
+  // Both versions are kept in the log.
+  auto ids = test::StoredEventIds(dir / "store");
+  size_t versions = 0;
+  for (const auto& id : ids) {
+    if (id.starts_with("ssda903:care.period_ended:C1001:2024-01-05@")) ++versions;
+  }
+  EXPECT_EQ(versions, 2u);
 }
 
 }  // namespace

@@ -71,6 +71,15 @@ Adapted Adapt(FeedFormat format, const std::vector<std::string>& files,
   return a;
 }
 
+// The record an envelope is a version of ("" when it has no source_key).
+std::string SourceKey(const std::string& envelope) {
+  constexpr std::string_view kKey = R"("source_key":")";
+  size_t at = envelope.find(kKey);
+  if (at == std::string::npos) return {};
+  at += kKey.size();
+  return envelope.substr(at, envelope.find('"', at) - at);
+}
+
 // One file in a temporary directory, for the reject cases.
 struct OneFile {
   test::TempDir dir;
@@ -206,19 +215,20 @@ TEST(Ssda903Adapter, OnlyRowsThatCannotBeUnderstoodAreRejectedTheRestWarn) {
                    "C5,01/04/2023,S,Q1,N1,U1,PR1,,,,,,\n");            // unknown LS
   OneFile missing("CHILD,MISSING,MIS_START,MIS_END\nC1,X,01/02/2024,\n");
   auto a = Adapt(FeedFormat::kSsda903, {header.path, episodes.path, missing.path});
-  EXPECT_EQ(a.Rejects(),
-            (std::vector<std::string>{
-                episodes.path + ":2: field 'PLACE': not a known placement code [placement-not-valid]",
-                episodes.path +
-                    ":6: field 'LS': not a known legal_status code [legal-status-not-valid]",
-                missing.path + ":2: field 'MISSING': not a known code (M, A) [code-unknown]",
-            }));
+  EXPECT_EQ(
+      a.Rejects(),
+      (std::vector<std::string>{
+          episodes.path + ":2: field 'PLACE': not a known placement code [placement-not-valid]",
+          episodes.path + ":6: field 'LS': not a known legal_status code [legal-status-not-valid]",
+          missing.path + ":2: field 'MISSING': not a known code (M, A) [code-unknown]",
+      }));
   EXPECT_EQ(
       a.Warnings(),
       (std::vector<std::string>{
           header.path + ":2: field 'SEX': not a known code (1, 2, M, F, U): recorded as U "
                         "[code-unknown]",
-          episodes.path + ":3: field 'REC': not a known reason_for_end code: left out [code-unknown]",
+          episodes.path +
+              ":3: field 'REC': not a known reason_for_end code: left out [code-unknown]",
           episodes.path + ":3: field 'REC': empty while DEC is given: the episode ends, reason "
                           "unknown (X1) [rec-missing]",
           episodes.path + ":4: field 'RNE': not a known code (S, L, P, T, U, B): the episode is "
@@ -283,9 +293,7 @@ TEST(Ssda903Adapter, EpisodesAreReadAsTheDfeCountsThem) {
     want.push_back(id);
   }
   std::vector<std::string> got;
-  for (const auto& e : a.events) {
-    got.push_back(e.envelope.substr(13, e.envelope.find('"', 13) - 13));
-  }
+  for (const auto& e : a.events) got.push_back(SourceKey(e.envelope));
   EXPECT_EQ(got, want);
   // C2 is back in U1 on 1 August, the day the overlapping K2 episode ends.
   EXPECT_NE(a.events[5].envelope.find(R"("occurred_at":"2023-08-01")"), std::string::npos);
@@ -309,6 +317,33 @@ TEST(Ssda903Adapter, TheSameEpisodeReSentByALaterReturnIsOneEpisode) {
   EXPECT_EQ(a.events[2].child_id, "Southwark/C1");
   EXPECT_EQ(a.report.warnings.at("episode-resent"), 1u);
   EXPECT_EQ(a.report.warnings.count("rec-on-open-episode"), 1u) << "the 2017 copy's X1";
+}
+
+TEST(Ssda903Adapter, AChangedRowIsANewVersionOfItsRecordAndAnUnchangedOneTheSameEvent) {
+  OneFile first(std::string(kEpisodesHeader) + "C1,01/04/2023,S,C2,N1,U1,PR1,,,,,,\n");
+  OneFile closed(std::string(kEpisodesHeader) +
+                 "C1,01/04/2023,S,C2,N1,U1,PR1,01/06/2023,E11,,,,\n");
+  OneFile recoded(std::string(kEpisodesHeader) +
+                  "C1,01/04/2023,S,C2,N1,U3,PR1,01/06/2023,E11,,,,\n");
+  AdapterOptions o = Options();
+  auto a = Adapt(FeedFormat::kSsda903, {first.path}, o);
+  o.extracted_at = ParseTimestamp("2025-09-30T09:00:00Z")->instant;  // a later extract
+  auto b = Adapt(FeedFormat::kSsda903, {closed.path}, o);
+  auto c = Adapt(FeedFormat::kSsda903, {recoded.path}, o);
+  ASSERT_EQ(a.events.size(), 1u);
+  ASSERT_EQ(b.events.size(), 2u);
+  ASSERT_EQ(c.events.size(), 2u);
+  auto id = [](const FeedEvent& e) {
+    size_t at = e.envelope.find("\"event_id\":\"") + 12;
+    return e.envelope.substr(at, e.envelope.find('"', at) - at);
+  };
+  // The start did not change: the same id, only recorded_at differs (ingest: a duplicate).
+  EXPECT_EQ(id(b.events[0]), id(a.events[0]));
+  EXPECT_NE(b.events[0].envelope, a.events[0].envelope);
+  // The placement was corrected: the same record, a new version.
+  EXPECT_EQ(SourceKey(c.events[0].envelope), SourceKey(a.events[0].envelope));
+  EXPECT_NE(id(c.events[0]), id(a.events[0]));
+  EXPECT_EQ(id(c.events[0]).substr(0, id(c.events[0]).find('@')), SourceKey(a.events[0].envelope));
 }
 
 TEST(Ssda903Adapter, ACodeIsJudgedByTheReturnsYear) {
@@ -346,10 +381,10 @@ TEST(Ssda903Adapter, MalformedPostcodeWarnsWithoutEchoingIt) {
   OneFile episodes(std::string(kEpisodesHeader) + "C1,01/04/2023,S,C2,N1,U1,PR1,,,,,9Z9 9ZZ,\n");
   auto a = Adapt(FeedFormat::kSsda903, {episodes.path});
   EXPECT_EQ(a.Rejects(), std::vector<std::string>{});
-  EXPECT_EQ(a.Warnings(), std::vector<std::string>{
-                              episodes.path +
-                              ":2: field 'PL_POST': not a postcode or postcode district: "
-                              "out_of_area unknown [postcode-unreadable]"});
+  EXPECT_EQ(a.Warnings(),
+            std::vector<std::string>{episodes.path +
+                                     ":2: field 'PL_POST': not a postcode or postcode district: "
+                                     "out_of_area unknown [postcode-unreadable]"});
   EXPECT_EQ(a.events.size(), 1u);
 }
 
@@ -358,21 +393,23 @@ TEST(Ssda903Adapter, Oc3DateIsTheYearEndOptionElseTheLast31MarchBeforeTheExtract
   AdapterOptions o = Options();
   o.extracted_at = ParseTimestamp("2025-03-30T23:00:00Z")->instant;
   auto a = Adapt(FeedFormat::kSsda903, {oc3.path}, o);
-  EXPECT_EQ(a.Rejects(), std::vector<std::string>{oc3.path +
-                                                  ":3: field 'IN_TOUCH': required [in-touch-required]"});
+  EXPECT_EQ(a.Rejects(), std::vector<std::string>{
+                             oc3.path + ":3: field 'IN_TOUCH': required [in-touch-required]"});
   ASSERT_EQ(a.events.size(), 1u);
-  EXPECT_EQ(a.events[0].envelope,
-            R"({"event_id":"ssda903:care_leaver.contact_recorded:C1:2024-03-31",)"
-            R"("type":"care_leaver.contact_recorded","schema_version":1,"source":"ssda903",)"
-            R"("child_id":"C1","occurred_at":"2024-03-31","recorded_at":"2025-03-30T23:00:00Z",)"
-            R"("data":{"in_touch":"YES","activity":"F1","accommodation":"B1"}})");
+  EXPECT_EQ(SourceKey(a.events[0].envelope), "ssda903:care_leaver.contact_recorded:C1:2024-03-31");
+  EXPECT_NE(
+      a.events[0].envelope.find(
+          R"("type":"care_leaver.contact_recorded","schema_version":1,"source":"ssda903",)"
+          R"("child_id":"C1","occurred_at":"2024-03-31","recorded_at":"2025-03-30T23:00:00Z",)"
+          R"("source_key":"ssda903:care_leaver.contact_recorded:C1:2024-03-31",)"
+          R"("data":{"in_touch":"YES","activity":"F1","accommodation":"B1"}})"),
+      std::string::npos)
+      << a.events[0].envelope;
   o.year_end = *ParseDate("2025-03-31");
   o.extracted_at = ParseTimestamp("2025-04-02T08:00:00Z")->instant;  // after the year end
   auto b = Adapt(FeedFormat::kSsda903, {oc3.path}, o);
   ASSERT_EQ(b.events.size(), 1u);
-  EXPECT_NE(b.events[0].envelope.find(
-                R"({"event_id":"ssda903:care_leaver.contact_recorded:C1:2025-03-31",)"),
-            std::string::npos);
+  EXPECT_EQ(SourceKey(b.events[0].envelope), "ssda903:care_leaver.contact_recorded:C1:2025-03-31");
 }
 
 TEST(Ssda903Adapter, WithoutExtractTimeRecordedAtIsTheFilesModificationTime) {

@@ -203,5 +203,63 @@ TEST(ClaFold, FactsSurviveEncodingAndKeysSortInTimelineOrder) {
   EXPECT_FALSE(ChildOfFactKey("cla\0x").has_value());
 }
 
+TEST(ClaFold, SourceKeySurvivesEncodingAndAStoreOfTheFormerFormatIsStillRead) {
+  Fact f = Care(EventType::kCarePeriodEnded, D(2023, 8, 1));
+  f.source_key = "ssda903:care.period_ended:c:2023-01-10";
+  Fact back;
+  int32_t partition = 0;
+  ASSERT_TRUE(DecodeFact(EncodeFact(f, 2), back, partition).ok());
+  EXPECT_EQ(back.source_key, f.source_key);
+  // Format 3, written before source_key: the same bytes without it.
+  f.source_key.clear();
+  std::string v4 = EncodeFact(f, 2);
+  // format, partition, type, then event_id and supersedes with their u32 lengths
+  size_t supersedes_end = 1 + 4 + 1 + 4 + f.event_id.size() + 4;
+  std::string v3 = v4;
+  v3[0] = 3;
+  v3.erase(supersedes_end, 4);  // the empty source_key's length
+  ASSERT_TRUE(DecodeFact(v3, back, partition).ok());
+  EXPECT_EQ(back.event_id, f.event_id);
+  EXPECT_EQ(back.source_key, "");
+  EXPECT_EQ(CanonicalFact(back, 2), CanonicalFact(f, 2));
+}
+
+// Versions of one record (a return's row re-extracted): the latest recorded counts, whatever
+// order they arrived in; as known before the newer one arrived, the older one counts.
+TEST(ClaFold, TheLatestVersionOfARecordCountsWhateverTheArrivalOrder) {
+  auto versioned = [](Fact f, std::string version, int recorded_day, uint64_t sequence) {
+    f.source_key = f.event_id;
+    f.event_id += "@" + version;
+    f.recorded_at = Instant{D(2024, 6, recorded_day)};
+    f.sequence = sequence;
+    f.ingested_at = Instant{D(2024, 6, recorded_day)} + std::chrono::hours{1};
+    return f;
+  };
+  Fact start = Care(EventType::kCarePeriodStarted, D(2023, 1, 10), "C2", "U1");
+  // The first extract says the period ended on 1 August 2023; a re-extract corrects it to
+  // 1 September.
+  Fact ended = Care(EventType::kCarePeriodEnded, D(2023, 8, 1));
+  Fact corrected = Care(EventType::kCarePeriodEnded, D(2023, 9, 1));
+  corrected.event_id = ended.event_id;  // the same row of the return
+  std::vector<Fact> facts = {start, versioned(ended, "a", 1, 2), versioned(corrected, "b", 20, 3)};
+  std::mt19937 rng(11);
+  for (int i = 0; i < 6; ++i) {
+    std::shuffle(facts.begin(), facts.end(), rng);
+    Timeline t = Sorted(facts);
+    auto spells = ClaSpells(t);
+    ASSERT_EQ(spells.size(), 1u);
+    EXPECT_EQ(spells[0].to, D(2023, 9, 1));
+    // As known on 10 June, before the re-extract.
+    auto then = ResolveChild("c", t, Instant{D(2024, 6, 10)}).spells;
+    ASSERT_EQ(then.size(), 1u);
+    EXPECT_EQ(then[0].to, D(2023, 8, 1));
+  }
+  // An older extract ingested after a newer one does not win: recorded_at orders versions.
+  facts = {start, versioned(corrected, "b", 20, 2), versioned(ended, "a", 1, 3)};
+  auto spells = ClaSpells(Sorted(facts));
+  ASSERT_EQ(spells.size(), 1u);
+  EXPECT_EQ(spells[0].to, D(2023, 9, 1));
+}
+
 }  // namespace
 }  // namespace careledger

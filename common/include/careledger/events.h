@@ -87,6 +87,7 @@ struct Envelope {
   Timestamp occurred_at;
   Timestamp recorded_at;
   std::string supersedes;  // empty when absent
+  std::string source_key;  // empty when absent: the record this event is a version of
   EventData data;
 };
 

@@ -30,6 +30,7 @@ namespace careledger {
 struct Fact {
   EventType type = EventType::kChildRegistered;
   std::string event_id, supersedes;
+  std::string source_key;  // versions of one record share it; the latest recorded counts
   Timestamp occurred_at;
   Instant recorded_at;
   uint64_t sequence = 0;  // log sequence: the order we learned it in
@@ -98,7 +99,9 @@ struct YjsCase {
 };
 
 // A child's history with corrections applied (supersedes and event.retracted remove their
-// targets) and, when asked, only the facts ingested by a time. Borrows from its timeline.
+// targets; of the versions of one source_key only the latest recorded, then the latest
+// ingested, counts) and, when asked, only the facts ingested by a time. Borrows from its
+// timeline.
 struct ChildView {
   std::string_view child_id;
   int32_t partition = 0;
