@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <set>
 #include <thread>
 
 #include "careledger/consumers.h"
@@ -145,12 +146,73 @@ Command AddGenerate(CLI::App& app) {
           }};
 }
 
+namespace {
+
+// The records of a complete re-extract's authorities that the store holds and the files no
+// longer do: a retraction of each one's latest version (unless already retracted). An
+// authority is the LA part of a child id ("Bromley/123"); files without an LA column cover
+// every child of the source.
+Result<std::vector<FeedEvent>> RecordsNoLongerExtracted(const std::vector<std::string>& files,
+                                                        AdapterOptions options,
+                                                        const std::string& data_dir) {
+  auto authority = [](std::string_view child) {
+    size_t slash = child.find('/');
+    return std::string(slash == std::string_view::npos ? "" : child.substr(0, slash));
+  };
+  std::set<std::string> extracted, authorities;
+  EnvelopeParser parser;
+  Envelope e;
+  EventSink collect = [&](FeedEvent&& f) {
+    CARELEDGER_RETURN_IF_ERROR(parser.Parse(f.envelope, e));
+    extracted.insert(e.source_key);
+    authorities.insert(authority(e.child_id));
+    return Status::Ok();
+  };
+  options.on_warning = nullptr;
+  auto adapted = AdaptFiles(FeedFormat::kSsda903, files, options, collect, [](Reject&&) {});
+  if (!adapted.ok()) return adapted.status();
+  auto store = EventStore::Open({.path = data_dir, .read_only = true});
+  if (!store.ok()) return store.status();
+  struct Latest {
+    Instant recorded;
+    std::string event_id, child_id;
+  };
+  std::map<std::string, Latest> stored;  // source key → its latest version
+  std::set<std::string> retracted;
+  CARELEDGER_RETURN_IF_ERROR((*store)->ScanLog([&](const LogRecord& r) {
+    if (!parser.Parse(r.payload, e).ok() || e.source != "ssda903") return true;
+    if (e.type == EventType::kEventRetracted) {
+      retracted.insert(e.data.target_event_id);
+      return true;
+    }
+    if (e.source_key.empty() || !authorities.count(authority(e.child_id))) return true;
+    auto [it, inserted] = stored.try_emplace(e.source_key);
+    if (inserted || it->second.recorded <= e.recorded_at.instant) {
+      it->second = {e.recorded_at.instant, e.event_id, e.child_id};
+    }
+    return true;
+  }));
+  const Instant now = options.extracted_at.value_or(
+      std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()));
+  std::vector<FeedEvent> out;
+  for (const auto& [key, latest] : stored) {
+    if (extracted.count(key) || retracted.count(latest.event_id)) continue;
+    auto r = RetractRecord("ssda903", latest.child_id, key, latest.event_id, now);
+    if (!r.ok()) return r.status();
+    out.push_back(std::move(*r));
+  }
+  return out;
+}
+
+}  // namespace
+
 Command AddPublish(CLI::App& app) {
   struct Opts {
     CommonFlags common;
     std::string format = "jsonl";
     std::vector<std::string> files;
     std::string local_postcodes, year_end, extracted_at, rejects, quality;
+    bool complete = false;
   };
   auto o = std::make_shared<Opts>();
   auto* cmd =
@@ -178,6 +240,11 @@ Command AddPublish(CLI::App& app) {
   cmd->add_option("--quality", o->quality,
                   "List the data-quality warnings about rows that were kept in FILE as JSON "
                   "Lines (file, line, field, reason, rule)");
+  cmd->add_flag("--complete", o->complete,
+                "ssda903: the files are the source's complete current extract for the "
+                "authorities they name: records of theirs in the store (--data) that the files "
+                "no longer hold are retracted (the count is printed before anything is "
+                "published)");
   cmd->add_option("files", o->files, "Files to publish")->required()->check(CLI::ExistingFile);
   return {cmd, [o] {
             auto ctx = Resolve(o->common);
@@ -207,7 +274,26 @@ Command AddPublish(CLI::App& app) {
               add(rejects, r);
             };
             options.on_warning = [&](Finding&& f) { add(quality, f); };
+            std::vector<FeedEvent> retractions;
+            if (o->complete) {
+              if (format != FeedFormat::kSsda903) {
+                std::cerr << "careledger: --complete is for --format ssda903\n";
+                return 2;
+              }
+              auto gone = RecordsNoLongerExtracted(o->files, options, ctx->data_dir);
+              if (!gone.ok()) return Fail(gone.status());
+              retractions = std::move(*gone);
+              std::cerr << "complete re-extract: " << retractions.size()
+                        << " stored records are no longer in the files and will be retracted\n";
+            }
             auto report = PublishFeed(format, o->files, options, ctx->kafka, on_reject, std::cerr);
+            if (report.ok() && !retractions.empty()) {
+              auto retracted = PublishEvents(std::move(retractions), ctx->kafka, std::cerr);
+              if (!retracted.ok()) return Fail(retracted.status());
+              report->events += retracted->events;
+              report->published += retracted->published;
+              report->undelivered += retracted->undelivered;
+            }
             for (auto* file : {&rejects, &quality}) {
               if (!*file) continue;
               if (Status s = (*file)->Finish(); !s.ok() && written.ok()) written = s;

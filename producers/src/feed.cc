@@ -69,6 +69,22 @@ Status RejectsFile::Finish() {
   return Status::Ok();
 }
 
+Result<FeedEvent> RetractRecord(std::string_view source, std::string_view child_id,
+                                std::string_view source_key, std::string_view target_event_id,
+                                Instant at) {
+  const std::string day = FormatDate(std::chrono::floor<std::chrono::days>(at));
+  feed::EnvelopeWriter w(std::string(source_key) + "/retracted", "event.retracted", source,
+                         child_id, day, FormatInstant(at));
+  w.Text("target_event_id", target_event_id);
+  w.Text("reason", "absent_from_complete_extract");
+  FeedEvent e{std::move(w).FinishVersion(), std::string(child_id), EventType::kEventRetracted,
+              "complete re-extract", 0};
+  EnvelopeParser parser;
+  Envelope parsed;
+  CARELEDGER_RETURN_IF_ERROR(parser.Parse(e.envelope, parsed));
+  return e;
+}
+
 Result<AdaptReport> AdaptFiles(FeedFormat format, const std::vector<std::string>& files,
                                const AdapterOptions& options, const EventSink& on_event,
                                const RejectSink& on_reject) {

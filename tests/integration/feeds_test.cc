@@ -116,7 +116,8 @@ TEST(FeedPublish, AReExtractOfUnchangedRowsIsADuplicateWhateverItsExtractTime) {
 
 // A re-extract that changes a row (C1001's last episode now ends a month later) is a new
 // version of that record: the figures follow it, and as known before it arrived they do not.
-TEST(FeedPublish, AReExtractThatChangesARowIsANewVersionNotAConflict) {
+// A complete re-extract retracts the records it no longer holds.
+TEST(FeedPublish, AReExtractThatChangesARowIsANewVersionAndACompleteOneRetractsWhatIsGone) {
   test::TempDir dir;
   test::BrokerProcess broker(3);
   std::string episodes = test::ReadFile(Example("ssda903_episodes.csv"));
@@ -160,6 +161,30 @@ TEST(FeedPublish, AReExtractThatChangesARowIsANewVersionNotAConflict) {
     if (id.starts_with("ssda903:care.period_ended:C1001:2024-01-05@")) ++versions;
   }
   EXPECT_EQ(versions, 2u);
+
+  // A complete re-extract without C1003: its three records (the start, and the legal status and
+  // placement change of its second episode) are retracted, the count said before publishing.
+  std::string without;
+  for (const auto& line : test::Lines(episodes)) {
+    if (!line.starts_with("C1003,")) without += line + "\n";
+  }
+  test::WriteFile(dir / "re-extract/complete.csv", without);
+  auto complete = Careledger({"publish", "--brokers", broker.bootstrap(), "--format", "ssda903",
+                              "--extracted-at", "2025-10-31T09:00:00Z", "--complete", "--data",
+                              dir / "store", dir / "re-extract/complete.csv"});
+  ASSERT_EQ(complete.exit_code, 0) << complete.err;
+  EXPECT_THAT(complete.err,
+              HasSubstr("complete re-extract: 3 stored records are no longer in the files and "
+                        "will be retracted\n"));
+  auto ingest = Careledger(
+      {"ingest", "--brokers", broker.bootstrap(), "--data", dir / "store", "--until-end"});
+  ASSERT_EQ(ingest.exit_code, 0) << ingest.err;
+  EXPECT_EQ(cla({}), "value\n2\n") << "C1001 and C1002; C1003 is gone";
+  // Said again, nothing more to retract.
+  auto again = Careledger({"publish", "--brokers", broker.bootstrap(), "--format", "ssda903",
+                           "--extracted-at", "2025-10-31T09:00:00Z", "--complete", "--data",
+                           dir / "store", dir / "re-extract/complete.csv"});
+  EXPECT_THAT(again.err, HasSubstr("complete re-extract: 0 stored records"));
 }
 
 }  // namespace

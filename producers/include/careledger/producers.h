@@ -133,6 +133,13 @@ Result<PublishReport> PublishEvents(std::vector<FeedEvent> events, const Setting
 Result<PublishReport> PublishJsonl(const std::vector<std::string>& files, const Settings& kafka,
                                    std::ostream& diagnostics);
 
+// A retraction of a record that a complete re-extract no longer holds: event.retracted of
+// `target_event_id` (the record's latest stored version), for `child_id`, recorded at `at`.
+// Its id is the record's source key with /retracted, versioned like the record's own.
+Result<FeedEvent> RetractRecord(std::string_view source, std::string_view child_id,
+                                std::string_view source_key, std::string_view target_event_id,
+                                Instant at);
+
 // ---- SSDA903 reconciliation ---------------------------------------------------------------
 // The statutory count straight from the files, as an analyst checks a return before it goes to
 // the DfE: every episodes row that names a child and a readable DECOM, whatever else the
