@@ -391,8 +391,7 @@ Status Ingestor::WriteBatch() {
   for (size_t i : valid) ids.push_back(envelopes_[i].event_id);
   std::vector<std::optional<StoredEventId>> stored;
   CARELEDGER_RETURN_IF_ERROR(store_.FindEventIds(ids, stored));
-  std::unordered_map<std::string, uint64_t> in_batch;           // event_id → fingerprint
-  std::unordered_map<std::string_view, size_t> first_in_batch;  // event_id → its k
+  std::unordered_map<std::string, uint64_t> in_batch;  // event_id → fingerprint
   // Same id, other bytes: a conflict, unless only recorded_at differs (settled in step 4,
   // once everything before this batch is in the store to compare with).
   std::vector<size_t> differing;
@@ -418,7 +417,6 @@ Status Ingestor::WriteBatch() {
       continue;
     }
     in_batch.emplace(e.event_id, fp);
-    first_in_batch.emplace(e.event_id, k);
     uint64_t seq =
         batch.Append(e.event_id, e.child_id, e.occurred_at.date,
                      {std::string(m.topic()), m.partition()}, m.offset(), m.payload(), fp);
@@ -434,12 +432,18 @@ Status Ingestor::WriteBatch() {
 
   // 4. This batch continues the one in flight: that must be durable first.
   if (Status s = FinishWrite(); !s.ok()) return s;
+  // The first copy of each id in this batch (only when needed: this is the rare path). A
+  // differing copy that is its id's first in the batch met its earlier one in the store.
+  std::unordered_map<std::string_view, size_t> first_in_batch;
+  for (size_t k = 0; !differing.empty() && k < valid.size(); ++k) {
+    first_in_batch.emplace(envelopes_[valid[k]].event_id, k);
+  }
   for (size_t k : differing) {
     const Message& m = pending_[valid[k]];
     std::string_view id = envelopes_[valid[k]].event_id;
     std::string earlier;
-    if (auto it = first_in_batch.find(id); it != first_in_batch.end()) {
-      earlier = std::string(pending_[valid[it->second]].payload());
+    if (size_t first = first_in_batch.at(id); first != k) {
+      earlier = std::string(pending_[valid[first]].payload());
     } else {
       CARELEDGER_RETURN_IF_ERROR(StoredPayload(id, earlier));
     }

@@ -376,8 +376,19 @@ TEST_F(DashboardInBrowser, ShowsTheClaFigureAndANewEventWithinTwoSecondsWithoutA
   EXPECT_EQ(page.Evaluate(R"(document.querySelector('[data-figure="mode"]').textContent
                              .startsWith('Published figures'))"),
             true);
-  // Let the other panels draw before the picture is taken.
-  std::this_thread::sleep_for(std::chrono::seconds(3));
+  // Every panel has answered once (the status line leaves "Loading…"; under ASan on a busy
+  // machine that can take several seconds), then a moment for the charts to draw before the
+  // picture is taken.
+  for (auto deadline = Clock::now() + std::chrono::seconds(30); Clock::now() < deadline;) {
+    auto loaded =
+        page.Evaluate("document.getElementById('status').textContent.startsWith('Updated')");
+    if (loaded.is_boolean() && loaded.get<bool>()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(page.Evaluate("document.getElementById('status').textContent.startsWith('Updated')"),
+            true)
+      << "a panel never answered";
+  std::this_thread::sleep_for(std::chrono::seconds(1));
   auto shot = page.Call("Page.captureScreenshot", {{"format", "png"}});
   ASSERT_TRUE(shot.contains("data")) << shot.dump().substr(0, 300);
   test::WriteFile((ArtefactDir() / "dashboard.png").string(),
