@@ -128,14 +128,14 @@ TEST(FeedPublish, AReExtractThatChangesARowIsANewVersionAndACompleteOneRetractsW
                    "C1001,05/01/2024,L,C1,N1,U4,PR4,20/07/2024,E4A,,LS6,BD1,XXXXXXX");
   std::filesystem::create_directories(dir / "re-extract");
   test::WriteFile(dir / "re-extract/episodes.csv", episodes);
-  auto publish_and_ingest = [&](const std::string& file, const char* extracted) {
-    auto p = Careledger({"publish", "--brokers", broker.bootstrap(), "--format", "ssda903",
-                         "--extracted-at", extracted, file});
-    ASSERT_EQ(p.exit_code, 0) << p.err;
-    auto i = Careledger(
-        {"ingest", "--brokers", broker.bootstrap(), "--data", dir / "store", "--until-end"});
-    ASSERT_EQ(i.exit_code, 0) << i.err;
-    EXPECT_THAT(i.err, HasSubstr("dead letters 0"));
+  // Ingest runs as a service would, across the extracts; reports read the store beside it.
+  test::Background ingest(
+      {CARELEDGER_BIN, "ingest", "--brokers", broker.bootstrap(), "--data", dir / "store"});
+  auto publish = [&](std::vector<std::string> args) {
+    std::vector<std::string> all = {"publish", "--brokers", broker.bootstrap(), "--format",
+                                    "ssda903"};
+    all.insert(all.end(), args.begin(), args.end());
+    return Careledger(all);
   };
   auto cla = [&](std::vector<std::string> extra) {
     std::vector<std::string> args = {"report", "cla",        "--data",   dir / "store",
@@ -143,21 +143,31 @@ TEST(FeedPublish, AReExtractThatChangesARowIsANewVersionAndACompleteOneRetractsW
     args.insert(args.end(), extra.begin(), extra.end());
     return Careledger(args).out;
   };
-  ASSERT_NO_FATAL_FAILURE(publish_and_ingest(dir / "episodes.csv", "2025-06-30T09:00:00Z"));
+  // The figure once ingest has caught up with what was just published.
+  auto cla_becomes = [&](const std::string& want) {
+    std::string seen;
+    for (auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+         std::chrono::steady_clock::now() < deadline;) {
+      if ((seen = cla({})) == want) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    return seen;
+  };
+  auto p = publish({"--extracted-at", "2025-06-30T09:00:00Z", dir / "episodes.csv"});
+  ASSERT_EQ(p.exit_code, 0) << p.err;
   // C1002 and C1003 on 30 June 2024; C1001 left on the 20th.
-  EXPECT_EQ(cla({}), "value\n2\n");
+  ASSERT_EQ(cla_becomes("value\n2\n"), "value\n2\n") << ingest.Stderr();
   std::this_thread::sleep_for(std::chrono::milliseconds(1100));
   const std::string before =
       FormatInstant(std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()));
   std::this_thread::sleep_for(std::chrono::milliseconds(1100));
-  ASSERT_NO_FATAL_FAILURE(
-      publish_and_ingest(dir / "re-extract/episodes.csv", "2025-09-30T09:00:00Z"));
-  EXPECT_EQ(cla({}), "value\n3\n") << "C1001 is now looked after until 20 July";
+  p = publish({"--extracted-at", "2025-09-30T09:00:00Z", dir / "re-extract/episodes.csv"});
+  ASSERT_EQ(p.exit_code, 0) << p.err;
+  EXPECT_EQ(cla_becomes("value\n3\n"), "value\n3\n") << "C1001 is now looked after until 20 July";
   EXPECT_EQ(cla({"--as-known-at", before}), "value\n2\n") << "what the report said before";
   // Both versions are kept in the log.
-  auto ids = test::StoredEventIds(dir / "store");
   size_t versions = 0;
-  for (const auto& id : ids) {
+  for (const auto& id : test::StoredEventIds(dir / "store")) {
     if (id.starts_with("ssda903:care.period_ended:C1001:2024-01-05@")) ++versions;
   }
   EXPECT_EQ(versions, 2u);
@@ -169,22 +179,18 @@ TEST(FeedPublish, AReExtractThatChangesARowIsANewVersionAndACompleteOneRetractsW
     if (!line.starts_with("C1003,")) without += line + "\n";
   }
   test::WriteFile(dir / "re-extract/complete.csv", without);
-  auto complete = Careledger({"publish", "--brokers", broker.bootstrap(), "--format", "ssda903",
-                              "--extracted-at", "2025-10-31T09:00:00Z", "--complete", "--data",
-                              dir / "store", dir / "re-extract/complete.csv"});
-  ASSERT_EQ(complete.exit_code, 0) << complete.err;
-  EXPECT_THAT(complete.err,
-              HasSubstr("complete re-extract: 3 stored records are no longer in the files and "
-                        "will be retracted\n"));
-  auto ingest = Careledger(
-      {"ingest", "--brokers", broker.bootstrap(), "--data", dir / "store", "--until-end"});
-  ASSERT_EQ(ingest.exit_code, 0) << ingest.err;
-  EXPECT_EQ(cla({}), "value\n2\n") << "C1001 and C1002; C1003 is gone";
+  const std::vector<std::string> complete = {"--extracted-at", "2025-10-31T09:00:00Z",
+                                             "--complete",     "--data",
+                                             dir / "store",    dir / "re-extract/complete.csv"};
+  p = publish(complete);
+  ASSERT_EQ(p.exit_code, 0) << p.err;
+  EXPECT_THAT(p.err, HasSubstr("complete re-extract: 3 stored records are no longer in the files "
+                               "and will be retracted\n"));
+  EXPECT_EQ(cla_becomes("value\n2\n"), "value\n2\n") << "C1001 and C1002; C1003 is gone";
   // Said again, nothing more to retract.
-  auto again = Careledger({"publish", "--brokers", broker.bootstrap(), "--format", "ssda903",
-                           "--extracted-at", "2025-10-31T09:00:00Z", "--complete", "--data",
-                           dir / "store", dir / "re-extract/complete.csv"});
-  EXPECT_THAT(again.err, HasSubstr("complete re-extract: 0 stored records"));
+  EXPECT_THAT(publish(complete).err, HasSubstr("complete re-extract: 0 stored records"));
+  EXPECT_EQ(ingest.Stop(), 0) << ingest.Stderr();
+  EXPECT_THAT(ingest.Stderr(), HasSubstr("dead letters 0"));
 }
 
 }  // namespace
