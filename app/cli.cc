@@ -85,7 +85,9 @@ Status RequireBrokers(const Context& ctx) {
 
 int Fail(const Status& s) {
   std::cerr << "careledger: " << s.message() << '\n';
-  return 1;
+  // Its own code, so a service manager can be told not to restart into the same gap
+  // (RestartPreventExitStatus=3 in ops/systemd).
+  return s.error_class() == ErrorClass::kGap ? kExitGap : 1;
 }
 
 }  // namespace careledger::app

@@ -60,13 +60,17 @@ void BlockStopSignals();
 struct IngestFlags {
   std::string group = "careledger-ingest";
   size_t max_batch = 5000;
+  std::vector<std::string> accept_gaps;  // TOPIC:PARTITION
 };
 void AddIngestFlags(CLI::App& cmd, IngestFlags& flags);
-IngestOptions ToIngestOptions(const IngestFlags& flags, const Context& ctx);
+Result<IngestOptions> ToIngestOptions(const IngestFlags& flags, const Context& ctx);
 
 // BadInput unless the settings name Kafka brokers.
 Status RequireBrokers(const Context& ctx);
 
+// Exit codes: 0 done, 1 failed (the reason on stderr), 2 usage, kExitGap an offset gap that
+// an operator must decide about (ops/runbooks/offset-gap.md).
+constexpr int kExitGap = 3;
 // Prints "careledger: <reason>" on stderr and returns the exit code for it.
 int Fail(const Status& s);
 

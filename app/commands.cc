@@ -3,6 +3,8 @@
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <charconv>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -312,14 +314,38 @@ void AddIngestFlags(CLI::App& cmd, IngestFlags& flags) {
   cmd.add_option("--group", flags.group, "Consumer group (default careledger-ingest)");
   cmd.add_option("--max-batch", flags.max_batch, "Events per store batch (default 5000)")
       ->check(CLI::Range(1, 1000000));
+  cmd.add_option("--accept-gap", flags.accept_gaps,
+                 "TOPIC:PARTITION whose offset gap (events the broker no longer holds) you have "
+                 "decided to go past: recorded in the store, then read on from the broker's "
+                 "first offset. Without it a gap stops ingest (exit 3)")
+      ->type_name("TOPIC:PARTITION");
 }
 
-IngestOptions ToIngestOptions(const IngestFlags& flags, const Context& ctx) {
+Result<IngestOptions> ToIngestOptions(const IngestFlags& flags, const Context& ctx) {
   IngestOptions options;
   options.kafka = ctx.kafka;
   options.group = flags.group;
   options.max_batch = flags.max_batch;
   options.replay_dir = ctx.data_dir;  // `careledger replay` asks through it
+  for (const auto& text : flags.accept_gaps) {
+    auto colon = text.rfind(':');
+    int32_t partition = -1;
+    if (colon != std::string::npos) {
+      auto digits = std::string_view(text).substr(colon + 1);
+      if (std::from_chars(digits.data(), digits.data() + digits.size(), partition).ptr !=
+          digits.data() + digits.size()) {
+        partition = -1;
+      }
+    }
+    std::string topic = colon == std::string::npos ? "" : text.substr(0, colon);
+    if (partition < 0 || std::find(std::begin(kSourceTopics), std::end(kSourceTopics), topic) ==
+                             std::end(kSourceTopics)) {
+      return Status::BadInput("--accept-gap " + text +
+                              ": expected TOPIC:PARTITION of a source topic, e.g. "
+                              "careledger.police.v1:0");
+    }
+    options.accept_gaps.insert({topic, partition});
+  }
   return options;
 }
 
@@ -346,7 +372,9 @@ Command AddIngest(CLI::App& app) {
             SignalWatcher signals;
             auto store = EventStore::Open({.path = ctx->data_dir});
             if (!store.ok()) return Fail(store.status());
-            IngestOptions options = ToIngestOptions(o->ingest, *ctx);
+            auto parsed = ToIngestOptions(o->ingest, *ctx);
+            if (!parsed.ok()) return Fail(parsed.status());
+            IngestOptions options = std::move(parsed.value());
             options.until_end = o->until_end;
             if (o->until_idle >= 0) {
               options.until_idle = std::chrono::milliseconds(int64_t(o->until_idle * 1000));
@@ -375,6 +403,22 @@ int VerifyAndPrint(const std::string& path) {
   std::cout << "log records      " << report->records << '\n'
             << "log head         " << ToHex(report->head) << '\n'
             << "projection state " << ToHex(*state) << '\n';
+  // A gap is not damage to the store, but the store is missing events the source sent: an
+  // open one fails verification; an accepted one is listed, as an audit would want.
+  auto gaps = (*store)->Gaps();
+  if (!gaps.ok()) return Fail(gaps.status());
+  size_t open = 0;
+  for (const auto& gap : *gaps) {
+    std::cout << (gap.accepted ? "accepted gap     " : "open gap         ") << gap.Describe();
+    if (gap.accepted) std::cout << " (accepted " << FormatInstant(gap.accepted_at) << ")";
+    std::cout << '\n';
+    open += gap.accepted ? 0 : 1;
+  }
+  if (open > 0) {
+    return Fail(Status::Gap(std::to_string(open) +
+                            " open offset gap(s): the store is missing events the source sent "
+                            "(see ops/runbooks/offset-gap.md)"));
+  }
   std::cerr << "verified " << path << ": hash chain, event_id and per-child indexes, offsets\n";
   return 0;
 }

@@ -130,7 +130,9 @@ Command AddRun(CLI::App& app) {
             if (!server.ok()) return Fail(server.status());
             (*server)->Attach(**store);
             Announce(**server, options);
-            IngestOptions ingest = ToIngestOptions(o->ingest, *ctx);
+            auto parsed = ToIngestOptions(o->ingest, *ctx);
+            if (!parsed.ok()) return Fail(parsed.status());
+            IngestOptions ingest = std::move(parsed.value());
             ingest.monitor = &monitor;
             auto stats = RunIngest(**store, ingest, signals.stop());
             (*server)->Stop();

@@ -20,6 +20,8 @@ std::string Status::ToString() const {
       return "retriable: " + msg_;
     case ErrorClass::kFatal:
       return "fatal: " + msg_;
+    case ErrorClass::kGap:
+      return "gap: " + msg_;
   }
   return msg_;
 }

@@ -290,7 +290,11 @@ Result<std::unique_ptr<GroupConsumer>> GroupConsumer::Open(const Settings& setti
                                                   {"group.id", "careledger-ingest"},
                                                   {"enable.auto.commit", "false"},
                                                   {"enable.auto.offset.store", "false"},
-                                                  {"auto.offset.reset", "earliest"},
+                                                  // Never skip silently: a start below
+                                                  // the low watermark (retention) or past
+                                                  // the high one (a recreated topic) is
+                                                  // reported to the listener instead.
+                                                  {"auto.offset.reset", "error"},
                                                   {"partition.assignment.strategy", "range"},
                                                   {"enable.partition.eof", "false"},
                                                   // How long a broker may hold a fetch that
@@ -311,6 +315,7 @@ Result<std::unique_ptr<GroupConsumer>> GroupConsumer::Open(const Settings& setti
   if (!rk.ok()) return rk.status();
   std::unique_ptr<GroupConsumer> c(new GroupConsumer());
   c->rk_ = std::move(rk.value());
+  c->listener_ = listener;
   rd_kafka_poll_set_consumer(c->rk_.get());
   PartitionList subscription(rd_kafka_topic_partition_list_new(int(topics.size())));
   for (const auto& t : topics) {
@@ -342,6 +347,14 @@ Status GroupConsumer::Poll(size_t max, std::chrono::milliseconds wait, std::vect
       if (left.count() <= 0) break;
       continue;
     }
+    if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET ||
+        m->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE) {
+      TopicPartition tp{m->rkt ? rd_kafka_topic_name(m->rkt) : "", m->partition};
+      int64_t offset = m->offset;
+      rd_kafka_message_destroy(m);
+      listener_->OnOutOfRange(tp, offset);
+      continue;
+    }
     if (m->err) {
       std::string what = rd_kafka_message_errstr(m);
       bool fatal = m->err == RD_KAFKA_RESP_ERR__FATAL;
@@ -365,19 +378,30 @@ int64_t GroupConsumer::CachedHighWatermark(const TopicPartition& tp) const {
 
 Result<std::vector<int64_t>> GroupConsumer::HighWatermarks(
     const std::vector<TopicPartition>& partitions, std::chrono::milliseconds timeout) {
+  return ListOffsets(partitions, RD_KAFKA_OFFSET_END, timeout);
+}
+
+Result<std::vector<int64_t>> GroupConsumer::LowWatermarks(
+    const std::vector<TopicPartition>& partitions, std::chrono::milliseconds timeout) {
+  return ListOffsets(partitions, RD_KAFKA_OFFSET_BEGINNING, timeout);
+}
+
+Result<std::vector<int64_t>> GroupConsumer::ListOffsets(
+    const std::vector<TopicPartition>& partitions, int64_t which,
+    std::chrono::milliseconds timeout) {
+  const char* what = which == RD_KAFKA_OFFSET_END ? "high watermark" : "low watermark";
   PartitionList list(rd_kafka_topic_partition_list_new(int(partitions.size())));
   for (const auto& tp : partitions) {
-    // ListOffsets with timestamp -1 answers with the end offset.
-    rd_kafka_topic_partition_list_add(list.get(), tp.topic.c_str(), tp.partition)->offset =
-        RD_KAFKA_OFFSET_END;
+    // ListOffsets with timestamp -1 answers with the end offset, -2 with the first one held.
+    rd_kafka_topic_partition_list_add(list.get(), tp.topic.c_str(), tp.partition)->offset = which;
   }
   if (auto err = rd_kafka_offsets_for_times(rk_.get(), list.get(), int(timeout.count()))) {
-    return Status::Retriable(std::string("high watermarks: ") + rd_kafka_err2str(err));
+    return Status::Retriable(std::string(what) + "s: " + rd_kafka_err2str(err));
   }
   std::vector<int64_t> out;
   for (int i = 0; i < list->cnt; ++i) {
     if (list->elems[i].err) {
-      return Status::Retriable("high watermark of " + std::string(list->elems[i].topic) + "/" +
+      return Status::Retriable(std::string(what) + " of " + list->elems[i].topic + "/" +
                                std::to_string(list->elems[i].partition) + ": " +
                                rd_kafka_err2str(list->elems[i].err));
     }

@@ -143,28 +143,61 @@ class Ingestor : public GroupConsumer::Listener {
     if (auto s = FinishWrite(); !s.ok()) failure_ = s;
     std::vector<int64_t> offsets;
     for (const auto& tp : partitions) {
-      auto stored = store_.NextOffset(tp);
+      auto stored = StoredOffset(tp);
       if (!stored.ok()) {
-        // Without the stored position we must not read: fail the run rather than guess.
+        // Without the stored position we must not read: stop rather than guess, or than go
+        // on with a partition whose messages would all be skipped.
         failure_ = stored.status();
         offsets.push_back(kOffsetBeginning);
         continue;
       }
       // A partition we hold nothing of starts at offset 0, not the logical BEGINNING: that
       // needs an offset lookup first, which the mock cluster sometimes answers only on
-      // librdkafka's 500 ms retry (measured). Where retention has removed offset 0, the
-      // broker says out of range and auto.offset.reset=earliest gives the same start.
+      // librdkafka's 500 ms retry (measured). Where retention has removed offset 0, that is
+      // a gap like any other (CheckGaps).
       int64_t next = stored->value_or(0);
       positions_[tp] = Position{next, std::nullopt};
       offsets.push_back(next);
       spdlog::debug("assigned {}/{} from offset {}", tp.topic, tp.partition, next);
     }
+    if (failure_.ok()) CheckGaps(partitions, offsets);
     // An eager (range) assignment is the whole new assignment: it replaces the old one.
     if (auto s = store_.SetAssignment(partitions); !s.ok()) failure_ = s;
     spdlog::info("assigned {}; reading from the offsets in the store", Describe(partitions));
     if (!ever_assigned_) first_assigned_ = Clock::now();
     ever_assigned_ = true;
     return offsets;
+  }
+
+  void OnOutOfRange(const TopicPartition& tp, int64_t offset) override {
+    // Retention overtook this ingest while it ran (it was behind by more than the topic
+    // keeps), or the topic was recreated under it.
+    auto pos = positions_.find(tp);
+    int64_t next = pos == positions_.end() ? offset : pos->second.next;
+    for (const Message& m : pending_) {  // read, and written before ingest stops
+      if (m.partition() == tp.partition && m.topic() == tp.topic) {
+        next = std::max(next, m.offset() + 1);
+      }
+    }
+    auto low = RetryingWatermarks(*consumer_, {tp}, false);
+    auto high = RetryingWatermarks(*consumer_, {tp}, true);
+    if (!low.ok() || !high.ok()) {
+      failure_ = Status::Fatal("offset " + std::to_string(offset) + " of " + tp.topic + "/" +
+                               std::to_string(tp.partition) +
+                               " is out of range and the broker's offsets cannot be read: " +
+                               (low.ok() ? high.status() : low.status()).message());
+      return;
+    }
+    std::vector<int64_t> offsets{next};
+    CheckGaps({tp}, offsets, /*accept=*/false, (*low)[0], (*high)[0]);
+    if (failure_.ok()) {
+      // The broker says out of range but its watermarks now cover us: a topic recreated and
+      // refilled past our offset in between. Never read on from a guess.
+      failure_ = Status::Gap("offset " + std::to_string(offset) + " of " + tp.topic + "/" +
+                             std::to_string(tp.partition) +
+                             " was refused as out of range by the broker; ingest stops so "
+                             "nothing is skipped silently");
+    }
   }
 
   void OnRevoke(const std::vector<TopicPartition>& partitions) override {
@@ -185,6 +218,18 @@ class Ingestor : public GroupConsumer::Listener {
   Status FinishWrite();
   Status FillEnds(GroupConsumer& consumer);
   bool AtEnd() const;
+  // The stored next offset of a partition, read again when the store is only busy.
+  Result<std::optional<int64_t>> StoredOffset(const TopicPartition& tp) const;
+  // Watermarks, asked again while the broker's answer is retriable; then the error.
+  Result<std::vector<int64_t>> RetryingWatermarks(GroupConsumer& consumer,
+                                                  const std::vector<TopicPartition>& partitions,
+                                                  bool high) const;
+  // Compares each partition's start with the broker's low and high watermarks. A gap is
+  // recorded in the store and stops ingest (failure_), unless the operator accepted it for
+  // that partition: then ingest starts at the low watermark (offsets[i] and positions_).
+  void CheckGaps(const std::vector<TopicPartition>& partitions, std::vector<int64_t>& offsets);
+  void CheckGaps(const std::vector<TopicPartition>& partitions, std::vector<int64_t>& offsets,
+                 bool accept, std::optional<int64_t> low, std::optional<int64_t> high);
   // Between batches: takes a replay request, and swaps a rebuild in once it has caught up.
   Status ServeReplay();
   // Ends a replay that cannot finish (ingest stopping), telling the one who asked.
@@ -207,6 +252,7 @@ class Ingestor : public GroupConsumer::Listener {
               std::string reason);
   void PublishDeadLetters(const std::vector<DeadLetter>& letters);
   std::vector<DeadLetter> rejected_;  // in the batch being built
+  std::vector<OffsetGap> gaps_;       // met in this run, not accepted: ingest stops
   struct {
     uint64_t consumed = 0, duplicates = 0, dead_lettered = 0;
     std::map<std::string, uint64_t> dead_by_kind;
@@ -584,6 +630,90 @@ Status Ingestor::FillEnds(GroupConsumer& consumer) {
   return Status::Ok();
 }
 
+Result<std::optional<int64_t>> Ingestor::StoredOffset(const TopicPartition& tp) const {
+  auto wait = std::chrono::milliseconds(100);
+  for (int attempt = 1;; ++attempt, wait *= 2) {
+    auto stored = store_.NextOffset(tp);
+    if (stored.ok() || stored.status().error_class() != ErrorClass::kRetriable || attempt == 5) {
+      if (stored.ok()) return stored;
+      return Status::Fatal("cannot read the stored offset of " + tp.topic + "/" +
+                           std::to_string(tp.partition) + ": " + stored.status().message());
+    }
+    std::this_thread::sleep_for(wait);
+  }
+}
+
+Result<std::vector<int64_t>> Ingestor::RetryingWatermarks(
+    GroupConsumer& consumer, const std::vector<TopicPartition>& partitions, bool high) const {
+  auto wait = std::chrono::milliseconds(200);
+  for (int attempt = 1;; ++attempt, wait *= 2) {
+    auto got = high ? consumer.HighWatermarks(partitions, std::chrono::milliseconds(10000))
+                    : consumer.LowWatermarks(partitions, std::chrono::milliseconds(10000));
+    if (got.ok() || attempt == 4) return got;
+    spdlog::warn("{}; asking again in {} ms", got.status().message(), wait.count());
+    std::this_thread::sleep_for(wait);
+  }
+}
+
+void Ingestor::CheckGaps(const std::vector<TopicPartition>& partitions,
+                         std::vector<int64_t>& offsets) {
+  if (partitions.empty()) return;
+  // Called inside the rebalance callback, before the assignment takes effect, so that an
+  // accepted gap's new start is the offset the consumer is given.
+  auto low = RetryingWatermarks(*consumer_, partitions, false);
+  auto high = low.ok() ? RetryingWatermarks(*consumer_, partitions, true) : low;
+  if (!low.ok() || !high.ok()) {
+    failure_ = Status::Fatal("cannot check the assigned partitions for offset gaps: " +
+                             (low.ok() ? high.status() : low.status()).message());
+    return;
+  }
+  for (size_t i = 0; i < partitions.size(); ++i) {
+    std::vector<int64_t> one{offsets[i]};
+    CheckGaps({partitions[i]}, one, options_.accept_gaps.count(partitions[i]) > 0, (*low)[i],
+              (*high)[i]);
+    offsets[i] = one[0];
+  }
+}
+
+void Ingestor::CheckGaps(const std::vector<TopicPartition>& partitions,
+                         std::vector<int64_t>& offsets, bool accept, std::optional<int64_t> low,
+                         std::optional<int64_t> high) {
+  const TopicPartition& tp = partitions[0];
+  int64_t next = offsets[0];
+  if (!low || !high || (next >= *low && next <= *high)) return;
+  OffsetGap gap{tp, next, next < *low ? *low : *high};
+  gap.found_at = std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
+  if (accept) {
+    gap.accepted = true;
+    gap.accepted_at = gap.found_at;
+    if (Status s = store_.RecordGap(gap); !s.ok()) {
+      failure_ = s;
+      return;
+    }
+    spdlog::warn("accepting an offset gap as told (--accept-gap {}:{}): {}; reading on from offset "
+                 "{}",
+                 tp.topic, tp.partition, gap.Describe(), *low);
+    offsets[0] = *low;
+    positions_[tp].next = *low;
+    return;
+  }
+  for (const auto& known : gaps_) {
+    if (known.partition == tp) return;  // met again (out of range after assignment)
+  }
+  if (Status s = store_.RecordGap(gap); !s.ok()) spdlog::warn("{}", s.message());
+  spdlog::error("{}", gap.Describe());
+  gaps_.push_back(gap);
+  std::string why, flags;
+  for (const auto& g : gaps_) {
+    why += (why.empty() ? "" : "; ") + g.Describe();
+    flags += " --accept-gap " + g.partition.topic + ":" + std::to_string(g.partition.partition);
+  }
+  why += ". Ingest stops here rather than lose them silently: publish them again if the source "
+         "still has them, or go on past the gap with `careledger ingest" +
+         flags + "` (ops/runbooks/offset-gap.md)";
+  if (failure_.ok() || failure_.error_class() == ErrorClass::kGap) failure_ = Status::Gap(why);
+}
+
 bool Ingestor::AtEnd() const {
   if (!ever_assigned_ || positions_.empty()) return false;
   for (const auto& [tp, pos] : positions_) {
@@ -595,6 +725,10 @@ bool Ingestor::AtEnd() const {
 Status Ingestor::Step(GroupConsumer& consumer, bool& done) {
   CARELEDGER_RETURN_IF_ERROR(ServeReplay());
   CARELEDGER_RETURN_IF_ERROR(consumer.Poll(options_.max_batch, options_.max_batch_wait, pending_));
+  if (failure_.error_class() == ErrorClass::kGap) {
+    // What was read before the gap is good: keep it, then stop.
+    if (Status s = WriteBatch(); s.ok()) (void)FinishWrite();
+  }
   CARELEDGER_RETURN_IF_ERROR(std::exchange(failure_, Status::Ok()));
   auto now = Clock::now();
   if (!pending_.empty()) last_message_ = now;

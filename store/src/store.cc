@@ -59,6 +59,7 @@ class Int64AddOperator : public rocksdb::AssociativeMergeOperator {
 constexpr std::string_view kMetaLogHead = "log_head";       // next sequence (8) + head chain (32)
 constexpr std::string_view kMetaAssigned{"assigned\0", 9};  // + partition key → ""
 constexpr std::string_view kMetaStateFamily = "state_family";  // the live state family's name
+constexpr std::string_view kMetaGap{"gap\0", 4};  // + partition key + from (BE64) → OffsetGap
 
 // RocksDB's own log goes to ours (stderr) rather than a LOG file in the store: one stream for
 // operators, and nothing but data on the data disk. That matters when the disk fills: RocksDB
@@ -540,6 +541,74 @@ Result<std::vector<TopicPartition>> EventStore::Assignment() const {
         {std::string(key.substr(0, nul)), int32_t(codec::GetBigEndian32(key.data() + nul + 1))});
   }
   CARELEDGER_RETURN_IF_ERROR(FromRocks(it->status(), "read assignment"));
+  return out;
+}
+
+std::string OffsetGap::Describe() const {
+  std::string where = partition.topic + "/" + std::to_string(partition.partition);
+  if (to >= from) {
+    return "offsets " + std::to_string(from) + ".." + std::to_string(to - 1) + " of " + where +
+           " (" + std::to_string(to - from) +
+           " messages) are no longer held by the broker (its retention removed them before "
+           "this store read them)";
+  }
+  return where + " ends at offset " + std::to_string(to) + " but this store has read it up to " +
+         std::to_string(from) +
+         ": the topic was recreated, or these brokers are not the cluster the store was fed from";
+}
+
+namespace {
+std::string GapKey(const OffsetGap& gap) {
+  std::string k(kMetaGap);
+  k.append(PartitionKey(gap.partition));
+  codec::PutBigEndian64(k, uint64_t(gap.from));
+  return k;
+}
+}  // namespace
+
+Status EventStore::RecordGap(const OffsetGap& gap) {
+  // Met again on every restart until accepted: the first finding's time is the one kept.
+  std::string key = GapKey(gap), old;
+  OffsetGap record = gap;
+  auto got = impl_->db->Get(rocksdb::ReadOptions(), impl_->cf[kMeta], key, &old);
+  if (got.ok() && old.size() >= 25) {
+    record.found_at = Instant(std::chrono::seconds(int64_t(codec::GetFixed64(old.data() + 9))));
+  } else if (!got.IsNotFound()) {
+    CARELEDGER_RETURN_IF_ERROR(FromRocks(got, "read gap"));
+  }
+  std::string v;
+  codec::PutFixed64(v, uint64_t(record.to));
+  v.push_back(record.accepted ? '\1' : '\0');
+  codec::PutFixed64(v, uint64_t(record.found_at.time_since_epoch().count()));
+  codec::PutFixed64(v, uint64_t(record.accepted_at.time_since_epoch().count()));
+  rocksdb::WriteBatch wb;
+  wb.Put(impl_->cf[kMeta], key, v);
+  return FromRocks(impl_->db->Write(impl_->write_options, &wb), "record gap");
+}
+
+Result<std::vector<OffsetGap>> EventStore::Gaps() const {
+  std::vector<OffsetGap> out;
+  std::unique_ptr<rocksdb::Iterator> it(
+      impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->cf[kMeta]));
+  rocksdb::Slice prefix(kMetaGap.data(), kMetaGap.size());
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    std::string_view key(it->key().data() + prefix.size(), it->key().size() - prefix.size());
+    std::string_view v(it->value().data(), it->value().size());
+    auto nul = key.find('\0');
+    if (nul == std::string_view::npos || key.size() != nul + 13 || v.size() != 25) {
+      return Status::Fatal("a gap record in meta is malformed");
+    }
+    OffsetGap gap;
+    gap.partition = {std::string(key.substr(0, nul)),
+                     int32_t(codec::GetBigEndian32(key.data() + nul + 1))};
+    gap.from = int64_t(codec::GetBigEndian64(key.data() + nul + 5));
+    gap.to = int64_t(codec::GetFixed64(v.data()));
+    gap.accepted = v[8] != '\0';
+    gap.found_at = Instant(std::chrono::seconds(int64_t(codec::GetFixed64(v.data() + 9))));
+    gap.accepted_at = Instant(std::chrono::seconds(int64_t(codec::GetFixed64(v.data() + 17))));
+    out.push_back(std::move(gap));
+  }
+  CARELEDGER_RETURN_IF_ERROR(FromRocks(it->status(), "read gaps"));
   return out;
 }
 

@@ -13,8 +13,11 @@
 
 namespace careledger {
 
-// The class decides what the caller does, in one place: retry, dead-letter, or stop.
-enum class ErrorClass { kOk, kBadInput, kRetriable, kFatal };
+// The class decides what the caller does, in one place: retry, dead-letter, or stop. A gap
+// is the one stop an operator must decide about: events the source no longer holds were never
+// read (retention overtook ingest, or the topic was recreated), so going on would lose them
+// silently; its own exit code keeps a service manager from restarting into it again.
+enum class ErrorClass { kOk, kBadInput, kRetriable, kFatal, kGap };
 
 class [[nodiscard]] Status {
  public:
@@ -23,11 +26,12 @@ class [[nodiscard]] Status {
   static Status BadInput(std::string msg) { return {ErrorClass::kBadInput, std::move(msg)}; }
   static Status Retriable(std::string msg) { return {ErrorClass::kRetriable, std::move(msg)}; }
   static Status Fatal(std::string msg) { return {ErrorClass::kFatal, std::move(msg)}; }
+  static Status Gap(std::string msg) { return {ErrorClass::kGap, std::move(msg)}; }
 
   bool ok() const { return cls_ == ErrorClass::kOk; }
   ErrorClass error_class() const { return cls_; }
   const std::string& message() const { return msg_; }
-  // "bad input: ...", "retriable: ...", "fatal: ..." for diagnostics.
+  // "bad input: ...", "retriable: ...", "fatal: ...", "gap: ..." for diagnostics.
   std::string ToString() const;
 
  private:

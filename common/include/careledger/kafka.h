@@ -119,6 +119,10 @@ class GroupConsumer {
     virtual std::vector<int64_t> OnAssign(const std::vector<TopicPartition>& partitions) = 0;
     // Called before partitions are taken away: write what is in hand for them now.
     virtual void OnRevoke(const std::vector<TopicPartition>& partitions) = 0;
+    // The broker no longer holds `offset` (or never did): retention removed it, or the topic
+    // was recreated. The consumer never resets on its own (auto.offset.reset=error), so
+    // this is the only way on from here, and the listener decides.
+    virtual void OnOutOfRange(const TopicPartition& partition, int64_t offset) = 0;
   };
 
   // Range assignment keeps partition p of every co-partitioned topic on one instance; Kafka
@@ -138,10 +142,16 @@ class GroupConsumer {
   // per broker rather than one per partition.
   Result<std::vector<int64_t>> HighWatermarks(const std::vector<TopicPartition>& partitions,
                                               std::chrono::milliseconds timeout);
+  // Each partition's low watermark (the first offset the broker still holds), likewise.
+  Result<std::vector<int64_t>> LowWatermarks(const std::vector<TopicPartition>& partitions,
+                                             std::chrono::milliseconds timeout);
 
  private:
   GroupConsumer() = default;
+  Result<std::vector<int64_t>> ListOffsets(const std::vector<TopicPartition>& partitions,
+                                           int64_t which, std::chrono::milliseconds timeout);
   KafkaHandle rk_;
+  Listener* listener_ = nullptr;
 };
 
 }  // namespace careledger

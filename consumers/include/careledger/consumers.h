@@ -11,6 +11,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -44,6 +45,10 @@ struct IngestOptions {
   // The store's directory, watched between batches for a `careledger replay` request (see
   // PostReplayRequest); empty: replays are not served.
   std::string replay_dir;
+  // Partitions whose offset gap (see OffsetGap) an operator has decided to go on past: ingest
+  // records the gap as accepted and reads on from the broker's low watermark. Every other
+  // gap stops ingest with ErrorClass::kGap.
+  std::set<TopicPartition> accept_gaps;
 };
 
 // ---- careledger replay beside a running ingest ----------------------------------------------

@@ -43,6 +43,19 @@ struct StoreOptions {
   int max_open_files = 512;
 };
 
+// Offsets [from, to) of a partition that the store never held and the broker no longer has
+// (retention passed them), or, when `to` < `from`, a partition whose log ends at `to` below
+// the store's next offset `from` (the topic was recreated or the brokers are another cluster).
+struct OffsetGap {
+  TopicPartition partition;
+  int64_t from = 0, to = 0;
+  bool accepted = false;  // an operator let ingest go on past it (--accept-gap)
+  Instant found_at{};     // when it was first met
+  Instant accepted_at{};
+  // "offsets 10..20 of careledger.police.v1/0 (10 messages) were removed by retention ..."
+  std::string Describe() const;
+};
+
 using ChainHash = std::array<uint8_t, 32>;  // SHA-256
 std::string ToHex(const ChainHash& h);
 
@@ -134,6 +147,10 @@ class EventStore {
   // on every assignment; kept across restarts). Empty when it was never assigned any.
   Status SetAssignment(const std::vector<TopicPartition>& assignment);
   Result<std::vector<TopicPartition>> Assignment() const;
+  // Offset gaps ingest met: kept for good, so `verify`, /metrics and an audit see every range
+  // the store never held (open ones stop ingest; accepted ones say who decided and when).
+  Status RecordGap(const OffsetGap& gap);
+  Result<std::vector<OffsetGap>> Gaps() const;
   Status FindEventIds(const std::vector<std::string_view>& ids,
                       std::vector<std::optional<StoredEventId>>& out) const;
   // The projection state reads take a state family (see below); empty means the live one.
