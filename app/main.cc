@@ -19,7 +19,7 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
       careledger::app::AddRestore(app),  careledger::app::AddDeadLetter(app),
       careledger::app::AddConfig(app),   careledger::app::AddLineage(app),
       careledger::app::AddReplay(app),   careledger::app::AddServe(app),
-      careledger::app::AddRun(app),     careledger::app::AddReconcile(app),
+      careledger::app::AddRun(app),      careledger::app::AddReconcile(app),
   };
   try {
     app.parse(argc, argv);

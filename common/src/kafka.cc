@@ -4,6 +4,7 @@
 #include <librdkafka/rdkafka_mock.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <thread>
 
 #include "careledger/events.h"
@@ -245,6 +246,12 @@ Status Producer::Flush(std::chrono::milliseconds timeout) {
   return Status::Ok();
 }
 
+int32_t PartitionForKey(std::string_view key, int32_t partitions) {
+  // librdkafka's own murmur2 partitioner (the topic and opaques are unused for a key).
+  return rd_kafka_msg_partitioner_murmur2(nullptr, key.data(), key.size(), partitions, nullptr,
+                                          nullptr);
+}
+
 // ---- GroupConsumer --------------------------------------------------------------------------
 
 namespace {
@@ -379,6 +386,27 @@ int64_t GroupConsumer::CachedHighWatermark(const TopicPartition& tp) const {
 Result<std::vector<int64_t>> GroupConsumer::HighWatermarks(
     const std::vector<TopicPartition>& partitions, std::chrono::milliseconds timeout) {
   return ListOffsets(partitions, RD_KAFKA_OFFSET_END, timeout);
+}
+
+Result<std::map<std::string, int32_t>> GroupConsumer::PartitionCounts(
+    const std::vector<std::string>& topics, std::chrono::milliseconds timeout) {
+  const rd_kafka_metadata_t* md = nullptr;
+  if (auto err = rd_kafka_metadata(rk_.get(), 1, nullptr, &md, int(timeout.count()))) {
+    return Status::Retriable(std::string("topic metadata: ") + rd_kafka_err2str(err));
+  }
+  std::unique_ptr<const rd_kafka_metadata_t, void (*)(const rd_kafka_metadata_t*)> owned(
+      md, rd_kafka_metadata_destroy);
+  std::map<std::string, int32_t> out;
+  for (int i = 0; i < md->topic_cnt; ++i) {
+    const auto& t = md->topics[i];
+    if (std::find(topics.begin(), topics.end(), t.topic) == topics.end()) continue;
+    if (t.err) {
+      return Status::Retriable("metadata of " + std::string(t.topic) + ": " +
+                               rd_kafka_err2str(t.err));
+    }
+    out[t.topic] = t.partition_cnt;
+  }
+  return out;
 }
 
 Result<std::vector<int64_t>> GroupConsumer::LowWatermarks(

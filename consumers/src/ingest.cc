@@ -161,6 +161,7 @@ class Ingestor : public GroupConsumer::Listener {
       spdlog::debug("assigned {}/{} from offset {}", tp.topic, tp.partition, next);
     }
     if (failure_.ok()) CheckGaps(partitions, offsets);
+    if (failure_.ok()) ReadPartitionCounts(partitions);
     // An eager (range) assignment is the whole new assignment: it replaces the old one.
     if (auto s = store_.SetAssignment(partitions); !s.ok()) failure_ = s;
     spdlog::info("assigned {}; reading from the offsets in the store", Describe(partitions));
@@ -228,6 +229,8 @@ class Ingestor : public GroupConsumer::Listener {
   // recorded in the store and stops ingest (failure_), unless the operator accepted it for
   // that partition: then ingest starts at the low watermark (offsets[i] and positions_).
   void CheckGaps(const std::vector<TopicPartition>& partitions, std::vector<int64_t>& offsets);
+  // Each assigned topic's partition count, which says where each child's events belong.
+  void ReadPartitionCounts(const std::vector<TopicPartition>& partitions);
   void CheckGaps(const std::vector<TopicPartition>& partitions, std::vector<int64_t>& offsets,
                  bool accept, std::optional<int64_t> low, std::optional<int64_t> high);
   // Between batches: takes a replay request, and swaps a rebuild in once it has caught up.
@@ -245,6 +248,8 @@ class Ingestor : public GroupConsumer::Listener {
   IngestStats stats_;
   GroupConsumer* consumer_ = nullptr;  // while Run runs
 
+  // Key, topic and partition are where the child's other events are (BadInput otherwise).
+  Status CheckRouting(const Message& m, const Envelope& e) const;
   // The bytes of a stored event, by its id (the id must be stored).
   Status StoredPayload(std::string_view event_id, std::string& payload) const;
   // Dead-letters a message into the batch in hand (and, once written, the topic).
@@ -253,6 +258,7 @@ class Ingestor : public GroupConsumer::Listener {
   void PublishDeadLetters(const std::vector<DeadLetter>& letters);
   std::vector<DeadLetter> rejected_;  // in the batch being built
   std::vector<OffsetGap> gaps_;       // met in this run, not accepted: ingest stops
+  std::map<std::string, int32_t, std::less<>> partition_counts_;  // by topic, at assignment
   struct {
     uint64_t consumed = 0, duplicates = 0, dead_lettered = 0;
     std::map<std::string, uint64_t> dead_by_kind;
@@ -421,9 +427,7 @@ Status Ingestor::WriteBatch() {
     next = std::max(next, m.offset() + 1);
     ++batch_counts_.consumed;
     Status s = parser_.Parse(m.payload(), envelopes_[i]);
-    if (s.ok() && m.key() != envelopes_[i].child_id) {
-      s = Status::BadInput("message key does not match child_id (breaks co-partitioning)");
-    }
+    if (s.ok()) s = CheckRouting(m, envelopes_[i]);
     if (!s.ok()) {
       Reject(batch, tp, m, s.message());
       continue;
@@ -531,6 +535,27 @@ Status Ingestor::WriteBatch() {
         uint32_t(std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t).count());
     return s;
   });
+  return Status::Ok();
+}
+
+Status Ingestor::CheckRouting(const Message& m, const Envelope& e) const {
+  // A child's events must all be in partition p of each topic, so that one instance (and one
+  // store) holds the child's whole timeline; anything else would split the child silently.
+  if (m.key() != e.child_id) {
+    return Status::BadInput("message key does not match child_id (breaks co-partitioning)");
+  }
+  if (std::string_view topic = TopicFor(e.type); topic != m.topic()) {
+    return Status::BadInput("wrong topic: " + std::string(EventTypeName(e.type)) +
+                            " events belong on " + std::string(topic) + ", not " +
+                            std::string(m.topic()));
+  }
+  if (auto n = partition_counts_.find(m.topic()); n != partition_counts_.end()) {
+    if (int32_t want = PartitionForKey(e.child_id, n->second); want != m.partition()) {
+      return Status::BadInput("wrong partition: child_id hashes (murmur2) to partition " +
+                              std::to_string(want) + " of " + std::to_string(n->second) + ", not " +
+                              std::to_string(m.partition()) + " (breaks co-partitioning)");
+    }
+  }
   return Status::Ok();
 }
 
@@ -682,7 +707,8 @@ void Ingestor::CheckGaps(const std::vector<TopicPartition>& partitions,
   int64_t next = offsets[0];
   if (!low || !high || (next >= *low && next <= *high)) return;
   OffsetGap gap{tp, next, next < *low ? *low : *high};
-  gap.found_at = std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
+  gap.found_at =
+      std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
   if (accept) {
     gap.accepted = true;
     gap.accepted_at = gap.found_at;
@@ -690,9 +716,10 @@ void Ingestor::CheckGaps(const std::vector<TopicPartition>& partitions,
       failure_ = s;
       return;
     }
-    spdlog::warn("accepting an offset gap as told (--accept-gap {}:{}): {}; reading on from offset "
-                 "{}",
-                 tp.topic, tp.partition, gap.Describe(), *low);
+    spdlog::warn(
+        "accepting an offset gap as told (--accept-gap {}:{}): {}; reading on from offset "
+        "{}",
+        tp.topic, tp.partition, gap.Describe(), *low);
     offsets[0] = *low;
     positions_[tp].next = *low;
     return;
@@ -708,10 +735,34 @@ void Ingestor::CheckGaps(const std::vector<TopicPartition>& partitions,
     why += (why.empty() ? "" : "; ") + g.Describe();
     flags += " --accept-gap " + g.partition.topic + ":" + std::to_string(g.partition.partition);
   }
-  why += ". Ingest stops here rather than lose them silently: publish them again if the source "
-         "still has them, or go on past the gap with `careledger ingest" +
-         flags + "` (ops/runbooks/offset-gap.md)";
+  why +=
+      ". Ingest stops here rather than lose them silently: publish them again if the source "
+      "still has them, or go on past the gap with `careledger ingest" +
+      flags + "` (ops/runbooks/offset-gap.md)";
   if (failure_.ok() || failure_.error_class() == ErrorClass::kGap) failure_ = Status::Gap(why);
+}
+
+void Ingestor::ReadPartitionCounts(const std::vector<TopicPartition>& partitions) {
+  std::vector<std::string> topics;
+  for (const auto& tp : partitions) {
+    if (std::find(topics.begin(), topics.end(), tp.topic) == topics.end())
+      topics.push_back(tp.topic);
+  }
+  auto wait = std::chrono::milliseconds(200);
+  for (int attempt = 1;; ++attempt, wait *= 2) {
+    auto counts = consumer_->PartitionCounts(topics, std::chrono::milliseconds(10000));
+    if (counts.ok() && counts->size() == topics.size()) {
+      for (const auto& [topic, n] : *counts) partition_counts_[topic] = n;
+      return;
+    }
+    if (attempt == 4) {
+      failure_ = Status::Fatal("cannot read the partition counts of the assigned topics: " +
+                               (counts.ok() ? std::string("a topic is missing from the metadata")
+                                            : counts.status().message()));
+      return;
+    }
+    std::this_thread::sleep_for(wait);
+  }
 }
 
 bool Ingestor::AtEnd() const {
@@ -837,6 +888,8 @@ std::string_view DeadLetterKind(std::string_view reason) {
   if (reason.starts_with("field '")) return "schema";
   if (reason.starts_with("conflict")) return "conflict";
   if (reason.starts_with("message key")) return "key_mismatch";
+  if (reason.starts_with("wrong partition")) return "wrong_partition";
+  if (reason.starts_with("wrong topic")) return "wrong_topic";
   return "other";
 }
 

@@ -509,8 +509,7 @@ Result<std::string> PrometheusMetrics(const EventStore& store, const ServeOption
     }
     x.Family("careledger_dead_letters_total", "counter",
              "Messages this process set aside in the dead-letter store");
-    for (std::string_view kind : {"invalid_json", "invalid_utf8", "oversize", "unknown_type",
-                                  "schema", "conflict", "key_mismatch", "other"}) {
+    for (std::string_view kind : kDeadLetterKinds) {
       auto it = snap.totals.dead_lettered_by_kind.find(std::string(kind));
       x.Sample("careledger_dead_letters_total", {{"kind", std::string(kind)}},
                it == snap.totals.dead_lettered_by_kind.end() ? 0 : double(it->second));

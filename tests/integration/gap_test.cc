@@ -25,8 +25,8 @@ const std::string kSocialCare = "careledger.socialcare.v1";
 // The first and last offsets a partition still holds, read by kcat (not by careledger).
 std::pair<int64_t, int64_t> HeldOffsets(const std::string& bootstrap, const std::string& topic) {
   auto read_one = [&](const std::string& from) {
-    auto r = test::Run({test::KcatPath(), "-C", "-b", bootstrap, "-t", topic, "-p", "0", "-o",
-                        from, "-c", "1", "-e", "-q", "-f", "%o\n"});
+    auto r = test::Run({test::KcatPath(), "-C", "-b", bootstrap, "-t", topic, "-p", "0", "-o", from,
+                        "-c", "1", "-e", "-q", "-f", "%o\n"});
     EXPECT_EQ(r.exit_code, 0) << r.err;
     int64_t offset = -1;
     std::from_chars(r.out.data(), r.out.data() + r.out.size(), offset);
@@ -41,11 +41,10 @@ TEST(OffsetGap, RetentionAheadOfTheStoreStopsIngestUntilAnOperatorAcceptsIt) {
   ASSERT_FALSE(broker.bootstrap().empty());
   // 50,907 valid events of ~500 bytes on one partition per topic: more than the ~5 MiB the
   // embedded broker keeps, so the oldest are gone before ingest starts.
-  auto generated = Careledger(
-      {"generate", "--children", "172000", "--seed", "7", "--out", dir / "feed.jsonl"});
+  auto generated =
+      Careledger({"generate", "--children", "172000", "--seed", "7", "--out", dir / "feed.jsonl"});
   ASSERT_EQ(generated.exit_code, 0) << generated.err;
-  auto published =
-      Careledger({"publish", dir / "feed.jsonl", "--brokers", broker.bootstrap()});
+  auto published = Careledger({"publish", dir / "feed.jsonl", "--brokers", broker.bootstrap()});
   ASSERT_THAT(published.err, HasSubstr("published 50907 of"));
 
   auto [police_low, police_last] = HeldOffsets(broker.bootstrap(), kPolice);
@@ -53,9 +52,9 @@ TEST(OffsetGap, RetentionAheadOfTheStoreStopsIngestUntilAnOperatorAcceptsIt) {
   ASSERT_GT(police_low, 0) << "the feed should exceed the broker's retention";
   ASSERT_GT(care_low, 0) << "the feed should exceed the broker's retention";
 
-  const std::vector<std::string> ingest = {"ingest",  "--brokers",   broker.bootstrap(),
-                                           "--data",  dir / "store", "--until-end",
-                                           "--kafka", "session.timeout.ms=6000"};
+  const std::vector<std::string> ingest = {
+      "ingest",      "--brokers",   broker.bootstrap(), "--data",
+      dir / "store", "--until-end", "--kafka",          "session.timeout.ms=6000"};
   auto stopped = Careledger(ingest);
   EXPECT_EQ(stopped.exit_code, 3) << stopped.err;
   EXPECT_THAT(stopped.err, HasSubstr("offsets 0.." + std::to_string(police_low - 1) + " of " +
@@ -63,8 +62,8 @@ TEST(OffsetGap, RetentionAheadOfTheStoreStopsIngestUntilAnOperatorAcceptsIt) {
                                      " messages) are no longer held by the broker"));
   EXPECT_THAT(stopped.err, HasSubstr("offsets 0.." + std::to_string(care_low - 1) + " of " +
                                      kSocialCare + "/0"));
-  EXPECT_THAT(stopped.err, HasSubstr("--accept-gap " + kPolice + ":0 --accept-gap " +
-                                     kSocialCare + ":0"));
+  EXPECT_THAT(stopped.err,
+              HasSubstr("--accept-gap " + kPolice + ":0 --accept-gap " + kSocialCare + ":0"));
   {
     // Nothing past a gap is read (the yjs partition has none, and what it held is kept).
     auto store = EventStore::Open({.path = dir / "store", .read_only = true});
@@ -96,16 +95,16 @@ TEST(OffsetGap, RetentionAheadOfTheStoreStopsIngestUntilAnOperatorAcceptsIt) {
   accept.insert(accept.end(), {"--accept-gap", kSocialCare + ":0"});
   auto accepted = Careledger(accept);
   ASSERT_EQ(accepted.exit_code, 0) << accepted.err;
-  EXPECT_THAT(accepted.err, HasSubstr("accepting an offset gap as told (--accept-gap " +
-                                      kSocialCare + ":0)"));
+  EXPECT_THAT(accepted.err,
+              HasSubstr("accepting an offset gap as told (--accept-gap " + kSocialCare + ":0)"));
 
   // Everything the broker still held was read, from its first offset to its last.
   auto report = Careledger({"verify", "--data", dir / "store"});
   ASSERT_EQ(report.exit_code, 0) << report.err;
   EXPECT_THAT(report.out, HasSubstr("accepted gap     offsets 0.." +
                                     std::to_string(police_low - 1) + " of " + kPolice + "/0"));
-  EXPECT_THAT(report.out, HasSubstr("accepted gap     offsets 0.." +
-                                    std::to_string(care_low - 1) + " of " + kSocialCare + "/0"));
+  EXPECT_THAT(report.out, HasSubstr("accepted gap     offsets 0.." + std::to_string(care_low - 1) +
+                                    " of " + kSocialCare + "/0"));
   auto store = EventStore::Open({.path = dir / "store", .read_only = true});
   ASSERT_TRUE(store.ok()) << store.status().ToString();
   auto police_next = (*store)->NextOffset({kPolice, 0});
@@ -121,8 +120,8 @@ TEST(OffsetGap, AStoreAheadOfAFreshClusterStopsIngest) {
   std::string jsonl;
   {
     test::BrokerProcess first(1);
-    auto generated = Careledger(
-        {"generate", "--children", "3000", "--seed", "3", "--out", dir / "feed.jsonl"});
+    auto generated =
+        Careledger({"generate", "--children", "3000", "--seed", "3", "--out", dir / "feed.jsonl"});
     ASSERT_EQ(generated.exit_code, 0) << generated.err;
     (void)Careledger({"publish", dir / "feed.jsonl", "--brokers", first.bootstrap()});
     auto ingested = Careledger({"ingest", "--brokers", first.bootstrap(), "--data", dir / "store",
@@ -140,8 +139,9 @@ TEST(OffsetGap, AStoreAheadOfAFreshClusterStopsIngest) {
   auto stopped = Careledger({"ingest", "--brokers", fresh.bootstrap(), "--data", dir / "store",
                              "--until-end", "--kafka", "session.timeout.ms=6000"});
   EXPECT_EQ(stopped.exit_code, 3) << stopped.err;
-  EXPECT_THAT(stopped.err, HasSubstr(kSocialCare + "/0 ends at offset 0 but this store has read "
-                                                   "it up to " +
+  EXPECT_THAT(stopped.err, HasSubstr(kSocialCare +
+                                     "/0 ends at offset 0 but this store has read "
+                                     "it up to " +
                                      std::to_string(**next)));
 }
 

@@ -164,5 +164,63 @@ TEST(BadInput, IngestDeadLettersWhatTheTopicCarriesAndKeepsGoing) {
   EXPECT_THAT(after.out, HasSubstr("status    stored"));
 }
 
+TEST(BadInput, IngestDeadLettersEventsOutsideTheirChildsPartitionOrTopic) {
+  // A child's events must all be in partition p of each topic (one instance holds the whole
+  // timeline). A producer writing to an explicit partition, or a police event sent to the
+  // social care topic, is named and set aside rather than splitting the child.
+  test::TempDir dir;
+  auto generated =
+      Careledger({"generate", "--children", "2000", "--seed", "5", "--out", dir / "feed.jsonl"});
+  ASSERT_EQ(generated.exit_code, 0) << generated.err;
+  std::string care_line, police_line;
+  for (const auto& line : test::Lines(test::ReadFile(dir / "feed.jsonl"))) {
+    if (care_line.empty() && line.find("\"type\":\"care.period_started\"") != std::string::npos) {
+      care_line = line;
+    }
+    if (police_line.empty() && line.find("\"type\":\"offence.recorded\"") != std::string::npos &&
+        line.find("\"supersedes\"") == std::string::npos) {
+      police_line = line;
+    }
+  }
+  ASSERT_FALSE(care_line.empty());
+  ASSERT_FALSE(police_line.empty());
+  auto child_of = [](const std::string& line) {
+    std::string rest = line.substr(line.find("\"child_id\":\"") + 12);
+    return rest.substr(0, rest.find('"'));
+  };
+  test::BrokerProcess broker(3);
+  const std::string topic = "careledger.socialcare.v1";
+  // The same event into each of the three partitions: only one is where murmur2 puts it.
+  test::WriteFile(dir / "one.tsv", child_of(care_line) + "\t" + care_line + "\n");
+  for (const char* partition : {"0", "1", "2"}) {
+    auto r = test::Run({test::KcatPath(), "-P", "-b", broker.bootstrap(), "-t", topic, "-p",
+                        partition, "-K", "\t", "-l", dir / "one.tsv"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+  test::WriteFile(dir / "police.tsv", child_of(police_line) + "\t" + police_line + "\n");
+  ASSERT_EQ(test::KcatProduce(broker.bootstrap(), topic, dir / "police.tsv").exit_code, 0);
+
+  auto ingest = Careledger({"ingest", "--brokers", broker.bootstrap(), "--data", dir / "store",
+                            "--until-end", "--kafka", "session.timeout.ms=6000"});
+  EXPECT_EQ(ingest.exit_code, 1) << ingest.err;
+  EXPECT_THAT(ingest.err, HasSubstr("3 messages were rejected into the dead-letter store"));
+  EXPECT_EQ(test::StoredEventIds(dir / "store").size(), 1u);
+  auto store = EventStore::Open({.path = dir / "store", .read_only = true});
+  ASSERT_TRUE(store.ok());
+  std::vector<std::string> reasons;
+  ASSERT_TRUE((*store)
+                  ->ScanDeadLetters([&](const DeadLetter& d) {
+                    reasons.push_back(d.reason);
+                    return true;
+                  })
+                  .ok());
+  EXPECT_THAT(reasons, ::testing::UnorderedElementsAre(
+                           HasSubstr("wrong partition: child_id hashes (murmur2) to partition"),
+                           HasSubstr("wrong partition: child_id hashes (murmur2) to partition"),
+                           ::testing::AllOf(HasSubstr("wrong topic: offence.recorded events"),
+                                            HasSubstr("belong on careledger.police.v1, not "
+                                                      "careledger.socialcare.v1"))));
+}
+
 }  // namespace
 }  // namespace careledger

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -56,6 +57,10 @@ class MockCluster {
   std::unique_ptr<TcpForwarder> forwarder_;
   std::string bootstrap_;
 };
+
+// The partition a keyed message belongs in: murmur2(key) mod partitions, positive, as Java
+// clients, kcat and careledger's producer (murmur2_random) choose it.
+int32_t PartitionForKey(std::string_view key, int32_t partitions);
 
 struct Header {
   std::string_view name, value;
@@ -142,6 +147,9 @@ class GroupConsumer {
   // per broker rather than one per partition.
   Result<std::vector<int64_t>> HighWatermarks(const std::vector<TopicPartition>& partitions,
                                               std::chrono::milliseconds timeout);
+  // How many partitions each topic has now (one metadata request).
+  Result<std::map<std::string, int32_t>> PartitionCounts(const std::vector<std::string>& topics,
+                                                         std::chrono::milliseconds timeout);
   // Each partition's low watermark (the first offset the broker still holds), likewise.
   Result<std::vector<int64_t>> LowWatermarks(const std::vector<TopicPartition>& partitions,
                                              std::chrono::milliseconds timeout);

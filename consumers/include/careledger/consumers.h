@@ -78,8 +78,11 @@ Result<std::optional<ChainHash>> PollReplay(const std::string& dir, const std::s
 
 // The kind of a dead letter, from its reason: the `error` header on the dead-letter topic and
 // the label of dead-letter metrics, so a small fixed set: invalid_json, invalid_utf8,
-// oversize, unknown_type, schema, conflict, key_mismatch, other.
+// oversize, unknown_type, schema, conflict, key_mismatch, wrong_partition, wrong_topic, other.
 std::string_view DeadLetterKind(std::string_view reason);
+inline constexpr std::array<std::string_view, 10> kDeadLetterKinds = {
+    "invalid_json", "invalid_utf8", "oversize",        "unknown_type", "schema",
+    "conflict",     "key_mismatch", "wrong_partition", "wrong_topic",  "other"};
 
 struct IngestStats {
   uint64_t consumed = 0;       // messages read from Kafka (excluding ones already stored)
