@@ -1,6 +1,9 @@
+#include <signal.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <deque>
 #include <filesystem>
@@ -66,6 +69,27 @@ Status WriteWhole(const std::string& path, const std::string& content) {
   std::filesystem::rename(tmp, path, ec);
   if (ec) return Status::Fatal("cannot rename " + tmp + ": " + ec.message());
   return Status::Ok();
+}
+
+// "folded total pid": the pid of the ingest serving the request, so that the one waiting
+// learns when that ingest is gone rather than waiting for ever.
+std::string ProgressLine(uint64_t folded, uint64_t total) {
+  return std::to_string(folded) + " " + std::to_string(total) + " " + std::to_string(::getpid()) +
+         "\n";
+}
+
+// Results nobody came for (the one who asked was stopped), progress of requests a previous
+// ingest took and never finished, and half-written files: none has a reader any more.
+void RemoveStaleReplayFiles(const std::string& dir, std::chrono::minutes older_than) {
+  std::error_code ec;
+  auto now = std::filesystem::file_time_type::clock::now();
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    std::string name = entry.path().filename().string();
+    if (!name.starts_with("replay.") || name.ends_with(kRequestSuffix)) continue;
+    std::error_code age_ec;
+    auto written = std::filesystem::last_write_time(entry.path(), age_ec);
+    if (!age_ec && now - written >= older_than) std::filesystem::remove(entry.path(), age_ec);
+  }
 }
 
 std::optional<std::string> ReadWhole(const std::string& path) {
@@ -305,8 +329,13 @@ Status Ingestor::ServeReplay() {
     }
     std::sort(paths.begin(), paths.end());
     for (const auto& path : paths) {
-      if (auto request = TakeReplayRequest(path)) queued_replays_.push_back(std::move(*request));
+      if (auto request = TakeReplayRequest(path)) {
+        // Taken: from now on the one who asked watches this process (its pid) for the result.
+        (void)WriteWhole(ProgressPath(dir, request->id), ProgressLine(0, store_.next_sequence()));
+        queued_replays_.push_back(std::move(*request));
+      }
     }
+    RemoveStaleReplayFiles(dir, std::chrono::minutes(10));
   }
   if (!replay_) {
     if (queued_replays_.empty()) return Status::Ok();
@@ -333,8 +362,7 @@ Status Ingestor::ServeReplay() {
             j->Count(options_.monitor, folded);
             if (auto t = Clock::now(); t - last >= std::chrono::milliseconds(500)) {
               last = t;
-              (void)WriteWhole(progress_path, std::to_string(folded) + " " +
-                                                  std::to_string(store_.next_sequence()) + "\n");
+              (void)WriteWhole(progress_path, ProgressLine(folded, store_.next_sequence()));
             }
           };
           report(0);
@@ -832,6 +860,11 @@ Result<IngestStats> Ingestor::Run(const std::atomic<bool>& stop) {
     }
   } release{*this};
 
+  // Whatever an earlier ingest left of replays it served is stale now (requests still waiting
+  // to be taken stay).
+  if (!options_.replay_dir.empty()) {
+    RemoveStaleReplayFiles(options_.replay_dir, std::chrono::minutes(0));
+  }
   started_ = last_message_ = Clock::now();
   auto last_progress = started_;
   auto backoff = std::chrono::milliseconds(100);
@@ -958,12 +991,28 @@ Result<std::optional<ChainHash>> PollReplay(const std::string& dir, const std::s
                                             ReplayProgress& progress) {
   auto result = ReadWhole(ResultPath(dir, id));
   if (!result) {
+    int64_t server = 0;
     if (auto p = ReadWhole(ProgressPath(dir, id))) {
       std::istringstream in(*p);
       ReplayProgress read;
       if (in >> read.folded >> read.total) progress = read;
+      if (!(in >> server)) server = 0;
     }
-    return std::optional<ChainHash>();
+    // The request was taken by an ingest that has gone (killed, or stopped by its service
+    // manager): no result will come. Looked at again once, since it may have written the
+    // result just before it stopped.
+    if (server > 0 && ::kill(pid_t(server), 0) != 0 && errno == ESRCH) {
+      result = ReadWhole(ResultPath(dir, id));
+      if (!result) {
+        std::error_code ec;
+        std::filesystem::remove(ProgressPath(dir, id), ec);
+        return Status::Fatal("the ingest serving replay " + id + " (pid " + std::to_string(server) +
+                             ") stopped before the replay finished; nothing was swapped in: run "
+                             "`careledger replay` again");
+      }
+    } else {
+      return std::optional<ChainHash>();
+    }
   }
   std::error_code ec;
   std::filesystem::remove(ResultPath(dir, id), ec);

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <ctime>
+#include <filesystem>
 #include <iostream>
 #include <thread>
 
@@ -242,6 +243,70 @@ TEST(Replay, KilledHalfwayLeavesTheLiveStateAndTheNextReplaySucceeds) {
   EXPECT_EQ(LiveHash(store), live);
   EXPECT_EQ(Replay(store), live) << "the next replay succeeds";
   EXPECT_EQ(LiveHash(store), live);
+}
+
+// What the store's directory holds of the replay protocol (replay.<id>.request|progress|result).
+std::vector<std::string> ReplayFiles(const std::string& store) {
+  std::vector<std::string> out;
+  for (const auto& entry : std::filesystem::directory_iterator(store)) {
+    std::string name = entry.path().filename().string();
+    if (name.starts_with("replay.")) out.push_back(name);
+  }
+  return out;
+}
+
+TEST(Replay, FailsClearlyAndCleansUpWhenTheIngestServingItIsKilled) {
+  auto fixture = test::BuildCareFixture(6000, 23);
+  test::TempDir dir;
+  test::WriteFile(dir / "feed.jsonl", fixture.Jsonl());
+  test::BrokerProcess broker(3);
+  Publish(broker.bootstrap(), dir / "feed.jsonl");
+  const std::string store = dir / "store";
+  // As systemd runs it: the same group and store after every kill. A short session timeout
+  // bounds the wait for the dead member.
+  const std::vector<std::string> ingest_argv = {
+      CARELEDGER_BIN, "ingest", "--brokers", broker.bootstrap(),
+      "--data",       store,    "--kafka",   "session.timeout.ms=6000"};
+  auto first = ingest_argv;
+  first.erase(first.begin());
+  first.push_back("--until-end");
+  ASSERT_EQ(Careledger(first).exit_code, 0);
+  const std::string live = LiveHash(store);
+
+  bool caught = false;
+  for (int attempt = 0; attempt < 5 && !caught; ++attempt) {
+    test::Background ingest(ingest_argv);
+    // The replay asks a running ingest only once that ingest holds the store.
+    auto joined = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (ingest.Stderr().find("assigned") == std::string::npos &&
+           std::chrono::steady_clock::now() < joined) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    test::Background replay({CARELEDGER_BIN, "replay", "--data", store});
+    // Taken by the ingest once its progress file names it; kill the ingest right then.
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    bool taken = false;
+    while (!taken && std::chrono::steady_clock::now() < deadline) {
+      for (const auto& name : ReplayFiles(store)) taken = taken || name.ends_with(".progress");
+      if (!taken) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    ASSERT_TRUE(taken) << ingest.Stderr();
+    ingest.Stop(9);
+    auto waited = std::chrono::steady_clock::now();
+    int code = replay.Stop(0);  // waits for it to exit by itself
+    auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - waited).count();
+    if (code == 0) continue;  // it finished before the kill landed: try again
+    caught = true;
+    EXPECT_EQ(code, 1) << replay.Stderr();
+    EXPECT_THAT(replay.Stderr(), HasSubstr("stopped before the replay finished; nothing was "
+                                           "swapped in: run `careledger replay` again"));
+    EXPECT_LT(seconds, 10.0) << "the replay noticed its server was gone";
+    auto left = ReplayFiles(store);
+    EXPECT_TRUE(left.empty()) << left.size() << " replay files left, the first " << left[0];
+  }
+  ASSERT_TRUE(caught) << "no replay was caught in flight in 5 attempts";
+  EXPECT_EQ(LiveHash(store), live);
+  EXPECT_EQ(Replay(store), live) << "the next replay succeeds (no ingest: in this process)";
 }
 
 }  // namespace
