@@ -113,6 +113,12 @@ Status Projector::Apply(const std::vector<AcceptedEvent>& events, EventStore::Ba
   std::unordered_map<std::string_view, Touched> touched;
   touched.reserve(events.size());
   for (const auto& ev : events) {
+    // The counter keys hold the partition in two bytes (CounterKey); a bigger one would merge
+    // partitions' figures, so it stops ingest instead.
+    if (ev.partition < 0 || ev.partition > 0xffff) {
+      return Status::Fatal("partition " + std::to_string(ev.partition) +
+                           " is beyond the 65,535 the CLA counters can tell apart");
+    }
     const Envelope& e = *ev.envelope;
     Fact fact = FactFromEnvelope(e, ev.sequence, ev.ingested_at);
     batch.PutState(FactKey(e.child_id, fact), EncodeFact(fact, ev.partition));
