@@ -389,7 +389,9 @@ int PrintVerified(const std::string& path, const Verified& v) {
   std::cout << "log records      " << v.report.records << '\n'
             << "log head         " << ToHex(v.report.head) << '\n'
             << "projection state " << ToHex(v.state) << '\n';
-  std::cerr << "verified " << path << ": hash chain, event_id and per-child indexes, offsets\n";
+  std::cout << "dead letters     " << v.report.dead_letters << '\n';
+  std::cerr << "verified " << path
+            << ": hash chain, event_id and per-child indexes, offsets, dead letters\n";
   return 0;
 }
 
@@ -401,16 +403,39 @@ int VerifyAndPrint(const std::string& path) {
 }
 
 Command AddVerify(CLI::App& app) {
-  auto common = std::make_shared<CommonFlags>();
+  struct Opts {
+    CommonFlags common;
+    bool figures = false;
+  };
+  auto o = std::make_shared<Opts>();
   auto* cmd =
       app.add_subcommand("verify",
                          "Check the log's hash chain and the store's invariants; exit 1 naming the "
                          "first breach. Prints the log head and the projection state hash");
-  AddCommonFlags(*cmd, *common);
-  return {cmd, [common] {
-            auto ctx = Resolve(*common);
+  AddCommonFlags(*cmd, o->common);
+  cmd->add_flag("--figures", o->figures,
+                "Also fold the log again into a scratch store under $TMPDIR and compare every "
+                "projection cell with the live one, naming the first that differs");
+  return {cmd, [o] {
+            auto ctx = Resolve(o->common);
             if (!ctx.ok()) return Fail(ctx.status());
-            return VerifyAndPrint(ctx->data_dir);
+            auto verified = VerifyStore(ctx->data_dir);
+            if (!verified.ok()) return Fail(verified.status());
+            if (o->figures) {
+              auto store = EventStore::Open({.path = ctx->data_dir, .read_only = true});
+              if (!store.ok()) return Fail(store.status());
+              const auto scratch = std::filesystem::temp_directory_path() /
+                                   ("careledger-verify-figures-" + std::to_string(::getpid()));
+              auto differing = FirstDifferingCell(**store, scratch.string());
+              if (!differing.ok()) return Fail(differing.status());
+              if (*differing) {
+                return Fail(Status::Fatal("verify --figures: " + **differing +
+                                          " (the projection state was altered, or the fold "
+                                          "changed: `careledger replay` rebuilds it)"));
+              }
+              std::cerr << "figures: every projection cell matches the log folded again\n";
+            }
+            return PrintVerified(ctx->data_dir, *verified);
           }};
 }
 
