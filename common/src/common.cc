@@ -249,6 +249,30 @@ bool GetLengthPrefixed(std::string_view& in, std::string_view& out) {
   in.remove_prefix(4 + size_t(n));
   return true;
 }
+void PutKeyPart(std::string& out, std::string_view s) {
+  uint64_t n = s.size();
+  while (n >= 0x80) {
+    out.push_back(char(0x80 | (n & 0x7f)));
+    n >>= 7;
+  }
+  out.push_back(char(n));
+  out.append(s);
+}
+bool GetKeyPart(std::string_view& in, std::string_view& out) {
+  uint64_t n = 0;
+  size_t used = 0;
+  for (int shift = 0;; shift += 7) {
+    // Ten bytes hold any 64-bit length; more is not a length this code wrote.
+    if (used == in.size() || shift > 63) return false;
+    auto b = uint8_t(in[used++]);
+    n |= uint64_t(b & 0x7f) << shift;
+    if (!(b & 0x80)) break;
+  }
+  if (in.size() - used < n) return false;
+  out = in.substr(used, size_t(n));
+  in.remove_prefix(used + size_t(n));
+  return true;
+}
 uint32_t DaysKey(Date d) {
   return uint32_t(int64_t(d.time_since_epoch().count()) + (int64_t{1} << 31));
 }

@@ -1,5 +1,6 @@
 // M1 children looked after: the fold, the state it keeps per child, and the query.
 #include <algorithm>
+#include <filesystem>
 #include <future>
 #include <map>
 #include <set>
@@ -113,6 +114,12 @@ Status Projector::Apply(const std::vector<AcceptedEvent>& events, EventStore::Ba
   std::unordered_map<std::string_view, Touched> touched;
   touched.reserve(events.size());
   for (const auto& ev : events) {
+    // The counter keys hold the partition in two bytes (CounterKey); a bigger one would merge
+    // partitions' figures, so it stops ingest instead.
+    if (ev.partition < 0 || ev.partition > 0xffff) {
+      return Status::Fatal("partition " + std::to_string(ev.partition) +
+                           " is beyond the 65,535 the CLA counters can tell apart");
+    }
     const Envelope& e = *ev.envelope;
     Fact fact = FactFromEnvelope(e, ev.sequence, ev.ingested_at);
     batch.PutState(FactKey(e.child_id, fact), EncodeFact(fact, ev.partition));
@@ -236,23 +243,115 @@ Result<RebuildStats> RebuildProjectionsInto(const EventStore& from, EventStore& 
   return stats;
 }
 
+namespace {
+
+// A state entry's meaning: a counter by its value (none when it nets to zero), a fact without
+// when it was learned.
+std::optional<std::string> CanonicalStateEntry(std::string_view key, std::string_view value) {
+  if (key.starts_with(kClaPrefix)) {
+    if (DecodeCounter(value) == 0) return std::nullopt;
+    return std::string(value);
+  }
+  if (ChildOfFactKey(key)) {
+    Fact f;
+    int32_t partition = 0;
+    // A malformed fact reads as its bytes: it still differs from a good one.
+    if (!DecodeFact(value, f, partition).ok()) return std::string(value);
+    return CanonicalFact(f, partition);
+  }
+  return std::string(value);
+}
+
+// "CLA counter placement=U1 on 2023-01-10 (partition 0)", "fact ev-7 of child c-12".
+std::string DescribeStateKey(std::string_view key) {
+  if (key.starts_with(kClaPrefix) && key.size() >= kClaPrefix.size() + kCounterSuffix) {
+    std::string_view cell = key.substr(kClaPrefix.size());
+    std::string_view tail = cell.substr(cell.size() - kCounterSuffix + 1);
+    cell.remove_suffix(kCounterSuffix);
+    std::string text(cell);
+    std::replace(text.begin(), text.end(), '\0', '=');
+    int32_t partition = (uint8_t(tail[4]) << 8) | uint8_t(tail[5]);
+    return "CLA counter " + text + " on " +
+           FormatDate(codec::DateFromDaysKey(codec::GetBigEndian32(tail.data()))) + " (partition " +
+           std::to_string(partition) + ")";
+  }
+  if (auto child = ChildOfFactKey(key)) {
+    // The event id follows the child, two instants (16) and the type rank (1).
+    size_t child_end = size_t(child->data() - key.data()) + child->size();
+    std::string_view rest = key.substr(std::min(key.size(), child_end + 17));
+    return "fact " + std::string(rest) + " of child " + std::string(*child);
+  }
+  std::string printable;
+  for (char c : key) printable += (c >= 0x20 && c < 0x7f) ? c : '.';
+  return "state key " + printable;
+}
+
+}  // namespace
+
 Result<ChainHash> ProjectionStateHash(const EventStore& store, std::string_view family) {
-  return store.HashState(
-      [&](std::string_view key, std::string_view value) -> std::optional<std::string> {
+  return store.HashState(CanonicalStateEntry, family);
+}
+
+Result<std::optional<std::string>> FirstDifferingCell(const EventStore& store,
+                                                      const std::string& scratch_dir) {
+  struct RemoveScratch {
+    std::string path;
+    ~RemoveScratch() {
+      std::error_code ignored;
+      std::filesystem::remove_all(path, ignored);
+    }
+  } cleanup{scratch_dir};
+  auto rebuilt = EventStore::Open({.path = scratch_dir, .sync = false});
+  if (!rebuilt.ok()) return rebuilt.status();
+  auto stats = RebuildProjectionsInto(store, **rebuilt);
+  if (!stats.ok()) return stats.status();
+  // Every live cell against its rebuilt twin, then any rebuilt cell the live state lacks. Only
+  // the first difference in key order is named: the rest usually follow from it.
+  std::optional<std::string> first;
+  Status failure = Status::Ok();
+  CARELEDGER_RETURN_IF_ERROR(store.ScanState("", [&](std::string_view key, std::string_view value) {
+    auto live = CanonicalStateEntry(key, value);
+    if (!live) return true;
+    auto twin = (*rebuilt)->GetState(key);
+    if (!twin.ok()) {
+      failure = twin.status();
+      return false;
+    }
+    std::optional<std::string> again;
+    if (*twin) again = CanonicalStateEntry(key, **twin);
+    if (again == live) return true;
+    std::string what = DescribeStateKey(key);
+    if (key.starts_with(kClaPrefix)) {
+      what += ": live " + std::to_string(DecodeCounter(value)) + ", rebuilt from the log " +
+              std::to_string(*twin ? DecodeCounter(**twin) : 0);
+    } else {
+      what += again ? ": differs from the log's" : ": not in the log";
+    }
+    first = std::move(what);
+    return false;
+  }));
+  CARELEDGER_RETURN_IF_ERROR(failure);
+  if (first) return first;
+  CARELEDGER_RETURN_IF_ERROR(
+      (*rebuilt)->ScanState("", [&](std::string_view key, std::string_view value) {
+        if (!CanonicalStateEntry(key, value)) return true;
+        auto live = store.GetState(key);
+        if (!live.ok()) {
+          failure = live.status();
+          return false;
+        }
+        if (*live && CanonicalStateEntry(key, **live)) return true;
+        std::string what = DescribeStateKey(key);
         if (key.starts_with(kClaPrefix)) {
-          if (DecodeCounter(value) == 0) return std::nullopt;
-          return std::string(value);
+          what += ": live 0, rebuilt from the log " + std::to_string(DecodeCounter(value));
+        } else {
+          what += ": missing from the live state";
         }
-        if (ChildOfFactKey(key)) {
-          Fact f;
-          int32_t partition = 0;
-          // A malformed fact hashes as its bytes: it still differs from a good one.
-          if (!DecodeFact(value, f, partition).ok()) return std::string(value);
-          return CanonicalFact(f, partition);
-        }
-        return std::string(value);
-      },
-      family);
+        first = std::move(what);
+        return false;
+      }));
+  CARELEDGER_RETURN_IF_ERROR(failure);
+  return first;
 }
 
 namespace {

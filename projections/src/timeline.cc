@@ -182,10 +182,14 @@ Fact FactFromEnvelope(const Envelope& e, uint64_t sequence, Instant ingested_at)
               sequence,     ingested_at,   e.data};
 }
 
+// The child id's length is a varint (codec::PutKeyPart), never cut: it was one byte, so every
+// id of 256 bytes (64 four-byte characters meet the schema's maxLength) read back as the same
+// child. Ids under 128 bytes keep the key the one byte gave them, so existing stores read on;
+// one that holds an id of 128..255 bytes misreads it until `careledger replay` rebuilds the
+// state in this layout.
 std::string FactKeyPrefix(std::string_view child_id) {
   std::string k("fact\0", 5);
-  k.push_back(char(child_id.size()));
-  k.append(child_id);
+  codec::PutKeyPart(k, child_id);
   return k;
 }
 
@@ -199,10 +203,12 @@ std::string FactKey(std::string_view child_id, const Fact& f) {
 }
 
 std::optional<std::string_view> ChildOfFactKey(std::string_view key) {
-  if (key.size() < 6 || key.substr(0, 5) != std::string_view("fact\0", 5)) return std::nullopt;
-  size_t n = uint8_t(key[5]);
-  if (key.size() < 6 + n) return std::nullopt;
-  return key.substr(6, n);
+  constexpr std::string_view kFact("fact\0", 5);
+  if (!key.starts_with(kFact)) return std::nullopt;
+  key.remove_prefix(kFact.size());
+  std::string_view child;
+  if (!codec::GetKeyPart(key, child)) return std::nullopt;
+  return child;
 }
 
 std::string EncodeFact(const Fact& fact, int32_t partition) {

@@ -21,6 +21,7 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <set>
 
 #include "careledger/events.h"
 #include "codec.h"
@@ -60,6 +61,29 @@ constexpr std::string_view kMetaLogHead = "log_head";       // next sequence (8)
 constexpr std::string_view kMetaAssigned{"assigned\0", 9};  // + partition key → ""
 constexpr std::string_view kMetaStateFamily = "state_family";  // the live state family's name
 constexpr std::string_view kMetaGap{"gap\0", 4};  // + partition key + from (BE64) → OffsetGap
+// Written by every batch that stores an offset or a dead letter, so that Verify can tell an
+// edited offset or a deleted dead letter from what ingest wrote (neither is in the hash chain).
+// Stores from before these records verify without these two checks until their next batch.
+constexpr std::string_view kMetaOffsets = "offsets";  // per partition: lp partition key, u64
+constexpr std::string_view kMetaDeadLetters = "dead_letters";  // u64: how many were stored
+
+std::string EncodeOffsetsMirror(const std::map<std::string, std::string>& offsets) {
+  std::string out;
+  for (const auto& [key, value] : offsets) {
+    codec::PutLengthPrefixed(out, key);
+    codec::PutLengthPrefixed(out, value);
+  }
+  return out;
+}
+
+bool DecodeOffsetsMirror(std::string_view in, std::map<std::string, std::string>& out) {
+  while (!in.empty()) {
+    std::string_view key, value;
+    if (!codec::GetLengthPrefixed(in, key) || !codec::GetLengthPrefixed(in, value)) return false;
+    out.emplace(key, value);
+  }
+  return true;
+}
 
 // RocksDB's own log goes to ours (stderr) rather than a LOG file in the store: one stream for
 // operators, and nothing but data on the data disk. That matters when the disk fills: RocksDB
@@ -140,6 +164,11 @@ struct EventStore::Impl {
   // Handles are destroyed only with the store: a reader may still hold a swapped-out one (a
   // dropped family stays readable through its handle).
   std::vector<rocksdb::ColumnFamilyHandle*> owned;
+  // A writer's copy of every stored offset and the number of dead letters, as the last batch
+  // left them: each batch writes them whole into meta (kMetaOffsets, kMetaDeadLetters).
+  std::mutex ledger_mu;
+  std::map<std::string, std::string> offsets;  // partition key → stored value
+  uint64_t dead_letters = 0;
   ~Impl() {
     for (auto* h : owned) {
       if (h) db->DestroyColumnFamilyHandle(h);
@@ -410,7 +439,26 @@ Result<std::unique_ptr<EventStore>> EventStore::Open(const StoreOptions& options
   std::unique_ptr<EventStore> store(new EventStore());
   store->impl_ = std::move(impl);
   CARELEDGER_RETURN_IF_ERROR(store->ReadTail());
+  if (!read_only) CARELEDGER_RETURN_IF_ERROR(store->ReadLedger());
   return store;
+}
+
+Status EventStore::ReadLedger() {
+  const rocksdb::ReadOptions ro;
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ro, impl_->cf[kOffsets]));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    impl_->offsets.emplace(it->key().ToString(), it->value().ToString());
+  }
+  CARELEDGER_RETURN_IF_ERROR(FromRocks(it->status(), "read offsets"));
+  std::string v;
+  if (impl_->db->Get(ro, impl_->cf[kMeta], kMetaDeadLetters, &v).ok() && v.size() == 8) {
+    impl_->dead_letters = codec::GetFixed64(v.data());
+    return Status::Ok();
+  }
+  // A store from before the count: its dead letters as they are now.
+  it.reset(impl_->db->NewIterator(ro, impl_->cf[kDeadLetter]));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) ++impl_->dead_letters;
+  return FromRocks(it->status(), "count dead letters");
 }
 
 Status EventStore::ReadTail() {
@@ -503,8 +551,31 @@ Status EventStore::Write(Batch& batch) {
     head.append(reinterpret_cast<const char*>(batch.head_.data()), batch.head_.size());
     batch.impl_->Put(kMeta, std::string(kMetaLogHead), std::move(head));
   }
+  std::lock_guard ledger_lock(impl_->ledger_mu);
+  std::map<std::string, std::string> offsets;
+  uint64_t dead_letters = 0;
+  bool ledger_changed = false;
+  for (const auto& e : batch.impl_->entries) {
+    if (e.cf == kOffsets || e.cf == kDeadLetter) {
+      if (!ledger_changed) offsets = impl_->offsets;
+      ledger_changed = true;
+      if (e.cf == kOffsets) offsets[e.key] = e.value;
+      if (e.cf == kDeadLetter) ++dead_letters;
+    }
+  }
+  dead_letters += impl_->dead_letters;
+  if (ledger_changed) {
+    batch.impl_->Put(kMeta, std::string(kMetaOffsets), EncodeOffsetsMirror(offsets));
+    std::string count;
+    codec::PutFixed64(count, dead_letters);
+    batch.impl_->Put(kMeta, std::string(kMetaDeadLetters), std::move(count));
+  }
   rocksdb::WriteBatch wb = batch.impl_->Build();
   CARELEDGER_RETURN_IF_ERROR(FromRocks(impl_->db->Write(impl_->write_options, &wb), "write batch"));
+  if (ledger_changed) {
+    impl_->offsets = std::move(offsets);
+    impl_->dead_letters = dead_letters;
+  }
   head_ = batch.head_;
   next_sequence_.store(batch.next_sequence_, std::memory_order_release);
   batch.written_ = true;
@@ -844,12 +915,89 @@ Result<VerifyReport> EventStore::Verify() const {
                     " log records");
     }
   }
+  // Dead letters: as many as the batches counted (one deleted or slipped in is caught), each
+  // below its partition's stored offset like the log's records.
+  uint64_t dead_letters = 0;
+  std::unique_ptr<rocksdb::Iterator> dl(impl_->db->NewIterator(ro, cf[kDeadLetter]));
+  for (dl->SeekToFirst(); dl->Valid(); dl->Next()) {
+    DeadLetter letter;
+    if (!DecodeDeadLetter({dl->key().data(), dl->key().size()},
+                          {dl->value().data(), dl->value().size()}, letter)) {
+      return breach("dead letter " + std::to_string(dead_letters) + " is malformed");
+    }
+    ++dead_letters;
+    auto& last = last_offset[letter.from];
+    last = std::max(last, letter.offset);
+  }
+  CARELEDGER_RETURN_IF_ERROR(FromRocks(dl->status(), "verify: scan dead letters"));
+  report.dead_letters = dead_letters;
+  std::string count;
+  if (impl_->db->Get(ro, cf[kMeta], kMetaDeadLetters, &count).ok()) {
+    if (count.size() != 8) return breach("the dead-letter count in meta is malformed");
+    if (uint64_t recorded = codec::GetFixed64(count.data()); recorded != dead_letters) {
+      return breach(std::to_string(dead_letters) + " dead letters where the batches stored " +
+                    std::to_string(recorded) +
+                    (dead_letters < recorded ? " (a dead letter was deleted)"
+                                             : " (a dead letter was added outside ingest)"));
+    }
+  }
+
+  // Offsets: each as the last batch that set it wrote it, and none behind what the store holds.
+  std::map<std::string, std::string> stored;
+  std::unique_ptr<rocksdb::Iterator> oi(impl_->db->NewIterator(ro, cf[kOffsets]));
+  for (oi->SeekToFirst(); oi->Valid(); oi->Next()) {
+    stored.emplace(oi->key().ToString(), oi->value().ToString());
+  }
+  CARELEDGER_RETURN_IF_ERROR(FromRocks(oi->status(), "verify: scan offsets"));
+  auto name = [](std::string_view key) {
+    auto nul = key.find('\0');
+    if (nul == std::string_view::npos || key.size() != nul + 5) return std::string(key);
+    return std::string(key.substr(0, nul)) + "/" +
+           std::to_string(int32_t(codec::GetBigEndian32(key.data() + nul + 1)));
+  };
+  auto offset_text = [](std::string_view v) {
+    return v.size() == 8 ? std::to_string(int64_t(codec::GetFixed64(v.data()))) : "malformed";
+  };
+  // A partition read again from a recreated topic (an accepted gap whose log ended below the
+  // store's offset) holds records from the old topic above its new offsets.
+  auto gaps = Gaps();
+  if (!gaps.ok()) return gaps.status();
+  std::set<TopicPartition> reread;
+  for (const auto& gap : *gaps) {
+    if (gap.accepted && gap.to < gap.from) reread.insert(gap.partition);
+  }
   for (const auto& [tp, offset] : last_offset) {
-    std::string v;
-    if (!impl_->db->Get(ro, cf[kOffsets], PartitionKey(tp), &v).ok() || v.size() != 8 ||
-        int64_t(codec::GetFixed64(v.data())) <= offset) {
+    if (reread.count(tp)) continue;
+    auto at = stored.find(PartitionKey(tp));
+    if (at == stored.end() || at->second.size() != 8 ||
+        int64_t(codec::GetFixed64(at->second.data())) <= offset) {
       return breach("the stored offset of " + tp.topic + "/" + std::to_string(tp.partition) +
                     " is behind the log (offset " + std::to_string(offset) + " is stored)");
+    }
+  }
+  std::string mirror;
+  if (impl_->db->Get(ro, cf[kMeta], kMetaOffsets, &mirror).ok()) {
+    std::map<std::string, std::string> written;
+    if (!DecodeOffsetsMirror(mirror, written)) {
+      return breach("the copy of the offsets in meta is malformed");
+    }
+    for (const auto& [key, value] : written) {
+      auto at = stored.find(key);
+      if (at == stored.end()) {
+        return breach("the stored offset of " + name(key) + " is missing (ingest wrote " +
+                      offset_text(value) + ")");
+      }
+      if (at->second != value) {
+        return breach("the stored offset of " + name(key) + " is " + offset_text(at->second) +
+                      " where ingest wrote " + offset_text(value) +
+                      " (an offset was edited: the next ingest would skip or repeat messages)");
+      }
+    }
+    for (const auto& [key, value] : stored) {
+      if (!written.count(key)) {
+        return breach("the stored offset of " + name(key) + " (" + offset_text(value) +
+                      ") was not written by ingest");
+      }
     }
   }
   return report;

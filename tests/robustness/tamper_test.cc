@@ -3,9 +3,11 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <rocksdb/db.h>
+#include <rocksdb/merge_operator.h>
 
 #include "care_fixture.h"
 #include "careledger/events.h"
+#include "careledger/projections.h"
 #include "careledger/store.h"
 #include "test_support.h"
 
@@ -16,24 +18,81 @@ using ::testing::HasSubstr;
 
 constexpr int kRecords = 12;
 
-// A small store with kRecords events from the fixture, in two batches.
+constexpr int kDeadLetters = 2;
+const TopicPartition kPolice{"careledger.police.v1", 0};
+
+// A small store with kRecords events from the fixture, folded into the projections as ingest
+// does, in two batches; the second also holds kDeadLetters dead letters from another topic.
 void BuildStore(const std::string& path) {
   auto fixture = test::BuildCareFixture(10, 8);
   auto store = EventStore::Open({.path = path, .sync = false});
   ASSERT_TRUE(store.ok());
   EnvelopeParser parser;
-  Envelope env;
+  Projector projector(**store);
+  std::vector<Envelope> envs(kRecords);
   for (int b = 0; b < 2; ++b) {
     auto batch = (*store)->NewBatch();
+    std::vector<AcceptedEvent> accepted;
     for (int i = b * kRecords / 2; i < (b + 1) * kRecords / 2; ++i) {
+      Envelope& env = envs[size_t(i)];
       ASSERT_TRUE(parser.Parse(fixture.lines[size_t(i)], env).ok());
-      (void)batch.Append(env.event_id, env.child_id, env.occurred_at.date,
-                         {"careledger.socialcare.v1", 0}, i, fixture.lines[size_t(i)]);
+      uint64_t seq = batch.Append(env.event_id, env.child_id, env.occurred_at.date,
+                                  {"careledger.socialcare.v1", 0}, i, fixture.lines[size_t(i)]);
+      accepted.push_back({&env, seq, 0, batch.ingested_at()});
     }
+    ASSERT_TRUE(projector.Apply(accepted, batch).ok());
     batch.SetNextOffset({"careledger.socialcare.v1", 0}, (b + 1) * kRecords / 2);
+    if (b == 1) {
+      for (int k = 0; k < kDeadLetters; ++k) {
+        batch.PutDeadLetter(kPolice, 40 + k, "schema: data.disposal is not a known code", "{}");
+      }
+      batch.SetNextOffset(kPolice, 40 + kDeadLetters);
+    }
     ASSERT_TRUE((*store)->Write(batch).ok());
   }
 }
+
+std::string PartitionKeyOf(const TopicPartition& tp) {
+  std::string key = tp.topic;
+  key.push_back('\0');
+  codec::PutBigEndian32(key, uint32_t(tp.partition));
+  return key;
+}
+
+// The first projection key with `prefix`, found through the store's own reader (the raw
+// handle has no merge operator to read counters with).
+std::string FirstStateKey(const std::string& path, std::string_view prefix) {
+  auto store = EventStore::Open({.path = path, .read_only = true});
+  EXPECT_TRUE(store.ok());
+  std::string found;
+  EXPECT_TRUE((*store)
+                  ->ScanState(prefix,
+                              [&](std::string_view key, std::string_view value) {
+                                if (key.starts_with("cla") && DecodeCounter(value) == 0) {
+                                  return true;
+                                }
+                                found = key;
+                                return false;
+                              })
+                  .ok());
+  EXPECT_FALSE(found.empty());
+  return found;
+}
+
+// The store's counter merge (an int64 sum), so that the raw handle replays the WAL's counter
+// deltas rather than stopping at the first one (point-in-time recovery would drop the rest).
+class Int64Add : public rocksdb::AssociativeMergeOperator {
+ public:
+  bool Merge(const rocksdb::Slice&, const rocksdb::Slice* existing, const rocksdb::Slice& value,
+             std::string* out, rocksdb::Logger*) const override {
+    int64_t sum = DecodeCounter({value.data(), value.size()});
+    if (existing) sum += DecodeCounter({existing->data(), existing->size()});
+    out->clear();
+    codec::PutFixed64(*out, uint64_t(sum));
+    return true;
+  }
+  const char* Name() const override { return "careledger.Int64Add"; }
+};
 
 // Raw RocksDB access to the store's column families, as an intruder (or a bad disk) has it.
 class RawStore {
@@ -42,7 +101,11 @@ class RawStore {
     std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
     for (const char* name :
          {"default", "log", "event_id", "child", "offsets", "deadletter", "projection", "meta"}) {
-      cfs.emplace_back(name, rocksdb::ColumnFamilyOptions());
+      rocksdb::ColumnFamilyOptions options;
+      if (std::string_view(name) == "projection") {
+        options.merge_operator = std::make_shared<Int64Add>();
+      }
+      cfs.emplace_back(name, options);
     }
     rocksdb::DB* db = nullptr;
     EXPECT_TRUE(rocksdb::DB::Open(rocksdb::DBOptions(), path, cfs, &handles_, &db).ok());
@@ -87,13 +150,18 @@ class Tamper : public ::testing::Test {
     auto clean = test::Careledger({"verify", "--data", store_});
     ASSERT_EQ(clean.exit_code, 0) << clean.err;
     ASSERT_THAT(clean.out, HasSubstr("log records      " + std::to_string(kRecords)));
+    ASSERT_THAT(clean.out, HasSubstr("dead letters     " + std::to_string(kDeadLetters)));
+    auto figures = test::Careledger({"verify", "--figures", "--data", store_});
+    ASSERT_EQ(figures.exit_code, 0) << figures.err;
   }
-  test::RunResult VerifyAfter(const std::function<void(RawStore&)>& change) {
+  test::RunResult VerifyAfter(const std::function<void(RawStore&)>& change,
+                              std::vector<std::string> flags = {}) {
     {
       RawStore raw(store_);
       change(raw);
     }
-    return test::Careledger({"verify", "--data", store_});
+    flags.insert(flags.begin(), {"verify", "--data", store_});
+    return test::Careledger(flags);
   }
   test::TempDir dir_;
   std::string store_ = dir_ / "store";
@@ -156,6 +224,80 @@ TEST_F(Tamper, OffsetBehindTheLogIsNamed) {
   });
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.err, HasSubstr("stored offset of careledger.socialcare.v1/0 is behind the log"));
+}
+
+// Each kind of record that is not in the hash chain, altered in turn.
+
+TEST_F(Tamper, RaisedOffsetIsNamed) {
+  // Raised past the log, the next ingest would skip messages 12..99 without a trace.
+  auto r = VerifyAfter([](RawStore& raw) {
+    std::string v;
+    codec::PutFixed64(v, 100);
+    raw.Put("offsets", PartitionKeyOf({"careledger.socialcare.v1", 0}), v);
+  });
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("the stored offset of careledger.socialcare.v1/0 is 100 where "
+                               "ingest wrote 12 (an offset was edited"));
+}
+
+TEST_F(Tamper, OffsetOfAnotherPartitionAddedIsNamed) {
+  auto r = VerifyAfter([](RawStore& raw) {
+    std::string v;
+    codec::PutFixed64(v, 5);
+    raw.Put("offsets", PartitionKeyOf({"careledger.yjs.v1", 2}), v);
+  });
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("the stored offset of careledger.yjs.v1/2 (5) was not written"));
+}
+
+TEST_F(Tamper, DeletedDeadLetterIsNamed) {
+  auto r = VerifyAfter([](RawStore& raw) {
+    std::string key = PartitionKeyOf(kPolice);
+    codec::PutBigEndian64(key, 41);
+    raw.Delete("deadletter", key);
+  });
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("1 dead letters where the batches stored 2 (a dead letter was "
+                               "deleted)"));
+}
+
+TEST_F(Tamper, DeadLetterAtOrPastItsOffsetIsNamed) {
+  auto r = VerifyAfter([](RawStore& raw) {
+    std::string key = PartitionKeyOf(kPolice);
+    codec::PutBigEndian64(key, 41);
+    std::string v = raw.Get("deadletter", key);
+    raw.Delete("deadletter", key);
+    key.resize(key.size() - 8);
+    codec::PutBigEndian64(key, 42);
+    raw.Put("deadletter", key, v);
+  });
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err,
+              HasSubstr("stored offset of careledger.police.v1/0 is behind the log (offset 42"));
+}
+
+TEST_F(Tamper, EditedProjectionCounterIsNamedByFigures) {
+  const std::string key = FirstStateKey(store_, std::string_view("cla\0", 4));
+  auto change = [&](RawStore& raw) {
+    std::string v;
+    codec::PutFixed64(v, 7);
+    raw.Put("projection", key, v);
+  };
+  // Counters are not in the hash chain: only folding the log again shows the edit.
+  auto plain = VerifyAfter(change);
+  EXPECT_EQ(plain.exit_code, 0) << plain.err;
+  auto r = test::Careledger({"verify", "--figures", "--data", store_});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("verify --figures: CLA counter "));
+  EXPECT_THAT(r.err, HasSubstr(": live 7, rebuilt from the log "));
+}
+
+TEST_F(Tamper, DeletedFactIsNamedByFigures) {
+  const std::string key = FirstStateKey(store_, std::string_view("fact\0", 5));
+  auto r = VerifyAfter([&](RawStore& raw) { raw.Delete("projection", key); }, {"--figures"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("verify --figures: fact "));
+  EXPECT_THAT(r.err, HasSubstr(": missing from the live state"));
 }
 
 }  // namespace

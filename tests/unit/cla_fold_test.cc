@@ -203,6 +203,35 @@ TEST(ClaFold, FactsSurviveEncodingAndKeysSortInTimelineOrder) {
   EXPECT_FALSE(ChildOfFactKey("cla\0x").has_value());
 }
 
+TEST(ClaFold, FactKeysKeepChildIdsOfEveryLengthWhole) {
+  Fact f = Care(EventType::kCarePeriodStarted, D(2023, 1, 10), "C2", "U1");
+  // 255 and 256 were one child when the length was a single byte (256 wrapped to 0), and
+  // 65,536 wraps a two-byte length as well.
+  for (size_t n : {size_t{1}, size_t{127}, size_t{128}, size_t{255}, size_t{256}, size_t{65536}}) {
+    SCOPED_TRACE(n);
+    std::string a(n, 'x');
+    std::string b = a;
+    b.back() = 'y';
+    EXPECT_EQ(ChildOfFactKey(FactKey(a, f)), std::optional<std::string_view>(a));
+    EXPECT_EQ(ChildOfFactKey(FactKeyPrefix(b)), std::optional<std::string_view>(b));
+    EXPECT_TRUE(FactKey(a, f).starts_with(FactKeyPrefix(a)));
+    // A child's prefix scan never meets a fact of another child, however the ids relate.
+    for (const std::string& other : {b, a + "x", a.substr(0, n - 1), std::string(n + 256, 'x')}) {
+      EXPECT_FALSE(FactKey(other, f).starts_with(FactKeyPrefix(a))) << other.size();
+      EXPECT_NE(ChildOfFactKey(FactKey(other, f)), std::optional<std::string_view>(a));
+    }
+  }
+  // Under 128 bytes the key is what the former single length byte made it: stores keep theirs.
+  EXPECT_EQ(FactKeyPrefix("child-1"), std::string("fact\0\x07", 6) + "child-1");
+  EXPECT_EQ(FactKeyPrefix(std::string(127, 'x')),
+            std::string("fact\0\x7f", 6) + std::string(127, 'x'));
+  EXPECT_EQ(FactKeyPrefix(std::string(300, 'x')).substr(5, 2), std::string("\xac\x02", 2));
+  // A key cut inside its id is nobody's.
+  std::string cut = FactKeyPrefix(std::string(300, 'x'));
+  cut.resize(cut.size() - 1);
+  EXPECT_FALSE(ChildOfFactKey(cut).has_value());
+}
+
 TEST(ClaFold, SourceKeySurvivesEncodingAndAStoreOfTheFormerFormatIsStillRead) {
   Fact f = Care(EventType::kCarePeriodEnded, D(2023, 8, 1));
   f.source_key = "ssda903:care.period_ended:c:2023-01-10";

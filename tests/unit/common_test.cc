@@ -4,6 +4,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <string>
+#include <vector>
+
 namespace careledger {
 namespace {
 
@@ -279,6 +282,34 @@ TEST(Codec, LengthPrefixedStringsReadBackInTurn) {
   EXPECT_EQ(second, std::string_view("a\0b", 3));
   EXPECT_TRUE(in.empty());
   EXPECT_FALSE(codec::GetLengthPrefixed(in, first));
+}
+
+TEST(Codec, KeyPartsOfAnyLengthReadBackWhole) {
+  std::string buf;
+  const std::vector<size_t> lengths = {0, 1, 127, 128, 255, 256, 16383, 16384, 65536};
+  for (size_t n : lengths) codec::PutKeyPart(buf, std::string(n, char('a' + n % 26)));
+  std::string_view in = buf;
+  for (size_t n : lengths) {
+    std::string_view part;
+    ASSERT_TRUE(codec::GetKeyPart(in, part)) << n;
+    EXPECT_EQ(part, std::string(n, char('a' + n % 26)));
+  }
+  EXPECT_TRUE(in.empty());
+  // LEB128: one byte below 128 (the former u8 length), then 7 bits a byte, low bits first.
+  std::string one, two, three;
+  codec::PutKeyPart(one, std::string(127, 'x'));
+  codec::PutKeyPart(two, std::string(256, 'x'));
+  codec::PutKeyPart(three, std::string(65536, 'x'));
+  EXPECT_EQ(one.substr(0, 1), "\x7f");
+  EXPECT_EQ(two.substr(0, 2), "\x80\x02");
+  EXPECT_EQ(three.substr(0, 3), "\x80\x80\x04");
+  // Cut short, in the length or in the bytes: not read.
+  for (std::string_view cut :
+       {std::string_view(two).substr(0, 1), std::string_view(two).substr(0, 200),
+        std::string_view("\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01")}) {
+    std::string_view part;
+    EXPECT_FALSE(codec::GetKeyPart(cut, part));
+  }
 }
 
 TEST(Fingerprint, IsSixtyFourBitFnv1a) {

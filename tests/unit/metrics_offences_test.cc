@@ -3,6 +3,7 @@
 // in the fixture; the comment next to it gives the reasoning.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -435,6 +436,63 @@ TEST_F(MetricsOffences, MissingByHomePutsTheHomesWithMostEpisodesFirst) {
   EXPECT_EQ(table->rows[1].values[0].value, 2.0);
   EXPECT_EQ(table->rows[2].groups, std::vector<std::string>{"H1"});
   EXPECT_EQ(table->rows[2].values[0].value, 1.0);
+}
+
+// Children whose ids are long and differ only in their last character are two children. 64
+// four-byte characters meet the envelope's maxLength of 64 and are 256 bytes, which a one-byte
+// length in the fact key wrapped to 0: every such child read as the same one.
+TEST_F(MetricsOffences, LongChildIdsDifferingOnlyAtTheEndStayTwoChildren) {
+  std::string grin;  // U+1F600, four bytes
+  for (int i = 0; i < 63; ++i) grin += "\U0001F600";
+  const std::string ids[] = {grin + "\U0001F600", grin + "\U0001F601",  // 256 bytes
+                             grin + "\u20AC", grin + "\u20AD"};         // 255 bytes
+  std::vector<std::string> lines;
+  for (size_t i = 0; i < std::size(ids); ++i) {
+    std::string n = std::to_string(i);
+    lines.push_back(Registered("r" + n, ids[i], "2010-03-01", "F", "WBRI"));
+    lines.push_back(CareStarted("c" + n, ids[i], "2024-01-01", "H9"));
+    lines.push_back(Reported("m" + n, ids[i], "2025-01-05T10:00:00Z", "e" + n));
+  }
+  ASSERT_EQ(ids[0].size(), 256u);
+  ASSERT_EQ(ids[2].size(), 255u);
+  Fold(*store_, lines);
+  // Four episodes by four children, one each.
+  auto figures = Report(*store_, Query("missing", Day(2025, 1, 1), Day(2025, 2, 1)));
+  EXPECT_EQ(figures["cla"]["episodes"], "4");
+  EXPECT_EQ(figures["cla"]["children"], "4");
+  std::vector<std::string> seen;
+  ASSERT_TRUE(ForEachChild(*store_, std::nullopt, [&](const ChildView& child) {
+                seen.emplace_back(child.child_id);
+                EXPECT_EQ(child.missing.size(), 1u);
+              }).ok());
+  std::sort(seen.begin(), seen.end());
+  std::vector<std::string> want(std::begin(ids), std::end(ids));
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(seen, want);
+}
+
+// Past what the envelope allows, the key functions still keep ids apart: facts put straight
+// into the state for two 65,536-byte ids are read back as two children.
+TEST_F(MetricsOffences, ChildIdsOf65536BytesStayTwoChildren) {
+  std::string a(65536, 'c');
+  std::string b = a;
+  b.back() = 'd';
+  auto batch = store_->NewBatch();
+  for (const std::string* id : {&a, &b}) {
+    Fact f;
+    f.type = EventType::kMissingReported;
+    f.event_id = "m" + std::string(1, id->back());
+    f.occurred_at =
+        Timestamp{Day(2025, 1, 5), Instant{std::chrono::sys_days{Day(2025, 1, 5)}}, false};
+    f.data.episode_id = "e";
+    batch.PutState(FactKey(*id, f), EncodeFact(f, 0));
+  }
+  ASSERT_TRUE(store_->Write(batch).ok());
+  std::vector<std::string> seen;
+  ASSERT_TRUE(ForEachChild(*store_, std::nullopt, [&](const ChildView& child) {
+                seen.emplace_back(child.child_id);
+              }).ok());
+  EXPECT_EQ(seen, (std::vector<std::string>{a, b}));
 }
 
 // ---- M8 ------------------------------------------------------------------------------------

@@ -118,6 +118,13 @@ uint64_t GetFixed64(const char* p);
 void PutLengthPrefixed(std::string& out, std::string_view s);  // u32 length + bytes
 // Reads one length-prefixed string from the front of `in` and advances it.
 bool GetLengthPrefixed(std::string_view& in, std::string_view& out);
+// A key part of any length: LEB128 varint length + bytes. Self-delimiting, so no part's
+// encoding is a prefix of another's, and a prefix scan for one part never meets another. A
+// length under 128 is the one byte it would be as a plain u8, so keys written with a one-byte
+// length before stay the same.
+void PutKeyPart(std::string& out, std::string_view s);
+// Reads one key part from the front of `in` and advances it; false when `in` is cut short.
+bool GetKeyPart(std::string_view& in, std::string_view& out);
 // A date as an unsigned key that sorts in date order (days since 1970 + 2^31).
 uint32_t DaysKey(Date d);
 Date DateFromDaysKey(uint32_t key);

@@ -204,6 +204,11 @@ Result<RebuildStats> RebuildProjectionsInto(const EventStore& from, EventStore& 
 // order and whenever they arrived, have the same hash (counters that net to zero are left out).
 // `family` names a state family other than the live one (a rebuild's).
 Result<ChainHash> ProjectionStateHash(const EventStore& store, std::string_view family = {});
+// Folds the log of `store` again into a scratch store made at `scratch_dir` (removed after)
+// and compares the result with the live state cell by cell, as ProjectionStateHash reads
+// them. The first cell that differs, named with both values, or nullopt when none does.
+Result<std::optional<std::string>> FirstDifferingCell(const EventStore& store,
+                                                      const std::string& scratch_dir);
 
 // ---- Rebuilding the state from the log (careledger replay) ----------------------------------
 // Folds the log into a new state family beside the live one, with the same Projector the

@@ -72,6 +72,7 @@ struct LogRecord {
 struct VerifyReport {
   uint64_t records = 0;
   ChainHash head{};  // the chain hash of the last record: a fingerprint of the whole log
+  uint64_t dead_letters = 0;
 };
 
 // A message that could not be accepted, kept with the reason and its original bytes.
@@ -197,8 +198,9 @@ class EventStore {
 
   // Recomputes the hash chain and checks the invariants: sequences without gaps, the head in
   // meta matches the last record, every event_id key points to its record and back, the
-  // per-child index holds every record, no stored offset is behind the log. The first
-  // breach is returned as a Fatal status that names it.
+  // per-child index holds every record, the dead letters are as many as the batches stored,
+  // every stored offset is the one ingest last wrote and none is behind the log or a dead
+  // letter. The first breach is returned as a Fatal status that names it.
   Result<VerifyReport> Verify() const;
   // A consistent copy of the store in `dir` (which must not exist), taken while ingest may be
   // writing: SST files are hard-linked, the WAL copied. The copy is itself a store.
@@ -212,7 +214,8 @@ class EventStore {
 
  private:
   EventStore() = default;
-  Status ReadTail();  // next_sequence_ and head_ from the last log record
+  Status ReadTail();    // next_sequence_ and head_ from the last log record
+  Status ReadLedger();  // a writer's copy of the offsets and the dead-letter count
   struct Impl;
   std::unique_ptr<Impl> impl_;
   std::atomic<uint64_t> next_sequence_{0};
