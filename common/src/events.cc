@@ -425,6 +425,44 @@ struct EnvelopeParser::Impl {
   std::vector<char> padded;
 };
 
+namespace {
+// JSON leaves duplicate member names undefined (RFC 8259: "SHOULD be unique"); parsers differ
+// on which copy wins, so a downstream reader of the stored bytes could see another event than
+// the one validated here. Refused, naming the member. Objects are small (a dozen members), so
+// comparing each name with the ones before it is the cheap way.
+std::optional<std::string> DuplicateMember(element e, const std::string& at) {
+  simdjson::dom::object obj;
+  simdjson::dom::array arr;
+  if (e.get_object().get(obj) == simdjson::SUCCESS) {
+    std::string_view seen[32];
+    size_t n = 0;
+    std::vector<std::string_view> more;
+    for (auto [key, value] : obj) {
+      bool dup = std::find(seen, seen + n, key) != seen + n ||
+                 std::find(more.begin(), more.end(), key) != more.end();
+      if (dup) return (at.empty() ? "" : at + ".") + std::string(key);
+      if (n < std::size(seen)) {
+        seen[n++] = key;
+      } else {
+        more.push_back(key);
+      }
+      if (value.is_object() || value.is_array()) {
+        if (auto d = DuplicateMember(value, (at.empty() ? "" : at + ".") + std::string(key))) {
+          return d;
+        }
+      }
+    }
+  } else if (e.get_array().get(arr) == simdjson::SUCCESS) {
+    for (element item : arr) {
+      if (item.is_object() || item.is_array()) {
+        if (auto d = DuplicateMember(item, at + "[]")) return d;
+      }
+    }
+  }
+  return std::nullopt;
+}
+}  // namespace
+
 EnvelopeParser::EnvelopeParser() : EnvelopeParser(ParserOptions{}) {}
 EnvelopeParser::EnvelopeParser(ParserOptions options) : impl_(std::make_unique<Impl>()) {
   impl_->options = options;
@@ -454,6 +492,9 @@ Status EnvelopeParser::Parse(std::string_view json, Envelope& out) {
   }
   simdjson::dom::object obj;
   if (doc.get_object().get(obj)) return Status::BadInput("not a JSON object");
+  if (auto dup = DuplicateMember(doc, "")) {
+    return Status::BadInput("field '" + *dup + "': appears twice in one object");
+  }
   CARELEDGER_RETURN_IF_ERROR(schema::Validate(doc, contract.schemas->envelope(), nullptr));
 
   // Valid against envelope.schema.json: every required field is there with its type.

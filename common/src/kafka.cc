@@ -159,6 +159,10 @@ MockCluster::~MockCluster() {
 
 // ---- Producer -------------------------------------------------------------------------------
 
+// kMaxEnvelopeBytes plus 64 KiB for the key, headers and record batch framing.
+constexpr const char* kProducerMaxBytes = "1114112";
+static_assert(kMaxEnvelopeBytes + 65536 == 1114112);
+
 struct Producer::Callbacks {
   DeliveryCallback on_delivery;
 };
@@ -172,6 +176,13 @@ Result<std::unique_ptr<Producer>> Producer::Open(const Settings& settings,
                                                   {"linger.ms", "5"},
                                                   {"queue.buffering.max.messages", "1000000"},
                                                   {"compression.codec", "none"},
+                                                  // The contract allows envelopes up to
+                                                  // kMaxEnvelopeBytes (1 MiB); librdkafka's
+                                                  // default limit (1,000,000) is below it.
+                                                  // Key, headers and batch framing need room
+                                                  // beside the value; topics need the same
+                                                  // max.message.bytes (real-kafka.toml).
+                                                  {"message.max.bytes", kProducerMaxBytes},
                                               }));
   if (!conf.ok()) return conf.status();
   std::unique_ptr<Producer> p(new Producer());

@@ -404,6 +404,8 @@ Status AdaptJsonl(const std::vector<std::string>& files, RowSink& sink) {
     while (std::getline(in, line)) {
       ++line_no;
       if (!line.empty() && line.back() == '\r') line.pop_back();
+      // A UTF-8 byte order mark, as Windows editors write: not part of the first event.
+      if (line_no == 1 && line.starts_with("\xEF\xBB\xBF")) line.erase(0, 3);
       if (line.find_first_not_of(" \t") == std::string::npos) continue;
       sink.CountRow();
       one.resize(1);

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <set>
 #include <thread>
 
 #include "test_support.h"
@@ -191,6 +192,35 @@ TEST(FeedPublish, AReExtractThatChangesARowIsANewVersionAndACompleteOneRetractsW
   EXPECT_THAT(publish(complete).err, HasSubstr("complete re-extract: 0 stored records"));
   EXPECT_EQ(ingest.Stop(), 0) << ingest.Stderr();
   EXPECT_THAT(ingest.Stderr(), HasSubstr("dead letters 0"));
+}
+
+TEST(FeedPublish, TheLargestEnvelopeTheContractAllowsIsDeliveredAndIngested) {
+  // Up to 1 MiB meets the contract (kMaxEnvelopeBytes); librdkafka's own default limit is
+  // 1,000,000 bytes, so before, publish could not deliver what ingest would accept.
+  test::TempDir dir;
+  const std::string event =
+      R"({"event_id":"big-1","type":"child.registered","schema_version":1,"source":"lcs",)"
+      R"("child_id":"C-BIG","occurred_at":"2024-01-01","recorded_at":"2024-01-02T00:00:00Z",)"
+      R"("data":{"dob":"2012-05-01","sex":"F","ethnicity":"WBRI"})";
+  const size_t kLimit = 1 << 20;
+  // Insignificant whitespace makes it as large as allowed: exactly 1 MiB.
+  std::string line = event + std::string(kLimit - event.size() - 1, ' ') + "}";
+  ASSERT_EQ(line.size(), kLimit);
+  test::WriteFile(dir / "big.jsonl", line + "\n");
+  test::BrokerProcess broker(1);
+  auto published = Careledger({"publish", "--brokers", broker.bootstrap(), dir / "big.jsonl"});
+  ASSERT_EQ(published.exit_code, 0) << published.err;
+  EXPECT_THAT(published.err, HasSubstr("published 1 of 1 events"));
+  auto ingested = Careledger({"ingest", "--brokers", broker.bootstrap(), "--data", dir / "store",
+                              "--until-end", "--kafka", "session.timeout.ms=6000"});
+  ASSERT_EQ(ingested.exit_code, 0) << ingested.err;
+  EXPECT_EQ(test::StoredEventIds(dir / "store"), std::multiset<std::string>{"big-1"});
+
+  // One byte more is refused by publish, naming the line and the limit.
+  test::WriteFile(dir / "bigger.jsonl", line.substr(0, kLimit - 1) + " }\n");
+  auto refused = Careledger({"publish", "--brokers", broker.bootstrap(), dir / "bigger.jsonl"});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_THAT(refused.err, HasSubstr("bigger.jsonl:1: oversize: 1048577 bytes > 1048576"));
 }
 
 }  // namespace

@@ -164,6 +164,15 @@ TEST(JsonlAdapter, PassesValidEnvelopesThroughByteForByte) {
   EXPECT_EQ(a.events[7].line, 10u) << "lines are counted with the blank ones";
 }
 
+TEST(JsonlAdapter, AByteOrderMarkDoesNotCostTheFirstLine) {
+  // As a Windows editor saves UTF-8: before, the first event was refused as not JSON.
+  OneFile f("\xEF\xBB\xBF" + Golden("police.jsonl"), "bom.jsonl");
+  auto a = Adapt(FeedFormat::kJsonl, {f.path});
+  EXPECT_EQ(a.Envelopes(), Golden("police.jsonl"));
+  EXPECT_EQ(a.report.rows, a.report.events);
+  EXPECT_EQ(a.rejects.size(), 0u);
+}
+
 // ---- SSDA903 rejects ------------------------------------------------------------------------
 
 TEST(Ssda903Adapter, BadDatesAreNamedAndTheOtherRowsPublished) {
