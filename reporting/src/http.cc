@@ -211,6 +211,7 @@ Result<std::string> PrometheusMetrics(const EventStore& store, const ServeOption
 struct HttpServer::Impl {
   ServeOptions options;
   std::unique_ptr<httplib::Server> server;  // an httplib::SSLServer when serving TLS
+  int listen_fd = -1;                       // the listening socket, once bound
   std::thread thread;
   std::string address;
   std::atomic<EventStore*> store{nullptr};
@@ -419,17 +420,14 @@ void HttpServer::Impl::Routes() {
 
 namespace {
 
-// Why serving on `host` as configured would expose figures or the token in clear; empty when
-// it would not (loopback, or TLS and a token).
-std::string PublicExposure(const std::string& host, const ServeOptions& o) {
-  if (IsLoopback(host)) return "";
+// What serving on `host` as configured lacks to keep figures and the token off the wire in
+// clear: nothing on loopback, otherwise TLS and a token.
+std::vector<std::string> PublicExposure(const std::string& host, const ServeOptions& o) {
   std::vector<std::string> missing;
+  if (IsLoopback(host)) return missing;
   if (o.tls_cert_path.empty()) missing.push_back("TLS (serve.tls_cert and serve.tls_key)");
   if (o.token.empty()) missing.push_back("a bearer token (serve.token)");
-  if (missing.empty()) return "";
-  std::string out = missing[0];
-  if (missing.size() > 1) out += " and " + missing[1];
-  return out;
+  return missing;
 }
 
 }  // namespace
@@ -453,12 +451,13 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(ServeOptions options) {
   if (options.tls_cert_path.empty() != options.tls_key_path.empty()) {
     return Status::BadInput("serve: TLS needs both serve.tls_cert and serve.tls_key");
   }
-  if (std::string missing = PublicExposure(host, options); !missing.empty()) {
+  if (auto lacking = PublicExposure(host, options); !lacking.empty()) {
+    std::string missing = lacking[0] + (lacking.size() > 1 ? " and " + lacking[1] : "");
     if (!options.insecure_public) {
       return Status::BadInput(
           "refusing to serve on " + options.listen + ": it is not a loopback address, and " +
-          missing +
-          " is missing. Give them (--tls-cert, --tls-key; serve.token in the settings "
+          missing + (lacking.size() > 1 ? " are" : " is") +
+          " missing. Give them (--tls-cert, --tls-key; serve.token in the settings "
           "file), listen on 127.0.0.1, or pass --insecure-public to serve without them");
     }
     spdlog::warn(
@@ -498,14 +497,14 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(ServeOptions options) {
   http.new_task_queue = [max_connections] { return new ConnectionWorkers(max_connections); };
   http.set_read_timeout(o.read_timeout);
   http.set_keep_alive_timeout(o.keep_alive_seconds);
-  int listen_fd = -1;
-  http.set_socket_options([&listen_fd](socket_t fd) {
+  http.set_socket_options([&impl](socket_t fd) {
     httplib::default_socket_options(fd);
     // A connection that sends nothing is not handed to accept (so takes no thread) until its
-    // first bytes arrive; the kernel gives up on it after a few SYN-ACK retries.
+    // first bytes arrive or a few seconds of SYN-ACK retries have passed; then the keep-alive
+    // timeout closes it.
     int seconds = 2;
     ::setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &seconds, sizeof seconds);
-    listen_fd = fd;
+    impl.listen_fd = fd;
   });
   impl.Routes();
   if (port == 0) {
@@ -516,7 +515,10 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(ServeOptions options) {
                          " (in use, or not an address of this machine)");
   }
   // httplib listens with a backlog of 5; listen() again on the bound socket sets ours.
-  if (listen_fd >= 0) ::listen(listen_fd, o.listen_backlog);
+  if (impl.listen_fd < 0 || ::listen(impl.listen_fd, o.listen_backlog) != 0) {
+    spdlog::warn("serve: could not set the listen backlog to {}; httplib's 5 stands",
+                 o.listen_backlog);
+  }
   impl.address = host + ":" + std::to_string(port);
   impl.thread = std::thread([&impl] { impl.server->listen_after_bind(); });
   return server;

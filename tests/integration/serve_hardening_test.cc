@@ -155,7 +155,7 @@ TEST(ServeHardening, PublicAddressNeedsTlsAndAToken) {
   EXPECT_EQ(refused.exit_code, 1);
   EXPECT_THAT(refused.err, HasSubstr("refusing to serve on 0.0.0.0:0: it is not a loopback "
                                      "address, and TLS (serve.tls_cert and serve.tls_key) and a "
-                                     "bearer token (serve.token) is missing"));
+                                     "bearer token (serve.token) are missing"));
   EXPECT_THAT(refused.err, HasSubstr("--insecure-public"));
   test::WriteFile(dir / "c.toml", "[serve]\ntoken = \"" + kToken + "\"\n");
   ::chmod((dir / "c.toml").c_str(), 0600);
