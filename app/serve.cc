@@ -19,18 +19,31 @@ namespace {
 struct ServeFlags {
   CommonFlags common;
   std::string listen;
+  std::string tls_cert, tls_key;
+  bool insecure_public = false;
 };
 
 void AddServeFlags(CLI::App& cmd, ServeFlags& f) {
   AddCommonFlags(cmd, f.common);
   cmd.add_option("--listen", f.listen,
                  "HOST:PORT to serve on (default serve.listen, 127.0.0.1:8080; port 0: any free)");
+  cmd.add_option("--tls-cert", f.tls_cert,
+                 "PEM certificate (chain) to serve HTTPS with (default serve.tls_cert)");
+  cmd.add_option("--tls-key", f.tls_key, "PEM private key of --tls-cert (default serve.tls_key)");
+  cmd.add_flag("--insecure-public", f.insecure_public,
+               "serve on an address other than loopback without TLS or a token (logs a warning)");
 }
 
 ServeOptions ToServeOptions(const ServeFlags& f, const Context& ctx) {
   ServeOptions o;
   o.listen = f.listen.empty() ? ctx.config.ServeListen() : f.listen;
   o.token = ctx.config.ServeToken();
+  // The flags replace the settings' pair as a whole: a key from one and a certificate from the
+  // other would not match.
+  bool flags_tls = !f.tls_cert.empty() || !f.tls_key.empty();
+  o.tls_cert_path = flags_tls ? f.tls_cert : ctx.config.ServeTlsCert();
+  o.tls_key_path = flags_tls ? f.tls_key : ctx.config.ServeTlsKey();
+  o.insecure_public = f.insecure_public;
   o.store_path = ctx.data_dir;
   Config config = ctx.config;
   o.population = [config](int year) { return config.PopulationFor(year); };
@@ -39,8 +52,9 @@ ServeOptions ToServeOptions(const ServeFlags& f, const Context& ctx) {
 
 // The first stdout line is the address, as `broker` prints its own: scripts and tests read it.
 void Announce(const HttpServer& server, const ServeOptions& o) {
-  std::cout << "http://" << server.address() << std::endl;
-  spdlog::info("serving on http://{} ({})", server.address(),
+  const char* scheme = server.tls() ? "https://" : "http://";
+  std::cout << scheme << server.address() << std::endl;
+  spdlog::info("serving on {}{} ({})", scheme, server.address(),
                o.token.empty() ? "no serve.token: published figures only"
                                : "exact figures with the bearer token");
 }

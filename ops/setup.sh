@@ -36,6 +36,7 @@ TEST_PACKAGES=(
   prometheus                       # promtool: tests/ops checks and tests ops/prometheus rules
   chromium                         # headless browser: tests/integration/dashboard_test.cc
   postgresql                       # bench/postgres_peer.cc: the PostgreSQL peer (initdb, pg_ctl, psql)
+  openssl                          # the openssl command: the self-signed certificate of the TLS serve test
 )
 # Only `tidy` needs these.
 TIDY_PACKAGES=(

@@ -29,12 +29,14 @@ struct Known {
   Shape shape;
   std::string_view env;  // the CARELEDGER_* variable that overrides it; empty: none
 };
-constexpr std::array<Known, 6> kKnown = {{
+constexpr std::array<Known, 8> kKnown = {{
     {"brokers", Shape::kString, "CARELEDGER_BROKERS"},
     {"data", Shape::kString, "CARELEDGER_DATA"},
     {"log_level", Shape::kString, "CARELEDGER_LOG_LEVEL"},
     {"serve.listen", Shape::kString, "CARELEDGER_SERVE_LISTEN"},
     {"serve.token", Shape::kString, "CARELEDGER_SERVE_TOKEN"},
+    {"serve.tls_cert", Shape::kString, "CARELEDGER_SERVE_TLS_CERT"},
+    {"serve.tls_key", Shape::kString, "CARELEDGER_SERVE_TLS_KEY"},
     {"ssda903.local_postcode_districts", Shape::kStringList, ""},
 }};
 
@@ -366,6 +368,12 @@ Status ConfigBuilder::Validate() const {
                   "must be at least 32 printable characters without spaces (openssl rand -hex 32)");
     }
   }
+  bool cert = e.count("serve.tls_cert") && !e.at("serve.tls_cert").value.empty();
+  bool key = e.count("serve.tls_key") && !e.at("serve.tls_key").value.empty();
+  if (cert != key) {
+    return fail(cert ? "serve.tls_cert" : "serve.tls_key",
+                cert ? "needs serve.tls_key beside it" : "needs serve.tls_cert beside it");
+  }
   if (auto d = e.find("ssda903.local_postcode_districts"); d != e.end()) {
     for (const std::string& district : SplitList(d->second.value)) {
       bool ok =
@@ -413,6 +421,18 @@ const std::string& Config::ServeListen() const {
 const std::string& Config::ServeToken() const {
   static const std::string kNone;
   auto it = entries_.find("serve.token");
+  return it == entries_.end() ? kNone : it->second.value;
+}
+
+const std::string& Config::ServeTlsCert() const {
+  static const std::string kNone;
+  auto it = entries_.find("serve.tls_cert");
+  return it == entries_.end() ? kNone : it->second.value;
+}
+
+const std::string& Config::ServeTlsKey() const {
+  static const std::string kNone;
+  auto it = entries_.find("serve.tls_key");
   return it == entries_.end() ? kNone : it->second.value;
 }
 

@@ -1,16 +1,27 @@
 // The HTTP server behind `careledger serve` and `careledger run` (docs/api.md), on cpp-httplib.
 // Handlers run on httplib's thread pool; the store is read concurrently, and a secondary store
 // is brought up to date under an exclusive lock between reads.
+#include <arpa/inet.h>
 #include <httplib.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/crypto.h>
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cerrno>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
 #include <filesystem>
 #include <map>
 #include <mutex>
 #include <shared_mutex>
 #include <thread>
+#include <vector>
 
 #include "careledger/reporting.h"
 
@@ -82,15 +93,102 @@ std::optional<std::string> RawParam(const std::string& target, std::string_view 
   return std::nullopt;
 }
 
+// A request path or method as the log shows it: control characters and bytes outside printable
+// ASCII as \xHH (and a backslash doubled), so a decoded %0A cannot start a forged log line.
+std::string Printable(std::string_view s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c < 0x20 || c >= 0x7f) {
+      char buf[5];
+      std::snprintf(buf, sizeof buf, "\\x%02x", c);
+      out += buf;
+    } else {
+      out += char(c);
+    }
+  }
+  return out;
+}
+
 // 401 for a token that was sent and is wrong, logged (so that guessing shows) without the token.
 void Refuse(const httplib::Request& req, httplib::Response& res) {
-  spdlog::warn("serve: {} {} from {}: wrong bearer token (not logged)", req.method, req.path,
-               req.remote_addr);
+  spdlog::warn("serve: {} {} from {}: wrong bearer token (not logged)", Printable(req.method),
+               Printable(req.path), req.remote_addr);
   Error(res, 401, "invalid bearer token");
 }
 
 bool IsTrue(const std::string& v) {
   return v == "1" || v == "true" || v == "yes";
+}
+
+// httplib's own pool has a fixed number of threads (8 on this machine) and each is held for
+// a connection's whole life, so eight idle sockets kept /healthz waiting for seconds. This
+// pool starts a thread whenever no worker is free, up to `max`, and lets a thread go after a
+// while idle. At `max`, enqueue waits: the listen thread stops accepting, and further
+// connections queue in the kernel (bounded by the listen backlog) rather than in memory.
+class ConnectionWorkers : public httplib::TaskQueue {
+ public:
+  explicit ConnectionWorkers(size_t max) : max_(max) {}
+  ~ConnectionWorkers() override { shutdown(); }
+
+  void enqueue(std::function<void()> fn) override {
+    std::unique_lock lock(mu_);
+    room_.wait(lock, [&] { return jobs_.size() < idle_ || threads_ < max_ || stopping_; });
+    jobs_.push_back(std::move(fn));
+    if (jobs_.size() <= idle_) {
+      work_.notify_one();
+      return;
+    }
+    ++threads_;
+    // Detached: a worker leaves on its own when idle, and shutdown waits for the count.
+    std::thread([this] { Work(); }).detach();
+  }
+
+  void shutdown() override {
+    std::unique_lock lock(mu_);
+    stopping_ = true;
+    work_.notify_all();
+    room_.notify_all();
+    gone_.wait(lock, [&] { return threads_ == 0; });
+  }
+
+ private:
+  static constexpr auto kIdleExit = std::chrono::seconds(30);
+
+  void Work() {
+    std::unique_lock lock(mu_);
+    for (;;) {
+      ++idle_;
+      work_.wait_for(lock, kIdleExit, [&] { return !jobs_.empty() || stopping_; });
+      --idle_;
+      if (jobs_.empty()) break;  // idle too long, or stopping
+      auto fn = std::move(jobs_.front());
+      jobs_.pop_front();
+      lock.unlock();
+      fn();
+      lock.lock();
+      room_.notify_one();
+    }
+    --threads_;
+    room_.notify_one();
+    gone_.notify_all();  // under the lock: `this` may be gone as soon as it is released
+  }
+
+  const size_t max_;
+  std::mutex mu_;
+  std::condition_variable work_, room_, gone_;
+  std::deque<std::function<void()>> jobs_;
+  size_t threads_ = 0, idle_ = 0;
+  bool stopping_ = false;
+};
+
+// Loopback as the operator writes it: 127.0.0.0/8, ::1 (bracketed or not) and localhost. Any
+// other name counts as public, even one that resolves to loopback today.
+bool IsLoopback(const std::string& host) {
+  if (host == "localhost" || host == "::1" || host == "[::1]") return true;
+  in_addr a{};
+  return ::inet_pton(AF_INET, host.c_str(), &a) == 1 && (ntohl(a.s_addr) >> 24) == 127;
 }
 
 // The monitoring figures that need every child folded, kept for as long as the store's log
@@ -112,7 +210,8 @@ Result<std::string> PrometheusMetrics(const EventStore& store, const ServeOption
 
 struct HttpServer::Impl {
   ServeOptions options;
-  httplib::Server server;
+  std::unique_ptr<httplib::Server> server;  // an httplib::SSLServer when serving TLS
+  int listen_fd = -1;                       // the listening socket, once bound
   std::thread thread;
   std::string address;
   std::atomic<EventStore*> store{nullptr};
@@ -278,22 +377,22 @@ void HttpServer::Impl::Prometheus(const httplib::Request& req, httplib::Response
 }
 
 void HttpServer::Impl::Routes() {
-  server.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
+  server->Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
     res.set_content("ok\n", "text/plain");
   });
-  server.Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
+  server->Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
     std::string why;
     if (Ready(why)) return res.set_content("ready\n", "text/plain");
     res.status = 503;
     res.set_content("not ready: " + why + "\n", "text/plain");
   });
-  server.Get(R"(/api/v1/metrics/([a-z0-9-]+))",
-             [this](const httplib::Request& req, httplib::Response& res) { Metric(req, res); });
-  server.Get(R"(/api/v1/lineage/([a-z0-9-]+))",
-             [this](const httplib::Request& req, httplib::Response& res) { Lineage(req, res); });
+  server->Get(R"(/api/v1/metrics/([a-z0-9-]+))",
+              [this](const httplib::Request& req, httplib::Response& res) { Metric(req, res); });
+  server->Get(R"(/api/v1/lineage/([a-z0-9-]+))",
+              [this](const httplib::Request& req, httplib::Response& res) { Lineage(req, res); });
   // How far the store has got: its log's length. Figures change only when it moves (or the
   // day does), so a client polls this and asks for figures again only then.
-  server.Get("/api/v1/head", [this](const httplib::Request& req, httplib::Response& res) {
+  server->Get("/api/v1/head", [this](const httplib::Request& req, httplib::Response& res) {
     if (Authorize(req, options.token) == Access::kRefused) return Refuse(req, res);
     std::shared_lock<std::shared_mutex> lock;
     EventStore* s = Fresh(lock, res);
@@ -301,22 +400,37 @@ void HttpServer::Impl::Routes() {
     res.set_content("{\"log_records\":" + std::to_string(s->next_sequence()) + "}\n",
                     "application/json");
   });
-  server.Get("/api/v1/deadletters", [this](const httplib::Request& req, httplib::Response& res) {
+  server->Get("/api/v1/deadletters", [this](const httplib::Request& req, httplib::Response& res) {
     DeadLetters(req, res);
   });
-  server.Get("/metrics",
-             [this](const httplib::Request& req, httplib::Response& res) { Prometheus(req, res); });
-  server.Get(R"(/.*)", [](const httplib::Request& req, httplib::Response& res) {
+  server->Get("/metrics", [this](const httplib::Request& req, httplib::Response& res) {
+    Prometheus(req, res);
+  });
+  server->Get(R"(/.*)", [](const httplib::Request& req, httplib::Response& res) {
     auto asset = DashboardAsset(req.path);
     if (!asset) return Error(res, 404, "no such page");
     res.set_content(std::string(asset->body), std::string(asset->content_type).c_str());
   });
   // The access log names the path only: a query string may carry selectors worth keeping out
   // of logs, and headers (the token) are never logged.
-  server.set_logger([](const httplib::Request& req, const httplib::Response& res) {
-    spdlog::debug("serve: {} {} {}", req.method, req.path, res.status);
+  server->set_logger([](const httplib::Request& req, const httplib::Response& res) {
+    spdlog::debug("serve: {} {} {}", Printable(req.method), Printable(req.path), res.status);
   });
 }
+
+namespace {
+
+// What serving on `host` as configured lacks to keep figures and the token off the wire in
+// clear: nothing on loopback, otherwise TLS and a token.
+std::vector<std::string> PublicExposure(const std::string& host, const ServeOptions& o) {
+  std::vector<std::string> missing;
+  if (IsLoopback(host)) return missing;
+  if (o.tls_cert_path.empty()) missing.push_back("TLS (serve.tls_cert and serve.tls_key)");
+  if (o.token.empty()) missing.push_back("a bearer token (serve.token)");
+  return missing;
+}
+
+}  // namespace
 
 Result<std::unique_ptr<HttpServer>> HttpServer::Start(ServeOptions options) {
   auto colon = options.listen.rfind(':');
@@ -334,20 +448,79 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(ServeOptions options) {
     return Status::BadInput("serve.listen: not HOST:PORT: " + options.listen);
   }
   std::string host = options.listen.substr(0, colon);
+  if (options.tls_cert_path.empty() != options.tls_key_path.empty()) {
+    return Status::BadInput("serve: TLS needs both serve.tls_cert and serve.tls_key");
+  }
+  if (auto lacking = PublicExposure(host, options); !lacking.empty()) {
+    std::string missing = lacking[0] + (lacking.size() > 1 ? " and " + lacking[1] : "");
+    if (!options.insecure_public) {
+      return Status::BadInput(
+          "refusing to serve on " + options.listen + ": it is not a loopback address, and " +
+          missing + (lacking.size() > 1 ? " are" : " is") +
+          " missing. Give them (--tls-cert, --tls-key; serve.token in the settings "
+          "file), listen on 127.0.0.1, or pass --insecure-public to serve without them");
+    }
+    spdlog::warn(
+        "serve: serving on {} without {} (--insecure-public): anyone who can reach it "
+        "can read published figures, and a token sent in clear can be read on the way",
+        options.listen, missing);
+  }
+  for (const std::string* path : {&options.tls_cert_path, &options.tls_key_path}) {
+    if (!path->empty() && ::access(path->c_str(), R_OK) != 0) {
+      return Status::BadInput("serve: cannot read " + *path + ": " + std::strerror(errno));
+    }
+  }
+  // httplib's getaddrinfo wants an IPv6 literal without its brackets.
+  std::string bind_host = host;
+  if (bind_host.size() > 2 && bind_host.front() == '[' && bind_host.back() == ']') {
+    bind_host = bind_host.substr(1, bind_host.size() - 2);
+  }
+
   std::unique_ptr<HttpServer> server(new HttpServer());
   server->impl_ = std::make_unique<Impl>();
   Impl& impl = *server->impl_;
   impl.options = std::move(options);
+  const ServeOptions& o = impl.options;
+  if (o.tls_cert_path.empty()) {
+    impl.server = std::make_unique<httplib::Server>();
+  } else {
+    impl.server =
+        std::make_unique<httplib::SSLServer>(o.tls_cert_path.c_str(), o.tls_key_path.c_str());
+    if (!impl.server->is_valid()) {
+      return Status::BadInput("serve: the TLS certificate " + o.tls_cert_path + " or key " +
+                              o.tls_key_path +
+                              " could not be used (not PEM, or the key is not the certificate's)");
+    }
+  }
+  httplib::Server& http = *impl.server;
+  size_t max_connections = std::max<size_t>(o.max_connections, 1);
+  http.new_task_queue = [max_connections] { return new ConnectionWorkers(max_connections); };
+  http.set_read_timeout(o.read_timeout);
+  http.set_keep_alive_timeout(o.keep_alive_seconds);
+  http.set_socket_options([&impl](socket_t fd) {
+    httplib::default_socket_options(fd);
+    // A connection that sends nothing is not handed to accept (so takes no thread) until its
+    // first bytes arrive or a few seconds of SYN-ACK retries have passed; then the keep-alive
+    // timeout closes it.
+    int seconds = 2;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &seconds, sizeof seconds);
+    impl.listen_fd = fd;
+  });
   impl.Routes();
   if (port == 0) {
-    port = impl.server.bind_to_any_port(host);
+    port = http.bind_to_any_port(bind_host);
     if (port < 0) return Status::Fatal("cannot listen on " + host + ": no free port");
-  } else if (!impl.server.bind_to_port(host, port)) {
-    return Status::Fatal("cannot listen on " + impl.options.listen +
+  } else if (!http.bind_to_port(bind_host, port)) {
+    return Status::Fatal("cannot listen on " + o.listen +
                          " (in use, or not an address of this machine)");
   }
+  // httplib listens with a backlog of 5; listen() again on the bound socket sets ours.
+  if (impl.listen_fd < 0 || ::listen(impl.listen_fd, o.listen_backlog) != 0) {
+    spdlog::warn("serve: could not set the listen backlog to {}; httplib's 5 stands",
+                 o.listen_backlog);
+  }
   impl.address = host + ":" + std::to_string(port);
-  impl.thread = std::thread([&impl] { impl.server.listen_after_bind(); });
+  impl.thread = std::thread([&impl] { impl.server->listen_after_bind(); });
   return server;
 }
 
@@ -363,9 +536,13 @@ std::string HttpServer::address() const {
   return impl_->address;
 }
 
+bool HttpServer::tls() const {
+  return !impl_->options.tls_cert_path.empty();
+}
+
 void HttpServer::Stop() {
   if (!impl_ || !impl_->thread.joinable()) return;
-  impl_->server.stop();
+  impl_->server->stop();
   impl_->thread.join();
 }
 

@@ -205,6 +205,10 @@ TEST(Config, InvalidValuesNameWhereTheyCameFrom) {
   EXPECT_EQ(bad({{"CARELEDGER_SERVE_TOKEN", "guessable"}}),
             "CARELEDGER_SERVE_TOKEN: 'serve.token' must be at least 32 printable characters "
             "without spaces (openssl rand -hex 32)");
+  EXPECT_EQ(bad({{"CARELEDGER_SERVE_TLS_CERT", "/etc/cert.pem"}}),
+            "CARELEDGER_SERVE_TLS_CERT: 'serve.tls_cert' needs serve.tls_key beside it");
+  EXPECT_EQ(bad({{"CARELEDGER_SERVE_TLS_KEY", "/etc/key.pem"}}),
+            "CARELEDGER_SERVE_TLS_KEY: 'serve.tls_key' needs serve.tls_cert beside it");
   EXPECT_EQ(bad({{"CARELEDGER_KAFKA_", "x"}}),
             "CARELEDGER_KAFKA_: not a librdkafka property (CARELEDGER_KAFKA_ then the property in "
             "upper case with '_' for '.')");
@@ -218,6 +222,11 @@ TEST(Config, InvalidValuesNameWhereTheyCameFrom) {
   auto ipv6 = ResolveConfig({}, {{"CARELEDGER_SERVE_LISTEN", "[::1]:8443"}});
   ASSERT_TRUE(ipv6.ok()) << ipv6.status().message();
   EXPECT_EQ(ipv6->ServeListen(), "[::1]:8443");
+  auto tls = ResolveConfig({}, {{"CARELEDGER_SERVE_TLS_CERT", "/etc/cert.pem"},
+                                {"CARELEDGER_SERVE_TLS_KEY", "/etc/key.pem"}});
+  ASSERT_TRUE(tls.ok()) << tls.status().message();
+  EXPECT_EQ(tls->ServeTlsCert(), "/etc/cert.pem");
+  EXPECT_EQ(tls->ServeTlsKey(), "/etc/key.pem");
 }
 
 TEST(Config, EmptyEnvironmentVariablesAreUnset) {

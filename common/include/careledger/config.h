@@ -31,8 +31,8 @@ struct AreaPopulation {
 };
 
 // Keys are the settings file's names, flattened: brokers, data, log_level, serve.listen,
-// serve.token, ssda903.local_postcode_districts, population.<year>.aged_10_17|under_18,
-// kafka.<librdkafka property>.
+// serve.token, serve.tls_cert, serve.tls_key, ssda903.local_postcode_districts,
+// population.<year>.aged_10_17|under_18, kafka.<librdkafka property>.
 class Config {
  public:
   const std::map<std::string, SettingValue>& entries() const { return entries_; }
@@ -42,7 +42,9 @@ class Config {
   Settings KafkaSettings() const;
   std::vector<std::string> LocalPostcodeDistricts() const;  // upper case
   const std::string& ServeListen() const;
-  const std::string& ServeToken() const;  // empty: exact figures are not served
+  const std::string& ServeToken() const;    // empty: exact figures are not served
+  const std::string& ServeTlsCert() const;  // PEM paths; empty: plain HTTP
+  const std::string& ServeTlsKey() const;
   std::optional<AreaPopulation> PopulationFor(int year) const;
   // One "key = value  # origin" line per setting, sorted by key, every secret "*****".
   std::string Describe() const;

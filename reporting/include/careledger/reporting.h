@@ -59,6 +59,19 @@ struct ServeOptions {
   bool follow_store = false;
   std::chrono::milliseconds catch_up_interval{5};
   std::function<Date()> today = Today;  // what "now" means for figures without at/period
+
+  // TLS (PEM files), both or neither. An address other than loopback (127.0.0.0/8, ::1,
+  // localhost) is refused without TLS and a token unless insecure_public, which logs a warning.
+  std::string tls_cert_path, tls_key_path;
+  bool insecure_public = false;
+
+  // Idle and slow clients: each connection holds a thread while it is open, so these bound how
+  // long one can hold it and how many are held; past max_connections the rest wait in the
+  // kernel's accept queue (listen_backlog), and past that the kernel refuses them.
+  std::chrono::milliseconds read_timeout{2000};  // each read while a request is arriving
+  int keep_alive_seconds = 2;                    // waiting for a first or next request
+  size_t max_connections = 512;
+  int listen_backlog = 512;
 };
 
 class HttpServer {
@@ -70,6 +83,7 @@ class HttpServer {
   // The store to answer from; it must outlive the server (or Stop). Once only.
   void Attach(EventStore& store);
   std::string address() const;  // "HOST:PORT" actually bound
+  bool tls() const;
   void Stop();
 
  private:
