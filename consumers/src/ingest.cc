@@ -213,8 +213,7 @@ class Ingestor : public GroupConsumer::Listener {
                                (low.ok() ? high.status() : low.status()).message());
       return;
     }
-    std::vector<int64_t> offsets{next};
-    CheckGaps({tp}, offsets, /*accept=*/false, (*low)[0], (*high)[0]);
+    CheckGap(tp, next, /*accept=*/false, (*low)[0], (*high)[0], nullptr);
     if (failure_.ok()) {
       // The broker says out of range but its watermarks now cover us: a topic recreated and
       // refilled past our offset in between. Never read on from a guess.
@@ -255,8 +254,10 @@ class Ingestor : public GroupConsumer::Listener {
   void CheckGaps(const std::vector<TopicPartition>& partitions, std::vector<int64_t>& offsets);
   // Each assigned topic's partition count, which says where each child's events belong.
   void ReadPartitionCounts(const std::vector<TopicPartition>& partitions);
-  void CheckGaps(const std::vector<TopicPartition>& partitions, std::vector<int64_t>& offsets,
-                 bool accept, std::optional<int64_t> low, std::optional<int64_t> high);
+  // One partition starting at `offset` (moved to `low` when its gap is accepted); `open`, a
+  // gap the store recorded before and nobody has accepted yet.
+  void CheckGap(const TopicPartition& tp, int64_t& offset, bool accept, int64_t low, int64_t high,
+                const OffsetGap* open);
   // Between batches: takes a replay request, and swaps a rebuild in once it has caught up.
   Status ServeReplay();
   // Ends a replay that cannot finish (ingest stopping), telling the one who asked.
@@ -720,26 +721,37 @@ void Ingestor::CheckGaps(const std::vector<TopicPartition>& partitions,
                              (low.ok() ? high.status() : low.status()).message());
     return;
   }
+  // A gap found before stays one until accepted, even when the watermarks no longer show it
+  // (a recreated topic refilled past the store's offset would otherwise be read from there,
+  // skipping its first messages).
+  auto recorded = store_.Gaps();
+  if (!recorded.ok()) {
+    failure_ = recorded.status();
+    return;
+  }
   for (size_t i = 0; i < partitions.size(); ++i) {
-    std::vector<int64_t> one{offsets[i]};
-    CheckGaps({partitions[i]}, one, options_.accept_gaps.count(partitions[i]) > 0, (*low)[i],
-              (*high)[i]);
-    offsets[i] = one[0];
+    const OffsetGap* open = nullptr;
+    for (const auto& gap : *recorded) {
+      if (!gap.accepted && gap.partition == partitions[i]) open = &gap;
+    }
+    CheckGap(partitions[i], offsets[i], options_.accept_gaps.count(partitions[i]) > 0, (*low)[i],
+             (*high)[i], open);
   }
 }
 
-void Ingestor::CheckGaps(const std::vector<TopicPartition>& partitions,
-                         std::vector<int64_t>& offsets, bool accept, std::optional<int64_t> low,
-                         std::optional<int64_t> high) {
-  const TopicPartition& tp = partitions[0];
-  int64_t next = offsets[0];
-  if (!low || !high || (next >= *low && next <= *high)) return;
-  OffsetGap gap{tp, next, next < *low ? *low : *high};
-  gap.found_at =
-      std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
+void Ingestor::CheckGap(const TopicPartition& tp, int64_t& offset, bool accept, int64_t low,
+                        int64_t high, const OffsetGap* open) {
+  const int64_t next = offset;
+  if (!open && next >= low && next <= high) return;
+  OffsetGap gap = open ? *open : OffsetGap{tp, next, next < low ? low : high};
+  if (!open) {
+    gap.found_at =
+        std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
+  }
   if (accept) {
     gap.accepted = true;
-    gap.accepted_at = gap.found_at;
+    gap.accepted_at =
+        std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
     if (Status s = store_.RecordGap(gap); !s.ok()) {
       failure_ = s;
       return;
@@ -747,9 +759,9 @@ void Ingestor::CheckGaps(const std::vector<TopicPartition>& partitions,
     spdlog::warn(
         "accepting an offset gap as told (--accept-gap {}:{}): {}; reading on from offset "
         "{}",
-        tp.topic, tp.partition, gap.Describe(), *low);
-    offsets[0] = *low;
-    positions_[tp].next = *low;
+        tp.topic, tp.partition, gap.Describe(), low);
+    offset = low;
+    positions_[tp].next = low;
     return;
   }
   for (const auto& known : gaps_) {

@@ -671,6 +671,20 @@ Result<std::string> PrometheusMetrics(const EventStore& store, const ServeOption
            "1 when small counts are left out of this scrape (no bearer token), 0 when exact");
   x.Sample("careledger_published", {}, published ? 1 : 0);
 
+  // Offset gaps ingest met (ops/runbooks/offset-gap.md): an open one has stopped ingest.
+  auto gaps = store.Gaps();
+  if (!gaps.ok()) return gaps.status();
+  x.Family("careledger_offset_gap_messages", "gauge",
+           "Messages of a partition the store never read and the brokers no longer hold; "
+           "state=open stops ingest until an operator accepts the gap");
+  for (const auto& gap : *gaps) {
+    x.Sample("careledger_offset_gap_messages",
+             {{"topic", gap.partition.topic},
+              {"partition", std::to_string(gap.partition.partition)},
+              {"state", gap.accepted ? "accepted" : "open"}},
+             double(gap.to >= gap.from ? gap.to - gap.from : gap.from - gap.to));
+  }
+
   if (!options.store_path.empty()) {
     x.Family("careledger_store_size_bytes", "gauge", "Bytes on disk under the store directory");
     x.Sample("careledger_store_size_bytes", {}, double(DirectoryBytes(options.store_path)));

@@ -6,8 +6,10 @@
 // accepted gap is kept in the store for audit.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <httplib.h>
 
 #include <charconv>
+#include <thread>
 
 #include "careledger/store.h"
 #include "test_support.h"
@@ -80,6 +82,28 @@ TEST(OffsetGap, RetentionAheadOfTheStoreStopsIngestUntilAnOperatorAcceptsIt) {
   EXPECT_THAT(verify.out, HasSubstr("open gap         offsets 0.." +
                                     std::to_string(police_low - 1) + " of " + kPolice + "/0"));
 
+  // /metrics of `serve` over the store shows it, for the CareledgerOffsetGap alert.
+  {
+    test::Background serve(
+        {CARELEDGER_BIN, "serve", "--data", dir / "store", "--listen", "127.0.0.1:0"});
+    const std::string url = serve.FirstLine();
+    ASSERT_THAT(url, HasSubstr("http://127.0.0.1:"));
+    httplib::Client client(url);
+    client.set_read_timeout(std::chrono::seconds(10));
+    std::string body;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (body.empty() && std::chrono::steady_clock::now() < deadline) {
+      if (auto r = client.Get("/metrics"); r && r->status == 200) {
+        body = r->body;
+      } else {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+    }
+    EXPECT_THAT(body,
+                HasSubstr("careledger_offset_gap_messages{topic=\"" + kPolice +
+                          "\",partition=\"0\",state=\"open\"} " + std::to_string(police_low)));
+  }
+
   // Still stopped on a second start: the gap does not go away by itself.
   EXPECT_EQ(Careledger(ingest).exit_code, 3);
 
@@ -143,6 +167,20 @@ TEST(OffsetGap, AStoreAheadOfAFreshClusterStopsIngest) {
                                      "/0 ends at offset 0 but this store has read "
                                      "it up to " +
                                      std::to_string(**next)));
+  const auto before = test::StoredEventIds(dir / "store");
+
+  // The source sends everything again to the new cluster; accepting the gaps re-reads the new
+  // topics from their start, and every event is already stored: nothing is added or lost.
+  (void)Careledger({"publish", dir / "feed.jsonl", "--brokers", fresh.bootstrap()});
+  auto accepted =
+      Careledger({"ingest", "--brokers", fresh.bootstrap(), "--data", dir / "store", "--until-end",
+                  "--kafka", "session.timeout.ms=6000", "--accept-gap", kSocialCare + ":0",
+                  "--accept-gap", kPolice + ":0", "--accept-gap", "careledger.yjs.v1:0"});
+  ASSERT_EQ(accepted.exit_code, 0) << accepted.err;
+  EXPECT_EQ(test::StoredEventIds(dir / "store"), before);
+  auto verify = Careledger({"verify", "--data", dir / "store"});
+  EXPECT_EQ(verify.exit_code, 0) << verify.err;
+  EXPECT_THAT(verify.out, HasSubstr("accepted gap     " + kSocialCare + "/0 ends at offset 0"));
 }
 
 }  // namespace
