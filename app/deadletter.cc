@@ -15,9 +15,11 @@ namespace {
 
 // Whether the stored event at `sequence` is `payload` but for its recorded_at (ingest counts
 // such a re-send as a duplicate).
+// The bytes decide, not the fingerprint (a 64-bit hash can be made to collide).
 bool SameAsStored(const EventStore& store, uint64_t sequence, std::string_view payload) {
   std::string stored;
   if (!store.ReadPayload(sequence, stored).ok()) return false;
+  if (stored == payload) return true;
   auto same = SameEventButForRecordedAt(stored, payload);
   return same.ok() && *same;
 }
@@ -44,8 +46,7 @@ Judged Judge(const DeadLetter& d, const EventStore& store, EnvelopeParser& parse
   }
   if (!found[0]) {
     j.status = "retryable";
-  } else if (found[0]->fingerprint == Fingerprint(d.payload) ||
-             SameAsStored(store, found[0]->sequence, d.payload)) {
+  } else if (SameAsStored(store, found[0]->sequence, d.payload)) {
     j.status = "stored";  // retried already, or re-sent by its source (maybe re-extracted)
   } else {
     j.status = "conflict";  // same event_id, other content: a source must correct it

@@ -471,9 +471,11 @@ Status Ingestor::WriteBatch() {
   std::vector<std::optional<StoredEventId>> stored;
   CARELEDGER_RETURN_IF_ERROR(store_.FindEventIds(ids, stored));
   std::unordered_map<std::string, uint64_t> in_batch;  // event_id → fingerprint
-  // Same id, other bytes: a conflict, unless only recorded_at differs (settled in step 4,
-  // once everything before this batch is in the store to compare with).
-  std::vector<size_t> differing;
+  // An id seen before is settled in step 4, once everything before this batch is in the
+  // store to compare with: the same bytes are a duplicate; other bytes a conflict, unless
+  // only recorded_at differs. The fingerprint only says which copies may be the same: a
+  // 64-bit hash can be made to collide, so equal fingerprints are confirmed byte for byte.
+  std::vector<size_t> seen;
   std::vector<AcceptedEvent> accepted;
   for (size_t k = 0; k < valid.size(); ++k) {
     const Message& m = pending_[valid[k]];
@@ -488,11 +490,7 @@ Status Ingestor::WriteBatch() {
     }
     if (auto it = in_batch.find(e.event_id); it != in_batch.end()) known = it->second;
     if (known) {
-      if (*known == fp) {
-        ++batch_counts_.duplicates;
-      } else {
-        differing.push_back(k);
-      }
+      seen.push_back(k);
       continue;
     }
     in_batch.emplace(e.event_id, fp);
@@ -511,20 +509,27 @@ Status Ingestor::WriteBatch() {
 
   // 4. This batch continues the one in flight: that must be durable first.
   if (Status s = FinishWrite(); !s.ok()) return s;
-  // The first copy of each id in this batch (only when needed: this is the rare path). A
-  // differing copy that is its id's first in the batch met its earlier one in the store.
+  // The first copy of each id in this batch (only when needed: this is the rare path), which
+  // is the one appended when the id was new.
   std::unordered_map<std::string_view, size_t> first_in_batch;
-  for (size_t k = 0; !differing.empty() && k < valid.size(); ++k) {
+  for (size_t k = 0; !seen.empty() && k < valid.size(); ++k) {
     first_in_batch.emplace(envelopes_[valid[k]].event_id, k);
   }
-  for (size_t k : differing) {
+  std::string earlier;
+  for (size_t k : seen) {
     const Message& m = pending_[valid[k]];
     std::string_view id = envelopes_[valid[k]].event_id;
-    std::string earlier;
-    if (size_t first = first_in_batch.at(id); first != k) {
-      earlier = std::string(pending_[valid[first]].payload());
+    if (in_batch.count(std::string(id))) {
+      // Appended by this batch: its first copy here is the one kept.
+      earlier.assign(pending_[valid[first_in_batch.at(id)]].payload());
+    } else if (stored[k]) {
+      CARELEDGER_RETURN_IF_ERROR(store_.ReadPayload(stored[k]->sequence, earlier));
     } else {
-      CARELEDGER_RETURN_IF_ERROR(StoredPayload(id, earlier));
+      CARELEDGER_RETURN_IF_ERROR(StoredPayload(id, earlier));  // the batch before this one
+    }
+    if (earlier == m.payload()) {
+      ++batch_counts_.duplicates;
+      continue;
     }
     auto same = SameEventButForRecordedAt(earlier, m.payload());
     if (same.ok() && *same) {

@@ -7,6 +7,7 @@
 
 #include "care_fixture.h"
 #include "careledger/consumers.h"
+#include "careledger/events.h"
 #include "careledger/kafka.h"
 #include "careledger/producers.h"
 #include "careledger/projections.h"
@@ -117,6 +118,55 @@ TEST(IngestPipeline, DuplicateEventIdsAreStoredOnce) {
   auto total = ClaAt(**store, at, ClaDimension::kNone);
   ASSERT_TRUE(total.ok());
   EXPECT_EQ(total->front().children, fixture.ExpectedCla(at));
+}
+
+TEST(IngestPipeline, AnEqualFingerprintIsConfirmedByTheBytes) {
+  // The dedup fingerprint is 64-bit FNV-1a, which an attacker can make collide. Simulated
+  // here by storing an event under the fingerprint of another payload with its id: before,
+  // the second was dropped as a "duplicate"; the bytes decide now, so it is a conflict.
+  auto fixture = test::BuildCareFixture(20, 11);
+  const std::string original = fixture.lines[0];
+  const std::string forged = original.substr(0, original.size() - 2) + R"(,"x":1}})";
+  Envelope e;
+  ASSERT_TRUE(EnvelopeParser().Parse(original, e).ok());
+  test::TempDir dir;
+  {
+    auto store = EventStore::Open({.path = dir / "store"});
+    ASSERT_TRUE(store.ok());
+    auto batch = (*store)->NewBatch();
+    batch.Append(e.event_id, e.child_id, e.occurred_at.date, {"careledger.socialcare.v1", 99}, 0,
+                 original, Fingerprint(forged));
+    ASSERT_TRUE((*store)->Write(batch).ok());
+  }
+  test::WriteFile(dir / "feed.jsonl", forged + "\n" + original + "\n");
+  auto cluster = MockCluster::Start(3);
+  ASSERT_TRUE(cluster.ok());
+  Settings kafka = test::TestKafkaSettings((*cluster)->bootstrap_servers());
+  std::ostringstream diagnostics;
+  auto published = PublishJsonl({dir / "feed.jsonl"}, kafka, diagnostics);
+  ASSERT_TRUE(published.ok());
+  ASSERT_EQ(published->published, 2u);
+
+  auto store = EventStore::Open({.path = dir / "store"});
+  ASSERT_TRUE(store.ok());
+  IngestOptions options;
+  options.kafka = kafka;
+  options.until_end = true;
+  std::atomic<bool> stop{false};
+  auto stats = RunIngest(**store, options, stop);
+  ASSERT_TRUE(stats.ok()) << stats.status().ToString();
+  EXPECT_EQ(stats->appended, 0u);
+  EXPECT_EQ(stats->duplicates, 1u) << "the original, re-sent";
+  EXPECT_EQ(stats->dead_lettered, 1u) << "the forged copy";
+  std::vector<std::string> reasons;
+  ASSERT_TRUE((*store)
+                  ->ScanDeadLetters([&](const DeadLetter& d) {
+                    reasons.push_back(d.reason);
+                    return true;
+                  })
+                  .ok());
+  EXPECT_EQ(reasons,
+            std::vector<std::string>{"conflict: event_id already stored with different content"});
 }
 
 }  // namespace

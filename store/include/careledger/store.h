@@ -89,7 +89,9 @@ Result<std::pair<TopicPartition, int64_t>> ParseDeadLetterId(std::string_view id
 
 struct StoredEventId {
   uint64_t sequence = 0;
-  uint64_t fingerprint = 0;  // of the payload, to tell a re-send from a conflict
+  // FNV-1a of the payload: equal ones are only candidates for a re-send (a 64-bit hash can be
+  // made to collide); ingest confirms them against the stored bytes.
+  uint64_t fingerprint = 0;
 };
 
 class EventStore {
