@@ -446,10 +446,63 @@ int VerifyAndPrint(const std::string& path) {
   return PrintVerified(path, *verified);
 }
 
+// The head a verify found good, kept outside the store: the next verify checks that the log
+// still holds it, so a cut tail (or a rewritten history) with the store's own head and indexes
+// fixed up to match is caught. "<sequence> <chain hex> <verified at>", one line.
+std::string DefaultWitness(const std::string& data_dir) {
+  std::string dir = data_dir;
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  return dir + ".verified-head";
+}
+
+Status CheckWitness(const std::string& data_dir, const std::string& witness) {
+  std::ifstream in(witness);
+  if (!in) return Status::Ok();  // the first verify of this store
+  uint64_t records = 0;
+  std::string chain, at;
+  if (!(in >> records >> chain >> at) || chain.size() != 64) {
+    return Status::Fatal("the verified-head file " + witness + " is malformed");
+  }
+  if (records == 0) return Status::Ok();
+  auto store = EventStore::Open({.path = data_dir, .read_only = true});
+  if (!store.ok()) return store.status();
+  std::optional<std::string> found;
+  CARELEDGER_RETURN_IF_ERROR((*store)->ScanLog(
+      [&](const LogRecord& r) {
+        if (r.sequence == records - 1) found = ToHex(r.chain);
+        return false;
+      },
+      records - 1));
+  if (found == chain) return Status::Ok();
+  return Status::Fatal("the log no longer holds the head verified at " + at + " (" +
+                       std::to_string(records) + " records, chain " + chain.substr(0, 16) +
+                       "…, kept in " + witness + "): " +
+                       (found ? "the history up to it was rewritten"
+                              : "its tail was cut (or an older backup restored over it without "
+                                "`careledger restore`)"));
+}
+
+Status WriteWitness(const std::string& witness, const VerifyReport& report) {
+  std::string tmp = witness + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << report.records << ' ' << ToHex(report.head) << ' '
+        << FormatInstant(std::chrono::time_point_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now()))
+        << '\n';
+    if (!out.flush()) return Status::Fatal("cannot write " + tmp);
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, witness, ec);
+  if (ec) return Status::Fatal("cannot rename " + tmp + ": " + ec.message());
+  return Status::Ok();
+}
+
 Command AddVerify(CLI::App& app) {
   struct Opts {
     CommonFlags common;
     bool figures = false;
+    std::string witness;
   };
   auto o = std::make_shared<Opts>();
   auto* cmd =
@@ -460,11 +513,17 @@ Command AddVerify(CLI::App& app) {
   cmd->add_flag("--figures", o->figures,
                 "Also fold the log again into a scratch store under $TMPDIR and compare every "
                 "projection cell with the live one, naming the first that differs");
+  cmd->add_option("--verified-head", o->witness,
+                  "File outside the store keeping the head this verify found good; the next "
+                  "verify checks the log still holds it (default: DATA.verified-head)");
   return {cmd, [o] {
             auto ctx = Resolve(o->common);
             if (!ctx.ok()) return Fail(ctx.status());
+            const std::string witness =
+                o->witness.empty() ? DefaultWitness(ctx->data_dir) : o->witness;
             auto verified = VerifyStore(ctx->data_dir);
             if (!verified.ok()) return Fail(verified.status());
+            if (Status s = CheckWitness(ctx->data_dir, witness); !s.ok()) return Fail(s);
             if (o->figures) {
               auto store = EventStore::Open({.path = ctx->data_dir, .read_only = true});
               if (!store.ok()) return Fail(store.status());
@@ -479,7 +538,12 @@ Command AddVerify(CLI::App& app) {
               }
               std::cerr << "figures: every projection cell matches the log folded again\n";
             }
-            return PrintVerified(ctx->data_dir, *verified);
+            int code = PrintVerified(ctx->data_dir, *verified);
+            // Kept once the store is good (an open offset gap is not damage to the log).
+            if (code == 0 || code == kExitGap) {
+              if (Status s = WriteWitness(witness, verified->report); !s.ok()) return Fail(s);
+            }
+            return code;
           }};
 }
 
@@ -625,6 +689,12 @@ Command AddRestore(CLI::App& app) {
             if (!ctx.ok()) return Fail(ctx.status());
             auto verified = RestoreInto(o->dir, ctx->data_dir);
             if (!verified.ok()) return Fail(verified.status());
+            // The restored head is the one to keep from now on (it may be older than the one
+            // a verify kept for the store this replaces).
+            if (Status s = WriteWitness(DefaultWitness(ctx->data_dir), verified->report);
+                !s.ok()) {
+              return Fail(s);
+            }
             return PrintVerified(ctx->data_dir, *verified);
           }};
 }

@@ -202,6 +202,52 @@ TEST_F(Tamper, RecordsCutFromTheEndAreCaughtByTheHead) {
   EXPECT_THAT(r.err, HasSubstr("the log ends before its recorded head"));
 }
 
+TEST_F(Tamper, ACutTailWithTheHeadAndIndexesFixedUpIsCaughtByTheVerifiedHead) {
+  // Everything inside the store made consistent again after cutting the last two records:
+  // only the head the previous verify kept outside the store (DATA.verified-head) knows.
+  ChainHash new_head{};
+  {
+    auto store = EventStore::Open({.path = store_, .read_only = true});
+    ASSERT_TRUE(store.ok());
+    ASSERT_TRUE((*store)
+                    ->ScanLog(
+                        [&](const LogRecord& r) {
+                          new_head = r.chain;
+                          return false;
+                        },
+                        kRecords - 3)
+                    .ok());
+  }
+  auto cut = VerifyAfter([&](RawStore& raw) {
+    for (uint64_t seq : {kRecords - 2, kRecords - 1}) {
+      raw.Delete("log", RawStore::Seq(seq));
+      for (auto family : {"event_id", "child"}) {
+        std::unique_ptr<rocksdb::Iterator> it(raw.db()->NewIterator({}, raw.cf(family)));
+        for (it->SeekToFirst(); it->Valid(); it->Next()) {
+          std::string_view k(it->key().data(), it->key().size());
+          std::string_view v(it->value().data(), it->value().size());
+          bool of_seq = family == std::string_view("event_id")
+                            ? v.size() >= 8 && codec::GetFixed64(v.data()) == seq
+                            : k.size() >= 8 && codec::GetBigEndian64(k.data() + k.size() - 8) == seq;
+          if (of_seq) raw.Delete(family, it->key().ToString());
+        }
+      }
+    }
+    std::string head;
+    codec::PutBigEndian64(head, kRecords - 2);
+    head.append(reinterpret_cast<const char*>(new_head.data()), new_head.size());
+    raw.Put("meta", "log_head", head);
+  });
+  EXPECT_EQ(cut.exit_code, 1) << cut.out;
+  EXPECT_THAT(cut.err, HasSubstr("the log no longer holds the head verified at"));
+  EXPECT_THAT(cut.err, HasSubstr("(" + std::to_string(kRecords) + " records, chain"));
+  EXPECT_THAT(cut.err, HasSubstr("its tail was cut"));
+  // The store alone cannot tell: with the kept head elsewhere, it verifies.
+  auto alone = test::Careledger(
+      {"verify", "--data", store_, "--verified-head", store_ + ".elsewhere"});
+  EXPECT_EQ(alone.exit_code, 0) << alone.err;
+}
+
 TEST_F(Tamper, MissingEventIdKeyIsNamed) {
   auto r = VerifyAfter([](RawStore& raw) {
     std::unique_ptr<rocksdb::Iterator> it(raw.db()->NewIterator({}, raw.cf("event_id")));
