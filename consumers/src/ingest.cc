@@ -1,10 +1,10 @@
-#include <signal.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <csignal>
 #include <deque>
 #include <filesystem>
 #include <fstream>

@@ -425,8 +425,8 @@ namespace {
 std::vector<std::string> PublicExposure(const std::string& host, const ServeOptions& o) {
   std::vector<std::string> missing;
   if (IsLoopback(host)) return missing;
-  if (o.tls_cert_path.empty()) missing.push_back("TLS (serve.tls_cert and serve.tls_key)");
-  if (o.token.empty()) missing.push_back("a bearer token (serve.token)");
+  if (o.tls_cert_path.empty()) missing.emplace_back("TLS (serve.tls_cert and serve.tls_key)");
+  if (o.token.empty()) missing.emplace_back("a bearer token (serve.token)");
   return missing;
 }
 
