@@ -158,14 +158,7 @@ TEST(IngestPipeline, AnEqualFingerprintIsConfirmedByTheBytes) {
   EXPECT_EQ(stats->appended, 0u);
   EXPECT_EQ(stats->duplicates, 1u) << "the original, re-sent";
   EXPECT_EQ(stats->dead_lettered, 1u) << "the forged copy";
-  std::vector<std::string> reasons;
-  ASSERT_TRUE((*store)
-                  ->ScanDeadLetters([&](const DeadLetter& d) {
-                    reasons.push_back(d.reason);
-                    return true;
-                  })
-                  .ok());
-  EXPECT_EQ(reasons,
+  EXPECT_EQ(test::DeadLetterReasons(dir / "store"),
             std::vector<std::string>{"conflict: event_id already stored with different content"});
 }
 

@@ -205,21 +205,13 @@ TEST(BadInput, IngestDeadLettersEventsOutsideTheirChildsPartitionOrTopic) {
   EXPECT_EQ(ingest.exit_code, 1) << ingest.err;
   EXPECT_THAT(ingest.err, HasSubstr("3 messages were rejected into the dead-letter store"));
   EXPECT_EQ(test::StoredEventIds(dir / "store").size(), 1u);
-  auto store = EventStore::Open({.path = dir / "store", .read_only = true});
-  ASSERT_TRUE(store.ok());
-  std::vector<std::string> reasons;
-  ASSERT_TRUE((*store)
-                  ->ScanDeadLetters([&](const DeadLetter& d) {
-                    reasons.push_back(d.reason);
-                    return true;
-                  })
-                  .ok());
-  EXPECT_THAT(reasons, ::testing::UnorderedElementsAre(
-                           HasSubstr("wrong partition: child_id hashes (murmur2) to partition"),
-                           HasSubstr("wrong partition: child_id hashes (murmur2) to partition"),
-                           ::testing::AllOf(HasSubstr("wrong topic: offence.recorded events"),
-                                            HasSubstr("belong on careledger.police.v1, not "
-                                                      "careledger.socialcare.v1"))));
+  EXPECT_THAT(test::DeadLetterReasons(dir / "store"),
+              ::testing::UnorderedElementsAre(
+                  HasSubstr("wrong partition: child_id hashes (murmur2) to partition"),
+                  HasSubstr("wrong partition: child_id hashes (murmur2) to partition"),
+                  ::testing::AllOf(HasSubstr("wrong topic: offence.recorded events"),
+                                   HasSubstr("belong on careledger.police.v1, not "
+                                             "careledger.socialcare.v1"))));
 }
 
 }  // namespace

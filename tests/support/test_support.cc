@@ -185,6 +185,21 @@ Settings TestKafkaSettings(const std::string& bootstrap) {
   return {{"bootstrap.servers", bootstrap}, {"session.timeout.ms", "6000"}};
 }
 
+std::vector<std::string> DeadLetterReasons(const std::string& store_path) {
+  std::vector<std::string> reasons;
+  auto store = EventStore::Open({.path = store_path, .read_only = true});
+  if (!store.ok()) {
+    ADD_FAILURE() << store.status().ToString();
+    return reasons;
+  }
+  Status s = (*store)->ScanDeadLetters([&](const DeadLetter& d) {
+    reasons.push_back(d.reason);
+    return true;
+  });
+  if (!s.ok()) ADD_FAILURE() << s.ToString();
+  return reasons;
+}
+
 std::multiset<std::string> StoredEventIds(const std::string& store_path) {
   std::multiset<std::string> ids;
   auto store = EventStore::Open({.path = store_path, .read_only = true});

@@ -76,5 +76,7 @@ Settings TestKafkaSettings(const std::string& bootstrap);
 
 // The event ids held in a store's log (opened read-only).
 std::multiset<std::string> StoredEventIds(const std::string& store_path);
+// The reasons of a store's dead letters, in (topic, partition, offset) order.
+std::vector<std::string> DeadLetterReasons(const std::string& store_path);
 
 }  // namespace careledger::test
