@@ -50,7 +50,9 @@ void PrintPublishSummary(const PublishReport& r, FeedFormat format) {
               << " rows";
   }
   std::cerr << " in " << r.seconds << " s (" << Rate(r.published, r.seconds) << "); rejected "
-            << r.rejected << ", undelivered " << r.undelivered << '\n';
+            << r.rejected << ", undelivered " << r.undelivered;
+  if (r.dropped > 0) std::cerr << ", dropped by the broker's retention " << r.dropped;
+  std::cerr << '\n';
   if (!r.warnings.empty()) {
     // Rows kept despite a data-quality finding: counted by rule, most frequent first.
     std::vector<std::pair<std::string, uint64_t>> by_count(r.warnings.begin(), r.warnings.end());
@@ -97,6 +99,11 @@ Command AddBroker(CLI::App& app) {
             std::cout << (*cluster)->bootstrap_servers() << std::endl;
             spdlog::info("embedded Kafka at {} with {} partitions per topic; stop with SIGTERM",
                          (*cluster)->bootstrap_servers(), o->partitions);
+            // Where a user meets the limit first: a feed bigger than this loses its oldest
+            // events before ingest reads them (publish and ingest then say so).
+            spdlog::info(
+                "it keeps about 5 MiB per partition and drops older messages (a demo and test "
+                "broker: ops/runbooks/offset-gap.md)");
             while (!signals.stop().load())
               std::this_thread::sleep_for(std::chrono::milliseconds(100));
             return 0;
@@ -487,8 +494,8 @@ Status WriteWitness(const std::string& witness, const VerifyReport& report) {
   {
     std::ofstream out(tmp, std::ios::trunc);
     out << report.records << ' ' << ToHex(report.head) << ' '
-        << FormatInstant(std::chrono::time_point_cast<std::chrono::seconds>(
-               std::chrono::system_clock::now()))
+        << FormatInstant(
+               std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now()))
         << '\n';
     if (!out.flush()) return Status::Fatal("cannot write " + tmp);
   }
@@ -691,8 +698,7 @@ Command AddRestore(CLI::App& app) {
             if (!verified.ok()) return Fail(verified.status());
             // The restored head is the one to keep from now on (it may be older than the one
             // a verify kept for the store this replaces).
-            if (Status s = WriteWitness(DefaultWitness(ctx->data_dir), verified->report);
-                !s.ok()) {
+            if (Status s = WriteWitness(DefaultWitness(ctx->data_dir), verified->report); !s.ok()) {
               return Fail(s);
             }
             return PrintVerified(ctx->data_dir, *verified);

@@ -165,6 +165,9 @@ static_assert(kMaxEnvelopeBytes + 65536 == 1114112);
 
 struct Producer::Callbacks {
   DeliveryCallback on_delivery;
+  // The first offset delivered to each partition. Delivery reports are served by Flush and
+  // Produce in the producing thread, so no lock.
+  std::map<std::pair<std::string, int32_t>, int64_t> first_delivered;
 };
 
 Result<std::unique_ptr<Producer>> Producer::Open(const Settings& settings,
@@ -186,11 +189,16 @@ Result<std::unique_ptr<Producer>> Producer::Open(const Settings& settings,
                                               }));
   if (!conf.ok()) return conf.status();
   std::unique_ptr<Producer> p(new Producer());
-  p->callbacks_ = std::make_unique<Callbacks>(Callbacks{std::move(on_delivery)});
+  p->callbacks_ = std::make_unique<Callbacks>(Callbacks{std::move(on_delivery), {}});
   rd_kafka_conf_set_opaque(conf->get(), p->callbacks_.get());
   rd_kafka_conf_set_dr_msg_cb(
       conf->get(), [](rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
         auto* cb = static_cast<Callbacks*>(opaque);
+        if (!m->err && m->offset >= 0) {
+          auto [it, added] = cb->first_delivered.try_emplace(
+              {rd_kafka_topic_name(m->rkt), m->partition}, m->offset);
+          if (!added) it->second = std::min(it->second, m->offset);
+        }
         if (!cb->on_delivery) return;
         auto tag = reinterpret_cast<uintptr_t>(m->_private);
         cb->on_delivery(tag, m->err ? Status::Retriable(rd_kafka_err2str(m->err)) : Status::Ok());
@@ -261,6 +269,21 @@ int32_t PartitionForKey(std::string_view key, int32_t partitions) {
   // librdkafka's own murmur2 partitioner (the topic and opaques are unused for a key).
   return rd_kafka_msg_partitioner_murmur2(nullptr, key.data(), key.size(), partitions, nullptr,
                                           nullptr);
+}
+
+Result<std::vector<Producer::Dropped>> Producer::DroppedByRetention(
+    std::chrono::milliseconds timeout) {
+  std::vector<Dropped> out;
+  for (const auto& [tp, first] : callbacks_->first_delivered) {
+    int64_t low = 0, high = 0;
+    if (auto err = rd_kafka_query_watermark_offsets(rk_.get(), tp.first.c_str(), tp.second, &low,
+                                                    &high, int(timeout.count()))) {
+      return Status::Retriable("low watermark of " + tp.first + "/" + std::to_string(tp.second) +
+                               ": " + rd_kafka_err2str(err));
+    }
+    if (low > first) out.push_back({tp.first, tp.second, first, low});
+  }
+  return out;
 }
 
 // ---- GroupConsumer --------------------------------------------------------------------------

@@ -73,6 +73,25 @@ Result<PublishReport> PublishFrom(const FeedSource& source, const std::vector<st
     diagnostics << "publish: " << s.message() << '\n';
     report.undelivered += report.events - report.published - report.undelivered;
   }
+  // Delivered is not yet kept: a broker whose retention is smaller than what was just sent
+  // has already dropped the oldest, and ingest would meet them as an offset gap.
+  if (auto dropped = (*producer)->DroppedByRetention(std::chrono::seconds(10)); !dropped.ok()) {
+    diagnostics << "publish: cannot check what the broker still holds: "
+                << dropped.status().message() << '\n';
+  } else {
+    for (const auto& d : *dropped) {
+      diagnostics << "publish: " << d.topic << '/' << d.partition << ": offsets " << d.from << ".."
+                  << d.to - 1 << " (" << d.to - d.from
+                  << " messages) were delivered and already dropped by the broker\n";
+      report.dropped += uint64_t(d.to - d.from);
+    }
+    if (!dropped->empty()) {
+      diagnostics << "publish: the broker's retention dropped events before they could be read "
+                     "(the embedded broker keeps about 5 MiB per partition): publish in smaller "
+                     "pieces while ingest runs (`careledger run`), or use Kafka with "
+                     "retention.ms=-1 (ops/runbooks/offset-gap.md)\n";
+    }
+  }
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return report;
 }

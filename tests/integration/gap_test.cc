@@ -53,6 +53,14 @@ TEST(OffsetGap, RetentionAheadOfTheStoreStopsIngestUntilAnOperatorAcceptsIt) {
   auto [care_low, care_last] = HeldOffsets(broker.bootstrap(), kSocialCare);
   ASSERT_GT(police_low, 0) << "the feed should exceed the broker's retention";
   ASSERT_GT(care_low, 0) << "the feed should exceed the broker's retention";
+  // publish says so itself, before ingest ever meets it.
+  EXPECT_EQ(published.exit_code, 1);
+  EXPECT_THAT(
+      published.err,
+      HasSubstr(kPolice + "/0: offsets 0.." + std::to_string(police_low - 1) + " (" +
+                std::to_string(police_low) + " messages) were delivered and already dropped"));
+  EXPECT_THAT(published.err, HasSubstr("dropped by the broker's retention " +
+                                       std::to_string(police_low + care_low)));
 
   const std::vector<std::string> ingest = {
       "ingest",      "--brokers",   broker.bootstrap(), "--data",

@@ -82,6 +82,15 @@ class Producer {
                  std::initializer_list<Header> headers, uint64_t tag);
   // Waits until every queued message has a delivery report (or the timeout passes).
   Status Flush(std::chrono::milliseconds timeout);
+  // Messages this producer delivered that the broker no longer holds (its low watermark is
+  // past them): retention dropped them before anyone could have read them, as the embedded
+  // broker does beyond ~5 MiB per partition. Empty when none.
+  struct Dropped {
+    std::string topic;
+    int32_t partition = 0;
+    int64_t from = 0, to = 0;  // offsets [from, to) delivered and gone
+  };
+  Result<std::vector<Dropped>> DroppedByRetention(std::chrono::milliseconds timeout);
 
  private:
   Producer() = default;
