@@ -90,6 +90,7 @@ Command AddVerify(CLI::App& app);
 Command AddBackup(CLI::App& app);
 Command AddRestore(CLI::App& app);
 Command AddDeadLetter(CLI::App& app);
+Command AddCorrections(CLI::App& app);
 Command AddConfig(CLI::App& app);
 Command AddReplay(CLI::App& app);
 Command AddServe(CLI::App& app);

@@ -69,6 +69,11 @@ void PrintIngestSummary(const IngestStats& s) {
             << " s, " << s.seconds_assigned << " s after joining the group ("
             << Rate(s.consumed, s.seconds_assigned) << "); duplicates " << s.duplicates
             << ", dead letters " << s.dead_lettered << '\n';
+  if (s.corrections_held + s.corrections_released + s.corrections_held_now > 0) {
+    std::cerr << "corrections whose target did not apply: " << s.corrections_held << " held and "
+              << s.corrections_released << " released by this run, " << s.corrections_held_now
+              << " held in all (`careledger corrections`)\n";
+  }
 }
 
 }  // namespace
@@ -407,7 +412,8 @@ Command AddIngest(CLI::App& app) {
 struct Verified {
   VerifyReport report;
   ChainHash state{};
-  std::vector<OffsetGap> gaps;  // met by ingest, open or accepted
+  std::vector<OffsetGap> gaps;                     // met by ingest, open or accepted
+  size_t held_awaiting = 0, held_other_child = 0;  // corrections not in effect
 };
 
 Result<Verified> VerifyStore(const std::string& path) {
@@ -419,7 +425,11 @@ Result<Verified> VerifyStore(const std::string& path) {
   if (!state.ok()) return state.status();
   auto gaps = (*store)->Gaps();
   if (!gaps.ok()) return gaps.status();
-  return Verified{*report, *state, std::move(gaps.value())};
+  auto held = (*store)->HeldCorrections();
+  if (!held.ok()) return held.status();
+  Verified v{*report, *state, std::move(gaps.value())};
+  for (const auto& h : *held) ++(h.other_child ? v.held_other_child : v.held_awaiting);
+  return v;
 }
 
 int PrintVerified(const std::string& path, const Verified& v) {
@@ -427,6 +437,11 @@ int PrintVerified(const std::string& path, const Verified& v) {
             << "log head         " << ToHex(v.report.head) << '\n'
             << "projection state " << ToHex(v.state) << '\n';
   std::cout << "dead letters     " << v.report.dead_letters << '\n';
+  // Not damage either: a source's correction that has not taken effect (yet).
+  if (v.held_awaiting + v.held_other_child > 0) {
+    std::cout << "held corrections " << v.held_awaiting << " awaiting their target, "
+              << v.held_other_child << " naming another child's event (`careledger corrections`)\n";
+  }
   // A gap is not damage to the store, but the store is missing events the source sent: an
   // open one fails verification; an accepted one is listed, as an audit would want.
   size_t open = 0;

@@ -12,14 +12,15 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   app.require_subcommand(1);
   app.set_version_flag("--version", "careledger 0.1.0");
   const careledger::app::Command commands[] = {
-      careledger::app::AddBroker(app),   careledger::app::AddDemo(app),
-      careledger::app::AddGenerate(app), careledger::app::AddPublish(app),
-      careledger::app::AddIngest(app),   careledger::app::AddReport(app),
-      careledger::app::AddVerify(app),   careledger::app::AddBackup(app),
-      careledger::app::AddRestore(app),  careledger::app::AddDeadLetter(app),
-      careledger::app::AddConfig(app),   careledger::app::AddLineage(app),
-      careledger::app::AddReplay(app),   careledger::app::AddServe(app),
-      careledger::app::AddRun(app),      careledger::app::AddReconcile(app),
+      careledger::app::AddBroker(app),      careledger::app::AddDemo(app),
+      careledger::app::AddGenerate(app),    careledger::app::AddPublish(app),
+      careledger::app::AddIngest(app),      careledger::app::AddReport(app),
+      careledger::app::AddVerify(app),      careledger::app::AddBackup(app),
+      careledger::app::AddRestore(app),     careledger::app::AddDeadLetter(app),
+      careledger::app::AddConfig(app),      careledger::app::AddLineage(app),
+      careledger::app::AddReplay(app),      careledger::app::AddServe(app),
+      careledger::app::AddRun(app),         careledger::app::AddReconcile(app),
+      careledger::app::AddCorrections(app),
   };
   try {
     app.parse(argc, argv);

@@ -564,6 +564,14 @@ Status EnvelopeParser::Parse(std::string_view json, Envelope& out) {
   for (int v = out.schema_version; v < int(type_plan.versions.size()); ++v) {
     FindUpcaster(out.type, v)->apply(out.data);
   }
+  // An event that removes itself would leave the child's history as if it never came, while
+  // the log and every count of events say it did.
+  if (!out.supersedes.empty() && out.supersedes == out.event_id) {
+    return FieldError("supersedes", "names the event itself");
+  }
+  if (out.type == EventType::kEventRetracted && out.data.target_event_id == out.event_id) {
+    return FieldError("data.target_event_id", "names the event itself");
+  }
   return Status::Ok();
 }
 

@@ -685,6 +685,34 @@ Result<std::string> PrometheusMetrics(const EventStore& store, const ServeOption
              double(gap.to >= gap.from ? gap.to - gap.from : gap.from - gap.to));
   }
 
+  // Corrections that have not taken effect (`careledger corrections`): the figures do not yet
+  // reflect what a source has corrected.
+  auto held = store.HeldCorrections();
+  if (!held.ok()) return held.status();
+  std::map<std::pair<std::string_view, std::string_view>, uint64_t> held_by;
+  Instant oldest = Instant::max();
+  for (const auto& kind : {"supersedes", "retraction"}) {
+    for (const auto& state : {"awaiting_target", "other_child"}) held_by[{kind, state}] = 0;
+  }
+  for (const auto& h : *held) {
+    ++held_by[{h.retraction ? "retraction" : "supersedes",
+               h.other_child ? "other_child" : "awaiting_target"}];
+    oldest = std::min(oldest, h.held_at);
+  }
+  x.Family("careledger_corrections_held", "gauge",
+           "Corrections (supersedes) and retractions ingest holds because their target is not "
+           "stored (awaiting_target) or is another child's event (other_child, never applies)");
+  for (const auto& [key, n] : held_by) {
+    x.Sample("careledger_corrections_held",
+             {{"kind", std::string(key.first)}, {"state", std::string(key.second)}}, double(n));
+  }
+  x.Family("careledger_corrections_held_oldest_timestamp_seconds", "gauge",
+           "When the longest-held correction was first held (absent when none is)");
+  if (!held->empty()) {
+    x.Sample("careledger_corrections_held_oldest_timestamp_seconds", {},
+             double(oldest.time_since_epoch().count()));
+  }
+
   if (!options.store_path.empty()) {
     x.Family("careledger_store_size_bytes", "gauge", "Bytes on disk under the store directory");
     x.Sample("careledger_store_size_bytes", {}, double(DirectoryBytes(options.store_path)));

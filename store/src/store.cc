@@ -61,6 +61,9 @@ constexpr std::string_view kMetaLogHead = "log_head";       // next sequence (8)
 constexpr std::string_view kMetaAssigned{"assigned\0", 9};  // + partition key → ""
 constexpr std::string_view kMetaStateFamily = "state_family";  // the live state family's name
 constexpr std::string_view kMetaGap{"gap\0", 4};  // + partition key + from (BE64) → OffsetGap
+// + lp target event id + lp correcting event id → HeldCorrection (kept by ingest, not a
+// projection: a rebuild leaves it alone, and it is a function of the event-id index)
+constexpr std::string_view kMetaHeld{"held\0", 5};
 // Written by every batch that stores an offset or a dead letter, so that Verify can tell an
 // edited offset or a deleted dead letter from what ingest wrote (neither is in the hash chain).
 // Stores from before these records verify without these two checks until their next batch.
@@ -188,9 +191,10 @@ struct EventStore::Batch::Impl {
   // Write: a memtable insert that follows the previous one in key order reuses its skip-list
   // position, where a random key searches from the top. Event ids, child keys and counter
   // keys arrive in random order, and these searches were a quarter of ingest's CPU.
+  enum class Op : uint8_t { kPut, kMerge, kDelete };
   struct Entry {
     uint32_t cf;
-    bool merge;
+    Op op;
     std::string key, value;
   };
   std::vector<Entry> entries;
@@ -201,7 +205,10 @@ struct EventStore::Batch::Impl {
   Instant ingested_at;  // one clock reading for the whole batch
 
   void Put(uint32_t family, std::string key, std::string value, bool merge = false) {
-    entries.push_back({family, merge, std::move(key), std::move(value)});
+    entries.push_back({family, merge ? Op::kMerge : Op::kPut, std::move(key), std::move(value)});
+  }
+  void Delete(uint32_t family, std::string key) {
+    entries.push_back({family, Op::kDelete, std::move(key), {}});
   }
   rocksdb::WriteBatch Build() {
     std::stable_sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
@@ -213,10 +220,16 @@ struct EventStore::Batch::Impl {
     rocksdb::ColumnFamilyHandle* projection = state ? state : live->load(std::memory_order_acquire);
     for (const auto& e : entries) {
       auto* family = e.cf == kProjection ? projection : (*cf)[e.cf];
-      if (e.merge) {
-        wb.Merge(family, e.key, e.value);
-      } else {
-        wb.Put(family, e.key, e.value);
+      switch (e.op) {
+        case Op::kPut:
+          wb.Put(family, e.key, e.value);
+          break;
+        case Op::kMerge:
+          wb.Merge(family, e.key, e.value);
+          break;
+        case Op::kDelete:
+          wb.Delete(family, e.key);
+          break;
       }
     }
     return wb;
@@ -270,6 +283,31 @@ void EventStore::Batch::PutDeadLetter(const TopicPartition& from, int64_t offset
   codec::PutLengthPrefixed(value, reason);
   value.append(payload);
   impl_->Put(kDeadLetter, std::move(key), std::move(value));
+}
+
+namespace {
+std::string HeldKey(std::string_view target_event_id, std::string_view event_id) {
+  std::string k(kMetaHeld);
+  codec::PutLengthPrefixed(k, target_event_id);
+  codec::PutLengthPrefixed(k, event_id);
+  return k;
+}
+}  // namespace
+
+void EventStore::Batch::HoldCorrection(const HeldCorrection& held) {
+  std::string v;
+  codec::PutLengthPrefixed(v, held.child_id);
+  v.push_back(char((held.retraction ? 1 : 0) | (held.other_child ? 2 : 0)));
+  codec::PutLengthPrefixed(v, held.from.topic);
+  codec::PutFixed64(v, uint64_t(uint32_t(held.from.partition)));
+  codec::PutFixed64(v, uint64_t(held.offset));
+  codec::PutFixed64(v, uint64_t(held.held_at.time_since_epoch().count()));
+  impl_->Put(kMeta, HeldKey(held.target_event_id, held.event_id), std::move(v));
+}
+
+void EventStore::Batch::ReleaseCorrection(std::string_view target_event_id,
+                                          std::string_view event_id) {
+  impl_->Delete(kMeta, HeldKey(target_event_id, event_id));
 }
 
 void EventStore::Batch::PutState(std::string_view key, std::string_view value) {
@@ -680,6 +718,36 @@ Result<std::vector<OffsetGap>> EventStore::Gaps() const {
     out.push_back(std::move(gap));
   }
   CARELEDGER_RETURN_IF_ERROR(FromRocks(it->status(), "read gaps"));
+  return out;
+}
+
+Result<std::vector<HeldCorrection>> EventStore::HeldCorrections() const {
+  std::vector<HeldCorrection> out;
+  std::unique_ptr<rocksdb::Iterator> it(
+      impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->cf[kMeta]));
+  rocksdb::Slice prefix(kMetaHeld.data(), kMetaHeld.size());
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    std::string_view key(it->key().data() + prefix.size(), it->key().size() - prefix.size());
+    std::string_view v(it->value().data(), it->value().size());
+    HeldCorrection h;
+    std::string_view target, id, child, topic;
+    bool ok = codec::GetLengthPrefixed(key, target) && codec::GetLengthPrefixed(key, id) &&
+              key.empty() && codec::GetLengthPrefixed(v, child) && !v.empty();
+    uint8_t flags = ok ? uint8_t(v[0]) : 0;
+    if (ok) v.remove_prefix(1);
+    ok = ok && codec::GetLengthPrefixed(v, topic) && v.size() == 24;
+    if (!ok) return Status::Fatal("a held-correction record in meta is malformed");
+    h.target_event_id = target;
+    h.event_id = id;
+    h.child_id = child;
+    h.retraction = flags & 1;
+    h.other_child = flags & 2;
+    h.from = {std::string(topic), int32_t(uint32_t(codec::GetFixed64(v.data())))};
+    h.offset = int64_t(codec::GetFixed64(v.data() + 8));
+    h.held_at = Instant(std::chrono::seconds(int64_t(codec::GetFixed64(v.data() + 16))));
+    out.push_back(std::move(h));
+  }
+  CARELEDGER_RETURN_IF_ERROR(FromRocks(it->status(), "read held corrections"));
   return out;
 }
 

@@ -296,6 +296,25 @@ TEST(EnvelopeParser, ARepeatedMemberAnywhereIsRefusedNamingIt) {
   EXPECT_EQ(s.message(), "field 'data.extra[].a': appears twice in one object");
 }
 
+TEST(EnvelopeParser, ACorrectionOrRetractionOfItselfIsRefused) {
+  // It would take itself out of the child's history while the log counts it as received.
+  EnvelopeParser parser;
+  Envelope env;
+  Fields corrects = Fields();
+  corrects.extra = R"("supersedes":"ev-0001",)";
+  Status s = parser.Parse(corrects.Json(), env);
+  EXPECT_EQ(s.error_class(), ErrorClass::kBadInput);
+  EXPECT_EQ(s.message(), "field 'supersedes': names the event itself");
+  corrects.extra = R"("supersedes":"ev-0000",)";
+  EXPECT_TRUE(parser.Parse(corrects.Json(), env).ok());
+
+  Fields retracts = OfType("event.retracted", R"({"target_event_id":"ev-0001","reason":"error"})");
+  s = parser.Parse(retracts.Json(), env);
+  EXPECT_EQ(s.message(), "field 'data.target_event_id': names the event itself");
+  retracts.data = R"({"target_event_id":"ev-0000","reason":"error"})";
+  EXPECT_TRUE(parser.Parse(retracts.Json(), env).ok());
+}
+
 struct Rule {
   std::string name;
   std::string json;

@@ -90,6 +90,10 @@ struct IngestStats {
   uint64_t duplicates = 0;     // same event_id, same bytes: stored once
   uint64_t dead_lettered = 0;  // rejected, with the reason, into the dead-letter store
   uint64_t batches = 0;
+  // Corrections and retractions whose target did not apply (EventStore::HeldCorrections):
+  // held by this run, released by this run (their target came, or was fixed in its own
+  // child), and held in all when the run ended.
+  uint64_t corrections_held = 0, corrections_released = 0, corrections_held_now = 0;
   double seconds = 0;                  // the whole run, including joining the group
   double seconds_assigned = 0;         // since partitions were first assigned: the rate's basis
   std::vector<uint32_t> write_micros;  // each batch's store write (fsync included)

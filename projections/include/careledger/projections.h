@@ -149,6 +149,9 @@ struct AcceptedEvent {
   // figures of several instances add up.
   int32_t partition = 0;
   Instant ingested_at{};
+  // Where it was consumed (the topic's bytes live as long as the batch being built).
+  std::string_view topic = {};
+  int64_t offset = 0;
 };
 
 // Folds accepted events into the batch. Reads the children's previous state from the batch

@@ -56,6 +56,24 @@ struct OffsetGap {
   std::string Describe() const;
 };
 
+// A correction (supersedes) or retraction whose target does not apply: the store does not
+// hold the target yet, or holds it for another child. The correcting event is in the log
+// like any other (the fold applies it once its target is in the same child's timeline); it is
+// held here so that one that has no effect is seen, listed and counted, never silent. Ingest
+// releases it when the target arrives for the same child.
+struct HeldCorrection {
+  std::string event_id;         // the correcting event
+  std::string target_event_id;  // the event it supersedes or retracts
+  std::string child_id;         // the correcting event's child
+  bool retraction = false;      // event.retracted; otherwise a supersedes
+  // The target is stored, for another child: the fold never applies the correction (a child's
+  // corrections act on that child's timeline only), so it stays held for good.
+  bool other_child = false;
+  TopicPartition from;  // where the correcting event was consumed
+  int64_t offset = 0;
+  Instant held_at{};  // when ingest first held it (whole seconds)
+};
+
 using ChainHash = std::array<uint8_t, 32>;  // SHA-256
 std::string ToHex(const ChainHash& h);
 
@@ -109,6 +127,10 @@ class EventStore {
     void SetNextOffset(const TopicPartition& tp, int64_t next_offset);
     void PutDeadLetter(const TopicPartition& from, int64_t offset, std::string_view reason,
                        std::string_view payload);
+    // Holds a correction whose target does not apply (replacing the record of the same two
+    // ids), or releases one whose target has arrived.
+    void HoldCorrection(const HeldCorrection& held);
+    void ReleaseCorrection(std::string_view target_event_id, std::string_view event_id);
     void PutState(std::string_view key, std::string_view value);
     void AddToCounter(std::string_view key, int64_t delta);
     size_t appended() const { return appended_; }
@@ -154,6 +176,9 @@ class EventStore {
   // the store never held (open ones stop ingest; accepted ones say who decided and when).
   Status RecordGap(const OffsetGap& gap);
   Result<std::vector<OffsetGap>> Gaps() const;
+  // Every held correction, by target event id. Few in a healthy feed: each is a source's
+  // correction that has not (yet) taken effect.
+  Result<std::vector<HeldCorrection>> HeldCorrections() const;
   Status FindEventIds(const std::vector<std::string_view>& ids,
                       std::vector<std::optional<StoredEventId>>& out) const;
   // The projection state reads take a state family (see below); empty means the live one.
