@@ -35,6 +35,9 @@ struct StoreOptions {
   // Memtable per column family before a flush to disk. Bigger means fewer, larger flushes
   // competing with ingest for the CPU; the WAL keeps it durable either way.
   size_t write_buffer_bytes = size_t{64} << 20;
+  // The WAL a store keeps before it flushes the families holding its oldest file: what a
+  // reader opened beside a running ingest replays at most (about 1 s per 128 MiB).
+  uint64_t max_wal_bytes = uint64_t{128} << 20;
   // LZ4 on SST files: JSON payloads shrink to about half for little CPU, and reads
   // decompress one block at a time.
   bool compress = true;
