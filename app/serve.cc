@@ -121,6 +121,19 @@ Command AddServe(CLI::App& app) {
           }};
 }
 
+// What the server sees of the ingest beside it.
+class IngestView : public PipelineView {
+ public:
+  explicit IngestView(const IngestMonitor& monitor) : monitor_(monitor) {}
+  bool CaughtUp() const override { return monitor_.Read().caught_up; }
+  void AppendMetrics(PrometheusText& out) const override {
+    AppendIngestMetrics(monitor_.Read(), out);
+  }
+
+ private:
+  const IngestMonitor& monitor_;
+};
+
 Command AddRun(CLI::App& app) {
   struct Opts : ServeFlags {
     IngestFlags ingest;
@@ -138,8 +151,9 @@ Command AddRun(CLI::App& app) {
             auto store = EventStore::Open({.path = ctx->data_dir});
             if (!store.ok()) return Fail(store.status());
             IngestMonitor monitor;
+            IngestView view(monitor);
             ServeOptions options = ToServeOptions(*o, *ctx);
-            options.ingest = &monitor;
+            options.pipeline = &view;
             auto server = HttpServer::Start(options);
             if (!server.ok()) return Fail(server.status());
             (*server)->Attach(**store);

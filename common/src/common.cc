@@ -291,3 +291,48 @@ uint64_t Fingerprint(std::string_view bytes) {
 }
 
 }  // namespace careledger
+
+namespace careledger {
+
+namespace {
+std::string LabelValue(std::string_view v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '\\' || c == '"') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+}  // namespace
+
+std::string PrometheusText::Number(double v) {
+  if (v == static_cast<double>(static_cast<int64_t>(v))) {
+    return std::to_string(static_cast<int64_t>(v));
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.9g", v);
+  return buf;
+}
+
+void PrometheusText::Family(std::string_view name, std::string_view type, std::string_view help) {
+  out_ += "# HELP " + std::string(name) + " " + std::string(help) + "\n# TYPE " +
+          std::string(name) + " " + std::string(type) + "\n";
+}
+
+void PrometheusText::Sample(std::string_view name, const Labels& labels, double value) {
+  out_ += name;
+  if (!labels.empty()) {
+    out_ += '{';
+    for (size_t i = 0; i < labels.size(); ++i) {
+      out_ += (i ? "," : "") + labels[i].first + "=\"" + LabelValue(labels[i].second) + "\"";
+    }
+    out_ += '}';
+  }
+  out_ += " " + Number(value) + "\n";
+}
+
+}  // namespace careledger

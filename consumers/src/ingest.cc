@@ -1080,20 +1080,46 @@ Result<IngestStats> Ingestor::Run(const std::atomic<bool>& stop) {
 
 }  // namespace
 
-std::string_view DeadLetterKind(std::string_view reason) {
-  // Checked in this order: a UTF-8 or size failure is reported by the JSON layer too.
-  if (reason.find("UTF-8") != std::string_view::npos) return "invalid_utf8";
-  if (reason.starts_with("oversize")) return "oversize";
-  if (reason.starts_with("not valid JSON") || reason.starts_with("not a JSON object")) {
-    return "invalid_json";
+void AppendIngestMetrics(const IngestMonitor::Snapshot& snap, PrometheusText& x) {
+  x.Family("careledger_events_ingested_total", "counter",
+           "Events appended to the log by this process");
+  for (const auto& [key, n] : snap.totals.appended_by_type) {
+    x.Sample("careledger_events_ingested_total", {{"topic", key.first}, {"type", key.second}},
+             double(n));
   }
-  if (reason.starts_with("field 'type'")) return "unknown_type";
-  if (reason.starts_with("field '")) return "schema";
-  if (reason.starts_with("conflict")) return "conflict";
-  if (reason.starts_with("message key")) return "key_mismatch";
-  if (reason.starts_with("wrong partition")) return "wrong_partition";
-  if (reason.starts_with("wrong topic")) return "wrong_topic";
-  return "other";
+  x.Family("careledger_dead_letters_total", "counter",
+           "Messages this process set aside in the dead-letter store");
+  for (std::string_view kind : kDeadLetterKinds) {
+    auto it = snap.totals.dead_lettered_by_kind.find(std::string(kind));
+    x.Sample("careledger_dead_letters_total", {{"kind", std::string(kind)}},
+             it == snap.totals.dead_lettered_by_kind.end() ? 0 : double(it->second));
+  }
+  x.Family("careledger_consumer_lag_messages", "gauge",
+           "High watermark minus the next offset the store will take");
+  for (const auto& l : snap.lag) {
+    x.Sample("careledger_consumer_lag_messages",
+             {{"topic", l.partition.topic}, {"partition", std::to_string(l.partition.partition)}},
+             double(l.lag()));
+  }
+  x.Family("careledger_batch_write_seconds", "histogram", "Time to write one batch");
+  uint64_t cumulative = 0;
+  for (size_t i = 0; i < IngestMonitor::kWriteBuckets.size(); ++i) {
+    cumulative += snap.write_buckets[i];
+    x.Sample("careledger_batch_write_seconds_bucket",
+             {{"le", PrometheusText::Number(IngestMonitor::kWriteBuckets[i])}}, double(cumulative));
+  }
+  cumulative += snap.write_buckets.back();
+  x.Sample("careledger_batch_write_seconds_bucket", {{"le", "+Inf"}}, double(cumulative));
+  x.Sample("careledger_batch_write_seconds_sum", {}, snap.write_seconds_sum);
+  x.Sample("careledger_batch_write_seconds_count", {}, double(cumulative));
+  x.Family("careledger_replay_events_total", "counter",
+           "Log records gone through by replays this process served");
+  x.Sample("careledger_replay_events_total", {}, double(snap.replay_records));
+  x.Family("careledger_replay_in_progress", "gauge", "1 while a replay is being served");
+  x.Sample("careledger_replay_in_progress", {}, snap.replaying ? 1 : 0);
+  x.Family("careledger_replays_total", "counter", "Replays served, by how they ended");
+  x.Sample("careledger_replays_total", {{"result", "ok"}}, double(snap.replays_ok));
+  x.Sample("careledger_replays_total", {{"result", "failed"}}, double(snap.replays_failed));
 }
 
 IngestMonitor::Snapshot IngestMonitor::Read() const {

@@ -248,7 +248,7 @@ struct HttpServer::Impl {
       why = "the store is not open yet";
       return false;
     }
-    if (options.ingest && !options.ingest->Read().caught_up) {
+    if (options.pipeline && !options.pipeline->CaughtUp()) {
       why = "ingest has not caught up with the broker yet";
       return false;
     }
@@ -550,52 +550,6 @@ void HttpServer::Stop() {
 
 namespace {
 
-std::string LabelValue(std::string_view v) {
-  std::string out;
-  for (char c : v) {
-    if (c == '\\' || c == '"') out += '\\';
-    if (c == '\n') {
-      out += "\\n";
-      continue;
-    }
-    out += c;
-  }
-  return out;
-}
-
-std::string Number(double v) {
-  if (v == static_cast<double>(static_cast<int64_t>(v))) {
-    return std::to_string(static_cast<int64_t>(v));
-  }
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.9g", v);
-  return buf;
-}
-
-class Exposition {
- public:
-  void Family(std::string_view name, std::string_view type, std::string_view help) {
-    out_ += "# HELP " + std::string(name) + " " + std::string(help) + "\n# TYPE " +
-            std::string(name) + " " + std::string(type) + "\n";
-  }
-  void Sample(std::string_view name, const std::vector<std::pair<std::string, std::string>>& labels,
-              double value) {
-    out_ += name;
-    if (!labels.empty()) {
-      out_ += '{';
-      for (size_t i = 0; i < labels.size(); ++i) {
-        out_ += (i ? "," : "") + labels[i].first + "=\"" + LabelValue(labels[i].second) + "\"";
-      }
-      out_ += '}';
-    }
-    out_ += " " + Number(value) + "\n";
-  }
-  std::string Take() { return std::move(out_); }
-
- private:
-  std::string out_;
-};
-
 uint64_t DirectoryBytes(const std::string& path) {
   namespace fs = std::filesystem;
   std::error_code ec;
@@ -634,7 +588,7 @@ Status FoldMonitoringFigures(const EventStore& store, Date today, MonitoringFigu
 
 Result<std::string> PrometheusMetrics(const EventStore& store, const ServeOptions& options,
                                       bool published, MonitoringFigures& cached) {
-  Exposition x;
+  PrometheusText x;
   // A count from 1 to threshold-1 is left out of the published view: an absent series rather
   // than a made-up number (Prometheus has no "<5").
   auto gauge = [&](std::string_view name, const std::vector<std::pair<std::string, std::string>>& l,
@@ -718,48 +672,7 @@ Result<std::string> PrometheusMetrics(const EventStore& store, const ServeOption
     x.Sample("careledger_store_size_bytes", {}, double(DirectoryBytes(options.store_path)));
   }
 
-  if (options.ingest) {
-    auto snap = options.ingest->Read();
-    x.Family("careledger_events_ingested_total", "counter",
-             "Events appended to the log by this process");
-    for (const auto& [key, n] : snap.totals.appended_by_type) {
-      x.Sample("careledger_events_ingested_total", {{"topic", key.first}, {"type", key.second}},
-               double(n));
-    }
-    x.Family("careledger_dead_letters_total", "counter",
-             "Messages this process set aside in the dead-letter store");
-    for (std::string_view kind : kDeadLetterKinds) {
-      auto it = snap.totals.dead_lettered_by_kind.find(std::string(kind));
-      x.Sample("careledger_dead_letters_total", {{"kind", std::string(kind)}},
-               it == snap.totals.dead_lettered_by_kind.end() ? 0 : double(it->second));
-    }
-    x.Family("careledger_consumer_lag_messages", "gauge",
-             "High watermark minus the next offset the store will take");
-    for (const auto& l : snap.lag) {
-      x.Sample("careledger_consumer_lag_messages",
-               {{"topic", l.partition.topic}, {"partition", std::to_string(l.partition.partition)}},
-               double(l.lag()));
-    }
-    x.Family("careledger_batch_write_seconds", "histogram", "Time to write one batch");
-    uint64_t cumulative = 0;
-    for (size_t i = 0; i < IngestMonitor::kWriteBuckets.size(); ++i) {
-      cumulative += snap.write_buckets[i];
-      x.Sample("careledger_batch_write_seconds_bucket",
-               {{"le", Number(IngestMonitor::kWriteBuckets[i])}}, double(cumulative));
-    }
-    cumulative += snap.write_buckets.back();
-    x.Sample("careledger_batch_write_seconds_bucket", {{"le", "+Inf"}}, double(cumulative));
-    x.Sample("careledger_batch_write_seconds_sum", {}, snap.write_seconds_sum);
-    x.Sample("careledger_batch_write_seconds_count", {}, double(cumulative));
-    x.Family("careledger_replay_events_total", "counter",
-             "Log records gone through by replays this process served");
-    x.Sample("careledger_replay_events_total", {}, double(snap.replay_records));
-    x.Family("careledger_replay_in_progress", "gauge", "1 while a replay is being served");
-    x.Sample("careledger_replay_in_progress", {}, snap.replaying ? 1 : 0);
-    x.Family("careledger_replays_total", "counter", "Replays served, by how they ended");
-    x.Sample("careledger_replays_total", {{"result", "ok"}}, double(snap.replays_ok));
-    x.Sample("careledger_replays_total", {{"result", "failed"}}, double(snap.replays_failed));
-  }
+  if (options.pipeline) options.pipeline->AppendMetrics(x);
   return x.Take();
 }
 

@@ -875,6 +875,22 @@ std::string DeadLetter::Id() const {
   return from.topic + "/" + std::to_string(from.partition) + "@" + std::to_string(offset);
 }
 
+std::string_view DeadLetterKind(std::string_view reason) {
+  // Checked in this order: a UTF-8 or size failure is reported by the JSON layer too.
+  if (reason.find("UTF-8") != std::string_view::npos) return "invalid_utf8";
+  if (reason.starts_with("oversize")) return "oversize";
+  if (reason.starts_with("not valid JSON") || reason.starts_with("not a JSON object")) {
+    return "invalid_json";
+  }
+  if (reason.starts_with("field 'type'")) return "unknown_type";
+  if (reason.starts_with("field '")) return "schema";
+  if (reason.starts_with("conflict")) return "conflict";
+  if (reason.starts_with("message key")) return "key_mismatch";
+  if (reason.starts_with("wrong partition")) return "wrong_partition";
+  if (reason.starts_with("wrong topic")) return "wrong_topic";
+  return "other";
+}
+
 Result<std::pair<TopicPartition, int64_t>> ParseDeadLetterId(std::string_view id) {
   auto bad = [&] {
     return Status::BadInput("dead-letter id '" + std::string(id) +

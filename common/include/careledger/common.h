@@ -10,6 +10,7 @@
 #include <string_view>
 #include <utility>
 #include <variant>
+#include <vector>
 
 namespace careledger {
 
@@ -132,5 +133,20 @@ Date DateFromDaysKey(uint32_t key);
 
 // 64-bit FNV-1a: stable across runs and machines, for content fingerprints (not security).
 uint64_t Fingerprint(std::string_view bytes);
+
+// The Prometheus text exposition (version 0.0.4), written by whichever module owns a metric:
+// the server writes the figures', the ingest loop its own.
+class PrometheusText {
+ public:
+  using Labels = std::vector<std::pair<std::string, std::string>>;
+  void Family(std::string_view name, std::string_view type, std::string_view help);
+  void Sample(std::string_view name, const Labels& labels, double value);
+  std::string Take() { return std::move(out_); }
+  // A sample value as Prometheus writes it: integers without a fraction.
+  static std::string Number(double v);
+
+ private:
+  std::string out_;
+};
 
 }  // namespace careledger

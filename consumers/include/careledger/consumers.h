@@ -76,14 +76,6 @@ bool WithdrawReplayRequest(const std::string& dir, const std::string& id);
 Result<std::optional<ChainHash>> PollReplay(const std::string& dir, const std::string& id,
                                             ReplayProgress& progress);
 
-// The kind of a dead letter, from its reason: the `error` header on the dead-letter topic and
-// the label of dead-letter metrics, so a small fixed set: invalid_json, invalid_utf8,
-// oversize, unknown_type, schema, conflict, key_mismatch, wrong_partition, wrong_topic, other.
-std::string_view DeadLetterKind(std::string_view reason);
-inline constexpr std::array<std::string_view, 10> kDeadLetterKinds = {
-    "invalid_json", "invalid_utf8", "oversize",        "unknown_type", "schema",
-    "conflict",     "key_mismatch", "wrong_partition", "wrong_topic",  "other"};
-
 struct IngestStats {
   uint64_t consumed = 0;       // messages read from Kafka (excluding ones already stored)
   uint64_t appended = 0;       // events added to the log
@@ -142,6 +134,10 @@ class IngestMonitor {
   mutable std::mutex mu_;
   Snapshot snapshot_;
 };
+
+// The pipeline's own metric families (events ingested, dead letters by kind, lag, batch
+// write latency, replays served), the same wherever ingest runs (ops/prometheus/README.md).
+void AppendIngestMetrics(const IngestMonitor::Snapshot& snapshot, PrometheusText& out);
 
 // Runs until `stop` becomes true, or the until_* condition holds. Fatal store or broker errors
 // end it with nothing written past the last good batch.

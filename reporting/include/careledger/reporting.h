@@ -11,7 +11,6 @@
 #include <vector>
 
 #include "careledger/common.h"
-#include "careledger/consumers.h"
 #include "careledger/projections.h"
 #include "careledger/store.h"
 
@@ -44,6 +43,17 @@ std::optional<Asset> DashboardAsset(std::string_view path);
 // The JSON API, Prometheus /metrics, health and the dashboard. Without a valid
 // `Authorization: Bearer <token>` every figure is the published (suppressed) view and lineage
 // is refused; a token that is sent and wrong is refused everywhere (401) and never logged.
+// A pipeline running in the server's process (`careledger run`), as the server sees it: the
+// server knows nothing of how it consumes.
+class PipelineView {
+ public:
+  virtual ~PipelineView() = default;
+  // It has read what the brokers held when it started (/readyz).
+  virtual bool CaughtUp() const = 0;
+  // Its own metric families, appended to /metrics.
+  virtual void AppendMetrics(PrometheusText& out) const = 0;
+};
+
 struct ServeOptions {
   std::string listen = "127.0.0.1:8080";  // HOST:PORT; port 0 picks a free one
   std::string token;                      // empty: exact figures are never served
@@ -53,7 +63,7 @@ struct ServeOptions {
   std::function<std::optional<AreaPopulation>(int year)> population;
   // `run`: ingest in this process. Pipeline metrics come from it, and /readyz waits for it
   // to catch up. Null for `serve` alone.
-  const IngestMonitor* ingest = nullptr;
+  const PipelineView* pipeline = nullptr;
   // The store is a secondary (StoreOptions::secondary_path) following another process:
   // CatchUp before answering, at most once per interval.
   bool follow_store = false;

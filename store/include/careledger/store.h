@@ -105,6 +105,14 @@ struct DeadLetter {
   // "topic/partition@offset": how operators name one (`careledger deadletter show ID`).
   std::string Id() const;
 };
+// The kind of a dead letter, from its reason: the `error` header on the dead-letter topic and
+// the label of dead-letter metrics, so a small fixed set: invalid_json, invalid_utf8,
+// oversize, unknown_type, schema, conflict, key_mismatch, wrong_partition, wrong_topic, other.
+std::string_view DeadLetterKind(std::string_view reason);
+inline constexpr std::array<std::string_view, 10> kDeadLetterKinds = {
+    "invalid_json", "invalid_utf8", "oversize",        "unknown_type", "schema",
+    "conflict",     "key_mismatch", "wrong_partition", "wrong_topic",  "other"};
+
 // The inverse of DeadLetter::Id.
 Result<std::pair<TopicPartition, int64_t>> ParseDeadLetterId(std::string_view id);
 
