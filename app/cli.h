@@ -11,6 +11,7 @@
 #include "careledger/common.h"
 #include "careledger/config.h"
 #include "careledger/consumers.h"
+#include "careledger/reporting.h"
 
 namespace careledger::app {
 
@@ -64,6 +65,19 @@ struct IngestFlags {
 };
 void AddIngestFlags(CLI::App& cmd, IngestFlags& flags);
 Result<IngestOptions> ToIngestOptions(const IngestFlags& flags, const Context& ctx);
+
+// What a server sees of the ingest in its process (`run`, `ingest --metrics-listen`).
+class IngestView : public PipelineView {
+ public:
+  explicit IngestView(const IngestMonitor& monitor) : monitor_(monitor) {}
+  bool CaughtUp() const override { return monitor_.Read().caught_up; }
+  void AppendMetrics(PrometheusText& out) const override {
+    AppendIngestMetrics(monitor_.Read(), out);
+  }
+
+ private:
+  const IngestMonitor& monitor_;
+};
 
 // BadInput unless the settings name Kafka brokers.
 Status RequireBrokers(const Context& ctx);

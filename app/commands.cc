@@ -372,6 +372,7 @@ Command AddIngest(CLI::App& app) {
     IngestFlags ingest;
     double until_idle = -1;
     bool until_end = false;
+    std::string metrics_listen;
   };
   auto o = std::make_shared<Opts>();
   auto* cmd = app.add_subcommand(
@@ -382,6 +383,9 @@ Command AddIngest(CLI::App& app) {
       ->check(CLI::NonNegativeNumber);
   cmd->add_flag("--until-end", o->until_end,
                 "Stop once caught up with the high watermarks seen at start");
+  cmd->add_option("--metrics-listen", o->metrics_listen,
+                  "HOST:PORT to serve ingest's own Prometheus /metrics on (default "
+                  "ingest.metrics_listen; unset: none; port 0: any free, printed on stdout)");
   return {cmd, [o] {
             auto ctx = Resolve(o->common);
             if (!ctx.ok()) return Fail(ctx.status());
@@ -396,13 +400,38 @@ Command AddIngest(CLI::App& app) {
             if (o->until_idle >= 0) {
               options.until_idle = std::chrono::milliseconds(int64_t(o->until_idle * 1000));
             }
+            // The pipeline's metrics where ingest runs on its own (the systemd layout).
+            IngestMonitor monitor;
+            IngestView view(monitor);
+            std::unique_ptr<HttpServer> metrics;
+            const std::string& metrics_listen =
+                o->metrics_listen.empty() ? ctx->config.IngestMetricsListen() : o->metrics_listen;
+            if (!metrics_listen.empty()) {
+              ServeOptions serve;
+              serve.listen = metrics_listen;
+              serve.token = ctx->config.ServeToken();
+              serve.tls_cert_path = ctx->config.ServeTlsCert();
+              serve.tls_key_path = ctx->config.ServeTlsKey();
+              serve.pipeline = &view;
+              serve.pipeline_only = true;
+              auto started = HttpServer::Start(serve);
+              if (!started.ok()) return Fail(started.status());
+              metrics = std::move(started.value());
+              const char* scheme = metrics->tls() ? "https://" : "http://";
+              std::cout << scheme << metrics->address() << "/metrics" << std::endl;
+              spdlog::info("ingest metrics on {}{}/metrics", scheme, metrics->address());
+              options.monitor = &monitor;
+            }
             auto stats = RunIngest(**store, options, signals.stop());
+            if (metrics) metrics->Stop();
             if (!stats.ok()) return Fail(stats.status());
             PrintIngestSummary(*stats);
+            // Rejected input is the sources' to fix, not a failure of ingest: a clean stop is
+            // exit 0 (systemd shows the unit as stopped, not failed), with the count said.
             if (stats->dead_lettered > 0) {
               std::cerr << "careledger: " << stats->dead_lettered
-                        << " messages were rejected into the dead-letter store\n";
-              return 1;
+                        << " messages were rejected into the dead-letter store (`careledger "
+                           "deadletter list`)\n";
             }
             return 0;
           }};

@@ -121,19 +121,6 @@ Command AddServe(CLI::App& app) {
           }};
 }
 
-// What the server sees of the ingest beside it.
-class IngestView : public PipelineView {
- public:
-  explicit IngestView(const IngestMonitor& monitor) : monitor_(monitor) {}
-  bool CaughtUp() const override { return monitor_.Read().caught_up; }
-  void AppendMetrics(PrometheusText& out) const override {
-    AppendIngestMetrics(monitor_.Read(), out);
-  }
-
- private:
-  const IngestMonitor& monitor_;
-};
-
 Command AddRun(CLI::App& app) {
   struct Opts : ServeFlags {
     IngestFlags ingest;

@@ -29,9 +29,10 @@ struct Known {
   Shape shape;
   std::string_view env;  // the CARELEDGER_* variable that overrides it; empty: none
 };
-constexpr std::array<Known, 8> kKnown = {{
+constexpr std::array<Known, 9> kKnown = {{
     {"brokers", Shape::kString, "CARELEDGER_BROKERS"},
     {"data", Shape::kString, "CARELEDGER_DATA"},
+    {"ingest.metrics_listen", Shape::kString, "CARELEDGER_INGEST_METRICS_LISTEN"},
     {"log_level", Shape::kString, "CARELEDGER_LOG_LEVEL"},
     {"serve.listen", Shape::kString, "CARELEDGER_SERVE_LISTEN"},
     {"serve.token", Shape::kString, "CARELEDGER_SERVE_TOKEN"},
@@ -181,7 +182,7 @@ Status ConfigBuilder::AddTable(const toml::table& table, const std::string& pref
       CARELEDGER_RETURN_IF_ERROR(AddPopulation(node, where, path));
       continue;
     }
-    if ((key == "serve" || key == "ssda903") && node.is_table()) {
+    if ((key == "ingest" || key == "serve" || key == "ssda903") && node.is_table()) {
       CARELEDGER_RETURN_IF_ERROR(AddTable(*node.as_table(), key + ".", path));
       continue;
     }
@@ -347,16 +348,21 @@ Status ConfigBuilder::Validate() const {
   if (auto b = e.find("brokers"); b != e.end() && b->second.value.empty()) {
     return fail("brokers", "must not be empty");
   }
-  const std::string& listen = e.at("serve.listen").value;
-  auto colon = listen.rfind(':');
-  int port = 0;
-  bool digits = colon != std::string::npos && colon + 1 < listen.size() &&
-                listen.size() - colon - 1 <= 5 &&
-                std::all_of(listen.begin() + long(colon) + 1, listen.end(),
-                            [](char c) { return c >= '0' && c <= '9'; });
-  if (digits) port = std::stoi(listen.substr(colon + 1));
-  if (!digits || colon == 0 || port < 1 || port > 65535) {
+  auto host_port = [](const std::string& listen) {
+    auto colon = listen.rfind(':');
+    int port = 0;
+    bool digits = colon != std::string::npos && colon + 1 < listen.size() &&
+                  listen.size() - colon - 1 <= 5 &&
+                  std::all_of(listen.begin() + long(colon) + 1, listen.end(),
+                              [](char c) { return c >= '0' && c <= '9'; });
+    if (digits) port = std::stoi(listen.substr(colon + 1));
+    return digits && colon != 0 && port >= 1 && port <= 65535;
+  };
+  if (!host_port(e.at("serve.listen").value)) {
     return fail("serve.listen", "must be HOST:PORT with a port from 1 to 65535");
+  }
+  if (auto m = e.find("ingest.metrics_listen"); m != e.end() && !host_port(m->second.value)) {
+    return fail("ingest.metrics_listen", "must be HOST:PORT with a port from 1 to 65535");
   }
   if (auto t = e.find("serve.token"); t != e.end()) {
     const std::string& token = t->second.value;
@@ -416,6 +422,12 @@ const std::string& Config::log_level() const {
 }
 const std::string& Config::ServeListen() const {
   return entries_.at("serve.listen").value;
+}
+
+const std::string& Config::IngestMetricsListen() const {
+  static const std::string kNone;
+  auto it = entries_.find("ingest.metrics_listen");
+  return it == entries_.end() ? kNone : it->second.value;
 }
 
 const std::string& Config::ServeToken() const {

@@ -563,8 +563,7 @@ Status Ingestor::WriteBatch() {
   InFlight& next = in_flight_.emplace();
   next.dead_by_kind = std::move(batch_counts_.dead_by_kind);
   for (const auto& a : accepted) {
-    ++next.by_type[{std::string(TopicFor(a.envelope->type)),
-                    std::string(EventTypeName(a.envelope->type))}];
+    ++next.by_type[{std::string(a.topic), std::string(EventTypeName(a.envelope->type))}];
   }
   next.dead_letters = std::exchange(rejected_, {});
   next.tail = batch.tail();

@@ -244,7 +244,7 @@ struct HttpServer::Impl {
   }
 
   bool Ready(std::string& why) const {
-    if (!store.load()) {
+    if (!options.pipeline_only && !store.load()) {
       why = "the store is not open yet";
       return false;
     }
@@ -386,6 +386,17 @@ void HttpServer::Impl::Routes() {
     res.status = 503;
     res.set_content("not ready: " + why + "\n", "text/plain");
   });
+  if (options.pipeline_only) {
+    server->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+      PrometheusText x;
+      if (options.pipeline) options.pipeline->AppendMetrics(x);
+      res.set_content(x.Take(), "text/plain; version=0.0.4; charset=utf-8");
+    });
+    server->Get(R"(/.*)", [](const httplib::Request&, httplib::Response& res) {
+      Error(res, 404, "this is ingest's metrics endpoint: /metrics, /healthz and /readyz only");
+    });
+    return;
+  }
   server->Get(R"(/api/v1/metrics/([a-z0-9-]+))",
               [this](const httplib::Request& req, httplib::Response& res) { Metric(req, res); });
   server->Get(R"(/api/v1/lineage/([a-z0-9-]+))",

@@ -107,7 +107,7 @@ TEST(Corrections, OnesWithoutTheirTargetAreHeldInViewAndReleasedWhenItArrives) {
       "ingest", "--brokers",   broker.bootstrap(), "--data",
       store,    "--until-end", "--kafka",          "session.timeout.ms=6000"};
   auto first = Careledger(ingest);
-  EXPECT_EQ(first.exit_code, 1) << first.err;  // one dead letter
+  EXPECT_EQ(first.exit_code, 0) << first.err;  // a dead letter is not a failure
   EXPECT_THAT(test::DeadLetterReasons(store),
               UnorderedElementsAre("field 'supersedes': names the event itself"));
   EXPECT_EQ(test::StoredEventIds(store).size(), 9u);

@@ -65,7 +65,7 @@ TEST(DataProtection, NoChildIdReachesTheLogsAtInfo) {
   ASSERT_EQ(smuggled.exit_code, 0) << smuggled.err;
   auto ingest = run(
       {"ingest", "--brokers", broker.bootstrap(), "--data", dir / "store", "--until-end"}, true);
-  EXPECT_EQ(ingest.exit_code, 1) << "dead letters make ingest exit 1\n" << ingest.err;
+  EXPECT_EQ(ingest.exit_code, 0) << ingest.err;
   EXPECT_THAT(ingest.err, ::testing::HasSubstr("3 messages were rejected into the dead-letter"));
   EXPECT_EQ(run({"verify", "--data", dir / "store"}, true).exit_code, 0);
   EXPECT_EQ(run({"report", "cla", "--data", dir / "store", "--at", "2023-03-31"}, false).exit_code,

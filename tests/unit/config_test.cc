@@ -202,6 +202,9 @@ TEST(Config, InvalidValuesNameWhereTheyCameFrom) {
   EXPECT_EQ(
       bad({{"CARELEDGER_SERVE_LISTEN", "[::1]:65536"}}),
       "CARELEDGER_SERVE_LISTEN: 'serve.listen' must be HOST:PORT with a port from 1 to 65535");
+  EXPECT_EQ(bad({{"CARELEDGER_INGEST_METRICS_LISTEN", "9464"}}),
+            "CARELEDGER_INGEST_METRICS_LISTEN: 'ingest.metrics_listen' must be HOST:PORT with a "
+            "port from 1 to 65535");
   EXPECT_EQ(bad({{"CARELEDGER_SERVE_TOKEN", "guessable"}}),
             "CARELEDGER_SERVE_TOKEN: 'serve.token' must be at least 32 printable characters "
             "without spaces (openssl rand -hex 32)");

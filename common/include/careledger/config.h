@@ -42,6 +42,8 @@ class Config {
   Settings KafkaSettings() const;
   std::vector<std::string> LocalPostcodeDistricts() const;  // upper case
   const std::string& ServeListen() const;
+  // Where `ingest` serves its own metrics; empty (the default): it does not.
+  const std::string& IngestMetricsListen() const;
   const std::string& ServeToken() const;    // empty: exact figures are not served
   const std::string& ServeTlsCert() const;  // PEM paths; empty: plain HTTP
   const std::string& ServeTlsKey() const;

@@ -64,6 +64,9 @@ struct ServeOptions {
   // `run`: ingest in this process. Pipeline metrics come from it, and /readyz waits for it
   // to catch up. Null for `serve` alone.
   const PipelineView* pipeline = nullptr;
+  // `ingest --metrics-listen`: /metrics holds the pipeline's families only, beside /healthz and
+  // /readyz (ready once the pipeline has caught up); no figures, no store, nothing else.
+  bool pipeline_only = false;
   // The store is a secondary (StoreOptions::secondary_path) following another process:
   // CatchUp before answering, at most once per interval.
   bool follow_store = false;
