@@ -73,7 +73,15 @@ Result<ConfHandle> MakeConf(const Settings& settings) {
 // (a broker disconnecting, a refused connection) are ones it recovers from by itself, so they
 // are warnings to us; what it cannot recover from reaches the caller as a fatal error.
 void LogCallback(const rd_kafka_t*, int level, const char* fac, const char* buf) {
-  if (level <= 4) {
+  // One settings file serves the consumer and the producers alike (the [kafka] table), so a
+  // consumer property reaching a producer, or the reverse, is by design, not a mistake.
+  const std::string_view line(buf);
+  const bool other_role = std::string_view(fac) == "CONFWARN" &&
+                          (line.find("is a consumer property and will be ignored by this "
+                                     "producer") != std::string_view::npos ||
+                           line.find("is a producer property and will be ignored by this "
+                                     "consumer") != std::string_view::npos);
+  if (level <= 4 && !other_role) {
     spdlog::warn("librdkafka {}: {}", fac, buf);
   } else {
     spdlog::debug("librdkafka {}: {}", fac, buf);

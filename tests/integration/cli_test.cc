@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include "test_support.h"
+#include "three_children_feed.h"
 
 namespace careledger {
 namespace {
@@ -12,6 +13,30 @@ namespace {
 using test::Careledger;
 using ::testing::HasSubstr;
 using ::testing::Not;
+
+TEST(Cli, OneSettingsTableForBothRolesWarnsNothingWhenAllIsWell) {
+  // [kafka] serves the consumer and the producers alike: librdkafka's "consumer property
+  // ignored by this producer" (and the reverse) is not news to a user.
+  test::TempDir dir;
+  test::BrokerProcess broker(3);
+  test::WriteFile(dir / "feed.jsonl", test::ThreeChildrenFeed());
+  const std::vector<std::string> both = {"--kafka", "session.timeout.ms=6000", "--kafka",
+                                         "linger.ms=5"};
+  std::vector<std::string> publish = {"publish", "--brokers", broker.bootstrap(),
+                                      dir / "feed.jsonl"};
+  publish.insert(publish.end(), both.begin(), both.end());
+  auto published = Careledger(publish);
+  ASSERT_EQ(published.exit_code, 0) << published.err;
+  std::vector<std::string> ingest = {"ingest", "--brokers",   broker.bootstrap(),
+                                     "--data", dir / "store", "--until-end"};
+  ingest.insert(ingest.end(), both.begin(), both.end());
+  auto ingested = Careledger(ingest);
+  ASSERT_EQ(ingested.exit_code, 0) << ingested.err;
+  for (const auto* err : {&published.err, &ingested.err}) {
+    EXPECT_THAT(*err, Not(HasSubstr("CONFWARN")));
+    EXPECT_THAT(*err, Not(HasSubstr(" warn ")));
+  }
+}
 
 TEST(Cli, EverySubcommandHasHelp) {
   for (const char* cmd :
