@@ -286,7 +286,7 @@ class Ingestor : public GroupConsumer::Listener {
   using HeldChanges = std::vector<HeldChange>;  // in the order the batch makes them
   Status SettleCorrections(const std::vector<AcceptedEvent>& accepted, EventStore::Batch& batch,
                            HeldChanges& changes);
-  void ApplyHeldChanges(HeldChanges changes);
+  void ApplyHeldChanges(HeldChanges&& changes);
   // Held corrections by target event id: loaded at start, kept in step with the store.
   std::unordered_map<std::string, std::vector<HeldCorrection>> held_;
   // The bytes of a stored event, by its id (the id must be stored).
@@ -720,13 +720,14 @@ Status Ingestor::SettleCorrections(const std::vector<AcceptedEvent>& accepted,
   return Status::Ok();
 }
 
-void Ingestor::ApplyHeldChanges(HeldChanges changes) {
-  for (auto& [hold, h] : changes) {
+void Ingestor::ApplyHeldChanges(HeldChanges&& changes) {
+  for (HeldChange& change : changes) {
+    HeldCorrection& h = change.correction;
     const std::string target = h.target_event_id;
     auto& list = held_[target];
     size_t had =
         std::erase_if(list, [&](const HeldCorrection& x) { return x.event_id == h.event_id; });
-    if (hold) {
+    if (change.hold) {
       stats_.corrections_held += had == 0;
       stats_.corrections_held_now += had == 0;
       list.push_back(std::move(h));
