@@ -3,6 +3,8 @@
 // contributions into rows (and, for lineage, remembers the event ids behind one row).
 #pragma once
 
+#include <array>
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -31,6 +33,61 @@ inline constexpr std::string_view kChildDimensions[] = {
     "placement", "provider", "area",      "home_id"};
 
 using GroupKey = std::vector<std::string>;
+
+// Fatal, asking for a replay, when the store's projection state was written by an older
+// careledger whose layout the queries would misread as empty.
+Status CheckStateLayout(const EventStore& store, std::string_view family = {});
+
+// The partitions the store answers for (empty: all; it was never assigned any).
+Result<std::set<int32_t>> OwnedPartitions(const EventStore& store);
+
+// ---- Offences and their outcomes (M3, M4, M10, M11 and the offences other metrics read) ----
+// The offence's date; when only the outcome is known, the decision date stands in.
+Date OffenceDate(const Offence& o);
+// The events behind an offence's figures: the child's registration, the offence, its outcomes.
+std::vector<const Fact*> OffenceFacts(const ChildView& child, const Offence& o);
+// tier, disposal, offence_group, at_placement.
+Extras OffenceExtras(const Offence& o);
+bool IsInformalTier(std::string_view disposal);
+
+// Every dimension an offence with an outcome can be grouped by: the child's, judged at the
+// offence date, then the offence's own.
+inline constexpr std::string_view kOutcomeDimensions[] = {
+    "age_band",        "sex",          "ethnicity",
+    "ethnicity_group", "cohort",       "legal_status",
+    "placement",       "provider",     "area",
+    "home_id",         "tier",         "disposal",
+    "offence_group",   "at_placement", "exploitation_risk"};
+inline constexpr size_t kOutcomeDimensionCount = std::size(kOutcomeDimensions);
+
+// One offence whose final disposal is decided, as ingest keeps it in the state ("out" rows,
+// keyed by decision date, so that a period is one range read): what every query over
+// offences with an outcome groups and counts, and the events behind it for lineage.
+struct OutcomeRow {
+  Date decided{};
+  int32_t partition = 0;
+  std::string child_id, offence_id;
+  std::array<std::string, kOutcomeDimensionCount> values;  // in kOutcomeDimensions order
+  bool at_placement = false, informal = false;
+  std::vector<std::string> event_ids;
+};
+
+// The child's rows: one per offence with a final disposal. The one definition that ingest
+// keeps and the fold (as known at a past time, and the oracle in tests) recomputes.
+std::vector<OutcomeRow> OutcomeRowsOf(const ChildView& child);
+// Where a --by dimension sits in OutcomeRow::values; nullopt when it is not one.
+std::optional<size_t> OutcomeDimensionIndex(std::string_view dimension);
+// Writes into the batch what turns the child's kept rows of `before` into those of `after`.
+void WriteOutcomeRowChanges(const ChildView& before, const ChildView& after,
+                            EventStore::Batch& batch);
+// Each row as a state entry, for a rebuild's sink.
+std::vector<std::pair<std::string, std::string>> OutcomeRowEntries(const ChildView& child);
+// The kept rows decided in [window.from, window.to), of the partitions the store answers for,
+// in decision date order.
+Status ScanOutcomeRows(const EventStore& store, const Window& window,
+                       const std::function<void(const OutcomeRow&)>& visit);
+// "outcome row of offence O of child C (decided D)" for a state key that is one; else nullopt.
+std::optional<std::string> DescribeOutcomeRowKey(std::string_view key);
 
 struct RowAccumulator {
   std::vector<int64_t> counts;               // one per raw measure
@@ -72,6 +129,13 @@ class Accumulator {
     if (IsTarget(key)) {
       for (const Fact* f : facts) Lineage(measure, f);
     }
+  }
+  // The same, with the event ids as a kept row holds them.
+  void AddIds(const GroupKey& key, size_t measure, int64_t amount,
+              const std::vector<std::string>& event_ids) {
+    Row(key).counts[measure] += amount;
+    if (!IsTarget(key)) return;
+    for (const auto& id : event_ids) lineage_.insert({raw_[measure], id});
   }
   void CountChild(const GroupKey& key, size_t measure, std::initializer_list<const Fact*> facts) {
     if (counted_.insert({key, measure}).second) Row(key).counts[measure] += 1;

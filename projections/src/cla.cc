@@ -7,6 +7,7 @@
 #include <tuple>
 #include <unordered_map>
 
+#include "aggregate.h"
 #include "careledger/projections.h"
 
 namespace careledger {
@@ -52,25 +53,34 @@ void AddSpellDeltas(const ChildView& child, int64_t sign, Deltas& out) {
   }
 }
 
-// Whether a fact can change a child's care spells, and so the CLA counters: the care events
-// themselves and any correction or version (which may stand for one).
-bool AffectsCare(const Fact& f) {
+// Whether a fact can change what ingest keeps for its child: the CLA counters (care events)
+// or the outcome rows (offences, their outcomes, and what a row judges at the offence date:
+// registration, care, exploitation risk), and any correction or version (which may stand for
+// one). Contacts, call-outs, missing episodes and youth justice cases are folded at query time.
+bool ShapesKeptFigures(const Fact& f) {
   switch (f.type) {
-    case EventType::kCarePeriodStarted:
-    case EventType::kCarePlacementChanged:
-    case EventType::kCareLegalStatusChanged:
-    case EventType::kCarePeriodEnded:
-    case EventType::kEventRetracted:
-      return true;
-    default:
+    case EventType::kCareLeaverContactRecorded:
+    case EventType::kPlacementPoliceCallout:
+    case EventType::kMissingReported:
+    case EventType::kMissingReturned:
+    case EventType::kMissingReturnInterview:
+    case EventType::kYjsCaseOpened:
+    case EventType::kYjsCaseClosed:
       return !f.supersedes.empty() || !f.source_key.empty();
+    default:
+      return true;
   }
 }
 
+// The projection state's layout, kept beside it: a store whose state predates the outcome rows
+// would otherwise answer every outcome query with nothing.
+constexpr std::string_view kLayoutKey{"layout\0", 7};
+constexpr std::string_view kLayout = "2: cla counters, outcome rows";
+
 // A child's partition is the one its latest-ingested fact came from (facts are stored in
-// timeline order, not arrival order). Its counters are kept under the partition of its
-// latest-ingested care fact or correction: the facts that move counters, so that Apply and
-// the rebuild agree on it even if the partitions were ever reassigned.
+// timeline order, not arrival order). What ingest keeps for it is kept under the partition of
+// its latest-ingested fact that shapes the kept figures, so that Apply and the rebuild agree on
+// it even if the partitions were ever reassigned.
 struct LatestPartition {
   uint64_t sequence = 0;
   bool any = false;
@@ -94,7 +104,7 @@ Status LoadTimeline(const EventStore& store, std::string_view family, std::strin
         int32_t partition = 0;
         failure = DecodeFact(value, f, partition);
         if (!failure.ok()) return false;
-        if (AffectsCare(f)) latest.See(f, partition, out.partition);
+        if (ShapesKeptFigures(f)) latest.See(f, partition, out.partition);
         return true;
       },
       family));
@@ -104,11 +114,12 @@ Status LoadTimeline(const EventStore& store, std::string_view family, std::strin
 }  // namespace
 
 Status Projector::Apply(const std::vector<AcceptedEvent>& events, EventStore::Batch& batch) {
-  // Every fact is one Put. Children whose care may have changed also get their CLA
-  // contribution recomputed from the whole timeline, and the difference written.
+  // Every fact is one Put. Children whose kept figures may have changed also get their CLA
+  // contribution and outcome rows recomputed from the whole timeline, and the difference
+  // written.
   struct Touched {
     int32_t partition = 0;
-    bool care = false;
+    bool shapes = false;
     std::vector<Fact> facts;  // all of the child's facts in this batch
   };
   std::unordered_map<std::string_view, Touched> touched;
@@ -124,16 +135,22 @@ Status Projector::Apply(const std::vector<AcceptedEvent>& events, EventStore::Ba
     Fact fact = FactFromEnvelope(e, ev.sequence, ev.ingested_at);
     batch.PutState(FactKey(e.child_id, fact), EncodeFact(fact, ev.partition));
     Touched& t = touched[e.child_id];
-    if (AffectsCare(fact)) {
+    if (ShapesKeptFigures(fact)) {
       t.partition = ev.partition;
-      t.care = true;
+      t.shapes = true;
     }
     t.facts.push_back(std::move(fact));
   }
+  if (!layout_checked_) {
+    // Writing the marker into a state that lacks what it promises would hide the gap for good.
+    CARELEDGER_RETURN_IF_ERROR(metrics::CheckStateLayout(store_, family_));
+    layout_checked_ = true;
+  }
+  if (!events.empty()) batch.PutState(kLayoutKey, kLayout);
   Deltas deltas;
   std::unordered_map<std::string, Timeline> next;
   for (auto& [child_id, t] : touched) {
-    if (!t.care) continue;
+    if (!t.shapes) continue;
     Timeline before;
     if (auto in_flight = previous_.find(std::string(child_id)); in_flight != previous_.end()) {
       before = std::move(in_flight->second);
@@ -143,8 +160,11 @@ Status Projector::Apply(const std::vector<AcceptedEvent>& events, EventStore::Ba
     Timeline after = before;
     after.partition = t.partition;
     for (auto& f : t.facts) AddFact(after, std::move(f));
-    AddSpellDeltas(ResolveChild(child_id, before), -1, deltas);
-    AddSpellDeltas(ResolveChild(child_id, after), +1, deltas);
+    ChildView was = ResolveChild(child_id, before);
+    ChildView is = ResolveChild(child_id, after);
+    AddSpellDeltas(was, -1, deltas);
+    AddSpellDeltas(is, +1, deltas);
+    metrics::WriteOutcomeRowChanges(was, is, batch);
     next.emplace(std::string(child_id), std::move(after));
   }
   previous_ = std::move(next);
@@ -160,8 +180,8 @@ Result<RebuildStats> RebuildProjections(const EventStore& from, const Projection
   // receiver) held; a clock far ahead keeps the rebuild from rejecting it now.
   EnvelopeParser parser(
       ParserOptions{.now = Instant{std::chrono::sys_days{std::chrono::year{9000} / 1 / 1}}});
-  // Only care facts and corrections shape the counters; everything else is written and gone.
-  std::unordered_map<std::string, Timeline> care;
+  // Only the facts that shape the kept figures are held; everything else is written and gone.
+  std::unordered_map<std::string, Timeline> kept;
   RebuildStats stats;
   Envelope env;
   Status failure = Status::Ok();
@@ -175,26 +195,29 @@ Result<RebuildStats> RebuildProjections(const EventStore& from, const Projection
     Fact fact = FactFromEnvelope(env, rec.sequence, rec.ingested_at);
     failure = sink.put_state(FactKey(env.child_id, fact), EncodeFact(fact, rec.partition));
     if (!failure.ok()) return false;
-    auto it = care.find(env.child_id);
-    if (it != care.end() || AffectsCare(fact)) {
-      if (it == care.end()) it = care.try_emplace(env.child_id).first;
-      // As in Apply: the partition of the latest care fact or correction.
-      if (AffectsCare(fact)) it->second.partition = rec.partition;
-      it->second.facts.push_back(std::move(fact));
+    if (ShapesKeptFigures(fact)) {
+      Timeline& t = kept[env.child_id];
+      t.partition = rec.partition;  // as in Apply: the latest fact that shapes them
+      t.facts.push_back(std::move(fact));
     }
     ++stats.records;
     return true;
   }));
   CARELEDGER_RETURN_IF_ERROR(failure);
-  // A child's earlier non-care facts never reach `care`: they cannot change its spells.
   // The live counters telescope (each batch adds the child's new contribution and takes away
-  // its old one), so their totals are the final timelines' contributions.
+  // its old one), so their totals are the final timelines' contributions; the outcome rows
+  // are the final timelines' rows.
   Deltas deltas;
-  for (auto& [child_id, t] : care) {
+  for (auto& [child_id, t] : kept) {
     std::stable_sort(t.facts.begin(), t.facts.end(), TimelineBefore);
-    AddSpellDeltas(ResolveChild(child_id, t), +1, deltas);
+    ChildView view = ResolveChild(child_id, t);
+    AddSpellDeltas(view, +1, deltas);
+    for (const auto& [key, value] : metrics::OutcomeRowEntries(view)) {
+      CARELEDGER_RETURN_IF_ERROR(sink.put_state(key, value));
+    }
     ++stats.children;
   }
+  if (stats.records > 0) CARELEDGER_RETURN_IF_ERROR(sink.put_state(kLayoutKey, kLayout));
   for (const auto& [cell, delta] : deltas) {
     if (delta == 0) continue;
     CARELEDGER_RETURN_IF_ERROR(sink.add_to_counter(cell, delta));
@@ -275,6 +298,7 @@ std::string DescribeStateKey(std::string_view key) {
            FormatDate(codec::DateFromDaysKey(codec::GetBigEndian32(tail.data()))) + " (partition " +
            std::to_string(partition) + ")";
   }
+  if (auto row = metrics::DescribeOutcomeRowKey(key)) return *row;
   if (auto child = ChildOfFactKey(key)) {
     // The event id follows the child, two instants (16) and the type rank (1).
     size_t child_end = size_t(child->data() - key.data()) + child->size();
@@ -354,16 +378,33 @@ Result<std::optional<std::string>> FirstDifferingCell(const EventStore& store,
   return first;
 }
 
-namespace {
+namespace metrics {
 
-Status CheckStateLayout(const EventStore& store) {
+Status CheckStateLayout(const EventStore& store, std::string_view family) {
   // Before one key per fact, the state held one timeline per child under "child\0": such a
   // store must be rebuilt from its log, or its figures would silently read as empty.
   bool old_layout = false;
-  CARELEDGER_RETURN_IF_ERROR(store.ScanState(std::string("child\0", 6), [&](auto, auto) {
-    old_layout = true;
-    return false;
-  }));
+  CARELEDGER_RETURN_IF_ERROR(store.ScanState(
+      std::string("child\0", 6),
+      [&](auto, auto) {
+        old_layout = true;
+        return false;
+      },
+      family));
+  if (!old_layout) {
+    // Facts without the layout marker: written before the outcome rows were kept.
+    auto layout = store.GetState(kLayoutKey, family);
+    if (!layout.ok()) return layout.status();
+    if (!*layout || **layout != kLayout) {
+      CARELEDGER_RETURN_IF_ERROR(store.ScanState(
+          std::string("fact\0", 5),
+          [&](auto, auto) {
+            old_layout = true;
+            return false;
+          },
+          family));
+    }
+  }
   if (old_layout) {
     return Status::Fatal(
         "the projection state was written by an older careledger: run `careledger replay` to "
@@ -372,15 +413,14 @@ Status CheckStateLayout(const EventStore& store) {
   return Status::Ok();
 }
 
-}  // namespace
+}  // namespace metrics
 
 Status ForEachChild(const EventStore& store, std::optional<Instant> known_at,
                     const std::function<void(const ChildView&)>& visit) {
-  auto assignment = store.Assignment();
-  if (!assignment.ok()) return assignment.status();
-  std::set<int32_t> owned;
-  for (const auto& tp : *assignment) owned.insert(tp.partition);
-  CARELEDGER_RETURN_IF_ERROR(CheckStateLayout(store));
+  CARELEDGER_RETURN_IF_ERROR(metrics::CheckStateLayout(store));
+  auto owned_or = metrics::OwnedPartitions(store);
+  if (!owned_or.ok()) return owned_or.status();
+  const std::set<int32_t>& owned = *owned_or;
   // Facts come in key order: all of one child together, in timeline order.
   std::string child;
   Timeline timeline;
@@ -421,11 +461,10 @@ Result<ClaDimension> ClaDimensionFromName(std::string_view name) {
 }
 
 Result<std::vector<ClaRow>> ClaAt(const EventStore& store, Date at, ClaDimension by) {
-  CARELEDGER_RETURN_IF_ERROR(CheckStateLayout(store));
-  auto assignment = store.Assignment();
-  if (!assignment.ok()) return assignment.status();
-  std::set<int32_t> owned;
-  for (const auto& tp : *assignment) owned.insert(tp.partition);
+  CARELEDGER_RETURN_IF_ERROR(metrics::CheckStateLayout(store));
+  auto owned_or = metrics::OwnedPartitions(store);
+  if (!owned_or.ok()) return owned_or.status();
+  const std::set<int32_t>& owned = *owned_or;
   std::string_view dim = by == ClaDimension::kLegalStatus ? kDimLegalStatus : kDimPlacement;
   std::string prefix = CounterPrefix(dim);
   uint32_t at_key = codec::DaysKey(at);

@@ -147,42 +147,15 @@ std::vector<Figure> Counts(const RowAccumulator& r) {
   return out;
 }
 
-// Offences whose final disposal was decided in the window, with the date of the offence (when
-// only the outcome is known, the decision date stands in).
-Date OffenceDate(const Offence& o) {
-  return o.recorded ? o.recorded->occurred_at.date : o.decided;
-}
-
-std::vector<const Fact*> OffenceFacts(const ChildView& child, const Offence& o) {
-  std::vector<const Fact*> facts{child.registered, o.recorded};
-  for (const Fact* f : o.outcomes) facts.push_back(f);
-  facts.erase(std::remove(facts.begin(), facts.end(), nullptr), facts.end());
-  return facts;
-}
-
-Extras OffenceExtras(const Offence& o) {
-  auto tier = DisposalTier(o.disposal);
-  return {
-      {"tier", std::string(tier.value_or("unknown"))},
-      {"disposal", o.disposal},
-      {"offence_group",
-       std::string(
-           Or(o.recorded ? std::string_view(o.recorded->data.offence_group) : "", "unknown"))},
-      {"at_placement", o.recorded && o.recorded->data.at_placement.value_or(false) ? "yes" : "no"}};
-}
-
-bool IsInformalTier(std::string_view disposal) {
-  auto tier = DisposalTier(disposal);
-  return tier && (*tier == "no_sanction" || *tier == "informal");
-}
-
 // ---- M1 ---------------------------------------------------------------------------------------
 // The live count on a day, from the counters ingest keeps (one short range scan, whatever the
 // number of children), where they hold the answer: no period, no --as-known-at (counters are
 // the state as ingested), no lineage (counters carry no event ids), and at most one of the two
 // dimensions they are kept by. metrics_cla_counters_test checks it against the fold below.
 std::optional<ClaDimension> CounterDimension(const Run& r) {
-  if (r.query.period || r.query.known_at || r.cell || r.by.size() > 1) return std::nullopt;
+  if (r.query.period || r.query.known_at || r.query.fold || r.cell || r.by.size() > 1) {
+    return std::nullopt;
+  }
   if (r.by.empty()) return ClaDimension::kNone;
   if (r.by[0] == "legal_status") return ClaDimension::kLegalStatus;
   if (r.by[0] == "placement") return ClaDimension::kPlacement;
@@ -306,23 +279,42 @@ Status CareLeavers(Run& r) {
 }
 
 // ---- M3, M4, M11: offences with an outcome in the period ----------------------------------------
-template <typename Visit>
-Status ForEachOutcome(Run& r, Visit visit) {
+// The rows ingest keeps, read by decision date; as known at a past time, the same rows
+// recomputed from the timelines as they were then (and so when a test asks for the fold).
+Status ForEachOutcome(Run& r, const std::function<void(const OutcomeRow&)>& visit) {
+  if (!r.query.known_at && !r.query.fold) return ScanOutcomeRows(*r.store, r.window, visit);
   return r.Children([&](const ChildView& c) {
-    for (const auto& o : c.offences) {
-      if (o.final && r.window.Contains(o.decided)) visit(c, o);
+    for (const auto& row : OutcomeRowsOf(c)) {
+      if (r.window.Contains(row.decided)) visit(row);
     }
   });
 }
 
+// The row's --by values, as Accumulator::Key gives them for a child.
+class RowGrouping {
+ public:
+  explicit RowGrouping(const std::vector<std::string>& by) {
+    // Prepare has checked every dimension against the metric's list, which these rows hold.
+    for (const auto& d : by) index_.push_back(OutcomeDimensionIndex(d).value_or(0));
+  }
+  GroupKey Key(const OutcomeRow& row) const {
+    GroupKey key;
+    key.reserve(index_.size());
+    for (size_t i : index_) key.push_back(row.values[i]);
+    return key;
+  }
+
+ private:
+  std::vector<size_t> index_;
+};
+
 Status Outcomes(Run& r) {
   auto acc = r.NewAccumulator({"offences", "at_placement"});
-  CARELEDGER_RETURN_IF_ERROR(ForEachOutcome(r, [&](const ChildView& c, const Offence& o) {
-    auto extras = OffenceExtras(o);
-    auto key = acc.Key(c, OffenceDate(o), extras);
-    auto facts = OffenceFacts(c, o);
-    acc.AddFacts(key, 0, 1, facts);
-    if (extras.back().second == "yes") acc.AddFacts(key, 1, 1, facts);
+  RowGrouping grouping(r.by);
+  CARELEDGER_RETURN_IF_ERROR(ForEachOutcome(r, [&](const OutcomeRow& row) {
+    auto key = grouping.Key(row);
+    acc.AddIds(key, 0, 1, row.event_ids);
+    if (row.at_placement) acc.AddIds(key, 1, 1, row.event_ids);
   }));
   r.Emit(acc, {"offences", "at_placement"}, Counts);
   return Status::Ok();
@@ -333,31 +325,17 @@ std::vector<Figure> InformalShare(const RowAccumulator& a) {
           Figure::Percent(a.counts[1], a.counts[0])};
 }
 
-Status InformalShareOf(Run& r,
-                       const std::function<Extras(const ChildView&, const Offence&)>& more) {
+// M4 and M11: the same share, M11 broken down by exploitation risk.
+Status Informal(Run& r) {
   auto acc = r.NewAccumulator({"offences", "informal"});
-  CARELEDGER_RETURN_IF_ERROR(ForEachOutcome(r, [&](const ChildView& c, const Offence& o) {
-    auto extras = OffenceExtras(o);
-    for (auto& e : more(c, o)) extras.push_back(std::move(e));
-    auto key = acc.Key(c, OffenceDate(o), extras);
-    auto facts = OffenceFacts(c, o);
-    acc.AddFacts(key, 0, 1, facts);
-    if (IsInformalTier(o.disposal)) acc.AddFacts(key, 1, 1, facts);
+  RowGrouping grouping(r.by);
+  CARELEDGER_RETURN_IF_ERROR(ForEachOutcome(r, [&](const OutcomeRow& row) {
+    auto key = grouping.Key(row);
+    acc.AddIds(key, 0, 1, row.event_ids);
+    if (row.informal) acc.AddIds(key, 1, 1, row.event_ids);
   }));
   r.Emit(acc, {"offences", "no_sanction_or_informal", "informal_pct"}, InformalShare);
   return Status::Ok();
-}
-
-Status Informal(Run& r) {
-  return InformalShareOf(r, [](const ChildView&, const Offence&) { return Extras{}; });
-}
-
-Status Exploitation(Run& r) {
-  return InformalShareOf(r, [](const ChildView& c, const Offence& o) {
-    auto level = ExploitationRiskAt(c, OffenceDate(o));
-    bool at_risk = level == "medium" || level == "high";
-    return Extras{{"exploitation_risk", at_risk ? "medium_or_high" : "other"}};
-  });
 }
 
 // ---- M5 -----------------------------------------------------------------------------------------
@@ -641,12 +619,10 @@ Status OffenceProfile(Run& r) {
   auto acc = r.NewAccumulator({"offences"});
   for (const auto& [group, n] : national->by_group) acc.Row({group});
   acc.Row({"all"});
-  CARELEDGER_RETURN_IF_ERROR(ForEachOutcome(r, [&](const ChildView& c, const Offence& o) {
-    auto extras = OffenceExtras(o);
-    auto key = acc.Key(c, OffenceDate(o), extras);
-    auto facts = OffenceFacts(c, o);
-    acc.AddFacts(key, 0, 1, facts);
-    acc.AddFacts({"all"}, 0, 1, facts);
+  RowGrouping grouping(r.by);
+  CARELEDGER_RETURN_IF_ERROR(ForEachOutcome(r, [&](const OutcomeRow& row) {
+    acc.AddIds(grouping.Key(row), 0, 1, row.event_ids);
+    acc.AddIds({"all"}, 0, 1, row.event_ids);
   }));
   auto population = r.Population10To17(PopulationYear(r.window));
   r.table.notes.push_back("England and Wales: youth offences with an outcome in " +
@@ -824,7 +800,7 @@ const std::vector<MetricDef>& Definitions() {
        TimeKind::kPeriod,
        {"exploitation_risk", "tier", "offence_group"},
        {"exploitation_risk"},
-       Exploitation},
+       Informal},
       {"disproportionality", TimeKind::kPeriod, {}, {"ethnicity_group"}, Disproportionality},
       {"reoffending", TimeKind::kPeriod, {}, {"cohort"}, Reoffending},
   };

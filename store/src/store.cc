@@ -314,6 +314,10 @@ void EventStore::Batch::PutState(std::string_view key, std::string_view value) {
   impl_->Put(kProjection, std::string(key), std::string(value));
 }
 
+void EventStore::Batch::DeleteState(std::string_view key) {
+  impl_->Delete(kProjection, std::string(key));
+}
+
 void EventStore::Batch::AddToCounter(std::string_view key, int64_t delta) {
   std::string v;
   codec::PutFixed64(v, uint64_t(delta));
@@ -817,6 +821,24 @@ Status EventStore::ScanState(std::string_view prefix,
   std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(rocksdb::ReadOptions(), handle));
   rocksdb::Slice p(prefix.data(), prefix.size());
   for (it->Seek(p); it->Valid() && it->key().starts_with(p); it->Next()) {
+    if (!visit({it->key().data(), it->key().size()}, {it->value().data(), it->value().size()})) {
+      break;
+    }
+  }
+  return FromRocks(it->status(), "scan projection state");
+}
+
+Status EventStore::ScanStateRange(
+    std::string_view begin, std::string_view end,
+    const std::function<bool(std::string_view, std::string_view)>& visit,
+    std::string_view family) const {
+  auto* handle = impl_->State(family);
+  if (!handle) return Status::Fatal("no state family " + std::string(family));
+  rocksdb::Slice upper(end.data(), end.size());
+  rocksdb::ReadOptions options;
+  options.iterate_upper_bound = &upper;
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(options, handle));
+  for (it->Seek(rocksdb::Slice(begin.data(), begin.size())); it->Valid(); it->Next()) {
     if (!visit({it->key().data(), it->key().size()}, {it->value().data(), it->value().size()})) {
       break;
     }

@@ -171,6 +171,7 @@ class Projector {
   // Child → care timeline, as the last batch Apply built leaves it (for children whose care
   // changed in it): the batch may still be being written when the next one is built.
   std::unordered_map<std::string, Timeline> previous_;
+  bool layout_checked_ = false;  // the state is in the layout this fold writes
 };
 
 // ---- Rebuilding the projection state from the log ------------------------------------------
@@ -308,6 +309,9 @@ struct MetricQuery {
   std::optional<Instant> known_at;              // only what was ingested by then
   std::vector<std::string> by;                  // dimensions, in output order
   Date today{};  // what "now" means (defaults when neither at nor period)
+  // Compute from the child timelines even where ingest keeps the figure: the oracle that the
+  // kept figures are tested against.
+  bool fold = false;
   // Reference inputs: the area's population by year, and the national comparator.
   std::function<std::optional<AreaPopulation>(int year)> population;
 };

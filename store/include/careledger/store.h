@@ -143,6 +143,7 @@ class EventStore {
     void HoldCorrection(const HeldCorrection& held);
     void ReleaseCorrection(std::string_view target_event_id, std::string_view event_id);
     void PutState(std::string_view key, std::string_view value);
+    void DeleteState(std::string_view key);
     void AddToCounter(std::string_view key, int64_t delta);
     size_t appended() const { return appended_; }
     // The one clock reading stamped on every record of the batch.
@@ -199,6 +200,11 @@ class EventStore {
   Status ScanState(std::string_view prefix,
                    const std::function<bool(std::string_view, std::string_view)>& visit,
                    std::string_view family = {}) const;
+  // Visits keys in [begin, end) in order until `visit` returns false: a range read touches
+  // only the keys of its answer.
+  Status ScanStateRange(std::string_view begin, std::string_view end,
+                        const std::function<bool(std::string_view, std::string_view)>& visit,
+                        std::string_view family = {}) const;
   // Log records from sequence `from` on, in order, until `visit` returns false.
   Status ScanLog(const std::function<bool(const LogRecord&)>& visit, uint64_t from = 0) const;
   // The original bytes of the record at `sequence`; Fatal when the log has no such record.
