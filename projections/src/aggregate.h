@@ -38,6 +38,18 @@ using GroupKey = std::vector<std::string>;
 // careledger whose layout the queries would misread as empty.
 Status CheckStateLayout(const EventStore& store, std::string_view family = {});
 
+// The same day `months` later (or earlier), or the month's last day when it has no such day.
+inline Date AddMonths(Date d, int months) {
+  std::chrono::year_month_day ymd{d};
+  auto moved = std::chrono::year_month{ymd.year(), ymd.month()} + std::chrono::months{months};
+  auto last = std::chrono::year_month_day_last{moved.year(), moved.month() / std::chrono::last};
+  return Date{moved.year() / moved.month() / std::min(ymd.day(), last.day())};
+}
+inline Date FirstOfMonth(Date d) {
+  std::chrono::year_month_day ymd{d};
+  return Date{ymd.year() / ymd.month() / 1};
+}
+
 // The partitions the store answers for (empty: all; it was never assigned any).
 Result<std::set<int32_t>> OwnedPartitions(const EventStore& store);
 
@@ -49,45 +61,82 @@ std::vector<const Fact*> OffenceFacts(const ChildView& child, const Offence& o);
 // tier, disposal, offence_group, at_placement.
 Extras OffenceExtras(const Offence& o);
 bool IsInformalTier(std::string_view disposal);
+// Formal outcomes decided in the window, in decision order.
+std::vector<const Offence*> FormalIn(const ChildView& child, const Window& window);
+// The child's first formal outcome ever; none when the source recorded earlier ones.
+const Offence* FirstFormal(const ChildView& child);
 
-// Every dimension an offence with an outcome can be grouped by: the child's, judged at the
-// offence date, then the offence's own.
-inline constexpr std::string_view kOutcomeDimensions[] = {
+// M8's measures, in its table's order.
+enum class CalloutMeasure {
+  kMissingReport,
+  kNotifiableIncident,
+  kEmergency,
+  kRestraint,
+  kOffenceAtPlacement
+};
+std::optional<CalloutMeasure> CalloutMeasureOf(std::string_view reason);
+
+// ---- Rows that ingest keeps ---------------------------------------------------------------
+// A dated contribution of one child to a figure over a period, kept in the state by the ingest
+// batch ("row" entries keyed by kind, date, child and item, so that a period is one range read)
+// and recomputed from the timeline by the fold. Every dimension is judged when the row is made,
+// so a query groups rows without the child.
+enum class RowKind : char {
+  kOutcome = 'o',      // M3, M4, M10, M11: an offence with a final disposal, on its decision
+                       // date, judged at the offence date
+  kFirstFormal = 'f',  // M6: a child's first formal outcome, aged 10-17, judged on that day
+  kCallout = 'c',      // M8: a police call-out from a placement (number: its measure), or an
+                       // offence recorded at the placement, on its date, by home
+  kReoffence = 'r',    // M13: see below
+  kYearEnding = 'y',   // M5: a child aged 10-17 on 31 March in the OC2 cohort or with a formal
+                       // outcome in the year (number: kInOc2Cohort | kFormalInYear), on 31 March
+};
+inline constexpr RowKind kRowKinds[] = {RowKind::kOutcome, RowKind::kFirstFormal, RowKind::kCallout,
+                                        RowKind::kReoffence, RowKind::kYearEnding};
+inline constexpr int64_t kInOc2Cohort = 1, kFormalInYear = 2;
+// kReoffence (M13): each formal outcome on its decision date, as the index offence it would be
+// (item: its ordinal among the child's formal outcomes, so that a child's rows on one day come
+// in that order; number: the reoffences counted from it; event ids: its own, "", the
+// reoffences').
+
+// The dimensions a row holds, in KeptRow::values order: the child's, then the offence's.
+inline constexpr std::string_view kRowDimensions[] = {
     "age_band",        "sex",          "ethnicity",
     "ethnicity_group", "cohort",       "legal_status",
     "placement",       "provider",     "area",
     "home_id",         "tier",         "disposal",
     "offence_group",   "at_placement", "exploitation_risk"};
-inline constexpr size_t kOutcomeDimensionCount = std::size(kOutcomeDimensions);
+inline constexpr size_t kRowDimensionCount = std::size(kRowDimensions);
 
-// One offence whose final disposal is decided, as ingest keeps it in the state ("out" rows,
-// keyed by decision date, so that a period is one range read): what every query over
-// offences with an outcome groups and counts, and the events behind it for lineage.
-struct OutcomeRow {
-  Date decided{};
+struct KeptRow {
+  RowKind kind = RowKind::kOutcome;
+  Date on{};
   int32_t partition = 0;
-  std::string child_id, offence_id;
-  std::array<std::string, kOutcomeDimensionCount> values;  // in kOutcomeDimensions order
+  std::string child_id, item_id;
+  std::array<std::string, kRowDimensionCount> values;  // in kRowDimensions order
   bool at_placement = false, informal = false;
+  int64_t number = 0;  // kFirstFormal: age; kCallout: the measure; kYearEnding: the flags
+  // The events behind it, for lineage. kYearEnding: the registration (or ""), then the first
+  // formal outcome's events.
   std::vector<std::string> event_ids;
 };
 
-// The child's rows: one per offence with a final disposal. The one definition that ingest
-// keeps and the fold (as known at a past time, and the oracle in tests) recomputes.
-std::vector<OutcomeRow> OutcomeRowsOf(const ChildView& child);
-// Where a --by dimension sits in OutcomeRow::values; nullopt when it is not one.
-std::optional<size_t> OutcomeDimensionIndex(std::string_view dimension);
+// The child's rows of one kind: the one definition that ingest keeps and the fold (as known at
+// a past time, and the oracle in tests) recomputes.
+std::vector<KeptRow> KeptRowsOf(RowKind kind, const ChildView& child);
+// Where a --by dimension sits in KeptRow::values; nullopt when it is not one.
+std::optional<size_t> RowDimensionIndex(std::string_view dimension);
 // Writes into the batch what turns the child's kept rows of `before` into those of `after`.
-void WriteOutcomeRowChanges(const ChildView& before, const ChildView& after,
-                            EventStore::Batch& batch);
-// Each row as a state entry, for a rebuild's sink.
-std::vector<std::pair<std::string, std::string>> OutcomeRowEntries(const ChildView& child);
-// The kept rows decided in [window.from, window.to), of the partitions the store answers for,
-// in decision date order.
-Status ScanOutcomeRows(const EventStore& store, const Window& window,
-                       const std::function<void(const OutcomeRow&)>& visit);
-// "outcome row of offence O of child C (decided D)" for a state key that is one; else nullopt.
-std::optional<std::string> DescribeOutcomeRowKey(std::string_view key);
+void WriteKeptRowChanges(const ChildView& before, const ChildView& after, EventStore::Batch& batch);
+// Each row of every kind as a state entry, for a rebuild's sink.
+std::vector<std::pair<std::string, std::string>> KeptRowEntries(const ChildView& child);
+// The kept rows of a kind dated in [from, to), of the partitions the store answers for, in
+// date order.
+Status ScanKeptRows(const EventStore& store, RowKind kind, const Window& window,
+                    const std::function<void(const KeptRow&)>& visit);
+// "outcome row of offence O of child C (2025-01-05)" for a state key that is a row; else
+// nullopt.
+std::optional<std::string> DescribeKeptRowKey(std::string_view key);
 
 struct RowAccumulator {
   std::vector<int64_t> counts;               // one per raw measure

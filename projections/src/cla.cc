@@ -54,13 +54,12 @@ void AddSpellDeltas(const ChildView& child, int64_t sign, Deltas& out) {
 }
 
 // Whether a fact can change what ingest keeps for its child: the CLA counters (care events)
-// or the outcome rows (offences, their outcomes, and what a row judges at the offence date:
+// or the kept rows (offences, their outcomes, call-outs, and what a row judges on its date:
 // registration, care, exploitation risk), and any correction or version (which may stand for
-// one). Contacts, call-outs, missing episodes and youth justice cases are folded at query time.
+// one). Contacts, missing episodes and youth justice cases are folded at query time.
 bool ShapesKeptFigures(const Fact& f) {
   switch (f.type) {
     case EventType::kCareLeaverContactRecorded:
-    case EventType::kPlacementPoliceCallout:
     case EventType::kMissingReported:
     case EventType::kMissingReturned:
     case EventType::kMissingReturnInterview:
@@ -73,9 +72,9 @@ bool ShapesKeptFigures(const Fact& f) {
 }
 
 // The projection state's layout, kept beside it: a store whose state predates the outcome rows
-// would otherwise answer every outcome query with nothing.
+// would otherwise answer every query over kept rows with nothing.
 constexpr std::string_view kLayoutKey{"layout\0", 7};
-constexpr std::string_view kLayout = "2: cla counters, outcome rows";
+constexpr std::string_view kLayout = "3: cla counters, kept rows";
 
 // A child's partition is the one its latest-ingested fact came from (facts are stored in
 // timeline order, not arrival order). What ingest keeps for it is kept under the partition of
@@ -164,7 +163,7 @@ Status Projector::Apply(const std::vector<AcceptedEvent>& events, EventStore::Ba
     ChildView is = ResolveChild(child_id, after);
     AddSpellDeltas(was, -1, deltas);
     AddSpellDeltas(is, +1, deltas);
-    metrics::WriteOutcomeRowChanges(was, is, batch);
+    metrics::WriteKeptRowChanges(was, is, batch);
     next.emplace(std::string(child_id), std::move(after));
   }
   previous_ = std::move(next);
@@ -212,7 +211,7 @@ Result<RebuildStats> RebuildProjections(const EventStore& from, const Projection
     std::stable_sort(t.facts.begin(), t.facts.end(), TimelineBefore);
     ChildView view = ResolveChild(child_id, t);
     AddSpellDeltas(view, +1, deltas);
-    for (const auto& [key, value] : metrics::OutcomeRowEntries(view)) {
+    for (const auto& [key, value] : metrics::KeptRowEntries(view)) {
       CARELEDGER_RETURN_IF_ERROR(sink.put_state(key, value));
     }
     ++stats.children;
@@ -298,7 +297,7 @@ std::string DescribeStateKey(std::string_view key) {
            FormatDate(codec::DateFromDaysKey(codec::GetBigEndian32(tail.data()))) + " (partition " +
            std::to_string(partition) + ")";
   }
-  if (auto row = metrics::DescribeOutcomeRowKey(key)) return *row;
+  if (auto row = metrics::DescribeKeptRowKey(key)) return *row;
   if (auto child = ChildOfFactKey(key)) {
     // The event id follows the child, two instants (16) and the type rank (1).
     size_t child_end = size_t(child->data() - key.data()) + child->size();
@@ -392,7 +391,7 @@ Status CheckStateLayout(const EventStore& store, std::string_view family) {
       },
       family));
   if (!old_layout) {
-    // Facts without the layout marker: written before the outcome rows were kept.
+    // Facts without this layout's marker: written before these rows were kept.
     auto layout = store.GetState(kLayoutKey, family);
     if (!layout.ok()) return layout.status();
     if (!*layout || **layout != kLayout) {

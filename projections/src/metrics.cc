@@ -43,18 +43,6 @@ namespace {
 using std::chrono::April;
 using std::chrono::March;
 
-Date AddMonths(Date d, int months) {
-  std::chrono::year_month_day ymd{d};
-  auto moved = std::chrono::year_month{ymd.year(), ymd.month()} + std::chrono::months{months};
-  auto last = std::chrono::year_month_day_last{moved.year(), moved.month() / std::chrono::last};
-  return Date{moved.year() / moved.month() / std::min(ymd.day(), last.day())};
-}
-
-Date FirstOfMonth(Date d) {
-  std::chrono::year_month_day ymd{d};
-  return Date{ymd.year() / ymd.month() / 1};
-}
-
 std::string MonthName(Date d) {
   return FormatDate(d).substr(0, 7);
 }
@@ -279,15 +267,20 @@ Status CareLeavers(Run& r) {
 }
 
 // ---- M3, M4, M11: offences with an outcome in the period ----------------------------------------
-// The rows ingest keeps, read by decision date; as known at a past time, the same rows
-// recomputed from the timelines as they were then (and so when a test asks for the fold).
-Status ForEachOutcome(Run& r, const std::function<void(const OutcomeRow&)>& visit) {
-  if (!r.query.known_at && !r.query.fold) return ScanOutcomeRows(*r.store, r.window, visit);
+// The rows ingest keeps, read by date; as known at a past time, the same rows recomputed from
+// the timelines as they were then (and so when a test asks for the fold).
+Status ForEachRow(Run& r, RowKind kind, const Window& window,
+                  const std::function<void(const KeptRow&)>& visit) {
+  if (!r.query.known_at && !r.query.fold) return ScanKeptRows(*r.store, kind, window, visit);
   return r.Children([&](const ChildView& c) {
-    for (const auto& row : OutcomeRowsOf(c)) {
-      if (r.window.Contains(row.decided)) visit(row);
+    for (const auto& row : KeptRowsOf(kind, c)) {
+      if (window.Contains(row.on)) visit(row);
     }
   });
+}
+
+Status ForEachOutcome(Run& r, const std::function<void(const KeptRow&)>& visit) {
+  return ForEachRow(r, RowKind::kOutcome, r.window, visit);
 }
 
 // The row's --by values, as Accumulator::Key gives them for a child.
@@ -295,9 +288,9 @@ class RowGrouping {
  public:
   explicit RowGrouping(const std::vector<std::string>& by) {
     // Prepare has checked every dimension against the metric's list, which these rows hold.
-    for (const auto& d : by) index_.push_back(OutcomeDimensionIndex(d).value_or(0));
+    for (const auto& d : by) index_.push_back(RowDimensionIndex(d).value_or(0));
   }
-  GroupKey Key(const OutcomeRow& row) const {
+  GroupKey Key(const KeptRow& row) const {
     GroupKey key;
     key.reserve(index_.size());
     for (size_t i : index_) key.push_back(row.values[i]);
@@ -311,7 +304,7 @@ class RowGrouping {
 Status Outcomes(Run& r) {
   auto acc = r.NewAccumulator({"offences", "at_placement"});
   RowGrouping grouping(r.by);
-  CARELEDGER_RETURN_IF_ERROR(ForEachOutcome(r, [&](const OutcomeRow& row) {
+  CARELEDGER_RETURN_IF_ERROR(ForEachOutcome(r, [&](const KeptRow& row) {
     auto key = grouping.Key(row);
     acc.AddIds(key, 0, 1, row.event_ids);
     if (row.at_placement) acc.AddIds(key, 1, 1, row.event_ids);
@@ -329,7 +322,7 @@ std::vector<Figure> InformalShare(const RowAccumulator& a) {
 Status Informal(Run& r) {
   auto acc = r.NewAccumulator({"offences", "informal"});
   RowGrouping grouping(r.by);
-  CARELEDGER_RETURN_IF_ERROR(ForEachOutcome(r, [&](const OutcomeRow& row) {
+  CARELEDGER_RETURN_IF_ERROR(ForEachOutcome(r, [&](const KeptRow& row) {
     auto key = grouping.Key(row);
     acc.AddIds(key, 0, 1, row.event_ids);
     if (row.informal) acc.AddIds(key, 1, 1, row.event_ids);
@@ -339,35 +332,26 @@ Status Informal(Run& r) {
 }
 
 // ---- M5 -----------------------------------------------------------------------------------------
-// Formal outcomes decided in the window, in decision order.
-std::vector<const Offence*> FormalIn(const ChildView& c, const Window& w) {
-  std::vector<const Offence*> out;
-  for (const auto& o : c.offences) {
-    if (o.final && IsFormalDisposal(o.disposal) && w.Contains(o.decided)) out.push_back(&o);
-  }
-  std::sort(out.begin(), out.end(),
-            [](const Offence* a, const Offence* b) { return a->decided < b->decided; });
-  return out;
-}
-
 Status Criminalisation(Run& r) {
   enum { kCohort, kCohortFormal, kAreaFormal };
   Date end{std::chrono::year{r.year} / March / 31};
-  Window year{Date{std::chrono::year{r.year - 1} / April / 1}, end + std::chrono::days{1}};
   auto acc = r.NewAccumulator({"oc2_cohort", "oc2_with_formal", "area_with_formal"});
-  CARELEDGER_RETURN_IF_ERROR(r.Children([&](const ChildView& c) {
-    auto age = AgeAt(c, end);
-    if (!age || *age < 10 || *age > 17) return;
-    acc.Begin();
-    auto key = acc.Key(c, end);
-    auto formal = FormalIn(c, year);
-    bool in_cohort = InOc2Cohort(c, r.year);
-    if (in_cohort) acc.Add(key, kCohort, 1, {c.registered});
-    if (formal.empty()) return;
-    auto facts = OffenceFacts(c, *formal.front());
-    acc.AddFacts(key, kAreaFormal, 1, facts);
-    if (in_cohort) acc.AddFacts(key, kCohortFormal, 1, facts);
-  }));
+  RowGrouping grouping(r.by);
+  Window on_the_day{end, end + std::chrono::days{1}};
+  CARELEDGER_RETURN_IF_ERROR(
+      ForEachRow(r, RowKind::kYearEnding, on_the_day, [&](const KeptRow& row) {
+        auto key = grouping.Key(row);
+        bool in_cohort = row.number & kInOc2Cohort;
+        std::vector<std::string> registered, formal;
+        if (!row.event_ids.empty() && !row.event_ids[0].empty()) {
+          registered.push_back(row.event_ids[0]);
+        }
+        if (row.event_ids.size() > 1) formal.assign(row.event_ids.begin() + 1, row.event_ids.end());
+        if (in_cohort) acc.AddIds(key, kCohort, 1, registered);
+        if (!(row.number & kFormalInYear)) return;
+        acc.AddIds(key, kAreaFormal, 1, formal);
+        if (in_cohort) acc.AddIds(key, kCohortFormal, 1, formal);
+      }));
   std::optional<int64_t> population;
   if (r.by.empty()) population = r.Population10To17(r.year - 1);
   r.Emit(acc,
@@ -398,28 +382,15 @@ Status Criminalisation(Run& r) {
 
 // ---- M6 -----------------------------------------------------------------------------------------
 // The child's first formal outcome ever, when the feed knows of none before it.
-const Offence* FirstFormal(const ChildView& c) {
-  if (c.prior_formal_outcomes > 0) return nullptr;
-  const Offence* first = nullptr;
-  for (const auto& o : c.offences) {
-    if (o.final && IsFormalDisposal(o.disposal) && (!first || o.decided < first->decided)) {
-      first = &o;
-    }
-  }
-  return first;
-}
-
 Status FirstTimeEntrants(Run& r) {
   auto acc = r.NewAccumulator({"fte"});
-  CARELEDGER_RETURN_IF_ERROR(r.Children([&](const ChildView& c) {
-    const Offence* first = FirstFormal(c);
-    if (!first || !r.window.Contains(first->decided)) return;
-    auto age = AgeAt(c, first->decided);
-    if (!age || *age < 10 || *age > 17) return;
-    auto key = acc.Key(c, first->decided, OffenceExtras(*first));
-    acc.AddFacts(key, 0, 1, OffenceFacts(c, *first));
-    acc.Sample(key, 0, double(*age));
-  }));
+  RowGrouping grouping(r.by);
+  CARELEDGER_RETURN_IF_ERROR(
+      ForEachRow(r, RowKind::kFirstFormal, r.window, [&](const KeptRow& row) {
+        auto key = grouping.Key(row);
+        acc.AddIds(key, 0, 1, row.event_ids);
+        acc.Sample(key, 0, double(row.number));
+      }));
   auto population = r.Population10To17(PopulationYear(r.window));
   r.Emit(acc, {"fte", "rate_per_100k_10_17", "average_age"}, [&](const RowAccumulator& a) {
     const auto& ages = a.samples[0];
@@ -500,10 +471,8 @@ Status Missing(Run& r) {
 
 // ---- M8 -----------------------------------------------------------------------------------------
 Status Callouts(Run& r) {
-  enum { kMissing, kNotifiable, kEmergency, kRestraint, kOffences };
-  // (home, month) → counts, over all time: a row needs the same month a year earlier.
+  // (home, month) → counts by CalloutMeasure: a row needs the same month a year earlier.
   std::map<std::pair<std::string, Date>, std::array<int64_t, 5>> cells;
-  std::map<std::pair<std::string, Date>, std::vector<const Fact*>> facts_of;
   bool want_lineage = r.cell != nullptr;
   std::vector<std::string> target;
   if (want_lineage) {
@@ -513,31 +482,20 @@ Status Callouts(Run& r) {
   static constexpr std::string_view kMeasures[] = {"missing_reports", "notifiable_incidents",
                                                    "emergencies", "restraints",
                                                    "offences_at_placement"};
-  auto add = [&](const std::string& home, Date on, int measure, const Fact* f) {
-    Date month = FirstOfMonth(on);
-    cells[{home, month}][measure] += 1;
-    if (!want_lineage || !r.window.Contains(on)) return;
+  // Whole calendar months of the window, and the same months a year earlier.
+  Date first_month = FirstOfMonth(r.window.from);
+  Date end_month = r.window.to > r.window.from
+                       ? AddMonths(FirstOfMonth(r.window.to - std::chrono::days{1}), 1)
+                       : first_month;
+  Window read{AddMonths(first_month, -12), end_month};
+  CARELEDGER_RETURN_IF_ERROR(ForEachRow(r, RowKind::kCallout, read, [&](const KeptRow& row) {
+    const std::string& home = row.values[*RowDimensionIndex("home_id")];
+    Date month = FirstOfMonth(row.on);
+    cells[{home, month}][row.number] += 1;
+    if (!want_lineage || !r.window.Contains(row.on)) return;
     std::vector<std::string> key;
     for (const auto& d : r.by) key.push_back(d == "home_id" ? home : MonthName(month));
-    if (key == target) lineage.push_back({std::string(kMeasures[measure]), f->event_id});
-  };
-  CARELEDGER_RETURN_IF_ERROR(r.Children([&](const ChildView& c) {
-    for (const Fact* f : c.callouts) {
-      const auto& reason = f->data.reason;
-      int m = reason == "missing_report"        ? kMissing
-              : reason == "notifiable_incident" ? kNotifiable
-              : reason == "emergency"           ? kEmergency
-              : reason == "restraint"           ? kRestraint
-                                                : -1;
-      if (m >= 0) add(std::string(Or(f->data.home_id, "none")), f->occurred_at.date, m, f);
-    }
-    for (const auto& o : c.offences) {
-      if (!o.recorded || !o.recorded->data.at_placement.value_or(false)) continue;
-      Date on = o.recorded->occurred_at.date;
-      const CareSpell* spell = ClaSpellAt(c, on);
-      add(std::string(Or(spell ? std::string_view(spell->home_id) : "", "none")), on, kOffences,
-          o.recorded);
-    }
+    if (key == target) lineage.push_back({std::string(kMeasures[row.number]), row.event_ids[0]});
   }));
   std::map<std::vector<std::string>, std::array<int64_t, 10>> rows;
   // Whole calendar months: every month the window touches, for every home with call-outs in
@@ -620,7 +578,7 @@ Status OffenceProfile(Run& r) {
   for (const auto& [group, n] : national->by_group) acc.Row({group});
   acc.Row({"all"});
   RowGrouping grouping(r.by);
-  CARELEDGER_RETURN_IF_ERROR(ForEachOutcome(r, [&](const OutcomeRow& row) {
+  CARELEDGER_RETURN_IF_ERROR(ForEachOutcome(r, [&](const KeptRow& row) {
     acc.AddIds(grouping.Key(row), 0, 1, row.event_ids);
     acc.AddIds({"all"}, 0, 1, row.event_ids);
   }));
@@ -728,27 +686,19 @@ Status Reoffending(Run& r) {
   enum { kCohort, kReoffenders, kReoffences };
   auto acc = r.NewAccumulator({"children", "reoffenders", "reoffences"});
   Date latest_follow_up = r.window.from;
-  CARELEDGER_RETURN_IF_ERROR(r.Children([&](const ChildView& c) {
-    auto formal = FormalIn(c, r.window);
-    if (formal.empty()) return;
-    const Offence* index = formal.front();
-    Date index_date = index->decided;
-    Date offences_until = AddMonths(index_date, 12);
-    Date proven_by = AddMonths(index_date, 18);
-    latest_follow_up = std::max(latest_follow_up, proven_by);
-    auto key = acc.Key(c, index_date);
-    acc.AddFacts(key, kCohort, 1, OffenceFacts(c, *index));
-    int64_t reoffences = 0;
-    for (const auto& o : c.offences) {
-      if (&o == index || !o.final || !IsFormalDisposal(o.disposal)) continue;
-      Date committed = OffenceDate(o);
-      if (committed <= index_date || committed > offences_until || o.decided > proven_by) {
-        continue;
-      }
-      ++reoffences;
-      acc.AddFacts(key, kReoffences, 1, OffenceFacts(c, o));
-    }
-    if (reoffences > 0) acc.Add(key, kReoffenders, 1, {});
+  RowGrouping grouping(r.by);
+  // A child's rows come in (date, ordinal) order: the first seen is its index offence.
+  std::set<std::string> seen;
+  CARELEDGER_RETURN_IF_ERROR(ForEachRow(r, RowKind::kReoffence, r.window, [&](const KeptRow& row) {
+    if (!seen.insert(row.child_id).second) return;
+    latest_follow_up = std::max(latest_follow_up, AddMonths(row.on, 18));
+    auto key = grouping.Key(row);
+    auto split = std::find(row.event_ids.begin(), row.event_ids.end(), std::string());
+    acc.AddIds(key, kCohort, 1, {row.event_ids.begin(), split});
+    if (row.number == 0) return;
+    acc.AddIds(key, kReoffences, row.number,
+               {split == row.event_ids.end() ? split : split + 1, row.event_ids.end()});
+    acc.Add(key, kReoffenders, 1, {});
   }));
   r.Emit(acc, {"children", "reoffenders", "binary_rate_pct", "reoffences", "frequency"},
          [](const RowAccumulator& a) {

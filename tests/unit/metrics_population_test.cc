@@ -227,12 +227,13 @@ TEST_F(MetricPopulation, ClaFromCountersMatchesTheFoldOnAGeneratedFeed) {
   EXPECT_EQ(ClaAt(Day(2023, 3, 31)), "226");
 }
 
-// Offences with an outcome (M3, M4, M10, M11) are read from the rows ingest keeps, by decision
-// date; the fold recomputes the same rows from every timeline. The feed arrives shuffled, in
-// batches of uneven size, with corrections and retractions, so that a child's rows are rewritten
-// by late events, by corrections of its offences and outcomes, and by care events that move the
-// cohort an offence is judged in: the kept figures must equal the fold's in every month.
-TEST_F(MetricPopulation, KeptOutcomeRowsMatchTheFoldOnAShuffledGeneratedFeed) {
+// Offences with an outcome (M3, M4, M10, M11), criminalisation (M5), first-time entrants (M6),
+// call-outs (M8) and reoffending (M13) are read from the rows ingest keeps, by date; the fold
+// recomputes the same rows from every timeline. The feed arrives shuffled, in batches of uneven
+// size, with corrections and retractions, so that a child's rows are rewritten by late events, by
+// corrections of its offences and outcomes, and by care events that move the cohort an offence is
+// judged in: the kept figures must equal the fold's in every month.
+TEST_F(MetricPopulation, KeptRowsMatchTheFoldOnAShuffledGeneratedFeed) {
   GeneratorOptions options{.children = 20000, .seed = 5, .correction_rate = 0.08};
   options.duplicate_rate = options.invalid_rate = 0;  // Fold neither dedups nor rejects
   std::ostringstream feed;
@@ -259,8 +260,14 @@ TEST_F(MetricPopulation, KeptOutcomeRowsMatchTheFoldOnAShuffledGeneratedFeed) {
       {"informal-share", {}},
       {"informal-share", {"age_band", "ethnicity_group", "sex"}},
       {"exploitation", {}},
-      {"offence-profile", {}}};
-  int64_t offences = 0;
+      {"offence-profile", {}},
+      {"fte", {}},
+      {"fte", {"offence_group", "sex"}},
+      {"callouts", {}},
+      {"callouts", {"home_id"}},
+      {"reoffending", {}},
+      {"reoffending", {"ethnicity_group"}}};
+  int64_t offences = 0, entrants = 0, callouts = 0, reoffenders = 0;
   for (auto ym = year{2023} / month{1}; ym <= year{2026} / month{6}; ym += months{1}) {
     Date from = std::chrono::sys_days{ym / 1};
     Date to = std::chrono::sys_days{(ym + months{1}) / 1};
@@ -269,14 +276,33 @@ TEST_F(MetricPopulation, KeptOutcomeRowsMatchTheFoldOnAShuffledGeneratedFeed) {
       folded.fold = true;
       auto a = Report(*store_, kept);
       EXPECT_EQ(a, Report(*store_, folded)) << metric << " in " << FormatDate(from);
-      if (metric == "outcomes" && by.empty()) {
-        for (const auto& [group, figures] : a) offences += std::stoll(figures.at("offences"));
+      for (const auto& [group, figures] : a) {
+        if (metric == "outcomes" && by.empty()) offences += std::stoll(figures.at("offences"));
+        if (metric == "fte" && by.empty()) entrants += std::stoll(figures.at("fte"));
+        if (metric == "callouts" && by.size() == 1) callouts += std::stoll(figures.at("total"));
+        if (metric == "reoffending" && by.empty()) {
+          reoffenders += std::stoll(figures.at("reoffenders"));
+        }
       }
     }
   }
-  // Not a comparison of two empty tables: seed 5's feed decides this many offences in the 42
-  // months, counted by the fold.
+  // Not a comparison of two empty tables: seed 5's feed has this many offences decided, first
+  // time entrants and call-outs (with offences at the placement) in the 42 months, by the fold.
   EXPECT_EQ(offences, 387);
+  EXPECT_EQ(entrants, 68);
+  EXPECT_EQ(callouts, 148);
+  EXPECT_EQ(reoffenders, 5);
+  int64_t cohort = 0;
+  for (int y = 2023; y <= 2026; ++y) {
+    for (std::vector<std::string> by : {std::vector<std::string>{}, {"sex", "age_band"}}) {
+      MetricQuery kept = At("criminalisation", Day(y, 3, 31), by), folded = kept;
+      folded.fold = true;
+      auto a = Report(*store_, kept);
+      EXPECT_EQ(a, Report(*store_, folded)) << "criminalisation, year ending 31 March " << y;
+      if (by.empty()) cohort += std::stoll(a[""].at("oc2_cohort"));
+    }
+  }
+  EXPECT_EQ(cohort, 327);  // OC2 cohorts of the four years together
   // Lineage of a cell reads the same event ids either way.
   MetricQuery kept = Over("outcomes", Day(2024, 4, 1), Day(2025, 4, 1)), folded = kept;
   folded.fold = true;

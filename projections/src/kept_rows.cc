@@ -1,0 +1,367 @@
+// Rows that ingest keeps: one per dated contribution of a child to a figure over a period,
+// written by the ingest batch whenever the child's history changes, and read by date.
+//
+// Row layout, in the projection state:
+//   key   "row" \0 <kind (1)> <days key of its date (4)> <child id (key part)> <item id (key part)>
+//   value <partition (2)> <flags (1): at_placement, informal> <number (8, fixed)>
+//         <15 dimension values (key parts)> <event ids (key parts) to the end>
+// The date follows the kind so that a period is one range read; the value holds every
+// dimension already judged, so a query groups rows without the child.
+#include <algorithm>
+#include <cstdio>
+#include <map>
+
+#include "aggregate.h"
+
+namespace careledger::metrics {
+
+namespace {
+
+constexpr std::string_view kRowPrefix{"row\0", 4};
+
+std::string DayBound(RowKind kind, Date d) {
+  std::string k(kRowPrefix);
+  k.push_back(char(kind));
+  codec::PutBigEndian32(k, codec::DaysKey(d));
+  return k;
+}
+
+std::string RowKey(const KeptRow& row) {
+  std::string k = DayBound(row.kind, row.on);
+  codec::PutKeyPart(k, row.child_id);
+  codec::PutKeyPart(k, row.item_id);
+  return k;
+}
+
+std::string EncodeRow(const KeptRow& row) {
+  std::string v;
+  v.push_back(char((row.partition >> 8) & 0xff));
+  v.push_back(char(row.partition & 0xff));
+  v.push_back(char((row.at_placement ? 1 : 0) | (row.informal ? 2 : 0)));
+  codec::PutFixed64(v, uint64_t(row.number));
+  for (const auto& value : row.values) codec::PutKeyPart(v, value);
+  for (const auto& id : row.event_ids) codec::PutKeyPart(v, id);
+  return v;
+}
+
+bool DecodeRow(std::string_view key, std::string_view value, KeptRow& row) {
+  if (!key.starts_with(kRowPrefix) || key.size() < kRowPrefix.size() + 5 || value.size() < 11) {
+    return false;
+  }
+  key.remove_prefix(kRowPrefix.size());
+  row.kind = RowKind(key[0]);
+  row.on = codec::DateFromDaysKey(codec::GetBigEndian32(key.data() + 1));
+  key.remove_prefix(5);
+  std::string_view part;
+  if (!codec::GetKeyPart(key, part)) return false;
+  row.child_id.assign(part);
+  if (!codec::GetKeyPart(key, part)) return false;
+  row.item_id.assign(part);
+  row.partition = (uint8_t(value[0]) << 8) | uint8_t(value[1]);
+  row.at_placement = value[2] & 1;
+  row.informal = value[2] & 2;
+  row.number = int64_t(codec::GetFixed64(value.data() + 3));
+  value.remove_prefix(11);
+  for (auto& v : row.values) {
+    if (!codec::GetKeyPart(value, part)) return false;
+    v.assign(part);
+  }
+  row.event_ids.clear();
+  while (!value.empty()) {
+    if (!codec::GetKeyPart(value, part)) return false;
+    row.event_ids.emplace_back(part);
+  }
+  return true;
+}
+
+std::map<std::string, std::string> RowEntries(const ChildView& child) {
+  std::map<std::string, std::string> out;
+  for (RowKind kind : kRowKinds) {
+    for (const auto& row : KeptRowsOf(kind, child)) out.emplace(RowKey(row), EncodeRow(row));
+  }
+  return out;
+}
+
+// The child's dimensions judged on `on`, then the offence's.
+void JudgeDimensions(const ChildView& child, const Offence& o, Date on, KeptRow& row) {
+  Extras extras = OffenceExtras(o);
+  auto level = ExploitationRiskAt(child, on);
+  extras.emplace_back("exploitation_risk",
+                      level == "medium" || level == "high" ? "medium_or_high" : "other");
+  for (size_t i = 0; i < kRowDimensionCount; ++i) {
+    row.values[i] = DimensionValue(kRowDimensions[i], child, on, extras);
+  }
+  row.at_placement = o.recorded && o.recorded->data.at_placement.value_or(false);
+  row.informal = IsInformalTier(o.disposal);
+  for (const Fact* f : OffenceFacts(child, o)) row.event_ids.push_back(f->event_id);
+}
+
+KeptRow NewRow(RowKind kind, const ChildView& child, Date on, std::string item_id) {
+  KeptRow row;
+  row.kind = kind;
+  row.on = on;
+  row.partition = child.partition;
+  row.child_id.assign(child.child_id);
+  row.item_id = std::move(item_id);
+  return row;
+}
+
+std::vector<KeptRow> OutcomeRows(const ChildView& child) {
+  std::vector<KeptRow> rows;
+  for (const auto& o : child.offences) {
+    if (!o.final) continue;
+    rows.push_back(NewRow(RowKind::kOutcome, child, o.decided, o.offence_id));
+    JudgeDimensions(child, o, OffenceDate(o), rows.back());
+  }
+  return rows;
+}
+
+std::vector<KeptRow> FirstFormalRows(const ChildView& child) {
+  const Offence* first = FirstFormal(child);
+  if (!first) return {};
+  auto age = AgeAt(child, first->decided);
+  if (!age || *age < 10 || *age > 17) return {};
+  std::vector<KeptRow> rows{
+      NewRow(RowKind::kFirstFormal, child, first->decided, first->offence_id)};
+  JudgeDimensions(child, *first, first->decided, rows.back());
+  rows.back().number = *age;
+  return rows;
+}
+
+// One row for each year ending 31 March in which the child was 10-17 on that day and in the
+// OC2 cohort or given a formal outcome in the year.
+std::vector<KeptRow> YearEndingRows(const ChildView& child) {
+  std::vector<KeptRow> rows;
+  if (!child.dob) return rows;
+  int born = int(std::chrono::year_month_day{*child.dob}.year());
+  for (int y = born + 10; y <= born + 18; ++y) {
+    Date end{std::chrono::year{y} / std::chrono::March / 31};
+    auto age = AgeAt(child, end);
+    if (!age || *age < 10 || *age > 17) continue;
+    Window year{Date{std::chrono::year{y - 1} / std::chrono::April / 1},
+                end + std::chrono::days{1}};
+    auto formal = FormalIn(child, year);
+    bool in_cohort = InOc2Cohort(child, y);
+    if (!in_cohort && formal.empty()) continue;
+    KeptRow& row = rows.emplace_back(NewRow(RowKind::kYearEnding, child, end, ""));
+    for (size_t i = 0; i < kRowDimensionCount; ++i) {
+      row.values[i] = DimensionValue(kRowDimensions[i], child, end, {});
+    }
+    row.number = (in_cohort ? kInOc2Cohort : 0) | (formal.empty() ? 0 : kFormalInYear);
+    row.event_ids.emplace_back(child.registered ? child.registered->event_id : "");
+    if (!formal.empty()) {
+      for (const Fact* f : OffenceFacts(child, *formal.front()))
+        row.event_ids.push_back(f->event_id);
+    }
+  }
+  return rows;
+}
+
+// A reoffence: a formal outcome for an offence committed within 12 months after the index
+// decision and decided within 18 months of it.
+std::vector<KeptRow> ReoffenceRows(const ChildView& child) {
+  std::vector<KeptRow> rows;
+  auto formal = FormalIn(child, Window{Date::min(), Date::max()});
+  for (size_t n = 0; n < formal.size(); ++n) {
+    const Offence* index = formal[n];
+    char ordinal[32];
+    std::snprintf(ordinal, sizeof ordinal, "%06zu:", n);
+    KeptRow& row = rows.emplace_back(
+        NewRow(RowKind::kReoffence, child, index->decided, ordinal + index->offence_id));
+    for (size_t i = 0; i < kRowDimensionCount; ++i) {
+      row.values[i] = DimensionValue(kRowDimensions[i], child, index->decided, {});
+    }
+    for (const Fact* f : OffenceFacts(child, *index)) row.event_ids.push_back(f->event_id);
+    row.event_ids.emplace_back();
+    Date offences_until = AddMonths(index->decided, 12);
+    Date proven_by = AddMonths(index->decided, 18);
+    for (const Offence* o : formal) {
+      Date committed = OffenceDate(*o);
+      if (o == index || committed <= index->decided || committed > offences_until ||
+          o->decided > proven_by) {
+        continue;
+      }
+      ++row.number;
+      for (const Fact* f : OffenceFacts(child, *o)) row.event_ids.push_back(f->event_id);
+    }
+  }
+  return rows;
+}
+
+std::vector<KeptRow> CalloutRows(const ChildView& child) {
+  std::vector<KeptRow> rows;
+  auto add = [&](const Fact* f, std::string_view home, CalloutMeasure measure) {
+    KeptRow& row =
+        rows.emplace_back(NewRow(RowKind::kCallout, child, f->occurred_at.date, f->event_id));
+    row.values[*RowDimensionIndex("home_id")] = home.empty() ? "none" : std::string(home);
+    row.number = int64_t(measure);
+    row.event_ids.push_back(f->event_id);
+  };
+  for (const Fact* f : child.callouts) {
+    if (auto measure = CalloutMeasureOf(f->data.reason)) add(f, f->data.home_id, *measure);
+  }
+  for (const auto& o : child.offences) {
+    if (!o.recorded || !o.recorded->data.at_placement.value_or(false)) continue;
+    const CareSpell* spell = ClaSpellAt(child, o.recorded->occurred_at.date);
+    add(o.recorded, spell ? std::string_view(spell->home_id) : "",
+        CalloutMeasure::kOffenceAtPlacement);
+  }
+  return rows;
+}
+
+}  // namespace
+
+Result<std::set<int32_t>> OwnedPartitions(const EventStore& store) {
+  auto assignment = store.Assignment();
+  if (!assignment.ok()) return assignment.status();
+  std::set<int32_t> owned;
+  for (const auto& tp : *assignment) owned.insert(tp.partition);
+  return owned;
+}
+
+Date OffenceDate(const Offence& o) {
+  return o.recorded ? o.recorded->occurred_at.date : o.decided;
+}
+
+std::vector<const Fact*> OffenceFacts(const ChildView& child, const Offence& o) {
+  std::vector<const Fact*> facts{child.registered, o.recorded};
+  for (const Fact* f : o.outcomes) facts.push_back(f);
+  facts.erase(std::remove(facts.begin(), facts.end(), nullptr), facts.end());
+  return facts;
+}
+
+Extras OffenceExtras(const Offence& o) {
+  auto tier = DisposalTier(o.disposal);
+  std::string_view group = o.recorded ? std::string_view(o.recorded->data.offence_group) : "";
+  return {
+      {"tier", std::string(tier.value_or("unknown"))},
+      {"disposal", o.disposal},
+      {"offence_group", std::string(group.empty() ? "unknown" : group)},
+      {"at_placement", o.recorded && o.recorded->data.at_placement.value_or(false) ? "yes" : "no"}};
+}
+
+bool IsInformalTier(std::string_view disposal) {
+  auto tier = DisposalTier(disposal);
+  return tier && (*tier == "no_sanction" || *tier == "informal");
+}
+
+std::vector<const Offence*> FormalIn(const ChildView& c, const Window& w) {
+  std::vector<const Offence*> out;
+  for (const auto& o : c.offences) {
+    if (o.final && IsFormalDisposal(o.disposal) && w.Contains(o.decided)) out.push_back(&o);
+  }
+  // Stable: outcomes decided on one day stay in the order of their offences.
+  std::stable_sort(out.begin(), out.end(),
+                   [](const Offence* a, const Offence* b) { return a->decided < b->decided; });
+  return out;
+}
+
+const Offence* FirstFormal(const ChildView& c) {
+  if (c.prior_formal_outcomes > 0) return nullptr;
+  const Offence* first = nullptr;
+  for (const auto& o : c.offences) {
+    if (o.final && IsFormalDisposal(o.disposal) && (!first || o.decided < first->decided)) {
+      first = &o;
+    }
+  }
+  return first;
+}
+
+std::optional<CalloutMeasure> CalloutMeasureOf(std::string_view reason) {
+  if (reason == "missing_report") return CalloutMeasure::kMissingReport;
+  if (reason == "notifiable_incident") return CalloutMeasure::kNotifiableIncident;
+  if (reason == "emergency") return CalloutMeasure::kEmergency;
+  if (reason == "restraint") return CalloutMeasure::kRestraint;
+  return std::nullopt;
+}
+
+std::optional<size_t> RowDimensionIndex(std::string_view dimension) {
+  for (size_t i = 0; i < kRowDimensionCount; ++i) {
+    if (kRowDimensions[i] == dimension) return i;
+  }
+  return std::nullopt;
+}
+
+std::vector<KeptRow> KeptRowsOf(RowKind kind, const ChildView& child) {
+  switch (kind) {
+    case RowKind::kOutcome:
+      return OutcomeRows(child);
+    case RowKind::kFirstFormal:
+      return FirstFormalRows(child);
+    case RowKind::kCallout:
+      return CalloutRows(child);
+    case RowKind::kReoffence:
+      return ReoffenceRows(child);
+    case RowKind::kYearEnding:
+      return YearEndingRows(child);
+  }
+  return {};
+}
+
+void WriteKeptRowChanges(const ChildView& before, const ChildView& after,
+                         EventStore::Batch& batch) {
+  // A child with neither offences, call-outs nor care has no rows before or after.
+  auto none = [](const ChildView& c) {
+    return c.offences.empty() && c.callouts.empty() && c.spells.empty();
+  };
+  if (none(before) && none(after)) return;
+  auto old_rows = RowEntries(before);
+  auto new_rows = RowEntries(after);
+  for (const auto& [key, value] : old_rows) {
+    if (!new_rows.count(key)) batch.DeleteState(key);
+  }
+  for (const auto& [key, value] : new_rows) {
+    auto old = old_rows.find(key);
+    if (old == old_rows.end() || old->second != value) batch.PutState(key, value);
+  }
+}
+
+std::vector<std::pair<std::string, std::string>> KeptRowEntries(const ChildView& child) {
+  auto rows = RowEntries(child);
+  return {rows.begin(), rows.end()};
+}
+
+Status ScanKeptRows(const EventStore& store, RowKind kind, const Window& window,
+                    const std::function<void(const KeptRow&)>& visit) {
+  CARELEDGER_RETURN_IF_ERROR(CheckStateLayout(store));
+  auto owned = OwnedPartitions(store);
+  if (!owned.ok()) return owned.status();
+  KeptRow row;
+  std::string bad;
+  CARELEDGER_RETURN_IF_ERROR(
+      store.ScanStateRange(DayBound(kind, window.from), DayBound(kind, window.to),
+                           [&](std::string_view key, std::string_view value) {
+                             if (!DecodeRow(key, value, row)) {
+                               bad.assign(key);
+                               return false;
+                             }
+                             if (owned->empty() || owned->count(row.partition)) visit(row);
+                             return true;
+                           }));
+  if (!bad.empty()) {
+    return Status::Fatal("a kept row does not decode (run `careledger replay`)");
+  }
+  return Status::Ok();
+}
+
+std::optional<std::string> DescribeKeptRowKey(std::string_view key) {
+  if (!key.starts_with(kRowPrefix)) return std::nullopt;
+  std::string_view rest = key.substr(kRowPrefix.size());
+  std::string_view child, item;
+  if (rest.size() < 5) return "kept row (malformed key)";
+  char kind = rest[0];
+  Date on = codec::DateFromDaysKey(codec::GetBigEndian32(rest.data() + 1));
+  rest.remove_prefix(5);
+  if (!codec::GetKeyPart(rest, child) || !codec::GetKeyPart(rest, item)) {
+    return "kept row (malformed key)";
+  }
+  std::string what = kind == char(RowKind::kOutcome)       ? "outcome row of offence "
+                     : kind == char(RowKind::kFirstFormal) ? "first formal outcome row of offence "
+                     : kind == char(RowKind::kCallout)     ? "call-out row of event "
+                     : kind == char(RowKind::kReoffence)   ? "reoffending row of offence "
+                     : kind == char(RowKind::kYearEnding)  ? "year-ending row"
+                                                           : "kept row of ";
+  return what + std::string(item) + " of child " + std::string(child) + " (" + FormatDate(on) + ")";
+}
+
+}  // namespace careledger::metrics
