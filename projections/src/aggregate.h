@@ -126,10 +126,12 @@ struct KeptRow {
 std::vector<KeptRow> KeptRowsOf(RowKind kind, const ChildView& child);
 // Where a --by dimension sits in KeptRow::values; nullopt when it is not one.
 std::optional<size_t> RowDimensionIndex(std::string_view dimension);
-// Writes into the batch what turns the child's kept rows of `before` into those of `after`.
-void WriteKeptRowChanges(const ChildView& before, const ChildView& after, EventStore::Batch& batch);
-// Each row of every kind as a state entry, for a rebuild's sink.
-std::vector<std::pair<std::string, std::string>> KeptRowEntries(const ChildView& child);
+// A child's rows of every kind as state entries, key → value.
+using KeptRowEntries = std::map<std::string, std::string>;
+KeptRowEntries KeptRowEntriesOf(const ChildView& child);
+// Writes into the batch what turns a child's rows `before` into those `after`.
+void WriteKeptRowChanges(const KeptRowEntries& before, const KeptRowEntries& after,
+                         EventStore::Batch& batch);
 // The kept rows of a kind dated in [from, to), of the partitions the store answers for, in
 // date order.
 Status ScanKeptRows(const EventStore& store, RowKind kind, const Window& window,

@@ -150,21 +150,25 @@ Status Projector::Apply(const std::vector<AcceptedEvent>& events, EventStore::Ba
   std::unordered_map<std::string, Timeline> next;
   for (auto& [child_id, t] : touched) {
     if (!t.shapes) continue;
-    Timeline before;
+    Timeline timeline;
     if (auto in_flight = previous_.find(std::string(child_id)); in_flight != previous_.end()) {
-      before = std::move(in_flight->second);
+      timeline = std::move(in_flight->second);
     } else {
-      CARELEDGER_RETURN_IF_ERROR(LoadTimeline(store_, family_, child_id, before));
+      CARELEDGER_RETURN_IF_ERROR(LoadTimeline(store_, family_, child_id, timeline));
     }
-    Timeline after = before;
-    after.partition = t.partition;
-    for (auto& f : t.facts) AddFact(after, std::move(f));
-    ChildView was = ResolveChild(child_id, before);
-    ChildView is = ResolveChild(child_id, after);
-    AddSpellDeltas(was, -1, deltas);
+    // What the child contributed before, taken before the timeline changes under its view.
+    metrics::KeptRowEntries rows_before;
+    {
+      ChildView was = ResolveChild(child_id, timeline);
+      AddSpellDeltas(was, -1, deltas);
+      rows_before = metrics::KeptRowEntriesOf(was);
+    }
+    timeline.partition = t.partition;
+    for (auto& f : t.facts) AddFact(timeline, std::move(f));
+    ChildView is = ResolveChild(child_id, timeline);
     AddSpellDeltas(is, +1, deltas);
-    metrics::WriteKeptRowChanges(was, is, batch);
-    next.emplace(std::string(child_id), std::move(after));
+    metrics::WriteKeptRowChanges(rows_before, metrics::KeptRowEntriesOf(is), batch);
+    if (overlapping_) next.emplace(std::string(child_id), std::move(timeline));
   }
   previous_ = std::move(next);
   for (const auto& [key, delta] : deltas) {
@@ -211,7 +215,7 @@ Result<RebuildStats> RebuildProjections(const EventStore& from, const Projection
     std::stable_sort(t.facts.begin(), t.facts.end(), TimelineBefore);
     ChildView view = ResolveChild(child_id, t);
     AddSpellDeltas(view, +1, deltas);
-    for (const auto& [key, value] : metrics::KeptRowEntries(view)) {
+    for (const auto& [key, value] : metrics::KeptRowEntriesOf(view)) {
       CARELEDGER_RETURN_IF_ERROR(sink.put_state(key, value));
     }
     ++stats.children;

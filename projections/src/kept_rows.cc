@@ -74,14 +74,6 @@ bool DecodeRow(std::string_view key, std::string_view value, KeptRow& row) {
   return true;
 }
 
-std::map<std::string, std::string> RowEntries(const ChildView& child) {
-  std::map<std::string, std::string> out;
-  for (RowKind kind : kRowKinds) {
-    for (const auto& row : KeptRowsOf(kind, child)) out.emplace(RowKey(row), EncodeRow(row));
-  }
-  return out;
-}
-
 // The child's dimensions judged on `on`, then the offence's.
 void JudgeDimensions(const ChildView& child, const Offence& o, Date on, KeptRow& row) {
   Extras extras = OffenceExtras(o);
@@ -298,27 +290,25 @@ std::vector<KeptRow> KeptRowsOf(RowKind kind, const ChildView& child) {
   return {};
 }
 
-void WriteKeptRowChanges(const ChildView& before, const ChildView& after,
-                         EventStore::Batch& batch) {
-  // A child with neither offences, call-outs nor care has no rows before or after.
-  auto none = [](const ChildView& c) {
-    return c.offences.empty() && c.callouts.empty() && c.spells.empty();
-  };
-  if (none(before) && none(after)) return;
-  auto old_rows = RowEntries(before);
-  auto new_rows = RowEntries(after);
-  for (const auto& [key, value] : old_rows) {
-    if (!new_rows.count(key)) batch.DeleteState(key);
+KeptRowEntries KeptRowEntriesOf(const ChildView& child) {
+  // A child with neither offences, call-outs nor care has no rows.
+  if (child.offences.empty() && child.callouts.empty() && child.spells.empty()) return {};
+  KeptRowEntries out;
+  for (RowKind kind : kRowKinds) {
+    for (const auto& row : KeptRowsOf(kind, child)) out.emplace(RowKey(row), EncodeRow(row));
   }
-  for (const auto& [key, value] : new_rows) {
-    auto old = old_rows.find(key);
-    if (old == old_rows.end() || old->second != value) batch.PutState(key, value);
-  }
+  return out;
 }
 
-std::vector<std::pair<std::string, std::string>> KeptRowEntries(const ChildView& child) {
-  auto rows = RowEntries(child);
-  return {rows.begin(), rows.end()};
+void WriteKeptRowChanges(const KeptRowEntries& before, const KeptRowEntries& after,
+                         EventStore::Batch& batch) {
+  for (const auto& [key, value] : before) {
+    if (!after.count(key)) batch.DeleteState(key);
+  }
+  for (const auto& [key, value] : after) {
+    auto old = before.find(key);
+    if (old == before.end() || old->second != value) batch.PutState(key, value);
+  }
 }
 
 Status ScanKeptRows(const EventStore& store, RowKind kind, const Window& window,

@@ -160,8 +160,11 @@ struct AcceptedEvent {
 class Projector {
  public:
   // Reads the previous state from `family` (empty: the live one); a rebuild folds into its own.
-  explicit Projector(const EventStore& store, std::string family = {})
-      : store_(store), family_(std::move(family)) {}
+  // `overlapping`: the next batch may be built before this one is written (ingest's pipeline),
+  // so the timelines this batch leaves are held until then; a caller that writes each batch
+  // before building the next passes false, and holds no timeline between batches.
+  explicit Projector(const EventStore& store, std::string family = {}, bool overlapping = true)
+      : store_(store), family_(std::move(family)), overlapping_(overlapping) {}
   Status Apply(const std::vector<AcceptedEvent>& events, EventStore::Batch& batch);
   void Forget() { previous_.clear(); }
 
@@ -171,6 +174,7 @@ class Projector {
   // Child → care timeline, as the last batch Apply built leaves it (for children whose care
   // changed in it): the batch may still be being written when the next one is built.
   std::unordered_map<std::string, Timeline> previous_;
+  bool overlapping_ = true;
   bool layout_checked_ = false;  // the state is in the layout this fold writes
 };
 
@@ -223,7 +227,9 @@ class StateRebuild {
  public:
   struct Options {
     std::optional<Instant> known_at;  // only records ingested at or before it
-    size_t chunk = 50000;             // log records per state batch
+    // Log records per state batch: the batch, its envelopes and the timelines it touches are
+    // what a rebuild holds in memory.
+    size_t chunk = 10000;
   };
   static Result<std::unique_ptr<StateRebuild>> Begin(EventStore& store, Options options);
   // Drops the family unless it was swapped in.
@@ -243,7 +249,10 @@ class StateRebuild {
 
  private:
   StateRebuild(EventStore& store, std::string family, Options options)
-      : store_(store), family_(family), options_(options), projector_(store, std::move(family)) {}
+      : store_(store),
+        family_(family),
+        options_(options),
+        projector_(store, std::move(family), /*overlapping=*/false) {}
   EventStore& store_;
   std::string family_;
   Options options_;
