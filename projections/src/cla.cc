@@ -383,32 +383,38 @@ Result<std::optional<std::string>> FirstDifferingCell(const EventStore& store,
 
 namespace metrics {
 
-Status CheckStateLayout(const EventStore& store, std::string_view family) {
-  // Before one key per fact, the state held one timeline per child under "child\0": such a
-  // store must be rebuilt from its log, or its figures would silently read as empty.
-  bool old_layout = false;
+namespace {
+
+Result<bool> AnyStateUnder(const EventStore& store, std::string_view prefix,
+                           std::string_view family) {
+  bool any = false;
   CARELEDGER_RETURN_IF_ERROR(store.ScanState(
-      std::string("child\0", 6),
+      prefix,
       [&](auto, auto) {
-        old_layout = true;
+        any = true;
         return false;
       },
       family));
-  if (!old_layout) {
-    // Facts without this layout's marker: written before these rows were kept.
+  return any;
+}
+
+}  // namespace
+
+Status CheckStateLayout(const EventStore& store, std::string_view family) {
+  // Before one key per fact, the state held one timeline per child under "child\0"; before
+  // this layout's marker, facts without the rows kept beside them. Such a store must be
+  // rebuilt from its log, or its figures would silently read as empty.
+  auto old_layout = AnyStateUnder(store, std::string_view("child\0", 6), family);
+  if (!old_layout.ok()) return old_layout.status();
+  if (!*old_layout) {
     auto layout = store.GetState(kLayoutKey, family);
     if (!layout.ok()) return layout.status();
     if (!*layout || **layout != kLayout) {
-      CARELEDGER_RETURN_IF_ERROR(store.ScanState(
-          std::string("fact\0", 5),
-          [&](auto, auto) {
-            old_layout = true;
-            return false;
-          },
-          family));
+      old_layout = AnyStateUnder(store, std::string_view("fact\0", 5), family);
+      if (!old_layout.ok()) return old_layout.status();
     }
   }
-  if (old_layout) {
+  if (*old_layout) {
     return Status::Fatal(
         "the projection state was written by an older careledger: run `careledger replay` to "
         "rebuild it from the log");

@@ -197,17 +197,23 @@ TEST_F(MetricPopulation, ClaByEveryDimension) {
             (Column{{"F|Black", "1"}, {"F|White", "1"}, {"M|White", "1"}}));
 }
 
+// A generated feed's lines, without duplicates or invalid lines (Fold neither dedups nor rejects).
+Lines GeneratedLines(GeneratorOptions options) {
+  options.duplicate_rate = options.invalid_rate = 0;
+  std::ostringstream feed;
+  EXPECT_TRUE(GenerateFeed(options, feed).ok());
+  Lines lines;
+  std::istringstream in(feed.str());
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
 // "CLA at D" live, by nothing, legal status or placement, is read from the counters ingest keeps
 // (one short scan); as known at a time it folds every child. On a generated feed with many
 // corrections, late events and retractions, both must give the same table on every month end.
 TEST_F(MetricPopulation, ClaFromCountersMatchesTheFoldOnAGeneratedFeed) {
   GeneratorOptions options{.children = 30000, .seed = 11, .correction_rate = 0.05};
-  options.duplicate_rate = options.invalid_rate = 0;  // Fold neither dedups nor rejects
-  std::ostringstream feed;
-  ASSERT_TRUE(GenerateFeed(options, feed).ok());
-  Lines lines;
-  std::istringstream in(feed.str());
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  Lines lines = GeneratedLines(options);
   Fold(*store_, lines, Instant{}, 997);
   int checked = 0;
   using std::chrono::year, std::chrono::month, std::chrono::months;
@@ -235,12 +241,7 @@ TEST_F(MetricPopulation, ClaFromCountersMatchesTheFoldOnAGeneratedFeed) {
 // judged in: the kept figures must equal the fold's in every month.
 TEST_F(MetricPopulation, KeptRowsMatchTheFoldOnAShuffledGeneratedFeed) {
   GeneratorOptions options{.children = 20000, .seed = 5, .correction_rate = 0.08};
-  options.duplicate_rate = options.invalid_rate = 0;  // Fold neither dedups nor rejects
-  std::ostringstream feed;
-  ASSERT_TRUE(GenerateFeed(options, feed).ok());
-  Lines lines;
-  std::istringstream in(feed.str());
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  Lines lines = GeneratedLines(options);
   // Late events: a tenth of the feed moved to the end, in random order.
   std::mt19937 rng(7);
   std::shuffle(lines.begin() + std::ptrdiff_t(lines.size() * 9 / 10), lines.end(), rng);

@@ -172,5 +172,52 @@ TEST(Projector, AStoreFromBeforeOneKeyPerFactAsksForAReplay) {
   EXPECT_NE(table.status().message().find("run `careledger replay`"), std::string::npos);
 }
 
+// A store written before the kept rows has facts but no layout marker: an outcomes query would
+// read no rows and say 0. It is refused, and so is an ingest batch, whose marker would hide the
+// gap for good; a replay into a fresh family gives the rows.
+TEST(Projector, AStoreFromBeforeTheKeptRowsAsksForAReplayAndReplayFillsThem) {
+  test::TempDir dir;
+  auto store = EventStore::Open({.path = dir / "s", .sync = false});
+  ASSERT_TRUE(store.ok());
+  const std::vector<std::string> lines = {
+      R"({"event_id":"o1","type":"offence.recorded","schema_version":1,"source":"t","child_id":"A","occurred_at":"2025-01-05","recorded_at":"2025-01-05T12:00:00Z","data":{"offence_id":"x","offence_group":"theft_handling","at_placement":false}})",
+      R"({"event_id":"d1","type":"outcome.recorded","schema_version":1,"source":"t","child_id":"A","occurred_at":"2025-02-01","recorded_at":"2025-02-01T12:00:00Z","data":{"offence_id":"x","disposal":"youth_caution","decided_at":"2025-02-01"}})"};
+  EnvelopeParser parser(
+      ParserOptions{.now = Instant{std::chrono::sys_days{Date{} + std::chrono::days{30000}}}});
+  std::vector<Envelope> envelopes(lines.size());
+  auto batch = (*store)->NewBatch();
+  for (size_t i = 0; i < lines.size(); ++i) {
+    ASSERT_TRUE(parser.Parse(lines[i], envelopes[i]).ok()) << lines[i];
+    batch.Append(envelopes[i].event_id, "A", envelopes[i].occurred_at.date, {"t", 0}, int64_t(i),
+                 lines[i]);
+    // As an older careledger wrote it: the fact, and nothing kept beside it.
+    Fact fact = FactFromEnvelope(envelopes[i], i, Instant{});
+    batch.PutState(FactKey("A", fact), EncodeFact(fact, 0));
+  }
+  ASSERT_TRUE((*store)->Write(batch).ok());
+  MetricQuery q;
+  q.metric = "outcomes";
+  q.period = {Date{std::chrono::year{2025} / 1 / 1}, Date{std::chrono::year{2026} / 1 / 1}};
+  auto table = RunMetric(**store, q);
+  ASSERT_FALSE(table.ok());
+  EXPECT_NE(table.status().message().find("run `careledger replay`"), std::string::npos);
+  auto next = (*store)->NewBatch();
+  std::vector<AcceptedEvent> none;
+  Projector projector(**store);
+  auto applied = projector.Apply(none, next);
+  ASSERT_FALSE(applied.ok());
+  EXPECT_NE(applied.message().find("run `careledger replay`"), std::string::npos);
+
+  auto rebuild = StateRebuild::Begin(**store, {});
+  ASSERT_TRUE(rebuild.ok());
+  ASSERT_TRUE((*rebuild)->CatchUp((*store)->next_sequence()).ok());
+  ASSERT_TRUE((*rebuild)->Swap().ok());
+  table = RunMetric(**store, q);
+  ASSERT_TRUE(table.ok()) << table.status().ToString();
+  ASSERT_EQ(table->rows.size(), 1u);  // by cohort and tier: other, out-of-court formal
+  EXPECT_EQ(table->rows[0].groups, (std::vector<std::string>{"other", "out_of_court_formal"}));
+  EXPECT_EQ(table->rows[0].values[0].value, 1.0);
+}
+
 }  // namespace
 }  // namespace careledger
