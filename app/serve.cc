@@ -1,8 +1,10 @@
 // serve and run: the HTTP API, /metrics and the dashboard (docs/api.md). `serve` follows a
 // store another process (ingest) writes, as a RocksDB secondary; `run` is ingest and serve in
 // one process over the one open store, so the API sees each batch as soon as it is written.
+#include <signal.h>  // kill(pid, 0): is the owner of a scratch directory alive
 #include <spdlog/spdlog.h>
 
+#include <cerrno>
 #include <cstdlib>  // mkdtemp (POSIX, from glibc's stdlib.h)
 #include <filesystem>
 #include <iostream>
@@ -63,11 +65,25 @@ void WaitForStop(const std::atomic<bool>& stop) {
   while (!stop.load()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
 }
 
-// A scratch directory for the secondary's bookkeeping, removed at scope exit.
+// A scratch directory for the secondary's bookkeeping, removed at scope exit. Its name carries
+// the pid, so that the next serve removes those a killed serve left behind (kill -9 runs no
+// destructor; they were piling up in /tmp).
 class ScratchDir {
  public:
   ScratchDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "careledger-serve-XXXXXX");
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    const fs::path tmp = fs::temp_directory_path(ec);
+    const std::string prefix = "careledger-serve-";
+    for (const auto& entry : fs::directory_iterator(tmp, ec)) {
+      std::string name = entry.path().filename().string();
+      if (!name.starts_with(prefix)) continue;
+      char* end = nullptr;
+      long pid = std::strtol(name.c_str() + prefix.size(), &end, 10);
+      if (pid <= 0 || *end != '-') continue;
+      if (::kill(pid_t(pid), 0) == -1 && errno == ESRCH) fs::remove_all(entry.path(), ec);
+    }
+    std::string pattern = (tmp / (prefix + std::to_string(::getpid()) + "-XXXXXX")).string();
     if (::mkdtemp(pattern.data())) path_ = pattern;
   }
   ~ScratchDir() {

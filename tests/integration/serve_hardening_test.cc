@@ -13,6 +13,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <string>
 #include <thread>
@@ -124,6 +126,26 @@ TEST(ServeHardening, HealthzAnswersWhile200IdleSocketsAreOpen) {
   EXPECT_LT(Healthz(port).count(), 500) << "and still answers once the silent ones are accepted";
   for (int fd : idle) ::close(fd);
   for (int fd : partial) ::close(fd);
+}
+
+// A serve killed with -9 leaves its scratch directory in the temp dir; the next serve removes
+// those whose process is gone, and never one whose process lives.
+TEST(ServeHardening, ScratchDirectoriesOfKilledServesAreRemovedByTheNext) {
+  namespace fs = std::filesystem;
+  const fs::path tmp = fs::temp_directory_path();
+  const fs::path dead = tmp / "careledger-serve-999999999-test";  // above any pid_max
+  const fs::path alive = tmp / ("careledger-serve-" + std::to_string(::getpid()) + "-test");
+  for (const auto& d : {dead, alive}) {
+    fs::create_directories(d);
+    std::ofstream(d / "secondary.log") << "left behind\n";
+  }
+  {
+    Server server;
+    ASSERT_THAT(server.url, HasSubstr("http://127.0.0.1:"));
+    EXPECT_FALSE(fs::exists(dead)) << "the dead serve's directory is removed";
+    EXPECT_TRUE(fs::exists(alive / "secondary.log")) << "a live process's is kept";
+  }
+  fs::remove_all(alive);
 }
 
 // A decoded %0A in a path would end the access log line and start one the client wrote.
