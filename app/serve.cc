@@ -1,10 +1,10 @@
 // serve and run: the HTTP API, /metrics and the dashboard (docs/api.md). `serve` follows a
 // store another process (ingest) writes, as a RocksDB secondary; `run` is ingest and serve in
 // one process over the one open store, so the API sees each batch as soon as it is written.
-#include <signal.h>  // kill(pid, 0): is the owner of a scratch directory alive
 #include <spdlog/spdlog.h>
 
 #include <cerrno>
+#include <csignal>  // kill(pid, 0): is the owner of a scratch directory alive (POSIX)
 #include <cstdlib>  // mkdtemp (POSIX, from glibc's stdlib.h)
 #include <filesystem>
 #include <iostream>

@@ -307,6 +307,11 @@ class Ingestor : public GroupConsumer::Listener {
   Status failure_;        // from a rebalance callback, returned by the next Step
   Status store_failure_;  // a fatal write: sticky
   bool ever_assigned_ = false;
+  bool told_waiting_ = false;  // that the group is settling, once
+  // The consumer's session timeout, which bounds how long a killed member holds partitions.
+  std::chrono::milliseconds session_timeout_{10000};
+  // A join and rebalance after the session timeout, on a loaded machine.
+  static constexpr std::chrono::milliseconds kJoinAllowance{30000};
   Clock::time_point started_, last_message_, first_assigned_;
 
   // Requests taken and waiting for the one being served.
@@ -993,9 +998,21 @@ Status Ingestor::Step(GroupConsumer& consumer, bool& done) {
   }
   if (!ever_assigned_) {
     last_message_ = now;  // idleness counts only once partitions are ours
-    if (now - started_ > options_.assignment_timeout) {
-      return Status::Fatal("no partitions assigned after " +
-                           std::to_string(options_.assignment_timeout.count() / 1000) +
+    // A member of this group that died without leaving (kill -9, a lost host) holds its
+    // partitions until its session times out: the group is settling, not failing. Say so once,
+    // and give up only well after that.
+    auto limit = std::max<std::chrono::milliseconds>(options_.assignment_timeout,
+                                                     2 * session_timeout_ + kJoinAllowance);
+    if (!told_waiting_ && now - started_ > std::chrono::seconds(5)) {
+      told_waiting_ = true;
+      spdlog::info(
+          "waiting for partitions of group {}: a member that stopped without leaving (kill -9) "
+          "holds them until its session times out (session.timeout.ms = {}); giving up after "
+          "{} s",
+          options_.group, session_timeout_.count(), limit.count() / 1000);
+    }
+    if (now - started_ > limit) {
+      return Status::Fatal("no partitions assigned after " + std::to_string(limit.count() / 1000) +
                            " s: is the broker reachable and are the topics there?");
     }
   } else if (options_.until_idle && now - last_message_ >= *options_.until_idle) {
@@ -1007,6 +1024,19 @@ Status Ingestor::Step(GroupConsumer& consumer, bool& done) {
 Result<IngestStats> Ingestor::Run(const std::atomic<bool>& stop) {
   Settings settings = options_.kafka;
   settings["group.id"] = options_.group;
+  // librdkafka's 45 s default is how long a restarted ingest waits for the partitions its
+  // killed predecessor held; 10 s keeps that short, within every broker's allowed range
+  // (group.min.session.timeout.ms is 6 s by default), and a settings value wins.
+  settings.try_emplace("session.timeout.ms", "10000");
+  {
+    const std::string& text = settings["session.timeout.ms"];
+    int64_t ms = 0;
+    auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), ms);
+    if (error != std::errc() || end != text.data() + text.size() || ms <= 0) {
+      return Status::BadInput("session.timeout.ms: not a number of milliseconds: " + text);
+    }
+    session_timeout_ = std::chrono::milliseconds(ms);
+  }
   std::vector<std::string> topics(std::begin(kSourceTopics), std::end(kSourceTopics));
   auto consumer = GroupConsumer::Open(settings, topics, this);
   if (!consumer.ok()) return consumer.status();

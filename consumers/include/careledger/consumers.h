@@ -35,7 +35,8 @@ struct IngestOptions {
   // amortise the fsync; a lone event is written at once.
   size_t max_batch = 5000;
   std::chrono::milliseconds max_batch_wait{100};
-  // Give up when the group has not assigned any partition for this long.
+  // Give up when the group has not assigned any partition for this long (or, if longer, twice
+  // the session timeout and 30 s: a killed predecessor holds its partitions that long).
   std::chrono::milliseconds assignment_timeout{60000};
   IngestMonitor* monitor = nullptr;  // optional: lag, batch sizes, write latency
   // Also publish each dead letter, once it is durable in the store, to
