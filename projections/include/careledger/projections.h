@@ -181,7 +181,7 @@ class Projector {
 // ---- Rebuilding the projection state from the log ------------------------------------------
 // Where a rebuild puts the state it computes. A sink's error stops the rebuild and is returned.
 struct ProjectionSink {
-  // Each fact, once, in log order.
+  // Each fact, once, in log order; then each kept row and the layout marker.
   std::function<Status(std::string_view key, std::string_view value)> put_state;
   // Each counter cell's total, once, in key order, after every fact (cells that net to zero
   // are left out). Written as a counter delta: the target's state must start empty.
@@ -190,14 +190,16 @@ struct ProjectionSink {
 
 struct RebuildStats {
   uint64_t records = 0;   // log records folded
-  uint64_t children = 0;  // children with care facts or corrections (whose counters were made)
+  uint64_t children = 0;  // children with facts that shape the kept figures (counters, rows)
   uint64_t counters = 0;  // counter cells written
 };
 
 // Folds the log of `from` into projection state: the state Projector::Apply leaves after
 // folding the same log (the same ProjectionStateHash). Every record is parsed again; one that
-// no longer parses is a Fatal error naming its sequence. Only what the counters need is held in
-// memory: the care facts and corrections of each child. With `known_at`, only the records
+// no longer parses is a Fatal error naming its sequence. Only what the kept figures need is held
+// in memory: each child's facts that shape them (everything but contacts, missing episodes and
+// youth justice cases), so it grows with the store (replay, StateRebuild, does not). With
+// `known_at`, only the records
 // ingested by then (the state as it was at that time).
 Result<RebuildStats> RebuildProjections(const EventStore& from, const ProjectionSink& sink,
                                         std::optional<Instant> known_at = std::nullopt);
