@@ -71,6 +71,12 @@ bool DecodeRow(std::string_view key, std::string_view value, KeptRow& row) {
     if (!codec::GetKeyPart(value, part)) return false;
     row.event_ids.emplace_back(part);
   }
+  // A call-out row's number indexes M8's measures and its event id is read: a row that could
+  // make either go out of bounds does not decode.
+  if (row.kind == RowKind::kCallout) {
+    return row.number >= 0 && row.number <= int64_t(CalloutMeasure::kOffenceAtPlacement) &&
+           !row.event_ids.empty();
+  }
   return true;
 }
 
