@@ -90,9 +90,25 @@ enum class RowKind : char {
   kReoffence = 'r',    // M13: see below
   kYearEnding = 'y',   // M5: a child aged 10-17 on 31 March in the OC2 cohort or with a formal
                        // outcome in the year (number: kInOc2Cohort | kFormalInYear), on 31 March
+  // Span rows (see below):
+  kCareSpell = 's',        // M1: a spell of care, to the day it ended
+  kCareLeaverYears = 'l',  // M2: from the 16th birthday to the 26th, for a child in care after
+                           // the 16th
+  kMissingEpisode = 'e',   // M7: an episode, from its report to the day of its return
+  kYjsCase = 'j',          // M9: a youth justice case, from its opening to the day it closed
 };
-inline constexpr RowKind kRowKinds[] = {RowKind::kOutcome, RowKind::kFirstFormal, RowKind::kCallout,
-                                        RowKind::kReoffence, RowKind::kYearEnding};
+inline constexpr RowKind kRowKinds[] = {
+    RowKind::kOutcome,         RowKind::kFirstFormal,    RowKind::kCallout,
+    RowKind::kReoffence,       RowKind::kYearEnding,     RowKind::kCareSpell,
+    RowKind::kCareLeaverYears, RowKind::kMissingEpisode, RowKind::kYjsCase};
+// Span rows serve the figures whose dimensions are judged on the day asked about (the
+// child's age, cohort and placement then), which no row dated at ingest can hold. Each is a
+// span of days in which the child may count: dated by the day after it ends (kOpenSpan while
+// it has not), its first day in `number` (codec::DaysKey). A query reads the rows ending after
+// the start of what it asks about, and resolves those children only, with the same fold as
+// the oracle: the children of its answer, never every child. A span may be wider than the
+// days the child counts (the fold decides); never narrower.
+inline const Date kOpenSpan{std::chrono::year{9999} / std::chrono::December / 31};
 inline constexpr int64_t kInOc2Cohort = 1, kFormalInYear = 2;
 // kReoffence (M13): each formal outcome on its decision date, as the index offence it would be
 // (item: its ordinal among the child's formal outcomes, so that a child's rows on one day come
@@ -124,6 +140,14 @@ struct KeptRow {
 // The child's rows of one kind: the one definition that ingest keeps and the fold (as known at
 // a past time, and the oracle in tests) recomputes.
 std::vector<KeptRow> KeptRowsOf(RowKind kind, const ChildView& child);
+// The ids of the children with a span row of `kind` meeting [from, to), sorted; the
+// partitions the store answers for only.
+Result<std::vector<std::string>> ChildrenWithSpans(const EventStore& store, RowKind kind,
+                                                   const Window& window);
+// ForEachChild for the given children only (sorted ids; unknown ones are skipped).
+Status ForEachChildIn(const EventStore& store, std::optional<Instant> known_at,
+                      const std::vector<std::string>& child_ids,
+                      const std::function<void(const ChildView&)>& visit);
 // Where a --by dimension sits in KeptRow::values; nullopt when it is not one.
 std::optional<size_t> RowDimensionIndex(std::string_view dimension);
 // A child's rows of every kind as state entries, key → value.

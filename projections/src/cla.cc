@@ -54,17 +54,14 @@ void AddSpellDeltas(const ChildView& child, int64_t sign, Deltas& out) {
 }
 
 // Whether a fact can change what ingest keeps for its child: the CLA counters (care events)
-// or the kept rows (offences, their outcomes, call-outs, and what a row judges on its date:
-// registration, care, exploitation risk), and any correction or version (which may stand for
-// one). Contacts, missing episodes and youth justice cases are folded at query time.
+// or the kept rows (offences, their outcomes, call-outs, what a row judges on its date:
+// registration, care, exploitation risk, and the dates of span rows: missing episodes, youth
+// justice cases), and any correction or version (which may stand for one). Contacts and return
+// interviews only matter to the fold that runs over the children the span rows name.
 bool ShapesKeptFigures(const Fact& f) {
   switch (f.type) {
     case EventType::kCareLeaverContactRecorded:
-    case EventType::kMissingReported:
-    case EventType::kMissingReturned:
     case EventType::kMissingReturnInterview:
-    case EventType::kYjsCaseOpened:
-    case EventType::kYjsCaseClosed:
       return !f.supersedes.empty() || !f.source_key.empty();
     default:
       return true;
@@ -74,7 +71,7 @@ bool ShapesKeptFigures(const Fact& f) {
 // The projection state's layout, kept beside it: a store whose state predates the outcome rows
 // would otherwise answer every query over kept rows with nothing.
 constexpr std::string_view kLayoutKey{"layout\0", 7};
-constexpr std::string_view kLayout = "3: cla counters, kept rows";
+constexpr std::string_view kLayout = "4: cla counters, kept rows, span rows";
 
 // A child's partition is the one its latest-ingested fact came from (facts are stored in
 // timeline order, not arrival order). What ingest keeps for it is kept under the partition of
@@ -399,6 +396,32 @@ Result<bool> AnyStateUnder(const EventStore& store, std::string_view prefix,
 }
 
 }  // namespace
+
+Status ForEachChildIn(const EventStore& store, std::optional<Instant> known_at,
+                      const std::vector<std::string>& child_ids,
+                      const std::function<void(const ChildView&)>& visit) {
+  auto owned = OwnedPartitions(store);
+  if (!owned.ok()) return owned.status();
+  Timeline timeline;
+  for (const auto& child : child_ids) {
+    timeline.facts.clear();
+    LatestPartition latest;
+    Status failure = Status::Ok();
+    CARELEDGER_RETURN_IF_ERROR(
+        store.ScanState(FactKeyPrefix(child), [&](std::string_view, std::string_view value) {
+          Fact& f = timeline.facts.emplace_back();
+          int32_t partition = 0;
+          failure = DecodeFact(value, f, partition);
+          latest.See(f, partition, timeline.partition);
+          return failure.ok();
+        }));
+    CARELEDGER_RETURN_IF_ERROR(failure);
+    if (!timeline.facts.empty() && (owned->empty() || owned->count(timeline.partition))) {
+      visit(ResolveChild(child, timeline, known_at));
+    }
+  }
+  return Status::Ok();
+}
 
 Status CheckStateLayout(const EventStore& store, std::string_view family) {
   // Before one key per fact, the state held one timeline per child under "child\0"; before

@@ -207,6 +207,62 @@ std::vector<KeptRow> CalloutRows(const ChildView& child) {
   return rows;
 }
 
+KeptRow SpanRow(RowKind kind, const ChildView& child, Date from, std::optional<Date> last_day,
+                std::string item_id) {
+  Date on = last_day ? *last_day + std::chrono::days{1} : kOpenSpan;
+  KeptRow row = NewRow(kind, child, std::min(on, kOpenSpan), std::move(item_id));
+  row.number = codec::DaysKey(from);
+  return row;
+}
+
+// Spells end on the day the child ceased to be looked after, which M1 counts as an ending.
+std::vector<KeptRow> CareSpellRows(const ChildView& child) {
+  std::vector<KeptRow> rows;
+  for (const auto& s : child.spells) {
+    if (!s.short_break)
+      rows.push_back(SpanRow(RowKind::kCareSpell, child, s.from, s.to, FormatDate(s.from)));
+  }
+  return rows;
+}
+
+// IsCareLeaverAt needs an age of 16-25 and care after the 16th birthday; the day either side
+// keeps a 29 February birthday inside whichever way it is counted.
+std::vector<KeptRow> CareLeaverYearsRows(const ChildView& child) {
+  if (!child.dob) return {};
+  Date sixteenth = AddMonths(*child.dob, 16 * 12) - std::chrono::days{1};
+  Date twenty_sixth = AddMonths(*child.dob, 26 * 12) + std::chrono::days{1};
+  for (const auto& s : child.spells) {
+    if (!s.short_break && s.to.value_or(Date::max()) > sixteenth) {
+      return {SpanRow(RowKind::kCareLeaverYears, child, sixteenth, twenty_sixth, "")};
+    }
+  }
+  return {};
+}
+
+std::vector<KeptRow> MissingEpisodeRows(const ChildView& child) {
+  std::vector<KeptRow> rows;
+  for (const auto& e : child.missing) {
+    if (!e.reported) continue;
+    std::optional<Date> back;
+    if (e.returned) back = std::max(e.returned->occurred_at.date, e.reported->occurred_at.date);
+    rows.push_back(SpanRow(RowKind::kMissingEpisode, child, e.reported->occurred_at.date, back,
+                           e.reported->event_id));
+  }
+  return rows;
+}
+
+std::vector<KeptRow> YjsCaseRows(const ChildView& child) {
+  std::vector<KeptRow> rows;
+  for (const auto& k : child.cases) {
+    if (!k.opened) continue;
+    std::optional<Date> closed;
+    if (k.closed) closed = std::max(k.closed->occurred_at.date, k.opened->occurred_at.date);
+    rows.push_back(
+        SpanRow(RowKind::kYjsCase, child, k.opened->occurred_at.date, closed, k.opened->event_id));
+  }
+  return rows;
+}
+
 }  // namespace
 
 Result<std::set<int32_t>> OwnedPartitions(const EventStore& store) {
@@ -292,13 +348,24 @@ std::vector<KeptRow> KeptRowsOf(RowKind kind, const ChildView& child) {
       return ReoffenceRows(child);
     case RowKind::kYearEnding:
       return YearEndingRows(child);
+    case RowKind::kCareSpell:
+      return CareSpellRows(child);
+    case RowKind::kCareLeaverYears:
+      return CareLeaverYearsRows(child);
+    case RowKind::kMissingEpisode:
+      return MissingEpisodeRows(child);
+    case RowKind::kYjsCase:
+      return YjsCaseRows(child);
   }
   return {};
 }
 
 KeptRowEntries KeptRowEntriesOf(const ChildView& child) {
-  // A child with neither offences, call-outs nor care has no rows.
-  if (child.offences.empty() && child.callouts.empty() && child.spells.empty()) return {};
+  // A child with neither offences, call-outs, care, missing episodes nor cases has no rows.
+  if (child.offences.empty() && child.callouts.empty() && child.spells.empty() &&
+      child.missing.empty() && child.cases.empty()) {
+    return {};
+  }
   KeptRowEntries out;
   for (RowKind kind : kRowKinds) {
     for (const auto& row : KeptRowsOf(kind, child)) out.emplace(RowKey(row), EncodeRow(row));
@@ -340,6 +407,20 @@ Status ScanKeptRows(const EventStore& store, RowKind kind, const Window& window,
   return Status::Ok();
 }
 
+Result<std::vector<std::string>> ChildrenWithSpans(const EventStore& store, RowKind kind,
+                                                   const Window& window) {
+  std::vector<std::string> ids;
+  uint32_t before = codec::DaysKey(window.to);
+  CARELEDGER_RETURN_IF_ERROR(ScanKeptRows(
+      store, kind, Window{window.from + std::chrono::days{1}, kOpenSpan + std::chrono::days{1}},
+      [&](const KeptRow& row) {
+        if (uint64_t(row.number) < before) ids.push_back(row.child_id);
+      }));
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  return ids;
+}
+
 std::optional<std::string> DescribeKeptRowKey(std::string_view key) {
   if (!key.starts_with(kRowPrefix)) return std::nullopt;
   std::string_view rest = key.substr(kRowPrefix.size());
@@ -356,7 +437,11 @@ std::optional<std::string> DescribeKeptRowKey(std::string_view key) {
                      : kind == char(RowKind::kCallout)     ? "call-out row of event "
                      : kind == char(RowKind::kReoffence)   ? "reoffending row of offence "
                      : kind == char(RowKind::kYearEnding)  ? "year-ending row"
-                                                           : "kept row of ";
+                     : kind == char(RowKind::kCareSpell)   ? "care spell row from "
+                     : kind == char(RowKind::kCareLeaverYears) ? "care-leaver years row"
+                     : kind == char(RowKind::kMissingEpisode)  ? "missing episode row of event "
+                     : kind == char(RowKind::kYjsCase)         ? "youth justice case row of event "
+                                                               : "kept row of ";
   return what + std::string(item) + " of child " + std::string(child) + " (" + FormatDate(on) + ")";
 }
 

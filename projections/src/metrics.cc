@@ -77,6 +77,16 @@ struct Run {
   Status Children(const std::function<void(const ChildView&)>& visit) const {
     return ForEachChild(*store, query.known_at, visit);
   }
+  // The children with a span row of `kind` meeting `span`: those a figure over it can count.
+  // As known at a past time, and for the oracle, every child (the rows are today's).
+  Status ChildrenIn(RowKind kind, const Window& span,
+                    const std::function<void(const ChildView&)>& visit) const {
+    if (query.known_at || query.fold) return Children(visit);
+    auto ids = ChildrenWithSpans(*store, kind, span);
+    if (!ids.ok()) return ids.status();
+    return ForEachChildIn(*store, query.known_at, *ids, visit);
+  }
+  Window AtDay() const { return Window{at, at + std::chrono::days{1}}; }
   // The estimate for the year, or failing that the latest of the two years before it (the
   // mid-year estimates are published a year or more late), with a note saying which.
   std::optional<int64_t> Population10To17(int population_year) {
@@ -167,20 +177,21 @@ Status Cla(Run& r) {
   if (auto dimension = CounterDimension(r)) return ClaFromCounters(r, *dimension);
   if (!r.query.period) {
     auto acc = r.NewAccumulator({"children"});
-    CARELEDGER_RETURN_IF_ERROR(r.Children([&](const ChildView& c) {
-      acc.Begin();
-      if (const CareSpell* s = ClaSpellAt(c, r.at)) {
-        auto key = acc.Key(c, r.at);
-        acc.CountChild(key, 0, {c.registered});
-        acc.AddFacts(key, 0, 0, s->facts);
-      }
-    }));
+    CARELEDGER_RETURN_IF_ERROR(
+        r.ChildrenIn(RowKind::kCareSpell, r.AtDay(), [&](const ChildView& c) {
+          acc.Begin();
+          if (const CareSpell* s = ClaSpellAt(c, r.at)) {
+            auto key = acc.Key(c, r.at);
+            acc.CountChild(key, 0, {c.registered});
+            acc.AddFacts(key, 0, 0, s->facts);
+          }
+        }));
     r.Emit(acc, {"children"}, Counts);
     return Status::Ok();
   }
   auto acc = r.NewAccumulator({"children", "started", "ended"});
   const Window& w = r.window;
-  CARELEDGER_RETURN_IF_ERROR(r.Children([&](const ChildView& c) {
+  CARELEDGER_RETURN_IF_ERROR(r.ChildrenIn(RowKind::kCareSpell, w, [&](const ChildView& c) {
     acc.Begin();
     // Stretches of being looked after, whatever the details: a change of placement is not
     // a start.
@@ -227,32 +238,33 @@ Status CareLeavers(Run& r) {
   auto acc = r.NewAccumulator({"care_leavers", "with_contact", "in_touch", "suitable_accommodation",
                                "in_education_employment_training"});
   Date year_ago = AddMonths(r.at, -12);
-  CARELEDGER_RETURN_IF_ERROR(r.Children([&](const ChildView& c) {
-    if (!IsCareLeaverAt(c, r.at)) return;
-    acc.Begin();
-    Extras extras{{"band", std::string(CareLeaverBand(*AgeAt(c, r.at)))}};
-    auto key = acc.Key(c, r.at, extras);
-    const Fact* last_spell_fact = nullptr;
-    for (const auto& s : c.spells) {
-      if (!s.short_break && !s.facts.empty()) last_spell_fact = s.facts.back();
-    }
-    acc.Add(key, kLeavers, 1, {c.registered, last_spell_fact});
-    const Fact* contact = nullptr;
-    for (const Fact* f : c.contacts) {
-      Date d = f->occurred_at.date;
-      if (d > year_ago && d <= r.at) contact = f;
-    }
-    if (!contact) return;
-    const EventData& d = contact->data;
-    acc.Add(key, kContact, 1, {contact});
-    if (d.in_touch == "YES") acc.Add(key, kInTouch, 1, {contact});
-    if (d.accommodation.size() == 2 && d.accommodation[1] == '1') {
-      acc.Add(key, kSuitable, 1, {contact});
-    }
-    if (!d.activity.empty() && (d.activity[0] == 'F' || d.activity[0] == 'P')) {
-      acc.Add(key, kEet, 1, {contact});
-    }
-  }));
+  CARELEDGER_RETURN_IF_ERROR(
+      r.ChildrenIn(RowKind::kCareLeaverYears, r.AtDay(), [&](const ChildView& c) {
+        if (!IsCareLeaverAt(c, r.at)) return;
+        acc.Begin();
+        Extras extras{{"band", std::string(CareLeaverBand(*AgeAt(c, r.at)))}};
+        auto key = acc.Key(c, r.at, extras);
+        const Fact* last_spell_fact = nullptr;
+        for (const auto& s : c.spells) {
+          if (!s.short_break && !s.facts.empty()) last_spell_fact = s.facts.back();
+        }
+        acc.Add(key, kLeavers, 1, {c.registered, last_spell_fact});
+        const Fact* contact = nullptr;
+        for (const Fact* f : c.contacts) {
+          Date d = f->occurred_at.date;
+          if (d > year_ago && d <= r.at) contact = f;
+        }
+        if (!contact) return;
+        const EventData& d = contact->data;
+        acc.Add(key, kContact, 1, {contact});
+        if (d.in_touch == "YES") acc.Add(key, kInTouch, 1, {contact});
+        if (d.accommodation.size() == 2 && d.accommodation[1] == '1') {
+          acc.Add(key, kSuitable, 1, {contact});
+        }
+        if (!d.activity.empty() && (d.activity[0] == 'F' || d.activity[0] == 'P')) {
+          acc.Add(key, kEet, 1, {contact});
+        }
+      }));
   r.Emit(
       acc,
       {"care_leavers", "with_contact_12m", "in_touch_pct", "suitable_accommodation_pct", "eet_pct"},
@@ -410,7 +422,7 @@ Status Missing(Run& r) {
       r.NewAccumulator({"episodes", "children", "children_3_plus", "returned", "open_at_end",
                         "interviews_offered", "interviews_accepted", "interviews_within_72h"});
   const Window& w = r.window;
-  CARELEDGER_RETURN_IF_ERROR(r.Children([&](const ChildView& c) {
+  CARELEDGER_RETURN_IF_ERROR(r.ChildrenIn(RowKind::kMissingEpisode, w, [&](const ChildView& c) {
     acc.Begin();
     std::map<GroupKey, int> per_row;
     for (const auto& e : c.missing) {
@@ -549,7 +561,7 @@ Status Callouts(Run& r) {
 Status YjsCaseload(Run& r) {
   enum { kOpen, kCla, kLeavers };
   auto acc = r.NewAccumulator({"open_cases", "cla", "care_leavers"});
-  CARELEDGER_RETURN_IF_ERROR(r.Children([&](const ChildView& c) {
+  CARELEDGER_RETURN_IF_ERROR(r.ChildrenIn(RowKind::kYjsCase, r.AtDay(), [&](const ChildView& c) {
     auto cohort = CohortAt(c, r.at);
     for (const auto& k : c.cases) {
       if (!k.opened || k.opened->occurred_at.date > r.at) continue;

@@ -267,8 +267,13 @@ TEST_F(MetricPopulation, KeptRowsMatchTheFoldOnAShuffledGeneratedFeed) {
       {"callouts", {}},
       {"callouts", {"home_id"}},
       {"reoffending", {}},
-      {"reoffending", {"ethnicity_group"}}};
-  int64_t offences = 0, entrants = 0, callouts = 0, reoffenders = 0;
+      {"reoffending", {"ethnicity_group"}},
+      {"missing", {}},
+      {"missing", {"home_id"}},
+      {"missing", {"category", "risk", "age_band"}},
+      {"cla", {"age_band", "cohort"}}};
+  int64_t offences = 0, entrants = 0, callouts = 0, reoffenders = 0, episodes = 0;
+  int64_t leavers = 0, cases = 0, looked_after = 0;
   for (auto ym = year{2023} / month{1}; ym <= year{2026} / month{6}; ym += months{1}) {
     Date from = std::chrono::sys_days{ym / 1};
     Date to = std::chrono::sys_days{(ym + months{1}) / 1};
@@ -284,6 +289,27 @@ TEST_F(MetricPopulation, KeptRowsMatchTheFoldOnAShuffledGeneratedFeed) {
         if (metric == "reoffending" && by.empty()) {
           reoffenders += std::stoll(figures.at("reoffenders"));
         }
+        if (metric == "missing" && by.empty()) episodes += std::stoll(figures.at("episodes"));
+      }
+    }
+    // The figures judged on one day: at each month's end.
+    Date end = to - std::chrono::days{1};
+    for (const auto& [metric, by] : std::vector<std::pair<std::string, std::vector<std::string>>>{
+             {"cla", {"age_band"}},
+             {"cla", {"cohort", "sex", "area"}},
+             {"care-leavers", {}},
+             {"care-leavers", {"band", "ethnicity_group"}},
+             {"yjs-caseload", {}},
+             {"yjs-caseload", {"intervention", "cohort"}}}) {
+      MetricQuery kept = At(metric, end, by), folded = kept;
+      folded.fold = true;
+      auto a = Report(*store_, kept);
+      EXPECT_EQ(a, Report(*store_, folded)) << metric << " on " << FormatDate(end);
+      for (const auto& [group, figures] : a) {
+        if (metric == "care-leavers" && by.empty())
+          leavers += std::stoll(figures.at("care_leavers"));
+        if (metric == "yjs-caseload" && by.empty()) cases += std::stoll(figures.at("open_cases"));
+        if (metric == "cla" && by.size() == 1) looked_after += std::stoll(figures.at("value"));
       }
     }
   }
@@ -293,6 +319,12 @@ TEST_F(MetricPopulation, KeptRowsMatchTheFoldOnAShuffledGeneratedFeed) {
   EXPECT_EQ(entrants, 68);
   EXPECT_EQ(callouts, 148);
   EXPECT_EQ(reoffenders, 5);
+  // And missing episodes reported in the months; children looked after, care leavers and open
+  // youth justice cases on the 42 month ends, summed.
+  EXPECT_EQ(episodes, 511);
+  EXPECT_EQ(looked_after, 6430);
+  EXPECT_EQ(leavers, 2696);
+  EXPECT_EQ(cases, 816);
   int64_t cohort = 0;
   for (int y = 2023; y <= 2026; ++y) {
     for (std::vector<std::string> by : {std::vector<std::string>{}, {"sex", "age_band"}}) {
