@@ -225,18 +225,21 @@ std::vector<KeptRow> CareSpellRows(const ChildView& child) {
   return rows;
 }
 
-// IsCareLeaverAt needs an age of 16-25 and care after the 16th birthday; the day either side
-// keeps a 29 February birthday inside whichever way it is counted.
+// IsCareLeaverAt needs an age of 16-25, care after the 16th birthday and not being looked
+// after: so a day on or after the end of a spell that ended after the 16th birthday, and before
+// the 26th. The day either side keeps a 29 February birthday inside whichever way it is
+// counted.
 std::vector<KeptRow> CareLeaverYearsRows(const ChildView& child) {
   if (!child.dob) return {};
   Date sixteenth = AddMonths(*child.dob, 16 * 12) - std::chrono::days{1};
   Date twenty_sixth = AddMonths(*child.dob, 26 * 12) + std::chrono::days{1};
+  std::optional<Date> first_left;
   for (const auto& s : child.spells) {
-    if (!s.short_break && s.to.value_or(Date::max()) > sixteenth) {
-      return {SpanRow(RowKind::kCareLeaverYears, child, sixteenth, twenty_sixth, "")};
-    }
+    if (!s.short_break && s.to && *s.to > sixteenth)
+      first_left = std::min(first_left.value_or(*s.to), *s.to);
   }
-  return {};
+  if (!first_left || *first_left >= twenty_sixth) return {};
+  return {SpanRow(RowKind::kCareLeaverYears, child, *first_left, twenty_sixth, "")};
 }
 
 std::vector<KeptRow> MissingEpisodeRows(const ChildView& child) {
