@@ -96,6 +96,59 @@ TEST(EventStore, ScanLogYieldsExactRecordsInAppendOrder) {
   EXPECT_NE(records[0].chain, records[1].chain);
 }
 
+uintmax_t BytesOnDisk(const std::filesystem::path& dir) {
+  uintmax_t bytes = 0;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
+    if (e.is_regular_file() && e.path().extension() == ".sst") bytes += e.file_size();
+  }
+  return bytes;
+}
+
+// Event-shaped payloads: the field names and codes repeat, the ids do not.
+uintmax_t CompactedBytesOf20kEvents(const std::filesystem::path& path, bool compress,
+                                    std::vector<LogRecord>& log) {
+  auto s = EventStore::Open({.path = path.string(), .sync = false, .compress = compress});
+  EXPECT_TRUE(s.ok()) << s.status().ToString();
+  if (!s.ok()) return 0;
+  EventStore& store = **s;
+  for (int b = 0; b < 20; ++b) {
+    auto batch = store.NewBatch();
+    for (int i = 0; i < 1000; ++i) {
+      int n = b * 1000 + i;
+      std::string id = "ev-" + std::to_string(n * 7919 % 100003) + "-" + std::to_string(n);
+      std::string child = "C" + std::to_string(n * 31 % 5003);
+      std::string payload = R"({"event_id":")" + id +
+                            R"(","type":"care.period_started","schema_version":2,"source":"lcs",)"
+                            R"("child_id":")" +
+                            child + R"(","occurred_at":"2024-0)" + std::to_string(1 + n % 9) +
+                            R"(-1)" + std::to_string(n % 10) +
+                            R"(T10:00:00Z","data":{"legal_status":"C2","placement":"U)" +
+                            std::to_string(1 + n % 6) + R"(","provider":"PR1"}})";
+      (void)batch.Append(id, child, *ParseDate("2024-01-05"), kCare0, n, payload);
+    }
+    batch.SetNextOffset(kCare0, (b + 1) * 1000);
+    EXPECT_TRUE(store.Write(batch).ok());
+  }
+  EXPECT_TRUE(store.CompactAll().ok());
+  log = Log(store);
+  return BytesOnDisk(path);
+}
+
+TEST(EventStore, CompactedStoresAreCompressedAndReadTheSame) {
+  test::TempDir dir;
+  std::vector<LogRecord> plain_log, packed_log;
+  uintmax_t plain = CompactedBytesOf20kEvents(dir / "plain", false, plain_log);
+  uintmax_t packed = CompactedBytesOf20kEvents(dir / "packed", true, packed_log);
+  ASSERT_EQ(plain_log.size(), 20000u);
+  ASSERT_EQ(packed_log.size(), 20000u);
+  for (size_t i = 0; i < plain_log.size(); ++i) {
+    ASSERT_EQ(packed_log[i].payload, plain_log[i].payload) << "record " << i;
+  }
+  // With LZ4 on the last level too, 0.30 of these bytes were left; with zstd and its
+  // dictionary there, 0.24.
+  EXPECT_LT(double(packed), 0.27 * double(plain)) << packed << " of " << plain << " bytes";
+}
+
 TEST(EventStore, ScanLogStopsWhenTheVisitorSaysSo) {
   test::TempDir dir;
   auto store = OpenStore(dir / "s");

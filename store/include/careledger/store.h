@@ -38,8 +38,9 @@ struct StoreOptions {
   // The WAL a store keeps before it flushes the families holding its oldest file: what a
   // reader opened beside a running ingest replays at most (about 1 s per 128 MiB).
   uint64_t max_wal_bytes = uint64_t{128} << 20;
-  // LZ4 on SST files: JSON payloads shrink to about half for little CPU, and reads
-  // decompress one block at a time.
+  // LZ4 on SST files, zstd with a trained dictionary on the last level (most of the bytes):
+  // reads decompress one block at a time. Measured on a 200 k-event store once compacted:
+  // 444 bytes an event with LZ4 throughout, 327 with zstd last, 277 with its dictionary.
   bool compress = true;
   // Flushes and compactions run beside ingest; the machines we size for have two cores.
   int background_threads = 2;
@@ -178,6 +179,9 @@ class EventStore {
   // Writes the batch atomically (durably when options.sync). Fatal on failure: the caller
   // must not advance past what it holds.
   Status Write(Batch& batch);
+  // Compacts every family down to its last level, as RocksDB would in time: what a store
+  // settles to on disk (bench/ measures bytes per event after it).
+  [[nodiscard]] Status CompactAll();
 
   Result<std::optional<int64_t>> NextOffset(const TopicPartition& tp) const;
   // The partitions this store answers for: its consumer's latest assignment (replaced whole
