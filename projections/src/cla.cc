@@ -397,6 +397,28 @@ Result<bool> AnyStateUnder(const EventStore& store, std::string_view prefix,
 
 }  // namespace
 
+namespace {
+
+// A stored fact at the end of the timeline being read (facts come in timeline order); the
+// child's partition is its latest-ingested fact's.
+Status AppendStoredFact(std::string_view value, Timeline& timeline, LatestPartition& latest) {
+  Fact& f = timeline.facts.emplace_back();
+  int32_t partition = 0;
+  Status s = DecodeFact(value, f, partition);
+  latest.See(f, partition, timeline.partition);
+  return s;
+}
+
+void VisitIfOwned(const std::set<int32_t>& owned, std::string_view child_id,
+                  const Timeline& timeline, std::optional<Instant> known_at,
+                  const std::function<void(const ChildView&)>& visit) {
+  if (!timeline.facts.empty() && (owned.empty() || owned.count(timeline.partition))) {
+    visit(ResolveChild(child_id, timeline, known_at));
+  }
+}
+
+}  // namespace
+
 Status ForEachChildIn(const EventStore& store, std::optional<Instant> known_at,
                       const std::vector<std::string>& child_ids,
                       const std::function<void(const ChildView&)>& visit) {
@@ -409,16 +431,11 @@ Status ForEachChildIn(const EventStore& store, std::optional<Instant> known_at,
     Status failure = Status::Ok();
     CARELEDGER_RETURN_IF_ERROR(
         store.ScanState(FactKeyPrefix(child), [&](std::string_view, std::string_view value) {
-          Fact& f = timeline.facts.emplace_back();
-          int32_t partition = 0;
-          failure = DecodeFact(value, f, partition);
-          latest.See(f, partition, timeline.partition);
+          failure = AppendStoredFact(value, timeline, latest);
           return failure.ok();
         }));
     CARELEDGER_RETURN_IF_ERROR(failure);
-    if (!timeline.facts.empty() && (owned->empty() || owned->count(timeline.partition))) {
-      visit(ResolveChild(child, timeline, known_at));
-    }
+    VisitIfOwned(*owned, child, timeline, known_at, visit);
   }
   return Status::Ok();
 }
@@ -458,9 +475,7 @@ Status ForEachChild(const EventStore& store, std::optional<Instant> known_at,
   Timeline timeline;
   LatestPartition latest;
   auto flush = [&] {
-    if (!timeline.facts.empty() && (owned.empty() || owned.count(timeline.partition))) {
-      visit(ResolveChild(child, timeline, known_at));
-    }
+    metrics::VisitIfOwned(owned, child, timeline, known_at, visit);
     timeline.facts.clear();
     latest = {};
   };
@@ -473,10 +488,7 @@ Status ForEachChild(const EventStore& store, std::optional<Instant> known_at,
           flush();
           child.assign(*of);
         }
-        Fact& f = timeline.facts.emplace_back();
-        int32_t partition = 0;
-        failure = DecodeFact(value, f, partition);
-        latest.See(f, partition, timeline.partition);
+        failure = metrics::AppendStoredFact(value, timeline, latest);
         return failure.ok();
       }));
   CARELEDGER_RETURN_IF_ERROR(failure);
