@@ -15,10 +15,15 @@ namespace careledger {
 namespace {
 
 // Counter families: "cla" \0 dimension \0 value \0 <days key (4)> <partition (2)> →
-// children entering (+) and leaving (−) that cell on that day, in that partition.
+// children entering (+) and leaving (−) that cell on that day, in that partition. Each day's
+// delta is also added to its month's cell, under the dimension "month:" + dimension and the
+// first of the month, so that CLA on D reads the months before D's month and D's month's days:
+// O(months + days of one month) cells for each value and partition, not every day since the
+// first.
 constexpr std::string_view kClaPrefix{"cla\0", 4};
 constexpr std::string_view kDimPlacement = "placement";
 constexpr std::string_view kDimLegalStatus = "legal_status";
+constexpr std::string_view kMonthOf = "month:";
 
 std::string CounterPrefix(std::string_view dimension) {
   std::string k(kClaPrefix);
@@ -47,8 +52,12 @@ void AddSpellDeltas(const ChildView& child, int64_t sign, Deltas& out) {
     if (s.short_break) continue;
     for (auto [dim, value] : {std::pair{kDimPlacement, std::string_view(s.placement)},
                               std::pair{kDimLegalStatus, std::string_view(s.legal_status)}}) {
+      std::string month_dim = std::string(kMonthOf) + std::string(dim);
       out[CounterKey(dim, value, s.from, child.partition)] += sign;
-      if (s.to) out[CounterKey(dim, value, *s.to, child.partition)] -= sign;
+      out[CounterKey(month_dim, value, metrics::FirstOfMonth(s.from), child.partition)] += sign;
+      if (!s.to) continue;
+      out[CounterKey(dim, value, *s.to, child.partition)] -= sign;
+      out[CounterKey(month_dim, value, metrics::FirstOfMonth(*s.to), child.partition)] -= sign;
     }
   }
 }
@@ -71,7 +80,7 @@ bool ShapesKeptFigures(const Fact& f) {
 // The projection state's layout, kept beside it: a store whose state predates the outcome rows
 // would otherwise answer every query over kept rows with nothing.
 constexpr std::string_view kLayoutKey{"layout\0", 7};
-constexpr std::string_view kLayout = "4: cla counters, kept rows, span rows";
+constexpr std::string_view kLayout = "5: cla counters by day and month, kept rows, span rows";
 
 // A child's partition is the one its latest-ingested fact came from (facts are stored in
 // timeline order, not arrival order). What ingest keeps for it is kept under the partition of
@@ -510,23 +519,47 @@ Result<std::vector<ClaRow>> ClaAt(const EventStore& store, Date at, ClaDimension
   if (!owned_or.ok()) return owned_or.status();
   const std::set<int32_t>& owned = *owned_or;
   std::string_view dim = by == ClaDimension::kLegalStatus ? kDimLegalStatus : kDimPlacement;
-  std::string prefix = CounterPrefix(dim);
-  uint32_t at_key = codec::DaysKey(at);
+  const Date month = metrics::FirstOfMonth(at);
   std::map<std::string, int64_t> counts;
-  CARELEDGER_RETURN_IF_ERROR(
-      store.ScanState(prefix, [&](std::string_view key, std::string_view value) {
-        key.remove_prefix(prefix.size());
-        if (key.size() < kCounterSuffix) return true;
-        const char* tail = key.data() + key.size() - 6;
-        int32_t partition = (uint8_t(tail[4]) << 8) | uint8_t(tail[5]);
-        if (!owned.empty() && !owned.count(partition)) return true;
-        if (codec::GetBigEndian32(tail) <= at_key) {
-          std::string_view group = key.substr(0, key.size() - kCounterSuffix);
-          counts[by == ClaDimension::kNone ? std::string() : std::string(group)] +=
-              DecodeCounter(value);
-        }
-        return true;
-      }));
+  // Adds the cells of one value dated in [from, to] (from the first when `from` is unset; the
+  // date and partition are the key's last six bytes, after the value and its \0).
+  auto add = [&](std::string_view dimension, std::string_view value, std::optional<Date> from,
+                 Date to) {
+    std::string begin = CounterPrefix(dimension), end;
+    begin.append(value);
+    begin.push_back('\0');
+    end = begin;
+    if (from) codec::PutBigEndian32(begin, codec::DaysKey(*from));
+    codec::PutBigEndian32(end, codec::DaysKey(to) + 1);
+    std::string group = by == ClaDimension::kNone ? std::string() : std::string(value);
+    return store.ScanStateRange(begin, end, [&](std::string_view key, std::string_view cell) {
+      const char* tail = key.data() + key.size() - 6;
+      int32_t partition = (uint8_t(tail[4]) << 8) | uint8_t(tail[5]);
+      if (owned.empty() || owned.count(partition)) counts[group] += DecodeCounter(cell);
+      return true;
+    });
+  };
+  // The values that have day cells, one seek each: a month whose cells net to nothing may
+  // have none of its own, while its days still count.
+  const std::string prefix = CounterPrefix(dim);
+  std::string next = prefix, stop = prefix;
+  stop.back() = '\1';
+  const std::string month_dim = std::string(kMonthOf) + std::string(dim);
+  for (;;) {
+    std::optional<std::string> value;
+    CARELEDGER_RETURN_IF_ERROR(
+        store.ScanStateRange(next, stop, [&](std::string_view key, std::string_view) {
+          if (key.size() >= prefix.size() + kCounterSuffix) {
+            value.emplace(key.substr(prefix.size(), key.size() - prefix.size() - kCounterSuffix));
+          }
+          return false;
+        }));
+    if (!value) break;
+    CARELEDGER_RETURN_IF_ERROR(add(month_dim, *value, std::nullopt, month - std::chrono::days{1}));
+    CARELEDGER_RETURN_IF_ERROR(add(dim, *value, month, at));
+    next = prefix + *value;
+    next.push_back('\1');  // past every cell of this value
+  }
   std::vector<ClaRow> rows;
   for (auto& [group, n] : counts) {
     if (n != 0) rows.push_back({group, n});
