@@ -411,10 +411,15 @@ Status ScanTopicKeys(const Settings& settings, std::string_view topic,
       if (at != end.end() && m->offset >= at->second) end.erase(at);
       continue;
     }
-    if (m->err) {
-      // Out of range: retention moved the low watermark while this read; what it removed is
-      // no longer there to find, so the scan cannot say it was.
+    if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET ||
+        m->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE || m->err == RD_KAFKA_RESP_ERR__FATAL) {
+      // Retention moved the low watermark while this read: what it removed is no longer there
+      // to find, so the scan cannot say whether a key was.
       return Status::Retriable("reading " + name + ": " + rd_kafka_message_errstr(m));
+    }
+    if (m->err) {
+      spdlog::debug("reading {}: {}", name, rd_kafka_message_errstr(m));  // librdkafka retries
+      continue;
     }
     if (at == end.end()) continue;
     visit({static_cast<const char*>(m->key), m->key_len});

@@ -287,7 +287,9 @@ void DeadLetterOutbox::Recover() {
   }
   // Exactly once on the topic: a mark outlives its letter's delivery when the process died
   // between the delivery report and clearing the mark. The dead process sends nothing more,
-  // so what it got onto the topic is there now; read the topic's keys and send only the rest.
+  // so what it got onto the topic is there now (on a real cluster: once the requests it had
+  // in flight are replicated, well within a restart); read the topic's keys and send only
+  // the rest.
   // Bounded by what the topic holds, and done only when marks are left (after a crash or a
   // failed delivery), not on every start. A letter retention already removed from the topic
   // is sent again: nobody can read the first copy.
@@ -1199,6 +1201,7 @@ Result<IngestStats> Ingestor::Run(const std::atomic<bool>& stop) {
     }
     session_timeout_ = std::chrono::milliseconds(ms);
   }
+  (void)InjectedFault();  // read, and said, at start
   // Before consuming: what the last process stored and did not get onto the topic goes first.
   if (options_.publish_dead_letters) outbox_.Recover();
   std::vector<std::string> topics(std::begin(kSourceTopics), std::end(kSourceTopics));
