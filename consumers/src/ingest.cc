@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <charconv>
 #include <csignal>
+#include <cstdlib>
 #include <deque>
 #include <filesystem>
 #include <fstream>
@@ -135,6 +136,199 @@ std::optional<ReplayRequest> TakeReplayRequest(const std::string& path) {
   return r;
 }
 
+// Fault injection for the kill -9 tests, and nothing else: CARELEDGER_FAULT, read once per
+// process, makes ingest SIGKILL itself at a moment a test cannot hit from outside:
+//   die-after-write    a batch holding dead letters is durable; none of them is sent yet
+//   die-after-publish  the dead-letter topic acknowledged some; their marks are not cleared
+enum class Fault { kNone, kDieAfterWrite, kDieAfterPublish };
+Fault InjectedFault() {
+  static const Fault fault = [] {
+    const char* env = std::getenv("CARELEDGER_FAULT");
+    if (!env || !*env) return Fault::kNone;
+    std::string_view v(env);
+    Fault f = v == "die-after-write"     ? Fault::kDieAfterWrite
+              : v == "die-after-publish" ? Fault::kDieAfterPublish
+                                         : Fault::kNone;
+    if (f == Fault::kNone) {
+      spdlog::warn("CARELEDGER_FAULT={} is not a fault this build injects; ignored", v);
+    } else {
+      spdlog::warn("CARELEDGER_FAULT={}: fault injection is on, ingest will kill itself", v);
+    }
+    return f;
+  }();
+  return fault;
+}
+void DieOfInjectedFault(std::string_view where) {
+  spdlog::warn("CARELEDGER_FAULT: SIGKILL {}", where);
+  spdlog::default_logger()->flush();
+  std::raise(SIGKILL);
+}
+
+using DeadLetterRef = std::pair<TopicPartition, int64_t>;  // as ParseDeadLetterId has it
+
+// The dead-letter outbox's sending side. Ingest stores each dead letter with an unpublished
+// mark in its batch (Batch::PutDeadLetter); this sends it once that batch is durable, and
+// clears the mark only after the topic's delivery report, for many letters in one store write.
+// A process that dies between the two leaves the mark, and the next start sends it (Recover).
+class DeadLetterOutbox {
+ public:
+  DeadLetterOutbox(EventStore& store, Settings kafka) : store_(store), settings_(std::move(kafka)) {
+    settings_.erase("group.id");
+  }
+  DeadLetterOutbox(const DeadLetterOutbox&) = delete;  // the producer's callback holds `this`
+  DeadLetterOutbox& operator=(const DeadLetterOutbox&) = delete;
+
+  // Letters whose batch is durable; their marks are cleared by a Settle after delivery.
+  void Send(const std::vector<DeadLetter>& letters);
+  // Serves the delivery reports that have arrived and clears the delivered letters' marks.
+  void Settle();
+  // Waits up to `timeout` for every report, then settles.
+  void Finish(std::chrono::milliseconds timeout);
+  // At start: sends what a previous process left marked, except what the topic already holds.
+  void Recover();
+
+ private:
+  bool OpenProducer();
+  EventStore& store_;
+  Settings settings_;
+  uint64_t next_tag_ = 1;
+  std::unordered_map<uint64_t, DeadLetterRef> sent_;  // by tag, awaiting a report
+  std::vector<DeadLetterRef> delivered_;              // marks to clear
+  // Declared last, so destroyed first: its destructor's flush reports into the members above.
+  std::unique_ptr<Producer> producer_;  // opened at the first dead letter
+};
+
+bool DeadLetterOutbox::OpenProducer() {
+  if (producer_) return true;
+  auto producer = Producer::Open(settings_, [this](uint64_t tag, const Status& s) {
+    auto it = sent_.find(tag);
+    if (it == sent_.end()) return;
+    if (s.ok()) {
+      delivered_.push_back(std::move(it->second));
+    } else {
+      // Not sent again in this run: a failed report does not say the broker lacks it. The
+      // mark stays, and the next start checks the topic before sending it.
+      spdlog::warn(
+          "a dead letter did not reach {} ({}); the store has it, and the next start "
+          "sends it",
+          kTopicDeadLetter, s.message());
+    }
+    sent_.erase(it);
+  });
+  if (!producer.ok()) {
+    spdlog::warn(
+        "cannot publish dead letters to {}: {}; the store has them, and the next start "
+        "sends them",
+        kTopicDeadLetter, producer.status().message());
+    return false;
+  }
+  producer_ = std::move(producer.value());
+  return true;
+}
+
+void DeadLetterOutbox::Send(const std::vector<DeadLetter>& letters) {
+  if (letters.empty() || !OpenProducer()) return;
+  for (const auto& d : letters) {
+    std::string partition = std::to_string(d.from.partition);
+    std::string offset = std::to_string(d.offset);
+    std::string_view kind = DeadLetterKind(d.reason);
+    uint64_t tag = next_tag_++;
+    sent_.emplace(tag, DeadLetterRef{d.from, d.offset});
+    // Keyed by the source coordinates: Recover finds a letter on the topic by its key.
+    Status s = producer_->Produce(kTopicDeadLetter, d.Id(), d.payload,
+                                  {{"error", kind},
+                                   {"error_detail", d.reason},
+                                   {"source_topic", d.from.topic},
+                                   {"source_partition", partition},
+                                   {"source_offset", offset}},
+                                  tag);
+    if (!s.ok()) {
+      sent_.erase(tag);
+      spdlog::warn("dead letter {} not published: {}", d.Id(), s.message());
+    }
+  }
+}
+
+void DeadLetterOutbox::Settle() {
+  if (producer_) producer_->Poll();
+  if (delivered_.empty()) return;
+  if (InjectedFault() == Fault::kDieAfterPublish) {
+    DieOfInjectedFault("after the dead-letter topic acknowledged, before the marks are cleared");
+  }
+  if (Status s = store_.MarkDeadLettersPublished(delivered_); !s.ok()) {
+    // Kept, to clear with the next ones; the marks only cost a check at the next start.
+    spdlog::warn("dead letters published but still marked unpublished: {}", s.message());
+    return;
+  }
+  delivered_.clear();
+}
+
+void DeadLetterOutbox::Finish(std::chrono::milliseconds timeout) {
+  if (producer_) {
+    if (Status s = producer_->Flush(timeout); !s.ok()) {
+      spdlog::warn(
+          "dead letters not all published to {}: {}; the store has them, and the next "
+          "start sends them",
+          kTopicDeadLetter, s.message());
+    }
+  }
+  Settle();
+}
+
+void DeadLetterOutbox::Recover() {
+  std::map<std::string, DeadLetterRef> left;  // by id, the topic's key
+  Status s = store_.ScanUnpublishedDeadLetters([&](const DeadLetter& d) {
+    left.emplace(d.Id(), DeadLetterRef{d.from, d.offset});
+    return true;
+  });
+  if (!s.ok() || left.empty()) {
+    if (!s.ok()) spdlog::warn("unpublished dead letters cannot be read: {}", s.message());
+    return;
+  }
+  // Exactly once on the topic: a mark outlives its letter's delivery when the process died
+  // between the delivery report and clearing the mark. The dead process sends nothing more,
+  // so what it got onto the topic is there now (on a real cluster: once the requests it had
+  // in flight are replicated, well within a restart); read the topic's keys and send only
+  // the rest.
+  // Bounded by what the topic holds, and done only when marks are left (after a crash or a
+  // failed delivery), not on every start. A letter retention already removed from the topic
+  // is sent again: nobody can read the first copy.
+  std::vector<DeadLetterRef> there;
+  auto t0 = Clock::now();
+  s = ScanTopicKeys(settings_, kTopicDeadLetter, std::chrono::seconds(30),
+                    [&](std::string_view key) {
+                      if (auto it = left.find(std::string(key)); it != left.end()) {
+                        there.push_back(std::move(it->second));
+                        left.erase(it);
+                      }
+                    });
+  if (!s.ok()) {
+    // Sending blind could publish a letter twice; they wait, marked, for a start that can look.
+    spdlog::warn(
+        "{} dead letters a previous run left unpublished stay so: {} cannot be read "
+        "to check which are there already ({})",
+        left.size() + there.size(), kTopicDeadLetter, s.message());
+    return;
+  }
+  if (Status c = store_.MarkDeadLettersPublished(there); !c.ok()) {
+    spdlog::warn("dead letters already on {} still marked unpublished: {}", kTopicDeadLetter,
+                 c.message());
+  }
+  std::vector<DeadLetter> send;
+  s = store_.ScanUnpublishedDeadLetters([&](const DeadLetter& d) {
+    if (left.count(d.Id())) send.push_back(d);
+    return true;
+  });
+  if (!s.ok()) spdlog::warn("unpublished dead letters cannot be read: {}", s.message());
+  spdlog::info(
+      "{} dead letters a previous run left unpublished: {} were on {} already, {} sent "
+      "now ({} ms)",
+      there.size() + left.size(), there.size(), kTopicDeadLetter, send.size(),
+      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count());
+  Send(send);
+  Finish(std::chrono::seconds(10));
+}
+
 struct Position {
   int64_t next = 0;            // next offset to store
   std::optional<int64_t> end;  // high watermark at assignment (until_end)
@@ -158,7 +352,7 @@ struct InFlight {
 class Ingestor : public GroupConsumer::Listener {
  public:
   Ingestor(EventStore& store, const IngestOptions& options)
-      : store_(store), options_(options), projector_(store) {}
+      : store_(store), options_(options), projector_(store), outbox_(store, options.kafka) {}
 
   Result<IngestStats> Run(const std::atomic<bool>& stop);
 
@@ -294,15 +488,14 @@ class Ingestor : public GroupConsumer::Listener {
   // Dead-letters a message into the batch in hand (and, once written, the topic).
   void Reject(EventStore::Batch& batch, const TopicPartition& tp, const Message& m,
               std::string reason);
-  void PublishDeadLetters(const std::vector<DeadLetter>& letters);
   std::vector<DeadLetter> rejected_;  // in the batch being built
-  std::vector<OffsetGap> gaps_;       // met in this run, not accepted: ingest stops
+  DeadLetterOutbox outbox_;
+  std::vector<OffsetGap> gaps_;  // met in this run, not accepted: ingest stops
   std::map<std::string, int32_t, std::less<>> partition_counts_;  // by topic, at assignment
   struct {
     uint64_t consumed = 0, duplicates = 0, dead_lettered = 0;
     std::map<std::string, uint64_t> dead_by_kind;
-  } batch_counts_;                                  // likewise
-  std::unique_ptr<Producer> dead_letter_producer_;  // opened at the first dead letter
+  } batch_counts_;  // likewise
   std::optional<InFlight> in_flight_;
   Status failure_;        // from a rebalance callback, returned by the next Step
   Status store_failure_;  // a fatal write: sticky
@@ -755,45 +948,11 @@ void Ingestor::Reject(EventStore::Batch& batch, const TopicPartition& tp, const 
                       std::string reason) {
   // The reason names the field and the rule; the payload is never logged.
   spdlog::warn("dead letter {}/{}@{}: {}", tp.topic, tp.partition, m.offset(), reason);
-  batch.PutDeadLetter(tp, m.offset(), reason, m.payload());
+  batch.PutDeadLetter(tp, m.offset(), reason, m.payload(), options_.publish_dead_letters);
   ++batch_counts_.dead_lettered;
   ++batch_counts_.dead_by_kind[std::string(DeadLetterKind(reason))];
   if (options_.publish_dead_letters) {
     rejected_.push_back({tp, m.offset(), std::move(reason), std::string(m.payload())});
-  }
-}
-
-void Ingestor::PublishDeadLetters(const std::vector<DeadLetter>& letters) {
-  if (letters.empty()) return;
-  if (!dead_letter_producer_) {
-    Settings settings = options_.kafka;
-    settings.erase("group.id");
-    auto producer = Producer::Open(settings, [](uint64_t, const Status& s) {
-      if (!s.ok()) {
-        spdlog::warn("a dead letter did not reach {} ({}); the store has it", kTopicDeadLetter,
-                     s.message());
-      }
-    });
-    if (!producer.ok()) {
-      spdlog::warn("cannot publish dead letters to {}: {}; the store has them", kTopicDeadLetter,
-                   producer.status().message());
-      return;
-    }
-    dead_letter_producer_ = std::move(producer.value());
-  }
-  for (const auto& d : letters) {
-    std::string partition = std::to_string(d.from.partition);
-    std::string offset = std::to_string(d.offset);
-    std::string_view kind = DeadLetterKind(d.reason);
-    // Keyed by the source coordinates, so a dead letter published again lands beside the first.
-    Status s = dead_letter_producer_->Produce(kTopicDeadLetter, d.Id(), d.payload,
-                                              {{"error", kind},
-                                               {"error_detail", d.reason},
-                                               {"source_topic", d.from.topic},
-                                               {"source_partition", partition},
-                                               {"source_offset", offset}},
-                                              0);
-    if (!s.ok()) spdlog::warn("dead letter {} not published: {}", d.Id(), s.message());
   }
 }
 
@@ -809,7 +968,11 @@ Status Ingestor::FinishWrite() {
     return s;
   }
   spdlog::debug("batch of {} messages: {} us to write", done.messages, done.write_micros);
-  PublishDeadLetters(done.dead_letters);
+  if (!done.dead_letters.empty() && InjectedFault() == Fault::kDieAfterWrite) {
+    DieOfInjectedFault("after a batch with dead letters is durable, before they are sent");
+  }
+  outbox_.Send(done.dead_letters);
+  outbox_.Settle();
   stats_.write_micros.push_back(done.write_micros);
   stats_.appended += done.appended;
   for (const auto& [k, n] : done.by_type) stats_.appended_by_type[k] += n;
@@ -983,6 +1146,7 @@ Status Ingestor::Step(GroupConsumer& consumer, bool& done) {
     // Idle: make the last batch's counts visible now rather than with the next batch.
     CARELEDGER_RETURN_IF_ERROR(FinishWrite());
   }
+  if (pending_.empty()) outbox_.Settle();  // idle: the last batch's dead letters are delivered
   if (pending_.empty() && ever_assigned_ && options_.monitor && !in_flight_) {
     bool at_head = true;
     for (const auto& [tp, pos] : positions_) {
@@ -1037,6 +1201,9 @@ Result<IngestStats> Ingestor::Run(const std::atomic<bool>& stop) {
     }
     session_timeout_ = std::chrono::milliseconds(ms);
   }
+  (void)InjectedFault();  // read, and said, at start
+  // Before consuming: what the last process stored and did not get onto the topic goes first.
+  if (options_.publish_dead_letters) outbox_.Recover();
   std::vector<std::string> topics(std::begin(kSourceTopics), std::end(kSourceTopics));
   auto consumer = GroupConsumer::Open(settings, topics, this);
   if (!consumer.ok()) return consumer.status();
@@ -1093,12 +1260,7 @@ Result<IngestStats> Ingestor::Run(const std::atomic<bool>& stop) {
   CARELEDGER_RETURN_IF_ERROR(WriteBatch());
   CARELEDGER_RETURN_IF_ERROR(FinishWrite());
   auto end = Clock::now();  // the work is done; leaving the group below is shutdown
-  if (dead_letter_producer_) {
-    if (Status s = dead_letter_producer_->Flush(std::chrono::seconds(10)); !s.ok()) {
-      spdlog::warn("dead letters not all published to {}: {}; the store has them", kTopicDeadLetter,
-                   s.message());
-    }
-  }
+  outbox_.Finish(std::chrono::seconds(10));
   consumer_ = nullptr;
   consumer->reset();  // leave the group now, so a restart rejoins quickly
   stats_.seconds = std::chrono::duration<double>(end - started_).count();

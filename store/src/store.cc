@@ -64,6 +64,11 @@ constexpr std::string_view kMetaGap{"gap\0", 4};  // + partition key + from (BE6
 // + lp target event id + lp correcting event id → HeldCorrection (kept by ingest, not a
 // projection: a rebuild leaves it alone, and it is a function of the event-id index)
 constexpr std::string_view kMetaHeld{"held\0", 5};
+// + the dead letter's key → "": the dead-letter outbox. Put in the batch that stores the dead
+// letter, deleted once the dead-letter topic has acknowledged it, so what is left is exactly
+// what no delivery report confirmed (kept in meta beside the other small bookkeeping, not in
+// the dead-letter family, whose records stay as ingest wrote them for verify to count).
+constexpr std::string_view kMetaUnpublished{"unpublished\0", 12};
 // Written by every batch that stores an offset or a dead letter, so that Verify can tell an
 // edited offset or a deleted dead letter from what ingest wrote (neither is in the hash chain).
 // Stores from before these records verify without these two checks until their next batch.
@@ -275,10 +280,19 @@ void EventStore::Batch::SetNextOffset(const TopicPartition& tp, int64_t next_off
   impl_->Put(kOffsets, PartitionKey(tp), std::move(v));
 }
 
-void EventStore::Batch::PutDeadLetter(const TopicPartition& from, int64_t offset,
-                                      std::string_view reason, std::string_view payload) {
+namespace {
+std::string DeadLetterKey(const TopicPartition& from, int64_t offset) {
   std::string key = PartitionKey(from);
   codec::PutBigEndian64(key, uint64_t(offset));
+  return key;
+}
+}  // namespace
+
+void EventStore::Batch::PutDeadLetter(const TopicPartition& from, int64_t offset,
+                                      std::string_view reason, std::string_view payload,
+                                      bool to_publish) {
+  std::string key = DeadLetterKey(from, offset);
+  if (to_publish) impl_->Put(kMeta, std::string(kMetaUnpublished) + key, std::string());
   std::string value;
   codec::PutLengthPrefixed(value, reason);
   value.append(payload);
@@ -981,8 +995,7 @@ Status EventStore::ScanDeadLetters(const std::function<bool(const DeadLetter&)>&
 
 Result<std::optional<DeadLetter>> EventStore::GetDeadLetter(const TopicPartition& from,
                                                             int64_t offset) const {
-  std::string key = PartitionKey(from);
-  codec::PutBigEndian64(key, uint64_t(offset));
+  std::string key = DeadLetterKey(from, offset);
   std::string value;
   auto s = impl_->db->Get(rocksdb::ReadOptions(), impl_->cf[kDeadLetter], key, &value);
   if (s.IsNotFound()) return std::optional<DeadLetter>();
@@ -990,6 +1003,46 @@ Result<std::optional<DeadLetter>> EventStore::GetDeadLetter(const TopicPartition
   DeadLetter letter;
   if (!DecodeDeadLetter(key, value, letter)) return Status::Fatal("dead letter is malformed");
   return std::optional<DeadLetter>(std::move(letter));
+}
+
+Status EventStore::ScanUnpublishedDeadLetters(
+    const std::function<bool(const DeadLetter&)>& visit) const {
+  // Read under one snapshot: a mark cleared meanwhile is then seen with its dead letter.
+  rocksdb::ReadOptions ro;
+  const rocksdb::Snapshot* snapshot = impl_->db->GetSnapshot();
+  ro.snapshot = snapshot;
+  struct Release {
+    rocksdb::DB* db;
+    const rocksdb::Snapshot* s;
+    ~Release() { db->ReleaseSnapshot(s); }
+  } release{impl_->db.get(), snapshot};
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ro, impl_->cf[kMeta]));
+  const rocksdb::Slice prefix(kMetaUnpublished.data(), kMetaUnpublished.size());
+  std::string value;
+  DeadLetter letter;
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    std::string_view key(it->key().data() + prefix.size(), it->key().size() - prefix.size());
+    auto s =
+        impl_->db->Get(ro, impl_->cf[kDeadLetter], rocksdb::Slice(key.data(), key.size()), &value);
+    if (s.IsNotFound()) return Status::Fatal("an unpublished mark names no dead letter");
+    CARELEDGER_RETURN_IF_ERROR(FromRocks(s, "read unpublished dead letter"));
+    if (!DecodeDeadLetter(key, value, letter)) return Status::Fatal("dead letter is malformed");
+    if (!visit(letter)) break;
+  }
+  return FromRocks(it->status(), "scan unpublished dead letters");
+}
+
+Status EventStore::MarkDeadLettersPublished(
+    const std::vector<std::pair<TopicPartition, int64_t>>& ids) {
+  if (ids.empty()) return Status::Ok();
+  rocksdb::WriteBatch wb;
+  for (const auto& [from, offset] : ids) {
+    CARELEDGER_RETURN_IF_ERROR(FromRocks(
+        wb.Delete(impl_->cf[kMeta], std::string(kMetaUnpublished) + DeadLetterKey(from, offset)),
+        "clear unpublished marks"));
+  }
+  rocksdb::WriteOptions unsynced;
+  return FromRocks(impl_->db->Write(unsynced, &wb), "clear unpublished marks");
 }
 
 std::string ToHex(const ChainHash& h) {
@@ -1159,6 +1212,20 @@ Result<VerifyReport> EventStore::Verify() const {
       }
     }
   }
+  // Last: a dead letter deleted or moved leaves its mark behind, and the checks above name
+  // that more precisely.
+  std::unique_ptr<rocksdb::Iterator> marks(impl_->db->NewIterator(ro, cf[kMeta]));
+  const rocksdb::Slice unpublished(kMetaUnpublished.data(), kMetaUnpublished.size());
+  for (marks->Seek(unpublished); marks->Valid() && marks->key().starts_with(unpublished);
+       marks->Next()) {
+    std::string key(marks->key().data() + unpublished.size(),
+                    marks->key().size() - unpublished.size()),
+        v;
+    if (!impl_->db->Get(ro, cf[kDeadLetter], key, &v).ok()) {
+      return breach("an unpublished mark names no stored dead letter (a dead letter was deleted)");
+    }
+  }
+  CARELEDGER_RETURN_IF_ERROR(FromRocks(marks->status(), "verify: scan unpublished marks"));
   return report;
 }
 

@@ -4,6 +4,10 @@
 //
 // Cycles: 5 by default (each restart waits out the killed member's session, ~10 s);
 // CARELEDGER_KILL_CYCLES=100 for the long run.
+//
+// And the dead-letter outbox: ingest killed (CARELEDGER_FAULT) after a batch with dead letters
+// is durable and before they are sent, then again after the topic acknowledged them and before
+// the store heard; every dead letter still reaches the topic exactly once.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -13,9 +17,11 @@
 #include <cstdlib>
 #include <iostream>
 #include <random>
+#include <set>
 #include <thread>
 
 #include "care_fixture.h"
+#include "careledger/store.h"
 #include "test_support.h"
 
 namespace careledger {
@@ -108,6 +114,112 @@ TEST(KillNine, IngestKilledAtRandomLosesAndRepeatsNothing) {
   std::string expected = StateHash(dir / "clean");
   ASSERT_EQ(expected.size(), 64u);
   EXPECT_EQ(StateHash(store), expected);
+}
+
+// The ids of a store's dead letters, all of them or those still marked unpublished.
+std::vector<std::string> DeadLetterIds(const std::string& store_path, bool unpublished = false) {
+  std::vector<std::string> ids;
+  auto store = EventStore::Open({.path = store_path, .read_only = true});
+  if (!store.ok()) {
+    ADD_FAILURE() << store.status().ToString();
+    return ids;
+  }
+  auto visit = [&](const DeadLetter& d) {
+    ids.push_back(d.Id());
+    return true;
+  };
+  Status s =
+      unpublished ? (*store)->ScanUnpublishedDeadLetters(visit) : (*store)->ScanDeadLetters(visit);
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  return ids;
+}
+std::vector<std::string> UnpublishedIds(const std::string& store_path) {
+  return DeadLetterIds(store_path, /*unpublished=*/true);
+}
+
+// The dead-letter topic as "key|headers" lines, one per message.
+std::vector<std::string> DeadLetterTopic(const std::string& bootstrap) {
+  auto r = test::Run({test::KcatPath(), "-C", "-b", bootstrap, "-t", "careledger.deadletter.v1",
+                      "-e", "-q", "-f", "%k|%h\n"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  auto lines = test::Lines(r.out);
+  std::erase(lines, "");
+  return lines;
+}
+
+TEST(KillNine, DeadLettersReachTheTopicOnceAcrossKillsAroundTheirPublish) {
+  // Bad messages among good ones, smuggled past publish's checks with kcat.
+  auto fixture = test::BuildCareFixture(60, 19);
+  const auto good = test::Lines(fixture.KeyedForKcat());
+  std::string keyed;
+  int bad = 0;
+  for (size_t i = 0; i < good.size(); ++i) {
+    if (good[i].empty()) continue;
+    if (i % 10 == 3) {
+      keyed += "K" + std::to_string(++bad) + "\t{not json " + std::to_string(i) + "\n";
+    }
+    keyed += good[i] + "\n";
+  }
+  ASSERT_GE(bad, 6);
+  test::TempDir dir;
+  test::WriteFile(dir / "keyed.tsv", keyed);
+  test::BrokerProcess broker(3);
+  auto produced =
+      test::KcatProduce(broker.bootstrap(), "careledger.socialcare.v1", dir / "keyed.tsv");
+  ASSERT_EQ(produced.exit_code, 0) << produced.err;
+  const std::string store = dir / "store";
+  // Started as systemd restarts it: the same group, the same store.
+  auto ingest = [&](const std::string& fault) {
+    return test::Run({"/usr/bin/env", "CARELEDGER_FAULT=" + fault, CARELEDGER_BIN, "ingest",
+                      "--brokers", broker.bootstrap(), "--data", store, "--group", "outbox",
+                      "--until-end", "--max-batch", "20", "--log-level", "info"});
+  };
+
+  // 1. Dies once the first batch holding dead letters is durable, before sending them.
+  auto first = ingest("die-after-write");
+  ASSERT_EQ(first.exit_code, 128 + 9) << first.err;
+  const auto stored_at_kill = DeadLetterIds(store);
+  ASSERT_FALSE(stored_at_kill.empty()) << first.err;
+  ASSERT_LT(stored_at_kill.size(), size_t(bad)) << "some are left for the run that completes";
+  EXPECT_EQ(UnpublishedIds(store), stored_at_kill);
+  EXPECT_TRUE(DeadLetterTopic(broker.bootstrap()).empty());
+
+  // 2. Starts by sending them, and dies after the topic acknowledged them, before the store
+  //    clears their marks: without a look at the topic the next start would send them again.
+  auto second = ingest("die-after-publish");
+  ASSERT_EQ(second.exit_code, 128 + 9) << second.err;
+  EXPECT_EQ(UnpublishedIds(store), stored_at_kill);
+  EXPECT_EQ(DeadLetterTopic(broker.bootstrap()).size(), stored_at_kill.size());
+
+  // 3. Runs to the end: finds them on the topic, sends none again, publishes the rest.
+  auto third = ingest("");
+  ASSERT_EQ(third.exit_code, 0) << third.err;
+  EXPECT_THAT(third.err,
+              ::testing::HasSubstr(std::to_string(stored_at_kill.size()) +
+                                   " were on careledger.deadletter.v1 already, 0 sent now"));
+
+  const auto ids = DeadLetterIds(store);
+  ASSERT_EQ(ids.size(), size_t(bad));
+  std::multiset<std::string> on_topic;
+  for (const auto& line : DeadLetterTopic(broker.bootstrap())) {
+    std::string key = line.substr(0, line.find('|'));
+    on_topic.insert(key);
+    // Keyed by its source id, which the headers repeat.
+    auto source = ParseDeadLetterId(key);
+    ASSERT_TRUE(source.ok()) << line;
+    EXPECT_THAT(line, ::testing::HasSubstr("error=invalid_json,"));
+    EXPECT_THAT(
+        line, ::testing::HasSubstr("source_topic=" + source->first.topic +
+                                   ",source_partition=" + std::to_string(source->first.partition) +
+                                   ",source_offset=" + std::to_string(source->second)));
+  }
+  EXPECT_EQ(on_topic, std::multiset<std::string>(ids.begin(), ids.end()))
+      << "every dead letter on the topic, and once";
+  EXPECT_TRUE(UnpublishedIds(store).empty());
+  EXPECT_EQ(test::StoredEventIds(store),
+            std::multiset<std::string>(fixture.event_ids.begin(), fixture.event_ids.end()));
+  auto verify = Careledger({"verify", "--data", store});
+  EXPECT_EQ(verify.exit_code, 0) << verify.err;
 }
 
 }  // namespace

@@ -82,6 +82,8 @@ class Producer {
                  std::initializer_list<Header> headers, uint64_t tag);
   // Waits until every queued message has a delivery report (or the timeout passes).
   Status Flush(std::chrono::milliseconds timeout);
+  // Serves the delivery reports that have arrived, without waiting.
+  void Poll();
   // Messages this producer delivered that the broker no longer holds (its low watermark is
   // past them): retention dropped them before anyone could have read them, as the embedded
   // broker does beyond ~5 MiB per partition. Empty when none.
@@ -124,6 +126,15 @@ class Message {
   };
   std::unique_ptr<rd_kafka_message_s, Deleter> m_;
 };
+
+// Visits the key of every message `topic` holds: each partition read from its low watermark
+// to its high watermark as of the call, by a consumer of its own that joins no group and
+// commits nothing. Retriable when the topic cannot be read to those ends within `timeout`.
+// For a producer that may have died between a delivery and recording it: what is already
+// there (ingest's dead-letter outbox).
+Status ScanTopicKeys(const Settings& settings, std::string_view topic,
+                     std::chrono::milliseconds timeout,
+                     const std::function<void(std::string_view key)>& visit);
 
 class GroupConsumer {
  public:

@@ -41,7 +41,10 @@ struct IngestOptions {
   IngestMonitor* monitor = nullptr;  // optional: lag, batch sizes, write latency
   // Also publish each dead letter, once it is durable in the store, to
   // careledger.deadletter.v1 (headers: error, error_detail, source_topic, source_partition,
-  // source_offset). The store is the record; the topic tells other systems.
+  // source_offset). The store is the record; the topic tells other systems. Through an outbox:
+  // each is stored marked unpublished and the mark cleared after its delivery report; a start
+  // sends what a previous process left marked, skipping what the topic already holds by key,
+  // so each reaches the topic once even across kill -9. Off: none is marked, none published.
   bool publish_dead_letters = true;
   // The store's directory, watched between batches for a `careledger replay` request (see
   // PostReplayRequest); empty: replays are not served.

@@ -137,8 +137,10 @@ class EventStore {
                     const TopicPartition& from, int64_t offset, std::string_view payload,
                     std::optional<uint64_t> payload_fingerprint = std::nullopt);
     void SetNextOffset(const TopicPartition& tp, int64_t next_offset);
+    // `to_publish`: also marks it unpublished in this batch, for the dead-letter outbox (see
+    // ScanUnpublishedDeadLetters): the mark is durable exactly when the dead letter is.
     void PutDeadLetter(const TopicPartition& from, int64_t offset, std::string_view reason,
-                       std::string_view payload);
+                       std::string_view payload, bool to_publish = true);
     // Holds a correction whose target does not apply (replacing the record of the same two
     // ids), or releases one whose target has arrived.
     void HoldCorrection(const HeldCorrection& held);
@@ -216,6 +218,14 @@ class EventStore {
   // Dead letters in (topic, partition, offset) order until `visit` returns false.
   Status ScanDeadLetters(const std::function<bool(const DeadLetter&)>& visit) const;
   Result<std::optional<DeadLetter>> GetDeadLetter(const TopicPartition& from, int64_t offset) const;
+  // The dead-letter outbox. A dead letter stored to be published is marked unpublished in the
+  // batch that stores it; its publisher clears the mark once the topic has acknowledged it.
+  // What is still marked is what a process that died (or a broker that failed) left unsent:
+  // visited in id order until `visit` returns false.
+  Status ScanUnpublishedDeadLetters(const std::function<bool(const DeadLetter&)>& visit) const;
+  // Clears the marks of these dead letters (ParseDeadLetterId's pairs), all in one write. Not
+  // synced: a mark a power cut brings back is one the next start checks against the topic.
+  Status MarkDeadLettersPublished(const std::vector<std::pair<TopicPartition, int64_t>>& ids);
   // The sequence the next appended record gets: everything below it is durable. Safe to read
   // from any thread (a rebuild reads it beside the ingest that writes).
   uint64_t next_sequence() const { return next_sequence_.load(std::memory_order_acquire); }
@@ -246,7 +256,8 @@ class EventStore {
 
   // Recomputes the hash chain and checks the invariants: sequences without gaps, the head in
   // meta matches the last record, every event_id key points to its record and back, the
-  // per-child index holds every record, the dead letters are as many as the batches stored,
+  // per-child index holds every record, the dead letters are as many as the batches stored
+  // (and every unpublished mark names one),
   // every stored offset is the one ingest last wrote and none is behind the log or a dead
   // letter. The first breach is returned as a Fatal status that names it.
   Result<VerifyReport> Verify() const;
