@@ -1005,17 +1005,30 @@ Result<std::optional<DeadLetter>> EventStore::GetDeadLetter(const TopicPartition
   return std::optional<DeadLetter>(std::move(letter));
 }
 
+namespace {
+
+// A snapshot of the store for the scope: reads under it see one moment.
+class ScopedSnapshot {
+ public:
+  explicit ScopedSnapshot(rocksdb::DB* db) : db_(db), snapshot_(db->GetSnapshot()) {}
+  ~ScopedSnapshot() { db_->ReleaseSnapshot(snapshot_); }
+  ScopedSnapshot(const ScopedSnapshot&) = delete;
+  ScopedSnapshot& operator=(const ScopedSnapshot&) = delete;
+  const rocksdb::Snapshot* get() const { return snapshot_; }
+
+ private:
+  rocksdb::DB* db_;
+  const rocksdb::Snapshot* snapshot_;
+};
+
+}  // namespace
+
 Status EventStore::ScanUnpublishedDeadLetters(
     const std::function<bool(const DeadLetter&)>& visit) const {
   // Read under one snapshot: a mark cleared meanwhile is then seen with its dead letter.
+  ScopedSnapshot snapshot(impl_->db.get());
   rocksdb::ReadOptions ro;
-  const rocksdb::Snapshot* snapshot = impl_->db->GetSnapshot();
-  ro.snapshot = snapshot;
-  struct Release {
-    rocksdb::DB* db;
-    const rocksdb::Snapshot* s;
-    ~Release() { db->ReleaseSnapshot(s); }
-  } release{impl_->db.get(), snapshot};
+  ro.snapshot = snapshot.get();
   std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ro, impl_->cf[kMeta]));
   const rocksdb::Slice prefix(kMetaUnpublished.data(), kMetaUnpublished.size());
   std::string value;
@@ -1058,15 +1071,10 @@ std::string ToHex(const ChainHash& h) {
 Result<VerifyReport> EventStore::Verify() const {
   auto breach = [](std::string what) { return Status::Fatal("verify: " + std::move(what)); };
   const auto& cf = impl_->cf;
-  rocksdb::ReadOptions ro;
   // A consistent view even while ingest writes.
-  const rocksdb::Snapshot* snapshot = impl_->db->GetSnapshot();
-  ro.snapshot = snapshot;
-  struct Release {
-    rocksdb::DB* db;
-    const rocksdb::Snapshot* s;
-    ~Release() { db->ReleaseSnapshot(s); }
-  } release{impl_->db.get(), snapshot};
+  ScopedSnapshot snapshot(impl_->db.get());
+  rocksdb::ReadOptions ro;
+  ro.snapshot = snapshot.get();
 
   VerifyReport report;
   EnvelopeParser parser;
