@@ -177,9 +177,25 @@ Status Projector::Apply(const std::vector<AcceptedEvent>& events, EventStore::Ba
     if (overlapping_) next.emplace(std::string(child_id), std::move(timeline));
   }
   previous_ = std::move(next);
+  // Each cell is written whole, from its value now: as merge operands, one a batch, a busy
+  // ingest left a thousand in a cell before a flush, and every poll of the figure merged them
+  // (a third of `serve`'s CPU beside ingest at 10,000 events/s).
+  std::unordered_map<std::string, int64_t> counters;
   for (const auto& [key, delta] : deltas) {
-    if (delta != 0) batch.AddToCounter(key, delta);
+    if (delta == 0) continue;
+    int64_t value = 0;
+    if (auto in_flight = previous_counters_.find(key); in_flight != previous_counters_.end()) {
+      value = in_flight->second;
+    } else {
+      auto stored = store_.GetState(key, family_);
+      if (!stored.ok()) return stored.status();
+      if (*stored) value = DecodeCounter(**stored);
+    }
+    value += delta;
+    batch.SetCounter(key, value);
+    if (overlapping_) counters.emplace(key, value);
   }
+  previous_counters_ = std::move(counters);
   return Status::Ok();
 }
 

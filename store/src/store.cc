@@ -338,6 +338,13 @@ void EventStore::Batch::AddToCounter(std::string_view key, int64_t delta) {
   impl_->Put(kProjection, std::string(key), std::move(v), /*merge=*/true);
 }
 
+void EventStore::Batch::SetCounter(std::string_view key, int64_t value) {
+  if (value == 0) return DeleteState(key);
+  std::string v;
+  codec::PutFixed64(v, uint64_t(value));
+  impl_->Put(kProjection, std::string(key), std::move(v));
+}
+
 Result<std::unique_ptr<EventStore>> EventStore::Open(const StoreOptions& options) {
   namespace fs = std::filesystem;
   std::error_code ec;

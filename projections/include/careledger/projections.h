@@ -166,7 +166,10 @@ class Projector {
   explicit Projector(const EventStore& store, std::string family = {}, bool overlapping = true)
       : store_(store), family_(std::move(family)), overlapping_(overlapping) {}
   Status Apply(const std::vector<AcceptedEvent>& events, EventStore::Batch& batch);
-  void Forget() { previous_.clear(); }
+  void Forget() {
+    previous_.clear();
+    previous_counters_.clear();
+  }
 
  private:
   const EventStore& store_;
@@ -174,6 +177,8 @@ class Projector {
   // Child → care timeline, as the last batch Apply built leaves it (for children whose care
   // changed in it): the batch may still be being written when the next one is built.
   std::unordered_map<std::string, Timeline> previous_;
+  // Counter cell → its value as the last batch Apply built sets it, for the same reason.
+  std::unordered_map<std::string, int64_t> previous_counters_;
   bool overlapping_ = true;
   bool layout_checked_ = false;  // the state is in the layout this fold writes
 };

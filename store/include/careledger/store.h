@@ -147,7 +147,11 @@ class EventStore {
     void ReleaseCorrection(std::string_view target_event_id, std::string_view event_id);
     void PutState(std::string_view key, std::string_view value);
     void DeleteState(std::string_view key);
+    // A counter by merge (a rebuild, which writes each cell once) or by its whole value (live
+    // ingest, which reads the cell first: unflushed operands pile up, and every read of the
+    // cell merges them all; zero removes it).
     void AddToCounter(std::string_view key, int64_t delta);
+    void SetCounter(std::string_view key, int64_t value);
     size_t appended() const { return appended_; }
     // The one clock reading stamped on every record of the batch.
     Instant ingested_at() const;
