@@ -137,6 +137,25 @@ TEST(Projector, BuildingEachBatchBeforeThePreviousIsWrittenGivesTheSameState) {
   }
 }
 
+// Ingest writes each counter cell whole, from its value as read; two children starting on the
+// same day share their cells, so the second batch must add to what the first (still in flight,
+// not in the store) set, or the first child's count is lost.
+TEST(Projector, ConsecutiveBatchesAddToTheSameCounterCellWhileTheFirstIsInFlight) {
+  test::TempDir dir;
+  auto store = EventStore::Open({.path = dir / "s", .sync = false});
+  ASSERT_TRUE(store.ok());
+  std::vector<std::string> feed;
+  for (const char* child : {"D", "E", "F"}) {
+    feed.push_back(Ev(std::string("s-") + child, "care.period_started", child, "2023-05-02",
+                      R"("legal_status":"C2","placement":"U1")"));
+  }
+  Ingest(**store, feed, 1, /*pipelined=*/true);
+  using M = std::map<std::string, int64_t>;
+  EXPECT_EQ(Cla(**store, "2023-05-02", ClaDimension::kNone), (M{{"", 3}}));
+  EXPECT_EQ(Cla(**store, "2023-07-01", ClaDimension::kPlacement), (M{{"U1", 3}}));
+  EXPECT_EQ(Cla(**store, "2023-05-01", ClaDimension::kNone), (M{{"", 0}}));
+}
+
 TEST(Projector, LateEventChangesOnlyThePastItBelongsTo) {
   test::TempDir dir;
   auto store = EventStore::Open({.path = dir / "s", .sync = false});
