@@ -180,18 +180,19 @@ Status Projector::Apply(const std::vector<AcceptedEvent>& events, EventStore::Ba
   // Each cell is written whole, from its value now: as merge operands, one a batch, a busy
   // ingest left a thousand in a cell before a flush, and every poll of the figure merged them
   // (a third of `serve`'s CPU beside ingest at 10,000 events/s).
+  std::vector<std::string_view> unread;  // in key order, for one batched read
+  for (const auto& [key, delta] : deltas) {
+    if (delta != 0 && !previous_counters_.contains(key)) unread.push_back(key);
+  }
+  std::vector<int64_t> stored;
+  CARELEDGER_RETURN_IF_ERROR(store_.ReadCounters(unread, stored, family_));
   std::unordered_map<std::string, int64_t> counters;
+  size_t next_stored = 0;
   for (const auto& [key, delta] : deltas) {
     if (delta == 0) continue;
-    int64_t value = 0;
-    if (auto in_flight = previous_counters_.find(key); in_flight != previous_counters_.end()) {
-      value = in_flight->second;
-    } else {
-      auto stored = store_.GetState(key, family_);
-      if (!stored.ok()) return stored.status();
-      if (*stored) value = DecodeCounter(**stored);
-    }
-    value += delta;
+    auto in_flight = previous_counters_.find(key);
+    int64_t value =
+        (in_flight != previous_counters_.end() ? in_flight->second : stored[next_stored++]) + delta;
     batch.SetCounter(key, value);
     if (overlapping_) counters.emplace(key, value);
   }

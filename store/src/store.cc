@@ -852,6 +852,25 @@ Status EventStore::FindEventIds(const std::vector<std::string_view>& ids,
   return Status::Ok();
 }
 
+Status EventStore::ReadCounters(const std::vector<std::string_view>& keys,
+                                std::vector<int64_t>& out, std::string_view family) const {
+  auto* handle = impl_->State(family);
+  if (!handle) return Status::Fatal("no state family " + std::string(family));
+  out.assign(keys.size(), 0);
+  if (keys.empty()) return Status::Ok();
+  std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
+  std::vector<rocksdb::PinnableSlice> values(keys.size());
+  std::vector<rocksdb::Status> statuses(keys.size());
+  impl_->db->MultiGet(rocksdb::ReadOptions(), handle, keys.size(), slices.data(), values.data(),
+                      statuses.data(), /*sorted_input=*/true);
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (statuses[i].IsNotFound()) continue;
+    CARELEDGER_RETURN_IF_ERROR(FromRocks(statuses[i], "read projection state"));
+    out[i] = DecodeCounter({values[i].data(), values[i].size()});
+  }
+  return Status::Ok();
+}
+
 Result<std::optional<std::string>> EventStore::GetState(std::string_view key,
                                                         std::string_view family) const {
   auto* handle = impl_->State(family);

@@ -206,6 +206,10 @@ class EventStore {
   // The projection state reads take a state family (see below); empty means the live one.
   Result<std::optional<std::string>> GetState(std::string_view key,
                                               std::string_view family = {}) const;
+  // The counters under `keys` (sorted, as from a std::map), 0 where there is none, in one
+  // batched read.
+  Status ReadCounters(const std::vector<std::string_view>& keys, std::vector<int64_t>& out,
+                      std::string_view family = {}) const;
   // Visits keys with the prefix in order until `visit` returns false.
   Status ScanState(std::string_view prefix,
                    const std::function<bool(std::string_view, std::string_view)>& visit,
