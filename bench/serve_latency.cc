@@ -112,7 +112,10 @@ double Quantile(std::vector<double> v, double q) {
   return v[std::min(v.size() - 1, size_t(q * double(v.size())))];
 }
 
-int RunOne(int rate, int seconds, const std::string& mode, const std::string& extra) {
+// `trace`: a directory to keep the run in, with debug logs and every poll (polls.tsv: ms since
+// the first poll, how long it took, the count it saw, events published by then).
+int RunOne(int rate, int seconds, const std::string& mode, const std::string& extra,
+           const std::string& trace) {
   namespace fs = std::filesystem;
   std::string dir =
       fs::temp_directory_path() / ("careledger-bench-serve-" + std::to_string(getpid()));
@@ -136,8 +139,9 @@ int RunOne(int rate, int seconds, const std::string& mode, const std::string& ex
   (void)(*producer)->Flush(std::chrono::seconds(10));
 
   std::unique_ptr<Process> ingest, server;
-  std::vector<std::string> common = {"--data",        dir + "/store", "--config",
-                                     dir + "/c.toml", "--log-level",  "warn"};
+  std::vector<std::string> common = {"--data",      dir + "/store",
+                                     "--config",    dir + "/c.toml",
+                                     "--log-level", trace.empty() ? "warn" : "debug"};
   auto with = [&](std::vector<std::string> a) {
     a.insert(a.end(), common.begin(), common.end());
     return a;
@@ -165,13 +169,26 @@ int RunOne(int rate, int seconds, const std::string& mode, const std::string& ex
   std::atomic<size_t> published{0};
   std::atomic<bool> done{false};
   uint64_t polls = 0;
+  struct Poll {
+    double at_ms, took_ms;
+    int64_t seen;
+    size_t published;
+  };
+  std::vector<Poll> traced;
+  const auto first_poll = Clock::now();
   std::thread poller([&] {
     httplib::Client c(url);
     size_t seen = 0;
     auto deadline = Clock::time_point::max();
     while (seen < total) {
+      auto asked = Clock::now();
       int64_t n = Cla(c) - 1;  // less the warm-up child
       auto now = Clock::now();
+      if (!trace.empty()) {
+        traced.push_back({std::chrono::duration<double, std::milli>(asked - first_poll).count(),
+                          std::chrono::duration<double, std::milli>(now - asked).count(), n,
+                          published.load()});
+      }
       ++polls;
       size_t upto = std::min<size_t>(n < 0 ? 0 : size_t(n), published.load());
       for (; seen < upto; ++seen) {
@@ -216,6 +233,20 @@ int RunOne(int rate, int seconds, const std::string& mode, const std::string& ex
   server.reset();
   ingest.reset();
   broker.reset();
+  if (!trace.empty()) {
+    std::ofstream out(dir + "/polls.tsv");
+    out << "at_ms\ttook_ms\tseen\tpublished\n";
+    for (const auto& p : traced) {
+      out << p.at_ms << '\t' << p.took_ms << '\t' << p.seen << '\t' << p.published << '\n';
+    }
+    std::string kept = trace + "/" + mode + "-" + std::to_string(rate) + "-" +
+                       std::to_string(getpid()) + "-" + std::to_string(polls);
+    fs::create_directories(trace);
+    fs::rename(dir, kept);
+    std::printf("trace: %s (polls.tsv, broker/%s logs)\n", kept.c_str(),
+                mode == "run" ? "run" : "ingest/serve");
+    return latency_ms.size() == total ? 0 : 1;
+  }
   fs::remove_all(dir);
   return latency_ms.size() == total ? 0 : 1;
 }
@@ -227,6 +258,7 @@ int main(int argc, char** argv) {
   int seconds = 5;
   std::vector<std::string> modes = {"run", "serve"};
   std::string extra;  // settings-file lines, to try a setting without a rebuild
+  std::string trace;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i], value = argv[i + 1];
     if (flag == "--seconds") {
@@ -239,15 +271,17 @@ int main(int argc, char** argv) {
       modes = {value};
     } else if (flag == "--settings") {
       extra += value + "\n";
+    } else if (flag == "--trace") {
+      trace = value;
     } else {
       std::cerr << "usage: careledger_bench_serve [--rates R,...] [--seconds S] [--mode run|serve] "
-                   "[--settings 'TOML line']...\n";
+                   "[--settings 'TOML line']... [--trace DIR]\n";
       return 2;
     }
   }
   int rc = 0;
   for (const auto& mode : modes) {
-    for (int rate : rates) rc |= RunOne(rate, seconds, mode, extra);
+    for (int rate : rates) rc |= RunOne(rate, seconds, mode, extra, trace);
   }
   return rc;
 }
