@@ -179,7 +179,7 @@ Status Projector::Apply(const std::vector<AcceptedEvent>& events, EventStore::Ba
   previous_ = std::move(next);
   // Each cell is written whole, from its value now: as merge operands, one a batch, a busy
   // ingest left a thousand in a cell before a flush, and every poll of the figure merged them
-  // (a third of `serve`'s CPU beside ingest at 10,000 events/s).
+  // (a quarter of `serve`'s CPU beside ingest at 10,000 events/s).
   std::vector<std::string_view> unread;  // in key order, for one batched read
   for (const auto& [key, delta] : deltas) {
     if (delta != 0 && !previous_counters_.contains(key)) unread.push_back(key);
