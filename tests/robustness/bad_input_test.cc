@@ -78,10 +78,9 @@ TEST(BadInput, IngestDeadLettersWhatTheTopicCarriesAndKeepsGoing) {
            "other" + fixture.lines[5].substr(fixture.lines[5].find("\"event_id\"") + 12) + "\n";
   keyed += child_of_first + "\t" + conflicting + "\n";
   test::TempDir dir;
-  test::WriteFile(dir / "keyed.tsv", keyed);
   test::BrokerProcess broker(3);
   auto produced =
-      test::KcatProduce(broker.bootstrap(), "careledger.socialcare.v1", dir / "keyed.tsv");
+      test::KcatProduceLines(broker.bootstrap(), "careledger.socialcare.v1", keyed, dir.path());
   ASSERT_EQ(produced.exit_code, 0) << produced.err;
 
   auto ingest = Careledger({"ingest", "--brokers", broker.bootstrap(), "--data", dir / "store",

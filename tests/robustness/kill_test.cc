@@ -162,10 +162,9 @@ TEST(KillNine, DeadLettersReachTheTopicOnceAcrossKillsAroundTheirPublish) {
   }
   ASSERT_GE(bad, 6);
   test::TempDir dir;
-  test::WriteFile(dir / "keyed.tsv", keyed);
   test::BrokerProcess broker(3);
   auto produced =
-      test::KcatProduce(broker.bootstrap(), "careledger.socialcare.v1", dir / "keyed.tsv");
+      test::KcatProduceLines(broker.bootstrap(), "careledger.socialcare.v1", keyed, dir.path());
   ASSERT_EQ(produced.exit_code, 0) << produced.err;
   const std::string store = dir / "store";
   // Started as systemd restarts it: the same group, the same store.

@@ -181,6 +181,13 @@ RunResult KcatProduce(const std::string& bootstrap, const std::string& topic,
               "partitioner=murmur2_random", "-l", keyed_file});
 }
 
+RunResult KcatProduceLines(const std::string& bootstrap, const std::string& topic,
+                           const std::string& keyed_lines, const std::string& dir) {
+  const std::string file = dir + "/keyed.tsv";
+  WriteFile(file, keyed_lines);
+  return KcatProduce(bootstrap, topic, file);
+}
+
 Settings TestKafkaSettings(const std::string& bootstrap) {
   return {{"bootstrap.servers", bootstrap}, {"session.timeout.ms", "6000"}};
 }

@@ -70,6 +70,9 @@ std::string KcatPath();  // /usr/bin/kcat; fails the test when missing
 // kcat -P of a file of "key<TAB>value" lines, partitioned as Java clients and careledger do.
 RunResult KcatProduce(const std::string& bootstrap, const std::string& topic,
                       const std::string& keyed_file);
+// The same for "key<TAB>value" lines given whole, written to `dir`/keyed.tsv first.
+RunResult KcatProduceLines(const std::string& bootstrap, const std::string& topic,
+                           const std::string& keyed_lines, const std::string& dir);
 
 // Settings for in-process clients in tests: a short session timeout so rejoins are quick.
 Settings TestKafkaSettings(const std::string& bootstrap);
