@@ -886,18 +886,19 @@ Result<std::optional<std::string>> EventStore::GetState(std::string_view key,
 Status EventStore::ScanState(std::string_view prefix,
                              const std::function<bool(std::string_view, std::string_view)>& visit,
                              std::string_view family) const {
-  auto* handle = impl_->State(family);
-  if (!handle) return Status::Fatal("no state family " + std::string(family));
-  // Bounded at the first key past the prefix: unbounded, a scan of a child with no facts yet
-  // stopped on the next key after the prefix, and RocksDB merged that key's operands to show
-  // it: a counter cell written by merge holds one per batch until a flush, thousands of them.
+  // A range read up to the first key past the prefix: unbounded, a scan of a child with no
+  // facts yet stopped on the next key after the prefix, and RocksDB merged that key's operands
+  // to show it: a counter cell written by merge holds one per batch until a flush, thousands.
   std::string end(prefix);
   while (!end.empty() && static_cast<unsigned char>(end.back()) == 0xff) end.pop_back();
-  if (!end.empty()) end.back() = static_cast<char>(static_cast<unsigned char>(end.back()) + 1);
-  rocksdb::Slice upper(end);
-  rocksdb::ReadOptions options;
-  if (!end.empty()) options.iterate_upper_bound = &upper;
-  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(options, handle));
+  if (!end.empty()) {
+    end.back() = static_cast<char>(static_cast<unsigned char>(end.back()) + 1);
+    return ScanStateRange(prefix, end, visit, family);
+  }
+  // No key follows every key with the prefix (it is empty, or all 0xff): read to the end.
+  auto* handle = impl_->State(family);
+  if (!handle) return Status::Fatal("no state family " + std::string(family));
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(rocksdb::ReadOptions(), handle));
   rocksdb::Slice p(prefix.data(), prefix.size());
   for (it->Seek(p); it->Valid() && it->key().starts_with(p); it->Next()) {
     if (!visit({it->key().data(), it->key().size()}, {it->value().data(), it->value().size()})) {
