@@ -19,3 +19,17 @@ endif()
 if(CARELEDGER_BENCH)
   find_package(benchmark REQUIRED CONFIG)                     # libbenchmark-dev
 endif()
+
+# tcmalloc (libgoogle-perftools-dev) for the binaries that run the pipeline: ingest makes and
+# frees many small strings a batch (keys, rows, timelines) and spent a third of its main
+# thread in glibc's malloc and free; with tcmalloc's per-thread caches the demo feed ingested
+# 45-52 k events/s against 26-35 k (bench/README.md). Not under a sanitizer, which brings its
+# own allocator.
+if(NOT CARELEDGER_SANITIZE AND NOT CARELEDGER_TSAN AND NOT CARELEDGER_FUZZ)
+  find_library(CARELEDGER_TCMALLOC NAMES tcmalloc_minimal REQUIRED)
+endif()
+function(careledger_use_tcmalloc target)
+  if(CARELEDGER_TCMALLOC)
+    target_link_libraries(${target} PRIVATE ${CARELEDGER_TCMALLOC})
+  endif()
+endfunction()

@@ -30,6 +30,7 @@ PACKAGES=(
   libbenchmark-dev                 # bench/
   kcat                             # interoperability tests, and handy for operators
   libcpp-httplib-dev               # the HTTP server of `serve`/`run` (and the tests' client)
+  libgoogle-perftools-dev          # tcmalloc: ingest's many small allocations
 )
 # Only `test` needs these.
 TEST_PACKAGES=(
