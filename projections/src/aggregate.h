@@ -141,9 +141,10 @@ struct KeptRow {
 // a past time, and the oracle in tests) recomputes.
 std::vector<KeptRow> KeptRowsOf(RowKind kind, const ChildView& child);
 // The ids of the children with a span row of `kind` meeting [from, to), sorted; the
-// partitions the store answers for only.
+// partitions the store answers for only. With `known_at`, the span rows as they stood then.
 Result<std::vector<std::string>> ChildrenWithSpans(const EventStore& store, RowKind kind,
-                                                   const Window& window);
+                                                   const Window& window,
+                                                   std::optional<Instant> known_at = std::nullopt);
 // ForEachChild for the given children only (sorted ids; unknown ones are skipped).
 Status ForEachChildIn(const EventStore& store, std::optional<Instant> known_at,
                       const std::vector<std::string>& child_ids,
@@ -153,13 +154,33 @@ std::optional<size_t> RowDimensionIndex(std::string_view dimension);
 // A child's rows of every kind as state entries, key → value.
 using KeptRowEntries = std::map<std::string, std::string>;
 KeptRowEntries KeptRowEntriesOf(const ChildView& child);
-// Writes into the batch what turns a child's rows `before` into those `after`.
-void WriteKeptRowChanges(const KeptRowEntries& before, const KeptRowEntries& after,
-                         EventStore::Batch& batch);
+// Where a child's row changes go, and when each row it has took its value.
+struct RowVersionWriter {
+  std::function<Result<Instant>(const std::string& row_key)> since_of;
+  std::function<void(std::string_view key, std::string_view value)> put;
+  std::function<void(std::string_view key)> remove;
+  // Told of each row given a value (optional): its since is `stamp` from now on.
+  std::function<void(const std::string& row_key, Instant stamp)> written = {};
+};
+// What turns a child's rows `before` into `after` as ingested at `stamp`: a row that changes or
+// goes keeps the value it had, valid from its since until `stamp`, for queries as known at a
+// time between; a row that is new or changes holds `stamp` as its since.
+[[nodiscard]] Status ChangeKeptRows(const KeptRowEntries& before, const KeptRowEntries& after,
+                                    Instant stamp, const RowVersionWriter& out);
+// A row's meaning, for ProjectionStateHash: its value without when it took it, and nothing for
+// the values rows held before (when we learned something, like a fact's ingest stamp, is not
+// what the state means). nullopt when the key is not a row's.
+std::optional<std::optional<std::string>> CanonicalKeptRow(std::string_view key,
+                                                           std::string_view value);
+// The since of a row's stored value.
+Result<Instant> SinceOfStoredRow(std::string_view stored);
 // The kept rows of a kind dated in [from, to), of the partitions the store answers for, in
 // date order.
 Status ScanKeptRows(const EventStore& store, RowKind kind, const Window& window,
                     const std::function<void(const KeptRow&)>& visit);
+// The same, as the rows stood at `known_at` (in the same order).
+Status ScanKeptRowsAsKnownAt(const EventStore& store, RowKind kind, const Window& window,
+                             Instant known_at, const std::function<void(const KeptRow&)>& visit);
 // "outcome row of offence O of child C (2025-01-05)" for a state key that is a row; else
 // nullopt.
 std::optional<std::string> DescribeKeptRowKey(std::string_view key);

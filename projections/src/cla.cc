@@ -80,7 +80,8 @@ bool ShapesKeptFigures(const Fact& f) {
 // The projection state's layout, kept beside it: a store whose state predates the outcome rows
 // would otherwise answer every query over kept rows with nothing.
 constexpr std::string_view kLayoutKey{"layout\0", 7};
-constexpr std::string_view kLayout = "5: cla counters by day and month, kept rows, span rows";
+constexpr std::string_view kLayout =
+    "6: cla counters by day and month, kept rows, span rows, the values rows held before";
 
 // A child's partition is the one its latest-ingested fact came from (facts are stored in
 // timeline order, not arrival order). What ingest keeps for it is kept under the partition of
@@ -125,7 +126,8 @@ Status Projector::Apply(const std::vector<AcceptedEvent>& events, EventStore::Ba
   struct Touched {
     int32_t partition = 0;
     bool shapes = false;
-    std::vector<Fact> facts;  // all of the child's facts in this batch
+    std::vector<Fact> facts;                 // all of the child's facts in this batch
+    std::vector<int32_t> shaping_partition;  // each fact's partition if it shapes them, or -1
   };
   std::unordered_map<std::string_view, Touched> touched;
   touched.reserve(events.size());
@@ -140,10 +142,12 @@ Status Projector::Apply(const std::vector<AcceptedEvent>& events, EventStore::Ba
     Fact fact = FactFromEnvelope(e, ev.sequence, ev.ingested_at);
     batch.PutState(FactKey(e.child_id, fact), EncodeFact(fact, ev.partition));
     Touched& t = touched[e.child_id];
-    if (ShapesKeptFigures(fact)) {
+    bool shapes = ShapesKeptFigures(fact);
+    if (shapes) {
       t.partition = ev.partition;
       t.shapes = true;
     }
+    t.shaping_partition.push_back(shapes ? ev.partition : -1);
     t.facts.push_back(std::move(fact));
   }
   if (!layout_checked_) {
@@ -154,6 +158,7 @@ Status Projector::Apply(const std::vector<AcceptedEvent>& events, EventStore::Ba
   if (!events.empty()) batch.PutState(kLayoutKey, kLayout);
   Deltas deltas;
   std::unordered_map<std::string, Timeline> next;
+  std::unordered_map<std::string, Instant> row_since;  // rows this batch gives a value
   for (auto& [child_id, t] : touched) {
     if (!t.shapes) continue;
     Timeline timeline;
@@ -163,19 +168,52 @@ Status Projector::Apply(const std::vector<AcceptedEvent>& events, EventStore::Ba
       CARELEDGER_RETURN_IF_ERROR(LoadTimeline(store_, family_, child_id, timeline));
     }
     // What the child contributed before, taken before the timeline changes under its view.
-    metrics::KeptRowEntries rows_before;
+    metrics::KeptRowEntries rows;
     {
       ChildView was = ResolveChild(child_id, timeline);
       AddSpellDeltas(was, -1, deltas);
-      rows_before = metrics::KeptRowEntriesOf(was);
+      rows = metrics::KeptRowEntriesOf(was);
     }
-    timeline.partition = t.partition;
-    for (auto& f : t.facts) AddFact(timeline, std::move(f));
-    ChildView is = ResolveChild(child_id, timeline);
-    AddSpellDeltas(is, +1, deltas);
-    metrics::WriteKeptRowChanges(rows_before, metrics::KeptRowEntriesOf(is), batch);
+    metrics::RowVersionWriter writer{
+        [&](const std::string& key) -> Result<Instant> {
+          if (auto it = row_since.find(key); it != row_since.end()) return it->second;
+          if (auto it = previous_row_since_.find(key); it != previous_row_since_.end()) {
+            return it->second;
+          }
+          auto stored = store_.GetState(key, family_);
+          if (!stored.ok()) return stored.status();
+          if (!*stored) return Status::Fatal("a kept row is missing (run `careledger replay`)");
+          return metrics::SinceOfStoredRow(**stored);
+        },
+        [&](std::string_view key, std::string_view value) { batch.PutState(key, value); },
+        [&](std::string_view key) { batch.DeleteState(key); },
+        [&](const std::string& key, Instant stamp) { row_since[key] = stamp; }};
+    // The facts by the batch they were ingested in (ingest's batch has one; a rebuild's chunk
+    // many), each one's rows written as a version of its own, as ingest wrote them.
+    for (size_t run = 0; run < t.facts.size();) {
+      Instant stamp = t.facts[run].ingested_at;
+      size_t end = run;
+      bool shapes = false;
+      while (end < t.facts.size() && t.facts[end].ingested_at == stamp) ++end;
+      for (; run < end; ++run) {
+        if (t.shaping_partition[run] >= 0) {
+          timeline.partition = t.shaping_partition[run];
+          shapes = true;
+        }
+        AddFact(timeline, std::move(t.facts[run]));
+      }
+      bool last = run == t.facts.size();
+      if (!shapes && !last) continue;
+      ChildView is = ResolveChild(child_id, timeline);
+      if (last) AddSpellDeltas(is, +1, deltas);
+      auto after = metrics::KeptRowEntriesOf(is);
+      CARELEDGER_RETURN_IF_ERROR(metrics::ChangeKeptRows(rows, after, stamp, writer));
+      rows = std::move(after);
+    }
     if (overlapping_) next.emplace(std::string(child_id), std::move(timeline));
   }
+  previous_row_since_.clear();
+  if (overlapping_) previous_row_since_ = std::move(row_since);
   previous_ = std::move(next);
   // Each cell is written whole, from its value now: as merge operands, one a batch, a busy
   // ingest left a thousand in a cell before a flush, and every poll of the figure merged them
@@ -207,7 +245,11 @@ Result<RebuildStats> RebuildProjections(const EventStore& from, const Projection
   EnvelopeParser parser(
       ParserOptions{.now = Instant{std::chrono::sys_days{std::chrono::year{9000} / 1 / 1}}});
   // Only the facts that shape the kept figures are held; everything else is written and gone.
-  std::unordered_map<std::string, Timeline> kept;
+  struct Held {
+    std::vector<Fact> facts;          // in log order
+    std::vector<int32_t> partitions;  // each fact's
+  };
+  std::unordered_map<std::string, Held> kept;
   RebuildStats stats;
   Envelope env;
   Status failure = Status::Ok();
@@ -222,25 +264,52 @@ Result<RebuildStats> RebuildProjections(const EventStore& from, const Projection
     failure = sink.put_state(FactKey(env.child_id, fact), EncodeFact(fact, rec.partition));
     if (!failure.ok()) return false;
     if (ShapesKeptFigures(fact)) {
-      Timeline& t = kept[env.child_id];
-      t.partition = rec.partition;  // as in Apply: the latest fact that shapes them
-      t.facts.push_back(std::move(fact));
+      Held& h = kept[env.child_id];
+      h.facts.push_back(std::move(fact));
+      h.partitions.push_back(rec.partition);
     }
     ++stats.records;
     return true;
   }));
   CARELEDGER_RETURN_IF_ERROR(failure);
   // The live counters telescope (each batch adds the child's new contribution and takes away
-  // its old one), so their totals are the final timelines' contributions; the outcome rows
-  // are the final timelines' rows.
+  // its old one), so their totals are the final timelines' contributions. The rows are the
+  // final timelines' rows, with the values each held before, version by version: one version
+  // for each ingest stamp among the child's facts, as the batches that ingested them wrote.
   Deltas deltas;
-  for (auto& [child_id, t] : kept) {
-    std::stable_sort(t.facts.begin(), t.facts.end(), TimelineBefore);
-    ChildView view = ResolveChild(child_id, t);
-    AddSpellDeltas(view, +1, deltas);
-    for (const auto& [key, value] : metrics::KeptRowEntriesOf(view)) {
-      CARELEDGER_RETURN_IF_ERROR(sink.put_state(key, value));
+  std::map<std::string, std::string> entries;  // one child's rows and kept values
+  std::unordered_map<std::string, Instant> since;
+  metrics::RowVersionWriter writer{
+      [&](const std::string& key) -> Result<Instant> { return since.at(key); },
+      [&](std::string_view key, std::string_view value) {
+        entries.insert_or_assign(std::string(key), std::string(value));
+      },
+      [&](std::string_view key) { entries.erase(std::string(key)); },
+      [&](const std::string& key, Instant stamp) { since[key] = stamp; }};
+  for (auto& [child_id, held] : kept) {
+    entries.clear();
+    since.clear();
+    Timeline t;
+    t.facts.reserve(held.facts.size());
+    metrics::KeptRowEntries rows;
+    for (size_t run = 0; run < held.facts.size();) {
+      Instant stamp = held.facts[run].ingested_at;
+      size_t end = run;
+      while (end < held.facts.size() && held.facts[end].ingested_at == stamp) ++end;
+      // The run in timeline order after the facts before it: as AddFact one by one would.
+      auto mid = t.facts.size();
+      for (; run < end; ++run) t.facts.push_back(std::move(held.facts[run]));
+      t.partition = held.partitions[end - 1];
+      std::stable_sort(t.facts.begin() + std::ptrdiff_t(mid), t.facts.end(), TimelineBefore);
+      std::inplace_merge(t.facts.begin(), t.facts.begin() + std::ptrdiff_t(mid), t.facts.end(),
+                         TimelineBefore);
+      ChildView view = ResolveChild(child_id, t);
+      if (end == held.facts.size()) AddSpellDeltas(view, +1, deltas);
+      auto after = metrics::KeptRowEntriesOf(view);
+      CARELEDGER_RETURN_IF_ERROR(metrics::ChangeKeptRows(rows, after, stamp, writer));
+      rows = std::move(after);
     }
+    for (const auto& [key, value] : entries) CARELEDGER_RETURN_IF_ERROR(sink.put_state(key, value));
     ++stats.children;
   }
   if (stats.records > 0) CARELEDGER_RETURN_IF_ERROR(sink.put_state(kLayoutKey, kLayout));
@@ -294,13 +363,14 @@ Result<RebuildStats> RebuildProjectionsInto(const EventStore& from, EventStore& 
 
 namespace {
 
-// A state entry's meaning: a counter by its value (none when it nets to zero), a fact without
-// when it was learned.
+// A state entry's meaning: a counter by its value (none when it nets to zero), a fact or a
+// kept row without when it was learned.
 std::optional<std::string> CanonicalStateEntry(std::string_view key, std::string_view value) {
   if (key.starts_with(kClaPrefix)) {
     if (DecodeCounter(value) == 0) return std::nullopt;
     return std::string(value);
   }
+  if (auto row = metrics::CanonicalKeptRow(key, value)) return *row;
   if (ChildOfFactKey(key)) {
     Fact f;
     int32_t partition = 0;

@@ -3,10 +3,17 @@
 //
 // Row layout, in the projection state:
 //   key   "row" \0 <kind (1)> <days key of its date (4)> <child id (key part)> <item id (key part)>
-//   value <partition (2)> <flags (1): at_placement, informal> <number (8, fixed)>
-//         <15 dimension values (key parts)> <event ids (key parts) to the end>
+//   value <since (8, fixed)> <partition (2)> <flags (1): at_placement, informal>
+//         <number (8, fixed)> <15 dimension values (key parts)> <event ids (key parts) to the end>
 // The date follows the kind so that a period is one range read; the value holds every
 // dimension already judged, so a query groups rows without the child.
+//
+// Versions, for "as known at": `since` is the ingest stamp of the batch that gave the row its
+// value. When a later batch changes or removes the row, the value it had is kept beside it:
+//   key   "was" \0 <the row key after its prefix> <since (8, big-endian)>
+//   value <until (8, fixed)> <the row's value after its since>
+// so that the rows as known at T are the rows whose since <= T and the kept values with
+// since <= T < until: a range read per period, as live, plus the few values replaced since.
 #include <algorithm>
 #include <cstdio>
 #include <map>
@@ -18,9 +25,11 @@ namespace careledger::metrics {
 namespace {
 
 constexpr std::string_view kRowPrefix{"row\0", 4};
+constexpr std::string_view kWasPrefix{"was\0", 4};
+constexpr size_t kSinceBytes = 8;
 
-std::string DayBound(RowKind kind, Date d) {
-  std::string k(kRowPrefix);
+std::string DayBound(RowKind kind, Date d, std::string_view prefix = kRowPrefix) {
+  std::string k(prefix);
   k.push_back(char(kind));
   codec::PutBigEndian32(k, codec::DaysKey(d));
   return k;
@@ -44,11 +53,14 @@ std::string EncodeRow(const KeptRow& row) {
   return v;
 }
 
-bool DecodeRow(std::string_view key, std::string_view value, KeptRow& row) {
-  if (!key.starts_with(kRowPrefix) || key.size() < kRowPrefix.size() + 5 || value.size() < 11) {
+// Decodes a row (its value after the since) from a key under `prefix`: a row's key, or a
+// kept value's (the row key with its since after it).
+bool DecodeRow(std::string_view key, std::string_view value, KeptRow& row,
+               std::string_view prefix = kRowPrefix) {
+  if (!key.starts_with(prefix) || key.size() < prefix.size() + 5 || value.size() < 11) {
     return false;
   }
-  key.remove_prefix(kRowPrefix.size());
+  key.remove_prefix(prefix.size());
   row.kind = RowKind(key[0]);
   row.on = codec::DateFromDaysKey(codec::GetBigEndian32(key.data() + 1));
   key.remove_prefix(5);
@@ -78,6 +90,31 @@ bool DecodeRow(std::string_view key, std::string_view value, KeptRow& row) {
            !row.event_ids.empty();
   }
   return true;
+}
+
+Instant InstantFrom(uint64_t seconds) {
+  return Instant{std::chrono::seconds{int64_t(seconds)}};
+}
+
+uint64_t SecondsOf(Instant t) {
+  return uint64_t(t.time_since_epoch().count());
+}
+
+// A stored row: its since, then the encoded row.
+std::string StoredRow(Instant since, std::string_view encoded) {
+  std::string v;
+  v.reserve(kSinceBytes + encoded.size());
+  codec::PutFixed64(v, SecondsOf(since));
+  v.append(encoded);
+  return v;
+}
+
+// The key a row's value from `since` is kept under once replaced.
+std::string WasKey(std::string_view row_key, Instant since) {
+  std::string k(kWasPrefix);
+  k.append(row_key.substr(kRowPrefix.size()));
+  codec::PutBigEndian64(k, SecondsOf(since));
+  return k;
 }
 
 // The child's dimensions judged on `on`, then the offence's.
@@ -376,57 +413,152 @@ KeptRowEntries KeptRowEntriesOf(const ChildView& child) {
   return out;
 }
 
-void WriteKeptRowChanges(const KeptRowEntries& before, const KeptRowEntries& after,
-                         EventStore::Batch& batch) {
+Status ChangeKeptRows(const KeptRowEntries& before, const KeptRowEntries& after, Instant stamp,
+                      const RowVersionWriter& out) {
+  auto keep_old = [&](const std::string& key, const std::string& value) -> Status {
+    auto since = out.since_of(key);
+    if (!since.ok()) return since.status();
+    // A value that lasted less than a second (two batches in one second) was never the row
+    // as known at any time a query can name, and a rebuild, which folds the second at once,
+    // never sees it.
+    if (*since >= stamp) return Status::Ok();
+    std::string kept;
+    codec::PutFixed64(kept, SecondsOf(stamp));
+    kept.append(value);
+    out.put(WasKey(key, *since), kept);
+    return Status::Ok();
+  };
   for (const auto& [key, value] : before) {
-    if (!after.count(key)) batch.DeleteState(key);
+    auto now = after.find(key);
+    if (now != after.end() && now->second == value) continue;
+    CARELEDGER_RETURN_IF_ERROR(keep_old(key, value));
+    if (now == after.end()) out.remove(key);
   }
   for (const auto& [key, value] : after) {
     auto old = before.find(key);
-    if (old == before.end() || old->second != value) batch.PutState(key, value);
+    if (old != before.end() && old->second == value) continue;
+    out.put(key, StoredRow(stamp, value));
+    if (out.written) out.written(key, stamp);
   }
+  return Status::Ok();
 }
 
-Status ScanKeptRows(const EventStore& store, RowKind kind, const Window& window,
-                    const std::function<void(const KeptRow&)>& visit) {
+std::optional<std::optional<std::string>> CanonicalKeptRow(std::string_view key,
+                                                           std::string_view value) {
+  if (key.starts_with(kWasPrefix)) return std::optional<std::string>();
+  if (!key.starts_with(kRowPrefix)) return std::nullopt;
+  return std::string(value.substr(std::min(value.size(), kSinceBytes)));
+}
+
+Result<Instant> SinceOfStoredRow(std::string_view stored) {
+  if (stored.size() < kSinceBytes)
+    return Status::Fatal("a kept row does not decode (run `careledger replay`)");
+  return InstantFrom(codec::GetFixed64(stored.data()));
+}
+
+namespace {
+
+// Visits the rows under `prefix` (rows, or kept values) of a kind dated in [from, to), of the
+// partitions the store answers for, with when each held: [since, until), until the end of time
+// for a row that stands.
+Status ScanRowVersions(const EventStore& store, RowKind kind, const Window& window,
+                       std::string_view prefix,
+                       const std::function<void(const KeptRow&, Instant since, Instant until,
+                                                std::string_view key)>& visit) {
   CARELEDGER_RETURN_IF_ERROR(CheckStateLayout(store));
   auto owned = OwnedPartitions(store);
   if (!owned.ok()) return owned.status();
+  const bool was = prefix == kWasPrefix;
   KeptRow row;
   std::string bad;
-  CARELEDGER_RETURN_IF_ERROR(
-      store.ScanStateRange(DayBound(kind, window.from), DayBound(kind, window.to),
-                           [&](std::string_view key, std::string_view value) {
-                             if (!DecodeRow(key, value, row)) {
-                               bad.assign(key);
-                               return false;
-                             }
-                             if (owned->empty() || owned->count(row.partition)) visit(row);
-                             return true;
-                           }));
+  CARELEDGER_RETURN_IF_ERROR(store.ScanStateRange(
+      DayBound(kind, window.from, prefix), DayBound(kind, window.to, prefix),
+      [&](std::string_view key, std::string_view value) {
+        Instant since{}, until = Instant::max();
+        std::string_view row_key = key;
+        if (was) {
+          if (key.size() < kSinceBytes || value.size() < kSinceBytes) {
+            bad.assign(key);
+            return false;
+          }
+          since = InstantFrom(codec::GetBigEndian64(key.data() + key.size() - kSinceBytes));
+          until = InstantFrom(codec::GetFixed64(value.data()));
+          row_key.remove_suffix(kSinceBytes);
+        } else if (value.size() >= kSinceBytes) {
+          since = InstantFrom(codec::GetFixed64(value.data()));
+        }
+        if (value.size() < kSinceBytes ||
+            !DecodeRow(row_key, value.substr(kSinceBytes), row, prefix)) {
+          bad.assign(key);
+          return false;
+        }
+        if (owned->empty() || owned->count(row.partition)) visit(row, since, until, row_key);
+        return true;
+      }));
   if (!bad.empty()) {
     return Status::Fatal("a kept row does not decode (run `careledger replay`)");
   }
   return Status::Ok();
 }
 
+}  // namespace
+
+Status ScanKeptRows(const EventStore& store, RowKind kind, const Window& window,
+                    const std::function<void(const KeptRow&)>& visit) {
+  return ScanRowVersions(
+      store, kind, window, kRowPrefix,
+      [&](const KeptRow& row, Instant, Instant, std::string_view) { visit(row); });
+}
+
+Status ScanKeptRowsAsKnownAt(const EventStore& store, RowKind kind, const Window& window,
+                             Instant known_at, const std::function<void(const KeptRow&)>& visit) {
+  // Both reads, then the live order (the row keys'): a query may read a child's rows in order.
+  std::vector<std::pair<std::string, KeptRow>> rows;
+  auto held = [&](const KeptRow& row, Instant since, Instant until, std::string_view key) {
+    if (since <= known_at && known_at < until) {
+      rows.emplace_back(std::string(key.substr(key.starts_with(kWasPrefix) ? kWasPrefix.size()
+                                                                           : kRowPrefix.size())),
+                        row);
+    }
+  };
+  CARELEDGER_RETURN_IF_ERROR(ScanRowVersions(store, kind, window, kRowPrefix, held));
+  CARELEDGER_RETURN_IF_ERROR(ScanRowVersions(store, kind, window, kWasPrefix, held));
+  std::sort(rows.begin(), rows.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (const auto& [key, row] : rows) visit(row);
+  return Status::Ok();
+}
+
 Result<std::vector<std::string>> ChildrenWithSpans(const EventStore& store, RowKind kind,
-                                                   const Window& window) {
+                                                   const Window& window,
+                                                   std::optional<Instant> known_at) {
   std::vector<std::string> ids;
   uint32_t before = codec::DaysKey(window.to);
-  CARELEDGER_RETURN_IF_ERROR(ScanKeptRows(
-      store, kind, Window{window.from + std::chrono::days{1}, kOpenSpan + std::chrono::days{1}},
-      [&](const KeptRow& row) {
-        if (uint64_t(row.number) < before) ids.push_back(row.child_id);
-      }));
+  Window ending{window.from + std::chrono::days{1}, kOpenSpan + std::chrono::days{1}};
+  auto meets = [&](const KeptRow& row, Instant since, Instant until, std::string_view) {
+    if (known_at && !(since <= *known_at && *known_at < until)) return;
+    if (uint64_t(row.number) < before) ids.push_back(row.child_id);
+  };
+  CARELEDGER_RETURN_IF_ERROR(ScanRowVersions(store, kind, ending, kRowPrefix, meets));
+  if (known_at) {
+    CARELEDGER_RETURN_IF_ERROR(ScanRowVersions(store, kind, ending, kWasPrefix, meets));
+  }
   std::sort(ids.begin(), ids.end());
   ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
   return ids;
 }
 
 std::optional<std::string> DescribeKeptRowKey(std::string_view key) {
-  if (!key.starts_with(kRowPrefix)) return std::nullopt;
+  const bool was = key.starts_with(kWasPrefix);
+  if (!key.starts_with(kRowPrefix) && !was) return std::nullopt;
   std::string_view rest = key.substr(kRowPrefix.size());
+  std::string since;
+  if (was && rest.size() >= kSinceBytes) {
+    since =
+        ", the value it held from " +
+        FormatInstant(InstantFrom(codec::GetBigEndian64(rest.data() + rest.size() - kSinceBytes)));
+    rest.remove_suffix(kSinceBytes);
+  }
   std::string_view child, item;
   if (rest.size() < 5) return "kept row (malformed key)";
   char kind = rest[0];
@@ -445,7 +577,8 @@ std::optional<std::string> DescribeKeptRowKey(std::string_view key) {
                      : kind == char(RowKind::kMissingEpisode)  ? "missing episode row of event "
                      : kind == char(RowKind::kYjsCase)         ? "youth justice case row of event "
                                                                : "kept row of ";
-  return what + std::string(item) + " of child " + std::string(child) + " (" + FormatDate(on) + ")";
+  return what + std::string(item) + " of child " + std::string(child) + " (" + FormatDate(on) +
+         ")" + since;
 }
 
 }  // namespace careledger::metrics

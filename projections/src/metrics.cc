@@ -77,12 +77,12 @@ struct Run {
   Status Children(const std::function<void(const ChildView&)>& visit) const {
     return ForEachChild(*store, query.known_at, visit);
   }
-  // The children with a span row of `kind` meeting `span`: those a figure over it can count.
-  // As known at a past time, and for the oracle, every child (the rows are today's).
+  // The children with a span row of `kind` meeting `span` (as the rows stood at the time
+  // asked about): those a figure over it can count. For the oracle, every child.
   Status ChildrenIn(RowKind kind, const Window& span,
                     const std::function<void(const ChildView&)>& visit) const {
-    if (query.known_at || query.fold) return Children(visit);
-    auto ids = ChildrenWithSpans(*store, kind, span);
+    if (query.fold) return Children(visit);
+    auto ids = ChildrenWithSpans(*store, kind, span, query.known_at);
     if (!ids.ok()) return ids.status();
     return ForEachChildIn(*store, query.known_at, *ids, visit);
   }
@@ -279,11 +279,16 @@ Status CareLeavers(Run& r) {
 }
 
 // ---- M3, M4, M11: offences with an outcome in the period ----------------------------------------
-// The rows ingest keeps, read by date; as known at a past time, the same rows recomputed from
-// the timelines as they were then (and so when a test asks for the fold).
+// The rows ingest keeps, read by date (as they stood at a past time, when asked); when a test
+// asks for the fold, the same rows recomputed from the timelines.
 Status ForEachRow(Run& r, RowKind kind, const Window& window,
                   const std::function<void(const KeptRow&)>& visit) {
-  if (!r.query.known_at && !r.query.fold) return ScanKeptRows(*r.store, kind, window, visit);
+  if (!r.query.fold) {
+    if (r.query.known_at) {
+      return ScanKeptRowsAsKnownAt(*r.store, kind, window, *r.query.known_at, visit);
+    }
+    return ScanKeptRows(*r.store, kind, window, visit);
+  }
   return r.Children([&](const ChildView& c) {
     for (const auto& row : KeptRowsOf(kind, c)) {
       if (window.Contains(row.on)) visit(row);

@@ -27,6 +27,10 @@ inline std::string Ev(const std::string& id, const std::string& type, const std:
   return out + R"(,"data":{)" + data + "}}";
 }
 
+// Stamps each batch with the store's own clock reading for it, as ingest does (the log's
+// records carry it, so a rebuild from the log sees the same stamps).
+inline constexpr Instant kBatchClock = Instant::min();
+
 // Folds lines into the store through the Projector, `batch_size` at a time, stamping every
 // batch as ingested at `ingested_at` (for --as-known-at tests). Fails the test on bad input.
 inline void Fold(EventStore& store, const std::vector<std::string>& lines,
@@ -44,7 +48,8 @@ inline void Fold(EventStore& store, const std::vector<std::string>& lines,
       ASSERT_TRUE(s.ok()) << s.ToString() << "\n" << lines[i + k];
       uint64_t seq = batch.Append(envs[k].event_id, envs[k].child_id, envs[k].occurred_at.date,
                                   {"t", 0}, int64_t(store.next_sequence() + k), lines[i + k]);
-      accepted.push_back({&envs[k], seq, 0, ingested_at});
+      accepted.push_back(
+          {&envs[k], seq, 0, ingested_at == kBatchClock ? batch.ingested_at() : ingested_at});
     }
     ASSERT_TRUE(projector.Apply(accepted, batch).ok());
     ASSERT_TRUE(store.Write(batch).ok());

@@ -169,6 +169,7 @@ class Projector {
   void Forget() {
     previous_.clear();
     previous_counters_.clear();
+    previous_row_since_.clear();
   }
 
  private:
@@ -179,6 +180,8 @@ class Projector {
   std::unordered_map<std::string, Timeline> previous_;
   // Counter cell → its value as the last batch Apply built sets it, for the same reason.
   std::unordered_map<std::string, int64_t> previous_counters_;
+  // Kept row → when the last batch gave it its value (read back when a row changes again).
+  std::unordered_map<std::string, Instant> previous_row_since_;
   bool overlapping_ = true;
   bool layout_checked_ = false;  // the state is in the layout this fold writes
 };
