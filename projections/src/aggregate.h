@@ -76,6 +76,44 @@ enum class CalloutMeasure {
 };
 std::optional<CalloutMeasure> CalloutMeasureOf(std::string_view reason);
 
+// ---- Counters that ingest keeps (counters.cc) ----------------------------------------------
+inline constexpr std::string_view kCounterPrefix{"cla\0", 4};
+inline constexpr size_t kCounterSuffix = 1 + 4 + 2;  // \0, days key, partition
+// Counter cell → the change a batch makes to it.
+using Deltas = std::map<std::string, int64_t>;
+std::string CounterKey(std::string_view dimension, std::string_view value, Date d,
+                       int32_t partition);
+// The first day on which the child (with a date of birth) is `age`: AgeAt's own rule decides a
+// 29 February birthday.
+Date BirthdayOf(const ChildView& child, int age);
+// Adds `sign` to (dimension, value) on each day of [from, to) (to = Date::max(): still open):
+// +sign on `from` and −sign on `to`, in the day's and the month's cells.
+void AddSpan(Deltas& out, std::string_view dimension, std::string_view value, Date from, Date to,
+             int32_t partition, int64_t sign);
+// Each value of `dimension` → its count on `at`, over the partitions the store answers for
+// (a value whose cells net to zero reads as 0).
+Result<std::map<std::string, int64_t>> CountersOn(const EventStore& store, Date at,
+                                                  std::string_view dimension);
+
+// ---- M2 care leavers (care_leavers.cc) ---------------------------------------------------------
+// The latest contact in the 12 months to `at` (none: null), and what it says.
+struct LeaverContact {
+  const Fact* contact = nullptr;
+  bool in_touch = false, suitable = false, eet = false;
+};
+LeaverContact LatestContact(const ChildView& child, Date at);
+// The measures the counters keep, in this order: care leavers, with a contact in the 12
+// months, in touch, in suitable accommodation, in education, employment or training.
+inline constexpr size_t kCareLeaverMeasures = 5;
+// The dimensions a care leaver's counters are kept by; every other child dimension has one
+// value for a care leaver (cohort: care_leaver; the placement's: not_looked_after).
+inline constexpr std::string_view kCareLeaverDimensions[] = {"band", "age_band", "sex", "ethnicity",
+                                                             "ethnicity_group"};
+// The counter dimension of a measure by a dimension.
+std::string CareLeaverCounter(size_t measure, std::string_view dimension);
+// The child's care-leaver counters, times `sign`.
+void AddCareLeaverDeltas(const ChildView& child, int64_t sign, Deltas& out);
+
 // ---- Rows that ingest keeps ---------------------------------------------------------------
 // A dated contribution of one child to a figure over a period, kept in the state by the ingest
 // batch ("row" entries keyed by kind, date, child and item, so that a period is one range read)
@@ -159,8 +197,17 @@ struct RowVersionWriter {
   std::function<Result<Instant>(const std::string& row_key)> since_of;
   std::function<void(std::string_view key, std::string_view value)> put;
   std::function<void(std::string_view key)> remove;
-  // Told of each row given a value (optional): its since is `stamp` from now on.
-  std::function<void(const std::string& row_key, Instant stamp)> written = {};
+  // Told of each row given a value (optional): its since from now on.
+  std::function<void(const std::string& row_key, Instant since)> written = {};
+  // Told of each value kept as replaced at `stamp` (optional), and asked, when a row is given
+  // a value at `stamp`, whether that value was replaced at `stamp` too (optional): then it held
+  // all along, as a rebuild that folds the second at once sees it, and the answer is its since.
+  std::function<void(const std::string& row_key, Instant since, const std::string& value,
+                     Instant stamp)>
+      replaced = {};
+  std::function<std::optional<Instant>(const std::string& row_key, const std::string& value,
+                                       Instant stamp)>
+      restored = {};
 };
 // What turns a child's rows `before` into `after` as ingested at `stamp`: a row that changes or
 // goes keeps the value it had, valid from its since until `stamp`, for queries as known at a

@@ -14,62 +14,61 @@ namespace careledger {
 
 namespace {
 
-// Counter families: "cla" \0 dimension \0 value \0 <days key (4)> <partition (2)> →
-// children entering (+) and leaving (−) that cell on that day, in that partition. Each day's
-// delta is also added to its month's cell, under the dimension "month:" + dimension and the
-// first of the month, so that CLA on D reads the months before D's month and D's month's days:
-// O(months + days of one month) cells for each value and partition, not every day since the
-// first.
-constexpr std::string_view kClaPrefix{"cla\0", 4};
+constexpr std::string_view kClaPrefix = metrics::kCounterPrefix;
 constexpr std::string_view kDimPlacement = "placement";
 constexpr std::string_view kDimLegalStatus = "legal_status";
-constexpr std::string_view kMonthOf = "month:";
+constexpr size_t kCounterSuffix = metrics::kCounterSuffix;
+using metrics::Deltas;
+// Every dimension a child looked after on D can be broken down by, judged on D as the fold
+// judges it (metrics::DimensionValue). All but the age band hold for a whole spell; the age
+// band changes on the birthdays that cross a band, where the spell's contribution moves. The
+// cohort of a child looked after is always "cla": no counters of its own.
+constexpr std::string_view kCounterDimensions[] = {
+    kDimPlacement, kDimLegalStatus, "provider", "area",           "home_id",
+    "sex",         "ethnicity",     "age_band", "ethnicity_group"};
+// The birthdays on which the age band changes (AgeBand).
+constexpr int kBandBirthdays[] = {10, 14, 16, 18, 22, 26};
 
-std::string CounterPrefix(std::string_view dimension) {
-  std::string k(kClaPrefix);
-  k.append(dimension);
-  k.push_back('\0');
-  return k;
-}
-
-constexpr size_t kCounterSuffix = 1 + 4 + 2;  // \0, days key, partition
-
-std::string CounterKey(std::string_view dimension, std::string_view value, Date d,
-                       int32_t partition) {
-  std::string k = CounterPrefix(dimension);
-  k.append(value);
-  k.push_back('\0');
-  codec::PutBigEndian32(k, codec::DaysKey(d));
-  k.push_back(char((partition >> 8) & 0xff));
-  k.push_back(char(partition & 0xff));
-  return k;
-}
-
-using Deltas = std::map<std::string, int64_t>;
-
-void AddSpellDeltas(const ChildView& child, int64_t sign, Deltas& out) {
+void AddClaDeltas(const ChildView& child, int64_t sign, Deltas& out) {
+  auto add = [&](std::string_view dim, const std::string& value, Date from, Date to) {
+    metrics::AddSpan(out, dim, value, from, to, child.partition, sign);
+  };
   for (const auto& s : child.spells) {
-    if (s.short_break) continue;
-    for (auto [dim, value] : {std::pair{kDimPlacement, std::string_view(s.placement)},
-                              std::pair{kDimLegalStatus, std::string_view(s.legal_status)}}) {
-      std::string month_dim = std::string(kMonthOf) + std::string(dim);
-      out[CounterKey(dim, value, s.from, child.partition)] += sign;
-      out[CounterKey(month_dim, value, metrics::FirstOfMonth(s.from), child.partition)] += sign;
-      if (!s.to) continue;
-      out[CounterKey(dim, value, *s.to, child.partition)] -= sign;
-      out[CounterKey(month_dim, value, metrics::FirstOfMonth(*s.to), child.partition)] -= sign;
+    const Date to = s.to.value_or(Date::max());
+    if (s.short_break || to <= s.from) continue;  // never looked after on any day of it
+    for (std::string_view dim : kCounterDimensions) {
+      if (dim != "age_band") {
+        add(dim, metrics::DimensionValue(dim, child, s.from, {}), s.from, to);
+        continue;
+      }
+      Date from = s.from;
+      if (child.dob) {
+        for (int age : kBandBirthdays) {
+          Date birthday = metrics::BirthdayOf(child, age);
+          if (birthday <= from || birthday >= to) continue;
+          add(dim, metrics::DimensionValue(dim, child, from, {}), from, birthday);
+          from = birthday;
+        }
+      }
+      add(dim, metrics::DimensionValue(dim, child, from, {}), from, to);
     }
   }
 }
 
-// Whether a fact can change what ingest keeps for its child: the CLA counters (care events)
-// or the kept rows (offences, their outcomes, call-outs, what a row judges on its date:
-// registration, care, exploitation risk, and the dates of span rows: missing episodes, youth
-// justice cases), and any correction or version (which may stand for one). Contacts and return
-// interviews only matter to the fold that runs over the children the span rows name.
+// Every counter a child contributes to: M1's and M2's.
+void AddCounterDeltas(const ChildView& child, int64_t sign, Deltas& out) {
+  AddClaDeltas(child, sign, out);
+  metrics::AddCareLeaverDeltas(child, sign, out);
+}
+
+// Whether a fact can change what ingest keeps for its child: the counters (care events, and
+// care leavers' contacts) or the kept rows (offences, their outcomes, call-outs, what a row
+// judges on its date: registration, care, exploitation risk, and the dates of span rows:
+// missing episodes, youth justice cases), and any correction or version (which may stand for
+// one). Return interviews only matter to the fold that runs over the children the span rows
+// name.
 bool ShapesKeptFigures(const Fact& f) {
   switch (f.type) {
-    case EventType::kCareLeaverContactRecorded:
     case EventType::kMissingReturnInterview:
       return !f.supersedes.empty() || !f.source_key.empty();
     default:
@@ -81,7 +80,8 @@ bool ShapesKeptFigures(const Fact& f) {
 // would otherwise answer every query over kept rows with nothing.
 constexpr std::string_view kLayoutKey{"layout\0", 7};
 constexpr std::string_view kLayout =
-    "6: cla counters by day and month, kept rows, span rows, the values rows held before";
+    "7: cla counters by day and month and every child dimension, kept rows, span rows, the values "
+    "rows held before";
 
 // A child's partition is the one its latest-ingested fact came from (facts are stored in
 // timeline order, not arrival order). What ingest keeps for it is kept under the partition of
@@ -156,6 +156,12 @@ Status Projector::Apply(const std::vector<AcceptedEvent>& events, EventStore::Ba
     layout_checked_ = true;
   }
   if (!events.empty()) batch.PutState(kLayoutKey, kLayout);
+  // Values replaced before the earliest second this batch stamps can no longer come back.
+  if (!events.empty()) {
+    Instant earliest = events.front().ingested_at;
+    for (const auto& ev : events) earliest = std::min(earliest, ev.ingested_at);
+    std::erase_if(replaced_, [&](const auto& r) { return r.second.stamp < earliest; });
+  }
   Deltas deltas;
   std::unordered_map<std::string, Timeline> next;
   std::unordered_map<std::string, Instant> row_since;  // rows this batch gives a value
@@ -171,7 +177,7 @@ Status Projector::Apply(const std::vector<AcceptedEvent>& events, EventStore::Ba
     metrics::KeptRowEntries rows;
     {
       ChildView was = ResolveChild(child_id, timeline);
-      AddSpellDeltas(was, -1, deltas);
+      AddCounterDeltas(was, -1, deltas);
       rows = metrics::KeptRowEntriesOf(was);
     }
     metrics::RowVersionWriter writer{
@@ -187,7 +193,20 @@ Status Projector::Apply(const std::vector<AcceptedEvent>& events, EventStore::Ba
         },
         [&](std::string_view key, std::string_view value) { batch.PutState(key, value); },
         [&](std::string_view key) { batch.DeleteState(key); },
-        [&](const std::string& key, Instant stamp) { row_since[key] = stamp; }};
+        [&](const std::string& key, Instant since) { row_since[key] = since; },
+        [&](const std::string& key, Instant since, const std::string& value, Instant stamp) {
+          replaced_[key] = {stamp, since, value};
+        },
+        [&](const std::string& key, const std::string& value,
+            Instant stamp) -> std::optional<Instant> {
+          auto it = replaced_.find(key);
+          if (it == replaced_.end() || it->second.stamp != stamp || it->second.value != value) {
+            return std::nullopt;
+          }
+          Instant since = it->second.since;
+          replaced_.erase(it);
+          return since;
+        }};
     // The facts by the batch they were ingested in (ingest's batch has one; a rebuild's chunk
     // many), each one's rows written as a version of its own, as ingest wrote them.
     for (size_t run = 0; run < t.facts.size();) {
@@ -205,7 +224,7 @@ Status Projector::Apply(const std::vector<AcceptedEvent>& events, EventStore::Ba
       bool last = run == t.facts.size();
       if (!shapes && !last) continue;
       ChildView is = ResolveChild(child_id, timeline);
-      if (last) AddSpellDeltas(is, +1, deltas);
+      if (last) AddCounterDeltas(is, +1, deltas);
       auto after = metrics::KeptRowEntriesOf(is);
       CARELEDGER_RETURN_IF_ERROR(metrics::ChangeKeptRows(rows, after, stamp, writer));
       rows = std::move(after);
@@ -304,7 +323,7 @@ Result<RebuildStats> RebuildProjections(const EventStore& from, const Projection
       std::inplace_merge(t.facts.begin(), t.facts.begin() + std::ptrdiff_t(mid), t.facts.end(),
                          TimelineBefore);
       ChildView view = ResolveChild(child_id, t);
-      if (end == held.facts.size()) AddSpellDeltas(view, +1, deltas);
+      if (end == held.facts.size()) AddCounterDeltas(view, +1, deltas);
       auto after = metrics::KeptRowEntriesOf(view);
       CARELEDGER_RETURN_IF_ERROR(metrics::ChangeKeptRows(rows, after, stamp, writer));
       rows = std::move(after);
@@ -600,58 +619,32 @@ Result<ClaDimension> ClaDimensionFromName(std::string_view name) {
                           "' (placement, legal_status)");
 }
 
+bool IsClaCounterDimension(std::string_view dimension) {
+  return std::find(std::begin(kCounterDimensions), std::end(kCounterDimensions), dimension) !=
+         std::end(kCounterDimensions);
+}
+
 Result<std::vector<ClaRow>> ClaAt(const EventStore& store, Date at, ClaDimension by) {
-  CARELEDGER_RETURN_IF_ERROR(metrics::CheckStateLayout(store));
-  auto owned_or = metrics::OwnedPartitions(store);
-  if (!owned_or.ok()) return owned_or.status();
-  const std::set<int32_t>& owned = *owned_or;
-  std::string_view dim = by == ClaDimension::kLegalStatus ? kDimLegalStatus : kDimPlacement;
-  const Date month = metrics::FirstOfMonth(at);
-  std::map<std::string, int64_t> counts;
-  // Adds the cells of one value dated in [from, to] (from the first when `from` is unset; the
-  // date and partition are the key's last six bytes, after the value and its \0).
-  auto add = [&](std::string_view dimension, std::string_view value, std::optional<Date> from,
-                 Date to) {
-    std::string begin = CounterPrefix(dimension), end;
-    begin.append(value);
-    begin.push_back('\0');
-    end = begin;
-    if (from) codec::PutBigEndian32(begin, codec::DaysKey(*from));
-    codec::PutBigEndian32(end, codec::DaysKey(to) + 1);
-    std::string group = by == ClaDimension::kNone ? std::string() : std::string(value);
-    return store.ScanStateRange(begin, end, [&](std::string_view key, std::string_view cell) {
-      const char* tail = key.data() + key.size() - 6;
-      int32_t partition = (uint8_t(tail[4]) << 8) | uint8_t(tail[5]);
-      if (owned.empty() || owned.count(partition)) counts[group] += DecodeCounter(cell);
-      return true;
-    });
-  };
-  // The values that have day cells, one seek each: a month whose cells net to nothing may
-  // have none of its own, while its days still count.
-  const std::string prefix = CounterPrefix(dim);
-  std::string next = prefix, stop = prefix;
-  stop.back() = '\1';
-  const std::string month_dim = std::string(kMonthOf) + std::string(dim);
-  for (;;) {
-    std::optional<std::string> value;
-    CARELEDGER_RETURN_IF_ERROR(
-        store.ScanStateRange(next, stop, [&](std::string_view key, std::string_view) {
-          if (key.size() >= prefix.size() + kCounterSuffix) {
-            value.emplace(key.substr(prefix.size(), key.size() - prefix.size() - kCounterSuffix));
-          }
-          return false;
-        }));
-    if (!value) break;
-    CARELEDGER_RETURN_IF_ERROR(add(month_dim, *value, std::nullopt, month - std::chrono::days{1}));
-    CARELEDGER_RETURN_IF_ERROR(add(dim, *value, month, at));
-    next = prefix + *value;
-    next.push_back('\1');  // past every cell of this value
+  if (by == ClaDimension::kNone) return ClaCountsAt(store, at, "");
+  return ClaCountsAt(store, at, by == ClaDimension::kLegalStatus ? kDimLegalStatus : kDimPlacement);
+}
+
+Result<std::vector<ClaRow>> ClaCountsAt(const EventStore& store, Date at,
+                                        std::string_view dimension) {
+  if (!dimension.empty() && !IsClaCounterDimension(dimension)) {
+    return Status::BadInput("no CLA counters by '" + std::string(dimension) + "'");
   }
+  const bool total = dimension.empty();
+  // The total is any one dimension's cells summed: placement's.
+  auto by_value = metrics::CountersOn(store, at, total ? kDimPlacement : dimension);
+  if (!by_value.ok()) return by_value.status();
+  std::map<std::string, int64_t> counts;
+  for (const auto& [value, n] : *by_value) counts[total ? std::string() : value] += n;
   std::vector<ClaRow> rows;
   for (auto& [group, n] : counts) {
     if (n != 0) rows.push_back({group, n});
   }
-  if (by == ClaDimension::kNone && rows.empty()) rows.push_back({"", 0});
+  if (total && rows.empty()) rows.push_back({"", 0});
   return rows;
 }
 

@@ -252,12 +252,19 @@ KeptRow SpanRow(RowKind kind, const ChildView& child, Date from, std::optional<D
   return row;
 }
 
-// Spells end on the day the child ceased to be looked after, which M1 counts as an ending.
+// Spells end on the day the child ceased to be looked after, which M1 counts as an ending. A
+// spell's details hold for all of it (a change cuts a new one), and so do the child's sex and
+// ethnicity: the row holds every child dimension but the age band (which moves on birthdays),
+// so that CLA on a day by those is a count of the rows, without the children.
 std::vector<KeptRow> CareSpellRows(const ChildView& child) {
   std::vector<KeptRow> rows;
   for (const auto& s : child.spells) {
-    if (!s.short_break)
-      rows.push_back(SpanRow(RowKind::kCareSpell, child, s.from, s.to, FormatDate(s.from)));
+    if (s.short_break) continue;
+    KeptRow& row =
+        rows.emplace_back(SpanRow(RowKind::kCareSpell, child, s.from, s.to, FormatDate(s.from)));
+    for (size_t i = 1; i < std::size(kChildDimensions); ++i) {
+      row.values[i] = DimensionValue(kRowDimensions[i], child, s.from, {});
+    }
   }
   return rows;
 }
@@ -426,6 +433,7 @@ Status ChangeKeptRows(const KeptRowEntries& before, const KeptRowEntries& after,
     codec::PutFixed64(kept, SecondsOf(stamp));
     kept.append(value);
     out.put(WasKey(key, *since), kept);
+    if (out.replaced) out.replaced(key, *since, value, stamp);
     return Status::Ok();
   };
   for (const auto& [key, value] : before) {
@@ -437,8 +445,13 @@ Status ChangeKeptRows(const KeptRowEntries& before, const KeptRowEntries& after,
   for (const auto& [key, value] : after) {
     auto old = before.find(key);
     if (old != before.end() && old->second == value) continue;
-    out.put(key, StoredRow(stamp, value));
-    if (out.written) out.written(key, stamp);
+    Instant since = stamp;
+    if (auto held = out.restored ? out.restored(key, value, stamp) : std::nullopt) {
+      out.remove(WasKey(key, *held));
+      since = *held;
+    }
+    out.put(key, StoredRow(since, value));
+    if (out.written) out.written(key, since);
   }
   return Status::Ok();
 }

@@ -145,36 +145,100 @@ std::vector<Figure> Counts(const RowAccumulator& r) {
   return out;
 }
 
+// The rows ingest keeps, read by date (as they stood at a past time, when asked); when a test
+// asks for the fold, the same rows recomputed from the timelines.
+Status ForEachRow(Run& r, RowKind kind, const Window& window,
+                  const std::function<void(const KeptRow&)>& visit) {
+  if (!r.query.fold) {
+    if (r.query.known_at) {
+      return ScanKeptRowsAsKnownAt(*r.store, kind, window, *r.query.known_at, visit);
+    }
+    return ScanKeptRows(*r.store, kind, window, visit);
+  }
+  return r.Children([&](const ChildView& c) {
+    for (const auto& row : KeptRowsOf(kind, c)) {
+      if (window.Contains(row.on)) visit(row);
+    }
+  });
+}
+
+Status ForEachOutcome(Run& r, const std::function<void(const KeptRow&)>& visit) {
+  return ForEachRow(r, RowKind::kOutcome, r.window, visit);
+}
+
+// The row's --by values, as Accumulator::Key gives them for a child.
+class RowGrouping {
+ public:
+  explicit RowGrouping(const std::vector<std::string>& by) {
+    // Prepare has checked every dimension against the metric's list, which these rows hold.
+    for (const auto& d : by) index_.push_back(RowDimensionIndex(d).value_or(0));
+  }
+  GroupKey Key(const KeptRow& row) const {
+    GroupKey key;
+    key.reserve(index_.size());
+    for (size_t i : index_) key.push_back(row.values[i]);
+    return key;
+  }
+
+ private:
+  std::vector<size_t> index_;
+};
+
 // ---- M1 ---------------------------------------------------------------------------------------
-// The live count on a day, from the counters ingest keeps (one short range scan, whatever the
+// The live count on a day, from the counters ingest keeps (a few short range scans, whatever the
 // number of children), where they hold the answer: no period, no --as-known-at (counters are
-// the state as ingested), no lineage (counters carry no event ids), and at most one of the two
-// dimensions they are kept by. metrics_cla_counters_test checks it against the fold below.
-std::optional<ClaDimension> CounterDimension(const Run& r) {
+// the state as ingested), no lineage (counters carry no event ids), and at most one dimension.
+// The cohort of a child looked after is "cla": the total. ClaFromCountersMatchesTheFold... in
+// metrics_population_test checks them against the fold below.
+std::optional<std::string> CounterDimension(const Run& r) {
   if (r.query.period || r.query.known_at || r.query.fold || r.cell || r.by.size() > 1) {
     return std::nullopt;
   }
-  if (r.by.empty()) return ClaDimension::kNone;
-  if (r.by[0] == "legal_status") return ClaDimension::kLegalStatus;
-  if (r.by[0] == "placement") return ClaDimension::kPlacement;
+  if (r.by.empty() || r.by[0] == "cohort") return std::string();
+  if (IsClaCounterDimension(r.by[0])) return r.by[0];
   return std::nullopt;
 }
 
-Status ClaFromCounters(Run& r, ClaDimension dimension) {
-  auto counts = ClaAt(*r.store, r.at, dimension);
+Status ClaFromCounters(Run& r, const std::string& dimension) {
+  auto counts = ClaCountsAt(*r.store, r.at, dimension);
   if (!counts.ok()) return counts.status();
   r.table.dimensions = r.by;
   r.table.measures = {"value"};
   for (const auto& row : *counts) {
     std::vector<std::string> groups;
-    if (dimension != ClaDimension::kNone) groups.push_back(row.group);
+    if (!r.by.empty()) {
+      if (row.children == 0) continue;  // the total's zero row: a cohort with nobody in it
+      groups.push_back(dimension.empty() ? "cla" : row.group);
+    }
     r.table.rows.push_back({std::move(groups), {Figure::Count(row.children)}});
   }
   return Status::Ok();
 }
 
+// CLA on a day by dimensions a spell holds throughout (all but the age band), live or as known
+// at a time: a count of the care-spell rows (as they stood then) open on the day. A spell row
+// is dated the day after its last day (`to` + 1) and holds its first day, and a child's spells
+// never overlap, so each child looked after on D has exactly one row with from <= D < on - 1.
+bool ClaFromSpellRows(Run& r, Status& status) {
+  if (r.query.period || r.query.fold || r.cell ||
+      std::find(r.by.begin(), r.by.end(), "age_band") != r.by.end()) {
+    return false;
+  }
+  auto acc = r.NewAccumulator({"children"});
+  RowGrouping grouping(r.by);
+  const uint32_t day = codec::DaysKey(r.at);
+  status = ForEachRow(r, RowKind::kCareSpell,
+                      Window{r.at + std::chrono::days{2}, kOpenSpan + std::chrono::days{1}},
+                      [&](const KeptRow& row) {
+                        if (uint64_t(row.number) <= day) acc.Add(grouping.Key(row), 0, 1);
+                      });
+  r.Emit(acc, {"children"}, Counts);
+  return true;
+}
+
 Status Cla(Run& r) {
   if (auto dimension = CounterDimension(r)) return ClaFromCounters(r, *dimension);
+  if (Status s = Status::Ok(); ClaFromSpellRows(r, s)) return s;
   if (!r.query.period) {
     auto acc = r.NewAccumulator({"children"});
     CARELEDGER_RETURN_IF_ERROR(
@@ -233,11 +297,63 @@ Status Cla(Run& r) {
 }
 
 // ---- M2 ---------------------------------------------------------------------------------------
+// Live, by nothing or one dimension, from the counters ingest keeps (care_leavers.cc); as known
+// at a time, by several dimensions, for lineage and as the oracle, the fold over the children
+// whose span rows say they may be care leavers on the day.
+std::vector<Figure> CareLeaverFigures(const std::vector<int64_t>& n) {
+  return {Figure::Count(n[0]), Figure::Count(n[1]), Figure::Percent(n[2], n[1]),
+          Figure::Percent(n[3], n[1]), Figure::Percent(n[4], n[1])};
+}
+
+const std::vector<std::string> kCareLeaverColumns = {
+    "care_leavers", "with_contact_12m", "in_touch_pct", "suitable_accommodation_pct", "eet_pct"};
+
+bool CareLeaversFromCounters(Run& r, Status& status) {
+  if (r.query.known_at || r.query.fold || r.cell || r.by.size() > 1) return false;
+  std::string_view dim = r.by.empty() ? "band" : std::string_view(r.by[0]);
+  // Dimensions with one value for every care leaver: the total, under that value.
+  std::optional<std::string> only;
+  if (dim == "cohort") only = "care_leaver";
+  if (dim == "legal_status" || dim == "placement" || dim == "provider" || dim == "area" ||
+      dim == "home_id") {
+    only = "not_looked_after";
+  }
+  if (only) dim = "band";
+  if (std::find(std::begin(kCareLeaverDimensions), std::end(kCareLeaverDimensions), dim) ==
+      std::end(kCareLeaverDimensions)) {
+    return false;
+  }
+  std::map<std::string, std::vector<int64_t>> rows;
+  for (size_t m = 0; m < kCareLeaverMeasures; ++m) {
+    auto counts = CountersOn(*r.store, r.at, CareLeaverCounter(m, dim));
+    if (!counts.ok()) {
+      status = counts.status();
+      return true;
+    }
+    for (const auto& [value, n] : *counts) {
+      std::string group = r.by.empty() ? "" : only.value_or(value);
+      auto& row = rows[group];
+      row.resize(kCareLeaverMeasures);
+      row[m] += n;
+    }
+  }
+  r.table.dimensions = r.by;
+  r.table.measures = kCareLeaverColumns;
+  if (r.by.empty() && rows.empty()) rows[""].resize(kCareLeaverMeasures);
+  for (const auto& [group, n] : rows) {
+    if (n[0] == 0 && !r.by.empty()) continue;  // nobody there (the fold makes no row)
+    std::vector<std::string> groups;
+    if (!r.by.empty()) groups.push_back(group);
+    r.table.rows.push_back({std::move(groups), CareLeaverFigures(n)});
+  }
+  return true;
+}
+
 Status CareLeavers(Run& r) {
+  if (Status s = Status::Ok(); CareLeaversFromCounters(r, s)) return s;
   enum { kLeavers, kContact, kInTouch, kSuitable, kEet };
   auto acc = r.NewAccumulator({"care_leavers", "with_contact", "in_touch", "suitable_accommodation",
                                "in_education_employment_training"});
-  Date year_ago = AddMonths(r.at, -12);
   CARELEDGER_RETURN_IF_ERROR(
       r.ChildrenIn(RowKind::kCareLeaverYears, r.AtDay(), [&](const ChildView& c) {
         if (!IsCareLeaverAt(c, r.at)) return;
@@ -249,75 +365,19 @@ Status CareLeavers(Run& r) {
           if (!s.short_break && !s.facts.empty()) last_spell_fact = s.facts.back();
         }
         acc.Add(key, kLeavers, 1, {c.registered, last_spell_fact});
-        const Fact* contact = nullptr;
-        for (const Fact* f : c.contacts) {
-          Date d = f->occurred_at.date;
-          if (d > year_ago && d <= r.at) contact = f;
-        }
-        if (!contact) return;
-        const EventData& d = contact->data;
-        acc.Add(key, kContact, 1, {contact});
-        if (d.in_touch == "YES") acc.Add(key, kInTouch, 1, {contact});
-        if (d.accommodation.size() == 2 && d.accommodation[1] == '1') {
-          acc.Add(key, kSuitable, 1, {contact});
-        }
-        if (!d.activity.empty() && (d.activity[0] == 'F' || d.activity[0] == 'P')) {
-          acc.Add(key, kEet, 1, {contact});
-        }
+        LeaverContact contact = LatestContact(c, r.at);
+        if (!contact.contact) return;
+        acc.Add(key, kContact, 1, {contact.contact});
+        if (contact.in_touch) acc.Add(key, kInTouch, 1, {contact.contact});
+        if (contact.suitable) acc.Add(key, kSuitable, 1, {contact.contact});
+        if (contact.eet) acc.Add(key, kEet, 1, {contact.contact});
       }));
-  r.Emit(
-      acc,
-      {"care_leavers", "with_contact_12m", "in_touch_pct", "suitable_accommodation_pct", "eet_pct"},
-      [](const RowAccumulator& a) {
-        const auto& n = a.counts;
-        return std::vector<Figure>{Figure::Count(n[kLeavers]), Figure::Count(n[kContact]),
-                                   Figure::Percent(n[kInTouch], n[kContact]),
-                                   Figure::Percent(n[kSuitable], n[kContact]),
-                                   Figure::Percent(n[kEet], n[kContact])};
-      });
+  r.Emit(acc, kCareLeaverColumns,
+         [](const RowAccumulator& a) { return CareLeaverFigures(a.counts); });
   return Status::Ok();
 }
 
 // ---- M3, M4, M11: offences with an outcome in the period ----------------------------------------
-// The rows ingest keeps, read by date (as they stood at a past time, when asked); when a test
-// asks for the fold, the same rows recomputed from the timelines.
-Status ForEachRow(Run& r, RowKind kind, const Window& window,
-                  const std::function<void(const KeptRow&)>& visit) {
-  if (!r.query.fold) {
-    if (r.query.known_at) {
-      return ScanKeptRowsAsKnownAt(*r.store, kind, window, *r.query.known_at, visit);
-    }
-    return ScanKeptRows(*r.store, kind, window, visit);
-  }
-  return r.Children([&](const ChildView& c) {
-    for (const auto& row : KeptRowsOf(kind, c)) {
-      if (window.Contains(row.on)) visit(row);
-    }
-  });
-}
-
-Status ForEachOutcome(Run& r, const std::function<void(const KeptRow&)>& visit) {
-  return ForEachRow(r, RowKind::kOutcome, r.window, visit);
-}
-
-// The row's --by values, as Accumulator::Key gives them for a child.
-class RowGrouping {
- public:
-  explicit RowGrouping(const std::vector<std::string>& by) {
-    // Prepare has checked every dimension against the metric's list, which these rows hold.
-    for (const auto& d : by) index_.push_back(RowDimensionIndex(d).value_or(0));
-  }
-  GroupKey Key(const KeptRow& row) const {
-    GroupKey key;
-    key.reserve(index_.size());
-    for (size_t i : index_) key.push_back(row.values[i]);
-    return key;
-  }
-
- private:
-  std::vector<size_t> index_;
-};
-
 Status Outcomes(Run& r) {
   auto acc = r.NewAccumulator({"offences", "at_placement"});
   RowGrouping grouping(r.by);

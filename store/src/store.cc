@@ -641,7 +641,8 @@ EventStore::Batch EventStore::NewBatchAfter(const Batch::Tail& tail) const {
   b.impl_->live = &impl_->live;
   b.first_sequence_ = b.next_sequence_ = tail.next_sequence;
   b.head_ = tail.head;
-  b.impl_->ingested_at = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+  b.impl_->ingested_at = std::chrono::floor<std::chrono::seconds>(
+      impl_->options.clock ? impl_->options.clock() : std::chrono::system_clock::now());
   return b;
 }
 

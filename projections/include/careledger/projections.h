@@ -170,6 +170,7 @@ class Projector {
     previous_.clear();
     previous_counters_.clear();
     previous_row_since_.clear();
+    replaced_.clear();
   }
 
  private:
@@ -182,6 +183,13 @@ class Projector {
   std::unordered_map<std::string, int64_t> previous_counters_;
   // Kept row → when the last batch gave it its value (read back when a row changes again).
   std::unordered_map<std::string, Instant> previous_row_since_;
+  // Kept row → the value it held before a batch replaced it, while batches of that second may
+  // still give it back (then it held all along, as a rebuild of the second at once sees it).
+  struct Replaced {
+    Instant stamp, since;
+    std::string value;
+  };
+  std::unordered_map<std::string, Replaced> replaced_;
   bool overlapping_ = true;
   bool layout_checked_ = false;  // the state is in the layout this fold writes
 };
@@ -205,8 +213,8 @@ struct RebuildStats {
 // Folds the log of `from` into projection state: the state Projector::Apply leaves after
 // folding the same log (the same ProjectionStateHash). Every record is parsed again; one that
 // no longer parses is a Fatal error naming its sequence. Only what the kept figures need is held
-// in memory: each child's facts that shape them (everything but contacts, missing episodes and
-// youth justice cases), so it grows with the store (replay, StateRebuild, does not). With
+// in memory: each child's facts that shape them (everything but return interviews), so it grows
+// with the store (replay, StateRebuild, does not). With
 // `known_at`, only the records
 // ingested by then (the state as it was at that time).
 Result<RebuildStats> RebuildProjections(const EventStore& from, const ProjectionSink& sink,
@@ -287,6 +295,11 @@ struct ClaRow {
 // M1 "CLA at D" from the counters (no scan of timelines): by one dimension, over the partitions
 // the store is assigned. Groups with no children are left out; rows are in group order.
 Result<std::vector<ClaRow>> ClaAt(const EventStore& store, Date at, ClaDimension by);
+// The same by any dimension the counters are kept by ("" for none; IsClaCounterDimension):
+// every child dimension but the cohort, judged on D.
+bool IsClaCounterDimension(std::string_view dimension);
+Result<std::vector<ClaRow>> ClaCountsAt(const EventStore& store, Date at,
+                                        std::string_view dimension);
 
 // ---- Metrics (spec/metrics.md) ------------------------------------------------------------
 // What a figure is: a count, a percentage of two counts, a rate, a ratio or an average.

@@ -45,6 +45,9 @@ struct StoreOptions {
   // Flushes and compactions run beside ingest; the machines we size for have two cores.
   int background_threads = 2;
   int max_open_files = 512;
+  // What stamps each batch as ingested (whole seconds are kept); the system clock when empty.
+  // Tests set it to place batches in the seconds they need.
+  std::function<Instant()> clock = {};
 };
 
 // Offsets [from, to) of a partition that the store never held and the broker no longer has
