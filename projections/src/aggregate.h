@@ -8,6 +8,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "careledger/projections.h"
@@ -79,21 +80,70 @@ std::optional<CalloutMeasure> CalloutMeasureOf(std::string_view reason);
 // ---- Counters that ingest keeps (counters.cc) ----------------------------------------------
 inline constexpr std::string_view kCounterPrefix{"cla\0", 4};
 inline constexpr size_t kCounterSuffix = 1 + 4 + 2;  // \0, days key, partition
-// Counter cell → the change a batch makes to it.
-using Deltas = std::map<std::string, int64_t>;
+// Counter cell → the change a batch makes to it. Hashed: a rebuild gathers millions of cells
+// with long common prefixes, which an ordered map spent most of its time comparing.
+using Deltas = std::unordered_map<std::string, int64_t>;
+// The cells that change (delta not zero), in key order.
+std::vector<std::pair<std::string_view, int64_t>> SortedChanges(const Deltas& deltas);
 std::string CounterKey(std::string_view dimension, std::string_view value, Date d,
                        int32_t partition);
 // The first day on which the child (with a date of birth) is `age`: AgeAt's own rule decides a
 // 29 February birthday.
 Date BirthdayOf(const ChildView& child, int age);
-// Adds `sign` to (dimension, value) on each day of [from, to) (to = Date::max(): still open):
-// +sign on `from` and −sign on `to`, in the day's and the month's cells.
-void AddSpan(Deltas& out, std::string_view dimension, std::string_view value, Date from, Date to,
-             int32_t partition, int64_t sign);
+// What one child adds to the counter cells: (cell, amount), in key order once Settle()d.
+using Contribution = std::vector<std::pair<std::string, int64_t>>;
+// Counts (dimension, value) on each day of [from, to) (to = Date::max(): still open): +1 on
+// `from` and −1 on `to`, in the day's and the month's cells.
+void AddSpan(Contribution& out, std::string_view dimension, std::string_view value, Date from,
+             Date to, int32_t partition);
+// One dimension's spans of a child, given in date order: a span that starts where the last one
+// ended with the same value continues it, so a change elsewhere (a new placement, a contact)
+// makes no cells here. Finish() (or the destructor) adds the last.
+class SpanMerger {
+ public:
+  SpanMerger(Contribution& out, std::string dimension, int32_t partition)
+      : out_(out), dimension_(std::move(dimension)), partition_(partition) {}
+  ~SpanMerger() { Finish(); }
+  SpanMerger(const SpanMerger&) = delete;
+  SpanMerger& operator=(const SpanMerger&) = delete;
+  void Add(Date from, Date to, std::string_view value) {
+    if (open_ && to_ == from && value_ == value) {
+      to_ = to;
+      return;
+    }
+    Finish();
+    open_ = true;
+    from_ = from;
+    to_ = to;
+    value_.assign(value);
+  }
+  void Finish() {
+    if (open_) AddSpan(out_, dimension_, value_, from_, to_, partition_);
+    open_ = false;
+  }
+
+ private:
+  Contribution& out_;
+  std::string dimension_;
+  int32_t partition_;
+  bool open_ = false;
+  Date from_{}, to_{};
+  std::string value_;
+};
+// Sorts by cell, adds up each cell's amounts, drops those that come to nothing.
+void Settle(Contribution& c);
+// Adds `after` − `before` (both settled) to the batch's deltas: a child's contribution before
+// and after a batch differs in a few cells, and only those are touched.
+void AddDifference(const Contribution& before, const Contribution& after, Deltas& out);
 // Each value of `dimension` → its count on `at`, over the partitions the store answers for
 // (a value whose cells net to zero reads as 0).
 Result<std::map<std::string, int64_t>> CountersOn(const EventStore& store, Date at,
                                                   std::string_view dimension);
+
+// The ethnicity group of an ethnicity value as a dimension shows it ("unknown" for none).
+inline std::string GroupOfEthnicity(std::string_view ethnicity) {
+  return std::string(EthnicityGroup(ethnicity).value_or("unknown"));
+}
 
 // ---- M2 care leavers (care_leavers.cc) ---------------------------------------------------------
 // The latest contact in the 12 months to `at` (none: null), and what it says.
@@ -107,12 +157,12 @@ LeaverContact LatestContact(const ChildView& child, Date at);
 inline constexpr size_t kCareLeaverMeasures = 5;
 // The dimensions a care leaver's counters are kept by; every other child dimension has one
 // value for a care leaver (cohort: care_leaver; the placement's: not_looked_after).
-inline constexpr std::string_view kCareLeaverDimensions[] = {"band", "age_band", "sex", "ethnicity",
-                                                             "ethnicity_group"};
+// The age band and the ethnicity group are read from the band's and the ethnicity's counters.
+inline constexpr std::string_view kCareLeaverDimensions[] = {"band", "sex", "ethnicity"};
 // The counter dimension of a measure by a dimension.
 std::string CareLeaverCounter(size_t measure, std::string_view dimension);
-// The child's care-leaver counters, times `sign`.
-void AddCareLeaverDeltas(const ChildView& child, int64_t sign, Deltas& out);
+// The child's care-leaver counters.
+void AddCareLeaverCounters(const ChildView& child, Contribution& out);
 
 // ---- Rows that ingest keeps ---------------------------------------------------------------
 // A dated contribution of one child to a figure over a period, kept in the state by the ingest

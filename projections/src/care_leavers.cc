@@ -10,6 +10,7 @@
 // cells, not the children.
 #include <algorithm>
 #include <array>
+#include <memory>
 
 #include "aggregate.h"
 
@@ -70,7 +71,7 @@ std::string CareLeaverCounter(size_t measure, std::string_view dimension) {
   return "leaver:" + std::to_string(measure) + ":" + std::string(dimension);
 }
 
-void AddCareLeaverDeltas(const ChildView& child, int64_t sign, Deltas& out) {
+void AddCareLeaverCounters(const ChildView& child, Contribution& out) {
   if (!child.dob) return;
   // Never looked after after the 16th birthday: never a care leaver.
   Date sixteenth = BirthdayOf(child, 16);
@@ -94,13 +95,21 @@ void AddCareLeaverDeltas(const ChildView& child, int64_t sign, Deltas& out) {
   // Before the 16th birthday nobody is a care leaver, and after the 26th nobody is.
   days.erase(std::remove_if(days.begin(), days.end(), [&](Date d) { return d < sixteenth; }),
              days.end());
-  auto emit = [&](const Standing& s, Date from, Date to) {
+  // One merger for each measure and dimension: a new contact changes the in-touch measures,
+  // not the count of care leavers by band.
+  std::vector<std::unique_ptr<SpanMerger>> spans;
+  for (size_t m = 0; m < kCareLeaverMeasures; ++m) {
+    for (std::string_view dim : kCareLeaverDimensions) {
+      spans.push_back(
+          std::make_unique<SpanMerger>(out, CareLeaverCounter(m, dim), child.partition));
+    }
+  }
+  auto add = [&](const Standing& s, Date from, Date to) {
     if (!s.leaver) return;
     for (size_t m = 0; m < kCareLeaverMeasures; ++m) {
       if (!s.measures[m]) continue;
       for (size_t i = 0; i < s.values.size(); ++i) {
-        AddSpan(out, CareLeaverCounter(m, kCareLeaverDimensions[i]), s.values[i], from, to,
-                child.partition, sign);
+        spans[m * s.values.size() + i]->Add(from, to, s.values[i]);
       }
     }
   };
@@ -109,11 +118,11 @@ void AddCareLeaverDeltas(const ChildView& child, int64_t sign, Deltas& out) {
   for (Date d : days) {
     Standing now = StandingOn(child, d);
     if (now == current) continue;
-    emit(current, since, d);
+    add(current, since, d);
     current = std::move(now);
     since = d;
   }
-  emit(current, since, Date::max());
+  add(current, since, Date::max());
 }
 
 }  // namespace careledger::metrics

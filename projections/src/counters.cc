@@ -5,6 +5,7 @@
 // Layout: "cla" \0 dimension \0 value \0 <days key (4)> <partition (2)> → the day's delta;
 // "cla" \0 "month:" dimension \0 value \0 <days key of the 1st (4)> <partition (2)> → the
 // month's. (The prefix is M1's, which was the first to be kept; the dimension names the figure.)
+#include <algorithm>
 #include <optional>
 
 #include "aggregate.h"
@@ -35,20 +36,63 @@ std::string CounterKey(std::string_view dimension, std::string_view value, Date 
   return k;
 }
 
+std::vector<std::pair<std::string_view, int64_t>> SortedChanges(const Deltas& deltas) {
+  std::vector<std::pair<std::string_view, int64_t>> out;
+  out.reserve(deltas.size());
+  for (const auto& [key, delta] : deltas) {
+    if (delta != 0) out.emplace_back(key, delta);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 Date BirthdayOf(const ChildView& child, int age) {
   Date d = AddMonths(*child.dob, 12 * age);
   while (AgeAt(child, d).value_or(age) < age) d += std::chrono::days{1};
   return d;
 }
 
-void AddSpan(Deltas& out, std::string_view dimension, std::string_view value, Date from, Date to,
-             int32_t partition, int64_t sign) {
+void AddSpan(Contribution& out, std::string_view dimension, std::string_view value, Date from,
+             Date to, int32_t partition) {
   std::string month_dim = std::string(kMonthOf) + std::string(dimension);
-  out[CounterKey(dimension, value, from, partition)] += sign;
-  out[CounterKey(month_dim, value, FirstOfMonth(from), partition)] += sign;
+  out.emplace_back(CounterKey(dimension, value, from, partition), 1);
+  out.emplace_back(CounterKey(month_dim, value, FirstOfMonth(from), partition), 1);
   if (to == Date::max()) return;
-  out[CounterKey(dimension, value, to, partition)] -= sign;
-  out[CounterKey(month_dim, value, FirstOfMonth(to), partition)] -= sign;
+  out.emplace_back(CounterKey(dimension, value, to, partition), -1);
+  out.emplace_back(CounterKey(month_dim, value, FirstOfMonth(to), partition), -1);
+}
+
+void Settle(Contribution& c) {
+  std::sort(c.begin(), c.end());
+  size_t kept = 0;
+  for (size_t i = 0; i < c.size();) {
+    size_t j = i;
+    int64_t sum = 0;
+    for (; j < c.size() && c[j].first == c[i].first; ++j) sum += c[j].second;
+    if (sum != 0) {
+      if (kept != i) c[kept].first = std::move(c[i].first);
+      c[kept++].second = sum;
+    }
+    i = j;
+  }
+  c.resize(kept);
+}
+
+void AddDifference(const Contribution& before, const Contribution& after, Deltas& out) {
+  size_t i = 0, j = 0;
+  while (i < before.size() || j < after.size()) {
+    if (j == after.size() || (i < before.size() && before[i].first < after[j].first)) {
+      out[before[i].first] -= before[i].second;
+      ++i;
+    } else if (i == before.size() || after[j].first < before[i].first) {
+      out[after[j].first] += after[j].second;
+      ++j;
+    } else {
+      if (int64_t d = after[j].second - before[i].second; d != 0) out[after[j].first] += d;
+      ++i;
+      ++j;
+    }
+  }
 }
 
 Result<std::map<std::string, int64_t>> CountersOn(const EventStore& store, Date at,

@@ -319,6 +319,19 @@ bool CareLeaversFromCounters(Run& r, Status& status) {
     only = "not_looked_after";
   }
   if (only) dim = "band";
+  // Read from the counters of the dimension they are a function of.
+  std::function<std::string(std::string_view)> value_of = [](std::string_view v) {
+    return std::string(v);
+  };
+  if (dim == "age_band") {
+    dim = "band";
+    value_of = [](std::string_view band) {
+      return std::string(band == "18" || band == "19-21" ? "18-21" : band);
+    };
+  } else if (dim == "ethnicity_group") {
+    dim = "ethnicity";
+    value_of = GroupOfEthnicity;
+  }
   if (std::find(std::begin(kCareLeaverDimensions), std::end(kCareLeaverDimensions), dim) ==
       std::end(kCareLeaverDimensions)) {
     return false;
@@ -331,7 +344,7 @@ bool CareLeaversFromCounters(Run& r, Status& status) {
       return true;
     }
     for (const auto& [value, n] : *counts) {
-      std::string group = r.by.empty() ? "" : only.value_or(value);
+      std::string group = r.by.empty() ? "" : only.value_or(value_of(value));
       auto& row = rows[group];
       row.resize(kCareLeaverMeasures);
       row[m] += n;
