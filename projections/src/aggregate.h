@@ -182,7 +182,8 @@ enum class RowKind : char {
   kCareSpell = 's',        // M1: a spell of care, to the day it ended
   kCareLeaverYears = 'l',  // M2: from the 16th birthday to the 26th, for a child in care after
                            // the 16th
-  kMissingEpisode = 'e',   // M7: an episode, from its report to the day of its return
+  kMissingEpisode = 'e',   // M7: an episode, from its report to the day of its return,
+                           // judged on the day it was reported, with its return and interview
   kYjsCase = 'j',          // M9: a youth justice case, from its opening to the day it closed
 };
 inline constexpr RowKind kRowKinds[] = {
@@ -203,14 +204,18 @@ inline constexpr int64_t kInOc2Cohort = 1, kFormalInYear = 2;
 // in that order; number: the reoffences counted from it; event ids: its own, "", the
 // reoffences').
 
-// The dimensions a row holds, in KeptRow::values order: the child's, then the offence's.
+// The dimensions a row holds, in KeptRow::values order: the child's, then the offence's, then a
+// missing episode's. A row leaves the values of the dimensions its kind has not empty
+// (JudgeDimensions).
 inline constexpr std::string_view kRowDimensions[] = {
     "age_band",        "sex",          "ethnicity",
     "ethnicity_group", "cohort",       "legal_status",
     "placement",       "provider",     "area",
     "home_id",         "tier",         "disposal",
-    "offence_group",   "at_placement", "exploitation_risk"};
+    "offence_group",   "at_placement", "exploitation_risk",
+    "category",        "risk"};
 inline constexpr size_t kRowDimensionCount = std::size(kRowDimensions);
+inline constexpr size_t kOffenceDimensionsEnd = 15;  // "category": a missing episode's
 
 struct KeptRow {
   RowKind kind = RowKind::kOutcome;
@@ -220,6 +225,10 @@ struct KeptRow {
   std::array<std::string, kRowDimensionCount> values;  // in kRowDimensions order
   bool at_placement = false, informal = false;
   int64_t number = 0;  // kFirstFormal: age; kCallout: the measure; kYearEnding: the flags
+  // kMissingEpisode: whether the child came back, and the seconds from report to return; the
+  // return interview: offered, accepted, held within 72 hours of the return.
+  bool returned = false, offered = false, accepted = false, within_72h = false;
+  int64_t seconds_away = 0;
   // The events behind it, for lineage. kYearEnding: the registration (or ""), then the first
   // formal outcome's events.
   std::vector<std::string> event_ids;

@@ -77,32 +77,16 @@ bool ShapesCounters(const Fact& f) {
   }
 }
 
-// Whether a fact can change what ingest keeps for its child: the counters (care events, and
-// care leavers' contacts) or the kept rows (offences, their outcomes, call-outs, what a row
-// judges on its date: registration, care, exploitation risk, and the dates of span rows:
-// missing episodes, youth justice cases), and any correction or version (which may stand for
-// one). Return interviews only matter to the fold that runs over the children the span rows
-// name.
-bool ShapesKeptFigures(const Fact& f) {
-  switch (f.type) {
-    case EventType::kMissingReturnInterview:
-      return !f.supersedes.empty() || !f.source_key.empty();
-    default:
-      return true;
-  }
-}
-
 // The projection state's layout, kept beside it: a store whose state predates the outcome rows
 // would otherwise answer every query over kept rows with nothing.
 constexpr std::string_view kLayoutKey{"layout\0", 7};
 constexpr std::string_view kLayout =
-    "7: cla counters by day and month and every child dimension, kept rows, span rows, the values "
-    "rows held before";
+    "8: cla counters by day and month and every child dimension, kept rows, span rows, the values "
+    "rows held before, missing episodes' figures in their rows";
 
 // A child's partition is the one its latest-ingested fact came from (facts are stored in
-// timeline order, not arrival order). What ingest keeps for it is kept under the partition of
-// its latest-ingested fact that shapes the kept figures, so that Apply and the rebuild agree on
-// it even if the partitions were ever reassigned.
+// timeline order, not arrival order). What ingest keeps for it is kept under that partition, so
+// that Apply and the rebuild agree on it even if the partitions were ever reassigned.
 struct LatestPartition {
   uint64_t sequence = 0;
   bool any = false;
@@ -126,7 +110,7 @@ Status LoadTimeline(const EventStore& store, std::string_view family, std::strin
         int32_t partition = 0;
         failure = DecodeFact(value, f, partition);
         if (!failure.ok()) return false;
-        if (ShapesKeptFigures(f)) latest.See(f, partition, out.partition);
+        latest.See(f, partition, out.partition);
         return true;
       },
       family));
@@ -141,10 +125,9 @@ Status Projector::Apply(const std::vector<AcceptedEvent>& events, EventStore::Ba
   // written.
   struct Touched {
     int32_t partition = 0;
-    bool shapes = false;
-    bool counters = false;                   // some fact may change its counters
-    std::vector<Fact> facts;                 // all of the child's facts in this batch
-    std::vector<int32_t> shaping_partition;  // each fact's partition if it shapes them, or -1
+    bool counters = false;              // some fact may change its counters
+    std::vector<Fact> facts;            // all of the child's facts in this batch
+    std::vector<int32_t> partition_of;  // each fact's
   };
   std::unordered_map<std::string_view, Touched> touched;
   touched.reserve(events.size());
@@ -159,12 +142,8 @@ Status Projector::Apply(const std::vector<AcceptedEvent>& events, EventStore::Ba
     Fact fact = FactFromEnvelope(e, ev.sequence, ev.ingested_at);
     batch.PutState(FactKey(e.child_id, fact), EncodeFact(fact, ev.partition));
     Touched& t = touched[e.child_id];
-    bool shapes = ShapesKeptFigures(fact);
-    if (shapes) {
-      t.partition = ev.partition;
-      t.shapes = true;
-    }
-    t.shaping_partition.push_back(shapes ? ev.partition : -1);
+    t.partition = ev.partition;
+    t.partition_of.push_back(ev.partition);
     t.counters = t.counters || ShapesCounters(fact);
     t.facts.push_back(std::move(fact));
   }
@@ -184,7 +163,6 @@ Status Projector::Apply(const std::vector<AcceptedEvent>& events, EventStore::Ba
   std::unordered_map<std::string, Timeline> next;
   std::unordered_map<std::string, Instant> row_since;  // rows this batch gives a value
   for (auto& [child_id, t] : touched) {
-    if (!t.shapes) continue;
     Timeline timeline;
     if (auto in_flight = previous_.find(std::string(child_id)); in_flight != previous_.end()) {
       timeline = std::move(in_flight->second);
@@ -234,19 +212,14 @@ Status Projector::Apply(const std::vector<AcceptedEvent>& events, EventStore::Ba
     for (size_t run = 0; run < t.facts.size();) {
       Instant stamp = t.facts[run].ingested_at;
       size_t end = run;
-      bool shapes = false;
       while (end < t.facts.size() && t.facts[end].ingested_at == stamp) ++end;
       for (; run < end; ++run) {
-        if (t.shaping_partition[run] >= 0) {
-          timeline.partition = t.shaping_partition[run];
-          shapes = true;
-        }
+        timeline.partition = t.partition_of[run];
         AddFact(timeline, std::move(t.facts[run]));
       }
-      bool last = run == t.facts.size();
-      if (!shapes && !last) continue;
       ChildView is = ResolveChild(child_id, timeline);
-      if (last && counters) metrics::AddDifference(counted, CounterContribution(is), deltas);
+      if (run == t.facts.size() && counters)
+        metrics::AddDifference(counted, CounterContribution(is), deltas);
       auto after = metrics::KeptRowEntriesOf(is);
       CARELEDGER_RETURN_IF_ERROR(metrics::ChangeKeptRows(rows, after, stamp, writer));
       rows = std::move(after);
@@ -285,7 +258,7 @@ Result<RebuildStats> RebuildProjections(const EventStore& from, const Projection
   // receiver) held; a clock far ahead keeps the rebuild from rejecting it now.
   EnvelopeParser parser(
       ParserOptions{.now = Instant{std::chrono::sys_days{std::chrono::year{9000} / 1 / 1}}});
-  // Only the facts that shape the kept figures are held; everything else is written and gone.
+  // Each child's facts, held until the scan ends.
   struct Held {
     std::vector<Fact> facts;          // in log order
     std::vector<int32_t> partitions;  // each fact's
@@ -304,11 +277,9 @@ Result<RebuildStats> RebuildProjections(const EventStore& from, const Projection
     Fact fact = FactFromEnvelope(env, rec.sequence, rec.ingested_at);
     failure = sink.put_state(FactKey(env.child_id, fact), EncodeFact(fact, rec.partition));
     if (!failure.ok()) return false;
-    if (ShapesKeptFigures(fact)) {
-      Held& h = kept[env.child_id];
-      h.facts.push_back(std::move(fact));
-      h.partitions.push_back(rec.partition);
-    }
+    Held& h = kept[env.child_id];
+    h.facts.push_back(std::move(fact));
+    h.partitions.push_back(rec.partition);
     ++stats.records;
     return true;
   }));

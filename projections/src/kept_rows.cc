@@ -46,8 +46,10 @@ std::string EncodeRow(const KeptRow& row) {
   std::string v;
   v.push_back(char((row.partition >> 8) & 0xff));
   v.push_back(char(row.partition & 0xff));
-  v.push_back(char((row.at_placement ? 1 : 0) | (row.informal ? 2 : 0)));
+  v.push_back(char((row.at_placement ? 1 : 0) | (row.informal ? 2 : 0) | (row.returned ? 4 : 0) |
+                   (row.offered ? 8 : 0) | (row.accepted ? 16 : 0) | (row.within_72h ? 32 : 0)));
   codec::PutFixed64(v, uint64_t(row.number));
+  if (row.kind == RowKind::kMissingEpisode) codec::PutFixed64(v, uint64_t(row.seconds_away));
   for (const auto& value : row.values) codec::PutKeyPart(v, value);
   for (const auto& id : row.event_ids) codec::PutKeyPart(v, id);
   return v;
@@ -72,8 +74,17 @@ bool DecodeRow(std::string_view key, std::string_view value, KeptRow& row,
   row.partition = (uint8_t(value[0]) << 8) | uint8_t(value[1]);
   row.at_placement = value[2] & 1;
   row.informal = value[2] & 2;
+  row.returned = value[2] & 4;
+  row.offered = value[2] & 8;
+  row.accepted = value[2] & 16;
+  row.within_72h = value[2] & 32;
   row.number = int64_t(codec::GetFixed64(value.data() + 3));
   value.remove_prefix(11);
+  if (row.kind == RowKind::kMissingEpisode) {
+    if (value.size() < 8) return false;
+    row.seconds_away = int64_t(codec::GetFixed64(value.data()));
+    value.remove_prefix(8);
+  }
   for (auto& v : row.values) {
     if (!codec::GetKeyPart(value, part)) return false;
     v.assign(part);
@@ -89,6 +100,8 @@ bool DecodeRow(std::string_view key, std::string_view value, KeptRow& row,
     return row.number >= 0 && row.number <= int64_t(CalloutMeasure::kOffenceAtPlacement) &&
            !row.event_ids.empty();
   }
+  // An episode row names its report, return and interview (M7 reads all three).
+  if (row.kind == RowKind::kMissingEpisode) return row.event_ids.size() == 3;
   return true;
 }
 
@@ -117,15 +130,25 @@ std::string WasKey(std::string_view row_key, Instant since) {
   return k;
 }
 
+// The dimensions a row of its kind holds, judged on `on` (the child's, then those in `extras`):
+// a missing episode's are the child's and its own, every other row's the child's and the
+// offence's (empty where no offence, as DimensionValue judges a child with none).
+void JudgeDimensions(const ChildView& child, Date on, const Extras& extras, KeptRow& row) {
+  const bool episode = row.kind == RowKind::kMissingEpisode;
+  for (size_t i = 0; i < kRowDimensionCount; ++i) {
+    bool child_dim = i < std::size(kChildDimensions);
+    if (!child_dim && episode != (i >= kOffenceDimensionsEnd)) continue;
+    row.values[i] = DimensionValue(kRowDimensions[i], child, on, extras);
+  }
+}
+
 // The child's dimensions judged on `on`, then the offence's.
-void JudgeDimensions(const ChildView& child, const Offence& o, Date on, KeptRow& row) {
+void JudgeOffence(const ChildView& child, const Offence& o, Date on, KeptRow& row) {
   Extras extras = OffenceExtras(o);
   auto level = ExploitationRiskAt(child, on);
   extras.emplace_back("exploitation_risk",
                       level == "medium" || level == "high" ? "medium_or_high" : "other");
-  for (size_t i = 0; i < kRowDimensionCount; ++i) {
-    row.values[i] = DimensionValue(kRowDimensions[i], child, on, extras);
-  }
+  JudgeDimensions(child, on, extras, row);
   row.at_placement = o.recorded && o.recorded->data.at_placement.value_or(false);
   row.informal = IsInformalTier(o.disposal);
   for (const Fact* f : OffenceFacts(child, o)) row.event_ids.push_back(f->event_id);
@@ -146,7 +169,7 @@ std::vector<KeptRow> OutcomeRows(const ChildView& child) {
   for (const auto& o : child.offences) {
     if (!o.final) continue;
     rows.push_back(NewRow(RowKind::kOutcome, child, o.decided, o.offence_id));
-    JudgeDimensions(child, o, OffenceDate(o), rows.back());
+    JudgeOffence(child, o, OffenceDate(o), rows.back());
   }
   return rows;
 }
@@ -158,7 +181,7 @@ std::vector<KeptRow> FirstFormalRows(const ChildView& child) {
   if (!age || *age < 10 || *age > 17) return {};
   std::vector<KeptRow> rows{
       NewRow(RowKind::kFirstFormal, child, first->decided, first->offence_id)};
-  JudgeDimensions(child, *first, first->decided, rows.back());
+  JudgeOffence(child, *first, first->decided, rows.back());
   rows.back().number = *age;
   return rows;
 }
@@ -179,9 +202,7 @@ std::vector<KeptRow> YearEndingRows(const ChildView& child) {
     bool in_cohort = InOc2Cohort(child, y);
     if (!in_cohort && formal.empty()) continue;
     KeptRow& row = rows.emplace_back(NewRow(RowKind::kYearEnding, child, end, ""));
-    for (size_t i = 0; i < kRowDimensionCount; ++i) {
-      row.values[i] = DimensionValue(kRowDimensions[i], child, end, {});
-    }
+    JudgeDimensions(child, end, {}, row);
     row.number = (in_cohort ? kInOc2Cohort : 0) | (formal.empty() ? 0 : kFormalInYear);
     row.event_ids.emplace_back(child.registered ? child.registered->event_id : "");
     if (!formal.empty()) {
@@ -203,9 +224,7 @@ std::vector<KeptRow> ReoffenceRows(const ChildView& child) {
     std::snprintf(ordinal, sizeof ordinal, "%06zu:", n);
     KeptRow& row = rows.emplace_back(
         NewRow(RowKind::kReoffence, child, index->decided, ordinal + index->offence_id));
-    for (size_t i = 0; i < kRowDimensionCount; ++i) {
-      row.values[i] = DimensionValue(kRowDimensions[i], child, index->decided, {});
-    }
+    JudgeDimensions(child, index->decided, {}, row);
     for (const Fact* f : OffenceFacts(child, *index)) row.event_ids.push_back(f->event_id);
     row.event_ids.emplace_back();
     Date offences_until = AddMonths(index->decided, 12);
@@ -286,14 +305,38 @@ std::vector<KeptRow> CareLeaverYearsRows(const ChildView& child) {
   return {SpanRow(RowKind::kCareLeaverYears, child, *first_left, twenty_sixth, "")};
 }
 
+// Everything M7 counts of an episode, so that a period's figures are a read of the rows ending
+// after it starts: judged on the day of the report (the home it went from, or failing that the
+// placement's then), its return and the time away, and its return interview.
 std::vector<KeptRow> MissingEpisodeRows(const ChildView& child) {
   std::vector<KeptRow> rows;
   for (const auto& e : child.missing) {
     if (!e.reported) continue;
+    const Date reported = e.reported->occurred_at.date;
     std::optional<Date> back;
-    if (e.returned) back = std::max(e.returned->occurred_at.date, e.reported->occurred_at.date);
-    rows.push_back(SpanRow(RowKind::kMissingEpisode, child, e.reported->occurred_at.date, back,
-                           e.reported->event_id));
+    if (e.returned) back = std::max(e.returned->occurred_at.date, reported);
+    KeptRow& row = rows.emplace_back(
+        SpanRow(RowKind::kMissingEpisode, child, reported, back, e.reported->event_id));
+    const EventData& d = e.reported->data;
+    const CareSpell* spell = ClaSpellAt(child, reported);
+    std::string home = d.from_home_id.empty() && spell ? spell->home_id : d.from_home_id;
+    JudgeDimensions(child, reported,
+                    {{"category", d.category},
+                     {"risk", d.risk},
+                     {"home_id", home.empty() ? std::string("none") : home}},
+                    row);
+    row.event_ids = {e.reported->event_id, e.returned ? e.returned->event_id : "",
+                     e.interview ? e.interview->event_id : ""};
+    if (!e.returned) continue;
+    const Instant came_back = e.returned->occurred_at.instant;
+    row.returned = true;
+    row.seconds_away = (came_back - e.reported->occurred_at.instant).count();
+    if (!e.interview) continue;
+    const EventData& i = e.interview->data;
+    row.offered = i.offered.value_or(false);
+    row.accepted = i.accepted.value_or(false);
+    row.within_72h = i.held_at && i.held_at->instant >= came_back &&
+                     i.held_at->instant - came_back <= std::chrono::hours{72};
   }
   return rows;
 }

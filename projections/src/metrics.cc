@@ -494,44 +494,48 @@ Status FirstTimeEntrants(Run& r) {
 }
 
 // ---- M7 -----------------------------------------------------------------------------------------
+// The episode rows ending on or after the period's first day: those reported in it, and those
+// still open at its end (reported before it ends and back, if at all, on or after its end).
 Status Missing(Run& r) {
   enum { kEpisodes, kChildren, kThreePlus, kReturned, kOpen, kOffered, kAccepted, kWithin72 };
   auto acc =
       r.NewAccumulator({"episodes", "children", "children_3_plus", "returned", "open_at_end",
                         "interviews_offered", "interviews_accepted", "interviews_within_72h"});
   const Window& w = r.window;
-  CARELEDGER_RETURN_IF_ERROR(r.ChildrenIn(RowKind::kMissingEpisode, w, [&](const ChildView& c) {
-    acc.Begin();
-    std::map<GroupKey, int> per_row;
-    for (const auto& e : c.missing) {
-      if (!e.reported) continue;
-      Date reported = e.reported->occurred_at.date;
-      const EventData& d = e.reported->data;
-      const CareSpell* spell = ClaSpellAt(c, reported);
-      std::string home = d.from_home_id.empty() && spell ? spell->home_id : d.from_home_id;
-      Extras extras{
-          {"category", d.category}, {"risk", d.risk}, {"home_id", std::string(Or(home, "none"))}};
-      auto key = acc.Key(c, reported, extras);
-      bool open_at_end = reported < w.to && (!e.returned || e.returned->occurred_at.date >= w.to);
-      if (open_at_end) acc.Add(key, kOpen, 1, {e.reported});
-      if (!w.Contains(reported)) continue;
-      acc.Add(key, kEpisodes, 1, {e.reported, e.returned, e.interview});
-      acc.CountChild(key, kChildren, {});
-      if (++per_row[key] == 3) acc.Add(key, kThreePlus, 1);
-      if (!e.returned) continue;
-      auto back = e.returned->occurred_at.instant;
-      acc.Add(key, kReturned, 1, {e.returned});
-      acc.Sample(key, kReturned, double((back - e.reported->occurred_at.instant).count()) / 3600.0);
-      if (!e.interview) continue;
-      const EventData& i = e.interview->data;
-      if (i.offered.value_or(false)) acc.Add(key, kOffered, 1, {e.interview});
-      if (i.accepted.value_or(false)) acc.Add(key, kAccepted, 1, {e.interview});
-      if (i.held_at && i.held_at->instant >= back &&
-          i.held_at->instant - back <= std::chrono::hours{72}) {
-        acc.Add(key, kWithin72, 1, {e.interview});
-      }
+  RowGrouping grouping(r.by);
+  std::map<std::pair<GroupKey, std::string>, int> per_child;  // episodes in the period
+  auto ids = [](std::initializer_list<std::string> of) {
+    std::vector<std::string> out;
+    for (const auto& id : of) {
+      if (!id.empty()) out.push_back(id);
     }
-  }));
+    return out;
+  };
+  CARELEDGER_RETURN_IF_ERROR(
+      ForEachRow(r, RowKind::kMissingEpisode,
+                 Window{w.from + std::chrono::days{1}, kOpenSpan + std::chrono::days{1}},
+                 [&](const KeptRow& row) {
+                   const Date reported = codec::DateFromDaysKey(uint32_t(row.number));
+                   const std::string& report = row.event_ids[0];
+                   const std::string& back = row.event_ids[1];
+                   const std::string& interview = row.event_ids[2];
+                   auto key = grouping.Key(row);
+                   // A span row is dated the day after the later of report and return.
+                   bool open_at_end =
+                       reported < w.to && (!row.returned || row.on - std::chrono::days{1} >= w.to);
+                   if (open_at_end) acc.AddIds(key, kOpen, 1, {report});
+                   if (!w.Contains(reported)) return;
+                   acc.AddIds(key, kEpisodes, 1, ids({report, back, interview}));
+                   int& episodes = per_child[{key, row.child_id}];
+                   if (++episodes == 1) acc.Add(key, kChildren, 1);
+                   if (episodes == 3) acc.Add(key, kThreePlus, 1);
+                   if (!row.returned) return;
+                   acc.AddIds(key, kReturned, 1, {back});
+                   acc.Sample(key, kReturned, double(row.seconds_away) / 3600.0);
+                   if (row.offered) acc.AddIds(key, kOffered, 1, {interview});
+                   if (row.accepted) acc.AddIds(key, kAccepted, 1, {interview});
+                   if (row.within_72h) acc.AddIds(key, kWithin72, 1, {interview});
+                 }));
   r.Emit(acc,
          {"episodes", "children", "children_3_plus", "episodes_per_child", "median_hours",
           "p90_hours", "open_at_end", "interviews_offered_pct", "interviews_accepted_pct",

@@ -424,6 +424,42 @@ TEST_F(MetricsOffences, MissingEpisodeCountsInTheMonthItWasReported) {
   EXPECT_EQ(feb["cla"]["median_hours"], "");
 }
 
+// M7 is read from the episode rows ingest keeps: a return and an interview that arrive in
+// later batches change the live figures, and as known at an earlier batch the figures are
+// what that batch left.
+TEST_F(MetricsOffences, MissingEpisodeRowsFollowLateReturnsAndInterviews) {
+  std::vector<std::string> first{
+      Registered("r1", "M1", "2010-03-01", "F", "WBRI"),
+      CareStarted("c1", "M1", "2024-01-01", "H9"),
+      Reported("e1r", "M1", "2025-01-10T10:00:00Z", "e1"),
+  };
+  Fold(*store_, first, At(2025, 1, 11));
+  Fold(*store_, {Returned("e1b", "M1", "2025-01-10T22:00:00Z", "e1")}, At(2025, 1, 12));
+  Fold(*store_, {Interview("e1i", "M1", "2025-01-11T09:00:00Z", "e1", true, true, true)},
+       At(2025, 1, 13));
+  // Back after 12 hours; interview offered, accepted and held 11 hours after the return.
+  auto q = Query("missing", Day(2025, 1, 1), Day(2025, 2, 1));
+  auto live = Report(*store_, q);
+  EXPECT_EQ(live["cla"]["episodes"], "1");
+  EXPECT_EQ(live["cla"]["open_at_end"], "0");
+  EXPECT_EQ(live["cla"]["median_hours"], "12.0");
+  EXPECT_EQ(live["cla"]["interviews_offered_pct"], "100.0");
+  EXPECT_EQ(live["cla"]["interviews_accepted_pct"], "100.0");
+  EXPECT_EQ(live["cla"]["interviews_within_72h_pct"], "100.0");
+  // As known once the return was in: back, no interview yet.
+  q.known_at = At(2025, 1, 12);
+  auto returned = Report(*store_, q);
+  EXPECT_EQ(returned["cla"]["median_hours"], "12.0");
+  EXPECT_EQ(returned["cla"]["interviews_offered_pct"], "0.0");
+  // As known after the first batch: still away at the end of January.
+  q.known_at = At(2025, 1, 11);
+  auto reported = Report(*store_, q);
+  EXPECT_EQ(reported["cla"]["episodes"], "1");
+  EXPECT_EQ(reported["cla"]["open_at_end"], "1");
+  EXPECT_EQ(reported["cla"]["median_hours"], "");
+  EXPECT_EQ(reported["cla"]["interviews_offered_pct"], "");
+}
+
 TEST_F(MetricsOffences, MissingByHomePutsTheHomesWithMostEpisodesFirst) {
   Fold(*store_, MissingFeed());
   // H9: e1–e4 = 4; H2: e5, e7 = 2; H1 (e8's from_home_id) = 1. Most first, not by name.
