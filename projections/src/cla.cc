@@ -235,20 +235,28 @@ Status Projector::Apply(const std::vector<AcceptedEvent>& events, EventStore::Ba
   const auto changes = metrics::SortedChanges(deltas);
   std::vector<std::string_view> unread;  // in key order, for one batched read
   for (const auto& [key, delta] : changes) {
-    if (!previous_counters_.contains(std::string(key))) unread.push_back(key);
+    if (!counters_.contains(key)) unread.push_back(key);
   }
   std::vector<int64_t> stored;
   CARELEDGER_RETURN_IF_ERROR(store_.ReadCounters(unread, stored, family_));
-  std::unordered_map<std::string, int64_t> counters;
+  std::vector<int64_t> now(changes.size());
   size_t next_stored = 0;
-  for (const auto& [key, delta] : changes) {
-    auto in_flight = previous_counters_.find(std::string(key));
-    int64_t value =
-        (in_flight != previous_counters_.end() ? in_flight->second : stored[next_stored++]) + delta;
-    batch.SetCounter(key, value);
-    if (overlapping_) counters.emplace(std::string(key), value);
+  for (size_t i = 0; i < changes.size(); ++i) {
+    const auto& [key, delta] = changes[i];
+    auto known = counters_.find(key);
+    now[i] = (known != counters_.end() ? known->second : stored[next_stored++]) + delta;
+    batch.SetCounter(key, now[i]);
   }
-  previous_counters_ = std::move(counters);
+  // Past the bound only this batch's cells stay known (the next batch may be built before this
+  // one is written); the others are read back from the store when next changed.
+  if (counters_.size() + unread.size() > kKnownCounters) counters_.clear();
+  for (size_t i = 0; i < changes.size(); ++i) {
+    if (auto known = counters_.find(changes[i].first); known != counters_.end()) {
+      known->second = now[i];
+    } else {
+      counters_.emplace(std::string(changes[i].first), now[i]);
+    }
+  }
   return Status::Ok();
 }
 
