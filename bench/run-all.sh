@@ -10,13 +10,13 @@
 #   bash bench/run-all.sh [--children N] [--years Y] [--seed S] [--repeat N] [--rates R,...]
 #                         [--seconds S] [--build DIR]
 #
-# Build first (`bash ops/setup.sh test` builds the benches in build/test). The mock broker keeps
+# Build first (`bash ops/setup.sh bench` builds them, optimised, in build/bench). The mock broker keeps
 # about 5 MiB per partition, so the Kafka stage (1) runs only up to 280,000 children over three
 # years; larger feeds (the scale runs) skip it and say so.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-children=100000 years=3 seed=42 repeat=3 rates=1000,10000 seconds=5 build=build/test
+children=100000 years=3 seed=42 repeat=3 rates=1000,10000 seconds=5 build=build/bench
 while [ $# -gt 0 ]; do
   case "$1" in
     --children) children=$2 ;;
@@ -33,7 +33,7 @@ done
 bin=$build/bench
 for b in careledger_bench_e2e careledger_bench_projections careledger_bench_postgres \
          careledger_bench_serve; do
-  [ -x "$bin/$b" ] || { echo "no $bin/$b: build first (bash ops/setup.sh test)" >&2; exit 2; }
+  [ -x "$bin/$b" ] || { echo "no $bin/$b: build first (bash ops/setup.sh bench)" >&2; exit 2; }
 done
 
 stage() { printf '\n## %s\n\n' "$1"; }
