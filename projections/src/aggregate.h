@@ -229,6 +229,8 @@ struct KeptRow {
   // return interview: offered, accepted, held within 72 hours of the return.
   bool returned = false, offered = false, accepted = false, within_72h = false;
   int64_t seconds_away = 0;
+  // kCareSpell: the child's date of birth, which gives its age band on any day of the spell.
+  std::optional<Date> born;
   // The events behind it, for lineage. kYearEnding: the registration (or ""), then the first
   // formal outcome's events.
   std::vector<std::string> event_ids;

@@ -81,8 +81,8 @@ bool ShapesCounters(const Fact& f) {
 // would otherwise answer every query over kept rows with nothing.
 constexpr std::string_view kLayoutKey{"layout\0", 7};
 constexpr std::string_view kLayout =
-    "8: cla counters by day and month and every child dimension, kept rows, span rows, the values "
-    "rows held before, missing episodes' figures in their rows";
+    "9: cla counters by day and month and every child dimension, kept rows, span rows, the values "
+    "rows held before, missing episodes' figures in their rows, care spells' dates of birth";
 
 // A child's partition is the one its latest-ingested fact came from (facts are stored in
 // timeline order, not arrival order). What ingest keeps for it is kept under that partition, so

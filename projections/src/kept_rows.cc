@@ -50,6 +50,9 @@ std::string EncodeRow(const KeptRow& row) {
                    (row.offered ? 8 : 0) | (row.accepted ? 16 : 0) | (row.within_72h ? 32 : 0)));
   codec::PutFixed64(v, uint64_t(row.number));
   if (row.kind == RowKind::kMissingEpisode) codec::PutFixed64(v, uint64_t(row.seconds_away));
+  if (row.kind == RowKind::kCareSpell) {
+    codec::PutBigEndian32(v, row.born ? codec::DaysKey(*row.born) + 1 : 0);  // 0: unknown
+  }
   for (const auto& value : row.values) codec::PutKeyPart(v, value);
   for (const auto& id : row.event_ids) codec::PutKeyPart(v, id);
   return v;
@@ -80,10 +83,19 @@ bool DecodeRow(std::string_view key, std::string_view value, KeptRow& row,
   row.within_72h = value[2] & 32;
   row.number = int64_t(codec::GetFixed64(value.data() + 3));
   value.remove_prefix(11);
+  row.seconds_away = 0;
   if (row.kind == RowKind::kMissingEpisode) {
     if (value.size() < 8) return false;
     row.seconds_away = int64_t(codec::GetFixed64(value.data()));
     value.remove_prefix(8);
+  }
+  row.born.reset();
+  if (row.kind == RowKind::kCareSpell) {
+    if (value.size() < 4) return false;
+    if (uint32_t born = codec::GetBigEndian32(value.data())) {
+      row.born = codec::DateFromDaysKey(born - 1);
+    }
+    value.remove_prefix(4);
   }
   for (auto& v : row.values) {
     if (!codec::GetKeyPart(value, part)) return false;
@@ -274,13 +286,15 @@ KeptRow SpanRow(RowKind kind, const ChildView& child, Date from, std::optional<D
 // Spells end on the day the child ceased to be looked after, which M1 counts as an ending. A
 // spell's details hold for all of it (a change cuts a new one), and so do the child's sex and
 // ethnicity: the row holds every child dimension but the age band (which moves on birthdays),
-// so that CLA on a day by those is a count of the rows, without the children.
+// and the date of birth that gives the age band on any day, so that CLA on a day by any of them
+// is a count of the rows, without the children.
 std::vector<KeptRow> CareSpellRows(const ChildView& child) {
   std::vector<KeptRow> rows;
   for (const auto& s : child.spells) {
     if (s.short_break) continue;
     KeptRow& row =
         rows.emplace_back(SpanRow(RowKind::kCareSpell, child, s.from, s.to, FormatDate(s.from)));
+    row.born = child.dob;
     for (size_t i = 1; i < std::size(kChildDimensions); ++i) {
       row.values[i] = DimensionValue(kRowDimensions[i], child, s.from, {});
     }

@@ -215,22 +215,26 @@ Status ClaFromCounters(Run& r, const std::string& dimension) {
   return Status::Ok();
 }
 
-// CLA on a day by dimensions a spell holds throughout (all but the age band), live or as known
-// at a time: a count of the care-spell rows (as they stood then) open on the day. A spell row
-// is dated the day after its last day (`to` + 1) and holds its first day, and a child's spells
-// never overlap, so each child looked after on D has exactly one row with from <= D < on - 1.
+// CLA on a day by any dimensions, live or as known at a time: a count of the care-spell rows (as
+// they stood then) open on the day. A spell row is dated the day after its last day (`to` + 1)
+// and holds its first day, every child dimension a spell holds throughout, and the date of birth
+// that gives the age band on the day; a child's spells never overlap, so each child looked after
+// on D has exactly one row with from <= D < on - 1.
 bool ClaFromSpellRows(Run& r, Status& status) {
-  if (r.query.period || r.query.fold || r.cell ||
-      std::find(r.by.begin(), r.by.end(), "age_band") != r.by.end()) {
-    return false;
-  }
+  if (r.query.period || r.query.fold || r.cell) return false;
   auto acc = r.NewAccumulator({"children"});
   RowGrouping grouping(r.by);
+  const auto band = std::find(r.by.begin(), r.by.end(), "age_band");
   const uint32_t day = codec::DaysKey(r.at);
   status = ForEachRow(r, RowKind::kCareSpell,
                       Window{r.at + std::chrono::days{2}, kOpenSpan + std::chrono::days{1}},
                       [&](const KeptRow& row) {
-                        if (uint64_t(row.number) <= day) acc.Add(grouping.Key(row), 0, 1);
+                        if (uint64_t(row.number) > day) return;
+                        GroupKey key = grouping.Key(row);
+                        if (band != r.by.end()) {
+                          key[size_t(band - r.by.begin())] = AgeBand(AgeAt(row.born, r.at));
+                        }
+                        acc.Add(key, 0, 1);
                       });
   r.Emit(acc, {"children"}, Counts);
   return true;

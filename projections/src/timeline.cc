@@ -477,10 +477,14 @@ bool IsLookedAfterAt(const ChildView& child, Date d) {
 }
 
 std::optional<int> AgeAt(const ChildView& child, Date d) {
-  if (!child.dob || d < *child.dob) return std::nullopt;
-  std::chrono::year_month_day born{*child.dob}, on{d};
+  return AgeAt(child.dob, d);
+}
+
+std::optional<int> AgeAt(std::optional<Date> dob, Date d) {
+  if (!dob || d < *dob) return std::nullopt;
+  std::chrono::year_month_day born{*dob}, on{d};
   int age = int(on.year()) - int(born.year());
-  if (d < AddYears(*child.dob, age)) --age;
+  if (d < AddYears(*dob, age)) --age;
   return age;
 }
 

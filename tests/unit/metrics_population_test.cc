@@ -357,6 +357,7 @@ TEST_F(MetricPopulation, KeptRowsMatchTheFoldOnAShuffledGeneratedFeed) {
     for (const auto& [metric, by] : std::vector<std::pair<std::string, std::vector<std::string>>>{
              {"cla", {"age_band"}},
              {"cla", {"cohort", "sex", "area"}},
+             {"cla", {"age_band", "legal_status"}},
              {"care-leavers", {}},
              {"care-leavers", {"band", "ethnicity_group"}},
              {"yjs-caseload", {}},
@@ -442,6 +443,8 @@ TEST_F(MetricPopulation, KeptFiguresAsKnownAtMatchTheFold) {
       {"cla", {}},
       {"cla", {"placement"}},
       {"cla", {"cohort", "sex"}},
+      {"cla", {"age_band", "sex"}},
+      {"cla", {"age_band"}},
       {"care-leavers", {"band"}},
       {"yjs-caseload", {"intervention"}}};
   std::vector<int64_t> offences, looked_after;

@@ -125,6 +125,7 @@ const CareSpell* ClaSpellAt(const ChildView& child, Date d);
 bool IsLookedAfterAt(const ChildView& child, Date d);
 // Whole years of age on d; nullopt without a date of birth.
 std::optional<int> AgeAt(const ChildView& child, Date d);
+std::optional<int> AgeAt(std::optional<Date> dob, Date d);
 // "under 10", "10-13", "14-15", "16-17", "18-21", "22-25", "26+" or "unknown".
 std::string_view AgeBand(std::optional<int> age);
 // Not looked after on d, aged 16–25, looked after for at least 13 weeks in total since the
