@@ -9,7 +9,7 @@
 #   ops/setup.sh bench               -Werror build of the benches, optimised and unsanitised
 #                                    (build/bench/bench; bench/run-all.sh runs them)
 #   ops/setup.sh tidy                clang-tidy (.clang-tidy) over the modules and app/, using
-#                                    build/test's compile commands; any warning fails
+#                                    build/tidy's compile commands; any warning fails
 #   ops/setup.sh fuzz [SECONDS]      clang build of the libFuzzer targets (build/fuzz), each run
 #                                    SECONDS (default 12) over tests/robustness/corpus/<target>/
 #
@@ -161,12 +161,14 @@ case "$cmd" in
     ;;
   tidy)
     install_packages "${TIDY_PACKAGES[@]}"
-    # build/test's configuration (as `test` makes it) gives the compile commands; nothing is
-    # built. Our sources only (the modules and app/): not tests/, bench/ or generated files.
-    log "configuring build/test for its compile commands"
-    cmake -S . -B build/test "${TEST_BUILD[@]}" >/dev/null
+    # An unsanitised configuration in build/tidy gives the compile commands (clang knows
+    # neither GCC's -Wno-maybe-uninitialized that the sanitised test build needs nor its
+    # sanitiser options); nothing is built. Our sources only (the modules and app/): not tests/,
+    # bench/ or generated files.
+    log "configuring build/tidy for its compile commands"
+    cmake -S . -B build/tidy -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCARELEDGER_WERROR=ON >/dev/null
     log "clang-tidy over the modules and app/ (.clang-tidy; any warning fails)"
-    run-clang-tidy -p build/test -j "$(ncpu)" -quiet \
+    run-clang-tidy -p build/tidy -j "$(ncpu)" -quiet \
       "^$PWD/(common|store|projections|producers|consumers|reporting|app)/" >build/tidy.log 2>&1 ||
       { grep -E -A4 '(warning|error): ' build/tidy.log >&2 || tail -n 40 build/tidy.log >&2
         log "clang-tidy FAILED (all of it in build/tidy.log)"; exit 1; }
