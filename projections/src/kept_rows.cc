@@ -142,9 +142,10 @@ std::string WasKey(std::string_view row_key, Instant since) {
   return k;
 }
 
-// The dimensions a row of its kind holds, judged on `on` (the child's, then those in `extras`):
-// a missing episode's are the child's and its own, every other row's the child's and the
-// offence's (empty where no offence, as DimensionValue judges a child with none).
+// The dimensions a row of its kind holds, judged on `on` (those in `extras` first): a missing
+// episode's are the child's and its own (category, risk); every other row's are the child's and
+// the offence's, judged as DimensionValue judges them where the row has no offence. The rest
+// stay empty.
 void JudgeDimensions(const ChildView& child, Date on, const Extras& extras, KeptRow& row) {
   const bool episode = row.kind == RowKind::kMissingEpisode;
   for (size_t i = 0; i < kRowDimensionCount; ++i) {
