@@ -215,7 +215,9 @@ inline constexpr std::string_view kRowDimensions[] = {
     "offence_group",   "at_placement", "exploitation_risk",
     "category",        "risk"};
 inline constexpr size_t kRowDimensionCount = std::size(kRowDimensions);
-inline constexpr size_t kOffenceDimensionsEnd = 15;  // "category": a missing episode's
+// Where a missing episode's own dimensions (the last two) begin.
+inline constexpr size_t kOffenceDimensionsEnd = kRowDimensionCount - 2;
+static_assert(kRowDimensions[kOffenceDimensionsEnd] == "category");
 
 struct KeptRow {
   RowKind kind = RowKind::kOutcome;
