@@ -164,6 +164,15 @@ std::string CareLeaverCounter(size_t measure, std::string_view dimension);
 // The child's care-leaver counters.
 void AddCareLeaverCounters(const ChildView& child, Contribution& out);
 
+// ---- M12 disproportionality (disproportionality.cc) ------------------------------------------
+// The dimensions its denominators (children aged 10-17 known to the store) are kept by; the
+// ethnicity group is read from the ethnicity's counters.
+inline constexpr std::string_view kAgedTenToSeventeenDimensions[] = {"sex", "ethnicity", "cohort"};
+// The counter dimension of the children aged 10-17 by a dimension.
+std::string AgedTenToSeventeenCounter(std::string_view dimension);
+// The registered child's counters from its 10th birthday to its 18th.
+void AddAgedTenToSeventeenCounters(const ChildView& child, Contribution& out);
+
 // ---- Rows that ingest keeps ---------------------------------------------------------------
 // A dated contribution of one child to a figure over a period, kept in the state by the ingest
 // batch ("row" entries keyed by kind, date, child and item, so that a period is one range read)
@@ -231,7 +240,8 @@ struct KeptRow {
   // return interview: offered, accepted, held within 72 hours of the return.
   bool returned = false, offered = false, accepted = false, within_72h = false;
   int64_t seconds_away = 0;
-  // kCareSpell: the child's date of birth, which gives its age band on any day of the spell.
+  // The child's date of birth: a care spell's age band on any day of it, and M12's children
+  // aged 10-17 on the first day of a period.
   std::optional<Date> born;
   // The events behind it, for lineage. kYearEnding: the registration (or ""), then the first
   // formal outcome's events.

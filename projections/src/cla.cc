@@ -49,11 +49,12 @@ void AddClaCounters(const ChildView& child, metrics::Contribution& out) {
   }
 }
 
-// Every counter cell a child contributes to (M1's and M2's), settled.
+// Every counter cell a child contributes to (M1's, M2's and M12's), settled.
 metrics::Contribution CounterContribution(const ChildView& child) {
   metrics::Contribution c;
   AddClaCounters(child, c);
   metrics::AddCareLeaverCounters(child, c);
+  metrics::AddAgedTenToSeventeenCounters(child, c);
   metrics::Settle(c);
   return c;
 }
@@ -81,8 +82,9 @@ bool ShapesCounters(const Fact& f) {
 // would otherwise answer every query over kept rows with nothing.
 constexpr std::string_view kLayoutKey{"layout\0", 7};
 constexpr std::string_view kLayout =
-    "9: cla counters by day and month and every child dimension, kept rows, span rows, the values "
-    "rows held before, missing episodes' figures in their rows, care spells' dates of birth";
+    "10: cla counters by day and month and every child dimension, kept rows, span rows, the values "
+    "rows held before, missing episodes' figures in their rows, every row's date of birth, the "
+    "children aged 10-17";
 
 // A child's partition is the one its latest-ingested fact came from (facts are stored in
 // timeline order, not arrival order). What ingest keeps for it is kept under that partition, so

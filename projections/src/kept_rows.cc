@@ -4,7 +4,9 @@
 // Row layout, in the projection state:
 //   key   "row" \0 <kind (1)> <days key of its date (4)> <child id (key part)> <item id (key part)>
 //   value <since (8, fixed)> <partition (2)> <flags (1): at_placement, informal>
-//         <number (8, fixed)> <15 dimension values (key parts)> <event ids (key parts) to the end>
+//         <number (8, fixed)> [<seconds away (8, fixed)>: an episode's]
+//         <the child's date of birth (4: days key + 1; 0 unknown)>
+//         <the dimension values (key parts)> <event ids (key parts) to the end>
 // The date follows the kind so that a period is one range read; the value holds every
 // dimension already judged, so a query groups rows without the child.
 //
@@ -50,9 +52,7 @@ std::string EncodeRow(const KeptRow& row) {
                    (row.offered ? 8 : 0) | (row.accepted ? 16 : 0) | (row.within_72h ? 32 : 0)));
   codec::PutFixed64(v, uint64_t(row.number));
   if (row.kind == RowKind::kMissingEpisode) codec::PutFixed64(v, uint64_t(row.seconds_away));
-  if (row.kind == RowKind::kCareSpell) {
-    codec::PutBigEndian32(v, row.born ? codec::DaysKey(*row.born) + 1 : 0);  // 0: unknown
-  }
+  codec::PutBigEndian32(v, row.born ? codec::DaysKey(*row.born) + 1 : 0);  // 0: unknown
   for (const auto& value : row.values) codec::PutKeyPart(v, value);
   for (const auto& id : row.event_ids) codec::PutKeyPart(v, id);
   return v;
@@ -90,13 +90,11 @@ bool DecodeRow(std::string_view key, std::string_view value, KeptRow& row,
     value.remove_prefix(8);
   }
   row.born.reset();
-  if (row.kind == RowKind::kCareSpell) {
-    if (value.size() < 4) return false;
-    if (uint32_t born = codec::GetBigEndian32(value.data())) {
-      row.born = codec::DateFromDaysKey(born - 1);
-    }
-    value.remove_prefix(4);
+  if (value.size() < 4) return false;
+  if (uint32_t born = codec::GetBigEndian32(value.data())) {
+    row.born = codec::DateFromDaysKey(born - 1);
   }
+  value.remove_prefix(4);
   for (auto& v : row.values) {
     if (!codec::GetKeyPart(value, part)) return false;
     v.assign(part);
@@ -174,6 +172,7 @@ KeptRow NewRow(RowKind kind, const ChildView& child, Date on, std::string item_i
   row.partition = child.partition;
   row.child_id.assign(child.child_id);
   row.item_id = std::move(item_id);
+  row.born = child.dob;
   return row;
 }
 
@@ -295,7 +294,6 @@ std::vector<KeptRow> CareSpellRows(const ChildView& child) {
     if (s.short_break) continue;
     KeptRow& row =
         rows.emplace_back(SpanRow(RowKind::kCareSpell, child, s.from, s.to, FormatDate(s.from)));
-    row.born = child.dob;
     for (size_t i = 1; i < std::size(kChildDimensions); ++i) {
       row.values[i] = DimensionValue(kRowDimensions[i], child, s.from, {});
     }

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <numeric>
 #include <set>
+#include <tuple>
 
 #include "aggregate.h"
 #include "careledger/projections.h"
@@ -711,6 +712,24 @@ Status OffenceProfile(Run& r) {
 }
 
 // ---- M12 ----------------------------------------------------------------------------------------
+// The children aged 10-17 on `on` by their group that day: from the counters ingest keeps, live;
+// nullopt where the fold must count them (as known at a past time, which the counters do not
+// keep; lineage, which needs each child's registration; and the oracle).
+std::optional<Result<std::map<std::string, int64_t>>> AgedTenToSeventeenFromCounters(
+    const Run& r, const std::string& dim, Date on) {
+  if (r.query.known_at || r.query.fold || r.cell) return std::nullopt;
+  const bool by_group = dim == "ethnicity_group";
+  auto counts = CountersOn(*r.store, on, AgedTenToSeventeenCounter(by_group ? "ethnicity" : dim));
+  if (!counts.ok() || !by_group) return counts;
+  std::map<std::string, int64_t> groups;
+  for (const auto& [value, n] : *counts) groups[GroupOfEthnicity(value)] += n;
+  return groups;
+}
+
+// Each rate's numerator is read from the rows M3, M6 and M7 keep, for the children aged 10-17 on
+// the period's first day (a row holds the child's date of birth) and grouped as those rows are
+// (an offence by the child's group on the offence date, an episode on its report); the
+// denominator is those children by their group on the first day.
 Status Disproportionality(Run& r) {
   enum { kChildren, kWithOutcome, kOutcomes, kInformal, kFormal, kFte, kMissing };
   if (r.by.size() != 1) {
@@ -726,30 +745,52 @@ Status Disproportionality(Run& r) {
       r.NewAccumulator({"children_10_17", "children_with_outcome", "outcomes", "informal_outcomes",
                         "children_with_formal", "first_time_entrants", "children_missing"});
   const Window& w = r.window;
-  CARELEDGER_RETURN_IF_ERROR(r.Children([&](const ChildView& c) {
-    auto age = AgeAt(c, w.from);
-    if (!c.registered || !age || *age < 10 || *age > 17) return;
-    acc.Begin();
-    // One group per child for the whole period, judged at its start, so that each child is
-    // in exactly one denominator.
-    auto key = acc.Key(c, w.from);
-    acc.Add(key, kChildren, 1, {c.registered});
-    for (const auto& o : c.offences) {
-      if (!o.final || !w.Contains(o.decided)) continue;
-      auto facts = OffenceFacts(c, o);
-      acc.AddFacts(key, kOutcomes, 1, facts);
-      acc.CountChild(key, kWithOutcome, {});
-      if (IsInformalTier(o.disposal)) acc.AddFacts(key, kInformal, 1, facts);
-      if (IsFormalDisposal(o.disposal)) acc.CountChild(key, kFormal, {});
-    }
-    const Offence* first = FirstFormal(c);
-    if (first && w.Contains(first->decided)) acc.AddFacts(key, kFte, 1, OffenceFacts(c, *first));
-    for (const auto& e : c.missing) {
-      if (e.reported && w.Contains(e.reported->occurred_at.date)) {
-        acc.CountChild(key, kMissing, {e.reported});
-      }
+  auto aged_10_17 = [&](const KeptRow& row) {
+    auto age = AgeAt(row.born, w.from);
+    return age && *age >= 10 && *age <= 17;
+  };
+  RowGrouping grouping(r.by);
+  // Children counted once per row of the table and measure.
+  std::set<std::tuple<GroupKey, size_t, std::string>> counted;
+  auto once = [&](const GroupKey& key, size_t measure, const KeptRow& row) {
+    return counted.emplace(key, measure, row.child_id).second;
+  };
+  CARELEDGER_RETURN_IF_ERROR(ForEachOutcome(r, [&](const KeptRow& row) {
+    if (!aged_10_17(row)) return;
+    auto key = grouping.Key(row);
+    acc.AddIds(key, kOutcomes, 1, row.event_ids);
+    if (once(key, kWithOutcome, row)) acc.Add(key, kWithOutcome, 1);
+    if (row.informal) acc.AddIds(key, kInformal, 1, row.event_ids);
+    if (IsFormalDisposal(row.values[*RowDimensionIndex("disposal")]) && once(key, kFormal, row)) {
+      acc.Add(key, kFormal, 1);
     }
   }));
+  CARELEDGER_RETURN_IF_ERROR(ForEachRow(r, RowKind::kFirstFormal, w, [&](const KeptRow& row) {
+    if (aged_10_17(row)) acc.AddIds(grouping.Key(row), kFte, 1, row.event_ids);
+  }));
+  CARELEDGER_RETURN_IF_ERROR(ForEachRow(
+      r, RowKind::kMissingEpisode,
+      Window{w.from + std::chrono::days{1}, kOpenSpan + std::chrono::days{1}},
+      [&](const KeptRow& row) {
+        if (!w.Contains(codec::DateFromDaysKey(uint32_t(row.number))) || !aged_10_17(row)) {
+          return;
+        }
+        auto key = grouping.Key(row);
+        acc.AddIds(key, kMissing, once(key, kMissing, row) ? 1 : 0, {row.event_ids[0]});
+      }));
+  if (auto counts = AgedTenToSeventeenFromCounters(r, dim, w.from)) {
+    if (!counts->ok()) return counts->status();
+    for (const auto& [group, n] : **counts) {
+      if (n != 0) acc.Add({group}, kChildren, n);
+    }
+  } else {
+    CARELEDGER_RETURN_IF_ERROR(r.Children([&](const ChildView& c) {
+      auto age = AgeAt(c, w.from);
+      if (c.registered && age && *age >= 10 && *age <= 17) {
+        acc.Add(acc.Key(c, w.from), kChildren, 1, {c.registered});
+      }
+    }));
+  }
   r.Emit(acc,
          {"children_10_17", "outcome_rate_pct", "outcome_rri", "informal_pct", "informal_rri",
           "formal_rate_pct", "formal_rri", "fte_rate_pct", "fte_rri", "missing_rate_pct",
@@ -775,7 +816,9 @@ Status Disproportionality(Run& r) {
     }
   }
   r.table.notes.push_back("relative rate index against " + dim + " = " + reference +
-                          "; groups judged at the start of the period, children aged 10-17");
+                          "; children aged 10-17 on " + FormatDate(w.from) +
+                          ", counted in their group on that day; an outcome or missing episode "
+                          "in the group of its offence or report");
   return Status::Ok();
 }
 

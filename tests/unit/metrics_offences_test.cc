@@ -816,6 +816,78 @@ TEST_F(MetricsOffences, DisproportionalityByCohortAgainstOtherChildren) {
                  {"missing_rri", ""}}}}));
 }
 
+// Children count in a denominator by their age and group on the period's first day, and an
+// outcome or missing episode counts in the group of its offence or report (as M3 and M7 count
+// them), for those children only. 2025, by cohort:
+//   C3 (13 on 2025-01-01, other) comes into care on 2025-03-01 and offends in care: its youth
+//      caution (formal, first) counts for cla, whose denominator is empty; C3 is one of the other
+//      children aged 10-17.
+//   O5 is 9 on 2025-01-01: its referral order at 10 counts nowhere.
+//   O6 is 17 on 2025-01-01: its nfa at 18 counts for other (informal).
+//   L1 (16, looked after from 2024-01-01 to 2024-12-01, after its 16th birthday) is a care
+//      leaver on 2025-01-01 and goes missing on 2025-02-01.
+// care_leaver: 1 child; missing 1/1 = 100.0 %, no outcome (0.0 %, RRI 0.0 against other's 50.0).
+// cla: no child; one outcome, not informal (0.0 %, RRI 0.0 against other's 100.0).
+// other: 2 children (C3, O6); outcome 1/2 = 50.0 %; informal 1 of 1 = 100.0 %; no formal, FTE
+//   or missing (0.0 %).
+TEST_F(MetricsOffences, DisproportionalityCountsChildrenAtTheStartAndOutcomesInTheirGroup) {
+  std::vector<std::string> lines = {
+      Registered("c3", "C3", "2011-03-01", "F", "WBRI"),
+      CareStarted("c3c", "C3", "2025-03-01", "H1"),
+      Registered("o5", "O5", "2015-06-01", "M", "WBRI"),
+      Registered("o6", "O6", "2007-03-01", "M", "WBRI"),
+      Registered("l1", "L1", "2008-06-01", "M", "WBRI"),
+      CareStarted("l1c", "L1", "2024-01-01", "H1"),
+      CareEnded("l1e", "L1", "2024-12-01"),
+      Reported("l1m", "L1", "2025-02-01T10:00:00Z", "l1x"),
+  };
+  OffenceWith(lines, "C3", "c3a", "2025-06-01", "2025-07-01", "youth_caution");
+  OffenceWith(lines, "O5", "o5a", "2025-07-01", "2025-08-01", "referral_order");
+  OffenceWith(lines, "O6", "o6a", "2025-04-01", "2025-05-01", "nfa");
+  Fold(*store_, lines);
+  auto live = Query("disproportionality", Day(2025, 1, 1), Day(2026, 1, 1), {"cohort"});
+  auto folded = live;
+  folded.fold = true;
+  const auto figures = Report(*store_, live);
+  EXPECT_EQ(figures, Report(*store_, folded));
+  EXPECT_EQ(figures, (Figures{{"care_leaver",
+                               {{"children_10_17", "1"},
+                                {"outcome_rate_pct", "0.0"},
+                                {"outcome_rri", "0.0"},
+                                {"informal_pct", ""},
+                                {"informal_rri", ""},
+                                {"formal_rate_pct", "0.0"},
+                                {"formal_rri", ""},
+                                {"fte_rate_pct", "0.0"},
+                                {"fte_rri", ""},
+                                {"missing_rate_pct", "100.0"},
+                                {"missing_rri", ""}}},
+                              {"cla",
+                               {{"children_10_17", "0"},
+                                {"outcome_rate_pct", ""},
+                                {"outcome_rri", ""},
+                                {"informal_pct", "0.0"},
+                                {"informal_rri", "0.0"},
+                                {"formal_rate_pct", ""},
+                                {"formal_rri", ""},
+                                {"fte_rate_pct", ""},
+                                {"fte_rri", ""},
+                                {"missing_rate_pct", ""},
+                                {"missing_rri", ""}}},
+                              {"other",
+                               {{"children_10_17", "2"},
+                                {"outcome_rate_pct", "50.0"},
+                                {"outcome_rri", "1.0"},
+                                {"informal_pct", "100.0"},
+                                {"informal_rri", "1.0"},
+                                {"formal_rate_pct", "0.0"},
+                                {"formal_rri", ""},
+                                {"fte_rate_pct", "0.0"},
+                                {"fte_rri", ""},
+                                {"missing_rate_pct", "0.0"},
+                                {"missing_rri", ""}}}}));
+}
+
 // ---- M13 -----------------------------------------------------------------------------------
 // Cohort: formal outcomes in [2024-01-01, 2024-04-01). "Within 12 months" and "a further 6"
 // are read inclusively, from the index decision date.

@@ -289,6 +289,32 @@ TEST_F(MetricPopulation, ClaFromCountersMatchesTheFoldOnAGeneratedFeed) {
     }
   }
   EXPECT_EQ(leaver_tables, 13 * 2 * 8);  // none of them empty
+  // Disproportionality (M12) over each quarter and year: its denominators from the counters of
+  // the children aged 10-17, its numerators from the rows.
+  int disproportionality_rows = 0;
+  test::Figures first_cohorts;
+  for (auto ym = year{2023} / month{4}; ym <= year{2026} / month{1}; ym += months{3}) {
+    for (auto length : {months{3}, months{12}}) {
+      const Date from{ym / 1}, to{(ym + length) / 1};
+      for (std::string dim : {"ethnicity_group", "sex", "cohort"}) {
+        MetricQuery live = Over("disproportionality", from, to, {dim}), folded = live;
+        folded.fold = true;
+        auto a = Report(*store_, live);
+        EXPECT_EQ(a, Report(*store_, folded))
+            << "disproportionality from " << FormatDate(from) << " by " << dim;
+        disproportionality_rows += int(a.size());
+        if (from == Day(2023, 4, 1) && dim == "cohort") first_cohorts = a;
+      }
+    }
+  }
+  // 12 quarters and 12 years, each by 7 ethnicity groups, 2 sexes and 3 cohorts, and a child of
+  // unknown sex aged 10-17 at the start of 10 of them.
+  EXPECT_EQ(disproportionality_rows, 24 * (7 + 2 + 3) + 10);
+  // Not comparisons of empty cells: on 2023-04-01 the feed knows 7 care leavers, 112 children
+  // looked after and 459 other children aged 10-17.
+  EXPECT_EQ(first_cohorts["care_leaver"].at("children_10_17"), "7");
+  EXPECT_EQ(first_cohorts["cla"].at("children_10_17"), "112");
+  EXPECT_EQ(first_cohorts["other"].at("children_10_17"), "459");
   // Not a comparison of two zeros: seed 11's feed has 186 looked after on its first day.
   EXPECT_EQ(ClaAt(Day(2023, 3, 31)), "186");
 }
@@ -331,6 +357,8 @@ TEST_F(MetricPopulation, KeptRowsMatchTheFoldOnAShuffledGeneratedFeed) {
       {"missing", {}},
       {"missing", {"home_id"}},
       {"missing", {"category", "risk", "age_band"}},
+      {"disproportionality", {"cohort"}},
+      {"disproportionality", {"ethnicity_group"}},
       {"cla", {"age_band", "cohort"}}};
   int64_t offences = 0, entrants = 0, callouts = 0, reoffenders = 0, episodes = 0;
   int64_t leavers = 0, cases = 0, looked_after = 0;
@@ -438,6 +466,7 @@ TEST_F(MetricPopulation, KeptFiguresAsKnownAtMatchTheFold) {
       {"callouts", {"home_id"}},
       {"reoffending", {}},
       {"missing", {"category", "risk"}},
+      {"disproportionality", {"sex"}},
       {"cla", {"age_band", "cohort"}}};
   const std::vector<std::pair<std::string, std::vector<std::string>>> on_a_day = {
       {"cla", {}},
