@@ -170,6 +170,12 @@ void AddCareLeaverCounters(const ChildView& child, Contribution& out);
 inline constexpr std::string_view kAgedTenToSeventeenDimensions[] = {"sex", "ethnicity", "cohort"};
 // The counter dimension of the children aged 10-17 by a dimension.
 std::string AgedTenToSeventeenCounter(std::string_view dimension);
+// A registered child's days from its 10th birthday to its 18th, cut where its cohort changes.
+struct AgedTenToSeventeen {
+  Date from, to;  // to: the first day after
+  std::string cohort;
+};
+std::vector<AgedTenToSeventeen> AgedTenToSeventeenStretches(const ChildView& child);
 // The registered child's counters from its 10th birthday to its 18th.
 void AddAgedTenToSeventeenCounters(const ChildView& child, Contribution& out);
 
@@ -188,17 +194,21 @@ enum class RowKind : char {
   kYearEnding = 'y',   // M5: a child aged 10-17 on 31 March in the OC2 cohort or with a formal
                        // outcome in the year (number: kInOc2Cohort | kFormalInYear), on 31 March
   // Span rows (see below):
-  kCareSpell = 's',        // M1: a spell of care, to the day it ended
-  kCareLeaverYears = 'l',  // M2: from the 16th birthday to the 26th, for a child in care after
-                           // the 16th
-  kMissingEpisode = 'e',   // M7: an episode, from its report to the day of its return,
-                           // judged on the day it was reported, with its return and interview
-  kYjsCase = 'j',          // M9: a youth justice case, from its opening to the day it closed
+  kCareSpell = 's',           // M1: a spell of care, to the day it ended
+  kCareLeaverYears = 'l',     // M2: from the 16th birthday to the 26th, for a child in care after
+                              // the 16th
+  kMissingEpisode = 'e',      // M7: an episode, from its report to the day of its return,
+                              // judged on the day it was reported, with its return and interview
+  kYjsCase = 'j',             // M9: a youth justice case, from its opening to the day it closed
+  kAgedTenToSeventeen = 'a',  // M12: a registered child from its 10th birthday to the day before
+                              // its 18th, one row per cohort it is in (the event id: its
+                              // registration)
 };
-inline constexpr RowKind kRowKinds[] = {
-    RowKind::kOutcome,         RowKind::kFirstFormal,    RowKind::kCallout,
-    RowKind::kReoffence,       RowKind::kYearEnding,     RowKind::kCareSpell,
-    RowKind::kCareLeaverYears, RowKind::kMissingEpisode, RowKind::kYjsCase};
+inline constexpr RowKind kRowKinds[] = {RowKind::kOutcome,         RowKind::kFirstFormal,
+                                        RowKind::kCallout,         RowKind::kReoffence,
+                                        RowKind::kYearEnding,      RowKind::kCareSpell,
+                                        RowKind::kCareLeaverYears, RowKind::kMissingEpisode,
+                                        RowKind::kYjsCase,         RowKind::kAgedTenToSeventeen};
 // Span rows serve the figures whose dimensions are judged on the day asked about (the
 // child's age, cohort and placement then), which no row dated at ingest can hold. Each is a
 // span of days in which the child may count: dated by the day after it ends (kOpenSpan while

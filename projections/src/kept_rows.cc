@@ -366,6 +366,22 @@ std::vector<KeptRow> YjsCaseRows(const ChildView& child) {
   return rows;
 }
 
+// The child's sex and ethnicity, and the cohort of the stretch, with the registration behind
+// them: M12's children aged 10-17 on a day, as known at a past time, are the rows open on it.
+std::vector<KeptRow> AgedTenToSeventeenRows(const ChildView& child) {
+  std::vector<KeptRow> rows;
+  for (const auto& s : AgedTenToSeventeenStretches(child)) {
+    KeptRow& row = rows.emplace_back(SpanRow(RowKind::kAgedTenToSeventeen, child, s.from,
+                                             s.to - std::chrono::days{1}, FormatDate(s.from)));
+    for (std::string_view dim : {"sex", "ethnicity", "ethnicity_group"}) {
+      row.values[*RowDimensionIndex(dim)] = DimensionValue(dim, child, s.from, {});
+    }
+    row.values[*RowDimensionIndex("cohort")] = s.cohort;
+    row.event_ids.push_back(child.registered->event_id);
+  }
+  return rows;
+}
+
 }  // namespace
 
 Result<std::set<int32_t>> OwnedPartitions(const EventStore& store) {
@@ -459,17 +475,23 @@ std::vector<KeptRow> KeptRowsOf(RowKind kind, const ChildView& child) {
       return MissingEpisodeRows(child);
     case RowKind::kYjsCase:
       return YjsCaseRows(child);
+    case RowKind::kAgedTenToSeventeen:
+      return AgedTenToSeventeenRows(child);
   }
   return {};
 }
 
 KeptRowEntries KeptRowEntriesOf(const ChildView& child) {
-  // A child with neither offences, call-outs, care, missing episodes nor cases has no rows.
+  KeptRowEntries out;
+  // A child with neither offences, call-outs, care, missing episodes nor cases has no rows but
+  // its years aged 10-17.
   if (child.offences.empty() && child.callouts.empty() && child.spells.empty() &&
       child.missing.empty() && child.cases.empty()) {
-    return {};
+    for (const auto& row : AgedTenToSeventeenRows(child)) {
+      out.emplace(RowKey(row), EncodeRow(row));
+    }
+    return out;
   }
-  KeptRowEntries out;
   for (RowKind kind : kRowKinds) {
     for (const auto& row : KeptRowsOf(kind, child)) out.emplace(RowKey(row), EncodeRow(row));
   }
@@ -645,7 +667,8 @@ std::optional<std::string> DescribeKeptRowKey(std::string_view key) {
                      : kind == char(RowKind::kCareLeaverYears) ? "care-leaver years row"
                      : kind == char(RowKind::kMissingEpisode)  ? "missing episode row of event "
                      : kind == char(RowKind::kYjsCase)         ? "youth justice case row of event "
-                                                               : "kept row of ";
+                     : kind == char(RowKind::kAgedTenToSeventeen) ? "aged 10-17 row from "
+                                                                  : "kept row of ";
   return what + std::string(item) + " of child " + std::string(child) + " (" + FormatDate(on) +
          ")" + since;
 }

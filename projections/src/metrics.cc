@@ -712,9 +712,8 @@ Status OffenceProfile(Run& r) {
 }
 
 // ---- M12 ----------------------------------------------------------------------------------------
-// The children aged 10-17 on `on` by their group that day: from the counters ingest keeps, live;
-// nullopt where the fold must count them (as known at a past time, which the counters do not
-// keep; lineage, which needs each child's registration; and the oracle).
+// The children aged 10-17 on `on` by their group that day, from the counters ingest keeps: live
+// and without lineage (counters hold the state as ingested, and no event ids).
 std::optional<Result<std::map<std::string, int64_t>>> AgedTenToSeventeenFromCounters(
     const Run& r, const std::string& dim, Date on) {
   if (r.query.known_at || r.query.fold || r.cell) return std::nullopt;
@@ -783,6 +782,17 @@ Status Disproportionality(Run& r) {
     for (const auto& [group, n] : **counts) {
       if (n != 0) acc.Add({group}, kChildren, n);
     }
+  } else if (!r.query.fold) {
+    // As known at a time, or for lineage: the rows open on the first day, as they stood then.
+    const uint32_t first_day = codec::DaysKey(w.from);
+    CARELEDGER_RETURN_IF_ERROR(
+        ForEachRow(r, RowKind::kAgedTenToSeventeen,
+                   Window{w.from + std::chrono::days{1}, kOpenSpan + std::chrono::days{1}},
+                   [&](const KeptRow& row) {
+                     if (uint64_t(row.number) <= first_day) {
+                       acc.AddIds(grouping.Key(row), kChildren, 1, row.event_ids);
+                     }
+                   }));
   } else {
     CARELEDGER_RETURN_IF_ERROR(r.Children([&](const ChildView& c) {
       auto age = AgeAt(c, w.from);

@@ -886,6 +886,20 @@ TEST_F(MetricsOffences, DisproportionalityCountsChildrenAtTheStartAndOutcomesInT
                                 {"fte_rri", ""},
                                 {"missing_rate_pct", "0.0"},
                                 {"missing_rri", ""}}}}));
+  // Lineage: the registrations of the children counted, and the events of what they did.
+  auto lineage_of = [&](const MetricQuery& q) {
+    auto lineage = RunLineage(*store_, q, Cell{{"cohort", "other"}});
+    EXPECT_TRUE(lineage.ok()) << lineage.status().ToString();
+    std::vector<std::string> got;
+    if (!lineage.ok()) return got;
+    for (const auto& e : *lineage) got.push_back(e.measure + ":" + e.event_id);
+    return got;
+  };
+  EXPECT_EQ(lineage_of(live), (std::vector<std::string>{
+                                  "children_10_17:c3", "children_10_17:o6", "informal_outcomes:o6",
+                                  "informal_outcomes:o6a-d", "informal_outcomes:o6a-o",
+                                  "outcomes:o6", "outcomes:o6a-d", "outcomes:o6a-o"}));
+  EXPECT_EQ(lineage_of(live), lineage_of(folded));
 }
 
 // ---- M13 -----------------------------------------------------------------------------------

@@ -467,6 +467,7 @@ TEST_F(MetricPopulation, KeptFiguresAsKnownAtMatchTheFold) {
       {"reoffending", {}},
       {"missing", {"category", "risk"}},
       {"disproportionality", {"sex"}},
+      {"disproportionality", {"cohort"}},
       {"cla", {"age_band", "cohort"}}};
   const std::vector<std::pair<std::string, std::vector<std::string>>> on_a_day = {
       {"cla", {}},
