@@ -165,6 +165,10 @@ std::string CareLeaverCounter(size_t measure, std::string_view dimension);
 void AddCareLeaverCounters(const ChildView& child, Contribution& out);
 
 // ---- M12 disproportionality (disproportionality.cc) ------------------------------------------
+// The ages youth justice counts (an unknown age is not one of them).
+inline bool IsAged10To17(std::optional<int> age) {
+  return age && *age >= 10 && *age <= 17;
+}
 // The dimensions its denominators (children aged 10-17 known to the store) are kept by; the
 // ethnicity group is read from the ethnicity's counters.
 inline constexpr std::string_view kAgedTenToSeventeenDimensions[] = {"sex", "ethnicity", "cohort"};
@@ -217,6 +221,10 @@ inline constexpr RowKind kRowKinds[] = {RowKind::kOutcome,         RowKind::kFir
 // the oracle: the children of its answer, never every child. A span may be wider than the
 // days the child counts (the fold decides); never narrower.
 inline const Date kOpenSpan{std::chrono::year{9999} / std::chrono::December / 31};
+// The dates of the span rows whose last day is `day` or later: those still running on it.
+inline Window SpansRunningOn(Date day) {
+  return Window{day + std::chrono::days{1}, kOpenSpan + std::chrono::days{1}};
+}
 inline constexpr int64_t kInOc2Cohort = 1, kFormalInYear = 2;
 // kReoffence (M13): each formal outcome on its decision date, as the index offence it would be
 // (item: its ordinal among the child's formal outcomes, so that a child's rows on one day come

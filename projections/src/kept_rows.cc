@@ -190,7 +190,7 @@ std::vector<KeptRow> FirstFormalRows(const ChildView& child) {
   const Offence* first = FirstFormal(child);
   if (!first) return {};
   auto age = AgeAt(child, first->decided);
-  if (!age || *age < 10 || *age > 17) return {};
+  if (!IsAged10To17(age)) return {};
   std::vector<KeptRow> rows{
       NewRow(RowKind::kFirstFormal, child, first->decided, first->offence_id)};
   JudgeOffence(child, *first, first->decided, rows.back());
@@ -207,7 +207,7 @@ std::vector<KeptRow> YearEndingRows(const ChildView& child) {
   for (int y = born + 10; y <= born + 18; ++y) {
     Date end{std::chrono::year{y} / std::chrono::March / 31};
     auto age = AgeAt(child, end);
-    if (!age || *age < 10 || *age > 17) continue;
+    if (!IsAged10To17(age)) continue;
     Window year{Date{std::chrono::year{y - 1} / std::chrono::April / 1},
                 end + std::chrono::days{1}};
     auto formal = FormalIn(child, year);
@@ -625,7 +625,7 @@ Result<std::vector<std::string>> ChildrenWithSpans(const EventStore& store, RowK
                                                    std::optional<Instant> known_at) {
   std::vector<std::string> ids;
   uint32_t before = codec::DaysKey(window.to);
-  Window ending{window.from + std::chrono::days{1}, kOpenSpan + std::chrono::days{1}};
+  const Window ending = SpansRunningOn(window.from);
   auto meets = [&](const KeptRow& row, Instant since, Instant until, std::string_view) {
     if (known_at && !(since <= *known_at && *known_at < until)) return;
     if (uint64_t(row.number) < before) ids.push_back(row.child_id);

@@ -517,30 +517,28 @@ Status Missing(Run& r) {
     return out;
   };
   CARELEDGER_RETURN_IF_ERROR(
-      ForEachRow(r, RowKind::kMissingEpisode,
-                 Window{w.from + std::chrono::days{1}, kOpenSpan + std::chrono::days{1}},
-                 [&](const KeptRow& row) {
-                   const Date reported = codec::DateFromDaysKey(uint32_t(row.number));
-                   const std::string& report = row.event_ids[0];
-                   const std::string& back = row.event_ids[1];
-                   const std::string& interview = row.event_ids[2];
-                   auto key = grouping.Key(row);
-                   // A span row is dated the day after the later of report and return.
-                   bool open_at_end =
-                       reported < w.to && (!row.returned || row.on - std::chrono::days{1} >= w.to);
-                   if (open_at_end) acc.AddIds(key, kOpen, 1, {report});
-                   if (!w.Contains(reported)) return;
-                   acc.AddIds(key, kEpisodes, 1, ids({report, back, interview}));
-                   int& episodes = per_child[{key, row.child_id}];
-                   if (++episodes == 1) acc.Add(key, kChildren, 1);
-                   if (episodes == 3) acc.Add(key, kThreePlus, 1);
-                   if (!row.returned) return;
-                   acc.AddIds(key, kReturned, 1, {back});
-                   acc.Sample(key, kReturned, double(row.seconds_away) / 3600.0);
-                   if (row.offered) acc.AddIds(key, kOffered, 1, {interview});
-                   if (row.accepted) acc.AddIds(key, kAccepted, 1, {interview});
-                   if (row.within_72h) acc.AddIds(key, kWithin72, 1, {interview});
-                 }));
+      ForEachRow(r, RowKind::kMissingEpisode, SpansRunningOn(w.from), [&](const KeptRow& row) {
+        const Date reported = codec::DateFromDaysKey(uint32_t(row.number));
+        const std::string& report = row.event_ids[0];
+        const std::string& back = row.event_ids[1];
+        const std::string& interview = row.event_ids[2];
+        auto key = grouping.Key(row);
+        // A span row is dated the day after the later of report and return.
+        bool open_at_end =
+            reported < w.to && (!row.returned || row.on - std::chrono::days{1} >= w.to);
+        if (open_at_end) acc.AddIds(key, kOpen, 1, {report});
+        if (!w.Contains(reported)) return;
+        acc.AddIds(key, kEpisodes, 1, ids({report, back, interview}));
+        int& episodes = per_child[{key, row.child_id}];
+        if (++episodes == 1) acc.Add(key, kChildren, 1);
+        if (episodes == 3) acc.Add(key, kThreePlus, 1);
+        if (!row.returned) return;
+        acc.AddIds(key, kReturned, 1, {back});
+        acc.Sample(key, kReturned, double(row.seconds_away) / 3600.0);
+        if (row.offered) acc.AddIds(key, kOffered, 1, {interview});
+        if (row.accepted) acc.AddIds(key, kAccepted, 1, {interview});
+        if (row.within_72h) acc.AddIds(key, kWithin72, 1, {interview});
+      }));
   r.Emit(acc,
          {"episodes", "children", "children_3_plus", "episodes_per_child", "median_hours",
           "p90_hours", "open_at_end", "interviews_offered_pct", "interviews_accepted_pct",
@@ -744,10 +742,7 @@ Status Disproportionality(Run& r) {
       r.NewAccumulator({"children_10_17", "children_with_outcome", "outcomes", "informal_outcomes",
                         "children_with_formal", "first_time_entrants", "children_missing"});
   const Window& w = r.window;
-  auto aged_10_17 = [&](const KeptRow& row) {
-    auto age = AgeAt(row.born, w.from);
-    return age && *age >= 10 && *age <= 17;
-  };
+  auto aged_10_17 = [&](const KeptRow& row) { return IsAged10To17(AgeAt(row.born, w.from)); };
   RowGrouping grouping(r.by);
   // Children counted once per row of the table and measure.
   std::set<std::tuple<GroupKey, size_t, std::string>> counted;
@@ -767,10 +762,8 @@ Status Disproportionality(Run& r) {
   CARELEDGER_RETURN_IF_ERROR(ForEachRow(r, RowKind::kFirstFormal, w, [&](const KeptRow& row) {
     if (aged_10_17(row)) acc.AddIds(grouping.Key(row), kFte, 1, row.event_ids);
   }));
-  CARELEDGER_RETURN_IF_ERROR(ForEachRow(
-      r, RowKind::kMissingEpisode,
-      Window{w.from + std::chrono::days{1}, kOpenSpan + std::chrono::days{1}},
-      [&](const KeptRow& row) {
+  CARELEDGER_RETURN_IF_ERROR(
+      ForEachRow(r, RowKind::kMissingEpisode, SpansRunningOn(w.from), [&](const KeptRow& row) {
         if (!w.Contains(codec::DateFromDaysKey(uint32_t(row.number))) || !aged_10_17(row)) {
           return;
         }
@@ -785,18 +778,15 @@ Status Disproportionality(Run& r) {
   } else if (!r.query.fold) {
     // As known at a time, or for lineage: the rows open on the first day, as they stood then.
     const uint32_t first_day = codec::DaysKey(w.from);
-    CARELEDGER_RETURN_IF_ERROR(
-        ForEachRow(r, RowKind::kAgedTenToSeventeen,
-                   Window{w.from + std::chrono::days{1}, kOpenSpan + std::chrono::days{1}},
-                   [&](const KeptRow& row) {
-                     if (uint64_t(row.number) <= first_day) {
-                       acc.AddIds(grouping.Key(row), kChildren, 1, row.event_ids);
-                     }
-                   }));
+    CARELEDGER_RETURN_IF_ERROR(ForEachRow(
+        r, RowKind::kAgedTenToSeventeen, SpansRunningOn(w.from), [&](const KeptRow& row) {
+          if (uint64_t(row.number) <= first_day) {
+            acc.AddIds(grouping.Key(row), kChildren, 1, row.event_ids);
+          }
+        }));
   } else {
     CARELEDGER_RETURN_IF_ERROR(r.Children([&](const ChildView& c) {
-      auto age = AgeAt(c, w.from);
-      if (c.registered && age && *age >= 10 && *age <= 17) {
+      if (c.registered && IsAged10To17(AgeAt(c, w.from))) {
         acc.Add(acc.Key(c, w.from), kChildren, 1, {c.registered});
       }
     }));
