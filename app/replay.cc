@@ -40,19 +40,16 @@ class ProgressLine {
 // The rebuild in this process: the store is ours.
 Result<ChainHash> ReplayHere(EventStore& store, std::optional<Instant> known_at,
                              const std::atomic<bool>& stop) {
-  auto rebuild = StateRebuild::Begin(store, {.known_at = known_at});
+  auto rebuild = StateRebuild::Begin(store, {.known_at = known_at, .chunk = 10000, .stop = &stop});
   if (!rebuild.ok()) return rebuild.status();
   const uint64_t total = store.next_sequence();
   ProgressLine progress;
   progress.Update(0, total, true);  // the rebuild is under way: its family exists
   auto report = [&](uint64_t folded) { progress.Update(folded, total); };
-  // In steps, so that a stop request is seen; the family is dropped on the way out.
-  constexpr uint64_t kStep = 100000;
-  while ((*rebuild)->next() < total) {
-    if (stop.load()) return Status::Fatal("replay stopped; the live state is unchanged");
-    CARELEDGER_RETURN_IF_ERROR(
-        (*rebuild)->CatchUp(std::min(total, (*rebuild)->next() + kStep), report));
-  }
+  // The family is dropped on the way out when stopped.
+  Status folded = (*rebuild)->CatchUp(total, report);
+  if (stop.load()) return Status::Fatal("replay stopped; the live state is unchanged");
+  CARELEDGER_RETURN_IF_ERROR(folded);
   progress.Update(total, total, true);
   if (known_at) return (*rebuild)->Hash();
   CARELEDGER_RETURN_IF_ERROR((*rebuild)->Swap());

@@ -77,6 +77,14 @@ enum class CalloutMeasure {
 };
 std::optional<CalloutMeasure> CalloutMeasureOf(std::string_view reason);
 
+// The projection state's layout, kept beside it: a store whose state predates the outcome rows
+// would otherwise answer every query over kept rows with nothing.
+inline constexpr std::string_view kLayoutKey{"layout\0", 7};
+inline constexpr std::string_view kLayout =
+    "10: cla counters by day and month and every child dimension, kept rows, span rows, the values "
+    "rows held before, missing episodes' figures in their rows, every row's date of birth, the "
+    "children aged 10-17";
+
 // ---- Counters that ingest keeps (counters.cc) ----------------------------------------------
 inline constexpr std::string_view kCounterPrefix{"cla\0", 4};
 inline constexpr size_t kCounterSuffix = 1 + 4 + 2;  // \0, days key, partition
@@ -92,6 +100,8 @@ std::string CounterKey(std::string_view dimension, std::string_view value, Date 
 Date BirthdayOf(const ChildView& child, int age);
 // What one child adds to the counter cells: (cell, amount), in key order once Settle()d.
 using Contribution = std::vector<std::pair<std::string, int64_t>>;
+// Every counter cell a child contributes to (M1's, M2's and M12's), settled (cla.cc).
+Contribution CounterContribution(const ChildView& child);
 // Counts (dimension, value) on each day of [from, to) (to = Date::max(): still open): +1 on
 // `from` and −1 on `to`, in the day's and the month's cells.
 void AddSpan(Contribution& out, std::string_view dimension, std::string_view value, Date from,

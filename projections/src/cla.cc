@@ -18,7 +18,10 @@ constexpr std::string_view kClaPrefix = metrics::kCounterPrefix;
 constexpr std::string_view kDimPlacement = "placement";
 constexpr std::string_view kDimLegalStatus = "legal_status";
 constexpr size_t kCounterSuffix = metrics::kCounterSuffix;
+using metrics::CounterContribution;
 using metrics::Deltas;
+using metrics::kLayout;
+using metrics::kLayoutKey;
 // Every dimension a child looked after on D can be broken down by, judged on D as the fold
 // judges it (metrics::DimensionValue). All but the age band hold for a whole spell; the age
 // band changes on the birthdays that cross a band, where the spell's contribution moves. The
@@ -49,16 +52,6 @@ void AddClaCounters(const ChildView& child, metrics::Contribution& out) {
   }
 }
 
-// Every counter cell a child contributes to (M1's, M2's and M12's), settled.
-metrics::Contribution CounterContribution(const ChildView& child) {
-  metrics::Contribution c;
-  AddClaCounters(child, c);
-  metrics::AddCareLeaverCounters(child, c);
-  metrics::AddAgedTenToSeventeenCounters(child, c);
-  metrics::Settle(c);
-  return c;
-}
-
 // Whether a fact can change a child's counters: its registration (date of birth, sex,
 // ethnicity), its care, a care leaver's contact, and any correction, retraction or version
 // (which may stand for one of those). Offences, call-outs and missing episodes cannot, and a
@@ -77,14 +70,6 @@ bool ShapesCounters(const Fact& f) {
       return !f.supersedes.empty() || !f.source_key.empty();
   }
 }
-
-// The projection state's layout, kept beside it: a store whose state predates the outcome rows
-// would otherwise answer every query over kept rows with nothing.
-constexpr std::string_view kLayoutKey{"layout\0", 7};
-constexpr std::string_view kLayout =
-    "10: cla counters by day and month and every child dimension, kept rows, span rows, the values "
-    "rows held before, missing episodes' figures in their rows, every row's date of birth, the "
-    "children aged 10-17";
 
 // A child's partition is the one its latest-ingested fact came from (facts are stored in
 // timeline order, not arrival order). What ingest keeps for it is kept under that partition, so
@@ -120,6 +105,19 @@ Status LoadTimeline(const EventStore& store, std::string_view family, std::strin
 }
 
 }  // namespace
+
+namespace metrics {
+
+Contribution CounterContribution(const ChildView& child) {
+  Contribution c;
+  AddClaCounters(child, c);
+  AddCareLeaverCounters(child, c);
+  AddAgedTenToSeventeenCounters(child, c);
+  Settle(c);
+  return c;
+}
+
+}  // namespace metrics
 
 Status Projector::Apply(const std::vector<AcceptedEvent>& events, EventStore::Batch& batch) {
   // Every fact is one Put. Children whose kept figures may have changed also get their CLA
@@ -260,128 +258,6 @@ Status Projector::Apply(const std::vector<AcceptedEvent>& events, EventStore::Ba
     }
   }
   return Status::Ok();
-}
-
-Result<RebuildStats> RebuildProjections(const EventStore& from, const ProjectionSink& sink,
-                                        std::optional<Instant> known_at) {
-  // Every record was accepted once, when the clock rule (recorded_at at most 24 h ahead of the
-  // receiver) held; a clock far ahead keeps the rebuild from rejecting it now.
-  EnvelopeParser parser(
-      ParserOptions{.now = Instant{std::chrono::sys_days{std::chrono::year{9000} / 1 / 1}}});
-  // Each child's facts, held until the scan ends.
-  struct Held {
-    std::vector<Fact> facts;          // in log order
-    std::vector<int32_t> partitions;  // each fact's
-  };
-  std::unordered_map<std::string, Held> kept;
-  RebuildStats stats;
-  Envelope env;
-  Status failure = Status::Ok();
-  CARELEDGER_RETURN_IF_ERROR(from.ScanLog([&](const LogRecord& rec) {
-    if (known_at && rec.ingested_at > *known_at) return true;
-    if (Status s = parser.Parse(rec.payload, env); !s.ok()) {
-      failure = Status::Fatal("log record " + std::to_string(rec.sequence) +
-                              " no longer parses: " + s.message());
-      return false;
-    }
-    Fact fact = FactFromEnvelope(env, rec.sequence, rec.ingested_at);
-    failure = sink.put_state(FactKey(env.child_id, fact), EncodeFact(fact, rec.partition));
-    if (!failure.ok()) return false;
-    Held& h = kept[env.child_id];
-    h.facts.push_back(std::move(fact));
-    h.partitions.push_back(rec.partition);
-    ++stats.records;
-    return true;
-  }));
-  CARELEDGER_RETURN_IF_ERROR(failure);
-  // The live counters telescope (each batch adds the child's new contribution and takes away
-  // its old one), so their totals are the final timelines' contributions. The rows are the
-  // final timelines' rows, with the values each held before, version by version: one version
-  // for each ingest stamp among the child's facts, as the batches that ingested them wrote.
-  Deltas deltas;
-  std::map<std::string, std::string> entries;  // one child's rows and kept values
-  std::unordered_map<std::string, Instant> since;
-  metrics::RowVersionWriter writer{
-      [&](const std::string& key) -> Result<Instant> { return since.at(key); },
-      [&](std::string_view key, std::string_view value) {
-        entries.insert_or_assign(std::string(key), std::string(value));
-      },
-      [&](std::string_view key) { entries.erase(std::string(key)); },
-      [&](const std::string& key, Instant stamp) { since[key] = stamp; }};
-  for (auto& [child_id, held] : kept) {
-    entries.clear();
-    since.clear();
-    Timeline t;
-    t.facts.reserve(held.facts.size());
-    metrics::KeptRowEntries rows;
-    for (size_t run = 0; run < held.facts.size();) {
-      Instant stamp = held.facts[run].ingested_at;
-      size_t end = run;
-      while (end < held.facts.size() && held.facts[end].ingested_at == stamp) ++end;
-      // The run in timeline order after the facts before it: as AddFact one by one would.
-      auto mid = t.facts.size();
-      for (; run < end; ++run) t.facts.push_back(std::move(held.facts[run]));
-      t.partition = held.partitions[end - 1];
-      std::stable_sort(t.facts.begin() + std::ptrdiff_t(mid), t.facts.end(), TimelineBefore);
-      std::inplace_merge(t.facts.begin(), t.facts.begin() + std::ptrdiff_t(mid), t.facts.end(),
-                         TimelineBefore);
-      ChildView view = ResolveChild(child_id, t);
-      if (end == held.facts.size()) {
-        for (auto& [cell, n] : CounterContribution(view)) deltas[std::move(cell)] += n;
-      }
-      auto after = metrics::KeptRowEntriesOf(view);
-      CARELEDGER_RETURN_IF_ERROR(metrics::ChangeKeptRows(rows, after, stamp, writer));
-      rows = std::move(after);
-    }
-    for (const auto& [key, value] : entries) CARELEDGER_RETURN_IF_ERROR(sink.put_state(key, value));
-    ++stats.children;
-  }
-  if (stats.records > 0) CARELEDGER_RETURN_IF_ERROR(sink.put_state(kLayoutKey, kLayout));
-  for (const auto& [cell, delta] : metrics::SortedChanges(deltas)) {
-    CARELEDGER_RETURN_IF_ERROR(sink.add_to_counter(cell, delta));
-    ++stats.counters;
-  }
-  return stats;
-}
-
-Result<RebuildStats> RebuildProjectionsInto(const EventStore& from, EventStore& to,
-                                            size_t batch_entries, std::optional<Instant> known_at) {
-  // A full batch is written on a second thread while the next is filled. One write at a time,
-  // in order, and the next batch is begun only once the one before it is written, so that the
-  // store is never used from two threads at once.
-  std::optional<EventStore::Batch> batch, writing;
-  std::future<Status> written;
-  auto wait = [&]() -> Status {
-    if (!written.valid()) return Status::Ok();
-    Status s = written.get();
-    writing.reset();
-    return s;
-  };
-  batch.emplace(to.NewBatch());
-  size_t entries = 0;
-  auto flush_if_full = [&]() -> Status {
-    if (++entries < batch_entries) return Status::Ok();
-    CARELEDGER_RETURN_IF_ERROR(wait());
-    writing.emplace(std::move(*batch));
-    batch.emplace(to.NewBatch());
-    written = std::async(std::launch::async, [&] { return to.Write(*writing); });
-    entries = 0;
-    return Status::Ok();
-  };
-  ProjectionSink sink{[&](std::string_view key, std::string_view value) {
-                        batch->PutState(key, value);
-                        return flush_if_full();
-                      },
-                      [&](std::string_view key, int64_t delta) {
-                        batch->AddToCounter(key, delta);
-                        return flush_if_full();
-                      }};
-  auto stats = RebuildProjections(from, sink, known_at);
-  Status last = wait();  // before returning, whatever happened: the thread uses `to`
-  if (!stats.ok()) return stats.status();
-  CARELEDGER_RETURN_IF_ERROR(last);
-  if (entries > 0) CARELEDGER_RETURN_IF_ERROR(to.Write(*batch));
-  return stats;
 }
 
 namespace {

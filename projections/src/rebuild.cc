@@ -1,9 +1,305 @@
-// Rebuilding the projection state from the log into a family beside the live one.
+// Rebuilding the projection state from the log: RebuildProjectionsInto (a fresh store or a
+// family, in two passes on two threads) and StateRebuild (a family beside the live one, by the
+// Projector that ingest uses).
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <atomic>
+#include <future>
+#include <map>
+#include <optional>
+#include <unordered_map>
+
+#include "aggregate.h"
 #include "careledger/projections.h"
 
 namespace careledger {
+
+namespace {
+
+// The state a rebuild writes, in batches of about `limit` entries, each written by the thread
+// that filled it (RocksDB takes writes from several threads).
+class StateWriter {
+ public:
+  StateWriter(EventStore& to, std::string family, size_t limit)
+      : to_(to), family_(std::move(family)), limit_(std::max<size_t>(limit, 1)) {
+    batch_.emplace(to_.NewStateBatch(family_));
+  }
+  Status Put(std::string_view key, std::string_view value) {
+    batch_->PutState(key, value);
+    return Filled();
+  }
+  Status Add(std::string_view key, int64_t delta) {
+    batch_->AddToCounter(key, delta);
+    return Filled();
+  }
+  Status Finish() { return entries_ == 0 ? Status::Ok() : WriteNow(); }
+
+ private:
+  Status Filled() { return ++entries_ < limit_ ? Status::Ok() : WriteNow(); }
+  Status WriteNow() {
+    Status s = to_.Write(*batch_);
+    batch_.emplace(to_.NewStateBatch(family_));
+    entries_ = 0;
+    return s;
+  }
+  EventStore& to_;
+  std::string family_;
+  size_t limit_, entries_ = 0;
+  std::optional<EventStore::Batch> batch_;
+};
+
+// A pass's threads stop when one of them fails (the first failure is the one returned), or
+// when the caller asks.
+struct Stop {
+  const std::atomic<bool>* asked = nullptr;
+  std::atomic<bool> failed{false};
+  bool Now() const {
+    return failed.load(std::memory_order_relaxed) ||
+           (asked && asked->load(std::memory_order_relaxed));
+  }
+  std::mutex mu;
+  Status first = Status::Ok();
+  void Fail(Status s) {
+    std::lock_guard lock(mu);
+    if (first.ok()) first = std::move(s);
+    failed = true;
+  }
+};
+
+// Pass 1: the log records [begin, end) parsed again, each written as its child's fact. Every
+// 64th record's child is sampled: where pass 2 splits the children between its threads.
+constexpr uint64_t kSampleEvery = 64;
+struct FactsWritten {
+  uint64_t records = 0;
+  std::vector<std::string> sampled_children;
+};
+
+Status WriteFacts(const EventStore& from, uint64_t begin, uint64_t end,
+                  std::optional<Instant> known_at, StateWriter& out, FactsWritten& written,
+                  const Stop& stop) {
+  // Every record was accepted once, when the clock rule (recorded_at at most 24 h ahead of the
+  // receiver) held; a clock far ahead keeps the rebuild from rejecting it now.
+  EnvelopeParser parser(
+      ParserOptions{.now = Instant{std::chrono::sys_days{std::chrono::year{9000} / 1 / 1}}});
+  Envelope env;
+  Status failure = Status::Ok();
+  CARELEDGER_RETURN_IF_ERROR(from.ScanLog(
+      [&](const LogRecord& rec) {
+        if (rec.sequence >= end || stop.Now()) return false;
+        if (known_at && rec.ingested_at > *known_at) return true;
+        if (Status s = parser.Parse(rec.payload, env); !s.ok()) {
+          failure = Status::Fatal("log record " + std::to_string(rec.sequence) +
+                                  " no longer parses: " + s.message());
+          return false;
+        }
+        Fact fact = FactFromEnvelope(env, rec.sequence, rec.ingested_at);
+        failure = out.Put(FactKey(env.child_id, fact), EncodeFact(fact, rec.partition));
+        if (written.records++ % kSampleEvery == 0) written.sampled_children.push_back(env.child_id);
+        return failure.ok();
+      },
+      begin));
+  CARELEDGER_RETURN_IF_ERROR(failure);
+  return out.Finish();
+}
+
+// Pass 2: the facts of the children whose keys are in [begin, end), read back in key order (a
+// child's together), each child folded as the batches that ingested its facts folded it.
+// Counter deltas are summed in memory up to a bound, then written as they stand (counters
+// merge), so memory stays bounded whatever the store's size.
+constexpr size_t kMaxDeltas = size_t(1) << 20;
+struct ChildrenFolded {
+  uint64_t children = 0, counters = 0;
+  metrics::Deltas deltas;  // not yet written
+};
+
+Status WriteDeltas(metrics::Deltas& deltas, StateWriter& out, uint64_t& written) {
+  for (const auto& [cell, delta] : deltas) {
+    if (delta == 0) continue;
+    CARELEDGER_RETURN_IF_ERROR(out.Add(cell, delta));
+    ++written;
+  }
+  deltas.clear();
+  return Status::Ok();
+}
+
+// One child, its facts in log order. The live counters telescope (each batch adds the child's
+// new contribution and takes away its old one), so their totals are the final timeline's
+// contribution. The rows are the final timeline's rows, with the values each held before,
+// version by version: one version for each ingest stamp among the child's facts, as the
+// batches that ingested them wrote.
+Status FoldChild(const std::string& child_id, std::vector<std::pair<Fact, int32_t>>& facts,
+                 StateWriter& out, ChildrenFolded& folded) {
+  std::map<std::string, std::string> entries;  // the child's rows and kept values
+  std::unordered_map<std::string, Instant> since;
+  metrics::RowVersionWriter writer{
+      [&](const std::string& key) -> Result<Instant> { return since.at(key); },
+      [&](std::string_view key, std::string_view value) {
+        entries.insert_or_assign(std::string(key), std::string(value));
+      },
+      [&](std::string_view key) { entries.erase(std::string(key)); },
+      [&](const std::string& key, Instant stamp) { since[key] = stamp; }};
+  Timeline t;
+  t.facts.reserve(facts.size());
+  metrics::KeptRowEntries rows;
+  for (size_t run = 0; run < facts.size();) {
+    Instant stamp = facts[run].first.ingested_at;
+    size_t end = run;
+    while (end < facts.size() && facts[end].first.ingested_at == stamp) ++end;
+    // The run in timeline order after the facts before it: as AddFact one by one would.
+    auto mid = t.facts.size();
+    for (; run < end; ++run) t.facts.push_back(std::move(facts[run].first));
+    t.partition = facts[end - 1].second;
+    std::stable_sort(t.facts.begin() + std::ptrdiff_t(mid), t.facts.end(), TimelineBefore);
+    std::inplace_merge(t.facts.begin(), t.facts.begin() + std::ptrdiff_t(mid), t.facts.end(),
+                       TimelineBefore);
+    ChildView view = ResolveChild(child_id, t);
+    if (end == facts.size()) {
+      for (auto& [cell, n] : metrics::CounterContribution(view))
+        folded.deltas[std::move(cell)] += n;
+    }
+    auto after = metrics::KeptRowEntriesOf(view);
+    CARELEDGER_RETURN_IF_ERROR(metrics::ChangeKeptRows(rows, after, stamp, writer));
+    rows = std::move(after);
+  }
+  for (const auto& [key, value] : entries) CARELEDGER_RETURN_IF_ERROR(out.Put(key, value));
+  ++folded.children;
+  if (folded.deltas.size() > kMaxDeltas) {
+    CARELEDGER_RETURN_IF_ERROR(WriteDeltas(folded.deltas, out, folded.counters));
+  }
+  return Status::Ok();
+}
+
+Status FoldChildren(const EventStore& to, const std::string& family, const std::string& begin,
+                    const std::string& end, StateWriter& out, ChildrenFolded& folded,
+                    const Stop& stop) {
+  std::string child;
+  std::vector<std::pair<Fact, int32_t>> facts;
+  auto fold = [&]() -> Status {
+    if (facts.empty()) return Status::Ok();
+    // Key order is timeline order; the versions follow the order the log learned them in.
+    std::sort(facts.begin(), facts.end(),
+              [](const auto& a, const auto& b) { return a.first.sequence < b.first.sequence; });
+    Status s = FoldChild(child, facts, out, folded);
+    facts.clear();
+    return s;
+  };
+  Status failure = Status::Ok();
+  CARELEDGER_RETURN_IF_ERROR(to.ScanStateRange(
+      begin, end,
+      [&](std::string_view key, std::string_view value) {
+        if (stop.Now()) return false;
+        auto of = ChildOfFactKey(key);
+        if (!of) return true;
+        if (*of != child) {
+          failure = fold();
+          if (!failure.ok()) return false;
+          child.assign(*of);
+        }
+        auto& [fact, partition] = facts.emplace_back();
+        failure = DecodeFact(value, fact, partition);
+        return failure.ok();
+      },
+      family));
+  CARELEDGER_RETURN_IF_ERROR(failure);
+  CARELEDGER_RETURN_IF_ERROR(fold());
+  return out.Finish();
+}
+
+// Runs `work(i)` for i in [0, n) on n threads; the first failure stops the others.
+Status OnThreads(size_t n, Stop& stop, const std::function<Status(size_t)>& work) {
+  std::vector<std::future<void>> running;
+  for (size_t i = 0; i < n; ++i) {
+    running.push_back(std::async(std::launch::async, [&, i] {
+      if (Status s = work(i); !s.ok()) stop.Fail(std::move(s));
+    }));
+  }
+  for (auto& r : running) r.get();
+  if (stop.first.ok() && stop.asked && stop.asked->load()) {
+    return Status::Fatal("the rebuild was stopped");
+  }
+  return stop.first;
+}
+
+}  // namespace
+
+Result<RebuildStats> RebuildProjectionsInto(const EventStore& from, EventStore& to,
+                                            const RebuildOptions& options) {
+  constexpr size_t kThreads = 2;
+  const uint64_t end = std::min(options.end, from.next_sequence());
+  const std::string family = options.family;
+  CARELEDGER_RETURN_IF_ERROR(to.SetBulkLoad(options.family, true));
+  struct CompactAfter {
+    EventStore& store;
+    const std::string& family;
+    ~CompactAfter() {
+      if (Status s = store.SetBulkLoad(family, false); !s.ok()) {
+        spdlog::warn("compactions of the rebuilt state not resumed: {}", s.message());
+      }
+    }
+  } compact_after{to, options.family};
+  // Pass 1: the log cut in two by sequence.
+  using Clock = std::chrono::steady_clock;
+  auto started = Clock::now();
+  Stop stop;
+  stop.asked = options.stop;
+  std::vector<FactsWritten> facts(kThreads);
+  CARELEDGER_RETURN_IF_ERROR(OnThreads(kThreads, stop, [&](size_t i) {
+    StateWriter out(to, family, options.batch_entries);
+    return WriteFacts(from, end * i / kThreads, end * (i + 1) / kThreads, options.known_at, out,
+                      facts[i], stop);
+  }));
+  RebuildStats stats;
+  stats.facts_pass = Clock::now() - started;
+  started = Clock::now();
+  std::vector<std::string> sampled;
+  for (auto& f : facts) {
+    stats.records += f.records;
+    for (auto& c : f.sampled_children) sampled.push_back(std::move(c));
+  }
+  // Pass 2: the children cut in two at the sampled median child (its facts all fall after the
+  // cut: a child's keys share its prefix).
+  std::vector<std::string> bounds{std::string("fact\0", 5)};
+  if (sampled.size() >= kThreads) {
+    auto median = sampled.begin() + std::ptrdiff_t(sampled.size() / 2);
+    std::nth_element(sampled.begin(), median, sampled.end(), [](const auto& a, const auto& b) {
+      return FactKeyPrefix(a) < FactKeyPrefix(b);
+    });
+    bounds.push_back(FactKeyPrefix(*median));
+  }
+  bounds.emplace_back("fact\1", 5);
+  std::vector<ChildrenFolded> folded(bounds.size() - 1);
+  CARELEDGER_RETURN_IF_ERROR(OnThreads(folded.size(), stop, [&](size_t i) {
+    StateWriter out(to, family, options.batch_entries);
+    return FoldChildren(to, family, bounds[i], bounds[i + 1], out, folded[i], stop);
+  }));
+  // What is left of the deltas, summed: a cell both threads changed is written once.
+  StateWriter out(to, family, options.batch_entries);
+  for (size_t i = 1; i < folded.size(); ++i) {
+    for (auto& [cell, delta] : folded[i].deltas) folded[0].deltas[cell] += delta;
+    folded[i].deltas.clear();
+  }
+  for (auto& f : folded) {
+    stats.children += f.children;
+    stats.counters += f.counters;
+  }
+  CARELEDGER_RETURN_IF_ERROR(WriteDeltas(folded[0].deltas, out, stats.counters));
+  CARELEDGER_RETURN_IF_ERROR(out.Finish());
+  stats.children_pass = Clock::now() - started;
+  // The layout marker last, in a batch written as `to` writes (synced, if it syncs): it makes
+  // everything before it durable, being in the same write-ahead log.
+  if (stats.records > 0) {
+    if (family.empty()) {
+      auto batch = to.NewBatch();
+      batch.PutState(metrics::kLayoutKey, metrics::kLayout);
+      CARELEDGER_RETURN_IF_ERROR(to.Write(batch));
+    } else {
+      StateWriter marker(to, family, 1);
+      CARELEDGER_RETURN_IF_ERROR(marker.Put(metrics::kLayoutKey, metrics::kLayout));
+    }
+  }
+  return stats;
+}
 
 Result<std::unique_ptr<StateRebuild>> StateRebuild::Begin(EventStore& store, Options options) {
   auto family = store.CreateStateFamily();
@@ -20,8 +316,60 @@ StateRebuild::~StateRebuild() {
   }
 }
 
+namespace {
+
+// The first sequence of the last ingest stamp before `end` (stamps never fall along the log).
+Result<uint64_t> FirstOfLastStamp(const EventStore& store, uint64_t end) {
+  auto stamp_of = [&](uint64_t sequence) -> Result<Instant> {
+    std::optional<Instant> stamp;
+    CARELEDGER_RETURN_IF_ERROR(store.ScanLog(
+        [&](const LogRecord& rec) {
+          stamp = rec.ingested_at;
+          return false;
+        },
+        sequence));
+    if (!stamp) return Status::Fatal("the log has no record " + std::to_string(sequence));
+    return *stamp;
+  };
+  auto last = stamp_of(end - 1);
+  if (!last.ok()) return last.status();
+  uint64_t lo = 0, hi = end - 1;  // the answer is in [lo, hi]
+  while (lo < hi) {
+    uint64_t mid = lo + (hi - lo) / 2;
+    auto at = stamp_of(mid);
+    if (!at.ok()) return at.status();
+    if (*at < *last) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  return lo;
+}
+
+}  // namespace
+
 Status StateRebuild::CatchUp(uint64_t end, const std::function<void(uint64_t)>& progress) {
   if (swapped_) return Status::Fatal("the rebuild was swapped in already");
+  if (const uint64_t logged = std::min(end, store_.next_sequence());
+      next_.load() == 0 && logged > 0) {
+    // The bulk of the log in two passes on two threads, up to the last ingest stamp before
+    // `end`: the records of one stamp are one version of a child's rows, and ingest may still
+    // be writing batches with that stamp. The Projector folds the rest, as ingest did.
+    auto bulk_end = FirstOfLastStamp(store_, logged);
+    if (!bulk_end.ok()) return bulk_end.status();
+    if (*bulk_end > 0) {
+      RebuildOptions bulk;
+      bulk.known_at = options_.known_at;
+      bulk.end = *bulk_end;
+      bulk.family = family_;
+      bulk.stop = options_.stop;
+      auto stats = RebuildProjectionsInto(store_, store_, bulk);
+      if (!stats.ok()) return stats.status();
+      next_.store(*bulk_end);
+      if (progress) progress(*bulk_end);
+    }
+  }
   EnvelopeParser parser;
   // Envelopes stay put while a chunk is gathered: AcceptedEvent points at them.
   std::vector<Envelope> envelopes;

@@ -1374,7 +1374,8 @@ EventStore::Batch EventStore::NewStateBatch(const std::string& family) const {
   Batch b;
   b.impl_->cf = &impl_->cf;
   b.impl_->live = &impl_->live;
-  b.impl_->state = family.empty() ? nullptr : impl_->State(family);
+  b.impl_->state =
+      family.empty() ? impl_->live.load(std::memory_order_acquire) : impl_->State(family);
   b.state_only_ = true;
   return b;
 }
@@ -1399,6 +1400,14 @@ Status EventStore::SwapStateFamily(const std::string& family) {
     spdlog::warn("old state family {} not dropped yet: {}", old_name, s.ToString());
   }
   return Status::Ok();
+}
+
+Status EventStore::SetBulkLoad(std::string_view family, bool on) {
+  auto* handle = impl_->State(family);
+  if (!handle) return Status::Fatal("no state family " + std::string(family));
+  return FromRocks(
+      impl_->db->SetOptions(handle, {{"disable_auto_compactions", on ? "true" : "false"}}),
+      "set the state family's compactions");
 }
 
 Status EventStore::DropStateFamily(const std::string& family) {

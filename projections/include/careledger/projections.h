@@ -205,36 +205,33 @@ class Projector {
 };
 
 // ---- Rebuilding the projection state from the log ------------------------------------------
-// Where a rebuild puts the state it computes. A sink's error stops the rebuild and is returned.
-struct ProjectionSink {
-  // Each fact, once, in log order; then each kept row and the layout marker.
-  std::function<Status(std::string_view key, std::string_view value)> put_state;
-  // Each counter cell's total, once, in key order, after every fact (cells that net to zero
-  // are left out). Written as a counter delta: the target's state must start empty.
-  std::function<Status(std::string_view key, int64_t delta)> add_to_counter;
-};
-
 struct RebuildStats {
   uint64_t records = 0;   // log records folded
   uint64_t children = 0;  // children with facts that shape the kept figures (counters, rows)
-  uint64_t counters = 0;  // counter cells written
+  uint64_t counters = 0;  // counter deltas written (a cell's total, or parts of it at scale)
+  // Wall time of each pass: the log parsed into facts, the facts folded child by child.
+  std::chrono::duration<double> facts_pass{}, children_pass{};
 };
 
-// Folds the log of `from` into projection state: the state Projector::Apply leaves after
-// folding the same log (the same ProjectionStateHash). Every record is parsed again; one that
-// no longer parses is a Fatal error naming its sequence. Only what the kept figures need is held
-// in memory: each child's facts that shape them (everything but return interviews), so it grows
-// with the store (replay, StateRebuild, does not). With
-// `known_at`, only the records
-// ingested by then (the state as it was at that time).
-Result<RebuildStats> RebuildProjections(const EventStore& from, const ProjectionSink& sink,
-                                        std::optional<Instant> known_at = std::nullopt);
-// The same, written into the state of `to` (which must hold none yet) in batches of about
-// `batch_entries` entries, each written with `to`'s sync option on a second thread while the
-// next is filled.
+struct RebuildOptions {
+  size_t batch_entries = 10000;  // state entries per write
+  // Only the records ingested by then: the state as it was at that time.
+  std::optional<Instant> known_at;
+  uint64_t end = UINT64_MAX;  // the log up to this sequence (at most the log's end)
+  std::string family;         // the state family written; empty: the live one
+  // Set (by another thread) to stop the rebuild: it returns a Fatal error soon after.
+  const std::atomic<bool>* stop = nullptr;
+};
+
+// Folds the log of `from` into the projection state of `to` (a family of it that holds no state
+// yet): the state Projector::Apply leaves after folding the same log (the same
+// ProjectionStateHash). Two passes, each on two threads: every record parsed again and written
+// as its child's fact (one that no longer parses is a Fatal error naming its sequence), then the
+// facts read back in key order, a child at a time, for its counters and kept rows. What it
+// holds in memory is a child's facts and up to 2^20 counter cells per thread, whatever the size
+// of the store. `to` may be `from` (a family beside the live one, as StateRebuild writes).
 Result<RebuildStats> RebuildProjectionsInto(const EventStore& from, EventStore& to,
-                                            size_t batch_entries = 10000,
-                                            std::optional<Instant> known_at = std::nullopt);
+                                            const RebuildOptions& options = {});
 
 // A hash of the projection state's meaning: two stores that hold the same events, in whatever
 // order and whenever they arrived, have the same hash (counters that net to zero are left out).
@@ -258,6 +255,8 @@ class StateRebuild {
     // Log records per state batch: the batch, its envelopes and the timelines it touches are
     // what a rebuild holds in memory.
     size_t chunk = 10000;
+    // Set (by another thread) to stop the first CatchUp's bulk rebuild (RebuildProjectionsInto).
+    const std::atomic<bool>* stop = nullptr;
   };
   static Result<std::unique_ptr<StateRebuild>> Begin(EventStore& store, Options options);
   // Drops the family unless it was swapped in.
@@ -266,7 +265,9 @@ class StateRebuild {
   StateRebuild& operator=(const StateRebuild&) = delete;
 
   // Folds the log records from next() up to (not including) sequence `end`. `progress` is
-  // called after each state batch with the records folded so far (all of them, from 0).
+  // called after each state batch with the records folded so far (all of them, from 0). The
+  // first call folds all but the last ingest stamp's records with RebuildProjectionsInto (two
+  // passes on two threads), the rest with the Projector, as ingest folded them.
   Status CatchUp(uint64_t end, const std::function<void(uint64_t folded)>& progress = {});
   uint64_t next() const { return next_.load(); }
   const std::string& family() const { return family_; }

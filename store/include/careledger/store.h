@@ -250,7 +250,8 @@ class EventStore {
   std::string live_state_family() const;
   // A new, empty family ("projection.N"); not live.
   Result<std::string> CreateStateFamily();
-  // A batch whose PutState/AddToCounter go to `family` (not live), with nothing else in it.
+  // A batch whose PutState/AddToCounter go to `family` (empty: the one live now), with nothing
+  // else in it.
   // Written with Write, unsynced: until the swap nobody relies on it, and the swap's synced
   // write makes everything written before it durable (one WAL).
   Batch NewStateBatch(const std::string& family) const;
@@ -258,6 +259,10 @@ class EventStore {
   // batch for the old family is being built or written meanwhile (ingest swaps between
   // batches).
   Status SwapStateFamily(const std::string& family);
+  // While a rebuild fills `family` (empty: the live one), no compactions: with them, the files
+  // its flushes pile up stall its writes for most of its time; turned off again, RocksDB
+  // compacts them in the background.
+  [[nodiscard]] Status SetBulkLoad(std::string_view family, bool on);
   // Drops a family that is not live (an audit rebuild, an abandoned one).
   Status DropStateFamily(const std::string& family);
   // A secondary (StoreOptions::secondary_path): replays what the primary has written since the
