@@ -81,9 +81,9 @@ std::optional<CalloutMeasure> CalloutMeasureOf(std::string_view reason);
 // would otherwise answer every query over kept rows with nothing.
 inline constexpr std::string_view kLayoutKey{"layout\0", 7};
 inline constexpr std::string_view kLayout =
-    "10: cla counters by day and month and every child dimension, kept rows, span rows, the values "
+    "11: cla counters by day and month and every child dimension, kept rows, span rows, the values "
     "rows held before, missing episodes' figures in their rows, every row's date of birth, the "
-    "children aged 10-17";
+    "children aged 10-17, open youth justice cases";
 
 // ---- Counters that ingest keeps (counters.cc) ----------------------------------------------
 inline constexpr std::string_view kCounterPrefix{"cla\0", 4};
@@ -100,7 +100,7 @@ std::string CounterKey(std::string_view dimension, std::string_view value, Date 
 Date BirthdayOf(const ChildView& child, int age);
 // What one child adds to the counter cells: (cell, amount), in key order once Settle()d.
 using Contribution = std::vector<std::pair<std::string, int64_t>>;
-// Every counter cell a child contributes to (M1's, M2's and M12's), settled (cla.cc).
+// Every counter cell a child contributes to (M1's, M2's, M9's and M12's), settled (cla.cc).
 Contribution CounterContribution(const ChildView& child);
 // Counts (dimension, value) on each day of [from, to) (to = Date::max(): still open): +1 on
 // `from` and −1 on `to`, in the day's and the month's cells.
@@ -192,6 +192,14 @@ struct AgedTenToSeventeen {
 std::vector<AgedTenToSeventeen> AgedTenToSeventeenStretches(const ChildView& child);
 // The registered child's counters from its 10th birthday to its 18th.
 void AddAgedTenToSeventeenCounters(const ChildView& child, Contribution& out);
+
+// ---- M9 youth justice caseload (yjs_caseload.cc) -----------------------------------------------
+// The counter dimension of the open cases: each value is "<cohort>/<intervention>", the child's
+// cohort on the day (cla, care_leaver, other) and the case's intervention.
+inline constexpr std::string_view kOpenCasesCounter = "yjs_open";
+// A child's open cases, each from the day it opened to the day it closed, cut where the child's
+// cohort changes.
+void AddOpenCaseCounters(const ChildView& child, Contribution& out);
 
 // ---- Rows that ingest keeps ---------------------------------------------------------------
 // A dated contribution of one child to a figure over a period, kept in the state by the ingest

@@ -53,9 +53,9 @@ void AddClaCounters(const ChildView& child, metrics::Contribution& out) {
 }
 
 // Whether a fact can change a child's counters: its registration (date of birth, sex,
-// ethnicity), its care, a care leaver's contact, and any correction, retraction or version
-// (which may stand for one of those). Offences, call-outs and missing episodes cannot, and a
-// batch of only those leaves the counters alone.
+// ethnicity), its care, a care leaver's contact, a youth justice case opening or closing, and
+// any correction, retraction or version (which may stand for one of those). Offences, call-outs
+// and missing episodes cannot, and a batch of only those leaves the counters alone.
 bool ShapesCounters(const Fact& f) {
   switch (f.type) {
     case EventType::kChildRegistered:
@@ -64,6 +64,8 @@ bool ShapesCounters(const Fact& f) {
     case EventType::kCareLegalStatusChanged:
     case EventType::kCarePeriodEnded:
     case EventType::kCareLeaverContactRecorded:
+    case EventType::kYjsCaseOpened:
+    case EventType::kYjsCaseClosed:
     case EventType::kEventRetracted:
       return true;
     default:
@@ -113,6 +115,7 @@ Contribution CounterContribution(const ChildView& child) {
   AddClaCounters(child, c);
   AddCareLeaverCounters(child, c);
   AddAgedTenToSeventeenCounters(child, c);
+  AddOpenCaseCounters(child, c);
   Settle(c);
   return c;
 }

@@ -315,6 +315,21 @@ TEST_F(MetricPopulation, ClaFromCountersMatchesTheFoldOnAGeneratedFeed) {
   EXPECT_EQ(first_cohorts["care_leaver"].at("children_10_17"), "7");
   EXPECT_EQ(first_cohorts["cla"].at("children_10_17"), "112");
   EXPECT_EQ(first_cohorts["other"].at("children_10_17"), "459");
+  // The youth justice caseload (M9) on the 10th and last day of each month: its open cases by
+  // the child's cohort and the case's intervention from the counters, against the fold.
+  int64_t open_cases = 0;
+  for (auto ym = year{2023} / month{3}; ym <= year{2026} / month{5}; ym += months{1}) {
+    for (Date d : {Date{ym / 10}, Date{ym / std::chrono::last}}) {
+      MetricQuery live = At("yjs-caseload", d), folded = live;  // by intervention
+      folded.fold = true;
+      auto a = Report(*store_, live);
+      EXPECT_EQ(a, Report(*store_, folded)) << "yjs-caseload on " << FormatDate(d);
+      for (const auto& [intervention, figures] : a) {
+        open_cases += std::stoll(figures.at("open_cases"));
+      }
+    }
+  }
+  EXPECT_EQ(open_cases, 1111);  // the open cases of the 78 days, summed: not zeros compared
   // Not a comparison of two zeros: seed 11's feed has 186 looked after on its first day.
   EXPECT_EQ(ClaAt(Day(2023, 3, 31)), "186");
 }
