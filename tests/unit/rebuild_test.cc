@@ -105,6 +105,15 @@ RebuildOptions InBatchesOf(size_t entries) {
   return options;
 }
 
+// The hand feed ingested on one partition, and an empty store to rebuild it into.
+struct HandFedStores {
+  test::TempDir dir;
+  std::unique_ptr<EventStore> live = Open(dir / "live"), rebuilt = Open(dir / "rebuilt");
+  HandFedStores() {
+    if (live) Ingest(*live, HandFeed(), 100, [](const Envelope&) { return 0; });
+  }
+};
+
 TEST(RebuildProjections, HandFeedGivesTheLiveStateExactly) {
   test::TempDir dir;
   auto live = Open(dir / "live");
@@ -161,12 +170,9 @@ TEST(RebuildProjections, GeneratedFeedGivesTheLiveStateExactly) {
 }
 
 TEST(RebuildProjections, WritesEachFactOnceAndEachCounterCellOnce) {
-  test::TempDir dir;
-  auto live = Open(dir / "live");
-  ASSERT_TRUE(live);
-  Ingest(*live, HandFeed(), 100, [](const Envelope&) { return 0; });
-  auto rebuilt = Open(dir / "rebuilt");
-  ASSERT_TRUE(rebuilt);
+  HandFedStores stores;
+  ASSERT_TRUE(stores.live && stores.rebuilt);
+  EventStore *live = stores.live.get(), *rebuilt = stores.rebuilt.get();
   auto stats = RebuildProjectionsInto(*live, *rebuilt, InBatchesOf(4));
   ASSERT_TRUE(stats.ok()) << stats.status().ToString();
   // One key per fact: A's five, B's three, C's two (the feed's ten events).
@@ -203,12 +209,9 @@ TEST(RebuildProjections, WritesEachFactOnceAndEachCounterCellOnce) {
 }
 
 TEST(RebuildProjections, StopsWhenAskedAndSaysSo) {
-  test::TempDir dir;
-  auto live = Open(dir / "live");
-  ASSERT_TRUE(live);
-  Ingest(*live, HandFeed(), 100, [](const Envelope&) { return 0; });
-  auto rebuilt = Open(dir / "rebuilt");
-  ASSERT_TRUE(rebuilt);
+  HandFedStores stores;
+  ASSERT_TRUE(stores.live && stores.rebuilt);
+  EventStore *live = stores.live.get(), *rebuilt = stores.rebuilt.get();
   std::atomic<bool> stop{true};
   RebuildOptions options;
   options.stop = &stop;
