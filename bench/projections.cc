@@ -233,8 +233,9 @@ int Main(int argc, char** argv) {
                     << "… equal to the live store's\n";
         }
         if (r == 0 || r + 1 == repeat) {
-          std::printf("rebuild %d: facts pass %.1f s, children pass %.1f s\n", r,
-                      stats->facts_pass.count(), stats->children_pass.count());
+          std::printf("rebuild %d: facts pass %.1f s, children pass %.1f s, compaction %.1f s\n", r,
+                      stats->facts_pass.count(), stats->children_pass.count(),
+                      stats->compaction.count());
         }
       }
       std::filesystem::remove_all(dir / ("live-" + std::to_string(r)));

@@ -325,7 +325,9 @@ Result<std::optional<std::string>> FirstDifferingCell(const EventStore& store,
   } cleanup{scratch_dir};
   auto rebuilt = EventStore::Open({.path = scratch_dir, .sync = false});
   if (!rebuilt.ok()) return rebuilt.status();
-  auto stats = RebuildProjectionsInto(store, **rebuilt);
+  RebuildOptions scratch;
+  scratch.compact = false;  // read once, then removed
+  auto stats = RebuildProjectionsInto(store, **rebuilt, scratch);
   if (!stats.ok()) return stats.status();
   // Every live cell against its rebuilt twin, then any rebuilt cell the live state lacks. Only
   // the first difference in key order is named: the rest usually follow from it.

@@ -229,15 +229,18 @@ Result<RebuildStats> RebuildProjectionsInto(const EventStore& from, EventStore& 
   const uint64_t end = std::min(options.end, from.next_sequence());
   const std::string family = options.family;
   CARELEDGER_RETURN_IF_ERROR(to.SetBulkLoad(options.family, true));
-  struct CompactAfter {
+  // On a failure, compactions resume without compacting first: the family is dropped.
+  struct CompactionsBack {
     EventStore& store;
     const std::string& family;
-    ~CompactAfter() {
-      if (Status s = store.SetBulkLoad(family, false); !s.ok()) {
+    bool done = false;
+    ~CompactionsBack() {
+      if (done) return;
+      if (Status s = store.SetBulkLoad(family, false, false); !s.ok()) {
         spdlog::warn("compactions of the rebuilt state not resumed: {}", s.message());
       }
     }
-  } compact_after{to, options.family};
+  } compactions_back{to, options.family};
   // Pass 1: the log cut in two by sequence.
   using Clock = std::chrono::steady_clock;
   auto started = Clock::now();
@@ -298,6 +301,10 @@ Result<RebuildStats> RebuildProjectionsInto(const EventStore& from, EventStore& 
       CARELEDGER_RETURN_IF_ERROR(marker.Put(metrics::kLayoutKey, metrics::kLayout));
     }
   }
+  compactions_back.done = true;
+  started = Clock::now();
+  CARELEDGER_RETURN_IF_ERROR(to.SetBulkLoad(options.family, false, options.compact));
+  stats.compaction = Clock::now() - started;
   return stats;
 }
 

@@ -209,8 +209,9 @@ struct RebuildStats {
   uint64_t records = 0;   // log records folded
   uint64_t children = 0;  // children with facts that shape the kept figures (counters, rows)
   uint64_t counters = 0;  // counter deltas written (a cell's total, or parts of it at scale)
-  // Wall time of each pass: the log parsed into facts, the facts folded child by child.
-  std::chrono::duration<double> facts_pass{}, children_pass{};
+  // Wall time of each pass (the log parsed into facts, the facts folded child by child) and of
+  // the compaction after them.
+  std::chrono::duration<double> facts_pass{}, children_pass{}, compaction{};
 };
 
 struct RebuildOptions {
@@ -221,6 +222,9 @@ struct RebuildOptions {
   std::string family;         // the state family written; empty: the live one
   // Set (by another thread) to stop the rebuild: it returns a Fatal error soon after.
   const std::atomic<bool>* stop = nullptr;
+  // Compactions are off while the rebuild writes; at the end the family is compacted before
+  // they resume, unless it is about to be thrown away (a scratch store).
+  bool compact = true;
 };
 
 // Folds the log of `from` into the projection state of `to` (a family of it that holds no state

@@ -259,10 +259,11 @@ class EventStore {
   // batch for the old family is being built or written meanwhile (ingest swaps between
   // batches).
   Status SwapStateFamily(const std::string& family);
-  // While a rebuild fills `family` (empty: the live one), no compactions: with them, the files
-  // its flushes pile up stall its writes for most of its time; turned off again, RocksDB
-  // compacts them in the background.
-  [[nodiscard]] Status SetBulkLoad(std::string_view family, bool on);
+  // While a rebuild fills `family` (empty: the live one), no compactions, so no write stalls
+  // on the level-0 files its flushes pile up. Turned off, the family is compacted first when
+  // `compact` (otherwise RocksDB stops every write to the store until it has compacted them:
+  // right only for a store about to be thrown away).
+  [[nodiscard]] Status SetBulkLoad(std::string_view family, bool on, bool compact = true);
   // Drops a family that is not live (an audit rebuild, an abandoned one).
   Status DropStateFamily(const std::string& family);
   // A secondary (StoreOptions::secondary_path): replays what the primary has written since the
