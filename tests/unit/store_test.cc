@@ -468,6 +468,55 @@ TEST(EventStore, CountersAddAcrossBatches) {
   EXPECT_EQ(Counters(*store, "cla-x"), (std::map<std::string, int64_t>{{"cla-x", 7}}));
 }
 
+// State files keep a prefix filter of "<tag>\0<key part>" (one child's facts): a scan of one
+// such prefix may skip files without it, a range over several must not.
+TEST(EventStore, ScansOfOneTaggedPartAndOfRangesFindKeysInEveryFile) {
+  test::TempDir dir;
+  auto tagged = [](std::string_view child, std::string_view rest) {
+    std::string key("fact\0", 5);
+    codec::PutKeyPart(key, child);
+    key.append(rest);
+    return key;
+  };
+  // Each child's keys in a file of their own: a clean close flushes the memtable.
+  for (std::string_view child : {"child-a", "child-b", "child-c"}) {
+    auto store = OpenStore(dir / "s");
+    ASSERT_NE(store, nullptr);
+    auto batch = store->NewStateBatch("");
+    batch.PutState(tagged(child, "1"), "x");
+    batch.PutState(tagged(child, "2"), "y");
+    ASSERT_TRUE(store->Write(batch).ok());
+  }
+  auto store = OpenStore(dir / "s");
+  ASSERT_NE(store, nullptr);
+  auto keys_of = [&](auto scan) {
+    std::vector<std::string> keys;
+    EXPECT_TRUE(scan([&](std::string_view k, std::string_view) {
+                  keys.emplace_back(k);
+                  return true;
+                }).ok());
+    return keys;
+  };
+  using Visit = std::function<bool(std::string_view, std::string_view)>;
+  EXPECT_EQ(keys_of([&](const Visit& v) { return store->ScanState(tagged("child-b", ""), v); }),
+            (std::vector<std::string>{tagged("child-b", "1"), tagged("child-b", "2")}));
+  EXPECT_EQ(keys_of([&](const Visit& v) { return store->ScanState(tagged("child-d", ""), v); }),
+            std::vector<std::string>{});
+  const std::vector<std::string> b_and_c = {tagged("child-b", "1"), tagged("child-b", "2"),
+                                            tagged("child-c", "1"), tagged("child-c", "2")};
+  EXPECT_EQ(keys_of([&](const Visit& v) {
+              return store->ScanStateRange(tagged("child-b", ""), std::string("fact\1", 5), v);
+            }),
+            b_and_c);
+  EXPECT_EQ(keys_of([&](const Visit& v) {
+              return store->ScanStateRange(tagged("child-a", "9"), std::string("fact\1", 5), v);
+            }),
+            b_and_c);
+  EXPECT_EQ(
+      keys_of([&](const Visit& v) { return store->ScanState(std::string("fact\0", 5), v); }).size(),
+      6u);
+}
+
 TEST(EventStore, ABatchIsWrittenOnlyOnce) {
   test::TempDir dir;
   auto store = OpenStore(dir / "s");

@@ -213,7 +213,9 @@ class EventStore {
   // batched read.
   Status ReadCounters(const std::vector<std::string_view>& keys, std::vector<int64_t>& out,
                       std::string_view family = {}) const;
-  // Visits keys with the prefix in order until `visit` returns false.
+  // Visits keys with the prefix in order until `visit` returns false. A prefix that is a tag,
+  // a zero byte and one key part (codec::PutKeyPart), such as one child's facts, is first
+  // looked up in each file's prefix filter: files without it are not read.
   Status ScanState(std::string_view prefix,
                    const std::function<bool(std::string_view, std::string_view)>& visit,
                    std::string_view family = {}) const;
