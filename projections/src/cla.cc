@@ -88,22 +88,38 @@ struct LatestPartition {
   }
 };
 
-Status LoadTimeline(const EventStore& store, std::string_view family, std::string_view child_id,
-                    Timeline& out) {
-  Status failure = Status::Ok();
+// The child's timeline from its fact entries (in key order, as the state holds them).
+Status DecodeTimeline(const std::vector<std::pair<std::string, std::string>>& entries,
+                      Timeline& out) {
   LatestPartition latest;
-  CARELEDGER_RETURN_IF_ERROR(store.ScanState(
-      FactKeyPrefix(child_id),
-      [&](std::string_view, std::string_view value) {
-        Fact& f = out.facts.emplace_back();
-        int32_t partition = 0;
-        failure = DecodeFact(value, f, partition);
-        if (!failure.ok()) return false;
-        latest.See(f, partition, out.partition);
-        return true;
-      },
-      family));
-  return failure;
+  out.facts.reserve(entries.size());
+  for (const auto& [key, value] : entries) {
+    Fact& f = out.facts.emplace_back();
+    int32_t partition = 0;
+    CARELEDGER_RETURN_IF_ERROR(DecodeFact(value, f, partition));
+    latest.See(f, partition, out.partition);
+  }
+  return Status::Ok();
+}
+
+// Adds `added` (sorted by key) to `entries` (sorted by key); an entry with a key already held
+// replaces it, as a Put does.
+void MergeEntries(std::vector<std::pair<std::string, std::string>>& entries,
+                  std::vector<std::pair<std::string, std::string>>& added) {
+  if (added.empty()) return;
+  std::vector<std::pair<std::string, std::string>> merged;
+  merged.reserve(entries.size() + added.size());
+  size_t i = 0, j = 0;
+  while (i < entries.size() || j < added.size()) {
+    if (j == added.size() || (i < entries.size() && entries[i].first < added[j].first)) {
+      merged.push_back(std::move(entries[i++]));
+    } else {
+      while (j + 1 < added.size() && added[j + 1].first == added[j].first) ++j;  // the last Put
+      if (i < entries.size() && entries[i].first == added[j].first) ++i;
+      merged.push_back(std::move(added[j++]));
+    }
+  }
+  entries = std::move(merged);
 }
 
 }  // namespace
@@ -122,6 +138,34 @@ Contribution CounterContribution(const ChildView& child) {
 
 }  // namespace metrics
 
+Result<Projector::HeldChild> Projector::TakeChild(std::string_view child_id) {
+  const std::string key(child_id);
+  if (auto node = recent_.extract(key)) {
+    recent_bytes_ -= node.mapped().bytes;
+    return std::move(node.mapped());
+  }
+  if (auto node = older_.extract(key)) return std::move(node.mapped());
+  HeldChild child;
+  CARELEDGER_RETURN_IF_ERROR(store_.ScanState(
+      FactKeyPrefix(child_id),
+      [&](std::string_view k, std::string_view value) {
+        child.facts.emplace_back(std::string(k), std::string(value));
+        return true;
+      },
+      family_));
+  return child;
+}
+
+void Projector::HoldChild(std::string child_id, HeldChild child) {
+  // Heap blocks and map nodes counted roughly: the budget is a bound, not an account.
+  constexpr size_t kPerEntry = 96;
+  child.bytes = kPerEntry + child_id.size();
+  for (const auto& [key, value] : child.facts) child.bytes += kPerEntry + key.size() + value.size();
+  for (const auto& [key, since] : child.row_since) child.bytes += kPerEntry + key.size();
+  recent_bytes_ += child.bytes;
+  recent_.insert_or_assign(std::move(child_id), std::move(child));
+}
+
 Status Projector::Apply(const std::vector<AcceptedEvent>& events, EventStore::Batch& batch) {
   // Every fact is one Put. Children whose kept figures may have changed also get their CLA
   // contribution and outcome rows recomputed from the whole timeline, and the difference
@@ -131,6 +175,7 @@ Status Projector::Apply(const std::vector<AcceptedEvent>& events, EventStore::Ba
     bool counters = false;              // some fact may change its counters
     std::vector<Fact> facts;            // all of the child's facts in this batch
     std::vector<int32_t> partition_of;  // each fact's
+    std::vector<std::pair<std::string, std::string>> entries;  // and their state entries
   };
   std::unordered_map<std::string_view, Touched> touched;
   touched.reserve(events.size());
@@ -143,8 +188,9 @@ Status Projector::Apply(const std::vector<AcceptedEvent>& events, EventStore::Ba
     }
     const Envelope& e = *ev.envelope;
     Fact fact = FactFromEnvelope(e, ev.sequence, ev.ingested_at);
-    batch.PutState(FactKey(e.child_id, fact), EncodeFact(fact, ev.partition));
     Touched& t = touched[e.child_id];
+    auto& entry = t.entries.emplace_back(FactKey(e.child_id, fact), EncodeFact(fact, ev.partition));
+    batch.PutState(entry.first, entry.second);
     t.partition = ev.partition;
     t.partition_of.push_back(ev.partition);
     t.counters = t.counters || ShapesCounters(fact);
@@ -162,16 +208,23 @@ Status Projector::Apply(const std::vector<AcceptedEvent>& events, EventStore::Ba
     for (const auto& ev : events) earliest = std::min(earliest, ev.ingested_at);
     std::erase_if(replaced_, [&](const auto& r) { return r.second.stamp < earliest; });
   }
+  // The batch before may still be being written: its children stay held through this one.
+  if (recent_bytes_ > cache_bytes_ / 2 || (!overlapping_ && cache_bytes_ == 0)) {
+    older_ = std::move(recent_);
+    recent_.clear();
+    recent_bytes_ = 0;
+    if (!overlapping_ && cache_bytes_ == 0) older_.clear();
+  }
   Deltas deltas;
-  std::unordered_map<std::string, Timeline> next;
-  std::unordered_map<std::string, Instant> row_since;  // rows this batch gives a value
   for (auto& [child_id, t] : touched) {
-    Timeline timeline;
-    if (auto in_flight = previous_.find(std::string(child_id)); in_flight != previous_.end()) {
-      timeline = std::move(in_flight->second);
-    } else {
-      CARELEDGER_RETURN_IF_ERROR(LoadTimeline(store_, family_, child_id, timeline));
+    auto taken = TakeChild(child_id);
+    if (!taken.ok()) {
+      Forget();  // what was taken out is gone: nothing held may be trusted now
+      return taken.status();
     }
+    HeldChild held = std::move(taken.value());
+    Timeline timeline;
+    CARELEDGER_RETURN_IF_ERROR(DecodeTimeline(held.facts, timeline));
     // What the child contributed before, taken before the timeline changes under its view.
     // Counters are kept under the child's partition: one that moves takes them along.
     const bool counters =
@@ -185,18 +238,22 @@ Status Projector::Apply(const std::vector<AcceptedEvent>& events, EventStore::Ba
     }
     metrics::RowVersionWriter writer{
         [&](const std::string& key) -> Result<Instant> {
-          if (auto it = row_since.find(key); it != row_since.end()) return it->second;
-          if (auto it = previous_row_since_.find(key); it != previous_row_since_.end()) {
-            return it->second;
-          }
+          if (auto it = held.row_since.find(key); it != held.row_since.end()) return it->second;
           auto stored = store_.GetState(key, family_);
           if (!stored.ok()) return stored.status();
           if (!*stored) return Status::Fatal("a kept row is missing (run `careledger replay`)");
-          return metrics::SinceOfStoredRow(**stored);
+          auto since = metrics::SinceOfStoredRow(**stored);
+          if (since.ok()) held.row_since.emplace(key, *since);
+          return since;
         },
         [&](std::string_view key, std::string_view value) { batch.PutState(key, value); },
-        [&](std::string_view key) { batch.DeleteState(key); },
-        [&](const std::string& key, Instant since) { row_since[key] = since; },
+        [&](std::string_view key) {
+          batch.DeleteState(key);
+          if (auto it = held.row_since.find(std::string(key)); it != held.row_since.end()) {
+            held.row_since.erase(it);
+          }
+        },
+        [&](const std::string& key, Instant since) { held.row_since[key] = since; },
         [&](const std::string& key, Instant since, const std::string& value, Instant stamp) {
           replaced_[key] = {stamp, since, value};
         },
@@ -227,11 +284,10 @@ Status Projector::Apply(const std::vector<AcceptedEvent>& events, EventStore::Ba
       CARELEDGER_RETURN_IF_ERROR(metrics::ChangeKeptRows(rows, after, stamp, writer));
       rows = std::move(after);
     }
-    if (overlapping_) next.emplace(std::string(child_id), std::move(timeline));
+    std::sort(t.entries.begin(), t.entries.end());
+    MergeEntries(held.facts, t.entries);
+    HoldChild(std::string(child_id), std::move(held));
   }
-  previous_row_since_.clear();
-  if (overlapping_) previous_row_since_ = std::move(row_since);
-  previous_ = std::move(next);
   // Each cell is written whole, from its value now: as merge operands, one a batch, a busy
   // ingest left a thousand in a cell before a flush, and every poll of the figure merged them
   // (a quarter of `serve`'s CPU beside ingest at 10,000 events/s).

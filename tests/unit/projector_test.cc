@@ -35,10 +35,11 @@ std::vector<std::string> Feed() {
 
 // Applies the feed in batches of `batch_size`, in the given order. `pipelined`: as ingest
 // does, each batch is built before the one before it is written.
+// `cache_bytes`: what the projector may hold of the children it touched.
 void Ingest(EventStore& store, const std::vector<std::string>& lines, size_t batch_size,
-            bool pipelined = false) {
+            bool pipelined = false, size_t cache_bytes = Projector::kDefaultCacheBytes) {
   EnvelopeParser parser;
-  Projector projector(store);
+  Projector projector(store, {}, pipelined, cache_bytes);
   std::optional<EventStore::Batch> unwritten;
   std::vector<std::vector<Envelope>> kept;  // the batches' envelopes outlive Apply
   for (size_t i = 0; i < lines.size(); i += batch_size) {
@@ -134,6 +135,29 @@ TEST(Projector, BuildingEachBatchBeforeThePreviousIsWrittenGivesTheSameState) {
     EXPECT_EQ(ProjectionBytes(**store), ProjectionBytes(**reference)) << "batches of " << size;
     using M = std::map<std::string, int64_t>;
     EXPECT_EQ(Cla(**store, "2023-03-01", ClaDimension::kPlacement), (M{{"K2", 1}, {"U3", 1}}));
+  }
+}
+
+// The children a projector holds stand for what it would read back: none held (beyond the
+// batch in flight), each dropped at the next batch, or all of them give the same state.
+TEST(Projector, HoldingChildrenOrReadingThemBackGivesTheSameState) {
+  test::TempDir dir;
+  auto reference = EventStore::Open({.path = dir / "ref", .sync = false});
+  ASSERT_TRUE(reference.ok());
+  Ingest(**reference, Feed(), 100);
+  const std::string expected = ProjectionBytes(**reference);
+  int run = 0;
+  for (size_t cache_bytes : {size_t{0}, size_t{1}, Projector::kDefaultCacheBytes}) {
+    for (bool pipelined : {false, true}) {
+      for (size_t size : {1, 3}) {
+        auto store = EventStore::Open({.path = dir / ("s" + std::to_string(run++)), .sync = false});
+        ASSERT_TRUE(store.ok());
+        Ingest(**store, Feed(), size, pipelined, cache_bytes);
+        EXPECT_EQ(ProjectionBytes(**store), expected)
+            << "holding " << cache_bytes << " bytes, batches of " << size
+            << (pipelined ? ", pipelined" : "");
+      }
+    }
   }
 }
 
