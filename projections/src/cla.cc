@@ -167,6 +167,13 @@ void Projector::HoldChild(std::string child_id, HeldChild child) {
 }
 
 Status Projector::Apply(const std::vector<AcceptedEvent>& events, EventStore::Batch& batch) {
+  Status s = Fold(events, batch);
+  // A child taken out of what is held and not put back is gone: nothing held is whole now.
+  if (!s.ok()) Forget();
+  return s;
+}
+
+Status Projector::Fold(const std::vector<AcceptedEvent>& events, EventStore::Batch& batch) {
   // Every fact is one Put. Children whose kept figures may have changed also get their CLA
   // contribution and outcome rows recomputed from the whole timeline, and the difference
   // written.
@@ -218,10 +225,7 @@ Status Projector::Apply(const std::vector<AcceptedEvent>& events, EventStore::Ba
   Deltas deltas;
   for (auto& [child_id, t] : touched) {
     auto taken = TakeChild(child_id);
-    if (!taken.ok()) {
-      Forget();  // what was taken out is gone: nothing held may be trusted now
-      return taken.status();
-    }
+    if (!taken.ok()) return taken.status();
     HeldChild held = std::move(taken.value());
     Timeline timeline;
     CARELEDGER_RETURN_IF_ERROR(DecodeTimeline(held.facts, timeline));

@@ -197,7 +197,8 @@ class Projector {
     std::unordered_map<std::string, Instant> row_since;
     size_t bytes = 0;  // about what it takes in memory
   };
-  // The child's entry, taken out of the cache (a new one, read from the store, when none).
+  Status Fold(const std::vector<AcceptedEvent>& events, EventStore::Batch& batch);
+  // The child's entry, taken out of what is held (read from the store when not held).
   Result<HeldChild> TakeChild(std::string_view child_id);
   void HoldChild(std::string child_id, HeldChild child);
 
