@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <chrono>
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
@@ -23,6 +24,7 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <thread>
 
 #include "careledger/events.h"
 #include "codec.h"
@@ -510,7 +512,10 @@ Result<std::unique_ptr<EventStore>> EventStore::Open(const StoreOptions& options
     } else {
       s = rocksdb::DB::Open(db_options, options.path, descriptors, &handles, &raw);
     }
-    if (s.ok() || !read_only || !s.IsInvalidArgument()) break;
+    // A reader beside a running writer may also find a file gone that it had just listed (the
+    // writer replaced its OPTIONS or MANIFEST file, or released a WAL): open again.
+    if (s.ok() || !read_only || !(s.IsInvalidArgument() || s.IsPathNotFound())) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20 * (attempt + 1)));
   }
   if (!s.ok()) {
     if (s.IsIOError() && s.ToString().find("lock") != std::string::npos) {
