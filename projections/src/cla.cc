@@ -288,7 +288,10 @@ Status Projector::Fold(const std::vector<AcceptedEvent>& events, EventStore::Bat
       CARELEDGER_RETURN_IF_ERROR(metrics::ChangeKeptRows(rows, after, stamp, writer));
       rows = std::move(after);
     }
-    std::sort(t.entries.begin(), t.entries.end());
+    // By key only, keeping the batch's order within one: the last Put of a key wins, as in the
+    // store.
+    std::stable_sort(t.entries.begin(), t.entries.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
     MergeEntries(held.facts, t.entries);
     HoldChild(std::string(child_id), std::move(held));
   }
