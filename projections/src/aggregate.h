@@ -100,7 +100,7 @@ std::string CounterKey(std::string_view dimension, std::string_view value, Date 
 Date BirthdayOf(const ChildView& child, int age);
 // What one child adds to the counter cells: (cell, amount), in key order once Settle()d.
 using Contribution = std::vector<std::pair<std::string, int64_t>>;
-// Every counter cell a child contributes to (M1's, M2's, M9's and M12's), settled (cla.cc).
+// Every counter cell a child contributes to (M1's, M2's, M9's and M12's), settled (projector.cc).
 Contribution CounterContribution(const ChildView& child);
 // Counts (dimension, value) on each day of [from, to) (to = Date::max(): still open): +1 on
 // `from` and −1 on `to`, in the day's and the month's cells.
@@ -173,6 +173,10 @@ inline constexpr std::string_view kCareLeaverDimensions[] = {"band", "sex", "eth
 std::string CareLeaverCounter(size_t measure, std::string_view dimension);
 // The child's care-leaver counters.
 void AddCareLeaverCounters(const ChildView& child, Contribution& out);
+
+// ---- M1 children looked after (cla.cc) ------------------------------------------------------
+// The child's CLA counters: a +1/-1 span per dimension value it passes through in care.
+void AddClaCounters(const ChildView& child, Contribution& out);
 
 // ---- M12 disproportionality (disproportionality.cc) ------------------------------------------
 // The ages youth justice counts (an unknown age is not one of them).
@@ -292,6 +296,23 @@ std::vector<KeptRow> KeptRowsOf(RowKind kind, const ChildView& child);
 Result<std::vector<std::string>> ChildrenWithSpans(const EventStore& store, RowKind kind,
                                                    const Window& window,
                                                    std::optional<Instant> known_at = std::nullopt);
+// A child's partition is the one its latest-ingested fact came from (facts are stored in
+// timeline order, not arrival order). What ingest keeps for it is kept under that partition, so
+// that Apply and the rebuild agree on it even if the partitions were ever reassigned.
+struct LatestPartition {
+  uint64_t sequence = 0;
+  bool any = false;
+  void See(const Fact& f, int32_t partition, int32_t& out) {
+    if (!any || f.sequence >= sequence) {
+      sequence = f.sequence;
+      out = partition;
+      any = true;
+    }
+  }
+};
+// A stored fact at the end of the timeline being read (facts come in timeline order); the
+// child's partition is its latest-ingested fact's.
+Status AppendStoredFact(std::string_view value, Timeline& timeline, LatestPartition& latest);
 // ForEachChild for the given children only (sorted ids; unknown ones are skipped).
 Status ForEachChildIn(const EventStore& store, std::optional<Instant> known_at,
                       const std::vector<std::string>& child_ids,
