@@ -713,7 +713,9 @@ Status Ingestor::WriteBatch() {
   }
 
   // 3. Projection deltas and offsets go in the same batch: all or nothing.
-  CARELEDGER_RETURN_IF_ERROR(projector_.Apply(accepted, batch));
+  CARELEDGER_RETURN_IF_ERROR(projector_.Apply(accepted, batch, [this] {
+    if (in_flight_) in_flight_->done.wait();  // its status is taken by FinishWrite below
+  }));
   for (const auto& [tp, next] : next_offsets) batch.SetNextOffset(tp, next);
   auto t_built = Clock::now();
   spdlog::debug("batch of {} messages: {} us to build", pending_.size(),

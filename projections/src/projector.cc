@@ -1,6 +1,9 @@
 // The live fold: what one ingest batch adds to the projection state (each fact, and the kept
 // rows and counter cells of every child it touches), and the children it holds between batches.
 #include <algorithm>
+#include <atomic>
+#include <future>
+#include <thread>
 #include <unordered_map>
 
 #include "aggregate.h"
@@ -83,22 +86,46 @@ Contribution CounterContribution(const ChildView& child) {
 
 }  // namespace metrics
 
-Result<Projector::HeldChild> Projector::TakeChild(std::string_view child_id) {
-  const std::string key(child_id);
-  if (auto node = recent_.extract(key)) {
-    recent_bytes_ -= node.mapped().bytes;
-    return std::move(node.mapped());
-  }
-  if (auto node = older_.extract(key)) return std::move(node.mapped());
-  HeldChild child;
-  CARELEDGER_RETURN_IF_ERROR(store_.ScanState(
+// What one batch brings a child: its facts, as the batch holds them.
+struct Projector::Touched {
+  int32_t partition = 0;
+  bool counters = false;              // some fact may change its counters
+  std::vector<Fact> facts;            // all of the child's facts in this batch
+  std::vector<int32_t> partition_of;  // each fact's
+  std::vector<std::pair<std::string, std::string>> entries;  // and their state entries
+};
+
+// One child's fold, done apart from the others (on either thread) and applied to the batch and
+// to what Apply holds afterwards, in the children's order.
+struct Projector::ChildFold {
+  std::string_view child_id;
+  Touched* touched = nullptr;
+  HeldChild held;
+  bool was_held = false;  // else its facts are read from the store
+  // Its state changes in order: a value to put, or nullopt to delete.
+  std::vector<std::pair<std::string, std::optional<std::string>>> changes;
+  // Its changes to `replaced_` in order: a value kept, or nullopt for one given back.
+  std::vector<std::pair<std::string, std::optional<Replaced>>> replaced;
+  Status status = Status::Ok();
+};
+
+Projector::Projector(const EventStore& store, ProjectorOptions options)
+    : store_(store),
+      options_(std::move(options)),
+      threads_(options_.threads != 0
+                   ? options_.threads
+                   : std::clamp<size_t>(std::thread::hardware_concurrency(), 1, 4)) {}
+
+Projector::~Projector() = default;
+
+Status Projector::ReadChild(std::string_view child_id, HeldChild& child) const {
+  return store_.ScanState(
       FactKeyPrefix(child_id),
       [&](std::string_view k, std::string_view value) {
         child.facts.emplace_back(std::string(k), std::string(value));
         return true;
       },
-      family_));
-  return child;
+      options_.family);
 }
 
 void Projector::HoldChild(std::string child_id, HeldChild child) {
@@ -111,24 +138,162 @@ void Projector::HoldChild(std::string child_id, HeldChild child) {
   recent_.insert_or_assign(std::move(child_id), std::move(child));
 }
 
-Status Projector::Apply(const std::vector<AcceptedEvent>& events, EventStore::Batch& batch) {
-  Status s = Fold(events, batch);
+Status Projector::Apply(const std::vector<AcceptedEvent>& events, EventStore::Batch& batch,
+                        const std::function<void()>& previous_written) {
+  Status s = Fold(events, batch, previous_written);
   // A child taken out of what is held and not put back is gone: nothing held is whole now.
   if (!s.ok()) Forget();
   return s;
 }
 
-Status Projector::Fold(const std::vector<AcceptedEvent>& events, EventStore::Batch& batch) {
+void Projector::FoldChild(ChildFold& c, Deltas& deltas) const {
+  if (!c.was_held) {
+    c.status = ReadChild(c.child_id, c.held);
+    if (!c.status.ok()) return;
+  }
+  Touched& t = *c.touched;
+  HeldChild& held = c.held;
+  Timeline timeline;
+  c.status = DecodeTimeline(held.facts, timeline);
+  if (!c.status.ok()) return;
+  // What the child contributed before, taken before the timeline changes under its view.
+  // Counters are kept under the child's partition: one that moves takes them along.
+  const bool counters =
+      t.counters || (!timeline.facts.empty() && timeline.partition != t.partition);
+  metrics::KeptRowEntries rows;
+  metrics::Contribution counted;
+  {
+    ChildView was = ResolveChild(c.child_id, timeline);
+    if (counters) counted = CounterContribution(was);
+    rows = metrics::KeptRowEntriesOf(was);
+  }
+  metrics::RowVersionWriter writer{
+      [&](const std::string& key) -> Result<Instant> {
+        if (auto it = held.row_since.find(key); it != held.row_since.end()) return it->second;
+        auto stored = store_.GetState(key, options_.family);
+        if (!stored.ok()) return stored.status();
+        if (!*stored) return Status::Fatal("a kept row is missing (run `careledger replay`)");
+        auto since = metrics::SinceOfStoredRow(**stored);
+        if (since.ok()) held.row_since.emplace(key, *since);
+        return since;
+      },
+      [&](std::string_view key, std::string_view value) {
+        c.changes.emplace_back(std::string(key), std::string(value));
+      },
+      [&](std::string_view key) {
+        c.changes.emplace_back(std::string(key), std::nullopt);
+        if (auto it = held.row_since.find(std::string(key)); it != held.row_since.end()) {
+          held.row_since.erase(it);
+        }
+      },
+      [&](const std::string& key, Instant since) { held.row_since[key] = since; },
+      [&](const std::string& key, Instant since, const std::string& value, Instant stamp) {
+        c.replaced.emplace_back(key, Replaced{stamp, since, value});
+      },
+      // `replaced_` as the batches before left it: a value kept by this batch was kept at
+      // this batch's stamps, and a row never takes back at one stamp the value it gave up at
+      // that stamp, so the child's own changes above need not be seen here.
+      [&](const std::string& key, const std::string& value,
+          Instant stamp) -> std::optional<Instant> {
+        auto it = replaced_.find(key);
+        if (it == replaced_.end() || it->second.stamp != stamp || it->second.value != value) {
+          return std::nullopt;
+        }
+        c.replaced.emplace_back(key, std::nullopt);
+        return it->second.since;
+      }};
+  // The facts by the batch they were ingested in (ingest's batch has one; a rebuild's chunk
+  // many), each one's rows written as a version of its own, as ingest wrote them.
+  for (size_t run = 0; run < t.facts.size();) {
+    Instant stamp = t.facts[run].ingested_at;
+    size_t end = run;
+    while (end < t.facts.size() && t.facts[end].ingested_at == stamp) ++end;
+    for (; run < end; ++run) {
+      timeline.partition = t.partition_of[run];
+      AddFact(timeline, std::move(t.facts[run]));
+    }
+    ChildView is = ResolveChild(c.child_id, timeline);
+    if (run == t.facts.size() && counters)
+      metrics::AddDifference(counted, CounterContribution(is), deltas);
+    auto after = metrics::KeptRowEntriesOf(is);
+    c.status = metrics::ChangeKeptRows(rows, after, stamp, writer);
+    if (!c.status.ok()) return;
+    rows = std::move(after);
+  }
+  // By key only, keeping the batch's order within one: the last Put of a key wins, as in the
+  // store.
+  std::stable_sort(t.entries.begin(), t.entries.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  MergeEntries(held.facts, t.entries);
+}
+
+Status Projector::WriteCounters(const std::vector<Deltas>& deltas, EventStore::Batch& batch,
+                                const std::function<void()>& previous_written) {
+  // A cell is written whole, from its value now, once it is known: as merge operands, one a
+  // batch, a busy ingest left a thousand in a cell before a flush, and every poll of the figure
+  // merged them (a quarter of `serve`'s CPU beside ingest at 10,000 events/s). But most cells a
+  // batch changes were never written before (567 k of the 610 k cells read on a 200,000-children
+  // backfill), and reading each first was a third of the fold: so a cell not held gets its
+  // change as a merge operand, and is read only when changed again. A merge is right whenever
+  // it lands; a read is not while a batch that merged into the cell is unwritten: this one, or
+  // the one before, for which `previous_written` waits (without it such a cell is merged again).
+  // Dropping what is held is always right: a cell not held is merged.
+  if (cells_.size() > options_.held_cells) cells_.clear();
+  ++folds_;
+  struct Read {
+    std::string_view key;
+    int64_t delta;
+    HeldCell* cell;
+  };
+  std::vector<Read> reads;
+  bool wait = false;
+  for (const Deltas& part : deltas) {
+    for (const auto& [key, delta] : part) {
+      if (delta == 0) continue;
+      auto it = cells_.find(key);
+      if (it == cells_.end()) {
+        batch.AddToCounter(key, delta);
+        cells_.emplace(key, HeldCell{0, folds_});
+        continue;
+      }
+      HeldCell& cell = it->second;
+      if (cell.merged_in == 0) {
+        cell.value += delta;
+        batch.SetCounter(key, cell.value);
+        continue;
+      }
+      const bool just_before = options_.overlapping && cell.merged_in + 1 == folds_;
+      if (cell.merged_in == folds_ || (just_before && !previous_written)) {
+        batch.AddToCounter(key, delta);
+        cell.merged_in = folds_;
+        continue;
+      }
+      wait = wait || just_before;
+      reads.push_back({key, delta, &cell});
+    }
+  }
+  std::sort(reads.begin(), reads.end(), [](const Read& a, const Read& b) { return a.key < b.key; });
+  std::vector<std::string_view> keys;
+  keys.reserve(reads.size());
+  for (const auto& r : reads) keys.push_back(r.key);
+  if (wait) previous_written();
+  std::vector<int64_t> stored;
+  CARELEDGER_RETURN_IF_ERROR(store_.ReadCounters(keys, stored, options_.family));
+  for (size_t i = 0; i < reads.size(); ++i) {
+    // A cell changed twice in this batch: the first change set it, the second adds to it.
+    HeldCell& cell = *reads[i].cell;
+    cell.value = (cell.merged_in == 0 ? cell.value : stored[i]) + reads[i].delta;
+    cell.merged_in = 0;
+    batch.SetCounter(reads[i].key, cell.value);
+  }
+  return Status::Ok();
+}
+
+Status Projector::Fold(const std::vector<AcceptedEvent>& events, EventStore::Batch& batch,
+                       const std::function<void()>& previous_written) {
   // Every fact is one Put. Children whose kept figures may have changed also get their CLA
   // contribution and outcome rows recomputed from the whole timeline, and the difference
   // written.
-  struct Touched {
-    int32_t partition = 0;
-    bool counters = false;              // some fact may change its counters
-    std::vector<Fact> facts;            // all of the child's facts in this batch
-    std::vector<int32_t> partition_of;  // each fact's
-    std::vector<std::pair<std::string, std::string>> entries;  // and their state entries
-  };
   std::unordered_map<std::string_view, Touched> touched;
   touched.reserve(events.size());
   for (const auto& ev : events) {
@@ -150,7 +315,7 @@ Status Projector::Fold(const std::vector<AcceptedEvent>& events, EventStore::Bat
   }
   if (!layout_checked_) {
     // Writing the marker into a state that lacks what it promises would hide the gap for good.
-    CARELEDGER_RETURN_IF_ERROR(metrics::CheckStateLayout(store_, family_));
+    CARELEDGER_RETURN_IF_ERROR(metrics::CheckStateLayout(store_, options_.family));
     layout_checked_ = true;
   }
   if (!events.empty()) batch.PutState(kLayoutKey, kLayout);
@@ -161,113 +326,64 @@ Status Projector::Fold(const std::vector<AcceptedEvent>& events, EventStore::Bat
     std::erase_if(replaced_, [&](const auto& r) { return r.second.stamp < earliest; });
   }
   // The batch before may still be being written: its children stay held through this one.
-  if (recent_bytes_ > cache_bytes_ / 2 || (!overlapping_ && cache_bytes_ == 0)) {
+  if (recent_bytes_ > options_.cache_bytes / 2 ||
+      (!options_.overlapping && options_.cache_bytes == 0)) {
     older_ = std::move(recent_);
     recent_.clear();
     recent_bytes_ = 0;
-    if (!overlapping_ && cache_bytes_ == 0) older_.clear();
+    if (!options_.overlapping && options_.cache_bytes == 0) older_.clear();
   }
-  Deltas deltas;
+  std::vector<ChildFold> folds;
+  folds.reserve(touched.size());
   for (auto& [child_id, t] : touched) {
-    auto taken = TakeChild(child_id);
-    if (!taken.ok()) return taken.status();
-    HeldChild held = std::move(taken.value());
-    Timeline timeline;
-    CARELEDGER_RETURN_IF_ERROR(DecodeTimeline(held.facts, timeline));
-    // What the child contributed before, taken before the timeline changes under its view.
-    // Counters are kept under the child's partition: one that moves takes them along.
-    const bool counters =
-        t.counters || (!timeline.facts.empty() && timeline.partition != t.partition);
-    metrics::KeptRowEntries rows;
-    metrics::Contribution counted;
-    {
-      ChildView was = ResolveChild(child_id, timeline);
-      if (counters) counted = CounterContribution(was);
-      rows = metrics::KeptRowEntriesOf(was);
+    ChildFold& c = folds.emplace_back();
+    c.child_id = child_id;
+    c.touched = &t;
+    const std::string key(child_id);
+    if (auto node = recent_.extract(key)) {
+      recent_bytes_ -= node.mapped().bytes;
+      c.held = std::move(node.mapped());
+      c.was_held = true;
+    } else if (auto older = older_.extract(key)) {
+      c.held = std::move(older.mapped());
+      c.was_held = true;
     }
-    metrics::RowVersionWriter writer{
-        [&](const std::string& key) -> Result<Instant> {
-          if (auto it = held.row_since.find(key); it != held.row_since.end()) return it->second;
-          auto stored = store_.GetState(key, family_);
-          if (!stored.ok()) return stored.status();
-          if (!*stored) return Status::Fatal("a kept row is missing (run `careledger replay`)");
-          auto since = metrics::SinceOfStoredRow(**stored);
-          if (since.ok()) held.row_since.emplace(key, *since);
-          return since;
-        },
-        [&](std::string_view key, std::string_view value) { batch.PutState(key, value); },
-        [&](std::string_view key) {
-          batch.DeleteState(key);
-          if (auto it = held.row_since.find(std::string(key)); it != held.row_since.end()) {
-            held.row_since.erase(it);
-          }
-        },
-        [&](const std::string& key, Instant since) { held.row_since[key] = since; },
-        [&](const std::string& key, Instant since, const std::string& value, Instant stamp) {
-          replaced_[key] = {stamp, since, value};
-        },
-        [&](const std::string& key, const std::string& value,
-            Instant stamp) -> std::optional<Instant> {
-          auto it = replaced_.find(key);
-          if (it == replaced_.end() || it->second.stamp != stamp || it->second.value != value) {
-            return std::nullopt;
-          }
-          Instant since = it->second.since;
-          replaced_.erase(it);
-          return since;
-        }};
-    // The facts by the batch they were ingested in (ingest's batch has one; a rebuild's chunk
-    // many), each one's rows written as a version of its own, as ingest wrote them.
-    for (size_t run = 0; run < t.facts.size();) {
-      Instant stamp = t.facts[run].ingested_at;
-      size_t end = run;
-      while (end < t.facts.size() && t.facts[end].ingested_at == stamp) ++end;
-      for (; run < end; ++run) {
-        timeline.partition = t.partition_of[run];
-        AddFact(timeline, std::move(t.facts[run]));
+  }
+  // The children apart on every thread, each taking the next one not taken: a child's fold
+  // reads only what it holds, the store and `replaced_` as the batches before left it.
+  std::vector<Deltas> deltas(std::min(threads_, std::max<size_t>(1, folds.size() / 64)));
+  std::atomic<size_t> next{0};
+  auto work = [&](Deltas& mine) {
+    for (size_t i; (i = next.fetch_add(1, std::memory_order_relaxed)) < folds.size();) {
+      FoldChild(folds[i], mine);
+      if (!folds[i].status.ok()) return;
+    }
+  };
+  std::vector<std::future<void>> helpers;
+  for (size_t i = 1; i < deltas.size(); ++i) {
+    helpers.push_back(std::async(std::launch::async, work, std::ref(deltas[i])));
+  }
+  work(deltas[0]);
+  for (auto& h : helpers) h.get();
+  for (auto& c : folds) {
+    CARELEDGER_RETURN_IF_ERROR(c.status);
+    for (auto& [key, value] : c.changes) {
+      if (value) {
+        batch.PutState(key, *value);
+      } else {
+        batch.DeleteState(key);
       }
-      ChildView is = ResolveChild(child_id, timeline);
-      if (run == t.facts.size() && counters)
-        metrics::AddDifference(counted, CounterContribution(is), deltas);
-      auto after = metrics::KeptRowEntriesOf(is);
-      CARELEDGER_RETURN_IF_ERROR(metrics::ChangeKeptRows(rows, after, stamp, writer));
-      rows = std::move(after);
     }
-    // By key only, keeping the batch's order within one: the last Put of a key wins, as in the
-    // store.
-    std::stable_sort(t.entries.begin(), t.entries.end(),
-                     [](const auto& a, const auto& b) { return a.first < b.first; });
-    MergeEntries(held.facts, t.entries);
-    HoldChild(std::string(child_id), std::move(held));
-  }
-  // Each cell is written whole, from its value now: as merge operands, one a batch, a busy
-  // ingest left a thousand in a cell before a flush, and every poll of the figure merged them
-  // (a quarter of `serve`'s CPU beside ingest at 10,000 events/s).
-  const auto changes = metrics::SortedChanges(deltas);
-  std::vector<std::string_view> unread;  // in key order, for one batched read
-  for (const auto& [key, delta] : changes) {
-    if (!counters_.contains(key)) unread.push_back(key);
-  }
-  std::vector<int64_t> stored;
-  CARELEDGER_RETURN_IF_ERROR(store_.ReadCounters(unread, stored, family_));
-  std::vector<int64_t> now(changes.size());
-  size_t next_stored = 0;
-  for (size_t i = 0; i < changes.size(); ++i) {
-    const auto& [key, delta] = changes[i];
-    auto known = counters_.find(key);
-    now[i] = (known != counters_.end() ? known->second : stored[next_stored++]) + delta;
-    batch.SetCounter(key, now[i]);
-  }
-  // Past the bound only this batch's cells stay known (the next batch may be built before this
-  // one is written); the others are read back from the store when next changed.
-  if (counters_.size() + unread.size() > kKnownCounters) counters_.clear();
-  for (size_t i = 0; i < changes.size(); ++i) {
-    if (auto known = counters_.find(changes[i].first); known != counters_.end()) {
-      known->second = now[i];
-    } else {
-      counters_.emplace(std::string(changes[i].first), now[i]);
+    for (auto& [key, kept] : c.replaced) {
+      if (kept) {
+        replaced_.insert_or_assign(std::move(key), std::move(*kept));
+      } else {
+        replaced_.erase(key);
+      }
     }
+    HoldChild(std::string(c.child_id), std::move(c.held));
   }
+  CARELEDGER_RETURN_IF_ERROR(WriteCounters(deltas, batch, previous_written));
   return Status::Ok();
 }
 

@@ -37,9 +37,12 @@ std::vector<std::string> Feed() {
 // does, each batch is built before the one before it is written.
 // `cache_bytes`: what the projector may hold of the children it touched.
 void Ingest(EventStore& store, const std::vector<std::string>& lines, size_t batch_size,
-            bool pipelined = false, size_t cache_bytes = Projector::kDefaultCacheBytes) {
+            bool pipelined = false, size_t cache_bytes = ProjectorOptions::kDefaultCacheBytes) {
   EnvelopeParser parser;
-  Projector projector(store, {}, pipelined, cache_bytes);
+  ProjectorOptions options;
+  options.overlapping = pipelined;
+  options.cache_bytes = cache_bytes;
+  Projector projector(store, options);
   std::optional<EventStore::Batch> unwritten;
   std::vector<std::vector<Envelope>> kept;  // the batches' envelopes outlive Apply
   for (size_t i = 0; i < lines.size(); i += batch_size) {
@@ -147,7 +150,7 @@ TEST(Projector, HoldingChildrenOrReadingThemBackGivesTheSameState) {
   Ingest(**reference, Feed(), 100);
   const std::string expected = ProjectionBytes(**reference);
   int run = 0;
-  for (size_t cache_bytes : {size_t{0}, size_t{1}, Projector::kDefaultCacheBytes}) {
+  for (size_t cache_bytes : {size_t{0}, size_t{1}, ProjectorOptions::kDefaultCacheBytes}) {
     for (bool pipelined : {false, true}) {
       for (size_t size : {1, 3}) {
         auto store = EventStore::Open({.path = dir / ("s" + std::to_string(run++)), .sync = false});

@@ -155,35 +155,48 @@ struct AcceptedEvent {
   int64_t offset = 0;
 };
 
+struct ProjectorOptions {
+  // What Apply holds of the children batches touched lately (Projector::HeldChild). On the 1
+  // M-children feed, reading each touched child's facts back from RocksDB (a seek through
+  // every level) was 28 % of ingest's main thread; at 128 MiB about half the reads left are of
+  // children with no facts yet (ingest 10.5 k → 12.4 k events/s; 512 MiB held nearly every
+  // child, for 13.1 k/s and 210 MiB more resident).
+  static constexpr size_t kDefaultCacheBytes = size_t{128} << 20;
+  // The previous state is read from this family (empty: the live one); a rebuild folds into
+  // its own.
+  std::string family;
+  // The next batch may be built before this one is written (ingest's pipeline), so the
+  // children this batch touches are held until then, whatever `cache_bytes` says; a caller
+  // that writes each batch before building the next may say false.
+  bool overlapping = true;
+  // Bounds (roughly) what is held of children touched before.
+  size_t cache_bytes = kDefaultCacheBytes;
+  // Threads a batch's children are folded on; 0: one a core, at most four. On the 1
+  // M-children feed the fold was 83 % of ingest's main thread.
+  size_t threads = 0;
+  // Counter cells held (about 100 bytes each).
+  size_t held_cells = size_t{1} << 18;
+};
+
 // Folds accepted events into the batch. Reads the children's previous state from the batch
 // before it (which may still be being written) and then from the store. Batches must be
 // written in the order Apply saw them; if one is not written, call Forget before the next.
 class Projector {
  public:
-  // What Apply holds of the children batches touched lately (HeldChild). On the 1 M-children
-  // feed, reading each touched child's facts back from RocksDB (a seek through every level)
-  // was 28 % of ingest's main thread; at 128 MiB about half the reads left are of children
-  // with no facts yet (ingest 10.5 k → 12.4 k events/s; 512 MiB held nearly every child, for
-  // 13.1 k/s and 210 MiB more resident).
-  static constexpr size_t kDefaultCacheBytes = size_t{128} << 20;
-  // Reads the previous state from `family` (empty: the live one); a rebuild folds into its own.
-  // `overlapping`: the next batch may be built before this one is written (ingest's pipeline),
-  // so the children this batch touches are held until then, whatever `cache_bytes` says; a
-  // caller that writes each batch before building the next may pass false. `cache_bytes`
-  // bounds (roughly) what is held of children touched before.
-  explicit Projector(const EventStore& store, std::string family = {}, bool overlapping = true,
-                     size_t cache_bytes = kDefaultCacheBytes)
-      : store_(store),
-        family_(std::move(family)),
-        overlapping_(overlapping),
-        cache_bytes_(cache_bytes) {}
-  Status Apply(const std::vector<AcceptedEvent>& events, EventStore::Batch& batch);
+  explicit Projector(const EventStore& store, ProjectorOptions options = {});
+  ~Projector();
+  Projector(const Projector&) = delete;
+  Projector& operator=(const Projector&) = delete;
+  // `previous_written`, when the batch before may still be being written (`overlapping`):
+  // waits until it is; called only when a counter cell that batch changed must be read.
+  Status Apply(const std::vector<AcceptedEvent>& events, EventStore::Batch& batch,
+               const std::function<void()>& previous_written = {});
   // Drops what is held of the state: after a swap, or when a batch built on it was not written.
   void Forget() {
     recent_.clear();
     older_.clear();
     recent_bytes_ = 0;
-    counters_.clear();
+    cells_.clear();
     replaced_.clear();
   }
 
@@ -197,30 +210,43 @@ class Projector {
     std::unordered_map<std::string, Instant> row_since;
     size_t bytes = 0;  // about what it takes in memory
   };
-  Status Fold(const std::vector<AcceptedEvent>& events, EventStore::Batch& batch);
-  // The child's entry, taken out of what is held (read from the store when not held).
-  Result<HeldChild> TakeChild(std::string_view child_id);
+  struct Touched;
+  struct ChildFold;
+  Status Fold(const std::vector<AcceptedEvent>& events, EventStore::Batch& batch,
+              const std::function<void()>& previous_written);
+  // Each changed counter cell, set whole (known or read) or merged (see the definition).
+  Status WriteCounters(const std::vector<std::unordered_map<std::string, int64_t>>& deltas,
+                       EventStore::Batch& batch, const std::function<void()>& previous_written);
+  // One child's fold, into `c` and `deltas` only: it reads the store and what the batches
+  // before left in `replaced_`, and writes nothing else, so that children fold on any thread.
+  void FoldChild(ChildFold& c, std::unordered_map<std::string, int64_t>& deltas) const;
+  [[nodiscard]] Status ReadChild(std::string_view child_id, HeldChild& child) const;
   void HoldChild(std::string child_id, HeldChild child);
 
   const EventStore& store_;
-  std::string family_;
+  const ProjectorOptions options_;
+  const size_t threads_;
   // Two generations of held children: a child moves to `recent_` when a batch touches it; a
   // batch that starts with `recent_` over half the budget drops `older_` and makes `recent_`
   // it. The children of the batch before are always in one of them, so a batch still being
   // written is never read back from the store.
   std::unordered_map<std::string, HeldChild> recent_, older_;
   size_t recent_bytes_ = 0;
-  // Counter cell → its value as the batches Apply built leave it (written, or being written),
-  // so that a cell changed again is not read back: Apply is the only writer of the counters
-  // while it lives (a swapped state calls Forget). A live feed changes today's and this month's
-  // cells batch after batch; a backfill mostly new ones (18 % known on the demo feed). At most
-  // kKnownCounters (about 30 MiB).
+  // Counter cells Apply holds: a cell's value as the batches it built leave it (written, or
+  // being written), so that a cell changed again is not read back; or, for a cell whose value
+  // is unknown, the fold that last changed it by a merge operand. Apply is the only writer of
+  // the counters while it lives (a swapped state calls Forget). A live feed changes today's
+  // and this month's cells batch after batch. At most `held_cells`.
   struct KeyHash {
     using is_transparent = void;
     size_t operator()(std::string_view key) const { return std::hash<std::string_view>{}(key); }
   };
-  static constexpr size_t kKnownCounters = size_t{1} << 18;
-  std::unordered_map<std::string, int64_t, KeyHash, std::equal_to<>> counters_;
+  struct HeldCell {
+    int64_t value = 0;
+    uint64_t merged_in = 0;  // a fold's number; 0: `value` is the cell's
+  };
+  std::unordered_map<std::string, HeldCell, KeyHash, std::equal_to<>> cells_;
+  uint64_t folds_ = 0;
   // Kept row → the value it held before a batch replaced it, while batches of that second may
   // still give it back (then it held all along, as a rebuild of the second at once sees it).
   struct Replaced {
@@ -228,8 +254,6 @@ class Projector {
     std::string value;
   };
   std::unordered_map<std::string, Replaced> replaced_;
-  bool overlapping_ = true;
-  size_t cache_bytes_ = kDefaultCacheBytes;
   bool layout_checked_ = false;  // the state is in the layout this fold writes
 };
 
@@ -314,7 +338,7 @@ class StateRebuild {
       : store_(store),
         family_(family),
         options_(options),
-        projector_(store, std::move(family), /*overlapping=*/false) {}
+        projector_(store, {.family = std::move(family), .overlapping = false}) {}
   EventStore& store_;
   std::string family_;
   Options options_;

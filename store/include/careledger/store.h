@@ -150,9 +150,9 @@ class EventStore {
     void ReleaseCorrection(std::string_view target_event_id, std::string_view event_id);
     void PutState(std::string_view key, std::string_view value);
     void DeleteState(std::string_view key);
-    // A counter by merge (a rebuild, which writes each cell once) or by its whole value (live
-    // ingest, which reads the cell first: unflushed operands pile up, and every read of the
-    // cell merges them all; zero removes it).
+    // A counter by merge (a rebuild, which writes each cell once, and ingest for a cell it has
+    // not changed lately) or by its whole value (ingest, for a cell it holds: unflushed
+    // operands pile up, and every read of the cell merges them all; zero removes it).
     void AddToCounter(std::string_view key, int64_t delta);
     void SetCounter(std::string_view key, int64_t value);
     size_t appended() const { return appended_; }
