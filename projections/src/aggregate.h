@@ -291,6 +291,19 @@ struct KeptRow {
 // The child's rows of one kind: the one definition that ingest keeps and the fold (as known at
 // a past time, and the oracle in tests) recomputes.
 std::vector<KeptRow> KeptRowsOf(RowKind kind, const ChildView& child);
+// What each metric's rows (in its own file) are built from. A row of the child's dated `on`,
+// with its partition and date of birth:
+KeptRow NewRow(RowKind kind, const ChildView& child, Date on, std::string item_id);
+// A span row from `from` to `last_day` (none: still running).
+KeptRow SpanRow(RowKind kind, const ChildView& child, Date from, std::optional<Date> last_day,
+                std::string item_id);
+// The dimensions a row of its kind holds, judged on `on` (those in `extras` first): a missing
+// episode's are the child's and its own (category, risk); every other row's are the child's and
+// the offence's, judged as DimensionValue judges them where the row has no offence. The rest
+// stay empty.
+void JudgeDimensions(const ChildView& child, Date on, const Extras& extras, KeptRow& row);
+// The child's dimensions judged on `on`, then the offence's.
+void JudgeOffence(const ChildView& child, const Offence& o, Date on, KeptRow& row);
 // The ids of the children with a span row of `kind` meeting [from, to), sorted; the
 // partitions the store answers for only. With `known_at`, the span rows as they stood then.
 Result<std::vector<std::string>> ChildrenWithSpans(const EventStore& store, RowKind kind,
@@ -452,6 +465,77 @@ class Accumulator {
     }
   };
   std::set<LineageEntry, LineageLess> lineage_;
+};
+
+// ---- What every metric's query shares (metrics.cc) ------------------------------------------
+// One query being answered: what was asked, and the table (or lineage) it gives.
+struct Run {
+  Run(const EventStore* s, const MetricQuery& q, const Cell* c, std::vector<std::string> b)
+      : store(s), query(q), cell(c), by(std::move(b)) {}
+  const EventStore* store;  // null while only checking the query
+  const MetricQuery& query;
+  const Cell* cell;
+  std::vector<std::string> by;
+  Date at{};
+  Window window{};
+  int year = 0;  // criminalisation: the year ending 31 March
+  ReportTable table;
+  std::vector<LineageEntry> lineage;
+
+  Accumulator NewAccumulator(std::vector<std::string> raw) const {
+    return Accumulator(by, std::move(raw), cell);
+  }
+  Status Children(const std::function<void(const ChildView&)>& visit) const {
+    return ForEachChild(*store, query.known_at, visit);
+  }
+  // The children with a span row of `kind` meeting `span` (as the rows stood at the time
+  // asked about): those a figure over it can count. For the oracle, every child.
+  Status ChildrenIn(RowKind kind, const Window& span,
+                    const std::function<void(const ChildView&)>& visit) const {
+    if (query.fold) return Children(visit);
+    auto ids = ChildrenWithSpans(*store, kind, span, query.known_at);
+    if (!ids.ok()) return ids.status();
+    return ForEachChildIn(*store, query.known_at, *ids, visit);
+  }
+  Window AtDay() const { return Window{at, at + std::chrono::days{1}}; }
+  // The estimate for the year, or failing that the latest of the two years before it (the
+  // mid-year estimates are published a year or more late), with a note saying which.
+  std::optional<int64_t> Population10To17(int population_year);
+  // Turns the accumulated rows into the table: `derive` gives each row's figures in the
+  // order of `measures`.
+  void Emit(Accumulator& acc, const std::vector<std::string>& measures,
+            const std::function<std::vector<Figure>(const RowAccumulator&)>& derive);
+};
+
+// The year of the population estimate for a window: the year its middle day falls in, so that
+// the year ending 31 March Y uses the mid-year estimate of Y-1 (30 June Y-1 lies inside it).
+int PopulationYear(const Window& w);
+
+std::vector<Figure> Counts(const RowAccumulator& r);
+
+// The rows ingest keeps, read by date (as they stood at a past time, when asked); when a test
+// asks for the fold, the same rows recomputed from the timelines.
+Status ForEachRow(Run& r, RowKind kind, const Window& window,
+                  const std::function<void(const KeptRow&)>& visit);
+
+Status ForEachOutcome(Run& r, const std::function<void(const KeptRow&)>& visit);
+
+// The row's --by values, as Accumulator::Key gives them for a child.
+class RowGrouping {
+ public:
+  explicit RowGrouping(const std::vector<std::string>& by) {
+    // Prepare has checked every dimension against the metric's list, which these rows hold.
+    for (const auto& d : by) index_.push_back(RowDimensionIndex(d).value_or(0));
+  }
+  GroupKey Key(const KeptRow& row) const {
+    GroupKey key;
+    key.reserve(index_.size());
+    for (size_t i : index_) key.push_back(row.values[i]);
+    return key;
+  }
+
+ private:
+  std::vector<size_t> index_;
 };
 
 }  // namespace careledger::metrics

@@ -140,10 +140,8 @@ std::string WasKey(std::string_view row_key, Instant since) {
   return k;
 }
 
-// The dimensions a row of its kind holds, judged on `on` (those in `extras` first): a missing
-// episode's are the child's and its own (category, risk); every other row's are the child's and
-// the offence's, judged as DimensionValue judges them where the row has no offence. The rest
-// stay empty.
+}  // namespace
+
 void JudgeDimensions(const ChildView& child, Date on, const Extras& extras, KeptRow& row) {
   const bool episode = row.kind == RowKind::kMissingEpisode;
   for (size_t i = 0; i < kRowDimensionCount; ++i) {
@@ -153,7 +151,6 @@ void JudgeDimensions(const ChildView& child, Date on, const Extras& extras, Kept
   }
 }
 
-// The child's dimensions judged on `on`, then the offence's.
 void JudgeOffence(const ChildView& child, const Offence& o, Date on, KeptRow& row) {
   Extras extras = OffenceExtras(o);
   auto level = ExploitationRiskAt(child, on);
@@ -175,6 +172,16 @@ KeptRow NewRow(RowKind kind, const ChildView& child, Date on, std::string item_i
   row.born = child.dob;
   return row;
 }
+
+KeptRow SpanRow(RowKind kind, const ChildView& child, Date from, std::optional<Date> last_day,
+                std::string item_id) {
+  Date on = last_day ? *last_day + std::chrono::days{1} : kOpenSpan;
+  KeptRow row = NewRow(kind, child, std::min(on, kOpenSpan), std::move(item_id));
+  row.number = codec::DaysKey(from);
+  return row;
+}
+
+namespace {
 
 std::vector<KeptRow> OutcomeRows(const ChildView& child) {
   std::vector<KeptRow> rows;
@@ -273,14 +280,6 @@ std::vector<KeptRow> CalloutRows(const ChildView& child) {
         CalloutMeasure::kOffenceAtPlacement);
   }
   return rows;
-}
-
-KeptRow SpanRow(RowKind kind, const ChildView& child, Date from, std::optional<Date> last_day,
-                std::string item_id) {
-  Date on = last_day ? *last_day + std::chrono::days{1} : kOpenSpan;
-  KeptRow row = NewRow(kind, child, std::min(on, kOpenSpan), std::move(item_id));
-  row.number = codec::DaysKey(from);
-  return row;
 }
 
 // Spells end on the day the child ceased to be looked after, which M1 counts as an ending. A

@@ -52,92 +52,40 @@ std::string_view Or(std::string_view s, std::string_view fallback) {
   return s.empty() ? fallback : s;
 }
 
-// The year of the population estimate for a window: the year its middle day falls in, so that
-// the year ending 31 March Y uses the mid-year estimate of Y-1 (30 June Y-1 lies inside it).
+}  // namespace
+
 int PopulationYear(const Window& w) {
   Date middle = w.from + (w.to - w.from) / 2;
   return int(std::chrono::year_month_day{middle}.year());
 }
 
-struct Run {
-  Run(const EventStore* s, const MetricQuery& q, const Cell* c, std::vector<std::string> b)
-      : store(s), query(q), cell(c), by(std::move(b)) {}
-  const EventStore* store;  // null while only checking the query
-  const MetricQuery& query;
-  const Cell* cell;
-  std::vector<std::string> by;
-  Date at{};
-  Window window{};
-  int year = 0;  // criminalisation: the year ending 31 March
-  ReportTable table;
-  std::vector<LineageEntry> lineage;
-
-  Accumulator NewAccumulator(std::vector<std::string> raw) const {
-    return Accumulator(by, std::move(raw), cell);
+std::optional<int64_t> Run::Population10To17(int population_year) {
+  std::optional<AreaPopulation> p;
+  for (int y = population_year; query.population && y >= population_year - 2 && !p; --y) {
+    p = query.population(y);
+    if (p && p->aged_10_17 <= 0) p.reset();
   }
-  Status Children(const std::function<void(const ChildView&)>& visit) const {
-    return ForEachChild(*store, query.known_at, visit);
+  if (!p) {
+    table.notes.push_back("no area population aged 10-17 for " + std::to_string(population_year) +
+                          " in the settings ([population] " + std::to_string(population_year) +
+                          " = { aged_10_17 = N, under_18 = N }): rates are left blank");
+    return std::nullopt;
   }
-  // The children with a span row of `kind` meeting `span` (as the rows stood at the time
-  // asked about): those a figure over it can count. For the oracle, every child.
-  Status ChildrenIn(RowKind kind, const Window& span,
-                    const std::function<void(const ChildView&)>& visit) const {
-    if (query.fold) return Children(visit);
-    auto ids = ChildrenWithSpans(*store, kind, span, query.known_at);
-    if (!ids.ok()) return ids.status();
-    return ForEachChildIn(*store, query.known_at, *ids, visit);
-  }
-  Window AtDay() const { return Window{at, at + std::chrono::days{1}}; }
-  // The estimate for the year, or failing that the latest of the two years before it (the
-  // mid-year estimates are published a year or more late), with a note saying which.
-  std::optional<int64_t> Population10To17(int population_year) {
-    std::optional<AreaPopulation> p;
-    for (int y = population_year; query.population && y >= population_year - 2 && !p; --y) {
-      p = query.population(y);
-      if (p && p->aged_10_17 <= 0) p.reset();
-    }
-    if (!p) {
-      table.notes.push_back("no area population aged 10-17 for " + std::to_string(population_year) +
-                            " in the settings ([population] " + std::to_string(population_year) +
-                            " = { aged_10_17 = N, under_18 = N }): rates are left blank");
-      return std::nullopt;
-    }
-    table.notes.push_back("area population aged 10-17 (" + std::to_string(p->year) +
-                          (p->year == population_year
-                               ? ""
-                               : ", the latest estimate for " + std::to_string(population_year)) +
-                          "): " + std::to_string(p->aged_10_17));
-    return p->aged_10_17;
-  }
-  // Turns the accumulated rows into the table: `derive` gives each row's figures in the
-  // order of `measures`.
-  void Emit(Accumulator& acc, const std::vector<std::string>& measures,
-            const std::function<std::vector<Figure>(const RowAccumulator&)>& derive) {
-    if (by.empty()) acc.Row({});
-    table.dimensions = by;
-    table.measures = measures.size() == 1 ? std::vector<std::string>{"value"} : measures;
-    for (auto& [key, row] : acc.rows()) table.rows.push_back({key, derive(row)});
-    lineage = acc.TakeLineage();
-  }
-};
-
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  size_t n = v.size();
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+  table.notes.push_back("area population aged 10-17 (" + std::to_string(p->year) +
+                        (p->year == population_year
+                             ? ""
+                             : ", the latest estimate for " + std::to_string(population_year)) +
+                        "): " + std::to_string(p->aged_10_17));
+  return p->aged_10_17;
 }
 
-// Nearest rank: the smallest value with at least p % of the values at or below it.
-double Percentile(std::vector<double> v, double p) {
-  std::sort(v.begin(), v.end());
-  auto rank = size_t(std::ceil(p / 100.0 * double(v.size())));
-  return v[std::max<size_t>(rank, 1) - 1];
-}
-
-Figure MaybeSample(const std::vector<double>& samples, bool median) {
-  Figure f{Figure::Kind::kHours, std::nullopt, std::nullopt, int64_t(samples.size()), {}};
-  if (!samples.empty()) f.value = median ? Median(samples) : Percentile(samples, 90);
-  return f;
+void Run::Emit(Accumulator& acc, const std::vector<std::string>& measures,
+               const std::function<std::vector<Figure>(const RowAccumulator&)>& derive) {
+  if (by.empty()) acc.Row({});
+  table.dimensions = by;
+  table.measures = measures.size() == 1 ? std::vector<std::string>{"value"} : measures;
+  for (auto& [key, row] : acc.rows()) table.rows.push_back({key, derive(row)});
+  lineage = acc.TakeLineage();
 }
 
 std::vector<Figure> Counts(const RowAccumulator& r) {
@@ -146,8 +94,6 @@ std::vector<Figure> Counts(const RowAccumulator& r) {
   return out;
 }
 
-// The rows ingest keeps, read by date (as they stood at a past time, when asked); when a test
-// asks for the fold, the same rows recomputed from the timelines.
 Status ForEachRow(Run& r, RowKind kind, const Window& window,
                   const std::function<void(const KeptRow&)>& visit) {
   if (!r.query.fold) {
@@ -167,23 +113,26 @@ Status ForEachOutcome(Run& r, const std::function<void(const KeptRow&)>& visit) 
   return ForEachRow(r, RowKind::kOutcome, r.window, visit);
 }
 
-// The row's --by values, as Accumulator::Key gives them for a child.
-class RowGrouping {
- public:
-  explicit RowGrouping(const std::vector<std::string>& by) {
-    // Prepare has checked every dimension against the metric's list, which these rows hold.
-    for (const auto& d : by) index_.push_back(RowDimensionIndex(d).value_or(0));
-  }
-  GroupKey Key(const KeptRow& row) const {
-    GroupKey key;
-    key.reserve(index_.size());
-    for (size_t i : index_) key.push_back(row.values[i]);
-    return key;
-  }
+namespace {
 
- private:
-  std::vector<size_t> index_;
-};
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  size_t n = v.size();
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+// Nearest rank: the smallest value with at least p % of the values at or below it.
+double Percentile(std::vector<double> v, double p) {
+  std::sort(v.begin(), v.end());
+  auto rank = size_t(std::ceil(p / 100.0 * double(v.size())));
+  return v[std::max<size_t>(rank, 1) - 1];
+}
+
+Figure MaybeSample(const std::vector<double>& samples, bool median) {
+  Figure f{Figure::Kind::kHours, std::nullopt, std::nullopt, int64_t(samples.size()), {}};
+  if (!samples.empty()) f.value = median ? Median(samples) : Percentile(samples, 90);
+  return f;
+}
 
 // ---- M1 ---------------------------------------------------------------------------------------
 // The live count on a day, from the counters ingest keeps (a few short range scans, whatever the
