@@ -155,29 +155,6 @@ inline std::string GroupOfEthnicity(std::string_view ethnicity) {
   return std::string(EthnicityGroup(ethnicity).value_or("unknown"));
 }
 
-// ---- M2 care leavers (care_leavers.cc) ---------------------------------------------------------
-// The latest contact in the 12 months to `at` (none: null), and what it says.
-struct LeaverContact {
-  const Fact* contact = nullptr;
-  bool in_touch = false, suitable = false, eet = false;
-};
-LeaverContact LatestContact(const ChildView& child, Date at);
-// The measures the counters keep, in this order: care leavers, with a contact in the 12
-// months, in touch, in suitable accommodation, in education, employment or training.
-inline constexpr size_t kCareLeaverMeasures = 5;
-// The dimensions a care leaver's counters are kept by; every other child dimension has one
-// value for a care leaver (cohort: care_leaver; the placement's: not_looked_after).
-// The age band and the ethnicity group are read from the band's and the ethnicity's counters.
-inline constexpr std::string_view kCareLeaverDimensions[] = {"band", "sex", "ethnicity"};
-// The counter dimension of a measure by a dimension.
-std::string CareLeaverCounter(size_t measure, std::string_view dimension);
-// The child's care-leaver counters.
-void AddCareLeaverCounters(const ChildView& child, Contribution& out);
-
-// ---- M1 children looked after (cla.cc) ------------------------------------------------------
-// The child's CLA counters: a +1/-1 span per dimension value it passes through in care.
-void AddClaCounters(const ChildView& child, Contribution& out);
-
 // ---- M12 disproportionality (disproportionality.cc) ------------------------------------------
 // The ages youth justice counts (an unknown age is not one of them).
 inline bool IsAged10To17(std::optional<int> age) {
@@ -537,5 +514,35 @@ class RowGrouping {
  private:
   std::vector<size_t> index_;
 };
+
+// Each metric's section below: the counters and rows ingest keeps for it (KeptRowsOf builds its
+// rows) and its query (run by Definitions() in metrics.cc), all defined in the metric's own file.
+
+// ---- M1 children looked after (cla.cc) ------------------------------------------------------
+// The child's CLA counters: a +1/-1 span per dimension value it passes through in care.
+void AddClaCounters(const ChildView& child, Contribution& out);
+std::vector<KeptRow> CareSpellRows(const ChildView& child);
+Status Cla(Run& r);
+
+// ---- M2 care leavers (care_leavers.cc) ---------------------------------------------------------
+// The latest contact in the 12 months to `at` (none: null), and what it says.
+struct LeaverContact {
+  const Fact* contact = nullptr;
+  bool in_touch = false, suitable = false, eet = false;
+};
+LeaverContact LatestContact(const ChildView& child, Date at);
+// The measures the counters keep, in this order: care leavers, with a contact in the 12
+// months, in touch, in suitable accommodation, in education, employment or training.
+inline constexpr size_t kCareLeaverMeasures = 5;
+// The dimensions a care leaver's counters are kept by; every other child dimension has one
+// value for a care leaver (cohort: care_leaver; the placement's: not_looked_after).
+// The age band and the ethnicity group are read from the band's and the ethnicity's counters.
+inline constexpr std::string_view kCareLeaverDimensions[] = {"band", "sex", "ethnicity"};
+// The counter dimension of a measure by a dimension.
+std::string CareLeaverCounter(size_t measure, std::string_view dimension);
+// The child's care-leaver counters.
+void AddCareLeaverCounters(const ChildView& child, Contribution& out);
+std::vector<KeptRow> CareLeaverYearsRows(const ChildView& child);
+Status CareLeavers(Run& r);
 
 }  // namespace careledger::metrics

@@ -1,5 +1,7 @@
-// M2 care leavers: who counts on a day and what their latest contact says, for the fold and
-// for the counters ingest keeps.
+// M2 care leavers (spec/metrics.md M2; docs/metrics.md: `care-leavers` in "The metrics", M2 in
+// "What ingest keeps"): who counts on a day and what their latest contact says, for the fold and
+// for the counters ingest keeps, the span row ingest keeps for the years a child may be a care
+// leaver, and the query that reads them.
 //
 // A child's care-leaver figures change only on a few days: when a spell of care starts or ends
 // (being looked after, and the days looked after since the 14th birthday, which do not change
@@ -123,6 +125,120 @@ void AddCareLeaverCounters(const ChildView& child, Contribution& out) {
     since = d;
   }
   add(current, since, Date::max());
+}
+
+// IsCareLeaverAt needs an age of 16-25, care after the 16th birthday and not being looked
+// after: so a day on or after the end of a spell that ended after the 16th birthday, and before
+// the 26th. The day either side keeps a 29 February birthday inside whichever way it is
+// counted.
+std::vector<KeptRow> CareLeaverYearsRows(const ChildView& child) {
+  if (!child.dob) return {};
+  Date sixteenth = AddMonths(*child.dob, 16 * 12) - std::chrono::days{1};
+  Date twenty_sixth = AddMonths(*child.dob, 26 * 12) + std::chrono::days{1};
+  std::optional<Date> first_left;
+  for (const auto& s : child.spells) {
+    if (!s.short_break && s.to && *s.to > sixteenth)
+      first_left = std::min(first_left.value_or(*s.to), *s.to);
+  }
+  if (!first_left || *first_left >= twenty_sixth) return {};
+  return {SpanRow(RowKind::kCareLeaverYears, child, *first_left, twenty_sixth, "")};
+}
+
+namespace {
+
+std::vector<Figure> CareLeaverFigures(const std::vector<int64_t>& n) {
+  return {Figure::Count(n[0]), Figure::Count(n[1]), Figure::Percent(n[2], n[1]),
+          Figure::Percent(n[3], n[1]), Figure::Percent(n[4], n[1])};
+}
+
+const std::vector<std::string> kCareLeaverColumns = {
+    "care_leavers", "with_contact_12m", "in_touch_pct", "suitable_accommodation_pct", "eet_pct"};
+
+bool CareLeaversFromCounters(Run& r, Status& status) {
+  if (r.query.known_at || r.query.fold || r.cell || r.by.size() > 1) return false;
+  std::string_view dim = r.by.empty() ? "band" : std::string_view(r.by[0]);
+  // Dimensions with one value for every care leaver: the total, under that value.
+  std::optional<std::string> only;
+  if (dim == "cohort") only = "care_leaver";
+  if (dim == "legal_status" || dim == "placement" || dim == "provider" || dim == "area" ||
+      dim == "home_id") {
+    only = "not_looked_after";
+  }
+  if (only) dim = "band";
+  // Read from the counters of the dimension they are a function of.
+  std::function<std::string(std::string_view)> value_of = [](std::string_view v) {
+    return std::string(v);
+  };
+  if (dim == "age_band") {
+    dim = "band";
+    value_of = [](std::string_view band) {
+      return std::string(band == "18" || band == "19-21" ? "18-21" : band);
+    };
+  } else if (dim == "ethnicity_group") {
+    dim = "ethnicity";
+    value_of = GroupOfEthnicity;
+  }
+  if (std::find(std::begin(kCareLeaverDimensions), std::end(kCareLeaverDimensions), dim) ==
+      std::end(kCareLeaverDimensions)) {
+    return false;
+  }
+  std::map<std::string, std::vector<int64_t>> rows;
+  for (size_t m = 0; m < kCareLeaverMeasures; ++m) {
+    auto counts = CountersOn(*r.store, r.at, CareLeaverCounter(m, dim));
+    if (!counts.ok()) {
+      status = counts.status();
+      return true;
+    }
+    for (const auto& [value, n] : *counts) {
+      std::string group = r.by.empty() ? "" : only.value_or(value_of(value));
+      auto& row = rows[group];
+      row.resize(kCareLeaverMeasures);
+      row[m] += n;
+    }
+  }
+  r.table.dimensions = r.by;
+  r.table.measures = kCareLeaverColumns;
+  if (r.by.empty() && rows.empty()) rows[""].resize(kCareLeaverMeasures);
+  for (const auto& [group, n] : rows) {
+    if (n[0] == 0 && !r.by.empty()) continue;  // nobody there (the fold makes no row)
+    std::vector<std::string> groups;
+    if (!r.by.empty()) groups.push_back(group);
+    r.table.rows.push_back({std::move(groups), CareLeaverFigures(n)});
+  }
+  return true;
+}
+
+}  // namespace
+
+// Live, by nothing or one dimension, from the counters ingest keeps (AddCareLeaverCounters);
+// as known at a time, by several dimensions, for lineage and as the oracle, the fold over the
+// children whose span rows say they may be care leavers on the day.
+Status CareLeavers(Run& r) {
+  if (Status s = Status::Ok(); CareLeaversFromCounters(r, s)) return s;
+  enum { kLeavers, kContact, kInTouch, kSuitable, kEet };
+  auto acc = r.NewAccumulator({"care_leavers", "with_contact", "in_touch", "suitable_accommodation",
+                               "in_education_employment_training"});
+  CARELEDGER_RETURN_IF_ERROR(
+      r.ChildrenIn(RowKind::kCareLeaverYears, r.AtDay(), [&](const ChildView& c) {
+        if (!IsCareLeaverAt(c, r.at)) return;
+        acc.Begin();
+        Extras extras{{"band", std::string(CareLeaverBand(*AgeAt(c, r.at)))}};
+        auto key = acc.Key(c, r.at, extras);
+        const Fact* last_spell_fact = nullptr;
+        for (const auto& s : c.spells) {
+          if (!s.short_break && !s.facts.empty()) last_spell_fact = s.facts.back();
+        }
+        acc.Add(key, kLeavers, 1, {c.registered, last_spell_fact});
+        LeaverContact contact = LatestContact(c, r.at);
+        if (!contact.contact) return;
+        acc.Add(key, kContact, 1, {contact.contact});
+        if (contact.in_touch) acc.Add(key, kInTouch, 1, {contact.contact});
+        if (contact.suitable) acc.Add(key, kSuitable, 1, {contact.contact});
+        if (contact.eet) acc.Add(key, kEet, 1, {contact.contact});
+      }));
+  r.Emit(acc, kCareLeaverColumns,
+         [](const RowAccumulator& a) { return CareLeaverFigures(a.counts); });
+  return Status::Ok();
 }
 
 }  // namespace careledger::metrics

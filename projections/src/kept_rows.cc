@@ -282,41 +282,6 @@ std::vector<KeptRow> CalloutRows(const ChildView& child) {
   return rows;
 }
 
-// Spells end on the day the child ceased to be looked after, which M1 counts as an ending. A
-// spell's details hold for all of it (a change cuts a new one), and so do the child's sex and
-// ethnicity: the row holds every child dimension but the age band (which moves on birthdays),
-// and the date of birth that gives the age band on any day, so that CLA on a day by any of them
-// is a count of the rows, without the children.
-std::vector<KeptRow> CareSpellRows(const ChildView& child) {
-  std::vector<KeptRow> rows;
-  for (const auto& s : child.spells) {
-    if (s.short_break) continue;
-    KeptRow& row =
-        rows.emplace_back(SpanRow(RowKind::kCareSpell, child, s.from, s.to, FormatDate(s.from)));
-    for (size_t i = 1; i < std::size(kChildDimensions); ++i) {
-      row.values[i] = DimensionValue(kRowDimensions[i], child, s.from, {});
-    }
-  }
-  return rows;
-}
-
-// IsCareLeaverAt needs an age of 16-25, care after the 16th birthday and not being looked
-// after: so a day on or after the end of a spell that ended after the 16th birthday, and before
-// the 26th. The day either side keeps a 29 February birthday inside whichever way it is
-// counted.
-std::vector<KeptRow> CareLeaverYearsRows(const ChildView& child) {
-  if (!child.dob) return {};
-  Date sixteenth = AddMonths(*child.dob, 16 * 12) - std::chrono::days{1};
-  Date twenty_sixth = AddMonths(*child.dob, 26 * 12) + std::chrono::days{1};
-  std::optional<Date> first_left;
-  for (const auto& s : child.spells) {
-    if (!s.short_break && s.to && *s.to > sixteenth)
-      first_left = std::min(first_left.value_or(*s.to), *s.to);
-  }
-  if (!first_left || *first_left >= twenty_sixth) return {};
-  return {SpanRow(RowKind::kCareLeaverYears, child, *first_left, twenty_sixth, "")};
-}
-
 // Everything M7 counts of an episode, so that a period's figures are a read of the rows ending
 // after it starts: judged on the day of the report (the home it went from, or failing that the
 // placement's then), its return and the time away, and its return interview.
