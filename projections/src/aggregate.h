@@ -545,4 +545,14 @@ void AddCareLeaverCounters(const ChildView& child, Contribution& out);
 std::vector<KeptRow> CareLeaverYearsRows(const ChildView& child);
 Status CareLeavers(Run& r);
 
+// ---- M3 outcomes by tier (outcomes.cc) -------------------------------------------------------
+std::vector<KeptRow> OutcomeRows(const ChildView& child);
+Status Outcomes(Run& r);
+
+// ---- M4 informal resolution share and M11 exploitation (informal_share.cc) --------------------
+Status Informal(Run& r);
+
+// ---- M10 offence profile against England and Wales (offence_profile.cc) -----------------------
+Status OffenceProfile(Run& r);
+
 }  // namespace careledger::metrics

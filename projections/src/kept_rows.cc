@@ -183,16 +183,6 @@ KeptRow SpanRow(RowKind kind, const ChildView& child, Date from, std::optional<D
 
 namespace {
 
-std::vector<KeptRow> OutcomeRows(const ChildView& child) {
-  std::vector<KeptRow> rows;
-  for (const auto& o : child.offences) {
-    if (!o.final) continue;
-    rows.push_back(NewRow(RowKind::kOutcome, child, o.decided, o.offence_id));
-    JudgeOffence(child, o, OffenceDate(o), rows.back());
-  }
-  return rows;
-}
-
 std::vector<KeptRow> FirstFormalRows(const ChildView& child) {
   const Offence* first = FirstFormal(child);
   if (!first) return {};
