@@ -64,8 +64,6 @@ Extras OffenceExtras(const Offence& o);
 bool IsInformalTier(std::string_view disposal);
 // Formal outcomes decided in the window, in decision order.
 std::vector<const Offence*> FormalIn(const ChildView& child, const Window& window);
-// The child's first formal outcome ever; none when the source recorded earlier ones.
-const Offence* FirstFormal(const ChildView& child);
 
 // M8's measures, in its table's order.
 enum class CalloutMeasure {
@@ -552,7 +550,21 @@ Status Outcomes(Run& r);
 // ---- M4 informal resolution share and M11 exploitation (informal_share.cc) --------------------
 Status Informal(Run& r);
 
+// ---- M5 criminalisation of children in care (criminalisation.cc) -----------------------------
+std::vector<KeptRow> YearEndingRows(const ChildView& child);
+Status Criminalisation(Run& r);
+
+// ---- M6 first-time entrants (first_time_entrants.cc) ------------------------------------------
+// The child's first formal outcome ever; none when the source recorded earlier ones.
+const Offence* FirstFormal(const ChildView& child);
+std::vector<KeptRow> FirstFormalRows(const ChildView& child);
+Status FirstTimeEntrants(Run& r);
+
 // ---- M10 offence profile against England and Wales (offence_profile.cc) -----------------------
 Status OffenceProfile(Run& r);
+
+// ---- M13 reoffending (reoffending.cc) ---------------------------------------------------------
+std::vector<KeptRow> ReoffenceRows(const ChildView& child);
+Status Reoffending(Run& r);
 
 }  // namespace careledger::metrics

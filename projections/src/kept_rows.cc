@@ -183,74 +183,6 @@ KeptRow SpanRow(RowKind kind, const ChildView& child, Date from, std::optional<D
 
 namespace {
 
-std::vector<KeptRow> FirstFormalRows(const ChildView& child) {
-  const Offence* first = FirstFormal(child);
-  if (!first) return {};
-  auto age = AgeAt(child, first->decided);
-  if (!IsAged10To17(age)) return {};
-  std::vector<KeptRow> rows{
-      NewRow(RowKind::kFirstFormal, child, first->decided, first->offence_id)};
-  JudgeOffence(child, *first, first->decided, rows.back());
-  rows.back().number = *age;
-  return rows;
-}
-
-// One row for each year ending 31 March in which the child was 10-17 on that day and in the
-// OC2 cohort or given a formal outcome in the year.
-std::vector<KeptRow> YearEndingRows(const ChildView& child) {
-  std::vector<KeptRow> rows;
-  if (!child.dob) return rows;
-  int born = int(std::chrono::year_month_day{*child.dob}.year());
-  for (int y = born + 10; y <= born + 18; ++y) {
-    Date end{std::chrono::year{y} / std::chrono::March / 31};
-    auto age = AgeAt(child, end);
-    if (!IsAged10To17(age)) continue;
-    Window year{Date{std::chrono::year{y - 1} / std::chrono::April / 1},
-                end + std::chrono::days{1}};
-    auto formal = FormalIn(child, year);
-    bool in_cohort = InOc2Cohort(child, y);
-    if (!in_cohort && formal.empty()) continue;
-    KeptRow& row = rows.emplace_back(NewRow(RowKind::kYearEnding, child, end, ""));
-    JudgeDimensions(child, end, {}, row);
-    row.number = (in_cohort ? kInOc2Cohort : 0) | (formal.empty() ? 0 : kFormalInYear);
-    row.event_ids.emplace_back(child.registered ? child.registered->event_id : "");
-    if (!formal.empty()) {
-      for (const Fact* f : OffenceFacts(child, *formal.front()))
-        row.event_ids.push_back(f->event_id);
-    }
-  }
-  return rows;
-}
-
-// A reoffence: a formal outcome for an offence committed within 12 months after the index
-// decision and decided within 18 months of it.
-std::vector<KeptRow> ReoffenceRows(const ChildView& child) {
-  std::vector<KeptRow> rows;
-  auto formal = FormalIn(child, Window{Date::min(), Date::max()});
-  for (size_t n = 0; n < formal.size(); ++n) {
-    const Offence* index = formal[n];
-    char ordinal[32];
-    std::snprintf(ordinal, sizeof ordinal, "%06zu:", n);
-    KeptRow& row = rows.emplace_back(
-        NewRow(RowKind::kReoffence, child, index->decided, ordinal + index->offence_id));
-    JudgeDimensions(child, index->decided, {}, row);
-    for (const Fact* f : OffenceFacts(child, *index)) row.event_ids.push_back(f->event_id);
-    row.event_ids.emplace_back();
-    Date offences_until = AddMonths(index->decided, 12);
-    Date proven_by = AddMonths(index->decided, 18);
-    for (const Offence* o : formal) {
-      Date committed = OffenceDate(*o);
-      if (o == index || committed <= index->decided || committed > offences_until ||
-          o->decided > proven_by) {
-        continue;
-      }
-      ++row.number;
-      for (const Fact* f : OffenceFacts(child, *o)) row.event_ids.push_back(f->event_id);
-    }
-  }
-  return rows;
-}
-
 std::vector<KeptRow> CalloutRows(const ChildView& child) {
   std::vector<KeptRow> rows;
   auto add = [&](const Fact* f, std::string_view home, CalloutMeasure measure) {
@@ -381,17 +313,6 @@ std::vector<const Offence*> FormalIn(const ChildView& c, const Window& w) {
   std::stable_sort(out.begin(), out.end(),
                    [](const Offence* a, const Offence* b) { return a->decided < b->decided; });
   return out;
-}
-
-const Offence* FirstFormal(const ChildView& c) {
-  if (c.prior_formal_outcomes > 0) return nullptr;
-  const Offence* first = nullptr;
-  for (const auto& o : c.offences) {
-    if (o.final && IsFormalDisposal(o.disposal) && (!first || o.decided < first->decided)) {
-      first = &o;
-    }
-  }
-  return first;
 }
 
 std::optional<CalloutMeasure> CalloutMeasureOf(std::string_view reason) {

@@ -134,78 +134,6 @@ Figure MaybeSample(const std::vector<double>& samples, bool median) {
   return f;
 }
 
-// ---- M5 -----------------------------------------------------------------------------------------
-Status Criminalisation(Run& r) {
-  enum { kCohort, kCohortFormal, kAreaFormal };
-  Date end{std::chrono::year{r.year} / March / 31};
-  auto acc = r.NewAccumulator({"oc2_cohort", "oc2_with_formal", "area_with_formal"});
-  RowGrouping grouping(r.by);
-  Window on_the_day{end, end + std::chrono::days{1}};
-  CARELEDGER_RETURN_IF_ERROR(
-      ForEachRow(r, RowKind::kYearEnding, on_the_day, [&](const KeptRow& row) {
-        auto key = grouping.Key(row);
-        bool in_cohort = row.number & kInOc2Cohort;
-        std::vector<std::string> registered, formal;
-        if (!row.event_ids.empty() && !row.event_ids[0].empty()) {
-          registered.push_back(row.event_ids[0]);
-        }
-        if (row.event_ids.size() > 1) formal.assign(row.event_ids.begin() + 1, row.event_ids.end());
-        if (in_cohort) acc.AddIds(key, kCohort, 1, registered);
-        if (!(row.number & kFormalInYear)) return;
-        acc.AddIds(key, kAreaFormal, 1, formal);
-        if (in_cohort) acc.AddIds(key, kCohortFormal, 1, formal);
-      }));
-  std::optional<int64_t> population;
-  if (r.by.empty()) population = r.Population10To17(r.year - 1);
-  r.Emit(acc,
-         {"oc2_cohort", "oc2_with_formal", "oc2_rate_pct", "area_with_formal",
-          "area_population_10_17", "area_rate_pct", "ratio"},
-         [&](const RowAccumulator& a) {
-           const auto& n = a.counts;
-           auto cohort_rate = Figure::Percent(n[kCohortFormal], n[kCohort]);
-           Figure area_rate{Figure::Kind::kPercent, std::nullopt, n[kAreaFormal], std::nullopt, {}};
-           Figure pop{Figure::Kind::kCount, std::nullopt, std::nullopt, std::nullopt, {}};
-           if (population) {
-             area_rate = Figure::Percent(n[kAreaFormal], *population);
-             pop = Figure::Count(*population);
-           }
-           return std::vector<Figure>{Figure::Count(n[kCohort]),
-                                      Figure::Count(n[kCohortFormal]),
-                                      cohort_rate,
-                                      Figure::Count(n[kAreaFormal]),
-                                      pop,
-                                      area_rate,
-                                      Figure::Ratio(cohort_rate.value, area_rate.value)};
-         });
-  if (!r.by.empty()) {
-    r.table.notes.emplace_back("the area rate needs the whole area's population: ask without --by");
-  }
-  return Status::Ok();
-}
-
-// ---- M6 -----------------------------------------------------------------------------------------
-// The child's first formal outcome ever, when the feed knows of none before it.
-Status FirstTimeEntrants(Run& r) {
-  auto acc = r.NewAccumulator({"fte"});
-  RowGrouping grouping(r.by);
-  CARELEDGER_RETURN_IF_ERROR(
-      ForEachRow(r, RowKind::kFirstFormal, r.window, [&](const KeptRow& row) {
-        auto key = grouping.Key(row);
-        acc.AddIds(key, 0, 1, row.event_ids);
-        acc.Sample(key, 0, double(row.number));
-      }));
-  auto population = r.Population10To17(PopulationYear(r.window));
-  r.Emit(acc, {"fte", "rate_per_100k_10_17", "average_age"}, [&](const RowAccumulator& a) {
-    const auto& ages = a.samples[0];
-    Figure rate{Figure::Kind::kPerHundredThousand, std::nullopt, a.counts[0], std::nullopt, {}};
-    if (population) rate = Figure::Rate(a.counts[0], *population);
-    return std::vector<Figure>{
-        Figure::Count(a.counts[0]), rate,
-        Figure::Average(std::accumulate(ages.begin(), ages.end(), 0.0), int64_t(ages.size()))};
-  });
-  return Status::Ok();
-}
-
 // ---- M7 -----------------------------------------------------------------------------------------
 // The episode rows ending on or after the period's first day: those reported in it, and those
 // still open at its end (reported before it ends and back, if at all, on or after its end).
@@ -503,40 +431,6 @@ Status Disproportionality(Run& r) {
                           "; children aged 10-17 on " + FormatDate(w.from) +
                           ", counted in their group on that day; an outcome or missing episode "
                           "in the group of its offence or report");
-  return Status::Ok();
-}
-
-// ---- M13 ----------------------------------------------------------------------------------------
-Status Reoffending(Run& r) {
-  enum { kCohort, kReoffenders, kReoffences };
-  auto acc = r.NewAccumulator({"children", "reoffenders", "reoffences"});
-  Date latest_follow_up = r.window.from;
-  RowGrouping grouping(r.by);
-  // A child's rows come in (date, ordinal) order: the first seen is its index offence.
-  std::set<std::string> seen;
-  CARELEDGER_RETURN_IF_ERROR(ForEachRow(r, RowKind::kReoffence, r.window, [&](const KeptRow& row) {
-    if (!seen.insert(row.child_id).second) return;
-    latest_follow_up = std::max(latest_follow_up, AddMonths(row.on, 18));
-    auto key = grouping.Key(row);
-    auto split = std::find(row.event_ids.begin(), row.event_ids.end(), std::string());
-    acc.AddIds(key, kCohort, 1, {row.event_ids.begin(), split});
-    if (row.number == 0) return;
-    acc.AddIds(key, kReoffences, row.number,
-               {split == row.event_ids.end() ? split : split + 1, row.event_ids.end()});
-    acc.Add(key, kReoffenders, 1, {});
-  }));
-  r.Emit(acc, {"children", "reoffenders", "binary_rate_pct", "reoffences", "frequency"},
-         [](const RowAccumulator& a) {
-           const auto& n = a.counts;
-           return std::vector<Figure>{Figure::Count(n[kCohort]), Figure::Count(n[kReoffenders]),
-                                      Figure::Percent(n[kReoffenders], n[kCohort]),
-                                      Figure::Count(n[kReoffences]),
-                                      Figure::Average(double(n[kReoffences]), n[kReoffenders])};
-         });
-  if (latest_follow_up > r.query.today) {
-    r.table.notes.push_back("provisional: the 18-month follow-up runs to " +
-                            FormatDate(latest_follow_up));
-  }
   return Status::Ok();
 }
 

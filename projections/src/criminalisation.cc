@@ -1,0 +1,90 @@
+// M5 criminalisation of children in care, OC2 / former PAF C18 (docs/metrics.md:
+// `criminalisation` in "The metrics", M5 in "What ingest keeps"). Ingest keeps its year-ending
+// rows, each dated 31 March with the child's dimensions that day, so that a year's figures are
+// the rows of one day.
+#include "aggregate.h"
+
+namespace careledger::metrics {
+
+namespace {
+
+using std::chrono::March;
+
+}  // namespace
+
+// One row for each year ending 31 March in which the child was 10-17 on that day and in the
+// OC2 cohort or given a formal outcome in the year.
+std::vector<KeptRow> YearEndingRows(const ChildView& child) {
+  std::vector<KeptRow> rows;
+  if (!child.dob) return rows;
+  int born = int(std::chrono::year_month_day{*child.dob}.year());
+  for (int y = born + 10; y <= born + 18; ++y) {
+    Date end{std::chrono::year{y} / std::chrono::March / 31};
+    auto age = AgeAt(child, end);
+    if (!IsAged10To17(age)) continue;
+    Window year{Date{std::chrono::year{y - 1} / std::chrono::April / 1},
+                end + std::chrono::days{1}};
+    auto formal = FormalIn(child, year);
+    bool in_cohort = InOc2Cohort(child, y);
+    if (!in_cohort && formal.empty()) continue;
+    KeptRow& row = rows.emplace_back(NewRow(RowKind::kYearEnding, child, end, ""));
+    JudgeDimensions(child, end, {}, row);
+    row.number = (in_cohort ? kInOc2Cohort : 0) | (formal.empty() ? 0 : kFormalInYear);
+    row.event_ids.emplace_back(child.registered ? child.registered->event_id : "");
+    if (!formal.empty()) {
+      for (const Fact* f : OffenceFacts(child, *formal.front()))
+        row.event_ids.push_back(f->event_id);
+    }
+  }
+  return rows;
+}
+
+Status Criminalisation(Run& r) {
+  enum { kCohort, kCohortFormal, kAreaFormal };
+  Date end{std::chrono::year{r.year} / March / 31};
+  auto acc = r.NewAccumulator({"oc2_cohort", "oc2_with_formal", "area_with_formal"});
+  RowGrouping grouping(r.by);
+  Window on_the_day{end, end + std::chrono::days{1}};
+  CARELEDGER_RETURN_IF_ERROR(
+      ForEachRow(r, RowKind::kYearEnding, on_the_day, [&](const KeptRow& row) {
+        auto key = grouping.Key(row);
+        bool in_cohort = row.number & kInOc2Cohort;
+        std::vector<std::string> registered, formal;
+        if (!row.event_ids.empty() && !row.event_ids[0].empty()) {
+          registered.push_back(row.event_ids[0]);
+        }
+        if (row.event_ids.size() > 1) formal.assign(row.event_ids.begin() + 1, row.event_ids.end());
+        if (in_cohort) acc.AddIds(key, kCohort, 1, registered);
+        if (!(row.number & kFormalInYear)) return;
+        acc.AddIds(key, kAreaFormal, 1, formal);
+        if (in_cohort) acc.AddIds(key, kCohortFormal, 1, formal);
+      }));
+  std::optional<int64_t> population;
+  if (r.by.empty()) population = r.Population10To17(r.year - 1);
+  r.Emit(acc,
+         {"oc2_cohort", "oc2_with_formal", "oc2_rate_pct", "area_with_formal",
+          "area_population_10_17", "area_rate_pct", "ratio"},
+         [&](const RowAccumulator& a) {
+           const auto& n = a.counts;
+           auto cohort_rate = Figure::Percent(n[kCohortFormal], n[kCohort]);
+           Figure area_rate{Figure::Kind::kPercent, std::nullopt, n[kAreaFormal], std::nullopt, {}};
+           Figure pop{Figure::Kind::kCount, std::nullopt, std::nullopt, std::nullopt, {}};
+           if (population) {
+             area_rate = Figure::Percent(n[kAreaFormal], *population);
+             pop = Figure::Count(*population);
+           }
+           return std::vector<Figure>{Figure::Count(n[kCohort]),
+                                      Figure::Count(n[kCohortFormal]),
+                                      cohort_rate,
+                                      Figure::Count(n[kAreaFormal]),
+                                      pop,
+                                      area_rate,
+                                      Figure::Ratio(cohort_rate.value, area_rate.value)};
+         });
+  if (!r.by.empty()) {
+    r.table.notes.emplace_back("the area rate needs the whole area's population: ask without --by");
+  }
+  return Status::Ok();
+}
+
+}  // namespace careledger::metrics
