@@ -65,16 +65,6 @@ bool IsInformalTier(std::string_view disposal);
 // Formal outcomes decided in the window, in decision order.
 std::vector<const Offence*> FormalIn(const ChildView& child, const Window& window);
 
-// M8's measures, in its table's order.
-enum class CalloutMeasure {
-  kMissingReport,
-  kNotifiableIncident,
-  kEmergency,
-  kRestraint,
-  kOffenceAtPlacement
-};
-std::optional<CalloutMeasure> CalloutMeasureOf(std::string_view reason);
-
 // The projection state's layout, kept beside it: a store whose state predates the outcome rows
 // would otherwise answer every query over kept rows with nothing.
 inline constexpr std::string_view kLayoutKey{"layout\0", 7};
@@ -559,6 +549,23 @@ Status Criminalisation(Run& r);
 const Offence* FirstFormal(const ChildView& child);
 std::vector<KeptRow> FirstFormalRows(const ChildView& child);
 Status FirstTimeEntrants(Run& r);
+
+// ---- M7 missing from home and care (missing.cc) ----------------------------------------------
+std::vector<KeptRow> MissingEpisodeRows(const ChildView& child);
+Status Missing(Run& r);
+
+// ---- M8 police call-outs from placements (callouts.cc) ---------------------------------------
+// M8's measures, in its table's order.
+enum class CalloutMeasure {
+  kMissingReport,
+  kNotifiableIncident,
+  kEmergency,
+  kRestraint,
+  kOffenceAtPlacement
+};
+std::optional<CalloutMeasure> CalloutMeasureOf(std::string_view reason);
+std::vector<KeptRow> CalloutRows(const ChildView& child);
+Status Callouts(Run& r);
 
 // ---- M10 offence profile against England and Wales (offence_profile.cc) -----------------------
 Status OffenceProfile(Run& r);

@@ -183,63 +183,6 @@ KeptRow SpanRow(RowKind kind, const ChildView& child, Date from, std::optional<D
 
 namespace {
 
-std::vector<KeptRow> CalloutRows(const ChildView& child) {
-  std::vector<KeptRow> rows;
-  auto add = [&](const Fact* f, std::string_view home, CalloutMeasure measure) {
-    KeptRow& row =
-        rows.emplace_back(NewRow(RowKind::kCallout, child, f->occurred_at.date, f->event_id));
-    row.values[*RowDimensionIndex("home_id")] = home.empty() ? "none" : std::string(home);
-    row.number = int64_t(measure);
-    row.event_ids.push_back(f->event_id);
-  };
-  for (const Fact* f : child.callouts) {
-    if (auto measure = CalloutMeasureOf(f->data.reason)) add(f, f->data.home_id, *measure);
-  }
-  for (const auto& o : child.offences) {
-    if (!o.recorded || !o.recorded->data.at_placement.value_or(false)) continue;
-    const CareSpell* spell = ClaSpellAt(child, o.recorded->occurred_at.date);
-    add(o.recorded, spell ? std::string_view(spell->home_id) : "",
-        CalloutMeasure::kOffenceAtPlacement);
-  }
-  return rows;
-}
-
-// Everything M7 counts of an episode, so that a period's figures are a read of the rows ending
-// after it starts: judged on the day of the report (the home it went from, or failing that the
-// placement's then), its return and the time away, and its return interview.
-std::vector<KeptRow> MissingEpisodeRows(const ChildView& child) {
-  std::vector<KeptRow> rows;
-  for (const auto& e : child.missing) {
-    if (!e.reported) continue;
-    const Date reported = e.reported->occurred_at.date;
-    std::optional<Date> back;
-    if (e.returned) back = std::max(e.returned->occurred_at.date, reported);
-    KeptRow& row = rows.emplace_back(
-        SpanRow(RowKind::kMissingEpisode, child, reported, back, e.reported->event_id));
-    const EventData& d = e.reported->data;
-    const CareSpell* spell = ClaSpellAt(child, reported);
-    std::string home = d.from_home_id.empty() && spell ? spell->home_id : d.from_home_id;
-    JudgeDimensions(child, reported,
-                    {{"category", d.category},
-                     {"risk", d.risk},
-                     {"home_id", home.empty() ? std::string("none") : home}},
-                    row);
-    row.event_ids = {e.reported->event_id, e.returned ? e.returned->event_id : "",
-                     e.interview ? e.interview->event_id : ""};
-    if (!e.returned) continue;
-    const Instant came_back = e.returned->occurred_at.instant;
-    row.returned = true;
-    row.seconds_away = (came_back - e.reported->occurred_at.instant).count();
-    if (!e.interview) continue;
-    const EventData& i = e.interview->data;
-    row.offered = i.offered.value_or(false);
-    row.accepted = i.accepted.value_or(false);
-    row.within_72h = i.held_at && i.held_at->instant >= came_back &&
-                     i.held_at->instant - came_back <= std::chrono::hours{72};
-  }
-  return rows;
-}
-
 std::vector<KeptRow> YjsCaseRows(const ChildView& child) {
   std::vector<KeptRow> rows;
   for (const auto& k : child.cases) {
@@ -313,14 +256,6 @@ std::vector<const Offence*> FormalIn(const ChildView& c, const Window& w) {
   std::stable_sort(out.begin(), out.end(),
                    [](const Offence* a, const Offence* b) { return a->decided < b->decided; });
   return out;
-}
-
-std::optional<CalloutMeasure> CalloutMeasureOf(std::string_view reason) {
-  if (reason == "missing_report") return CalloutMeasure::kMissingReport;
-  if (reason == "notifiable_incident") return CalloutMeasure::kNotifiableIncident;
-  if (reason == "emergency") return CalloutMeasure::kEmergency;
-  if (reason == "restraint") return CalloutMeasure::kRestraint;
-  return std::nullopt;
 }
 
 std::optional<size_t> RowDimensionIndex(std::string_view dimension) {

@@ -1,0 +1,126 @@
+// M8 police call-outs from placements (docs/metrics.md: `callouts` in "The metrics", M8 in "What
+// ingest keeps"). Ingest keeps a row per call-out and per offence recorded at a placement, by
+// home, so that a period's figures and the same months a year earlier are two reads of the rows.
+#include <algorithm>
+#include <array>
+#include <map>
+#include <set>
+#include <tuple>
+
+#include "aggregate.h"
+
+namespace careledger::metrics {
+
+std::optional<CalloutMeasure> CalloutMeasureOf(std::string_view reason) {
+  if (reason == "missing_report") return CalloutMeasure::kMissingReport;
+  if (reason == "notifiable_incident") return CalloutMeasure::kNotifiableIncident;
+  if (reason == "emergency") return CalloutMeasure::kEmergency;
+  if (reason == "restraint") return CalloutMeasure::kRestraint;
+  return std::nullopt;
+}
+
+std::vector<KeptRow> CalloutRows(const ChildView& child) {
+  std::vector<KeptRow> rows;
+  auto add = [&](const Fact* f, std::string_view home, CalloutMeasure measure) {
+    KeptRow& row =
+        rows.emplace_back(NewRow(RowKind::kCallout, child, f->occurred_at.date, f->event_id));
+    row.values[*RowDimensionIndex("home_id")] = home.empty() ? "none" : std::string(home);
+    row.number = int64_t(measure);
+    row.event_ids.push_back(f->event_id);
+  };
+  for (const Fact* f : child.callouts) {
+    if (auto measure = CalloutMeasureOf(f->data.reason)) add(f, f->data.home_id, *measure);
+  }
+  for (const auto& o : child.offences) {
+    if (!o.recorded || !o.recorded->data.at_placement.value_or(false)) continue;
+    const CareSpell* spell = ClaSpellAt(child, o.recorded->occurred_at.date);
+    add(o.recorded, spell ? std::string_view(spell->home_id) : "",
+        CalloutMeasure::kOffenceAtPlacement);
+  }
+  return rows;
+}
+
+namespace {
+
+std::string MonthName(Date d) {
+  return FormatDate(d).substr(0, 7);
+}
+
+}  // namespace
+
+Status Callouts(Run& r) {
+  // (home, month) → counts by CalloutMeasure: a row needs the same month a year earlier.
+  std::map<std::pair<std::string, Date>, std::array<int64_t, 5>> cells;
+  bool want_lineage = r.cell != nullptr;
+  std::vector<std::string> target;
+  if (want_lineage) {
+    for (const auto& d : r.by) target.push_back(r.cell->count(d) ? r.cell->at(d) : "");
+  }
+  std::vector<LineageEntry> lineage;
+  static constexpr std::string_view kMeasures[] = {"missing_reports", "notifiable_incidents",
+                                                   "emergencies", "restraints",
+                                                   "offences_at_placement"};
+  // Whole calendar months of the window, and the same months a year earlier.
+  Date first_month = FirstOfMonth(r.window.from);
+  Date end_month = r.window.to > r.window.from
+                       ? AddMonths(FirstOfMonth(r.window.to - std::chrono::days{1}), 1)
+                       : first_month;
+  Window read{AddMonths(first_month, -12), end_month};
+  CARELEDGER_RETURN_IF_ERROR(ForEachRow(r, RowKind::kCallout, read, [&](const KeptRow& row) {
+    const std::string& home = row.values[*RowDimensionIndex("home_id")];
+    Date month = FirstOfMonth(row.on);
+    cells[{home, month}][row.number] += 1;
+    if (!want_lineage || !r.window.Contains(row.on)) return;
+    std::vector<std::string> key;
+    for (const auto& d : r.by) key.push_back(d == "home_id" ? home : MonthName(month));
+    if (key == target) lineage.push_back({std::string(kMeasures[row.number]), row.event_ids[0]});
+  }));
+  std::map<std::vector<std::string>, std::array<int64_t, 10>> rows;
+  // Whole calendar months: every month the window touches, for every home with call-outs in
+  // it or in the same month a year earlier (a home that went from some to none must show
+  // its fall of 100 %).
+  std::set<std::pair<std::string, Date>> months;
+  for (const auto& [cell, n] : cells) {
+    for (int shift : {0, 12}) {
+      Date month = AddMonths(cell.second, shift);
+      if (month < r.window.to && AddMonths(month, 1) > r.window.from) {
+        months.insert({cell.first, month});
+      }
+    }
+  }
+  for (const auto& [home, month] : months) {
+    std::vector<std::string> key;
+    for (const auto& d : r.by) key.push_back(d == "home_id" ? home : MonthName(month));
+    auto& row = rows[key];
+    auto now = cells.find({home, month});
+    if (now != cells.end()) {
+      for (int i = 0; i < 5; ++i) row[i] += now->second[i];
+    }
+    auto earlier = cells.find({home, AddMonths(month, -12)});
+    if (earlier != cells.end()) {
+      for (int i = 0; i < 5; ++i) row[5 + i] += earlier->second[i];
+    }
+  }
+  r.table.dimensions = r.by;
+  r.table.measures = {"missing_reports",       "notifiable_incidents",
+                      "emergencies",           "restraints",
+                      "offences_at_placement", "total",
+                      "total_year_earlier",    "change_pct"};
+  for (const auto& [key, n] : rows) {
+    int64_t total = n[0] + n[1] + n[2] + n[3] + n[4];
+    int64_t earlier = n[5] + n[6] + n[7] + n[8] + n[9];
+    Figure change{Figure::Kind::kPercent, std::nullopt, total, earlier, {}};
+    if (earlier) change.value = 100.0 * double(total - earlier) / double(earlier);
+    r.table.rows.push_back(
+        {key,
+         {Figure::Count(n[0]), Figure::Count(n[1]), Figure::Count(n[2]), Figure::Count(n[3]),
+          Figure::Count(n[4]), Figure::Count(total), Figure::Count(earlier), change}});
+  }
+  std::sort(lineage.begin(), lineage.end(), [](const LineageEntry& a, const LineageEntry& b) {
+    return std::tie(a.measure, a.event_id) < std::tie(b.measure, b.event_id);
+  });
+  r.lineage = std::move(lineage);
+  return Status::Ok();
+}
+
+}  // namespace careledger::metrics
