@@ -50,6 +50,10 @@ inline Date FirstOfMonth(Date d) {
   std::chrono::year_month_day ymd{d};
   return Date{ymd.year() / ymd.month() / 1};
 }
+// The ages youth justice counts (an unknown age is not one of them).
+inline bool IsAged10To17(std::optional<int> age) {
+  return age && *age >= 10 && *age <= 17;
+}
 
 // The partitions the store answers for (empty: all; it was never assigned any).
 Result<std::set<int32_t>> OwnedPartitions(const EventStore& store);
@@ -142,33 +146,6 @@ Result<std::map<std::string, int64_t>> CountersOn(const EventStore& store, Date 
 inline std::string GroupOfEthnicity(std::string_view ethnicity) {
   return std::string(EthnicityGroup(ethnicity).value_or("unknown"));
 }
-
-// ---- M12 disproportionality (disproportionality.cc) ------------------------------------------
-// The ages youth justice counts (an unknown age is not one of them).
-inline bool IsAged10To17(std::optional<int> age) {
-  return age && *age >= 10 && *age <= 17;
-}
-// The dimensions its denominators (children aged 10-17 known to the store) are kept by; the
-// ethnicity group is read from the ethnicity's counters.
-inline constexpr std::string_view kAgedTenToSeventeenDimensions[] = {"sex", "ethnicity", "cohort"};
-// The counter dimension of the children aged 10-17 by a dimension.
-std::string AgedTenToSeventeenCounter(std::string_view dimension);
-// A registered child's days from its 10th birthday to its 18th, cut where its cohort changes.
-struct AgedTenToSeventeen {
-  Date from, to;  // to: the first day after
-  std::string cohort;
-};
-std::vector<AgedTenToSeventeen> AgedTenToSeventeenStretches(const ChildView& child);
-// The registered child's counters from its 10th birthday to its 18th.
-void AddAgedTenToSeventeenCounters(const ChildView& child, Contribution& out);
-
-// ---- M9 youth justice caseload (yjs_caseload.cc) -----------------------------------------------
-// The counter dimension of the open cases: each value is "<cohort>/<intervention>", the child's
-// cohort on the day (cla, care_leaver, other) and the case's intervention.
-inline constexpr std::string_view kOpenCasesCounter = "yjs_open";
-// A child's open cases, each from the day it opened to the day it closed, cut where the child's
-// cohort changes.
-void AddOpenCaseCounters(const ChildView& child, Contribution& out);
 
 // ---- Rows that ingest keeps ---------------------------------------------------------------
 // A dated contribution of one child to a figure over a period, kept in the state by the ingest
@@ -432,7 +409,7 @@ class Accumulator {
   std::set<LineageEntry, LineageLess> lineage_;
 };
 
-// ---- What every metric's query shares (metrics.cc) ------------------------------------------
+// ---- What every metric's query shares (metrics.cc) ----------------------------------------
 // One query being answered: what was asked, and the table (or lineage) it gives.
 struct Run {
   Run(const EventStore* s, const MetricQuery& q, const Cell* c, std::vector<std::string> b)
@@ -506,13 +483,13 @@ class RowGrouping {
 // Each metric's section below: the counters and rows ingest keeps for it (KeptRowsOf builds its
 // rows) and its query (run by Definitions() in metrics.cc), all defined in the metric's own file.
 
-// ---- M1 children looked after (cla.cc) ------------------------------------------------------
+// ---- M1 children looked after (cla.cc) ----------------------------------------------------
 // The child's CLA counters: a +1/-1 span per dimension value it passes through in care.
 void AddClaCounters(const ChildView& child, Contribution& out);
 std::vector<KeptRow> CareSpellRows(const ChildView& child);
 Status Cla(Run& r);
 
-// ---- M2 care leavers (care_leavers.cc) ---------------------------------------------------------
+// ---- M2 care leavers (care_leavers.cc) ----------------------------------------------------
 // The latest contact in the 12 months to `at` (none: null), and what it says.
 struct LeaverContact {
   const Fact* contact = nullptr;
@@ -533,28 +510,28 @@ void AddCareLeaverCounters(const ChildView& child, Contribution& out);
 std::vector<KeptRow> CareLeaverYearsRows(const ChildView& child);
 Status CareLeavers(Run& r);
 
-// ---- M3 outcomes by tier (outcomes.cc) -------------------------------------------------------
+// ---- M3 outcomes by tier (outcomes.cc) ----------------------------------------------------
 std::vector<KeptRow> OutcomeRows(const ChildView& child);
 Status Outcomes(Run& r);
 
-// ---- M4 informal resolution share and M11 exploitation (informal_share.cc) --------------------
+// ---- M4 informal resolution share and M11 exploitation (informal_share.cc) ----------------
 Status Informal(Run& r);
 
-// ---- M5 criminalisation of children in care (criminalisation.cc) -----------------------------
+// ---- M5 criminalisation of children in care (criminalisation.cc) --------------------------
 std::vector<KeptRow> YearEndingRows(const ChildView& child);
 Status Criminalisation(Run& r);
 
-// ---- M6 first-time entrants (first_time_entrants.cc) ------------------------------------------
+// ---- M6 first-time entrants (first_time_entrants.cc) --------------------------------------
 // The child's first formal outcome ever; none when the source recorded earlier ones.
 const Offence* FirstFormal(const ChildView& child);
 std::vector<KeptRow> FirstFormalRows(const ChildView& child);
 Status FirstTimeEntrants(Run& r);
 
-// ---- M7 missing from home and care (missing.cc) ----------------------------------------------
+// ---- M7 missing from home and care (missing.cc) -------------------------------------------
 std::vector<KeptRow> MissingEpisodeRows(const ChildView& child);
 Status Missing(Run& r);
 
-// ---- M8 police call-outs from placements (callouts.cc) ---------------------------------------
+// ---- M8 police call-outs from placements (callouts.cc) ------------------------------------
 // M8's measures, in its table's order.
 enum class CalloutMeasure {
   kMissingReport,
@@ -567,10 +544,37 @@ std::optional<CalloutMeasure> CalloutMeasureOf(std::string_view reason);
 std::vector<KeptRow> CalloutRows(const ChildView& child);
 Status Callouts(Run& r);
 
-// ---- M10 offence profile against England and Wales (offence_profile.cc) -----------------------
+// ---- M9 youth justice caseload (yjs_caseload.cc) ------------------------------------------
+// The counter dimension of the open cases: each value is "<cohort>/<intervention>", the child's
+// cohort on the day (cla, care_leaver, other) and the case's intervention.
+inline constexpr std::string_view kOpenCasesCounter = "yjs_open";
+// A child's open cases, each from the day it opened to the day it closed, cut where the child's
+// cohort changes.
+void AddOpenCaseCounters(const ChildView& child, Contribution& out);
+std::vector<KeptRow> YjsCaseRows(const ChildView& child);
+Status YjsCaseload(Run& r);
+
+// ---- M10 offence profile against England and Wales (offence_profile.cc) -------------------
 Status OffenceProfile(Run& r);
 
-// ---- M13 reoffending (reoffending.cc) ---------------------------------------------------------
+// ---- M12 disproportionality (disproportionality.cc) ---------------------------------------
+// The dimensions its denominators (children aged 10-17 known to the store) are kept by; the
+// ethnicity group is read from the ethnicity's counters.
+inline constexpr std::string_view kAgedTenToSeventeenDimensions[] = {"sex", "ethnicity", "cohort"};
+// The counter dimension of the children aged 10-17 by a dimension.
+std::string AgedTenToSeventeenCounter(std::string_view dimension);
+// A registered child's days from its 10th birthday to its 18th, cut where its cohort changes.
+struct AgedTenToSeventeen {
+  Date from, to;  // to: the first day after
+  std::string cohort;
+};
+std::vector<AgedTenToSeventeen> AgedTenToSeventeenStretches(const ChildView& child);
+// The registered child's counters from its 10th birthday to its 18th.
+void AddAgedTenToSeventeenCounters(const ChildView& child, Contribution& out);
+std::vector<KeptRow> AgedTenToSeventeenRows(const ChildView& child);
+Status Disproportionality(Run& r);
+
+// ---- M13 reoffending (reoffending.cc) -----------------------------------------------------
 std::vector<KeptRow> ReoffenceRows(const ChildView& child);
 Status Reoffending(Run& r);
 

@@ -1,5 +1,7 @@
-// M12 disproportionality: its denominators, the children aged 10-17 known to the store on the
-// period's first day by the group compared, kept by ingest as counters.
+// M12 disproportionality (docs/metrics.md: `disproportionality` in "The metrics", M12 in "What
+// ingest keeps"): its denominators, the children aged 10-17 known to the store on the period's
+// first day by the group compared, kept by ingest as counters and span rows, and the query that
+// reads them with the numerators M3's, M6's and M7's rows give.
 //
 // A registered child counts from its 10th birthday to its 18th. Within those years its sex and
 // ethnicity hold, and its cohort (cla, care_leaver, other) changes only where a spell of care
@@ -8,6 +10,9 @@
 // stretch, as counters for the live figure (a query reads the cells of the day asked about, not
 // the children) and as span rows for the figure as known at a past time.
 #include <algorithm>
+#include <map>
+#include <set>
+#include <tuple>
 
 #include "aggregate.h"
 
@@ -58,6 +63,138 @@ void AddAgedTenToSeventeenCounters(const ChildView& child, Contribution& out) {
     }
     for (const auto& s : stretches) spans.Add(s.from, s.to, s.cohort);
   }
+}
+
+// The child's sex and ethnicity, and the cohort of the stretch, with the registration behind
+// them: M12's children aged 10-17 on a day, as known at a past time, are the rows open on it.
+std::vector<KeptRow> AgedTenToSeventeenRows(const ChildView& child) {
+  std::vector<KeptRow> rows;
+  for (const auto& s : AgedTenToSeventeenStretches(child)) {
+    KeptRow& row = rows.emplace_back(SpanRow(RowKind::kAgedTenToSeventeen, child, s.from,
+                                             s.to - std::chrono::days{1}, FormatDate(s.from)));
+    for (std::string_view dim : {"sex", "ethnicity", "ethnicity_group"}) {
+      row.values[*RowDimensionIndex(dim)] = DimensionValue(dim, child, s.from, {});
+    }
+    row.values[*RowDimensionIndex("cohort")] = s.cohort;
+    row.event_ids.push_back(child.registered->event_id);
+  }
+  return rows;
+}
+
+namespace {
+
+// The children aged 10-17 on `on` by their group that day, from the counters ingest keeps: live
+// and without lineage (counters hold the state as ingested, and no event ids).
+std::optional<Result<std::map<std::string, int64_t>>> AgedTenToSeventeenFromCounters(
+    const Run& r, const std::string& dim, Date on) {
+  if (r.query.known_at || r.query.fold || r.cell) return std::nullopt;
+  const bool by_group = dim == "ethnicity_group";
+  auto counts = CountersOn(*r.store, on, AgedTenToSeventeenCounter(by_group ? "ethnicity" : dim));
+  if (!counts.ok() || !by_group) return counts;
+  std::map<std::string, int64_t> groups;
+  for (const auto& [value, n] : *counts) groups[GroupOfEthnicity(value)] += n;
+  return groups;
+}
+
+}  // namespace
+
+// Each rate's numerator is read from the rows M3, M6 and M7 keep, for the children aged 10-17 on
+// the period's first day (a row holds the child's date of birth) and grouped as those rows are
+// (an offence by the child's group on the offence date, an episode on its report); the
+// denominator is those children by their group on the first day.
+Status Disproportionality(Run& r) {
+  enum { kChildren, kWithOutcome, kOutcomes, kInformal, kFormal, kFte, kMissing };
+  if (r.by.size() != 1) {
+    return Status::BadInput(
+        "disproportionality compares the groups of one dimension: --by ethnicity_group, sex "
+        "or cohort");
+  }
+  const std::string dim = r.by[0];
+  const std::string reference = dim == "ethnicity_group" ? "White"
+                                : dim == "cohort"        ? "other"
+                                                         : "F";
+  auto acc =
+      r.NewAccumulator({"children_10_17", "children_with_outcome", "outcomes", "informal_outcomes",
+                        "children_with_formal", "first_time_entrants", "children_missing"});
+  const Window& w = r.window;
+  auto aged_10_17 = [&](const KeptRow& row) { return IsAged10To17(AgeAt(row.born, w.from)); };
+  RowGrouping grouping(r.by);
+  // Children counted once per row of the table and measure.
+  std::set<std::tuple<GroupKey, size_t, std::string>> counted;
+  auto once = [&](const GroupKey& key, size_t measure, const KeptRow& row) {
+    return counted.emplace(key, measure, row.child_id).second;
+  };
+  CARELEDGER_RETURN_IF_ERROR(ForEachOutcome(r, [&](const KeptRow& row) {
+    if (!aged_10_17(row)) return;
+    auto key = grouping.Key(row);
+    acc.AddIds(key, kOutcomes, 1, row.event_ids);
+    if (once(key, kWithOutcome, row)) acc.Add(key, kWithOutcome, 1);
+    if (row.informal) acc.AddIds(key, kInformal, 1, row.event_ids);
+    if (IsFormalDisposal(row.values[*RowDimensionIndex("disposal")]) && once(key, kFormal, row)) {
+      acc.Add(key, kFormal, 1);
+    }
+  }));
+  CARELEDGER_RETURN_IF_ERROR(ForEachRow(r, RowKind::kFirstFormal, w, [&](const KeptRow& row) {
+    if (aged_10_17(row)) acc.AddIds(grouping.Key(row), kFte, 1, row.event_ids);
+  }));
+  CARELEDGER_RETURN_IF_ERROR(
+      ForEachRow(r, RowKind::kMissingEpisode, SpansRunningOn(w.from), [&](const KeptRow& row) {
+        if (!w.Contains(codec::DateFromDaysKey(uint32_t(row.number))) || !aged_10_17(row)) {
+          return;
+        }
+        auto key = grouping.Key(row);
+        acc.AddIds(key, kMissing, once(key, kMissing, row) ? 1 : 0, {row.event_ids[0]});
+      }));
+  if (auto counts = AgedTenToSeventeenFromCounters(r, dim, w.from)) {
+    if (!counts->ok()) return counts->status();
+    for (const auto& [group, n] : **counts) {
+      if (n != 0) acc.Add({group}, kChildren, n);
+    }
+  } else if (!r.query.fold) {
+    // As known at a time, or for lineage: the rows open on the first day, as they stood then.
+    const uint32_t first_day = codec::DaysKey(w.from);
+    CARELEDGER_RETURN_IF_ERROR(ForEachRow(
+        r, RowKind::kAgedTenToSeventeen, SpansRunningOn(w.from), [&](const KeptRow& row) {
+          if (uint64_t(row.number) <= first_day) {
+            acc.AddIds(grouping.Key(row), kChildren, 1, row.event_ids);
+          }
+        }));
+  } else {
+    CARELEDGER_RETURN_IF_ERROR(r.Children([&](const ChildView& c) {
+      if (c.registered && IsAged10To17(AgeAt(c, w.from))) {
+        acc.Add(acc.Key(c, w.from), kChildren, 1, {c.registered});
+      }
+    }));
+  }
+  r.Emit(acc,
+         {"children_10_17", "outcome_rate_pct", "outcome_rri", "informal_pct", "informal_rri",
+          "formal_rate_pct", "formal_rri", "fte_rate_pct", "fte_rri", "missing_rate_pct",
+          "missing_rri"},
+         [](const RowAccumulator& a) {
+           const auto& n = a.counts;
+           return std::vector<Figure>{
+               Figure::Count(n[kChildren]),         Figure::Percent(n[kWithOutcome], n[kChildren]),
+               Figure::Empty(Figure::Kind::kRatio), Figure::Percent(n[kInformal], n[kOutcomes]),
+               Figure::Empty(Figure::Kind::kRatio), Figure::Percent(n[kFormal], n[kChildren]),
+               Figure::Empty(Figure::Kind::kRatio), Figure::Percent(n[kFte], n[kChildren]),
+               Figure::Empty(Figure::Kind::kRatio), Figure::Percent(n[kMissing], n[kChildren]),
+               Figure::Empty(Figure::Kind::kRatio)};
+         });
+  const ReportTable::Row* ref = nullptr;
+  for (const auto& row : r.table.rows) {
+    if (row.groups[0] == reference) ref = &row;
+  }
+  for (auto& row : r.table.rows) {
+    for (size_t i = 2; i < row.values.size(); i += 2) {
+      row.values[i] =
+          Figure::Ratio(row.values[i - 1].value, ref ? ref->values[i - 1].value : std::nullopt);
+    }
+  }
+  r.table.notes.push_back("relative rate index against " + dim + " = " + reference +
+                          "; children aged 10-17 on " + FormatDate(w.from) +
+                          ", counted in their group on that day; an outcome or missing episode "
+                          "in the group of its offence or report");
+  return Status::Ok();
 }
 
 }  // namespace careledger::metrics

@@ -181,38 +181,6 @@ KeptRow SpanRow(RowKind kind, const ChildView& child, Date from, std::optional<D
   return row;
 }
 
-namespace {
-
-std::vector<KeptRow> YjsCaseRows(const ChildView& child) {
-  std::vector<KeptRow> rows;
-  for (const auto& k : child.cases) {
-    if (!k.opened) continue;
-    std::optional<Date> closed;
-    if (k.closed) closed = std::max(k.closed->occurred_at.date, k.opened->occurred_at.date);
-    rows.push_back(
-        SpanRow(RowKind::kYjsCase, child, k.opened->occurred_at.date, closed, k.opened->event_id));
-  }
-  return rows;
-}
-
-// The child's sex and ethnicity, and the cohort of the stretch, with the registration behind
-// them: M12's children aged 10-17 on a day, as known at a past time, are the rows open on it.
-std::vector<KeptRow> AgedTenToSeventeenRows(const ChildView& child) {
-  std::vector<KeptRow> rows;
-  for (const auto& s : AgedTenToSeventeenStretches(child)) {
-    KeptRow& row = rows.emplace_back(SpanRow(RowKind::kAgedTenToSeventeen, child, s.from,
-                                             s.to - std::chrono::days{1}, FormatDate(s.from)));
-    for (std::string_view dim : {"sex", "ethnicity", "ethnicity_group"}) {
-      row.values[*RowDimensionIndex(dim)] = DimensionValue(dim, child, s.from, {});
-    }
-    row.values[*RowDimensionIndex("cohort")] = s.cohort;
-    row.event_ids.push_back(child.registered->event_id);
-  }
-  return rows;
-}
-
-}  // namespace
-
 Result<std::set<int32_t>> OwnedPartitions(const EventStore& store) {
   auto assignment = store.Assignment();
   if (!assignment.ok()) return assignment.status();

@@ -1,4 +1,6 @@
-// M9 youth justice caseload: the cases open on a day, kept by ingest as counters.
+// M9 youth justice caseload (docs/metrics.md: `yjs-caseload` in "The metrics", M9 in "What ingest
+// keeps"): the cases open on a day, kept by ingest as counters for the live figure and as a span
+// row per case for the rest, and the query that reads them.
 //
 // A case counts from the day it opens to the day it closes (not that day), in the cohort its
 // child is in on each day. The cohort (CohortAt) changes only where a spell of care starts or
@@ -44,6 +46,60 @@ void AddOpenCaseCounters(const ChildView& child, Contribution& out) {
     AddSpan(out, kOpenCasesCounter, std::string(cohort) + "/" + intervention, start, to,
             child.partition);
   }
+}
+
+std::vector<KeptRow> YjsCaseRows(const ChildView& child) {
+  std::vector<KeptRow> rows;
+  for (const auto& k : child.cases) {
+    if (!k.opened) continue;
+    std::optional<Date> closed;
+    if (k.closed) closed = std::max(k.closed->occurred_at.date, k.opened->occurred_at.date);
+    rows.push_back(
+        SpanRow(RowKind::kYjsCase, child, k.opened->occurred_at.date, closed, k.opened->event_id));
+  }
+  return rows;
+}
+
+// Live, by nothing or by intervention, from the counters ingest keeps (AddOpenCaseCounters);
+// otherwise (as known at, lineage, other dimensions) the children with a case open on the day.
+Status YjsCaseload(Run& r) {
+  enum { kOpen, kCla, kLeavers };
+  auto acc = r.NewAccumulator({"open_cases", "cla", "care_leavers"});
+  if (!r.query.known_at && !r.query.fold && !r.cell &&
+      (r.by.empty() || r.by == std::vector<std::string>{"intervention"})) {
+    auto counts = CountersOn(*r.store, r.at, kOpenCasesCounter);
+    if (!counts.ok()) return counts.status();
+    for (const auto& [value, n] : *counts) {
+      if (n == 0) continue;
+      auto slash = value.find('/');
+      std::string_view cohort = std::string_view(value).substr(0, slash);
+      GroupKey key;
+      if (!r.by.empty()) key.push_back(value.substr(std::min(value.size(), slash + 1)));
+      acc.Add(key, kOpen, n);
+      if (cohort == "cla") acc.Add(key, kCla, n);
+      if (cohort == "care_leaver") acc.Add(key, kLeavers, n);
+    }
+  } else {
+    CARELEDGER_RETURN_IF_ERROR(r.ChildrenIn(RowKind::kYjsCase, r.AtDay(), [&](const ChildView& c) {
+      auto cohort = CohortAt(c, r.at);
+      for (const auto& k : c.cases) {
+        if (!k.opened || k.opened->occurred_at.date > r.at) continue;
+        if (k.closed && k.closed->occurred_at.date <= r.at) continue;
+        auto key = acc.Key(c, r.at, {{"intervention", k.opened->data.intervention}});
+        acc.Add(key, kOpen, 1, {k.opened});
+        if (cohort == "cla") acc.Add(key, kCla, 1, {k.opened});
+        if (cohort == "care_leaver") acc.Add(key, kLeavers, 1, {k.opened});
+      }
+    }));
+  }
+  r.Emit(acc, {"open_cases", "cla", "cla_pct", "care_leavers", "care_leaver_pct"},
+         [](const RowAccumulator& a) {
+           const auto& n = a.counts;
+           return std::vector<Figure>{
+               Figure::Count(n[kOpen]), Figure::Count(n[kCla]), Figure::Percent(n[kCla], n[kOpen]),
+               Figure::Count(n[kLeavers]), Figure::Percent(n[kLeavers], n[kOpen])};
+         });
+  return Status::Ok();
 }
 
 }  // namespace careledger::metrics
