@@ -1,5 +1,7 @@
 // Rows that ingest keeps: one per dated contribution of a child to a figure over a period,
-// written by the ingest batch whenever the child's history changes, and read by date.
+// written by the ingest batch whenever the child's history changes, and read by date. Each
+// metric builds its rows in its own file (aggregate.h names it); here is how every row is
+// stored, versioned and read, and the offences several metrics' rows are made of.
 //
 // Row layout, in the projection state:
 //   key   "row" \0 <kind (1)> <days key of its date (4)> <child id (key part)> <item id (key part)>
@@ -17,7 +19,6 @@
 // so that the rows as known at T are the rows whose since <= T and the kept values with
 // since <= T < until: a range read per period, as live, plus the few values replaced since.
 #include <algorithm>
-#include <cstdio>
 #include <map>
 
 #include "aggregate.h"

@@ -2,11 +2,11 @@
 // child once (ForEachChild), asks the child's view what it contributes to which row, and
 // derives its percentages and rates from the counts at the end, so that the published output
 // can suppress a small count and everything derived from it.
+//
+// Each metric's query lives in its own file, beside what ingest keeps for it (aggregate.h names
+// the file); here is what they all share: the metric table, the checks of a query, the rows'
+// reads and the dimensions.
 #include <algorithm>
-#include <cmath>
-#include <numeric>
-#include <set>
-#include <tuple>
 
 #include "aggregate.h"
 #include "careledger/projections.h"
@@ -41,7 +41,6 @@ namespace metrics {
 
 namespace {
 
-using std::chrono::April;
 using std::chrono::March;
 
 std::string_view Or(std::string_view s, std::string_view fallback) {
