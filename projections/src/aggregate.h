@@ -512,6 +512,9 @@ Status CareLeavers(Run& r);
 
 // ---- M3 outcomes by tier (outcomes.cc) ----------------------------------------------------
 std::vector<KeptRow> OutcomeRows(const ChildView& child);
+// The period's outcome rows by their --by values, with their events: every row in measure 0,
+// those `flagged` in measure 1 (M3: at the placement; M4 and M11: no sanction or informal).
+Status CountOutcomes(Run& r, Accumulator& acc, bool KeptRow::*flagged);
 Status Outcomes(Run& r);
 
 // ---- M4 informal resolution share and M11 exploitation (informal_share.cc) ----------------

@@ -19,12 +19,7 @@ std::vector<Figure> InformalShare(const RowAccumulator& a) {
 // M4 and M11: the same share, M11 broken down by exploitation risk.
 Status Informal(Run& r) {
   auto acc = r.NewAccumulator({"offences", "informal"});
-  RowGrouping grouping(r.by);
-  CARELEDGER_RETURN_IF_ERROR(ForEachOutcome(r, [&](const KeptRow& row) {
-    auto key = grouping.Key(row);
-    acc.AddIds(key, 0, 1, row.event_ids);
-    if (row.informal) acc.AddIds(key, 1, 1, row.event_ids);
-  }));
+  CARELEDGER_RETURN_IF_ERROR(CountOutcomes(r, acc, &KeptRow::informal));
   r.Emit(acc, {"offences", "no_sanction_or_informal", "informal_pct"}, InformalShare);
   return Status::Ok();
 }

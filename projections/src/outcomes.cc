@@ -16,14 +16,18 @@ std::vector<KeptRow> OutcomeRows(const ChildView& child) {
   return rows;
 }
 
-Status Outcomes(Run& r) {
-  auto acc = r.NewAccumulator({"offences", "at_placement"});
+Status CountOutcomes(Run& r, Accumulator& acc, bool KeptRow::*flagged) {
   RowGrouping grouping(r.by);
-  CARELEDGER_RETURN_IF_ERROR(ForEachOutcome(r, [&](const KeptRow& row) {
+  return ForEachOutcome(r, [&](const KeptRow& row) {
     auto key = grouping.Key(row);
     acc.AddIds(key, 0, 1, row.event_ids);
-    if (row.at_placement) acc.AddIds(key, 1, 1, row.event_ids);
-  }));
+    if (row.*flagged) acc.AddIds(key, 1, 1, row.event_ids);
+  });
+}
+
+Status Outcomes(Run& r) {
+  auto acc = r.NewAccumulator({"offences", "at_placement"});
+  CARELEDGER_RETURN_IF_ERROR(CountOutcomes(r, acc, &KeptRow::at_placement));
   r.Emit(acc, {"offences", "at_placement"}, Counts);
   return Status::Ok();
 }
