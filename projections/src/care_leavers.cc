@@ -1,7 +1,7 @@
-// M2 care leavers (spec/metrics.md M2; docs/metrics.md: `care-leavers` in "The metrics", M2 in
-// "What ingest keeps"): who counts on a day and what their latest contact says, for the fold and
-// for the counters ingest keeps, the span row ingest keeps for the years a child may be a care
-// leaver, and the query that reads them.
+// M2 care leavers (docs/metrics.md: `care-leavers` in "The metrics", M2 in "What ingest keeps"):
+// who counts on a day and what their latest contact says, for the fold and for the counters ingest
+// keeps, the span row ingest keeps for the years a child may be a care leaver, and the query that
+// reads them.
 //
 // A child's care-leaver figures change only on a few days: when a spell of care starts or ends
 // (being looked after, and the days looked after since the 14th birthday, which do not change

@@ -1,7 +1,7 @@
-// M1 children looked after (spec/metrics.md M1; docs/metrics.md: `cla` in "The metrics", M1 in
-// "What ingest keeps"). Ingest keeps counters for it (a +1/-1 span per dimension value a child in
-// care passes through) and a span row per spell of care; its query reads the counters where they
-// hold the answer, the spell rows where they do, and otherwise folds the children they name.
+// M1 children looked after (docs/metrics.md: `cla` in "The metrics", M1 in "What ingest keeps").
+// Ingest keeps counters for it (a +1/-1 span per dimension value a child in care passes through)
+// and a span row per spell of care; its query reads the counters where they hold the answer, the
+// spell rows where they do, and otherwise folds the children they name.
 #include <algorithm>
 #include <map>
 
