@@ -132,6 +132,16 @@ std::vector<std::string> HandFeed() {
   };
 }
 
+// The generator's feed, a line each (none if it failed).
+std::vector<std::string> GeneratedLines(const GeneratorOptions& gen) {
+  std::ostringstream out;
+  EXPECT_TRUE(GenerateFeed(gen, out).ok());
+  std::vector<std::string> lines;
+  std::istringstream in(out.str());
+  for (std::string l; std::getline(in, l);) lines.push_back(l);
+  return lines;
+}
+
 RebuildOptions InBatchesOf(size_t entries) {
   RebuildOptions options;
   options.batch_entries = entries;
@@ -182,11 +192,8 @@ TEST(RebuildProjections, GeneratedFeedGivesTheLiveStateExactly) {
   // the care facts and the corrections alone, and sorts what arrives out of order.
   gen.correction_rate = 0.1;
   gen.late_rate = 0.2;
-  std::ostringstream out;
-  ASSERT_TRUE(GenerateFeed(gen, out).ok());
-  std::vector<std::string> lines;
-  std::istringstream in(out.str());
-  for (std::string l; std::getline(in, l);) lines.push_back(l);
+  const auto lines = GeneratedLines(gen);
+  ASSERT_FALSE(lines.empty());
 
   test::TempDir dir;
   auto live = Open(dir / "live");
@@ -212,11 +219,8 @@ TEST(RebuildProjections, TheLiveFoldOnThreadsAndPipelinedGivesTheRebuiltState) {
   gen.seed = 8;
   gen.correction_rate = 0.05;
   gen.late_rate = 0.1;
-  std::ostringstream out;
-  ASSERT_TRUE(GenerateFeed(gen, out).ok());
-  std::vector<std::string> lines;
-  std::istringstream in(out.str());
-  for (std::string l; std::getline(in, l);) lines.push_back(l);
+  const auto lines = GeneratedLines(gen);
+  ASSERT_FALSE(lines.empty());
   auto partition_of = [](const Envelope& e) { return int32_t(Fingerprint(e.child_id) % 4); };
 
   test::TempDir dir;
