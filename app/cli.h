@@ -62,6 +62,7 @@ struct IngestFlags {
   std::string group = "careledger-ingest";
   size_t max_batch = 5000;
   std::vector<std::string> accept_gaps;  // TOPIC:PARTITION
+  std::string instance_id;               // empty: ingest.instance_id
 };
 void AddIngestFlags(CLI::App& cmd, IngestFlags& flags);
 Result<IngestOptions> ToIngestOptions(const IngestFlags& flags, const Context& ctx);

@@ -336,6 +336,11 @@ void AddIngestFlags(CLI::App& cmd, IngestFlags& flags) {
                  "decided to go past: recorded in the store, then read on from the broker's "
                  "first offset. Without it a gap stops ingest (exit 3)")
       ->type_name("TOPIC:PARTITION");
+  cmd.add_option("--instance-id", flags.instance_id,
+                 "Static group membership: auto (derived from this host and the store's path) "
+                 "or an id, so that a restart after a crash takes its partitions back at once "
+                 "on a real broker (default ingest.instance_id; unset: a dynamic member)")
+      ->type_name("auto|ID");
 }
 
 Result<IngestOptions> ToIngestOptions(const IngestFlags& flags, const Context& ctx) {
@@ -344,6 +349,13 @@ Result<IngestOptions> ToIngestOptions(const IngestFlags& flags, const Context& c
   options.group = flags.group;
   options.max_batch = flags.max_batch;
   options.replay_dir = ctx.data_dir;  // `careledger replay` asks through it
+  const std::string& instance_id =
+      flags.instance_id.empty() ? ctx.config.IngestInstanceId() : flags.instance_id;
+  if (!instance_id.empty()) {
+    auto id = StaticInstanceId(instance_id, ctx.data_dir);
+    if (!id.ok()) return id.status();
+    options.instance_id = std::move(id.value());
+  }
   for (const auto& text : flags.accept_gaps) {
     auto colon = text.rfind(':');
     int32_t partition = -1;

@@ -29,9 +29,10 @@ struct Known {
   Shape shape;
   std::string_view env;  // the CARELEDGER_* variable that overrides it; empty: none
 };
-constexpr std::array<Known, 9> kKnown = {{
+constexpr std::array<Known, 10> kKnown = {{
     {"brokers", Shape::kString, "CARELEDGER_BROKERS"},
     {"data", Shape::kString, "CARELEDGER_DATA"},
+    {"ingest.instance_id", Shape::kString, "CARELEDGER_INGEST_INSTANCE_ID"},
     {"ingest.metrics_listen", Shape::kString, "CARELEDGER_INGEST_METRICS_LISTEN"},
     {"log_level", Shape::kString, "CARELEDGER_LOG_LEVEL"},
     {"serve.listen", Shape::kString, "CARELEDGER_SERVE_LISTEN"},
@@ -427,6 +428,12 @@ const std::string& Config::ServeListen() const {
 const std::string& Config::IngestMetricsListen() const {
   static const std::string kNone;
   auto it = entries_.find("ingest.metrics_listen");
+  return it == entries_.end() ? kNone : it->second.value;
+}
+
+const std::string& Config::IngestInstanceId() const {
+  static const std::string kNone;
+  auto it = entries_.find("ingest.instance_id");
   return it == entries_.end() ? kNone : it->second.value;
 }
 

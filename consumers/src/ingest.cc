@@ -2,10 +2,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <deque>
 #include <filesystem>
 #include <fstream>
@@ -1193,6 +1197,22 @@ Status Ingestor::Step(GroupConsumer& consumer, bool& done) {
 Result<IngestStats> Ingestor::Run(const std::atomic<bool>& stop) {
   Settings settings = options_.kafka;
   settings["group.id"] = options_.group;
+  if (!options_.instance_id.empty()) {
+    if (auto given = settings.find("group.instance.id");
+        given != settings.end() && given->second != options_.instance_id) {
+      return Status::BadInput("two static instance ids: group.instance.id=" + given->second +
+                              " in the Kafka settings and " + options_.instance_id +
+                              " (--instance-id or ingest.instance_id): give one");
+    }
+    settings["group.instance.id"] = options_.instance_id;
+  }
+  if (auto id = settings.find("group.instance.id"); id != settings.end()) {
+    spdlog::info(
+        "static member {} of group {}: a restart with this id takes its partitions back at once "
+        "(a broker that honours static membership; the embedded one does not), and a stop "
+        "leaves them waiting up to session.timeout.ms for it",
+        id->second, options_.group);
+  }
   // librdkafka's 45 s default is how long a restarted ingest waits for the partitions its
   // killed predecessor held; 10 s keeps that short, within every broker's allowed range
   // (group.min.session.timeout.ms is 6 s by default), and a settings value wins.
@@ -1267,7 +1287,9 @@ Result<IngestStats> Ingestor::Run(const std::atomic<bool>& stop) {
   auto end = Clock::now();  // the work is done; leaving the group below is shutdown
   outbox_.Finish(std::chrono::seconds(10));
   consumer_ = nullptr;
-  consumer->reset();  // leave the group now, so a restart rejoins quickly
+  // Leave the group now, so a restart rejoins quickly (a static member does not leave: its
+  // partitions wait for its restart).
+  consumer->reset();
   stats_.seconds = std::chrono::duration<double>(end - started_).count();
   if (ever_assigned_) {
     stats_.seconds_assigned = std::chrono::duration<double>(end - first_assigned_).count();
@@ -1361,6 +1383,37 @@ Result<IngestStats> RunIngest(EventStore& store, const IngestOptions& options,
                               const std::atomic<bool>& stop) {
   Ingestor ingestor(store, options);
   return ingestor.Run(stop);
+}
+
+Result<std::string> StaticInstanceId(std::string_view requested, const std::string& data_dir) {
+  auto allowed = [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+  };
+  if (requested != "auto") {
+    if (requested.empty() || requested.size() > 249 ||
+        !std::all_of(requested.begin(), requested.end(), allowed)) {
+      return Status::BadInput("instance id \"" + std::string(requested) +
+                              "\": expected auto, or 1 to 249 of A-Z a-z 0-9 . _ -");
+    }
+    return std::string(requested);
+  }
+  std::array<char, 256> host{};
+  if (::gethostname(host.data(), host.size() - 1) != 0) {
+    return Status::Fatal(std::string("instance id auto: gethostname: ") + std::strerror(errno));
+  }
+  std::string name;
+  for (const char* c = host.data(); *c != '\0' && name.size() < 64; ++c) {
+    name += allowed(*c) ? *c : '_';
+  }
+  std::error_code ec;
+  auto path = std::filesystem::weakly_canonical(std::filesystem::absolute(data_dir, ec), ec);
+  if (ec) return Status::Fatal("instance id auto: " + data_dir + ": " + ec.message());
+  // FNV-1a: stable across builds and platforms, unlike std::hash; nothing secret rides on it.
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (char c : path.string()) h = (h ^ static_cast<unsigned char>(c)) * 0x100000001b3ull;
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
+  return "careledger-" + name + "-" + hex;
 }
 
 Status PostReplayRequest(const std::string& dir, const ReplayRequest& request) {

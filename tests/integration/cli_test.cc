@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <algorithm>
+
 #include "test_support.h"
 #include "three_children_feed.h"
 
@@ -36,6 +38,52 @@ TEST(Cli, OneSettingsTableForBothRolesWarnsNothingWhenAllIsWell) {
     EXPECT_THAT(*err, Not(HasSubstr("CONFWARN")));
     EXPECT_THAT(*err, Not(HasSubstr(" warn ")));
   }
+}
+
+// Static group membership, for a real broker (the embedded one takes the id and ignores it):
+// from the flag or the settings, derived from the host and store for "auto", checked before
+// anything joins. Each store here is its own deployment, so each has its own group: a static
+// member does not leave its group when it stops.
+TEST(Cli, StaticInstanceIdFromAFlagOrTheSettingsIsCheckedAndUsed) {
+  test::TempDir dir;
+  test::BrokerProcess broker(3);
+  test::WriteFile(dir / "feed.jsonl", test::ThreeChildrenFeed());
+  auto published = Careledger({"publish", "--brokers", broker.bootstrap(), dir / "feed.jsonl"});
+  ASSERT_EQ(published.exit_code, 0) << published.err;
+  auto ingest = [&](const std::string& store, const std::string& group,
+                    std::vector<std::string> extra, std::vector<std::string> env = {}) {
+    std::vector<std::string> argv = {"/usr/bin/env"};
+    argv.insert(argv.end(), env.begin(), env.end());
+    for (std::string a : {std::string(CARELEDGER_BIN), std::string("ingest"),
+                          std::string("--brokers"), broker.bootstrap(), std::string("--data"),
+                          store, std::string("--group"), group, std::string("--until-end")}) {
+      argv.push_back(a);
+    }
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return test::Run(argv);
+  };
+  auto derived = ingest(dir / "a", "static-a", {"--instance-id", "auto"});
+  ASSERT_EQ(derived.exit_code, 0) << derived.err;
+  EXPECT_THAT(derived.err, ::testing::ContainsRegex(
+                               "static member careledger-[A-Za-z0-9._-]+-[0-9a-f]{16} of group "
+                               "static-a"));
+  const std::string feed = test::ThreeChildrenFeed();
+  EXPECT_EQ(test::StoredEventIds(dir / "a").size(),
+            size_t(std::count(feed.begin(), feed.end(), '\n')));
+  auto from_env = ingest(dir / "b", "static-b", {}, {"CARELEDGER_INGEST_INSTANCE_ID=ingest-b.1"});
+  ASSERT_EQ(from_env.exit_code, 0) << from_env.err;
+  EXPECT_THAT(from_env.err, HasSubstr("static member ingest-b.1 of group static-b"));
+  auto dynamic = ingest(dir / "c", "dynamic-c", {});
+  ASSERT_EQ(dynamic.exit_code, 0) << dynamic.err;
+  EXPECT_THAT(dynamic.err, Not(HasSubstr("static member")));
+
+  auto bad = ingest(dir / "d", "static-d", {"--instance-id", "host 1"});
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_THAT(bad.err, HasSubstr("instance id \"host 1\": expected auto, or 1 to 249 of"));
+  auto two =
+      ingest(dir / "d", "static-d", {"--instance-id", "one", "--kafka", "group.instance.id=two"});
+  EXPECT_EQ(two.exit_code, 1);
+  EXPECT_THAT(two.err, HasSubstr("two static instance ids: group.instance.id=two"));
 }
 
 TEST(Cli, EverySubcommandHasHelp) {

@@ -5,7 +5,11 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <filesystem>
+
+#include "careledger/consumers.h"
 #include "test_support.h"
 
 namespace careledger {
@@ -291,6 +295,44 @@ TEST(Config, AreaPopulationErrorsNameTheLineAndKey) {
     auto c = FromFile(f->path);
     ASSERT_FALSE(c.ok()) << text;
     EXPECT_THAT(c.status().message(), HasSubstr(f->path + message)) << text;
+  }
+}
+
+// ingest.instance_id = "auto": one id per host and store, the same after every restart, in the
+// characters Kafka allows; an id given is checked, not changed.
+TEST(StaticInstanceId, AutoIsStablePerHostAndStoreAndAnIdGivenIsCheckedAsKafkaWould) {
+  test::TempDir dir;
+  const std::string a = dir / "a", b = dir / "b";
+  auto id = StaticInstanceId("auto", a);
+  ASSERT_TRUE(id.ok()) << id.status().message();
+  EXPECT_THAT(*id, ::testing::MatchesRegex("careledger-[A-Za-z0-9._-]+-[0-9a-f]{16}"));
+  char host[256] = {};
+  ASSERT_EQ(::gethostname(host, sizeof host - 1), 0);
+  EXPECT_THAT(*id, HasSubstr(std::string(host).substr(0, 20)));
+  // The same store by another spelling of its path is the same member; another store is not.
+  auto again = StaticInstanceId("auto", dir / "x/../a");
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(*again, *id);
+  auto cwd = std::filesystem::current_path();
+  std::filesystem::current_path(dir.path());
+  auto relative = StaticInstanceId("auto", "a");
+  std::filesystem::current_path(cwd);
+  ASSERT_TRUE(relative.ok());
+  EXPECT_EQ(*relative, *id);
+  auto other = StaticInstanceId("auto", b);
+  ASSERT_TRUE(other.ok());
+  EXPECT_NE(*other, *id);
+
+  auto given = StaticInstanceId("ingest-host1.store_2", a);
+  ASSERT_TRUE(given.ok());
+  EXPECT_EQ(*given, "ingest-host1.store_2");
+  EXPECT_TRUE(StaticInstanceId(std::string(249, 'x'), a).ok());
+  for (std::string bad : {std::string("two words"), std::string("a/b"), std::string(250, 'x'),
+                          std::string("caf\xc3\xa9")}) {
+    auto r = StaticInstanceId(bad, a);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.status().error_class(), ErrorClass::kBadInput);
+    EXPECT_THAT(r.status().message(), HasSubstr("expected auto, or 1 to 249 of A-Z a-z 0-9 . _ -"));
   }
 }
 

@@ -44,6 +44,8 @@ class Config {
   const std::string& ServeListen() const;
   // Where `ingest` serves its own metrics; empty (the default): it does not.
   const std::string& IngestMetricsListen() const;
+  // ingest's static group membership: "auto", an id, or empty (the default: dynamic).
+  const std::string& IngestInstanceId() const;
   const std::string& ServeToken() const;    // empty: exact figures are not served
   const std::string& ServeTlsCert() const;  // PEM paths; empty: plain HTTP
   const std::string& ServeTlsKey() const;

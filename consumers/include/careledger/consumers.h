@@ -13,6 +13,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "careledger/common.h"
@@ -25,6 +26,14 @@ class IngestMonitor;
 struct IngestOptions {
   Settings kafka;  // bootstrap.servers and anything else, passed to librdkafka unchanged
   std::string group = "careledger-ingest";
+  // Static group membership (Kafka's group.instance.id, KIP-345); empty: a dynamic member.
+  // A static member's partitions wait for it across a restart, so an ingest restarted after
+  // kill -9 takes them back at once instead of waiting out its predecessor's session. What it
+  // costs: a static member does not leave the group when it stops, so its partitions wait
+  // session.timeout.ms after a clean stop too, for a restart or, failing one, a rebalance. A
+  // real broker (2.3 or later) honours it; librdkafka's mock cluster, the embedded broker,
+  // takes the id and ignores it (measured in bench/README.md). See StaticInstanceId.
+  std::string instance_id;
   // Stop once no message has arrived for this long while partitions are assigned.
   std::optional<std::chrono::milliseconds> until_idle;
   // Stop once every assigned partition is read up to the high watermark seen when it was
@@ -54,6 +63,13 @@ struct IngestOptions {
   // gap stops ingest with ErrorClass::kGap.
   std::set<TopicPartition> accept_gaps;
 };
+
+// The group.instance.id for `requested`: "auto" derives one from this host's name and the
+// store's absolute path (careledger-<host>-<16 hex digits>): the same after every restart of
+// the ingest of this store on this host, different for every other store, which the store's
+// lock keeps to one process. Anything else is taken as it is, if Kafka allows it (1 to 249 of
+// A-Z a-z 0-9 . _ -). Two members with one id fence each other: never share one.
+Result<std::string> StaticInstanceId(std::string_view requested, const std::string& data_dir);
 
 // ---- careledger replay beside a running ingest ----------------------------------------------
 // RocksDB lets one process write a store, and a running ingest holds it. `careledger replay`
