@@ -116,6 +116,14 @@ std::string FormatInstant(Instant t) {
   return buf;
 }
 
+Date Anniversary(Date born, int years) {
+  std::chrono::year_month_day ymd{born};
+  std::chrono::year y = ymd.year() + std::chrono::years{years};
+  std::chrono::year_month_day moved = y / ymd.month() / ymd.day();
+  if (!moved.ok()) moved = y / std::chrono::March / 1;
+  return std::chrono::sys_days{moved};
+}
+
 Date Today() {
   return std::chrono::floor<std::chrono::days>(std::chrono::system_clock::now());
 }

@@ -226,13 +226,6 @@ std::string_view SourceName(Source s) {
   return s == Source::kLcs ? "lcs" : s == Source::kPolice ? "police-rms" : "yjs";
 }
 
-Date Birthday(Date dob, int years) {
-  std::chrono::year_month_day ymd{dob};
-  ymd += std::chrono::years{years};
-  if (!ymd.ok()) ymd = ymd.year() / ymd.month() / std::chrono::last;  // 29 February
-  return Date{ymd};
-}
-
 Date DayOf(Instant t) {
   return std::chrono::floor<days>(t);
 }
@@ -702,10 +695,10 @@ class ChildStory {
     if (!story_.Chance(p)) return;
     int band = Pick<kEntryAgeBand>(story_);
     int band_end = band == 0 ? 1 : band == 1 ? 5 : band == 5 ? 10 : band == 10 ? 16 : 18;
-    Date eighteenth = Birthday(dob_, 18);
-    Date entry =
-        Birthday(dob_, band) +
-        days{story_.Uniform(0, (Birthday(dob_, band_end) - Birthday(dob_, band)).count() - 1)};
+    Date eighteenth = Anniversary(dob_, 18);
+    Date entry = Anniversary(dob_, band) +
+                 days{story_.Uniform(
+                     0, (Anniversary(dob_, band_end) - Anniversary(dob_, band)).count() - 1)};
     for (int n = 0; n < 4 && entry < o_.end && entry < eighteenth; ++n) {
       std::optional<Date> end = CarePeriod(entry, eighteenth);
       if (!end || !story_.Chance(0.15)) break;  // about 1 in 7 come back into care
@@ -857,8 +850,9 @@ class ChildStory {
   void ShortBreaks() {
     if (!story_.Chance(0.0012)) return;
     Code legal = story_.Chance(0.75) ? "V3" : "V4";
-    Date from = Birthday(dob_, int(story_.Uniform(4, 14))) + days{story_.Uniform(0, 364)};
-    Date until = std::min({from + days{story_.Uniform(365, 5 * 365)}, Birthday(dob_, 18), o_.end});
+    Date from = Anniversary(dob_, int(story_.Uniform(4, 14))) + days{story_.Uniform(0, 364)};
+    Date until =
+        std::min({from + days{story_.Uniform(365, 5 * 365)}, Anniversary(dob_, 18), o_.end});
     bool home = story_.Chance(0.2);
     int home_number = home ? int(story_.Uniform(1, homes_)) : 0;
     Code placement = home ? "K2" : "U6";
@@ -916,8 +910,8 @@ class ChildStory {
       prior_formal_ = int(story_.Uniform(1, 3));
     }
     if (!missing_prone && !offender && stays_.empty()) return;  // most children
-    Date from = std::max(o_.start, Birthday(dob_, 10));
-    Date to = std::min(o_.end, Birthday(dob_, 18));
+    Date from = std::max(o_.start, Anniversary(dob_, 10));
+    Date to = std::min(o_.end, Anniversary(dob_, 18));
     if (from >= to) return;
     if (missing_prone) MissingEpisodes(from, to, missing_rate);
     if (offender) Offences(from, to, frailty);
@@ -1161,10 +1155,10 @@ class ChildStory {
   void CareLeaver() {
     for (const Period& p : periods_) {
       if (p.short_break || !p.end || AgeAt(*p.end) < 16) continue;
-      Date since = std::max(p.start, Birthday(dob_, 14));
+      Date since = std::max(p.start, Anniversary(dob_, 14));
       if (*p.end - since < days{91}) continue;
       for (int age = 17; age <= 21; ++age) {
-        Date on = Birthday(dob_, age) + days{story_.Uniform(-30, 60)};
+        Date on = Anniversary(dob_, age) + days{story_.Uniform(-30, 60)};
         if (on <= *p.end) continue;
         if (on >= o_.end) break;
         bool back_in_care = std::any_of(periods_.begin(), periods_.end(), [&](const Period& q) {
@@ -1217,7 +1211,7 @@ Status GenerateFeed(const GeneratorOptions& o, std::ostream& out, FeedSummary* s
   // Everyone aged 0–17 at some time from the care history's start to the window's end, born
   // evenly, so that about `children` are 0–17 at any moment.
   const Date history = o.start - days{3 * 365};
-  const Date first_birth = Birthday(history, -18);
+  const Date first_birth = Anniversary(history, -18);
   const int64_t span = (o.end - first_birth).count();
   const auto people = uint64_t(std::llround(double(o.children) * double(span) / (18 * 365.25)));
   // About 4 children's homes per 10,000 children, in and out of the area, used by the area.

@@ -87,8 +87,8 @@ using Deltas = std::unordered_map<std::string, int64_t>;
 std::vector<std::pair<std::string_view, int64_t>> SortedChanges(const Deltas& deltas);
 std::string CounterKey(std::string_view dimension, std::string_view value, Date d,
                        int32_t partition);
-// The first day on which the child (with a date of birth) is `age`: AgeAt's own rule decides a
-// 29 February birthday.
+// The first day on which the child (with a date of birth) is `age` (Anniversary: a 29 February
+// birthday is 1 March in a common year, as AgeAt counts it).
 Date BirthdayOf(const ChildView& child, int age);
 // What one child adds to the counter cells: (cell, amount), in key order once Settle()d.
 using Contribution = std::vector<std::pair<std::string, int64_t>>;

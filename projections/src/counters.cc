@@ -47,9 +47,7 @@ std::vector<std::pair<std::string_view, int64_t>> SortedChanges(const Deltas& de
 }
 
 Date BirthdayOf(const ChildView& child, int age) {
-  Date d = AddMonths(*child.dob, 12 * age);
-  while (AgeAt(child, d).value_or(age) < age) d += std::chrono::days{1};
-  return d;
+  return Anniversary(*child.dob, age);
 }
 
 void AddSpan(Contribution& out, std::string_view dimension, std::string_view value, Date from,

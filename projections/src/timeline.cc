@@ -141,15 +141,6 @@ std::string Encode(const Fact& f, int32_t partition, bool with_knowledge) {
   return out;
 }
 
-Date AddYears(Date d, int years) {
-  std::chrono::year_month_day ymd{d};
-  std::chrono::year y = ymd.year() + std::chrono::years{years};
-  std::chrono::year_month_day moved = y / ymd.month() / ymd.day();
-  // 29 February: the birthday in a common year is 1 March (as the law counts it).
-  if (!moved.ok()) moved = y / std::chrono::March / 1;
-  return std::chrono::sys_days{moved};
-}
-
 // The date an outcome was decided: its decided_at, or failing that when it was recorded as
 // happening.
 Date DecidedOn(const Fact& f) {
@@ -484,7 +475,7 @@ std::optional<int> AgeAt(std::optional<Date> dob, Date d) {
   if (!dob || d < *dob) return std::nullopt;
   std::chrono::year_month_day born{*dob}, on{d};
   int age = int(on.year()) - int(born.year());
-  if (d < AddYears(*dob, age)) --age;
+  if (d < Anniversary(*dob, age)) --age;
   return age;
 }
 
@@ -502,7 +493,7 @@ std::string_view AgeBand(std::optional<int> age) {
 bool IsCareLeaverAt(const ChildView& child, Date d) {
   auto age = AgeAt(child, d);
   if (!age || *age < 16 || *age > 25 || IsLookedAfterAt(child, d)) return false;
-  Date fourteenth = AddYears(*child.dob, 14), sixteenth = AddYears(*child.dob, 16);
+  Date fourteenth = Anniversary(*child.dob, 14), sixteenth = Anniversary(*child.dob, 16);
   int64_t days = 0;
   bool after_sixteen = false;
   for (const auto& s : child.spells) {

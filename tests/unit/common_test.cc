@@ -40,6 +40,19 @@ TEST(Timestamp, LeapDaysAndGarbage) {
   }
 }
 
+// One rule for ages, used by the projections and the generator alike: a child born on 29
+// February turns a year older on 1 March in a common year (the generator once said 28
+// February, so a generated child could leave care a day before the projections made it 18).
+TEST(Calendar, AnniversaryOf29FebruaryIs1MarchInACommonYearAndItselfInALeapYear) {
+  const Date leapling = *ParseDate("2008-02-29");
+  EXPECT_EQ(FormatDate(Anniversary(leapling, 18)), "2026-03-01");
+  EXPECT_EQ(FormatDate(Anniversary(leapling, 16)), "2024-02-29");
+  EXPECT_EQ(FormatDate(Anniversary(leapling, 0)), "2008-02-29");
+  EXPECT_EQ(FormatDate(Anniversary(*ParseDate("2008-02-28"), 18)), "2026-02-28");
+  EXPECT_EQ(FormatDate(Anniversary(*ParseDate("2007-12-31"), 10)), "2017-12-31");
+  EXPECT_EQ(FormatDate(Anniversary(*ParseDate("2026-03-01"), -18)), "2008-03-01");
+}
+
 TEST(Settings, SecretsAreMaskedAndOthersShown) {
   Settings s = {{"bootstrap.servers", "k:9093"},
                 {"sasl.password", "hunter2"},

@@ -87,6 +87,10 @@ Result<Date> ParseDate(std::string_view text);  // "YYYY-MM-DD" only
 std::string FormatDate(Date d);
 std::string FormatInstant(Instant t);  // "YYYY-MM-DDTHH:MM:SSZ"
 Date Today();
+// The day someone born on `born` turns `years` old: the anniversary, or for 29 February in a
+// common year 1 March (as the law in England counts it). Every age in careledger, the
+// generator's included, is counted from this one rule.
+Date Anniversary(Date born, int years);
 
 // ---- Logging ------------------------------------------------------------------------------
 // Diagnostics go to stderr; data goes to stdout. Levels: trace, debug, info, warn, error, off.
