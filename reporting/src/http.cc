@@ -191,8 +191,8 @@ bool IsLoopback(const std::string& host) {
   return ::inet_pton(AF_INET, host.c_str(), &a) == 1 && (ntohl(a.s_addr) >> 24) == 127;
 }
 
-// The monitoring figures that need every child folded, kept for as long as the store's log
-// and the day are the same: a scrape (or a dashboard poll) of an idle store costs nothing.
+// The monitoring figures (a few queries), kept for as long as the store's log and the day are
+// the same: a scrape (or a dashboard poll) of an idle store costs nothing.
 struct MonitoringFigures {
   uint64_t log_next = 0;  // the store's next_sequence() when computed
   Date day{};
@@ -202,7 +202,7 @@ struct MonitoringFigures {
 
 // The Prometheus text exposition (format 0.0.4) of the monitoring gauges (and, given an ingest
 // monitor, the pipeline metrics); published: counts from 1 to threshold-1 are left out.
-// `cached` is refolded only when the log or the day has moved on.
+// `cached` is read again only when the log or the day has moved on.
 Result<std::string> PrometheusMetrics(const EventStore& store, const ServeOptions& options,
                                       bool published, MonitoringFigures& cached);
 
@@ -575,24 +575,49 @@ uint64_t DirectoryBytes(const std::string& path) {
   return total;
 }
 
-Status FoldMonitoringFigures(const EventStore& store, Date today, MonitoringFigures& out) {
+// The gauges are the API's own figures for today, read from what ingest keeps (never a fold
+// of every child), so that /metrics and /api/v1/metrics cannot disagree.
+Status ReadMonitoringFigures(const EventStore& store, Date today, MonitoringFigures& out) {
   MonitoringFigures f{.log_next = store.next_sequence(),
                       .day = today,
                       .yjs_open = {{"cla", 0}, {"care_leaver", 0}, {"other", 0}}};
+  auto ask = [&](std::string metric, std::vector<std::string> by,
+                 std::optional<std::pair<Date, Date>> period) -> Result<ReportTable> {
+    MetricQuery q;
+    q.metric = std::move(metric);
+    q.by = std::move(by);
+    q.today = today;
+    if (period) {
+      q.period = period;
+    } else {
+      q.at = today;
+    }
+    return RunMetric(store, q);
+  };
+  // A count measure of one row, or its total over the table's rows (0 when there is none).
+  auto count = [](const ReportTable& t, std::string_view measure, const ReportTable::Row& row) {
+    auto m = std::find(t.measures.begin(), t.measures.end(), measure);
+    if (m == t.measures.end()) return int64_t{0};
+    return int64_t(row.values[size_t(m - t.measures.begin())].value.value_or(0));
+  };
+  auto total = [&](const ReportTable& t, std::string_view measure) {
+    int64_t n = 0;
+    for (const auto& row : t.rows) n += count(t, measure, row);
+    return n;
+  };
+  auto leavers = ask("care-leavers", {}, std::nullopt);
+  if (!leavers.ok()) return leavers.status();
+  f.care_leavers = total(*leavers, "care_leavers");
+  // Reported this month up to today, and every episode open at the end of today.
   const std::chrono::year_month_day ymd{today};
   const Date month_start{ymd.year() / ymd.month() / 1};
-  CARELEDGER_RETURN_IF_ERROR(ForEachChild(store, std::nullopt, [&](const ChildView& child) {
-    if (IsCareLeaverAt(child, today)) ++f.care_leavers;
-    for (const auto& m : child.missing) {
-      if (!m.reported) continue;
-      if (!m.returned) ++f.missing_open;
-      Date on = m.reported->occurred_at.date;
-      if (on >= month_start && on <= today) ++f.missing_month;
-    }
-    for (const auto& c : child.cases) {
-      if (c.opened && !c.closed) ++f.yjs_open[std::string(CohortAt(child, today))];
-    }
-  }));
+  auto missing = ask("missing", {}, std::pair{month_start, today + std::chrono::days{1}});
+  if (!missing.ok()) return missing.status();
+  f.missing_month = total(*missing, "episodes");
+  f.missing_open = total(*missing, "open_at_end");
+  auto yjs = ask("yjs-caseload", {"cohort"}, std::nullopt);
+  if (!yjs.ok()) return yjs.status();
+  for (const auto& row : yjs->rows) f.yjs_open[row.groups.at(0)] = count(*yjs, "open_cases", row);
   out = std::move(f);
   return Status::Ok();
 }
@@ -615,7 +640,7 @@ Result<std::string> PrometheusMetrics(const EventStore& store, const ServeOption
   for (const auto& row : *cla) cla_children += row.children;
 
   if (cached.yjs_open.empty() || cached.log_next != store.next_sequence() || cached.day != today) {
-    CARELEDGER_RETURN_IF_ERROR(FoldMonitoringFigures(store, today, cached));
+    CARELEDGER_RETURN_IF_ERROR(ReadMonitoringFigures(store, today, cached));
   }
   const MonitoringFigures& f = cached;
 

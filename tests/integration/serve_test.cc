@@ -240,6 +240,77 @@ TEST_F(Serve, MetricsArePublishedWithoutTheTokenAndExactWithIt) {
   EXPECT_THAT(r->body, HasSubstr("\ncareledger_published 1\n"));
 }
 
+// /metrics' gauges are the figures of today as the API gives them, read from what ingest keeps
+// (they were a fold of every child of their own, with their own rule for an open case: a case
+// closed with a later date counted as closed). Dates are relative to today, the day serve uses.
+TEST(ServeGauges, AreTodaysFiguresFromTheKeptCellsAndRows) {
+  const Date today = Today();
+  auto on = [&](int days) { return FormatDate(today + std::chrono::days{days}); };
+  auto born = [&](int years, int days_before) {
+    return FormatDate(Anniversary(today, -years) - std::chrono::days{days_before});
+  };
+  const std::chrono::year_month_day ymd{today};
+  const std::string month_start = FormatDate(Date{ymd.year() / ymd.month() / 1});
+  auto child = [](const std::string& dob) {
+    return R"("dob":")" + dob + R"(","sex":"M","ethnicity":"WBRI")";
+  };
+  const std::string placed = R"("legal_status":"C2","placement":"U1","home_id":"H1")";
+  // L: looked after from 15 to 17, a care leaver of 19 today. M: 15, looked after since a year
+  // ago; missing 60 days ago (back the next day) and again on the first of this month (not
+  // back); a court order open since 100 days ago. N: 16, never looked after; a diversion opened
+  // 50 days ago whose closing is already recorded for tomorrow, so open today.
+  const std::string feed =
+      test::Ev("l0", "child.registered", "L", born(19, 10), child(born(19, 10))) +
+      test::Ev("l1", "care.period_started", "L", on(-4 * 365), placed) +
+      test::Ev("l2", "care.period_ended", "L", on(-2 * 365), R"("reason":"E4A")") +
+      test::Ev("m0", "child.registered", "M", born(15, 3), child(born(15, 3))) +
+      test::Ev("m1", "care.period_started", "M", on(-365), placed) +
+      test::Ev("m2", "missing.reported", "M", on(-60),
+               R"("episode_id":"E1","category":"missing","risk":"low")") +
+      test::Ev("m3", "missing.returned", "M", on(-59), R"("episode_id":"E1")") +
+      test::Ev("m4", "missing.reported", "M", month_start,
+               R"("episode_id":"E2","category":"missing","risk":"medium")") +
+      test::Ev("m5", "yjs.case_opened", "M", on(-100),
+               R"("case_id":"K1","intervention":"court_order")") +
+      test::Ev("n0", "child.registered", "N", born(16, 20), child(born(16, 20))) +
+      test::Ev("n1", "yjs.case_opened", "N", on(-50),
+               R"("case_id":"K2","intervention":"diversion")") +
+      std::regex_replace(test::Ev("n2", "yjs.case_closed", "N", on(1),
+                                  R"("case_id":"K2","intervention":"diversion")"),
+                         std::regex("T12:00:00Z"), "T00:00:01Z");  // within the contract's 24 h
+  test::TempDir dir;
+  test::BrokerProcess broker(3);
+  test::WriteFile(dir / "feed.jsonl", feed);
+  test::WriteFile(dir / "c.toml", "[serve]\ntoken = \"" + kToken + "\"\n");
+  ::chmod((dir / "c.toml").c_str(), 0600);
+  auto published = Careledger({"publish", "--brokers", broker.bootstrap(), dir / "feed.jsonl"});
+  ASSERT_EQ(published.exit_code, 0) << published.err;
+  auto ingest = Careledger(
+      {"ingest", "--brokers", broker.bootstrap(), "--data", dir / "store", "--until-end"});
+  ASSERT_EQ(ingest.exit_code, 0) << ingest.err;
+  test::Background server({CARELEDGER_BIN, "serve", "--data", dir / "store", "--config",
+                           dir / "c.toml", "--listen", "127.0.0.1:0"});
+  const std::string url = server.FirstLine();
+  ASSERT_THAT(url, HasSubstr("http://127.0.0.1:"));
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  for (auto ready = ClientFor(url)->Get("/readyz"); !ready || ready->status != 200;
+       ready = ClientFor(url)->Get("/readyz")) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "never ready";
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  auto r = ClientFor(url)->Get("/metrics", Bearer(kToken));
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  for (const char* line :
+       {"\ncareledger_care_leavers 1\n", "\ncareledger_missing_open_episodes 1\n",
+        "\ncareledger_missing_episodes_this_month 1\n",
+        "\ncareledger_yjs_open_cases{cohort=\"cla\"} 1\n",
+        "\ncareledger_yjs_open_cases{cohort=\"care_leaver\"} 0\n",
+        "\ncareledger_yjs_open_cases{cohort=\"other\"} 1\n"}) {
+    EXPECT_THAT(r->body, HasSubstr(line));
+  }
+}
+
 // A real Prometheus, scraping every second with the token, answers PromQL with the figure.
 TEST_F(Serve, PrometheusScrapesTheClaCount) {
   const std::string prometheus = "/usr/bin/prometheus";
