@@ -73,7 +73,8 @@ std::vector<const Offence*> FormalIn(const ChildView& child, const Window& windo
 // would otherwise answer every query over kept rows with nothing.
 inline constexpr std::string_view kLayoutKey{"layout\0", 7};
 inline constexpr std::string_view kLayout =
-    "11: cla counters by day and month and every child dimension, kept rows, span rows, the values "
+    "12: cla counters by month and, a day's in one cell, by day and every child dimension, kept "
+    "rows, span rows, the values "
     "rows held before, missing episodes' figures in their rows, every row's date of birth, the "
     "children aged 10-17, open youth justice cases";
 
@@ -83,8 +84,6 @@ inline constexpr size_t kCounterSuffix = 1 + 4 + 2;  // \0, days key, partition
 // Counter cell → the change a batch makes to it. Hashed: a rebuild gathers millions of cells
 // with long common prefixes, which an ordered map spent most of its time comparing.
 using Deltas = std::unordered_map<std::string, int64_t>;
-// The cells that change (delta not zero), in key order.
-std::vector<std::pair<std::string_view, int64_t>> SortedChanges(const Deltas& deltas);
 std::string CounterKey(std::string_view dimension, std::string_view value, Date d,
                        int32_t partition);
 // The first day on which the child (with a date of birth) is `age` (Anniversary: a 29 February
@@ -134,6 +133,19 @@ class SpanMerger {
 };
 // Sorts by cell, adds up each cell's amounts, drops those that come to nothing.
 void Settle(Contribution& c);
+// A change to one dimension value's day, as contributions and deltas hold it: it is written
+// into its day's cell of named counts (DayCells), not as a cell of its own.
+bool IsDayCounterKey(std::string_view key);
+// A day's cell of named counts, as stored.
+bool IsDayCellKey(std::string_view key);
+// Day counter changes (any order, a key more than once) → their cells and the named counts to
+// merge into each (EventStore::Batch::AddToCounters), in key order, none empty.
+std::vector<std::pair<std::string, std::string>> DayCells(
+    std::vector<std::pair<std::string_view, int64_t>> changes);
+// "counters of 2023-01-10 (partition 0), placement=U1: live 1, rebuilt from the log 0": the
+// names of a day cell whose counts differ.
+std::string DescribeCounterCell(std::string_view key, std::string_view live,
+                                std::string_view rebuilt);
 // Adds `after` − `before` (both settled) to the batch's deltas: a child's contribution before
 // and after a batch differs in a few cells, and only those are touched.
 void AddDifference(const Contribution& before, const Contribution& after, Deltas& out);

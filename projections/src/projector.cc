@@ -246,10 +246,15 @@ Status Projector::WriteCounters(const std::vector<Deltas>& deltas, EventStore::B
     HeldCell* cell;
   };
   std::vector<Read> reads;
+  std::vector<std::pair<std::string_view, int64_t>> days;
   bool wait = false;
   for (const Deltas& part : deltas) {
     for (const auto& [key, delta] : part) {
       if (delta == 0) continue;
+      if (metrics::IsDayCounterKey(key)) {
+        days.emplace_back(key, delta);
+        continue;
+      }
       auto it = cells_.find(key);
       if (it == cells_.end()) {
         batch.AddToCounter(key, delta);
@@ -285,6 +290,11 @@ Status Projector::WriteCounters(const std::vector<Deltas>& deltas, EventStore::B
     cell.value = (cell.merged_in == 0 ? cell.value : stored[i]) + reads[i].delta;
     cell.merged_in = 0;
     batch.SetCounter(reads[i].key, cell.value);
+  }
+  // Day cells are always merged: each holds a day's changes in a partition, which few batches
+  // after the first touch again (the day's live edge: a merge operand a batch until a flush).
+  for (const auto& [cell, counts] : metrics::DayCells(std::move(days))) {
+    batch.AddToCounters(cell, counts);
   }
   return Status::Ok();
 }

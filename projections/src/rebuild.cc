@@ -34,6 +34,10 @@ class StateWriter {
     batch_->AddToCounter(key, delta);
     return Filled();
   }
+  Status AddNamed(std::string_view key, std::string_view counts) {
+    batch_->AddToCounters(key, counts);
+    return Filled();
+  }
   Status Finish() { return entries_ == 0 ? Status::Ok() : WriteNow(); }
 
  private:
@@ -115,9 +119,18 @@ struct ChildrenFolded {
 };
 
 Status WriteDeltas(metrics::Deltas& deltas, StateWriter& out, uint64_t& written) {
+  std::vector<std::pair<std::string_view, int64_t>> days;
   for (const auto& [cell, delta] : deltas) {
     if (delta == 0) continue;
+    if (metrics::IsDayCounterKey(cell)) {
+      days.emplace_back(cell, delta);
+      continue;
+    }
     CARELEDGER_RETURN_IF_ERROR(out.Add(cell, delta));
+    ++written;
+  }
+  for (const auto& [cell, counts] : metrics::DayCells(std::move(days))) {
+    CARELEDGER_RETURN_IF_ERROR(out.AddNamed(cell, counts));
     ++written;
   }
   deltas.clear();

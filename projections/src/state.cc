@@ -18,7 +18,7 @@ constexpr size_t kCounterSuffix = metrics::kCounterSuffix;
 // kept row without when it was learned.
 std::optional<std::string> CanonicalStateEntry(std::string_view key, std::string_view value) {
   if (key.starts_with(kClaPrefix)) {
-    if (DecodeCounter(value) == 0) return std::nullopt;
+    if (IsZeroCounter(value)) return std::nullopt;
     return std::string(value);
   }
   if (auto row = metrics::CanonicalKeptRow(key, value)) return *row;
@@ -34,6 +34,7 @@ std::optional<std::string> CanonicalStateEntry(std::string_view key, std::string
 
 // "CLA counter placement=U1 on 2023-01-10 (partition 0)", "fact ev-7 of child c-12".
 std::string DescribeStateKey(std::string_view key) {
+  if (metrics::IsDayCellKey(key)) return metrics::DescribeCounterCell(key, "", "");
   if (key.starts_with(kClaPrefix) && key.size() >= kClaPrefix.size() + kCounterSuffix) {
     std::string_view cell = key.substr(kClaPrefix.size());
     std::string_view tail = cell.substr(cell.size() - kCounterSuffix + 1);
@@ -94,7 +95,9 @@ Result<std::optional<std::string>> FirstDifferingCell(const EventStore& store,
     if (*twin) again = CanonicalStateEntry(key, **twin);
     if (again == live) return true;
     std::string what = DescribeStateKey(key);
-    if (key.starts_with(kClaPrefix)) {
+    if (metrics::IsDayCellKey(key)) {
+      what = metrics::DescribeCounterCell(key, value, *twin ? std::string_view(**twin) : "");
+    } else if (key.starts_with(kClaPrefix)) {
       what += ": live " + std::to_string(DecodeCounter(value)) + ", rebuilt from the log " +
               std::to_string(*twin ? DecodeCounter(**twin) : 0);
     } else {
@@ -115,7 +118,9 @@ Result<std::optional<std::string>> FirstDifferingCell(const EventStore& store,
         }
         if (*live && CanonicalStateEntry(key, **live)) return true;
         std::string what = DescribeStateKey(key);
-        if (key.starts_with(kClaPrefix)) {
+        if (metrics::IsDayCellKey(key)) {
+          what = metrics::DescribeCounterCell(key, "", value);
+        } else if (key.starts_with(kClaPrefix)) {
           what += ": live 0, rebuilt from the log " + std::to_string(DecodeCounter(value));
         } else {
           what += ": missing from the live state";

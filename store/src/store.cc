@@ -71,18 +71,18 @@ bool IsStateFamily(std::string_view name) {
           name[kStateFamilyBase.size()] == '.');
 }
 
-// Projection counters are int64 deltas added by merge, so a batch touching the same cell from
-// many children needs no read-modify-write.
-class Int64AddOperator : public rocksdb::AssociativeMergeOperator {
+// Projection counters are deltas added by merge (MergeCounterCells), so a batch touching the
+// same cell from many children needs no read-modify-write.
+class CounterMergeOperator : public rocksdb::AssociativeMergeOperator {
  public:
   bool Merge(const rocksdb::Slice&, const rocksdb::Slice* existing, const rocksdb::Slice& value,
              std::string* new_value, rocksdb::Logger*) const override {
-    int64_t sum = DecodeCounter({value.data(), value.size()});
-    if (existing) sum += DecodeCounter({existing->data(), existing->size()});
-    new_value->clear();
-    codec::PutFixed64(*new_value, uint64_t(sum));
-    return true;
+    std::string_view before;
+    if (existing) before = {existing->data(), existing->size()};
+    return MergeCounterCells(existing ? &before : nullptr, {value.data(), value.size()},
+                             *new_value);
   }
+  // The name stores were created with when every counter was an int64: a store's files keep it.
   const char* Name() const override { return "careledger.Int64Add"; }
 };
 
@@ -180,6 +180,63 @@ std::string ReadCurrentFile(const std::string& path) {
 int64_t DecodeCounter(std::string_view value) {
   if (value.size() != 8) return 0;
   return int64_t(codec::GetFixed64(value.data()));
+}
+
+std::string EncodeNamedCounts(const std::vector<std::pair<std::string_view, int64_t>>& sorted) {
+  std::string out;
+  for (const auto& [name, count] : sorted) {
+    if (count == 0) continue;
+    codec::PutKeyPart(out, name);
+    codec::PutFixed64(out, uint64_t(count));
+  }
+  return out;
+}
+
+bool ForEachNamedCount(std::string_view cell,
+                       const std::function<void(std::string_view, int64_t)>& fn) {
+  if (cell.size() == 8) return false;
+  while (!cell.empty()) {
+    std::string_view name;
+    if (!codec::GetKeyPart(cell, name) || cell.size() < 8) return false;
+    fn(name, int64_t(codec::GetFixed64(cell.data())));
+    cell.remove_prefix(8);
+  }
+  return true;
+}
+
+bool IsZeroCounter(std::string_view cell) {
+  return cell.empty() || (cell.size() == 8 && DecodeCounter(cell) == 0);
+}
+
+bool MergeCounterCells(const std::string_view* existing, std::string_view change,
+                       std::string& out) {
+  out.clear();
+  if (change.size() == 8 && (!existing || existing->size() == 8)) {
+    int64_t sum = DecodeCounter(change) + (existing ? DecodeCounter(*existing) : 0);
+    codec::PutFixed64(out, uint64_t(sum));
+    return true;
+  }
+  // Named counts: both sorted by name, so one pass over the two.
+  std::vector<std::pair<std::string_view, int64_t>> a, b, merged;
+  auto into = [](auto& v) { return [&v](std::string_view n, int64_t c) { v.emplace_back(n, c); }; };
+  if ((existing && !ForEachNamedCount(*existing, into(a))) || !ForEachNamedCount(change, into(b))) {
+    return false;
+  }
+  merged.reserve(a.size() + b.size());
+  size_t i = 0, j = 0;
+  while (i < a.size() || j < b.size()) {
+    if (j == b.size() || (i < a.size() && a[i].first < b[j].first)) {
+      merged.push_back(a[i++]);
+    } else if (i == a.size() || b[j].first < a[i].first) {
+      merged.push_back(b[j++]);
+    } else {
+      merged.emplace_back(a[i].first, a[i].second + b[j].second);
+      ++i;
+      ++j;
+    }
+  }
+  out = EncodeNamedCounts(merged);
+  return true;
 }
 
 struct EventStore::Impl {
@@ -367,6 +424,10 @@ void EventStore::Batch::AddToCounter(std::string_view key, int64_t delta) {
   impl_->Put(kProjection, std::string(key), std::move(v), /*merge=*/true);
 }
 
+void EventStore::Batch::AddToCounters(std::string_view key, std::string_view counts) {
+  impl_->Put(kProjection, std::string(key), std::string(counts), /*merge=*/true);
+}
+
 void EventStore::Batch::SetCounter(std::string_view key, int64_t value) {
   if (value == 0) return DeleteState(key);
   std::string v;
@@ -432,7 +493,7 @@ Result<std::unique_ptr<EventStore>> EventStore::Open(const StoreOptions& options
   event_id_options.memtable_prefix_bloom_size_ratio = 0.05;
   event_id_options.memtable_whole_key_filtering = true;
   rocksdb::ColumnFamilyOptions state_options = base_options;
-  state_options.merge_operator = std::make_shared<Int64AddOperator>();
+  state_options.merge_operator = std::make_shared<CounterMergeOperator>();
   state_options.prefix_extractor = std::make_shared<TaggedPartPrefix>();
   auto describe = [&](const std::vector<std::string>& extra_state_families) {
     std::vector<rocksdb::ColumnFamilyDescriptor> out;

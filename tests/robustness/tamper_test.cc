@@ -68,7 +68,7 @@ std::string FirstStateKey(const std::string& path, std::string_view prefix) {
   EXPECT_TRUE((*store)
                   ->ScanState(prefix,
                               [&](std::string_view key, std::string_view value) {
-                                if (key.starts_with("cla") && DecodeCounter(value) == 0) {
+                                if (key.starts_with("cla") && IsZeroCounter(value)) {
                                   return true;
                                 }
                                 found = key;
@@ -79,17 +79,15 @@ std::string FirstStateKey(const std::string& path, std::string_view prefix) {
   return found;
 }
 
-// The store's counter merge (an int64 sum), so that the raw handle replays the WAL's counter
-// deltas rather than stopping at the first one (point-in-time recovery would drop the rest).
-class Int64Add : public rocksdb::AssociativeMergeOperator {
+// The store's counter merge, so that the raw handle replays the WAL's counter deltas rather than
+// stopping at the first one (point-in-time recovery would drop the rest).
+class CounterMerge : public rocksdb::AssociativeMergeOperator {
  public:
   bool Merge(const rocksdb::Slice&, const rocksdb::Slice* existing, const rocksdb::Slice& value,
              std::string* out, rocksdb::Logger*) const override {
-    int64_t sum = DecodeCounter({value.data(), value.size()});
-    if (existing) sum += DecodeCounter({existing->data(), existing->size()});
-    out->clear();
-    codec::PutFixed64(*out, uint64_t(sum));
-    return true;
+    std::string_view before;
+    if (existing) before = {existing->data(), existing->size()};
+    return MergeCounterCells(existing ? &before : nullptr, {value.data(), value.size()}, *out);
   }
   const char* Name() const override { return "careledger.Int64Add"; }
 };
@@ -103,7 +101,7 @@ class RawStore {
          {"default", "log", "event_id", "child", "offsets", "deadletter", "projection", "meta"}) {
       rocksdb::ColumnFamilyOptions options;
       if (std::string_view(name) == "projection") {
-        options.merge_operator = std::make_shared<Int64Add>();
+        options.merge_operator = std::make_shared<CounterMerge>();
       }
       cfs.emplace_back(name, options);
     }
@@ -226,9 +224,10 @@ TEST_F(Tamper, ACutTailWithTheHeadAndIndexesFixedUpIsCaughtByTheVerifiedHead) {
         for (it->SeekToFirst(); it->Valid(); it->Next()) {
           std::string_view k(it->key().data(), it->key().size());
           std::string_view v(it->value().data(), it->value().size());
-          bool of_seq = family == std::string_view("event_id")
-                            ? v.size() >= 8 && codec::GetFixed64(v.data()) == seq
-                            : k.size() >= 8 && codec::GetBigEndian64(k.data() + k.size() - 8) == seq;
+          bool of_seq =
+              family == std::string_view("event_id")
+                  ? v.size() >= 8 && codec::GetFixed64(v.data()) == seq
+                  : k.size() >= 8 && codec::GetBigEndian64(k.data() + k.size() - 8) == seq;
           if (of_seq) raw.Delete(family, it->key().ToString());
         }
       }
@@ -243,8 +242,8 @@ TEST_F(Tamper, ACutTailWithTheHeadAndIndexesFixedUpIsCaughtByTheVerifiedHead) {
   EXPECT_THAT(cut.err, HasSubstr("(" + std::to_string(kRecords) + " records, chain"));
   EXPECT_THAT(cut.err, HasSubstr("its tail was cut"));
   // The store alone cannot tell: with the kept head elsewhere, it verifies.
-  auto alone = test::Careledger(
-      {"verify", "--data", store_, "--verified-head", store_ + ".elsewhere"});
+  auto alone =
+      test::Careledger({"verify", "--data", store_, "--verified-head", store_ + ".elsewhere"});
   EXPECT_EQ(alone.exit_code, 0) << alone.err;
 }
 
@@ -323,7 +322,7 @@ TEST_F(Tamper, DeadLetterAtOrPastItsOffsetIsNamed) {
 }
 
 TEST_F(Tamper, EditedProjectionCounterIsNamedByFigures) {
-  const std::string key = FirstStateKey(store_, std::string_view("cla\0", 4));
+  const std::string key = FirstStateKey(store_, std::string_view("cla\0month:", 10));
   auto change = [&](RawStore& raw) {
     std::string v;
     codec::PutFixed64(v, 7);
@@ -336,6 +335,30 @@ TEST_F(Tamper, EditedProjectionCounterIsNamedByFigures) {
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.err, HasSubstr("verify --figures: CLA counter "));
   EXPECT_THAT(r.err, HasSubstr(": live 7, rebuilt from the log "));
+}
+
+TEST_F(Tamper, EditedDayCounterIsNamedByFigures) {
+  const std::string key = FirstStateKey(store_, std::string_view("cla\0@day\0", 9));
+  std::string edited_name;
+  auto change = [&](RawStore& raw) {
+    // The cell's first name counted 7: the stored cell read back, one count changed.
+    std::vector<std::pair<std::string, int64_t>> counts;
+    ASSERT_TRUE(
+        ForEachNamedCount(raw.Get("projection", key),
+                          [&](std::string_view name, int64_t n) { counts.emplace_back(name, n); }));
+    ASSERT_FALSE(counts.empty());
+    counts[0].second = 7;
+    edited_name = counts[0].first;
+    std::vector<std::pair<std::string_view, int64_t>> views(counts.begin(), counts.end());
+    raw.Put("projection", key, EncodeNamedCounts(views));
+  };
+  auto plain = VerifyAfter(change);
+  EXPECT_EQ(plain.exit_code, 0) << plain.err;
+  auto r = test::Careledger({"verify", "--figures", "--data", store_});
+  EXPECT_EQ(r.exit_code, 1);
+  std::replace(edited_name.begin(), edited_name.end(), '\0', '=');
+  EXPECT_THAT(r.err, HasSubstr("verify --figures: counters of "));
+  EXPECT_THAT(r.err, HasSubstr(edited_name + ": live 7, rebuilt from the log "));
 }
 
 TEST_F(Tamper, DeletedFactIsNamedByFigures) {

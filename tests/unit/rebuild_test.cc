@@ -101,7 +101,7 @@ std::string StateHash(const EventStore& store) {
 std::string RawStateHash(const EventStore& store) {
   auto hash = store.HashState(
       [](std::string_view key, std::string_view value) -> std::optional<std::string> {
-        if (key.starts_with(std::string_view("cla\0", 4)) && DecodeCounter(value) == 0) {
+        if (key.starts_with(std::string_view("cla\0", 4)) && IsZeroCounter(value)) {
           return std::nullopt;
         }
         return std::string(value);
@@ -290,22 +290,30 @@ TEST(RebuildProjections, WritesEachFactOnceAndEachCounterCellOnce) {
   EXPECT_EQ(facts, (std::map<std::string, int>{{"A", 5}, {"B", 3}, {"C", 2}}));
   // A: U1 and C2 +1 on 2023-01-10; U1 -1 and K2 +1 on 2023-03-01 (C2 -1 and +1 that day net
   // to zero: the C1 change is retracted). B: U3 and C2 +1 on 2023-02-01, -1 on 2024-04-01.
-  // Each of the 8 again in its month's cell (no two of them share a month and a value).
-  // (Counters by the other dimensions follow the same spells; the placement's and the legal
-  // status's are the ones counted here.)
+  // Each of the 8 again in its month's cell (no two of them share a month and a value). The
+  // days' changes are names in the day's cell of the child's partition. (Counters by the other
+  // dimensions follow the same spells; the placement's and the legal status's are the ones
+  // counted here.)
   size_t cells = 0, placement_and_status = 0;
-  ASSERT_TRUE(rebuilt
-                  ->ScanState(std::string("cla\0", 4),
-                              [&](std::string_view key, std::string_view) {
-                                ++cells;
-                                for (std::string dim : {"placement", "legal_status",
-                                                        "month:placement", "month:legal_status"}) {
-                                  placement_and_status +=
-                                      key.starts_with(std::string("cla\0", 4) + dim + '\0');
-                                }
-                                return true;
-                              })
-                  .ok());
+  ASSERT_TRUE(
+      rebuilt
+          ->ScanState(std::string("cla\0", 4),
+                      [&](std::string_view key, std::string_view value) {
+                        ++cells;
+                        for (std::string dim : {"month:placement", "month:legal_status"}) {
+                          placement_and_status +=
+                              key.starts_with(std::string("cla\0", 4) + dim + '\0');
+                        }
+                        if (key.starts_with(std::string_view("cla\0@day\0", 9))) {
+                          EXPECT_TRUE(ForEachNamedCount(value, [&](std::string_view name, int64_t) {
+                            placement_and_status +=
+                                name.starts_with(std::string_view("placement\0", 10)) ||
+                                name.starts_with(std::string_view("legal_status\0", 13));
+                          }));
+                        }
+                        return true;
+                      })
+          .ok());
   EXPECT_EQ(placement_and_status, 16u);
   // Each cell once, though its children may have been folded on either thread.
   EXPECT_EQ(stats->counters, cells);

@@ -468,6 +468,49 @@ TEST(EventStore, CountersAddAcrossBatches) {
   EXPECT_EQ(Counters(*store, "cla-x"), (std::map<std::string, int64_t>{{"cla-x", 7}}));
 }
 
+// A day's counters in one cell: each batch's names merged into it name by name, across the
+// memtable and a compaction (so both the read's merge and the compaction's), zeros dropped.
+TEST(EventStore, NamedCountsMergeNameByNameAndDropWhatComesToNothing) {
+  test::TempDir dir;
+  auto store = OpenStore(dir / "s");
+  auto named = [&](std::string_view key) {
+    std::map<std::string, int64_t> out;
+    auto cell = store->GetState(key);
+    EXPECT_TRUE(cell.ok() && *cell);
+    if (!cell.ok() || !*cell) return out;
+    EXPECT_TRUE(
+        ForEachNamedCount(**cell, [&](std::string_view n, int64_t c) { out[std::string(n)] = c; }));
+    return out;
+  };
+  using Counts = std::vector<std::pair<std::string_view, int64_t>>;
+  constexpr std::string_view kU1{"placement\0U1", 12}, kF{"sex\0F", 5},
+      kBand{
+          "age_band\0"
+          "10-15",
+          14};
+  auto b1 = store->NewBatch();
+  b1.AddToCounters("day", EncodeNamedCounts(Counts{{kU1, 1}, {kF, 1}}));
+  ASSERT_TRUE(store->Write(b1).ok());
+  auto b2 = store->NewBatch();
+  b2.AddToCounters("day", EncodeNamedCounts(Counts{{kBand, 2}, {kF, -1}}));
+  ASSERT_TRUE(store->Write(b2).ok());
+  EXPECT_EQ(named("day"),
+            (std::map<std::string, int64_t>{{std::string(kBand), 2}, {std::string(kU1), 1}}));
+  ASSERT_TRUE(store->CompactAll().ok());
+  auto b3 = store->NewBatch();
+  b3.AddToCounters("day", EncodeNamedCounts(Counts{{kBand, -2}, {kU1, -1}}));
+  ASSERT_TRUE(store->Write(b3).ok());
+  EXPECT_EQ(named("day"), (std::map<std::string, int64_t>{}));
+  EXPECT_TRUE(IsZeroCounter(**store->GetState("day")));
+  // A plain counter and named counts are told apart by size, and never merged together.
+  std::string merged, plain;
+  codec::PutFixed64(plain, 3);
+  std::string_view existing = plain;
+  EXPECT_TRUE(MergeCounterCells(&existing, plain, merged));
+  EXPECT_EQ(DecodeCounter(merged), 6);
+  EXPECT_FALSE(MergeCounterCells(&existing, EncodeNamedCounts(Counts{{"a", 1}}), merged));
+}
+
 // State files keep a prefix filter of "<tag>\0<key part>" (one child's facts): a scan of one
 // such prefix may skip files without it, a range over several must not.
 TEST(EventStore, ScansOfOneTaggedPartAndOfRangesFindKeysInEveryFile) {

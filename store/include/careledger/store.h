@@ -155,6 +155,10 @@ class EventStore {
     // operands pile up, and every read of the cell merges them all; zero removes it).
     void AddToCounter(std::string_view key, int64_t delta);
     void SetCounter(std::string_view key, int64_t value);
+    // Named counts in one cell, added by merge name by name: `counts` as EncodeNamedCounts
+    // gives them. One entry where a plain counter a name would be one each (a day's counter
+    // changes in a partition).
+    void AddToCounters(std::string_view key, std::string_view counts);
     size_t appended() const { return appended_; }
     // The one clock reading stamped on every record of the batch.
     Instant ingested_at() const;
@@ -301,5 +305,22 @@ class EventStore {
 };
 
 int64_t DecodeCounter(std::string_view value);
+
+// ---- Counter cells: a plain counter (int64, 8 bytes) or named counts -----------------------
+// Named counts are (name, count) pairs sorted by name, none zero, each a key part and 8 bytes
+// (so never 8 bytes in all: the two kinds are told apart by size); "" is a cell whose counts
+// all came to nothing. `sorted`: by name, each name once.
+std::string EncodeNamedCounts(const std::vector<std::pair<std::string_view, int64_t>>& sorted);
+// Calls fn(name, count) for each in name order; false (having called it for those before)
+// when `cell` is not named counts.
+[[nodiscard]] bool ForEachNamedCount(std::string_view cell,
+                                     const std::function<void(std::string_view, int64_t)>& fn);
+// A counter cell that counts nothing: a plain 0 or named counts that all came to nothing.
+bool IsZeroCounter(std::string_view cell);
+// The store's merge of a counter cell with a change (plain + plain, or named + named, name by
+// name, zeros dropped); false when the two are not of one kind. Exposed for tools that open the
+// store's files with RocksDB alone and must replay its write-ahead log the same way.
+[[nodiscard]] bool MergeCounterCells(const std::string_view* existing, std::string_view change,
+                                     std::string& out);
 
 }  // namespace careledger
