@@ -106,6 +106,18 @@ std::string MaskedForLog(const Settings& settings);
 // Parses "key=value" into settings; BadInput naming the text when there is no '='.
 Status AddKeyValue(std::string_view key_value, Settings& settings);
 
+// ---- Where a record came from ---------------------------------------------------------------
+// A topic's partition: what the store keys offsets, dead letters and records' origins by, and
+// what the Kafka clients consume. Plain data, so the store needs no Kafka client to name one.
+struct TopicPartition {
+  std::string topic;
+  int32_t partition = 0;
+  bool operator<(const TopicPartition& o) const {
+    return topic != o.topic ? topic < o.topic : partition < o.partition;
+  }
+  bool operator==(const TopicPartition& o) const = default;
+};
+
 // ---- Text output --------------------------------------------------------------------------
 void AppendJsonString(std::string& out, std::string_view s);  // quoted and escaped
 std::string CsvField(std::string_view s);                     // quoted only when it must be

@@ -101,15 +101,6 @@ class Producer {
   KafkaHandle rk_;
 };
 
-struct TopicPartition {
-  std::string topic;
-  int32_t partition = 0;
-  bool operator<(const TopicPartition& o) const {
-    return topic != o.topic ? topic < o.topic : partition < o.partition;
-  }
-  bool operator==(const TopicPartition& o) const = default;
-};
-
 // A consumed message; owns the librdkafka message.
 class Message {
  public:

@@ -14,7 +14,6 @@
 #include <vector>
 
 #include "careledger/common.h"
-#include "careledger/kafka.h"
 
 namespace careledger {
 
