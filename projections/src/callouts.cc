@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <array>
 #include <map>
-#include <set>
 #include <tuple>
 
 #include "aggregate.h"
@@ -49,8 +48,8 @@ std::string MonthName(Date d) {
 }  // namespace
 
 Status Callouts(Run& r) {
-  // (home, month) → counts by CalloutMeasure: a row needs the same month a year earlier.
-  std::map<std::pair<std::string, Date>, std::array<int64_t, 5>> cells;
+  // (home, month) → counts by CalloutMeasure in the window, then a year earlier.
+  std::map<std::pair<std::string, Date>, std::array<int64_t, 10>> cells;
   bool want_lineage = r.cell != nullptr;
   std::vector<std::string> target;
   if (want_lineage) {
@@ -60,46 +59,38 @@ Status Callouts(Run& r) {
   static constexpr std::string_view kMeasures[] = {"missing_reports", "notifiable_incidents",
                                                    "emergencies", "restraints",
                                                    "offences_at_placement"};
-  // Whole calendar months of the window, and the same months a year earlier.
-  Date first_month = FirstOfMonth(r.window.from);
-  Date end_month = r.window.to > r.window.from
-                       ? AddMonths(FirstOfMonth(r.window.to - std::chrono::days{1}), 1)
-                       : first_month;
-  Window read{AddMonths(first_month, -12), end_month};
+  // The window's days, each row under its month, and the same days a year earlier under the
+  // month a year on: a part month is counted for the days asked about, never widened to the
+  // whole month (nor its comparator).
+  const Window& now = r.window;
+  const Window year_earlier{AddMonths(now.from, -12), AddMonths(now.to, -12)};
+  const Window read{year_earlier.from, now.to};
   CARELEDGER_RETURN_IF_ERROR(ForEachRow(r, RowKind::kCallout, read, [&](const KeptRow& row) {
     const std::string& home = row.values[*RowDimensionIndex("home_id")];
+    if (year_earlier.Contains(row.on)) {
+      cells[{home, FirstOfMonth(AddMonths(row.on, 12))}][5 + row.number] += 1;
+    }
+    if (!now.Contains(row.on)) return;
     Date month = FirstOfMonth(row.on);
     cells[{home, month}][row.number] += 1;
-    if (!want_lineage || !r.window.Contains(row.on)) return;
+    if (!want_lineage) return;
     std::vector<std::string> key;
     for (const auto& d : r.by) key.push_back(d == "home_id" ? home : MonthName(month));
     if (key == target) lineage.push_back({std::string(kMeasures[row.number]), row.event_ids[0]});
   }));
+  // Every (home, month) with call-outs in it or in the same days a year earlier (a home that
+  // went from some to none must show its fall of 100 %).
   std::map<std::vector<std::string>, std::array<int64_t, 10>> rows;
-  // Whole calendar months: every month the window touches, for every home with call-outs in
-  // it or in the same month a year earlier (a home that went from some to none must show
-  // its fall of 100 %).
-  std::set<std::pair<std::string, Date>> months;
   for (const auto& [cell, n] : cells) {
-    for (int shift : {0, 12}) {
-      Date month = AddMonths(cell.second, shift);
-      if (month < r.window.to && AddMonths(month, 1) > r.window.from) {
-        months.insert({cell.first, month});
-      }
-    }
-  }
-  for (const auto& [home, month] : months) {
     std::vector<std::string> key;
-    for (const auto& d : r.by) key.push_back(d == "home_id" ? home : MonthName(month));
+    for (const auto& d : r.by) key.push_back(d == "home_id" ? cell.first : MonthName(cell.second));
     auto& row = rows[key];
-    auto now = cells.find({home, month});
-    if (now != cells.end()) {
-      for (int i = 0; i < 5; ++i) row[i] += now->second[i];
-    }
-    auto earlier = cells.find({home, AddMonths(month, -12)});
-    if (earlier != cells.end()) {
-      for (int i = 0; i < 5; ++i) row[5 + i] += earlier->second[i];
-    }
+    for (size_t i = 0; i < n.size(); ++i) row[i] += n[i];
+  }
+  if (FirstOfMonth(now.from) != now.from || FirstOfMonth(now.to) != now.to) {
+    r.table.notes.push_back(
+        "part months: the period's days only, against the same days a year "
+        "earlier");
   }
   r.table.dimensions = r.by;
   r.table.measures = {"missing_reports",       "notifiable_incidents",

@@ -230,8 +230,10 @@ Result<Run> Prepare(const EventStore* store, const MetricQuery& q, const Cell* c
         Date from = FirstOfMonth(AddMonths(q.today, -21));
         r.window = {from, AddMonths(from, 3)};
       } else {
-        Date next_month = AddMonths(FirstOfMonth(q.today), 1);
-        r.window = {AddMonths(next_month, -12), next_month};
+        // The last 12 complete months, as a board paper reports: no day after today, and no
+        // month still filling up.
+        Date this_month = FirstOfMonth(q.today);
+        r.window = {AddMonths(this_month, -12), this_month};
       }
       sel.emplace_back("period", FormatDate(r.window.from) + ".." + FormatDate(r.window.to));
       break;

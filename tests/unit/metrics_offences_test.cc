@@ -1,6 +1,7 @@
 // Fixture tests for the offence, missing and call-out metrics (M3, M4, M6–M8, M10–M13) and the
 // published rendering of a report. Every expected figure is worked out by hand from the dates
 // in the fixture; the comment next to it gives the reasoning.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -583,6 +584,88 @@ TEST_F(MetricsOffences, CalloutsPerHomeAgainstTheSameMonthAYearEarlier) {
             (Figures{{"H1|2025-12", row("2", "0", "1", "1", "1", "5", "3", "66.7")},
                      {"H2|2025-12", row("0", "1", "0", "0", "0", "1", "4", "-75.0")},
                      {"H3|2025-12", row("0", "0", "0", "0", "0", "0", "2", "-100.0")}}));
+}
+
+// A part month is counted for its days, never widened to the month: 3 to 16 December 2025
+// (the period 2025-12-03..2025-12-17, its end excluded) against 3 to 16 December 2024.
+//   H1: the missing report of 12-03, the restraint of 12-05 and K's offence at the placement
+//      of 12-10 = 3 (12-17's missing report and 12-20's emergency are outside). A year earlier:
+//      K's offence of 2024-12-05 = 1 (12-02 and 12-28 are outside) → +200.0 %.
+//   H2: 12-15 = 1; a year earlier only 2024-12-03 of its four = 1 → 0.0 %.
+//   H3: nothing; a year earlier 12-10 and 12-11 = 2 → -100.0 %.
+// Widened to the whole month these would be 5 against 3, 1 against 4 and 0 against 2.
+TEST_F(MetricsOffences, CalloutsOverPartOfAMonthCountTheDaysAskedAbout) {
+  std::vector<std::string> lines = {
+      Registered("k0", "K", "2009-01-01", "M", "WBRI"),
+      CareStarted("kc", "K", "2024-06-01", "H1"),
+      OffenceRecorded("k1", "K", "ok1", "2025-12-10", "criminal_damage", true),
+      OffenceRecorded("k3", "K", "ok3", "2024-12-05", "criminal_damage", true),
+      Callout("h1a", "H1", "2025-12-03", "missing_report"),
+      Callout("h1b", "H1", "2025-12-17", "missing_report"),
+      Callout("h1c", "H1", "2025-12-05", "restraint"),
+      Callout("h1d", "H1", "2025-12-20", "emergency"),
+      Callout("h1f", "H1", "2024-12-02", "notifiable_incident"),
+      Callout("h1g", "H1", "2024-12-28", "missing_report"),
+      Callout("h2a", "H2", "2025-12-15", "notifiable_incident"),
+      Callout("h2b", "H2", "2024-12-01", "notifiable_incident"),
+      Callout("h2c", "H2", "2024-12-02", "notifiable_incident"),
+      Callout("h2d", "H2", "2024-12-03", "notifiable_incident"),
+      Callout("h2e", "H2", "2024-12-31", "notifiable_incident"),
+      Callout("h3a", "H3", "2024-12-10", "missing_report"),
+      Callout("h3b", "H3", "2024-12-11", "missing_report"),
+  };
+  Fold(*store_, lines);
+  auto q = Query("callouts", Day(2025, 12, 3), Day(2025, 12, 17));
+  EXPECT_EQ(Report(*store_, q), (Figures{{"H1|2025-12",
+                                          {{"missing_reports", "1"},
+                                           {"notifiable_incidents", "0"},
+                                           {"emergencies", "0"},
+                                           {"restraints", "1"},
+                                           {"offences_at_placement", "1"},
+                                           {"total", "3"},
+                                           {"total_year_earlier", "1"},
+                                           {"change_pct", "200.0"}}},
+                                         {"H2|2025-12",
+                                          {{"missing_reports", "0"},
+                                           {"notifiable_incidents", "1"},
+                                           {"emergencies", "0"},
+                                           {"restraints", "0"},
+                                           {"offences_at_placement", "0"},
+                                           {"total", "1"},
+                                           {"total_year_earlier", "1"},
+                                           {"change_pct", "0.0"}}},
+                                         {"H3|2025-12",
+                                          {{"missing_reports", "0"},
+                                           {"notifiable_incidents", "0"},
+                                           {"emergencies", "0"},
+                                           {"restraints", "0"},
+                                           {"offences_at_placement", "0"},
+                                           {"total", "0"},
+                                           {"total_year_earlier", "2"},
+                                           {"change_pct", "-100.0"}}}}));
+  auto table = RunMetric(*store_, q);
+  ASSERT_TRUE(table.ok()) << table.status().ToString();
+  EXPECT_THAT(table->notes, ::testing::Contains(::testing::HasSubstr("part months")));
+}
+
+// A period metric without --period covers the last 12 complete months: on 4 December 2026 the
+// year from 1 December 2025 to 30 November 2026 (it covered 2026-01-01..2027-01-01, future days
+// and a month still filling up included). December 2025's call-out counts; this month's not.
+TEST_F(MetricsOffences, TheDefaultPeriodIsTheLastTwelveCompleteMonths) {
+  Fold(*store_, {Callout("d1", "H1", "2025-11-30", "emergency"),
+                 Callout("d2", "H1", "2025-12-01", "emergency"),
+                 Callout("d3", "H1", "2026-11-30", "restraint"),
+                 Callout("d4", "H1", "2026-12-02", "restraint")});
+  MetricQuery q;
+  q.metric = "callouts";
+  q.today = Day(2026, 12, 4);
+  auto table = RunMetric(*store_, q);
+  ASSERT_TRUE(table.ok()) << table.status().ToString();
+  EXPECT_EQ(
+      table->selectors,
+      (std::vector<std::pair<std::string, std::string>>{{"period", "2025-12-01..2026-12-01"}}));
+  q.by = {"home_id"};
+  EXPECT_EQ(Report(*store_, q)["H1"].at("total"), "2");
 }
 
 // ---- M10 -----------------------------------------------------------------------------------
