@@ -174,9 +174,15 @@ function lineChart(points) {
   return root;
 }
 
+// A panel's notes, once each. The published view's marker note is left out: the page states it
+// once, in its footer.
 function notes(...answers) {
   const all = [];
-  for (const a of answers) for (const n of a.notes || []) if (!all.includes(n)) all.push(n);
+  for (const a of answers) {
+    for (const n of a.notes || []) {
+      if (!n.startsWith('published figures:') && !all.includes(n)) all.push(n);
+    }
+  }
   return el('ul', {class: 'notes'}, all.map((n) => el('li', {}, n)));
 }
 function selectorText(a) {

@@ -66,6 +66,18 @@ std::vector<std::vector<std::string>> Cells(const ReportTable& t, const RenderOp
   return out;
 }
 
+// The notes every format carries beside the figures: the metric's own (population used,
+// provisional cohorts, part months) and, when published, what the markers mean.
+std::vector<std::string> Notes(const ReportTable& t, const RenderOptions& o) {
+  std::vector<std::string> notes = t.notes;
+  if (o.published) {
+    notes.push_back("published figures: counts of 1 to " + std::to_string(o.threshold - 1) +
+                    " show as <" + std::to_string(o.threshold) +
+                    "; c marks a figure derived from one");
+  }
+  return notes;
+}
+
 std::string RenderCsv(const ReportTable& t, const RenderOptions& o) {
   auto figures = Cells(t, o);
   std::string out;
@@ -84,6 +96,9 @@ std::string RenderCsv(const ReportTable& t, const RenderOptions& o) {
     cells.insert(cells.end(), figures[i].begin(), figures[i].end());
     add_row(cells);
   }
+  // After the rows, as comment lines (read with comment='#' in pandas, `#` in R's read.csv),
+  // so that a reader of the header and rows alone is not thrown.
+  for (const auto& note : Notes(t, o)) out += "# note: " + note + '\n';
   return out;
 }
 
@@ -126,11 +141,11 @@ std::string RenderJson(const ReportTable& t, const RenderOptions& o) {
     out += '}';
   }
   out += "]";
-  if (!t.notes.empty()) {
+  if (auto notes = Notes(t, o); !notes.empty()) {
     out += ",\"notes\":[";
-    for (size_t i = 0; i < t.notes.size(); ++i) {
+    for (size_t i = 0; i < notes.size(); ++i) {
       if (i) out += ',';
-      AppendJsonString(out, t.notes[i]);
+      AppendJsonString(out, notes[i]);
     }
     out += ']';
   }
@@ -171,11 +186,7 @@ std::string RenderTable(const ReportTable& t, const RenderOptions& o) {
   for (auto w : width) rule.emplace_back(w, '-');
   line(rule);
   for (const auto& row : cells) line(row);
-  for (const auto& note : t.notes) out += "note: " + note + '\n';
-  if (o.published) {
-    out += "note: published figures: counts of 1 to " + std::to_string(o.threshold - 1) +
-           " show as <" + std::to_string(o.threshold) + "; c marks a figure derived from one\n";
-  }
+  for (const auto& note : Notes(t, o)) out += "note: " + note + '\n';
   return out;
 }
 

@@ -1084,7 +1084,9 @@ TEST_F(MetricsOffences, PublishedReportSuppressesSmallCounts) {
             "cohort,offences,no_sanction_or_informal,informal_pct\n"
             "care_leaver,<5,0,c\n"
             "cla,8,5,63\n"
-            "other,5,<5,c\n");
+            "other,5,<5,c\n"
+            "# note: published figures: counts of 1 to 4 show as <5; c marks a figure derived "
+            "from one\n");
   EXPECT_EQ(Render(*table, OutputFormat::kTable, published),
             "informal-share  period=2025-01-01..2026-01-01\n"
             "cohort       offences  no_sanction_or_informal  informal_pct\n"
@@ -1100,14 +1102,18 @@ TEST_F(MetricsOffences, PublishedReportSuppressesSmallCounts) {
             R"({"cohort":"care_leaver","offences":"<5","no_sanction_or_informal":0,)"
             R"("informal_pct":"c"},)"
             R"({"cohort":"cla","offences":8,"no_sanction_or_informal":5,"informal_pct":63},)"
-            R"({"cohort":"other","offences":5,"no_sanction_or_informal":"<5","informal_pct":"c"}]})"
+            R"({"cohort":"other","offences":5,"no_sanction_or_informal":"<5","informal_pct":"c"}],)"
+            R"("notes":["published figures: counts of 1 to 4 show as <5; c marks a figure derived )"
+            R"(from one"]})"
             "\n");
   // A threshold of 10 suppresses 5 and 8 as well, and every percentage with them.
   EXPECT_EQ(Render(*table, OutputFormat::kCsv, RenderOptions{.published = true, .threshold = 10}),
             "cohort,offences,no_sanction_or_informal,informal_pct\n"
             "care_leaver,<10,0,c\n"
             "cla,<10,<10,c\n"
-            "other,<10,<10,c\n");
+            "other,<10,<10,c\n"
+            "# note: published figures: counts of 1 to 9 show as <10; c marks a figure derived "
+            "from one\n");
 }
 
 }  // namespace

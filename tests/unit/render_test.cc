@@ -33,6 +33,24 @@ TEST(Render, ClaReportByPlacementHasOneGroupAndOneValuePerRow) {
   EXPECT_EQ(t.rows[1].values[0].numerator, 12);
 }
 
+// Every note the table prints goes with the figures in CSV (comment lines after the rows) and
+// JSON (a notes field) as well: a provisional cohort or the population used must not be lost
+// in an export.
+TEST(Render, EveryFormatCarriesTheNotes) {
+  ReportTable t = Total();
+  t.notes = {"area population aged 10-17 (2025): 1,000", "cohort provisional"};
+  EXPECT_EQ(Render(t, OutputFormat::kCsv),
+            "value\n15\n# note: area population aged 10-17 (2025): 1,000\n"
+            "# note: cohort provisional\n");
+  EXPECT_EQ(Render(t, OutputFormat::kJson),
+            R"({"metric":"cla","at":"2025-03-31","rows":[{"value":15}],)"
+            R"("notes":["area population aged 10-17 (2025): 1,000","cohort provisional"]})"
+            "\n");
+  EXPECT_THAT(Render(t, OutputFormat::kTable),
+              HasSubstr("note: area population aged 10-17 (2025): 1,000\nnote: cohort "
+                        "provisional\n"));
+}
+
 TEST(Render, CsvByPlacementIsExact) {
   EXPECT_EQ(Render(ByPlacement(), OutputFormat::kCsv), "placement,value\nK2,3\nU1,12\n");
 }
