@@ -373,7 +373,29 @@ Result<std::vector<LineageEntry>> RunLineage(const EventStore& store, const Metr
   const metrics::MetricDef* def = nullptr;
   auto run = metrics::Prepare(&store, query, &cell, def);
   if (!run.ok()) return run.status();
+  std::string missing, named;
+  for (const auto& d : run->by) {
+    if (!cell.count(d)) missing += (missing.empty() ? "" : ", ") + d;
+    if (cell.count(d)) named += (named.empty() ? "" : ",") + d + "=" + cell.at(d);
+  }
+  if (!missing.empty()) {
+    return Status::BadInput("--cell must name a value of every --by dimension; missing: " +
+                            missing);
+  }
   CARELEDGER_RETURN_IF_ERROR(def->run(*run));
+  // A cell the report does not have is an error, not an empty lineage: a typo must not read
+  // as "no events behind this figure".
+  const bool found =
+      std::any_of(run->table.rows.begin(), run->table.rows.end(), [&](const auto& row) {
+        for (size_t i = 0; i < run->by.size(); ++i) {
+          if (i >= row.groups.size() || row.groups[i] != cell.at(run->by[i])) return false;
+        }
+        return true;
+      });
+  if (!found) {
+    return Status::BadInput("the " + query.metric + " report has no row " + named +
+                            " for these selectors");
+  }
   return std::move(run->lineage);
 }
 

@@ -98,7 +98,9 @@ TEST_F(Reports, PublishedOutputSuppressesSmallCounts) {
   EXPECT_EQ(r.out,
             "cohort,offences,no_sanction_or_informal,informal_pct\n"
             "cla,<5,<5,c\n"
-            "other,<5,0,c\n");
+            "other,<5,0,c\n"
+            "# note: published figures: counts of 1 to 4 show as <5; c marks a figure derived "
+            "from one\n");
   r = Report({"informal-share", "--period", kQuarter, "--format", "csv"});
   EXPECT_EQ(r.out,
             "cohort,offences,no_sanction_or_informal,informal_pct\n"
@@ -114,7 +116,8 @@ TEST_F(Reports, CriminalisationUsesTheConfiguredPopulation) {
   EXPECT_EQ(r.out,
             "oc2_cohort,oc2_with_formal,oc2_rate_pct,area_with_formal,area_population_10_17,"
             "area_rate_pct,ratio\n"
-            "1,0,0.0,2,20000,0.0,0.00\n");
+            "1,0,0.0,2,20000,0.0,0.00\n"
+            "# note: area population aged 10-17 (2023): 20000\n");
   r = Report({"criminalisation", "--at", "2024-03-31"});
   EXPECT_THAT(r.out, HasSubstr("note: area population aged 10-17 (2023): 20000"));
 }
@@ -128,6 +131,20 @@ TEST_F(Reports, LineageNamesTheEventsBehindOneFigure) {
             "at_placement\ta0\nat_placement\ta2\nat_placement\ta3\n"
             "offences\ta0\noffences\ta2\noffences\ta3\n"
             "offences\tb0\noffences\tb3\noffences\tb4\n");
+}
+
+// A cell the report does not have, or one that leaves out a --by dimension, is a usage error
+// naming it: an empty lineage would read as "no events behind this figure".
+TEST_F(Reports, LineageOfACellTheReportLacksIsAnError) {
+  auto r = Careledger({"lineage", "outcomes", "--data", store(), "--period", kQuarter, "--by",
+                       "cohort", "--cell", "cohort=care_leaver"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.out, "");
+  EXPECT_THAT(r.err, HasSubstr("the outcomes report has no row cohort=care_leaver"));
+  r = Careledger({"lineage", "outcomes", "--data", store(), "--period", kQuarter, "--by",
+                  "cohort,tier", "--cell", "cohort=cla"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("--cell must name a value of every --by dimension; missing: tier"));
 }
 
 }  // namespace
