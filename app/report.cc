@@ -26,7 +26,9 @@ void AddSelectors(CLI::App& cmd, Selectors& s) {
   AddCommonFlags(cmd, s.common);
   cmd.add_option("metric", s.metric, "Metric: " + MetricList())->required();
   cmd.add_option("--at", s.at, "The state on a date, YYYY-MM-DD (default today)");
-  cmd.add_option("--period", s.period, "A half-open period FROM..TO (default the last 12 complete months)");
+  cmd.add_option("--period", s.period,
+                 "A half-open period FROM..TO, a financial year 2025-26, a quarter 2026Q3 or "
+                 "last-complete-quarter (default the last 12 complete months)");
   cmd.add_option("--as-known-at", s.known_at,
                  "Only what had been ingested by then (RFC 3339; a bare date is its midnight UTC)");
   cmd.add_option("--by", s.by, "Dimensions to break down by, comma-separated");

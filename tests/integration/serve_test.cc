@@ -164,7 +164,10 @@ TEST_F(Serve, BadSelectorsAre400WithTheReason) {
   EXPECT_EQ(r->body, "{\"error\": \"at: not a date (YYYY-MM-DD): 31-03-2024\"}\n");
   r = Get("/api/v1/metrics/cla?period=2024-01-01");
   EXPECT_EQ(r->status, 400);
-  EXPECT_EQ(r->body, "{\"error\": \"period: not FROM..TO with ISO dates: 2024-01-01\"}\n");
+  EXPECT_EQ(
+      r->body,
+      "{\"error\": \"period: not FROM..TO with ISO dates, a financial year (2025-26), a quarter "
+      "(2026Q3) or last-complete-quarter: 2024-01-01\"}\n");
   r = Get("/api/v1/metrics/no-such-metric");
   EXPECT_EQ(r->status, 400);
   EXPECT_THAT(r->body, HasSubstr("\"error\""));

@@ -668,6 +668,35 @@ TEST_F(MetricsOffences, TheDefaultPeriodIsTheLastTwelveCompleteMonths) {
   EXPECT_EQ(Report(*store_, q)["H1"].at("total"), "2");
 }
 
+// The period forms a board paper uses: a financial year, a calendar quarter, the last complete
+// quarter (on 4 December 2026: July to September 2026; on 15 February 2027: October to
+// December 2026), beside FROM..TO; anything else is refused naming them.
+TEST(MetricSelectors, PeriodsAsBoardPapersNameThem) {
+  auto period = [](const std::string& text, Date today) -> std::string {
+    MetricSelectorText selectors;
+    selectors.metric = "outcomes";
+    selectors.period = text;
+    auto q = ParseMetricSelectors(selectors, {}, today);
+    if (!q.ok()) return q.status().message();
+    return FormatDate(q->period->first) + ".." + FormatDate(q->period->second);
+  };
+  const Date dec4 = Day(2026, 12, 4);
+  EXPECT_EQ(period("2025-26", dec4), "2025-04-01..2026-04-01");
+  EXPECT_EQ(period("1999-00", dec4), "1999-04-01..2000-04-01");
+  EXPECT_EQ(period("2026Q3", dec4), "2026-07-01..2026-10-01");
+  EXPECT_EQ(period("2026Q1", dec4), "2026-01-01..2026-04-01");
+  EXPECT_EQ(period("2026Q4", dec4), "2026-10-01..2027-01-01");
+  EXPECT_EQ(period("last-complete-quarter", dec4), "2026-07-01..2026-10-01");
+  EXPECT_EQ(period("last-complete-quarter", Day(2027, 2, 15)), "2026-10-01..2027-01-01");
+  EXPECT_EQ(period("2025-12-15..2025-12-16", dec4), "2025-12-15..2025-12-16");
+  for (const char* bad : {"2025-27", "2026Q5", "2026Q0", "2025", "2024-01-01", "last-quarter"}) {
+    EXPECT_EQ(period(bad, dec4),
+              std::string("--period: not FROM..TO with ISO dates, a financial year (2025-26), a "
+                          "quarter (2026Q3) or last-complete-quarter: ") +
+                  bad);
+  }
+}
+
 // ---- M10 -----------------------------------------------------------------------------------
 // 2025, local population aged 10-17 of 1,000 (2025 estimate: the period's middle is
 // 2025-07-02). Violence: 2 offences → 200.0 per 100,000; national 12,437 / 5,466,338 ×

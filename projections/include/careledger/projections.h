@@ -432,10 +432,13 @@ struct MetricSelectorText {
 struct MetricSelectorNames {
   std::string_view at = "--at", period = "--period", known_at = "--as-known-at", cell = "--cell";
 };
-// The query they ask (today: the system date; no population: the caller adds its settings);
-// BadInput naming the selector when one does not parse.
+// The query they ask (today: the system date unless given; no population: the caller adds its
+// settings); BadInput naming the selector when one does not parse. A period is FROM..TO (half
+// open), a financial year ending 31 March ("2025-26"), a calendar quarter ("2026Q3") or
+// "last-complete-quarter".
 Result<MetricQuery> ParseMetricSelectors(const MetricSelectorText& text,
-                                         const MetricSelectorNames& names = {});
+                                         const MetricSelectorNames& names = {},
+                                         std::optional<Date> today = std::nullopt);
 // "DIM=VALUE,..." as a lineage cell.
 Result<Cell> ParseCell(const std::string& text, const MetricSelectorNames& names = {});
 
