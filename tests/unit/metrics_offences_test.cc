@@ -538,16 +538,10 @@ TEST_F(MetricsOffences, ChildIdsOf65536BytesStayTwoChildren) {
 }
 
 // ---- M8 ------------------------------------------------------------------------------------
-// December 2025 against December 2024. K is looked after at H1 from 2024-06-01.
-//   H1 Dec 2025: missing reports 12-03 and 12-17, restraint 12-05, emergency 12-20, K's offence
-//      at the placement 12-10 (K's offence of 12-12 elsewhere does not count) = 5.
-//      Dec 2024: notifiable incident, missing report, K's offence at the placement = 3.
-//      Change (5 - 3) / 3 = +66.7 %. (Its call-out of 2025-11-30 is outside the month.)
-//   H2 Dec 2025: 1 notifiable incident; Dec 2024: 4 → (1 - 4) / 4 = -75.0 %.
-//   H3 Dec 2025: nothing; Dec 2024: 2 missing reports → 0 against 2, -100.0 %: the home must
-//      still have its December row, or the board never sees the fall.
-TEST_F(MetricsOffences, CalloutsPerHomeAgainstTheSameMonthAYearEarlier) {
-  std::vector<std::string> lines = {
+// The call-outs of K's home H1 and of H2 and H3 in December 2025 and December 2024 (and one on
+// 30 November 2025). K is looked after at H1 from 2024-06-01.
+std::vector<std::string> DecemberCallouts() {
+  return {
       Registered("k0", "K", "2009-01-01", "M", "WBRI"),
       CareStarted("kc", "K", "2024-06-01", "H1"),
       OffenceRecorded("k1", "K", "ok1", "2025-12-10", "criminal_damage", true),
@@ -568,6 +562,18 @@ TEST_F(MetricsOffences, CalloutsPerHomeAgainstTheSameMonthAYearEarlier) {
       Callout("h3a", "H3", "2024-12-10", "missing_report"),
       Callout("h3b", "H3", "2024-12-11", "missing_report"),
   };
+}
+
+// December 2025 against December 2024. K is looked after at H1 from 2024-06-01.
+//   H1 Dec 2025: missing reports 12-03 and 12-17, restraint 12-05, emergency 12-20, K's offence
+//      at the placement 12-10 (K's offence of 12-12 elsewhere does not count) = 5.
+//      Dec 2024: notifiable incident, missing report, K's offence at the placement = 3.
+//      Change (5 - 3) / 3 = +66.7 %. (Its call-out of 2025-11-30 is outside the month.)
+//   H2 Dec 2025: 1 notifiable incident; Dec 2024: 4 → (1 - 4) / 4 = -75.0 %.
+//   H3 Dec 2025: nothing; Dec 2024: 2 missing reports → 0 against 2, -100.0 %: the home must
+//      still have its December row, or the board never sees the fall.
+TEST_F(MetricsOffences, CalloutsPerHomeAgainstTheSameMonthAYearEarlier) {
+  std::vector<std::string> lines = DecemberCallouts();
   Fold(*store_, lines);
   auto row = [](std::string m, std::string n, std::string e, std::string r, std::string o,
                 std::string total, std::string earlier, std::string change) {
@@ -587,7 +593,8 @@ TEST_F(MetricsOffences, CalloutsPerHomeAgainstTheSameMonthAYearEarlier) {
 }
 
 // A part month is counted for its days, never widened to the month: 3 to 16 December 2025
-// (the period 2025-12-03..2025-12-17, its end excluded) against 3 to 16 December 2024.
+// (the period 2025-12-03..2025-12-17, its end excluded) against 3 to 16 December 2024, on the
+// same feed.
 //   H1: the missing report of 12-03, the restraint of 12-05 and K's offence at the placement
 //      of 12-10 = 3 (12-17's missing report and 12-20's emergency are outside). A year earlier:
 //      K's offence of 2024-12-05 = 1 (12-02 and 12-28 are outside) → +200.0 %.
@@ -595,25 +602,7 @@ TEST_F(MetricsOffences, CalloutsPerHomeAgainstTheSameMonthAYearEarlier) {
 //   H3: nothing; a year earlier 12-10 and 12-11 = 2 → -100.0 %.
 // Widened to the whole month these would be 5 against 3, 1 against 4 and 0 against 2.
 TEST_F(MetricsOffences, CalloutsOverPartOfAMonthCountTheDaysAskedAbout) {
-  std::vector<std::string> lines = {
-      Registered("k0", "K", "2009-01-01", "M", "WBRI"),
-      CareStarted("kc", "K", "2024-06-01", "H1"),
-      OffenceRecorded("k1", "K", "ok1", "2025-12-10", "criminal_damage", true),
-      OffenceRecorded("k3", "K", "ok3", "2024-12-05", "criminal_damage", true),
-      Callout("h1a", "H1", "2025-12-03", "missing_report"),
-      Callout("h1b", "H1", "2025-12-17", "missing_report"),
-      Callout("h1c", "H1", "2025-12-05", "restraint"),
-      Callout("h1d", "H1", "2025-12-20", "emergency"),
-      Callout("h1f", "H1", "2024-12-02", "notifiable_incident"),
-      Callout("h1g", "H1", "2024-12-28", "missing_report"),
-      Callout("h2a", "H2", "2025-12-15", "notifiable_incident"),
-      Callout("h2b", "H2", "2024-12-01", "notifiable_incident"),
-      Callout("h2c", "H2", "2024-12-02", "notifiable_incident"),
-      Callout("h2d", "H2", "2024-12-03", "notifiable_incident"),
-      Callout("h2e", "H2", "2024-12-31", "notifiable_incident"),
-      Callout("h3a", "H3", "2024-12-10", "missing_report"),
-      Callout("h3b", "H3", "2024-12-11", "missing_report"),
-  };
+  std::vector<std::string> lines = DecemberCallouts();
   Fold(*store_, lines);
   auto q = Query("callouts", Day(2025, 12, 3), Day(2025, 12, 17));
   EXPECT_EQ(Report(*store_, q), (Figures{{"H1|2025-12",
