@@ -23,6 +23,11 @@ constexpr std::string_view kMonthOf = "month:";
 constexpr std::string_view kDayCells{"cla\0@day\0", 9};
 constexpr size_t kDayCellKeySize = kDayCells.size() + 4 + 2;
 
+// Every counter cell's key ends with its partition (two bytes).
+int32_t PartitionOfCounterKey(std::string_view key) {
+  return (uint8_t(key[key.size() - 2]) << 8) | uint8_t(key[key.size() - 1]);
+}
+
 std::string DayCellKey(Date d, int32_t partition) {
   std::string k(kDayCells);
   codec::PutBigEndian32(k, codec::DaysKey(d));
@@ -108,8 +113,7 @@ std::vector<std::pair<std::string, std::string>> DayCells(
 std::string DescribeCounterCell(std::string_view key, std::string_view live,
                                 std::string_view rebuilt) {
   const Date day = codec::DateFromDaysKey(codec::GetBigEndian32(key.data() + kDayCells.size()));
-  const int32_t partition =
-      (uint8_t(key[kDayCellKeySize - 2]) << 8) | uint8_t(key[kDayCellKeySize - 1]);
+  const int32_t partition = PartitionOfCounterKey(key);
   std::map<std::string, std::pair<int64_t, int64_t>> counts;
   auto read = [&](std::string_view cell, bool second) {
     return ForEachNamedCount(cell, [&](std::string_view name, int64_t n) {
@@ -172,20 +176,20 @@ Result<std::map<std::string, int64_t>> CountersOn(const EventStore& store, Date 
   const std::set<int32_t>& owned = *owned_or;
   const Date month = FirstOfMonth(at);
   std::map<std::string, int64_t> counts;
-  // Adds the cells of one value dated in [from, to] (from the first when `from` is unset; the
-  // date and partition are the key's last six bytes, after the value and its \0).
-  auto add = [&](std::string_view dim, std::string_view value, std::optional<Date> from, Date to) {
-    std::string begin = CounterPrefix(dim), end;
+  auto answers = [&](std::string_view key) {
+    return owned.empty() || owned.count(PartitionOfCounterKey(key)) > 0;
+  };
+  // Adds the month cells of one value before `month` (the date and partition are the key's
+  // last six bytes, after the value and its \0).
+  auto add_months = [&](std::string_view dim, std::string_view value) {
+    std::string begin = CounterPrefix(dim);
     begin.append(value);
     begin.push_back('\0');
-    end = begin;
-    if (from) codec::PutBigEndian32(begin, codec::DaysKey(*from));
-    codec::PutBigEndian32(end, codec::DaysKey(to) + 1);
+    std::string end = begin;
+    codec::PutBigEndian32(end, codec::DaysKey(month));
     int64_t& n = counts[std::string(value)];
     return store.ScanStateRange(begin, end, [&](std::string_view key, std::string_view cell) {
-      const char* tail = key.data() + key.size() - 6;
-      int32_t partition = (uint8_t(tail[4]) << 8) | uint8_t(tail[5]);
-      if (owned.empty() || owned.count(partition)) n += DecodeCounter(cell);
+      if (answers(key)) n += DecodeCounter(cell);
       return true;
     });
   };
@@ -206,7 +210,7 @@ Result<std::map<std::string, int64_t>> CountersOn(const EventStore& store, Date 
           return false;
         }));
     if (!value) break;
-    CARELEDGER_RETURN_IF_ERROR(add(month_dim, *value, std::nullopt, month - std::chrono::days{1}));
+    CARELEDGER_RETURN_IF_ERROR(add_months(month_dim, *value));
     next = prefix + *value;
     next.push_back('\1');  // past every cell of this value
   }
@@ -216,10 +220,7 @@ Result<std::map<std::string, int64_t>> CountersOn(const EventStore& store, Date 
   CARELEDGER_RETURN_IF_ERROR(store.ScanStateRange(
       DayCellKey(month, 0), DayCellKey(at + std::chrono::days{1}, 0),
       [&](std::string_view key, std::string_view cell) {
-        if (!IsDayCellKey(key)) return true;
-        int32_t partition =
-            (uint8_t(key[kDayCellKeySize - 2]) << 8) | uint8_t(key[kDayCellKeySize - 1]);
-        if (!owned.empty() && !owned.count(partition)) return true;
+        if (!IsDayCellKey(key) || !answers(key)) return true;
         bool named = ForEachNamedCount(cell, [&](std::string_view name, int64_t n) {
           if (name.starts_with(name_prefix))
             counts[std::string(name.substr(name_prefix.size()))] += n;
