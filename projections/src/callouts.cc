@@ -88,9 +88,8 @@ Status Callouts(Run& r) {
     for (size_t i = 0; i < n.size(); ++i) row[i] += n[i];
   }
   if (FirstOfMonth(now.from) != now.from || FirstOfMonth(now.to) != now.to) {
-    r.table.notes.push_back(
-        "part months: the period's days only, against the same days a year "
-        "earlier");
+    r.table.notes.emplace_back(
+        "part months: the period's days only, against the same days a year earlier");
   }
   r.table.dimensions = r.by;
   r.table.measures = {"missing_reports",       "notifiable_incidents",
