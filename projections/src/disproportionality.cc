@@ -110,9 +110,17 @@ Status Disproportionality(Run& r) {
         "or cohort");
   }
   const std::string dim = r.by[0];
+  // The Youth Justice Board's toolkit compares each group with a reference group; a dimension
+  // without one (ethnicity's 18 codes, a placement) would give every index against nothing.
   const std::string reference = dim == "ethnicity_group" ? "White"
                                 : dim == "cohort"        ? "other"
-                                                         : "F";
+                                : dim == "sex"           ? "F"
+                                                         : "";
+  if (reference.empty()) {
+    return Status::BadInput("disproportionality has no reference group for --by " + dim +
+                            ": --by ethnicity_group (against White), sex (against F) or cohort "
+                            "(against other)");
+  }
   auto acc =
       r.NewAccumulator({"children_10_17", "children_with_outcome", "outcomes", "informal_outcomes",
                         "children_with_formal", "first_time_entrants", "children_missing"});

@@ -1018,6 +1018,21 @@ TEST_F(MetricsOffences, DisproportionalityCountsChildrenAtTheStartAndOutcomesInT
 //      2024-03-20 (itself inside the quarter) is a reoffence → 1.
 // other: 2 children, 1 reoffender (50.0 %), 2 reoffences (2.0 each).
 // cla: 1 child, 1 reoffender (100.0 %), 1 reoffence (1.0).
+// A breakdown without a reference group is refused (it gave every relative rate index as "-"
+// and a note "against ethnicity = F").
+TEST_F(MetricsOffences, DisproportionalityWithoutAReferenceGroupIsRefused) {
+  for (const char* by : {"ethnicity", "placement"}) {
+    auto table =
+        RunMetric(*store_, Query("disproportionality", Day(2025, 1, 1), Day(2026, 1, 1), {by}));
+    ASSERT_FALSE(table.ok()) << by;
+    EXPECT_EQ(table.status().error_class(), ErrorClass::kBadInput);
+    EXPECT_EQ(table.status().message(),
+              std::string("disproportionality has no reference group for --by ") + by +
+                  ": --by ethnicity_group (against White), sex (against F) or cohort (against "
+                  "other)");
+  }
+}
+
 TEST_F(MetricsOffences, ReoffendingWithinTwelveMonthsProvenWithinEighteen) {
   std::vector<std::string> lines = {
       Registered("r1", "R1", "2008-01-01", "M", "WBRI"),
