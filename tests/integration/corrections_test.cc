@@ -14,6 +14,7 @@ namespace careledger {
 namespace {
 
 using test::Careledger;
+using ::testing::ContainsRegex;
 using ::testing::HasSubstr;
 using ::testing::Not;
 using ::testing::UnorderedElementsAre;
@@ -111,8 +112,11 @@ TEST(Corrections, OnesWithoutTheirTargetAreHeldInViewAndReleasedWhenItArrives) {
   EXPECT_THAT(test::DeadLetterReasons(store),
               UnorderedElementsAre("field 'supersedes': names the event itself"));
   EXPECT_EQ(test::StoredEventIds(store).size(), 9u);
-  EXPECT_THAT(first.err, HasSubstr("corrections whose target did not apply: 4 held and 0 "
-                                   "released by this run, 4 held in all"));
+  // r-soon and its target may reach ingest in one batch (never held) or in two (held, then
+  // released by the next batch): both leave the same four held. (Seen in the sanitised CI
+  // build, where batches are slower to fill.)
+  EXPECT_THAT(first.err, ContainsRegex("corrections whose target did not apply: (4 held and 0|5 "
+                                       "held and 1) released by this run, 4 held in all"));
   EXPECT_THAT(HeldRows(store),
               UnorderedElementsAre("r-late,retraction,a-off-late,awaiting_target,CHILD-A",
                                    "s-missing,supersedes,never-sent,awaiting_target,CHILD-A",
