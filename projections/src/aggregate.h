@@ -86,6 +86,8 @@ inline constexpr size_t kCounterSuffix = 1 + 4 + 2;  // \0, days key, partition
 using Deltas = std::unordered_map<std::string, int64_t>;
 std::string CounterKey(std::string_view dimension, std::string_view value, Date d,
                        int32_t partition);
+// Every counter cell's key ends with its partition (two bytes).
+int32_t PartitionOfCounterKey(std::string_view key);
 // The first day on which the child (with a date of birth) is `age` (Anniversary: a 29 February
 // birthday is 1 March in a common year, as AgeAt counts it).
 Date BirthdayOf(const ChildView& child, int age);

@@ -23,11 +23,6 @@ constexpr std::string_view kMonthOf = "month:";
 constexpr std::string_view kDayCells{"cla\0@day\0", 9};
 constexpr size_t kDayCellKeySize = kDayCells.size() + 4 + 2;
 
-// Every counter cell's key ends with its partition (two bytes).
-int32_t PartitionOfCounterKey(std::string_view key) {
-  return (uint8_t(key[key.size() - 2]) << 8) | uint8_t(key[key.size() - 1]);
-}
-
 std::string DayCellKey(Date d, int32_t partition) {
   std::string k(kDayCells);
   codec::PutBigEndian32(k, codec::DaysKey(d));
@@ -54,6 +49,10 @@ std::string CounterPrefix(std::string_view dimension) {
 }
 
 }  // namespace
+
+int32_t PartitionOfCounterKey(std::string_view key) {
+  return (uint8_t(key[key.size() - 2]) << 8) | uint8_t(key[key.size() - 1]);
+}
 
 std::string CounterKey(std::string_view dimension, std::string_view value, Date d,
                        int32_t partition) {

@@ -41,7 +41,7 @@ std::string DescribeStateKey(std::string_view key) {
     cell.remove_suffix(kCounterSuffix);
     std::string text(cell);
     std::replace(text.begin(), text.end(), '\0', '=');
-    int32_t partition = (uint8_t(tail[4]) << 8) | uint8_t(tail[5]);
+    int32_t partition = metrics::PartitionOfCounterKey(key);
     return "CLA counter " + text + " on " +
            FormatDate(codec::DateFromDaysKey(codec::GetBigEndian32(tail.data()))) + " (partition " +
            std::to_string(partition) + ")";
