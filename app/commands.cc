@@ -870,6 +870,7 @@ Command AddDemo(CLI::App& app) {
             ServeOptions serve;
             serve.listen = o->listen.empty() ? ctx->config.ServeListen() : o->listen;
             serve.token = ctx->config.ServeToken();
+            serve.threshold = ctx->config.PublishThreshold();
             serve.store_path = o->dir + "/store";
             Config config = ctx->config;
             serve.population = [config](int year) { return config.PopulationFor(year); };

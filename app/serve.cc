@@ -40,6 +40,7 @@ ServeOptions ToServeOptions(const ServeFlags& f, const Context& ctx) {
   ServeOptions o;
   o.listen = f.listen.empty() ? ctx.config.ServeListen() : f.listen;
   o.token = ctx.config.ServeToken();
+  o.threshold = ctx.config.PublishThreshold();
   // The flags replace the settings' pair as a whole: a key from one and a certificate from the
   // other would not match.
   bool flags_tls = !f.tls_cert.empty() || !f.tls_key.empty();

@@ -23,18 +23,19 @@ constexpr std::array<std::string_view, 6> kLogLevels = {"trace", "debug", "info"
                                                         "warn",  "error", "off"};
 
 // Settings other than kafka.*, each with the TOML type it must have in the settings file.
-enum class Shape { kString, kStringList };
+enum class Shape { kString, kStringList, kInteger };
 struct Known {
   std::string_view key;
   Shape shape;
   std::string_view env;  // the CARELEDGER_* variable that overrides it; empty: none
 };
-constexpr std::array<Known, 10> kKnown = {{
+constexpr std::array<Known, 11> kKnown = {{
     {"brokers", Shape::kString, "CARELEDGER_BROKERS"},
     {"data", Shape::kString, "CARELEDGER_DATA"},
     {"ingest.instance_id", Shape::kString, "CARELEDGER_INGEST_INSTANCE_ID"},
     {"ingest.metrics_listen", Shape::kString, "CARELEDGER_INGEST_METRICS_LISTEN"},
     {"log_level", Shape::kString, "CARELEDGER_LOG_LEVEL"},
+    {"publish.threshold", Shape::kInteger, "CARELEDGER_PUBLISH_THRESHOLD"},
     {"serve.listen", Shape::kString, "CARELEDGER_SERVE_LISTEN"},
     {"serve.token", Shape::kString, "CARELEDGER_SERVE_TOKEN"},
     {"serve.tls_cert", Shape::kString, "CARELEDGER_SERVE_TLS_CERT"},
@@ -115,6 +116,7 @@ class ConfigBuilder {
     Set("data", "careledger-data", SettingOrigin::kDefault, "");
     Set("log_level", "info", SettingOrigin::kDefault, "");
     Set("serve.listen", "127.0.0.1:8080", SettingOrigin::kDefault, "");
+    Set("publish.threshold", "5", SettingOrigin::kDefault, "");
   }
 
   void Set(std::string key, std::string value, SettingOrigin origin, std::string where) {
@@ -183,12 +185,22 @@ Status ConfigBuilder::AddTable(const toml::table& table, const std::string& pref
       CARELEDGER_RETURN_IF_ERROR(AddPopulation(node, where, path));
       continue;
     }
-    if ((key == "ingest" || key == "serve" || key == "ssda903") && node.is_table()) {
+    if ((key == "ingest" || key == "publish" || key == "serve" || key == "ssda903") &&
+        node.is_table()) {
       CARELEDGER_RETURN_IF_ERROR(AddTable(*node.as_table(), key + ".", path));
       continue;
     }
     const Known* known = FindKnown(key);
     if (!known) return Status::BadInput(where + ": unknown setting " + Quoted(key));
+    if (known->shape == Shape::kInteger) {
+      const toml::value<int64_t>* n = node.as_integer();
+      if (!n) {
+        return Status::BadInput(where + ": " + Quoted(key) + " must be an integer, not " +
+                                std::string(TypeName(node.type())));
+      }
+      Set(key, std::to_string(n->get()), SettingOrigin::kFile, where);
+      continue;
+    }
     if (const toml::value<std::string>* text = node.as_string()) {
       const std::string& s = text->get();
       Set(key, known->shape == Shape::kStringList ? JoinList(SplitList(s)) : s,
@@ -381,6 +393,14 @@ Status ConfigBuilder::Validate() const {
     return fail(cert ? "serve.tls_cert" : "serve.tls_key",
                 cert ? "needs serve.tls_key beside it" : "needs serve.tls_cert beside it");
   }
+  // Below 3 a "<2" would say the count is 1: nothing would be hidden. Past 100 nearly every
+  // local figure would be.
+  const std::string& threshold = e.at("publish.threshold").value;
+  bool threshold_ok = !threshold.empty() && threshold.size() <= 3 &&
+                      std::all_of(threshold.begin(), threshold.end(),
+                                  [](char c) { return c >= '0' && c <= '9'; }) &&
+                      std::stoi(threshold) >= 3 && std::stoi(threshold) <= 100;
+  if (!threshold_ok) return fail("publish.threshold", "must be a whole number from 3 to 100");
   if (auto d = e.find("ssda903.local_postcode_districts"); d != e.end()) {
     for (const std::string& district : SplitList(d->second.value)) {
       bool ok =
@@ -421,6 +441,10 @@ const std::string& Config::data_dir() const {
 const std::string& Config::log_level() const {
   return entries_.at("log_level").value;
 }
+int64_t Config::PublishThreshold() const {
+  return std::stoll(entries_.at("publish.threshold").value);
+}
+
 const std::string& Config::ServeListen() const {
   return entries_.at("serve.listen").value;
 }

@@ -220,6 +220,7 @@ TEST(ConfigCheck, PrintsTheEffectiveSettingsWithTheirOriginsAndNoSecret) {
                        "kafka.ssl.key.password = *****  # env CARELEDGER_KAFKA_SSL_KEY_PASSWORD\n"
                        "kafka.ssl.keystore.password = *****  # flag --kafka\n"
                        "log_level = debug  # flag --log-level\n"
+                       "publish.threshold = 5  # default\n"
                        "serve.listen = 127.0.0.1:8080  # default\n"
                        "serve.token = *****  # file " +
                        file + ":9\n");

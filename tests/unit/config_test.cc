@@ -43,6 +43,7 @@ TEST(Config, DefaultsWhenNothingIsGiven) {
   EXPECT_EQ(c->Describe(),
             "data = careledger-data  # default\n"
             "log_level = info  # default\n"
+            "publish.threshold = 5  # default\n"
             "serve.listen = 127.0.0.1:8080  # default\n");
   EXPECT_EQ(c->KafkaSettings(), Settings{});
   EXPECT_EQ(c->ServeToken(), "");
@@ -77,6 +78,7 @@ TEST(Config, FileThenEnvironmentThenFlags) {
                 "log_level = warn  # file " +
                 p +
                 ":3\n"
+                "publish.threshold = 5  # default\n"
                 "serve.listen = 127.0.0.1:8080  # default\n");
   EXPECT_EQ(c->KafkaSettings(), (Settings{{"bootstrap.servers", "flag:9092"},
                                           {"sasl.username", "flag-user"},
@@ -234,6 +236,29 @@ TEST(Config, InvalidValuesNameWhereTheyCameFrom) {
   ASSERT_TRUE(tls.ok()) << tls.status().message();
   EXPECT_EQ(tls->ServeTlsCert(), "/etc/cert.pem");
   EXPECT_EQ(tls->ServeTlsKey(), "/etc/key.pem");
+}
+
+// The publishing threshold (spec/metrics.md "threshold configurable") from the file, then the
+// environment; a threshold that would hide nothing ("<2" says 1), or is not a whole number, is
+// refused naming where it came from.
+TEST(Config, PublishingThresholdComesFromTheSettings) {
+  EXPECT_EQ(ResolveConfig({}, {})->PublishThreshold(), 5);
+  auto f = SettingsFile("[publish]\nthreshold = 10\n");
+  auto c = FromFile(f->path);
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->PublishThreshold(), 10);
+  auto env = FromFile(f->path, {{"CARELEDGER_PUBLISH_THRESHOLD", "3"}});
+  ASSERT_TRUE(env.ok()) << env.status().message();
+  EXPECT_EQ(env->PublishThreshold(), 3);
+  auto one = SettingsFile("[publish]\nthreshold = 2\n");  // "<2" would say "1"
+  EXPECT_EQ(FromFile(one->path).status().message(),
+            one->path + ":2: 'publish.threshold' must be a whole number from 3 to 100");
+  auto text = SettingsFile("[publish]\nthreshold = \"5\"\n");
+  EXPECT_EQ(FromFile(text->path).status().message(),
+            text->path + ":2: 'publish.threshold' must be an integer, not a string");
+  EXPECT_EQ(
+      ResolveConfig({}, {{"CARELEDGER_PUBLISH_THRESHOLD", "five"}}).status().message(),
+      "CARELEDGER_PUBLISH_THRESHOLD: 'publish.threshold' must be a whole number from 3 to 100");
 }
 
 TEST(Config, EmptyEnvironmentVariablesAreUnset) {

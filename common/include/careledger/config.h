@@ -30,8 +30,8 @@ struct AreaPopulation {
   int64_t under_18 = 0;
 };
 
-// Keys are the settings file's names, flattened: brokers, data, log_level, serve.listen,
-// serve.token, serve.tls_cert, serve.tls_key, ssda903.local_postcode_districts,
+// Keys are the settings file's names, flattened: brokers, data, log_level, publish.threshold,
+// serve.listen, serve.token, serve.tls_cert, serve.tls_key, ssda903.local_postcode_districts,
 // population.<year>.aged_10_17|under_18, kafka.<librdkafka property>.
 class Config {
  public:
@@ -41,6 +41,8 @@ class Config {
   // librdkafka properties, with bootstrap.servers from `brokers` when it is set.
   Settings KafkaSettings() const;
   std::vector<std::string> LocalPostcodeDistricts() const;  // upper case
+  // Published figures suppress counts from 1 to this minus 1 (spec/metrics.md, default 5).
+  int64_t PublishThreshold() const;
   const std::string& ServeListen() const;
   // Where `ingest` serves its own metrics; empty (the default): it does not.
   const std::string& IngestMetricsListen() const;
