@@ -31,7 +31,9 @@ void AddSelectors(CLI::App& cmd, Selectors& s) {
                  "last-complete-quarter (default the last 12 complete months)");
   cmd.add_option("--as-known-at", s.known_at,
                  "Only what had been ingested by then (RFC 3339; a bare date is its midnight UTC)");
-  cmd.add_option("--by", s.by, "Dimensions to break down by, comma-separated");
+  cmd.add_option("--by", s.by,
+                 "Dimensions to break down by, comma-separated; none for the figure for everyone "
+                 "where a metric breaks down by default");
 }
 
 // The selectors as a query, with the area populations of the settings.
@@ -60,24 +62,28 @@ Command AddReport(CLI::App& app) {
   cmd->add_option("--format", o->format, "table, csv or json")
       ->check(CLI::IsMember({"table", "csv", "json"}));
   cmd->add_flag("--published", o->published,
-                "Suppress counts of 1 to 4 (and figures derived from them) for publication");
-  return {
-      cmd, [o] {
-        auto ctx = Resolve(o->common);
-        if (!ctx.ok()) return Fail(ctx.status());
-        auto query = ToQuery(*o, *ctx);
-        if (!query.ok()) return UsageError(query.status());
-        if (auto s = CheckMetricQuery(*query); !s.ok()) return UsageError(s);
-        auto store = EventStore::Open({.path = ctx->data_dir, .read_only = true});
-        if (!store.ok()) return Fail(store.status());
-        auto table = RunMetric(**store, *query);
-        if (!table.ok()) {
-          return table.status().error_class() == ErrorClass::kBadInput ? UsageError(table.status())
-                                                                       : Fail(table.status());
-        }
-        std::cout << Render(*table, *OutputFormatFromName(o->format), {.published = o->published});
-        return 0;
-      }};
+                "Suppress small counts (1 to publish.threshold - 1, default 1 to 4), every figure "
+                "derived from them, and whatever the totals would reveal, for publication");
+  return {cmd, [o] {
+            auto ctx = Resolve(o->common);
+            if (!ctx.ok()) return Fail(ctx.status());
+            auto query = ToQuery(*o, *ctx);
+            if (!query.ok()) return UsageError(query.status());
+            if (auto s = CheckMetricQuery(*query); !s.ok()) return UsageError(s);
+            auto store = EventStore::Open({.path = ctx->data_dir, .read_only = true});
+            if (!store.ok()) return Fail(store.status());
+            auto table = RunMetric(**store, *query);
+            if (!table.ok()) {
+              return table.status().error_class() == ErrorClass::kBadInput
+                         ? UsageError(table.status())
+                         : Fail(table.status());
+            }
+            std::cout << Render(*table, *OutputFormatFromName(o->format),
+                                {.published = o->published,
+                                 .threshold = ctx->config.PublishThreshold(),
+                                 .breakdowns = BreakdownsOf(**store, *query)});
+            return 0;
+          }};
 }
 
 Command AddLineage(CLI::App& app) {

@@ -96,15 +96,18 @@ Status Callouts(Run& r) {
                       "emergencies",           "restraints",
                       "offences_at_placement", "total",
                       "total_year_earlier",    "change_pct"};
+  r.table.row_sums = {{.total = 5, .parts = {0, 1, 2, 3, 4}}};
   for (const auto& [key, n] : rows) {
     int64_t total = n[0] + n[1] + n[2] + n[3] + n[4];
     int64_t earlier = n[5] + n[6] + n[7] + n[8] + n[9];
-    Figure change{Figure::Kind::kPercent, std::nullopt, total, earlier, {}};
+    Figure change = Figure::Empty(Figure::Kind::kPercent).Columns(5, 6);
+    change.numerator = total;
+    change.denominator = earlier;
     if (earlier) change.value = 100.0 * double(total - earlier) / double(earlier);
     r.table.rows.push_back(
         {key,
          {Figure::Count(n[0]), Figure::Count(n[1]), Figure::Count(n[2]), Figure::Count(n[3]),
-          Figure::Count(n[4]), Figure::Count(total), Figure::Count(earlier), change}});
+          Figure::Count(n[4]), Figure::Count(total), Figure::Count(earlier), std::move(change)}});
   }
   std::sort(lineage.begin(), lineage.end(), [](const LineageEntry& a, const LineageEntry& b) {
     return std::tie(a.measure, a.event_id) < std::tie(b.measure, b.event_id);

@@ -147,8 +147,10 @@ std::vector<KeptRow> CareLeaverYearsRows(const ChildView& child) {
 namespace {
 
 std::vector<Figure> CareLeaverFigures(const std::vector<int64_t>& n) {
-  return {Figure::Count(n[0]), Figure::Count(n[1]), Figure::Percent(n[2], n[1]),
-          Figure::Percent(n[3], n[1]), Figure::Percent(n[4], n[1])};
+  return {Figure::Count(n[0]), Figure::Count(n[1]),
+          Figure::Percent(n[2], n[1]).Columns(std::nullopt, 1),
+          Figure::Percent(n[3], n[1]).Columns(std::nullopt, 1),
+          Figure::Percent(n[4], n[1]).Columns(std::nullopt, 1)};
 }
 
 const std::vector<std::string> kCareLeaverColumns = {

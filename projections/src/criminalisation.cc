@@ -66,20 +66,25 @@ Status Criminalisation(Run& r) {
           "area_population_10_17", "area_rate_pct", "ratio"},
          [&](const RowAccumulator& a) {
            const auto& n = a.counts;
-           auto cohort_rate = Figure::Percent(n[kCohortFormal], n[kCohort]);
-           Figure area_rate{Figure::Kind::kPercent, std::nullopt, n[kAreaFormal], std::nullopt, {}};
-           Figure pop{Figure::Kind::kCount, std::nullopt, std::nullopt, std::nullopt, {}};
+           auto cohort_rate = Figure::Percent(n[kCohortFormal], n[kCohort]).Columns(1, 0);
+           Figure area_rate = Figure::Empty(Figure::Kind::kPercent);
+           area_rate.numerator = n[kAreaFormal];
+           Figure pop = Figure::Empty(Figure::Kind::kCount);
            if (population) {
              area_rate = Figure::Percent(n[kAreaFormal], *population);
+             // A published estimate, not a count of children in the store: never withheld.
              pop = Figure::Count(*population);
+             pop.numerator.reset();
            }
-           return std::vector<Figure>{Figure::Count(n[kCohort]),
-                                      Figure::Count(n[kCohortFormal]),
-                                      cohort_rate,
-                                      Figure::Count(n[kAreaFormal]),
-                                      pop,
-                                      area_rate,
-                                      Figure::Ratio(cohort_rate.value, area_rate.value)};
+           area_rate = std::move(area_rate).Columns(3, 4);
+           return std::vector<Figure>{
+               Figure::Count(n[kCohort]),
+               Figure::Count(n[kCohortFormal]),
+               cohort_rate,
+               Figure::Count(n[kAreaFormal]),
+               pop,
+               area_rate,
+               Figure::Ratio(cohort_rate.value, area_rate.value).From({2, 5})};
          });
   if (!r.by.empty()) {
     r.table.notes.emplace_back("the area rate needs the whole area's population: ask without --by");

@@ -181,21 +181,30 @@ Status Disproportionality(Run& r) {
          [](const RowAccumulator& a) {
            const auto& n = a.counts;
            return std::vector<Figure>{
-               Figure::Count(n[kChildren]),         Figure::Percent(n[kWithOutcome], n[kChildren]),
-               Figure::Empty(Figure::Kind::kRatio), Figure::Percent(n[kInformal], n[kOutcomes]),
-               Figure::Empty(Figure::Kind::kRatio), Figure::Percent(n[kFormal], n[kChildren]),
-               Figure::Empty(Figure::Kind::kRatio), Figure::Percent(n[kFte], n[kChildren]),
-               Figure::Empty(Figure::Kind::kRatio), Figure::Percent(n[kMissing], n[kChildren]),
+               Figure::Count(n[kChildren]),
+               Figure::Percent(n[kWithOutcome], n[kChildren]).Columns(std::nullopt, 0),
+               Figure::Empty(Figure::Kind::kRatio),
+               Figure::Percent(n[kInformal], n[kOutcomes]),
+               Figure::Empty(Figure::Kind::kRatio),
+               Figure::Percent(n[kFormal], n[kChildren]).Columns(std::nullopt, 0),
+               Figure::Empty(Figure::Kind::kRatio),
+               Figure::Percent(n[kFte], n[kChildren]).Columns(std::nullopt, 0),
+               Figure::Empty(Figure::Kind::kRatio),
+               Figure::Percent(n[kMissing], n[kChildren]).Columns(std::nullopt, 0),
                Figure::Empty(Figure::Kind::kRatio)};
          });
   const ReportTable::Row* ref = nullptr;
-  for (const auto& row : r.table.rows) {
-    if (row.groups[0] == reference) ref = &row;
+  for (size_t i = 0; i < r.table.rows.size(); ++i) {
+    if (r.table.rows[i].groups[0] == reference) {
+      ref = &r.table.rows[i];
+      r.table.reference_row = i;
+    }
   }
   for (auto& row : r.table.rows) {
     for (size_t i = 2; i < row.values.size(); i += 2) {
       row.values[i] =
-          Figure::Ratio(row.values[i - 1].value, ref ? ref->values[i - 1].value : std::nullopt);
+          Figure::Ratio(row.values[i - 1].value, ref ? ref->values[i - 1].value : std::nullopt)
+              .From({i - 1});
     }
   }
   r.table.notes.push_back("relative rate index against " + dim + " = " + reference +

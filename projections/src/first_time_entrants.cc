@@ -43,11 +43,13 @@ Status FirstTimeEntrants(Run& r) {
   auto population = r.Population10To17(PopulationYear(r.window));
   r.Emit(acc, {"fte", "rate_per_100k_10_17", "average_age"}, [&](const RowAccumulator& a) {
     const auto& ages = a.samples[0];
-    Figure rate{Figure::Kind::kPerHundredThousand, std::nullopt, a.counts[0], std::nullopt, {}};
+    Figure rate = Figure::Empty(Figure::Kind::kPerHundredThousand);
+    rate.numerator = a.counts[0];
     if (population) rate = Figure::Rate(a.counts[0], *population);
     return std::vector<Figure>{
-        Figure::Count(a.counts[0]), rate,
-        Figure::Average(std::accumulate(ages.begin(), ages.end(), 0.0), int64_t(ages.size()))};
+        Figure::Count(a.counts[0]), std::move(rate).Columns(0, std::nullopt),
+        Figure::Average(std::accumulate(ages.begin(), ages.end(), 0.0), int64_t(ages.size()))
+            .Columns(std::nullopt, 0)};
   });
   return Status::Ok();
 }

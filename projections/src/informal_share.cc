@@ -11,7 +11,7 @@ namespace {
 
 std::vector<Figure> InformalShare(const RowAccumulator& a) {
   return {Figure::Count(a.counts[0]), Figure::Count(a.counts[1]),
-          Figure::Percent(a.counts[1], a.counts[0])};
+          Figure::Percent(a.counts[1], a.counts[0]).Columns(1, 0)};
 }
 
 }  // namespace

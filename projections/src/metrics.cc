@@ -14,25 +14,25 @@
 namespace careledger {
 
 Figure Figure::Percent(int64_t num, int64_t den) {
-  Figure f{Kind::kPercent, std::nullopt, num, den, {}};
+  Figure f = Make(Kind::kPercent, std::nullopt, num, den);
   if (den != 0) f.value = 100.0 * double(num) / double(den);
   return f;
 }
 
 Figure Figure::Rate(int64_t num, int64_t population) {
-  Figure f{Kind::kPerHundredThousand, std::nullopt, num, population, {}};
+  Figure f = Make(Kind::kPerHundredThousand, std::nullopt, num, population);
   if (population > 0) f.value = 100000.0 * double(num) / double(population);
   return f;
 }
 
 Figure Figure::Ratio(std::optional<double> a, std::optional<double> b) {
-  Figure f{Kind::kRatio, std::nullopt, std::nullopt, std::nullopt, {}};
+  Figure f = Empty(Kind::kRatio);
   if (a && b && *b != 0) f.value = *a / *b;
   return f;
 }
 
 Figure Figure::Average(double total, int64_t n, Kind kind) {
-  Figure f{kind, std::nullopt, std::nullopt, n, {}};
+  Figure f = Make(kind, std::nullopt, std::nullopt, n);
   if (n > 0) f.value = total / double(n);
   return f;
 }
@@ -180,7 +180,9 @@ Result<Run> Prepare(const EventStore* store, const MetricQuery& q, const Cell* c
   if (!def.ok()) return def.status();
   const MetricDef& m = **def;
   def_out = *def;
-  Run r(store, q, cell, q.by.empty() ? m.default_by : q.by);
+  // "--by none" asks for the figure for everyone where the metric breaks down by default.
+  const bool total = q.by == std::vector<std::string>{"none"};
+  Run r(store, q, cell, total ? std::vector<std::string>{} : q.by.empty() ? m.default_by : q.by);
   auto allowed = DimensionsOf(m);
   for (const auto& d : r.by) {
     if (std::find(allowed.begin(), allowed.end(), d) == allowed.end()) {

@@ -61,7 +61,8 @@ double Percentile(std::vector<double> v, double p) {
 }
 
 Figure MaybeSample(const std::vector<double>& samples, bool median) {
-  Figure f{Figure::Kind::kHours, std::nullopt, std::nullopt, int64_t(samples.size()), {}};
+  Figure f = Figure::Empty(Figure::Kind::kHours);
+  f.denominator = int64_t(samples.size());
   if (!samples.empty()) f.value = median ? Median(samples) : Percentile(samples, 90);
   return f;
 }
@@ -114,16 +115,17 @@ Status Missing(Run& r) {
           "interviews_within_72h_pct"},
          [](const RowAccumulator& a) {
            const auto& n = a.counts;
-           return std::vector<Figure>{Figure::Count(n[kEpisodes]),
-                                      Figure::Count(n[kChildren]),
-                                      Figure::Count(n[kThreePlus]),
-                                      Figure::Average(double(n[kEpisodes]), n[kChildren]),
-                                      MaybeSample(a.samples[kReturned], true),
-                                      MaybeSample(a.samples[kReturned], false),
-                                      Figure::Count(n[kOpen]),
-                                      Figure::Percent(n[kOffered], n[kReturned]),
-                                      Figure::Percent(n[kAccepted], n[kOffered]),
-                                      Figure::Percent(n[kWithin72], n[kReturned])};
+           return std::vector<Figure>{
+               Figure::Count(n[kEpisodes]),
+               Figure::Count(n[kChildren]),
+               Figure::Count(n[kThreePlus]),
+               Figure::Average(double(n[kEpisodes]), n[kChildren]).Columns(0, 1),
+               MaybeSample(a.samples[kReturned], true),
+               MaybeSample(a.samples[kReturned], false),
+               Figure::Count(n[kOpen]),
+               Figure::Percent(n[kOffered], n[kReturned]),
+               Figure::Percent(n[kAccepted], n[kOffered]),
+               Figure::Percent(n[kWithin72], n[kReturned])};
          });
   // The homes with most episodes first: the panel's "top 10" is the head of this table.
   if (r.by == std::vector<std::string>{"home_id"}) {

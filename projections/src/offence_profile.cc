@@ -6,6 +6,9 @@
 namespace careledger::metrics {
 
 Status OffenceProfile(Run& r) {
+  if (r.by.empty()) {
+    return Status::BadInput("offence-profile is by offence_group; its row 'all' is the total");
+  }
   const auto& national = NationalYouthOffences();
   if (!national.ok()) return national.status();
   auto acc = r.NewAccumulator({"offences"});
@@ -20,16 +23,17 @@ Status OffenceProfile(Run& r) {
   r.table.notes.push_back("England and Wales: youth offences with an outcome in " +
                           std::to_string(national->year) + ", population aged 10-17 " +
                           std::to_string(national->population_aged_10_17) + " (schemas/reference)");
-  r.Emit(
-      acc, {"offences", "rate_per_100k_10_17", "national_rate_per_100k", "ratio"},
-      [&](const RowAccumulator& a) {
-        // The row's group is not passed in; the national figure is looked up after.
-        Figure rate{Figure::Kind::kPerHundredThousand, std::nullopt, a.counts[0], std::nullopt, {}};
-        if (population) rate = Figure::Rate(a.counts[0], *population);
-        return std::vector<Figure>{Figure::Count(a.counts[0]), rate,
-                                   Figure::Empty(Figure::Kind::kPerHundredThousand),
-                                   Figure::Empty(Figure::Kind::kRatio)};
-      });
+  r.Emit(acc, {"offences", "rate_per_100k_10_17", "national_rate_per_100k", "ratio"},
+         [&](const RowAccumulator& a) {
+           // The row's group is not passed in; the national figure is looked up after.
+           Figure rate = Figure::Empty(Figure::Kind::kPerHundredThousand);
+           rate.numerator = a.counts[0];
+           if (population) rate = Figure::Rate(a.counts[0], *population);
+           return std::vector<Figure>{Figure::Count(a.counts[0]),
+                                      std::move(rate).Columns(0, std::nullopt),
+                                      Figure::Empty(Figure::Kind::kPerHundredThousand),
+                                      Figure::Empty(Figure::Kind::kRatio)};
+         });
   for (auto& row : r.table.rows) {
     // "all" against the national total; a group England and Wales do not have (an outcome
     // whose offence record never arrived is "unknown") has no comparator.
@@ -41,7 +45,7 @@ Status OffenceProfile(Run& r) {
     if (!n) continue;
     row.values[2] = Figure::Rate(*n, national->population_aged_10_17);
     row.values[2].numerator.reset();  // a national figure is public: never suppressed
-    row.values[3] = Figure::Ratio(row.values[1].value, row.values[2].value);
+    row.values[3] = Figure::Ratio(row.values[1].value, row.values[2].value).From({1, 2});
   }
   return Status::Ok();
 }

@@ -59,10 +59,11 @@ Status Reoffending(Run& r) {
   r.Emit(acc, {"children", "reoffenders", "binary_rate_pct", "reoffences", "frequency"},
          [](const RowAccumulator& a) {
            const auto& n = a.counts;
-           return std::vector<Figure>{Figure::Count(n[kCohort]), Figure::Count(n[kReoffenders]),
-                                      Figure::Percent(n[kReoffenders], n[kCohort]),
-                                      Figure::Count(n[kReoffences]),
-                                      Figure::Average(double(n[kReoffences]), n[kReoffenders])};
+           return std::vector<Figure>{
+               Figure::Count(n[kCohort]), Figure::Count(n[kReoffenders]),
+               Figure::Percent(n[kReoffenders], n[kCohort]).Columns(1, 0),
+               Figure::Count(n[kReoffences]),
+               Figure::Average(double(n[kReoffences]), n[kReoffenders]).Columns(3, 1)};
          });
   if (latest_follow_up > r.query.today) {
     r.table.notes.push_back("provisional: the 18-month follow-up runs to " +

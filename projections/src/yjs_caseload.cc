@@ -95,9 +95,10 @@ Status YjsCaseload(Run& r) {
   r.Emit(acc, {"open_cases", "cla", "cla_pct", "care_leavers", "care_leaver_pct"},
          [](const RowAccumulator& a) {
            const auto& n = a.counts;
-           return std::vector<Figure>{
-               Figure::Count(n[kOpen]), Figure::Count(n[kCla]), Figure::Percent(n[kCla], n[kOpen]),
-               Figure::Count(n[kLeavers]), Figure::Percent(n[kLeavers], n[kOpen])};
+           return std::vector<Figure>{Figure::Count(n[kOpen]), Figure::Count(n[kCla]),
+                                      Figure::Percent(n[kCla], n[kOpen]).Columns(1, 0),
+                                      Figure::Count(n[kLeavers]),
+                                      Figure::Percent(n[kLeavers], n[kOpen]).Columns(3, 0)};
          });
   return Status::Ok();
 }

@@ -281,9 +281,11 @@ void HttpServer::Impl::Metric(const httplib::Request& req, httplib::Response& re
   }
   bool published = access != Access::kRestricted ||
                    (req.has_param("published") && IsTrue(req.get_param_value("published")));
-  res.set_content(
-      Render(*table, OutputFormat::kJson, {.published = published, .threshold = options.threshold}),
-      "application/json");
+  res.set_content(Render(*table, OutputFormat::kJson,
+                         {.published = published,
+                          .threshold = options.threshold,
+                          .breakdowns = published ? BreakdownsOf(*s, *query) : BreakdownRunner{}}),
+                  "application/json");
 }
 
 void HttpServer::Impl::Lineage(const httplib::Request& req, httplib::Response& res) {

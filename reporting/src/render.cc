@@ -21,27 +21,19 @@ std::string Fixed(double v, int decimals) {
   return buf;
 }
 
-// One figure as text: exact for the restricted output; for published output counts of 1 to
-// threshold-1 become "<threshold", and what is derived from such a count becomes "c".
-std::string Cell(const Figure& f, const RenderOptions& o, bool row_suppressed) {
-  auto small = [&](const std::optional<int64_t>& n) {
-    return o.published && n && *n > 0 && *n < o.threshold;
-  };
+// One figure as text: exact for the restricted output; for published output as Protect says,
+// percentages to one decimal place (halves away from zero, as statistical releases round;
+// printf alone would round 62.25 to the even 62.2).
+std::string Cell(const Figure& f, const RenderOptions& o, Shown shown) {
   if (f.kind == Figure::Kind::kText) return f.text;
-  if (f.kind == Figure::Kind::kCount) {
-    if (!f.value) return "";
-    if (small(f.numerator)) return "<" + std::to_string(o.threshold);
-    return std::to_string(int64_t(*f.value));
-  }
   if (!f.value) return "";
-  bool derived_from_small = small(f.numerator) || small(f.denominator) ||
-                            (f.kind == Figure::Kind::kRatio && o.published && row_suppressed);
-  if (derived_from_small) return "c";
+  if (shown == Shown::kSmall) return "<" + std::to_string(o.threshold);
+  if (shown == Shown::kWithheld) return "c";
   switch (f.kind) {
+    case Figure::Kind::kCount:
+      return std::to_string(int64_t(*f.value));
     case Figure::Kind::kPercent:
-      // Published percentages are whole numbers, halves rounded away from zero as
-      // statistical releases round (printf alone would round 62.5 to the even 62).
-      return o.published ? Fixed(std::round(*f.value), 0) : Fixed(*f.value, 1);
+      return Fixed(o.published ? std::round(*f.value * 10.0) / 10.0 : *f.value, 1);
     case Figure::Kind::kRatio:
       return Fixed(*f.value, 2);
     default:
@@ -50,17 +42,14 @@ std::string Cell(const Figure& f, const RenderOptions& o, bool row_suppressed) {
 }
 
 std::vector<std::vector<std::string>> Cells(const ReportTable& t, const RenderOptions& o) {
+  std::vector<std::vector<Shown>> shown;
+  if (o.published) shown = Protect(t, o.threshold, o.breakdowns);
   std::vector<std::vector<std::string>> out;
-  for (const auto& r : t.rows) {
-    bool row_suppressed = false;
-    for (const auto& f : r.values) {
-      if (f.kind == Figure::Kind::kCount && o.published && f.numerator && *f.numerator > 0 &&
-          *f.numerator < o.threshold) {
-        row_suppressed = true;
-      }
-    }
+  for (size_t r = 0; r < t.rows.size(); ++r) {
     std::vector<std::string> row;
-    for (const auto& f : r.values) row.push_back(Cell(f, o, row_suppressed));
+    for (size_t c = 0; c < t.rows[r].values.size(); ++c) {
+      row.push_back(Cell(t.rows[r].values[c], o, o.published ? shown[r][c] : Shown::kFigure));
+    }
     out.push_back(std::move(row));
   }
   return out;
@@ -73,7 +62,8 @@ std::vector<std::string> Notes(const ReportTable& t, const RenderOptions& o) {
   if (o.published) {
     notes.push_back("published figures: counts of 1 to " + std::to_string(o.threshold - 1) +
                     " show as <" + std::to_string(o.threshold) +
-                    "; c marks a figure derived from one");
+                    "; c marks a figure withheld because it is derived from one or because the "
+                    "totals would give one away");
   }
   return notes;
 }

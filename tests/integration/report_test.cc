@@ -99,13 +99,30 @@ TEST_F(Reports, PublishedOutputSuppressesSmallCounts) {
             "cohort,offences,no_sanction_or_informal,informal_pct\n"
             "cla,<5,<5,c\n"
             "other,<5,0,c\n"
-            "# note: published figures: counts of 1 to 4 show as <5; c marks a figure derived "
-            "from one\n");
+            "# note: published figures: counts of 1 to 4 show as <5; c marks a figure withheld "
+            "because it is derived from one or because the totals would give one away\n");
   r = Report({"informal-share", "--period", kQuarter, "--format", "csv"});
   EXPECT_EQ(r.out,
             "cohort,offences,no_sanction_or_informal,informal_pct\n"
             "cla,2,1,50.0\n"
             "other,1,0,0.0\n");
+}
+
+// The threshold comes from the settings (publish.threshold): at 3, the markers say "<3". cla's
+// 2 offences and other's 1 are both hidden under a total of 3 (each 1 or 2: neither is
+// pinned); cla's 1 informal outcome is alone in its column, but under a total of 1 that is
+// itself suppressed where it is published.
+TEST_F(Reports, PublishingThresholdComesFromTheSettings) {
+  test::WriteFile(dir_ / "t.toml", "[publish]\nthreshold = 3\n");
+  auto r = Careledger({"report", "informal-share", "--data", store(), "--config", dir_ / "t.toml",
+                       "--period", kQuarter, "--format", "csv", "--published"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out,
+            "cohort,offences,no_sanction_or_informal,informal_pct\n"
+            "cla,<3,<3,c\n"
+            "other,<3,0,c\n"
+            "# note: published figures: counts of 1 to 2 show as <3; c marks a figure withheld "
+            "because it is derived from one or because the totals would give one away\n");
 }
 
 TEST_F(Reports, CriminalisationUsesTheConfiguredPopulation) {

@@ -144,12 +144,14 @@ TEST_F(Serve, MetricIsTheReportJsonExactWithTheTokenPublishedWithout) {
   EXPECT_EQ(r->status, 200);
   EXPECT_EQ(r->body, R"({"metric":"cla","at":"2024-03-31","rows":[{"value":"<5"}],)"
                      R"("notes":["published figures: counts of 1 to 4 show as <5; c marks a )"
-                     R"(figure derived from one"]})"
+                     R"(figure withheld because it is derived from one or because the totals )"
+                     R"(would give one away"]})"
                      "\n");
   r = Get("/api/v1/metrics/cla?at=2024-03-31&published=true", Bearer(kToken));
   EXPECT_EQ(r->body, R"({"metric":"cla","at":"2024-03-31","rows":[{"value":"<5"}],)"
                      R"("notes":["published figures: counts of 1 to 4 show as <5; c marks a )"
-                     R"(figure derived from one"]})"
+                     R"(figure withheld because it is derived from one or because the totals )"
+                     R"(would give one away"]})"
                      "\n");
   auto published = Careledger({"report", "informal-share", "--data", store(), "--period", kQuarter,
                                "--format", "json", "--published"});

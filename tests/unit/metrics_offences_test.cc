@@ -1112,41 +1112,48 @@ TEST_F(MetricsOffences, PublishedReportSuppressesSmallCounts) {
             "care_leaver,3,0,0.0\n"
             "cla,8,5,62.5\n"
             "other,5,1,20.0\n");
+  // Published: care leavers' 3 offences and other children's 1 informal outcome are small.
+  // Each is alone in its column, and the column's total is published (the same report without
+  // --by: 16 offences, 6 informal), so the smallest other count of each column is withheld
+  // with it (other's 5 offences, cla's 5 informal), and cla's percentage with its count.
   RenderOptions published{.published = true};
+  const std::string kPublishedNote =
+      "published figures: counts of 1 to 4 show as <5; c marks a figure withheld because it "
+      "is derived from one or because the totals would give one away";
   EXPECT_EQ(Render(*table, OutputFormat::kCsv, published),
             "cohort,offences,no_sanction_or_informal,informal_pct\n"
             "care_leaver,<5,0,c\n"
-            "cla,8,5,63\n"
-            "other,5,<5,c\n"
-            "# note: published figures: counts of 1 to 4 show as <5; c marks a figure derived "
-            "from one\n");
+            "cla,8,c,c\n"
+            "other,c,<5,c\n"
+            "# note: " +
+                kPublishedNote + "\n");
   EXPECT_EQ(Render(*table, OutputFormat::kTable, published),
             "informal-share  period=2025-01-01..2026-01-01\n"
             "cohort       offences  no_sanction_or_informal  informal_pct\n"
             "-----------  --------  -----------------------  ------------\n"
             "care_leaver        <5                        0             c\n"
-            "cla                 8                        5            63\n"
-            "other               5                       <5             c\n"
-            "note: published figures: counts of 1 to 4 show as <5; c marks a figure derived "
-            "from one\n");
+            "cla                 8                        c             c\n"
+            "other               c                       <5             c\n"
+            "note: " +
+                kPublishedNote + "\n");
   // JSON: suppressed cells are strings, the rest numbers.
-  EXPECT_EQ(Render(*table, OutputFormat::kJson, published),
-            R"({"metric":"informal-share","period":"2025-01-01..2026-01-01","rows":[)"
-            R"({"cohort":"care_leaver","offences":"<5","no_sanction_or_informal":0,)"
-            R"("informal_pct":"c"},)"
-            R"({"cohort":"cla","offences":8,"no_sanction_or_informal":5,"informal_pct":63},)"
-            R"({"cohort":"other","offences":5,"no_sanction_or_informal":"<5","informal_pct":"c"}],)"
-            R"("notes":["published figures: counts of 1 to 4 show as <5; c marks a figure derived )"
-            R"(from one"]})"
-            "\n");
+  EXPECT_EQ(
+      Render(*table, OutputFormat::kJson, published),
+      R"({"metric":"informal-share","period":"2025-01-01..2026-01-01","rows":[)"
+      R"({"cohort":"care_leaver","offences":"<5","no_sanction_or_informal":0,)"
+      R"("informal_pct":"c"},)"
+      R"({"cohort":"cla","offences":8,"no_sanction_or_informal":"c","informal_pct":"c"},)"
+      R"({"cohort":"other","offences":"c","no_sanction_or_informal":"<5","informal_pct":"c"}],)"
+      R"("notes":[")" +
+          kPublishedNote + "\"]}\n");
   // A threshold of 10 suppresses 5 and 8 as well, and every percentage with them.
   EXPECT_EQ(Render(*table, OutputFormat::kCsv, RenderOptions{.published = true, .threshold = 10}),
             "cohort,offences,no_sanction_or_informal,informal_pct\n"
             "care_leaver,<10,0,c\n"
             "cla,<10,<10,c\n"
             "other,<10,<10,c\n"
-            "# note: published figures: counts of 1 to 9 show as <10; c marks a figure derived "
-            "from one\n");
+            "# note: published figures: counts of 1 to 9 show as <10; c marks a figure withheld "
+            "because it is derived from one or because the totals would give one away\n");
 }
 
 }  // namespace

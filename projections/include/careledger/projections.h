@@ -379,13 +379,40 @@ struct Figure {
   std::optional<double> value;                    // empty: not defined (a zero denominator)
   std::optional<int64_t> numerator, denominator;  // the counts a derived figure came from
   std::string text;                               // kText only (e.g. a month)
+  // Where the row shows those counts (measure indices): a derived figure is withheld with
+  // them. Unset: the row does not show it, and a published percentage then reveals it.
+  std::optional<size_t> numerator_column, denominator_column;
+  // kRatio: the figures it divides (measure indices, in its row and in the table's
+  // reference_row); empty: every figure of its row.
+  std::vector<size_t> from_columns;
 
-  static Figure Empty(Kind kind) { return {kind, std::nullopt, std::nullopt, std::nullopt, {}}; }
-  static Figure Count(int64_t n) { return {Kind::kCount, double(n), n, std::nullopt, {}}; }
+  static Figure Empty(Kind kind) { return Make(kind, std::nullopt, std::nullopt, std::nullopt); }
+  static Figure Count(int64_t n) { return Make(Kind::kCount, double(n), n, std::nullopt); }
   static Figure Percent(int64_t num, int64_t den);
   static Figure Rate(int64_t num, int64_t population);  // per 100,000
   static Figure Ratio(std::optional<double> a, std::optional<double> b);
   static Figure Average(double total, int64_t n, Kind kind = Kind::kAverage);
+
+  Figure Columns(std::optional<size_t> numerator_col, std::optional<size_t> denominator_col) && {
+    numerator_column = numerator_col;
+    denominator_column = denominator_col;
+    return std::move(*this);
+  }
+  Figure From(std::vector<size_t> columns) && {
+    from_columns = std::move(columns);
+    return std::move(*this);
+  }
+
+ private:
+  static Figure Make(Kind kind, std::optional<double> value, std::optional<int64_t> numerator,
+                     std::optional<int64_t> denominator) {
+    Figure f;
+    f.kind = kind;
+    f.value = value;
+    f.numerator = numerator;
+    f.denominator = denominator;
+    return f;
+  }
 };
 
 struct ReportTable {
@@ -399,6 +426,15 @@ struct ReportTable {
   };
   std::vector<Row> rows;
   std::vector<std::string> notes;  // caveats a reader must see (provisional figures, inputs)
+  // Measures that add up to another in every row (a total and its parts): a published total
+  // must not give away a part that is withheld.
+  struct Sum {
+    size_t total;
+    std::vector<size_t> parts;
+  };
+  std::vector<Sum> row_sums;
+  // The row every ratio also divides by (the reference group of a relative rate index).
+  std::optional<size_t> reference_row;
 };
 
 // Which figure: one of --at / --period, optionally --as-known-at, broken down --by.
@@ -407,8 +443,8 @@ struct MetricQuery {
   std::optional<Date> at;                       // state on a date
   std::optional<std::pair<Date, Date>> period;  // [from, to)
   std::optional<Instant> known_at;              // only what was ingested by then
-  std::vector<std::string> by;                  // dimensions, in output order
-  Date today{};  // what "now" means (defaults when neither at nor period)
+  std::vector<std::string> by;  // dimensions, in output order; {"none"}: no breakdown at all
+  Date today{};                 // what "now" means (defaults when neither at nor period)
   // Compute from the child timelines even where ingest keeps the figure: the oracle that the
   // kept figures are tested against.
   bool fold = false;

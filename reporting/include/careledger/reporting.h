@@ -19,15 +19,39 @@ namespace careledger {
 enum class OutputFormat { kTable, kCsv, kJson };
 Result<OutputFormat> OutputFormatFromName(std::string_view name);
 
-// Published output (spec/metrics.md "Publishing rules") hides small counts; the restricted
-// output shows exact figures.
+// The same figure by fewer of a table's --by dimensions, as a user would ask for it on its own
+// (nullopt where it cannot be asked that way): the totals published beside the table.
+using BreakdownRunner =
+    std::function<std::optional<ReportTable>(const std::vector<std::string>& by)>;
+
+// The runner for a query's own totals: the same metric, period and known-at from the store,
+// by fewer dimensions (nullopt where the metric cannot be asked that way, or fails).
+BreakdownRunner BreakdownsOf(const EventStore& store, const MetricQuery& query);
+
+// Published output (spec/metrics.md "Publishing rules") hides small counts and whatever would
+// give one back; the restricted output shows exact figures.
 struct RenderOptions {
   bool published = false;
   int64_t threshold = 5;  // counts from 1 to threshold-1 are suppressed
+  // The totals beside the table; without it, the sums of the table's own cells stand in.
+  BreakdownRunner breakdowns = {};
 };
 
 std::string Render(const ReportTable& table, OutputFormat format,
                    const RenderOptions& options = {});
+
+// What published output shows of one figure: the figure, "<threshold" (a small count) or "c"
+// (withheld: derived from a hidden count, or hidden so that a published total cannot give
+// one back).
+enum class Shown : uint8_t { kFigure, kSmall, kWithheld };
+// One Shown per figure of the table, rows by measures. Primary: counts from 1 to threshold-1
+// and what is derived from them. Secondary: against the totals published beside it (each
+// table by fewer dimensions, protected the same way; a row's total and its parts,
+// ReportTable::row_sums) no hidden count may be pinned by one total and the ranges the others
+// show, nor be a combination of the totals; the smallest other count is hidden until none is,
+// then what is derived from those.
+std::vector<std::vector<Shown>> Protect(const ReportTable& table, int64_t threshold,
+                                        const BreakdownRunner& breakdowns = {});
 
 // The dashboard's files, built into the binary (so serve needs nothing installed beside it).
 struct Asset {
