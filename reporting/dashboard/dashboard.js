@@ -21,6 +21,11 @@ const LABELS = {
 };
 
 let exact = false;  // false: published figures (the default); true: the restricted API
+// The bearer token for the exact view: asked once, kept for this tab only (sessionStorage),
+// sent only while the exact view is on.
+const TOKEN_KEY = 'careledger.token';
+let token = null;
+function auth() { return exact && token ? {Authorization: 'Bearer ' + token} : {}; }
 let generation = 0;  // bumped when the mode changes, so answers to stale requests are dropped
 
 // ---- dates (the browser's calendar; the API takes ISO dates) ----
@@ -52,7 +57,7 @@ function url(metric, params) {
 }
 async function fetchMetric(metric, params) {
   const u = url(metric, params);
-  const r = await fetch(u, {cache: 'no-store'});
+  const r = await fetch(u, {cache: 'no-store', headers: auth()});
   if (!r.ok) throw new Error(metric + ': HTTP ' + r.status);
   return r.json();
 }
@@ -450,7 +455,7 @@ async function refresh(p, gen) {
 // the server cannot say (then every panel asks each time).
 async function head() {
   try {
-    const r = await fetch('/api/v1/head', {cache: 'no-store'});
+    const r = await fetch('/api/v1/head', {cache: 'no-store', headers: auth()});
     if (!r.ok) return null;
     return (await r.json()).log_records + '@' + new Date().toDateString();
   } catch (e) {
@@ -481,15 +486,59 @@ function start() {
   poll(generation);
 }
 
+// Whether the server takes this token (a wrong one is refused with 401 everywhere).
+async function tokenWorks(t) {
+  try {
+    const r = await fetch('/api/v1/head', {cache: 'no-store', headers: {Authorization: 'Bearer ' + t}});
+    return r.ok;
+  } catch (e) {
+    return false;
+  }
+}
+
+function setExact(on) {
+  exact = on;
+  document.getElementById('exact').checked = on;
+  document.getElementById('token-form').hidden = true;
+  document.getElementById('mode').textContent = on
+      ? 'Exact figures from the restricted API: not for publication.'
+      : 'Published figures: counts of 1 to 4 show as <5; figures derived from them, and counts ' +
+        'the totals would give away, as c.';
+  start();
+}
+
 document.addEventListener('DOMContentLoaded', () => {
   const box = document.getElementById('exact');
+  const form = document.getElementById('token-form');
+  const input = document.getElementById('token');
   box.checked = false;
-  box.addEventListener('change', () => {
-    exact = box.checked;
-    document.getElementById('mode').textContent = exact
-        ? 'Exact figures from the restricted API: not for publication.'
-        : 'Published figures: counts of 1 to 4 show as <5, and figures derived from them as c.';
-    start();
+  // The exact view is offered only by a server that has a token.
+  fetch('/api/v1/head', {cache: 'no-store'}).then((r) => r.ok ? r.json() : {}).then((h) => {
+    document.getElementById('exact-control').hidden = !h.exact_figures;
+  }).catch(() => {});
+  box.addEventListener('change', async () => {
+    if (!box.checked) return setExact(false);
+    box.checked = false;  // on only once a token is taken
+    const saved = sessionStorage.getItem(TOKEN_KEY);
+    if (saved && await tokenWorks(saved)) {
+      token = saved;
+      return setExact(true);
+    }
+    form.hidden = false;
+    input.focus();
+  });
+  document.getElementById('controls').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const t = input.value.trim();
+    input.value = '';
+    if (t && await tokenWorks(t)) {
+      token = t;
+      sessionStorage.setItem(TOKEN_KEY, t);
+      return setExact(true);
+    }
+    sessionStorage.removeItem(TOKEN_KEY);
+    document.getElementById('mode').textContent =
+        'The token was refused: published figures only.';
   });
   document.getElementById('callouts-month').addEventListener('change', () => {
     const p = panels.find((x) => x.id === 'callouts-homes');

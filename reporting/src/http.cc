@@ -410,7 +410,10 @@ void HttpServer::Impl::Routes() {
     std::shared_lock<std::shared_mutex> lock;
     EventStore* s = Fresh(lock, res);
     if (!s) return;
-    res.set_content("{\"log_records\":" + std::to_string(s->next_sequence()) + "}\n",
+    // exact_figures: whether this server has a token at all, so that a page offers the exact
+    // view only where it can exist.
+    res.set_content("{\"log_records\":" + std::to_string(s->next_sequence()) +
+                        ",\"exact_figures\":" + (options.token.empty() ? "false" : "true") + "}\n",
                     "application/json");
   });
   server->Get("/api/v1/deadletters", [this](const httplib::Request& req, httplib::Response& res) {

@@ -284,11 +284,11 @@ constexpr char kClaNow[] = R"(document.querySelector('[data-figure="cla-now"]').
 
 // The figure the page shows, once it equals `want` or `timeout` has passed (the last seen).
 std::string WaitForFigure(DevToolsPage& page, const std::string& want,
-                          std::chrono::milliseconds timeout) {
+                          std::chrono::milliseconds timeout, const char* figure = kClaNow) {
   auto deadline = Clock::now() + timeout;
   std::string seen;
   while (true) {
-    auto v = page.Evaluate(kClaNow);
+    auto v = page.Evaluate(figure);
     seen = v.is_string() ? v.get<std::string>() : v.dump();
     if (seen == want || Clock::now() >= deadline) return seen;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -304,8 +304,12 @@ class DashboardInBrowser : public ::testing::Test {
       GTEST_SKIP() << "this careledger has no `serve` yet";
     }
     test::WriteFile(dir_ / "c.toml",
-                    "[population]\n2025 = { aged_10_17 = 20000, under_18 = 50000 }\n");
+                    "[population]\n2025 = { aged_10_17 = 20000, under_18 = 50000 }\n"
+                    "[serve]\ntoken = \"" +
+                        std::string(kToken) + "\"\n");
+    test::WriteFile(dir_ / "no-token.toml", "");
   }
+  static constexpr char kToken[] = "dashboard-test-token-0123456789abcdef";
   void Ingest(const std::string& feed) {
     std::string file = dir_ / ("feed" + std::to_string(++feeds_) + ".jsonl");
     test::WriteFile(file, feed);
@@ -419,16 +423,47 @@ TEST_F(DashboardInBrowser, ShowsTheClaFigureAndANewEventWithinTwoSecondsWithoutA
   EXPECT_LE(took.count(), 2000);
   EXPECT_EQ(page.Evaluate("window.careledgerTestMark"), "no reload");
 
-  // Published by default: one offence shows as "<5". The checkbox asks for exact figures, but
-  // exact figures need the bearer token, which a browser page does not hold: the server keeps
-  // answering with the published view.
+  // Published by default: one offence shows as "<5". The server has a token, so the exact view
+  // is offered; the checkbox asks for the token first and stays off until one is taken.
   constexpr char kInformalCla[] =
       R"(document.querySelector('[data-figure="outcomes-cla-informal"]')?.textContent ?? '')";
+  constexpr char kMode[] = R"(document.querySelector('[data-figure="mode"]').textContent)";
   EXPECT_EQ(page.Evaluate(kInformalCla), "<5");
+  EXPECT_EQ(page.Evaluate("document.getElementById('exact-control').hidden"), false);
   page.Evaluate("document.getElementById('exact').click()");
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_EQ(page.Evaluate("document.getElementById('token-form').hidden"), false);
+  EXPECT_EQ(page.Evaluate("document.getElementById('exact').checked"), false);
+  // A wrong token is refused and the figures stay published.
+  page.Evaluate(
+      "document.getElementById('token').value = 'not-the-token-but-long-enough-000000';"
+      "document.getElementById('unlock').click()");
   std::this_thread::sleep_for(std::chrono::milliseconds(2500));  // two polls
-  EXPECT_EQ(page.Evaluate(kInformalCla), "<5") << "no token, no exact figures";
+  EXPECT_EQ(page.Evaluate(kMode), "The token was refused: published figures only.");
+  EXPECT_EQ(page.Evaluate(kInformalCla), "<5") << "a wrong token, no exact figures";
+  // The right one: exact figures, and the token kept for this tab only.
+  page.Evaluate("document.getElementById('token').value = '" + std::string(kToken) +
+                "'; document.getElementById('unlock').click()");
+  EXPECT_EQ(WaitForFigure(page, "1", std::chrono::seconds(10), kInformalCla), "1");
+  EXPECT_EQ(page.Evaluate(kMode), "Exact figures from the restricted API: not for publication.");
+  EXPECT_EQ(page.Evaluate("sessionStorage.getItem('careledger.token')"), kToken);
+  EXPECT_EQ(page.Evaluate("document.getElementById('exact').checked"), true);
+  // Off again: published figures.
+  page.Evaluate("document.getElementById('exact').click()");
+  EXPECT_EQ(WaitForFigure(page, "<5", std::chrono::seconds(10), kInformalCla), "<5");
   std::cout << "the page showed the new event " << took.count() << " ms after ingest\n";
+
+  // A server without a token does not offer the exact view at all.
+  int port2 = FreePort();
+  test::Background plain({CARELEDGER_BIN, "serve", "--listen", "127.0.0.1:" + std::to_string(port2),
+                          "--data", store(), "--config", dir_ / "no-token.toml"});
+  for (auto deadline = Clock::now() + std::chrono::seconds(30); Clock::now() < deadline;) {
+    if (auto r = HttpGet(port2, "/"); r && r->status == 200) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  page.Call("Page.navigate", {{"url", "http://127.0.0.1:" + std::to_string(port2) + "/"}});
+  EXPECT_EQ(WaitForFigure(page, "6", std::chrono::seconds(30)), "6");
+  EXPECT_EQ(page.Evaluate("document.getElementById('exact-control').hidden"), true);
 }
 
 }  // namespace

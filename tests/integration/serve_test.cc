@@ -526,7 +526,7 @@ TEST(Run, ServesEachBatchAsSoonAsItIsWritten) {
   EXPECT_THAT(after->body, HasSubstr("\ncareledger_replay_in_progress 0\n"));
   auto head = client->Get("/api/v1/head");  // no token needed: a length, no figure
   ASSERT_TRUE(head);
-  EXPECT_EQ(head->body, "{\"log_records\":14}\n");
+  EXPECT_EQ(head->body, "{\"log_records\":14,\"exact_figures\":true}\n");
   EXPECT_TRUE(wait_for(cla, R"({"metric":"cla","at":"2024-03-31","rows":[{"value":2}]})"
                             "\n"));
   EXPECT_EQ(run.Stop(), 0) << run.Stderr();
