@@ -13,7 +13,7 @@ namespace {
 
 struct Selectors {
   CommonFlags common;
-  std::string metric, at, period, known_at, by, format = "table";
+  std::string metric, at, period, known_at, by, series, format = "table";
 };
 
 std::string MetricList() {
@@ -31,6 +31,10 @@ void AddSelectors(CLI::App& cmd, Selectors& s) {
                  "last-complete-quarter (default the last 12 complete months)");
   cmd.add_option("--as-known-at", s.known_at,
                  "Only what had been ingested by then (RFC 3339; a bare date is its midnight UTC)");
+  cmd.add_option("--series", s.series,
+                 "monthly: one block of rows per calendar month of the period (whole months), "
+                 "the month first")
+      ->check(CLI::IsMember({"monthly"}));
   cmd.add_option("--by", s.by,
                  "Dimensions to break down by, comma-separated; none for the figure for everyone "
                  "where a metric breaks down by default");
@@ -38,7 +42,7 @@ void AddSelectors(CLI::App& cmd, Selectors& s) {
 
 // The selectors as a query, with the area populations of the settings.
 Result<MetricQuery> ToQuery(const Selectors& s, const Context& ctx) {
-  auto q = ParseMetricSelectors({s.metric, s.at, s.period, s.known_at, s.by});
+  auto q = ParseMetricSelectors({s.metric, s.at, s.period, s.known_at, s.by, s.series});
   if (!q.ok()) return q.status();
   Config config = ctx.config;
   q->population = [config](int year) { return config.PopulationFor(year); };

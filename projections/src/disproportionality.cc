@@ -194,12 +194,14 @@ Status Disproportionality(Run& r) {
                Figure::Empty(Figure::Kind::kRatio)};
          });
   const ReportTable::Row* ref = nullptr;
+  std::optional<size_t> ref_index;
   for (size_t i = 0; i < r.table.rows.size(); ++i) {
     if (r.table.rows[i].groups[0] == reference) {
       ref = &r.table.rows[i];
-      r.table.reference_row = i;
+      ref_index = i;
     }
   }
+  r.table.reference_rows.assign(r.table.rows.size(), ref_index);
   for (auto& row : r.table.rows) {
     for (size_t i = 2; i < row.values.size(); i += 2) {
       row.values[i] =

@@ -378,6 +378,10 @@ Result<MetricQuery> ParseMetricSelectors(const MetricSelectorText& text,
     q.known_at = t->instant;
   }
   q.by = SplitComma(text.by);
+  if (!text.series.empty()) {
+    if (text.series != "monthly") return bad(names.series, "monthly", text.series);
+    q.monthly = true;
+  }
   return q;
 }
 
@@ -405,12 +409,119 @@ Result<std::vector<std::string_view>> MetricDimensions(std::string_view metric) 
   return metrics::DimensionsOf(**def);
 }
 
+namespace {
+
+using metrics::AddMonths;
+using metrics::FirstOfMonth;
+
+// --series monthly: one query per calendar month of the period (the last 12 complete months
+// when none is given). A month is never widened or cut, so the period must run from a 1st to
+// a 1st.
+Result<std::vector<MetricQuery>> MonthlyQueries(const MetricQuery& q) {
+  auto def = metrics::Find(q.metric);
+  if (!def.ok()) return def.status();
+  const std::string name((*def)->name);
+  if ((*def)->time == metrics::TimeKind::kYear) {
+    return Status::BadInput(name + " is for a year ending 31 March: --series monthly does not " +
+                            "apply (ask for each year with --at YYYY-03-31)");
+  }
+  if (q.at) return Status::BadInput("--series monthly is over a period: give --period, not --at");
+  MetricQuery base = q;
+  base.monthly = false;
+  if (!base.period) {
+    Date this_month = FirstOfMonth(q.today);
+    base.period = std::pair{AddMonths(this_month, -12), this_month};
+  }
+  auto [from, to] = *base.period;
+  if (FirstOfMonth(from) != from || FirstOfMonth(to) != to || from >= to) {
+    return Status::BadInput(
+        "--series monthly needs whole months: a period from the 1st of a month to the 1st of a "
+        "later one (" +
+        FormatDate(from) + ".." + FormatDate(to) + " is not)");
+  }
+  std::vector<MetricQuery> out;
+  for (Date m = from; m < to; m = AddMonths(m, 1)) {
+    MetricQuery one = base;
+    if ((*def)->time == metrics::TimeKind::kAt) {
+      one.period.reset();
+      one.at = AddMonths(m, 1) - std::chrono::days{1};
+    } else {
+      one.period = std::pair{m, AddMonths(m, 1)};
+    }
+    out.push_back(std::move(one));
+    if (out.size() > 240) return Status::BadInput("--series monthly: at most 240 months");
+  }
+  return out;
+}
+
+// The months' tables one under another, the month first: what a board paper's monthly table
+// holds. Each month keeps its own reference row, and its notes once.
+Result<ReportTable> RunSeries(const EventStore& store, const MetricQuery& q) {
+  auto months = MonthlyQueries(q);
+  if (!months.ok()) return months.status();
+  ReportTable out;
+  out.metric = q.metric;
+  for (const MetricQuery& one : *months) {
+    auto t = RunMetric(store, one);
+    if (!t.ok()) return t.status();
+    if (std::find(t->dimensions.begin(), t->dimensions.end(), "month") != t->dimensions.end()) {
+      return Status::BadInput(q.metric + " is broken down by month already: ask --by without " +
+                              "month, or leave out --series");
+    }
+    if (out.rows.empty() && out.dimensions.empty()) {
+      out.dimensions = {"month"};
+      out.dimensions.insert(out.dimensions.end(), t->dimensions.begin(), t->dimensions.end());
+      out.measures = t->measures;
+      out.row_sums = t->row_sums;
+    }
+    const Date first = FirstOfMonth(one.at ? *one.at : one.period->first);
+    const std::string month = FormatDate(first).substr(0, 7);
+    const size_t base = out.rows.size();
+    for (size_t i = 0; i < t->rows.size(); ++i) {
+      auto& row = t->rows[i];
+      row.groups.insert(row.groups.begin(), month);
+      out.rows.push_back(std::move(row));
+      std::optional<size_t> ref;
+      if (i < t->reference_rows.size() && t->reference_rows[i]) ref = base + *t->reference_rows[i];
+      out.reference_rows.push_back(ref);
+    }
+    for (auto& note : t->notes) {
+      if (std::find(out.notes.begin(), out.notes.end(), note) == out.notes.end()) {
+        out.notes.push_back(std::move(note));
+      }
+    }
+  }
+  auto [from, to] = *SeriesPeriod(q);
+  out.selectors = {{"period", FormatDate(from) + ".." + FormatDate(to)}, {"series", "monthly"}};
+  if (q.known_at) out.selectors.emplace_back("as_known_at", FormatInstant(*q.known_at));
+  return out;
+}
+
+}  // namespace
+
+Result<std::pair<Date, Date>> SeriesPeriod(const MetricQuery& query) {
+  auto months = MonthlyQueries(query);
+  if (!months.ok()) return months.status();
+  auto first = [](const MetricQuery& m) { return FirstOfMonth(m.at ? *m.at : m.period->first); };
+  return std::pair{first(months->front()), AddMonths(first(months->back()), 1)};
+}
+
 Status CheckMetricQuery(const MetricQuery& query, const Cell* lineage_cell) {
   const metrics::MetricDef* def = nullptr;
+  if (query.monthly) {
+    if (lineage_cell) {
+      return Status::BadInput(
+          "lineage is of one figure: ask for its month with --period instead of --series");
+    }
+    auto months = MonthlyQueries(query);
+    if (!months.ok()) return months.status();
+    return metrics::Prepare(nullptr, months->front(), nullptr, def).status();
+  }
   return metrics::Prepare(nullptr, query, lineage_cell, def).status();
 }
 
 Result<ReportTable> RunMetric(const EventStore& store, const MetricQuery& query) {
+  if (query.monthly) return RunSeries(store, query);
   const metrics::MetricDef* def = nullptr;
   auto run = metrics::Prepare(&store, query, nullptr, def);
   if (!run.ok()) return run.status();
@@ -420,6 +531,10 @@ Result<ReportTable> RunMetric(const EventStore& store, const MetricQuery& query)
 
 Result<std::vector<LineageEntry>> RunLineage(const EventStore& store, const MetricQuery& query,
                                              const Cell& cell) {
+  if (query.monthly) {
+    return Status::BadInput(
+        "lineage is of one figure: ask for its month with --period instead of --series");
+  }
   const metrics::MetricDef* def = nullptr;
   auto run = metrics::Prepare(&store, query, &cell, def);
   if (!run.ok()) return run.status();

@@ -122,6 +122,9 @@ class Protector {
   // cannot be asked (or without a runner), the sums of this table with small ones suppressed.
   void AddTotals(const ReportTable& table, const BreakdownRunner& breakdowns) {
     const size_t k = table.dimensions.size();
+    const bool series = std::find(table.selectors.begin(), table.selectors.end(),
+                                  std::pair<std::string, std::string>{"series", "monthly"}) !=
+                        table.selectors.end();
     for (uint32_t subset = 0; subset + 1 < (1u << k); ++subset) {
       std::vector<size_t> kept;
       std::vector<std::string> dims;
@@ -138,6 +141,10 @@ class Protector {
       if (asked && asked->dimensions == dims && asked->measures == table.measures) {
         n.table = std::move(*asked);
         n.mask = Protect(n.table, threshold_, breakdowns);
+      } else if (series && !(subset & 1u)) {
+        // Over the months of a series, a count on a day (CLA at each month end) has no total:
+        // nothing ties the months together.
+        continue;
       } else {
         // A total nobody can ask for (outcomes by nothing) is still the sum of any breakdown
         // that is shown in full: known, unless small.
@@ -211,6 +218,7 @@ class Protector {
         std::vector<std::string> parent_dims = node.dimensions;
         parent_dims.erase(parent_dims.begin() + long(d));
         size_t parent = NodeOf(parent_dims);
+        if (parent == nodes_.size()) continue;  // no such total: the line says nothing
         std::map<std::pair<size_t, std::vector<std::string>>, std::vector<Term>> lines;
         for (size_t i = 0; i < vars_.size(); ++i) {
           if (vars_[i].node != n) continue;
@@ -283,9 +291,9 @@ class Protector {
               if (values[i].kind != Figure::Kind::kRatio) from.push_back(i);
             }
           }
-          for (size_t i : from) {
-            hide = hide || Hidden(r, i) || (t.reference_row && Hidden(*t.reference_row, i));
-          }
+          const bool has_ref = r < t.reference_rows.size() && t.reference_rows[r].has_value();
+          const size_t ref = has_ref ? t.reference_rows[r].value_or(0) : 0;
+          for (size_t i : from) hide = hide || Hidden(r, i) || (has_ref && Hidden(ref, i));
         }
         if (hide) changed = Withhold(r, c) || changed;
       }
@@ -563,7 +571,21 @@ class Protector {
 BreakdownRunner BreakdownsOf(const EventStore& store, const MetricQuery& query) {
   return [&store, query](const std::vector<std::string>& by) -> std::optional<ReportTable> {
     MetricQuery q = query;
-    q.by = by.empty() ? std::vector<std::string>{"none"} : by;
+    std::vector<std::string> rest = by;
+    if (query.monthly) {
+      // By month: the series by fewer dimensions. Without the month: the same figure over the
+      // whole period, which a series of counts over each month adds up to (a count on a day
+      // has other measures over a period, and is then left out).
+      if (!by.empty() && by[0] == "month") {
+        rest.erase(rest.begin());
+      } else {
+        q.monthly = false;
+        auto period = SeriesPeriod(query);
+        if (!period.ok()) return std::nullopt;
+        q.period = *period;
+      }
+    }
+    q.by = rest.empty() ? std::vector<std::string>{"none"} : rest;
     auto table = RunMetric(store, q);
     // A metric that cannot be asked that way (disproportionality by nothing) gives no total.
     if (!table.ok() || table->dimensions != by) return std::nullopt;

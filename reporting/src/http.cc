@@ -59,16 +59,20 @@ Access Authorize(const httplib::Request& req, const std::string& token) {
              : Access::kRefused;
 }
 
-// The query string's selectors as `report` takes them (at, period, as_known_at, by); BadInput
-// naming the parameter. Messages may quote the parameter: it is the caller's own text.
+// The query string's selectors as `report` takes them (at, period, as_known_at, by, series);
+// BadInput naming the parameter. Messages may quote the parameter: it is the caller's own text.
 Result<MetricQuery> ToQuery(const httplib::Request& req, const std::string& metric,
                             const ServeOptions& options) {
   auto param = [&](const char* name) {
     return req.has_param(name) ? req.get_param_value(name) : std::string();
   };
   auto q = ParseMetricSelectors(
-      {metric, param("at"), param("period"), param("as_known_at"), param("by")},
-      {.at = "at", .period = "period", .known_at = "as_known_at", .cell = "cell"});
+      {metric, param("at"), param("period"), param("as_known_at"), param("by"), param("series")},
+      {.at = "at",
+       .period = "period",
+       .known_at = "as_known_at",
+       .cell = "cell",
+       .series = "series"});
   if (!q.ok()) return q.status();
   q->today = options.today();
   q->population = options.population;

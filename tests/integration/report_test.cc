@@ -125,6 +125,44 @@ TEST_F(Reports, PublishingThresholdComesFromTheSettings) {
             "because it is derived from one or because the totals would give one away\n");
 }
 
+// --series monthly: one block per month, the month first. CLA on each month's last day: A (U1)
+// and B (K2) on 31 January; B's care ended on 1 February, so A alone at the end of February and
+// March. Outcomes by the month they were decided: A's community resolution on 1 February (cla,
+// at the placement), B's caution on 1 March (cla: in care when he offended), C's referral order
+// on 10 March (other); nothing in January.
+TEST_F(Reports, MonthlySeriesHasOneBlockPerMonth) {
+  auto r = Report(
+      {"cla", "--period", kQuarter, "--series", "monthly", "--by", "placement", "--format", "csv"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out,
+            "month,placement,value\n"
+            "2024-01,K2,1\n"
+            "2024-01,U1,1\n"
+            "2024-02,U1,1\n"
+            "2024-03,U1,1\n");
+  r = Report({"outcomes", "--period", kQuarter, "--series", "monthly", "--by", "cohort", "--format",
+              "csv"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out,
+            "month,cohort,offences,at_placement\n"
+            "2024-02,cla,1,1\n"
+            "2024-03,cla,1,0\n"
+            "2024-03,other,1,0\n");
+  r = Report({"outcomes", "--period", kQuarter, "--series", "monthly", "--by", "cohort", "--format",
+              "json"});
+  EXPECT_THAT(r.out, HasSubstr(R"("period":"2024-01-01..2024-04-01","series":"monthly","rows":[)"
+                               R"({"month":"2024-02","cohort":"cla","offences":1,)"));
+  // A month is never cut or widened, and a yearly figure has no months.
+  r = Report({"outcomes", "--period", "2024-01-15..2024-04-01", "--series", "monthly"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("--series monthly needs whole months"));
+  r = Report({"criminalisation", "--series", "monthly"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("criminalisation is for a year ending 31 March"));
+  r = Report({"cla", "--series", "weekly"});
+  EXPECT_EQ(r.exit_code, 2);
+}
+
 TEST_F(Reports, CriminalisationUsesTheConfiguredPopulation) {
   auto r = Report({"criminalisation", "--at", "2024-03-31", "--format", "csv"});
   ASSERT_EQ(r.exit_code, 0) << r.err;

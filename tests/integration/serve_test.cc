@@ -157,6 +157,21 @@ TEST_F(Serve, MetricIsTheReportJsonExactWithTheTokenPublishedWithout) {
                                "--format", "json", "--published"});
   r = Get("/api/v1/metrics/informal-share?period=" + kQuarter);
   EXPECT_EQ(r->body, published.out);
+  // A monthly series is the same JSON as `report --series monthly`, published or exact.
+  for (bool exact : {false, true}) {
+    std::vector<std::string> args = {"report",   "outcomes", "--data",   store(),
+                                     "--period", kQuarter,   "--by",     "cohort",
+                                     "--series", "monthly",  "--format", "json"};
+    if (!exact) args.emplace_back("--published");
+    auto series = Careledger(args);
+    ASSERT_EQ(series.exit_code, 0) << series.err;
+    r = exact ? Get("/api/v1/metrics/outcomes?by=cohort&series=monthly&period=" + kQuarter,
+                    Bearer(kToken))
+              : Get("/api/v1/metrics/outcomes?by=cohort&series=monthly&period=" + kQuarter);
+    EXPECT_EQ(r->body, series.out);
+  }
+  r = Get("/api/v1/metrics/outcomes?series=yearly");
+  EXPECT_EQ(r->status, 400);
 }
 
 TEST_F(Serve, BadSelectorsAre400WithTheReason) {

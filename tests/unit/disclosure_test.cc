@@ -87,7 +87,7 @@ TEST(Disclosure, DerivedFiguresGoWithTheirCountsAndPercentagesHaveOneDecimal) {
          Figure::Percent(with, children).Columns(1, 0), Figure::Empty(Figure::Kind::kRatio)}};
   };
   t.rows = {row("a", 80, 5), row("b", 200, 20), row("c", 30, 3), row("d", 25, 6)};
-  t.reference_row = 1;
+  t.reference_rows.assign(t.rows.size(), size_t{1});
   for (auto& r : t.rows) {
     r.values[3] = Figure::Ratio(r.values[2].value, t.rows[1].values[2].value).From({2});
   }
@@ -589,6 +589,53 @@ TEST_F(DisclosureAttack, NoHiddenCountCanBeWorkedBackFromWhatIsPublished) {
   EXPECT_EQ(tables, int(Cases().size()) * 3);
   EXPECT_GT(hidden_cells, 100) << "the generated store must have small counts to hide";
   EXPECT_GT(primary_only_leaks, 20) << "the attack must find what primary suppression leaves";
+}
+
+}  // namespace
+}  // namespace careledger
+
+namespace careledger {
+namespace {
+
+// --series monthly on a generated store: each block is the report for its month (a period
+// metric over the month, a metric on a day on the month's last day), rows in the same order.
+TEST_F(DisclosureAttack, EveryBlockOfAMonthlySeriesIsThatMonthsReport) {
+  auto csv_rows = [](const ReportTable& t) {
+    std::istringstream in(Render(t, OutputFormat::kCsv));
+    std::vector<std::string> rows;
+    std::string line;
+    std::getline(in, line);
+    while (std::getline(in, line) && !line.starts_with("#")) rows.push_back(line);
+    return rows;
+  };
+  for (const auto& [metric, by] : std::vector<std::pair<std::string, std::string>>{
+           {"outcomes", "cohort"}, {"cla", "legal_status"}, {"missing", "category"}}) {
+    MetricQuery q;
+    q.metric = metric;
+    q.by = {by};
+    q.period = std::pair{Day(2025, 4, 1), Day(2026, 4, 1)};
+    q.monthly = true;
+    q.today = Day(2026, 11, 23);
+    auto series = RunMetric(*store_, q);
+    ASSERT_TRUE(series.ok()) << series.status().ToString();
+    std::vector<std::string> want;
+    for (int m = 0; m < 12; ++m) {
+      Date from = Day(2025 + (3 + m) / 12, unsigned((3 + m) % 12 + 1), 1);
+      Date to = Day(2025 + (4 + m) / 12, unsigned((4 + m) % 12 + 1), 1);
+      std::optional<Date> at;
+      std::optional<std::pair<Date, Date>> period = std::pair{from, to};
+      if (metric == "cla") {
+        at = to - std::chrono::days{1};
+        period.reset();
+      }
+      std::string month = FormatDate(from).substr(0, 7);
+      for (const auto& row : csv_rows(Run(metric, {by}, at, period))) {
+        want.push_back(month + "," + row);
+      }
+    }
+    EXPECT_EQ(csv_rows(*series), want) << metric;
+    EXPECT_GT(want.size(), 12u) << metric;
+  }
 }
 
 }  // namespace

@@ -382,8 +382,8 @@ struct Figure {
   // Where the row shows those counts (measure indices): a derived figure is withheld with
   // them. Unset: the row does not show it, and a published percentage then reveals it.
   std::optional<size_t> numerator_column, denominator_column;
-  // kRatio: the figures it divides (measure indices, in its row and in the table's
-  // reference_row); empty: every figure of its row.
+  // kRatio: the figures it divides (measure indices, in its row and in its row's entry of
+  // the table's reference_rows); empty: every figure of its row.
   std::vector<size_t> from_columns;
 
   static Figure Empty(Kind kind) { return Make(kind, std::nullopt, std::nullopt, std::nullopt); }
@@ -433,8 +433,9 @@ struct ReportTable {
     std::vector<size_t> parts;
   };
   std::vector<Sum> row_sums;
-  // The row every ratio also divides by (the reference group of a relative rate index).
-  std::optional<size_t> reference_row;
+  // Per row, the row its ratios also divide by (the reference group of a relative rate index,
+  // in the same month of a series); empty: none.
+  std::vector<std::optional<size_t>> reference_rows;
 };
 
 // Which figure: one of --at / --period, optionally --as-known-at, broken down --by.
@@ -445,6 +446,9 @@ struct MetricQuery {
   std::optional<Instant> known_at;              // only what was ingested by then
   std::vector<std::string> by;  // dimensions, in output order; {"none"}: no breakdown at all
   Date today{};                 // what "now" means (defaults when neither at nor period)
+  // One block of rows per calendar month of the period (--series monthly): a period metric
+  // over each month, a metric on a day (cla, care-leavers, yjs-caseload) on each month's last.
+  bool monthly = false;
   // Compute from the child timelines even where ingest keeps the figure: the oracle that the
   // kept figures are tested against.
   bool fold = false;
@@ -464,9 +468,11 @@ struct LineageEntry {
 // users know them by (errors name them).
 struct MetricSelectorText {
   std::string metric, at, period, known_at, by;  // empty: not given
+  std::string series = {};                       // "monthly" or empty
 };
 struct MetricSelectorNames {
-  std::string_view at = "--at", period = "--period", known_at = "--as-known-at", cell = "--cell";
+  std::string_view at = "--at", period = "--period", known_at = "--as-known-at", cell = "--cell",
+                   series = "--series";
 };
 // The query they ask (today: the system date unless given; no population: the caller adds its
 // settings); BadInput naming the selector when one does not parse. A period is FROM..TO (half
@@ -475,6 +481,8 @@ struct MetricSelectorNames {
 Result<MetricQuery> ParseMetricSelectors(const MetricSelectorText& text,
                                          const MetricSelectorNames& names = {},
                                          std::optional<Date> today = std::nullopt);
+// --series monthly: the whole months its rows cover ([from, to)); BadInput as the report would.
+Result<std::pair<Date, Date>> SeriesPeriod(const MetricQuery& query);
 // "DIM=VALUE,..." as a lineage cell.
 Result<Cell> ParseCell(const std::string& text, const MetricSelectorNames& names = {});
 
