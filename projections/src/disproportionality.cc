@@ -10,6 +10,7 @@
 // stretch, as counters for the live figure (a query reads the cells of the day asked about, not
 // the children) and as span rows for the figure as known at a past time.
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <set>
 #include <tuple>
@@ -96,6 +97,23 @@ std::optional<Result<std::map<std::string, int64_t>>> AgedTenToSeventeenFromCoun
   return groups;
 }
 
+// The 95 % confidence interval of a relative rate index (a/n1)/(b/n2) by the log method
+// (Katz): exp(ln RRI ± 1.96 √(1/a − 1/n1 + 1/b − 1/n2)). Undefined where either rate is 0.
+std::pair<std::optional<double>, std::optional<double>> RateRatioInterval(const Figure& rate,
+                                                                          const Figure& against) {
+  if (!rate.numerator || !rate.denominator || !against.numerator || !against.denominator) {
+    return {};
+  }
+  const auto a = static_cast<double>(*rate.numerator);
+  const auto n1 = static_cast<double>(*rate.denominator);
+  const auto b = static_cast<double>(*against.numerator);
+  const auto n2 = static_cast<double>(*against.denominator);
+  if (a <= 0 || b <= 0 || n1 <= 0 || n2 <= 0) return {};
+  const double log_rri = std::log((a / n1) / (b / n2));
+  const double se = std::sqrt(1 / a - 1 / n1 + 1 / b - 1 / n2);
+  return {std::exp(log_rri - 1.96 * se), std::exp(log_rri + 1.96 * se)};
+}
+
 }  // namespace
 
 // Each rate's numerator is read from the rows M3, M6 and M7 keep, for the children aged 10-17 on
@@ -174,24 +192,27 @@ Status Disproportionality(Run& r) {
       }
     }));
   }
-  r.Emit(acc,
-         {"children_10_17", "outcome_rate_pct", "outcome_rri", "informal_pct", "informal_rri",
-          "formal_rate_pct", "formal_rri", "fte_rate_pct", "fte_rri", "missing_rate_pct",
-          "missing_rri"},
+  // Each rate, then its relative rate index against the reference group with the index's 95 %
+  // confidence interval.
+  r.Emit(acc, {"children_10_17",    "outcome_rate_pct", "outcome_rri",  "outcome_rri_low",
+               "outcome_rri_high",  "informal_pct",     "informal_rri", "informal_rri_low",
+               "informal_rri_high", "formal_rate_pct",  "formal_rri",   "formal_rri_low",
+               "formal_rri_high",   "fte_rate_pct",     "fte_rri",      "fte_rri_low",
+               "fte_rri_high",      "missing_rate_pct", "missing_rri",  "missing_rri_low",
+               "missing_rri_high"},
          [](const RowAccumulator& a) {
            const auto& n = a.counts;
-           return std::vector<Figure>{
-               Figure::Count(n[kChildren]),
-               Figure::Percent(n[kWithOutcome], n[kChildren]).Columns(std::nullopt, 0),
-               Figure::Empty(Figure::Kind::kRatio),
-               Figure::Percent(n[kInformal], n[kOutcomes]),
-               Figure::Empty(Figure::Kind::kRatio),
-               Figure::Percent(n[kFormal], n[kChildren]).Columns(std::nullopt, 0),
-               Figure::Empty(Figure::Kind::kRatio),
-               Figure::Percent(n[kFte], n[kChildren]).Columns(std::nullopt, 0),
-               Figure::Empty(Figure::Kind::kRatio),
-               Figure::Percent(n[kMissing], n[kChildren]).Columns(std::nullopt, 0),
-               Figure::Empty(Figure::Kind::kRatio)};
+           std::vector<Figure> out{Figure::Count(n[kChildren])};
+           auto rate = [&](Figure f) {
+             out.push_back(std::move(f));
+             for (int i = 0; i < 3; ++i) out.push_back(Figure::Empty(Figure::Kind::kRatio));
+           };
+           rate(Figure::Percent(n[kWithOutcome], n[kChildren]).Columns(std::nullopt, 0));
+           rate(Figure::Percent(n[kInformal], n[kOutcomes]));
+           rate(Figure::Percent(n[kFormal], n[kChildren]).Columns(std::nullopt, 0));
+           rate(Figure::Percent(n[kFte], n[kChildren]).Columns(std::nullopt, 0));
+           rate(Figure::Percent(n[kMissing], n[kChildren]).Columns(std::nullopt, 0));
+           return out;
          });
   const ReportTable::Row* ref = nullptr;
   std::optional<size_t> ref_index;
@@ -203,10 +224,15 @@ Status Disproportionality(Run& r) {
   }
   r.table.reference_rows.assign(r.table.rows.size(), ref_index);
   for (auto& row : r.table.rows) {
-    for (size_t i = 2; i < row.values.size(); i += 2) {
-      row.values[i] =
-          Figure::Ratio(row.values[i - 1].value, ref ? ref->values[i - 1].value : std::nullopt)
-              .From({i - 1});
+    for (size_t i = 1; i + 3 < row.values.size(); i += 4) {
+      const Figure& rate = row.values[i];
+      const Figure* against = ref ? &ref->values[i] : nullptr;
+      row.values[i + 1] =
+          Figure::Ratio(rate.value, against ? against->value : std::nullopt).From({i});
+      if (&row == ref || !against) continue;
+      auto [low, high] = RateRatioInterval(rate, *against);
+      row.values[i + 2] = Figure::Ratio(low, 1.0).From({i});
+      row.values[i + 3] = Figure::Ratio(high, 1.0).From({i});
     }
   }
   r.table.notes.push_back("relative rate index against " + dim + " = " + reference +

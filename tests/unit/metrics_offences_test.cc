@@ -824,6 +824,9 @@ TEST_F(MetricsOffences, ExploitationRiskKeepsEachKindOfAssessment) {
 //   B1 referral order (formal, first) and community resolution; B2 nfa → with an outcome
 //   2/2 = 100.0 % (RRI 4.0); informal 2 of 3 outcomes = 66.7 % (RRI undefined: White's is 0);
 //   formal 1/2 = 50.0 % (2.0); FTE 1/2 = 50.0 % (2.0); missing 0.0 % (RRI 0.0).
+// 95 % intervals by the log method, exp(ln RRI ± 1.96 √(1/a − 1/n1 + 1/b − 1/n2)): outcome
+//   2 of 2 against 1 of 4, √0.75 = 0.866 → 0.73 to 21.8; formal and FTE 1 of 2 against 1 of 4,
+//   √1.25 = 1.118 → 0.22 to 17.9; none where either rate is 0, none for White itself.
 TEST_F(MetricsOffences, DisproportionalityAgainstWhiteChildren) {
   std::vector<std::string> lines = {
       Registered("w1", "W1", "2010-01-01", "M", "WBRI"),
@@ -841,31 +844,28 @@ TEST_F(MetricsOffences, DisproportionalityAgainstWhiteChildren) {
   OffenceWith(lines, "B1", "b1b", "2025-05-01", "2025-06-01", "community_resolution_police");
   OffenceWith(lines, "B2", "b2a", "2025-06-01", "2025-07-01", "nfa");
   Fold(*store_, lines);
-  EXPECT_EQ(Report(*store_, Query("disproportionality", Day(2025, 1, 1), Day(2026, 1, 1))),
-            (Figures{{"Black",
-                      {{"children_10_17", "2"},
-                       {"outcome_rate_pct", "100.0"},
-                       {"outcome_rri", "4.0"},
-                       {"informal_pct", "66.7"},
-                       {"informal_rri", ""},
-                       {"formal_rate_pct", "50.0"},
-                       {"formal_rri", "2.0"},
-                       {"fte_rate_pct", "50.0"},
-                       {"fte_rri", "2.0"},
-                       {"missing_rate_pct", "0.0"},
-                       {"missing_rri", "0.0"}}},
-                     {"White",
-                      {{"children_10_17", "4"},
-                       {"outcome_rate_pct", "25.0"},
-                       {"outcome_rri", "1.0"},
-                       {"informal_pct", "0.0"},
-                       {"informal_rri", ""},
-                       {"formal_rate_pct", "25.0"},
-                       {"formal_rri", "1.0"},
-                       {"fte_rate_pct", "25.0"},
-                       {"fte_rri", "1.0"},
-                       {"missing_rate_pct", "25.0"},
-                       {"missing_rri", "1.0"}}}}));
+  EXPECT_EQ(
+      Report(*store_, Query("disproportionality", Day(2025, 1, 1), Day(2026, 1, 1))),
+      (Figures{
+          {"Black",
+           {{"children_10_17", "2"},     {"outcome_rate_pct", "100.0"}, {"outcome_rri", "4.0"},
+            {"outcome_rri_low", "0.7"},  {"outcome_rri_high", "21.8"},  {"informal_pct", "66.7"},
+            {"informal_rri", ""},        {"informal_rri_low", ""},      {"informal_rri_high", ""},
+            {"formal_rate_pct", "50.0"}, {"formal_rri", "2.0"},         {"formal_rri_low", "0.2"},
+            {"formal_rri_high", "17.9"}, {"fte_rate_pct", "50.0"},      {"fte_rri", "2.0"},
+            {"fte_rri_low", "0.2"},      {"fte_rri_high", "17.9"},      {"missing_rate_pct", "0.0"},
+            {"missing_rri", "0.0"},      {"missing_rri_low", ""},       {"missing_rri_high", ""}}},
+          {"White", {{"children_10_17", "4"},   {"outcome_rate_pct", "25.0"},
+                     {"outcome_rri", "1.0"},    {"outcome_rri_low", ""},
+                     {"outcome_rri_high", ""},  {"informal_pct", "0.0"},
+                     {"informal_rri", ""},      {"informal_rri_low", ""},
+                     {"informal_rri_high", ""}, {"formal_rate_pct", "25.0"},
+                     {"formal_rri", "1.0"},     {"formal_rri_low", ""},
+                     {"formal_rri_high", ""},   {"fte_rate_pct", "25.0"},
+                     {"fte_rri", "1.0"},        {"fte_rri_low", ""},
+                     {"fte_rri_high", ""},      {"missing_rate_pct", "25.0"},
+                     {"missing_rri", "1.0"},    {"missing_rri_low", ""},
+                     {"missing_rri_high", ""}}}}));
 }
 
 // By cohort against other children, cohorts judged on 2025-01-01.
@@ -873,8 +873,9 @@ TEST_F(MetricsOffences, DisproportionalityAgainstWhiteChildren) {
 //   formal 50.0 %, FTE 50.0 %; informal 0 of 1 = 0.0 %.
 // other (O1–O4): O1 nfa → with outcome 1/4 = 25.0 %; informal 1 of 1 = 100.0 %; formal and
 //   FTE 0.0 %.
-// RRI cla ÷ other: outcome 2.0, informal 0.0, formal and FTE undefined (other's rate is 0),
-// missing undefined (0 / 0).
+// RRI cla ÷ other: outcome 2.0 (95 % interval 1 of 2 against 1 of 4: 0.22 to 17.9), informal
+// 0.0 (no interval: a rate of 0), formal and FTE undefined (other's rate is 0), missing
+// undefined (0 / 0).
 TEST_F(MetricsOffences, DisproportionalityByCohortAgainstOtherChildren) {
   std::vector<std::string> lines = {
       Registered("c1", "C1", "2010-01-01", "M", "WBRI"),
@@ -892,29 +893,29 @@ TEST_F(MetricsOffences, DisproportionalityByCohortAgainstOtherChildren) {
   EXPECT_EQ(
       Report(*store_, Query("disproportionality", Day(2025, 1, 1), Day(2026, 1, 1), {"cohort"})),
       (Figures{{"cla",
-                {{"children_10_17", "2"},
-                 {"outcome_rate_pct", "50.0"},
-                 {"outcome_rri", "2.0"},
-                 {"informal_pct", "0.0"},
-                 {"informal_rri", "0.0"},
-                 {"formal_rate_pct", "50.0"},
-                 {"formal_rri", ""},
-                 {"fte_rate_pct", "50.0"},
-                 {"fte_rri", ""},
-                 {"missing_rate_pct", "0.0"},
-                 {"missing_rri", ""}}},
+                {{"children_10_17", "2"},    {"outcome_rate_pct", "50.0"}, {"outcome_rri", "2.0"},
+                 {"outcome_rri_low", "0.2"}, {"outcome_rri_high", "17.9"}, {"outcome_rri_low", ""},
+                 {"outcome_rri_high", ""},   {"informal_pct", "0.0"},      {"informal_rri", "0.0"},
+                 {"informal_rri_low", ""},   {"informal_rri_high", ""},    {"informal_rri_low", ""},
+                 {"informal_rri_high", ""},  {"formal_rate_pct", "50.0"},  {"formal_rri", ""},
+                 {"formal_rri_low", ""},     {"formal_rri_high", ""},      {"formal_rri_low", ""},
+                 {"formal_rri_high", ""},    {"fte_rate_pct", "50.0"},     {"fte_rri", ""},
+                 {"fte_rri_low", ""},        {"fte_rri_high", ""},         {"fte_rri_low", ""},
+                 {"fte_rri_high", ""},       {"missing_rate_pct", "0.0"},  {"missing_rri", ""},
+                 {"missing_rri_low", ""},    {"missing_rri_high", ""},     {"missing_rri_low", ""},
+                 {"missing_rri_high", ""}}},
                {"other",
-                {{"children_10_17", "4"},
-                 {"outcome_rate_pct", "25.0"},
-                 {"outcome_rri", "1.0"},
-                 {"informal_pct", "100.0"},
-                 {"informal_rri", "1.0"},
-                 {"formal_rate_pct", "0.0"},
-                 {"formal_rri", ""},
-                 {"fte_rate_pct", "0.0"},
-                 {"fte_rri", ""},
-                 {"missing_rate_pct", "0.0"},
-                 {"missing_rri", ""}}}}));
+                {{"children_10_17", "4"},   {"outcome_rate_pct", "25.0"}, {"outcome_rri", "1.0"},
+                 {"outcome_rri_low", ""},   {"outcome_rri_high", ""},     {"outcome_rri_low", ""},
+                 {"outcome_rri_high", ""},  {"informal_pct", "100.0"},    {"informal_rri", "1.0"},
+                 {"informal_rri_low", ""},  {"informal_rri_high", ""},    {"informal_rri_low", ""},
+                 {"informal_rri_high", ""}, {"formal_rate_pct", "0.0"},   {"formal_rri", ""},
+                 {"formal_rri_low", ""},    {"formal_rri_high", ""},      {"formal_rri_low", ""},
+                 {"formal_rri_high", ""},   {"fte_rate_pct", "0.0"},      {"fte_rri", ""},
+                 {"fte_rri_low", ""},       {"fte_rri_high", ""},         {"fte_rri_low", ""},
+                 {"fte_rri_high", ""},      {"missing_rate_pct", "0.0"},  {"missing_rri", ""},
+                 {"missing_rri_low", ""},   {"missing_rri_high", ""},     {"missing_rri_low", ""},
+                 {"missing_rri_high", ""}}}}));
 }
 
 // Children count in a denominator by their age and group on the period's first day, and an
@@ -951,42 +952,32 @@ TEST_F(MetricsOffences, DisproportionalityCountsChildrenAtTheStartAndOutcomesInT
   folded.fold = true;
   const auto figures = Report(*store_, live);
   EXPECT_EQ(figures, Report(*store_, folded));
-  EXPECT_EQ(figures, (Figures{{"care_leaver",
-                               {{"children_10_17", "1"},
-                                {"outcome_rate_pct", "0.0"},
-                                {"outcome_rri", "0.0"},
-                                {"informal_pct", ""},
-                                {"informal_rri", ""},
-                                {"formal_rate_pct", "0.0"},
-                                {"formal_rri", ""},
-                                {"fte_rate_pct", "0.0"},
-                                {"fte_rri", ""},
-                                {"missing_rate_pct", "100.0"},
-                                {"missing_rri", ""}}},
-                              {"cla",
-                               {{"children_10_17", "0"},
-                                {"outcome_rate_pct", ""},
-                                {"outcome_rri", ""},
-                                {"informal_pct", "0.0"},
-                                {"informal_rri", "0.0"},
-                                {"formal_rate_pct", ""},
-                                {"formal_rri", ""},
-                                {"fte_rate_pct", ""},
-                                {"fte_rri", ""},
-                                {"missing_rate_pct", ""},
-                                {"missing_rri", ""}}},
-                              {"other",
-                               {{"children_10_17", "2"},
-                                {"outcome_rate_pct", "50.0"},
-                                {"outcome_rri", "1.0"},
-                                {"informal_pct", "100.0"},
-                                {"informal_rri", "1.0"},
-                                {"formal_rate_pct", "0.0"},
-                                {"formal_rri", ""},
-                                {"fte_rate_pct", "0.0"},
-                                {"fte_rri", ""},
-                                {"missing_rate_pct", "0.0"},
-                                {"missing_rri", ""}}}}));
+  EXPECT_EQ(
+      figures,
+      (Figures{
+          {"care_leaver",
+           {{"children_10_17", "1"},    {"outcome_rate_pct", "0.0"}, {"outcome_rri", "0.0"},
+            {"outcome_rri_low", ""},    {"outcome_rri_high", ""},    {"informal_pct", ""},
+            {"informal_rri", ""},       {"informal_rri_low", ""},    {"informal_rri_high", ""},
+            {"formal_rate_pct", "0.0"}, {"formal_rri", ""},          {"formal_rri_low", ""},
+            {"formal_rri_high", ""},    {"fte_rate_pct", "0.0"},     {"fte_rri", ""},
+            {"fte_rri_low", ""},        {"fte_rri_high", ""},        {"missing_rate_pct", "100.0"},
+            {"missing_rri", ""},        {"missing_rri_low", ""},     {"missing_rri_high", ""}}},
+          {"cla", {{"children_10_17", "0"}, {"outcome_rate_pct", ""}, {"outcome_rri", ""},
+                   {"outcome_rri_low", ""}, {"outcome_rri_high", ""}, {"informal_pct", "0.0"},
+                   {"informal_rri", "0.0"}, {"informal_rri_low", ""}, {"informal_rri_high", ""},
+                   {"formal_rate_pct", ""}, {"formal_rri", ""},       {"formal_rri_low", ""},
+                   {"formal_rri_high", ""}, {"fte_rate_pct", ""},     {"fte_rri", ""},
+                   {"fte_rri_low", ""},     {"fte_rri_high", ""},     {"missing_rate_pct", ""},
+                   {"missing_rri", ""},     {"missing_rri_low", ""},  {"missing_rri_high", ""}}},
+          {"other",
+           {{"children_10_17", "2"},    {"outcome_rate_pct", "50.0"}, {"outcome_rri", "1.0"},
+            {"outcome_rri_low", ""},    {"outcome_rri_high", ""},     {"informal_pct", "100.0"},
+            {"informal_rri", "1.0"},    {"informal_rri_low", ""},     {"informal_rri_high", ""},
+            {"formal_rate_pct", "0.0"}, {"formal_rri", ""},           {"formal_rri_low", ""},
+            {"formal_rri_high", ""},    {"fte_rate_pct", "0.0"},      {"fte_rri", ""},
+            {"fte_rri_low", ""},        {"fte_rri_high", ""},         {"missing_rate_pct", "0.0"},
+            {"missing_rri", ""},        {"missing_rri_low", ""},      {"missing_rri_high", ""}}}}));
   // Lineage: the registrations of the children counted, and the events of what they did.
   auto lineage_of = [&](const MetricQuery& q) {
     auto lineage = RunLineage(*store_, q, Cell{{"cohort", "other"}});
