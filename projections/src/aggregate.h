@@ -590,6 +590,10 @@ std::vector<AgedTenToSeventeen> AgedTenToSeventeenStretches(const ChildView& chi
 void AddAgedTenToSeventeenCounters(const ChildView& child, Contribution& out);
 std::vector<KeptRow> AgedTenToSeventeenRows(const ChildView& child);
 Status Disproportionality(Run& r);
+// The children aged 10-17 on a day, by the run's dimensions, added to `measure`: read from the
+// counters live (by one dimension), from the span rows as known at a time or for lineage (with
+// their events), from the fold as the oracle.
+Status AddAgedTenToSeventeen(Run& r, Accumulator& acc, size_t measure, Date on);
 
 // ---- M13 reoffending (reoffending.cc) -----------------------------------------------------
 std::vector<KeptRow> ReoffenceRows(const ChildView& child);

@@ -116,6 +116,31 @@ std::pair<std::optional<double>, std::optional<double>> RateRatioInterval(const 
 
 }  // namespace
 
+Status AddAgedTenToSeventeen(Run& r, Accumulator& acc, size_t measure, Date on) {
+  if (r.by.size() == 1) {
+    if (auto counts = AgedTenToSeventeenFromCounters(r, r.by[0], on)) {
+      if (!counts->ok()) return counts->status();
+      for (const auto& [group, n] : **counts) {
+        if (n != 0) acc.Add({group}, measure, n);
+      }
+      return Status::Ok();
+    }
+  }
+  if (!r.query.fold) {
+    // As known at a time, or for lineage: the rows open on the day, as they stood then.
+    RowGrouping grouping(r.by);
+    const uint32_t day = codec::DaysKey(on);
+    return ForEachRow(r, RowKind::kAgedTenToSeventeen, SpansRunningOn(on), [&](const KeptRow& row) {
+      if (uint64_t(row.number) <= day) acc.AddIds(grouping.Key(row), measure, 1, row.event_ids);
+    });
+  }
+  return r.Children([&](const ChildView& c) {
+    if (c.registered && IsAged10To17(AgeAt(c, on))) {
+      acc.Add(acc.Key(c, on), measure, 1, {c.registered});
+    }
+  });
+}
+
 // Each rate's numerator is read from the rows M3, M6 and M7 keep, for the children aged 10-17 on
 // the period's first day (a row holds the child's date of birth) and grouped as those rows are
 // (an offence by the child's group on the offence date, an episode on its report); the
@@ -171,27 +196,7 @@ Status Disproportionality(Run& r) {
         auto key = grouping.Key(row);
         acc.AddIds(key, kMissing, once(key, kMissing, row) ? 1 : 0, {row.event_ids[0]});
       }));
-  if (auto counts = AgedTenToSeventeenFromCounters(r, dim, w.from)) {
-    if (!counts->ok()) return counts->status();
-    for (const auto& [group, n] : **counts) {
-      if (n != 0) acc.Add({group}, kChildren, n);
-    }
-  } else if (!r.query.fold) {
-    // As known at a time, or for lineage: the rows open on the first day, as they stood then.
-    const uint32_t first_day = codec::DaysKey(w.from);
-    CARELEDGER_RETURN_IF_ERROR(ForEachRow(
-        r, RowKind::kAgedTenToSeventeen, SpansRunningOn(w.from), [&](const KeptRow& row) {
-          if (uint64_t(row.number) <= first_day) {
-            acc.AddIds(grouping.Key(row), kChildren, 1, row.event_ids);
-          }
-        }));
-  } else {
-    CARELEDGER_RETURN_IF_ERROR(r.Children([&](const ChildView& c) {
-      if (c.registered && IsAged10To17(AgeAt(c, w.from))) {
-        acc.Add(acc.Key(c, w.from), kChildren, 1, {c.registered});
-      }
-    }));
-  }
+  CARELEDGER_RETURN_IF_ERROR(AddAgedTenToSeventeen(r, acc, kChildren, w.from));
   // Each rate, then its relative rate index against the reference group with the index's 95 %
   // confidence interval.
   r.Emit(acc, {"children_10_17",    "outcome_rate_pct", "outcome_rri",  "outcome_rri_low",

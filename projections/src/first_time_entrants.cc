@@ -1,6 +1,7 @@
 // M6 first-time entrants (docs/metrics.md: `fte` in "The metrics", M6 in "What ingest keeps").
 // Ingest keeps a row for a child whose first formal outcome came at 10-17, on its decision date,
 // with the child's age then; M12 reads the same rows.
+#include <algorithm>
 #include <numeric>
 
 #include "aggregate.h"
@@ -30,27 +31,67 @@ std::vector<KeptRow> FirstFormalRows(const ChildView& child) {
   return rows;
 }
 
-// The child's first formal outcome ever, when the feed knows of none before it.
+// The child's first formal outcome ever, when the feed knows of none before it. The rate's
+// denominator is the population the row is about: the area's children aged 10-17 by nothing or
+// by offence group; by cohort, each cohort's own (children looked after and care leavers aged
+// 10-17 on the period's first day, as the store holds them; other children: the area's less
+// both), as DfE's OC2 measure divides by its own cohort. By another child dimension the area
+// population has no breakdown here, so the rate is left blank.
 Status FirstTimeEntrants(Run& r) {
-  auto acc = r.NewAccumulator({"fte"});
+  enum { kFte, kChildren };
+  auto acc = r.NewAccumulator({"fte", "children_10_17"});
   RowGrouping grouping(r.by);
   CARELEDGER_RETURN_IF_ERROR(
       ForEachRow(r, RowKind::kFirstFormal, r.window, [&](const KeptRow& row) {
         auto key = grouping.Key(row);
-        acc.AddIds(key, 0, 1, row.event_ids);
-        acc.Sample(key, 0, double(row.number));
+        acc.AddIds(key, kFte, 1, row.event_ids);
+        acc.Sample(key, kFte, double(row.number));
       }));
-  auto population = r.Population10To17(PopulationYear(r.window));
+  const bool by_cohort = r.by == std::vector<std::string>{"cohort"};
+  const bool by_child = std::any_of(r.by.begin(), r.by.end(), [](const std::string& d) {
+    return std::find(std::begin(kChildDimensions), std::end(kChildDimensions), d) !=
+           std::end(kChildDimensions);
+  });
+  std::optional<int64_t> population;
+  if (!by_child || by_cohort) population = r.Population10To17(PopulationYear(r.window));
+  if (by_cohort) {
+    CARELEDGER_RETURN_IF_ERROR(AddAgedTenToSeventeen(r, acc, kChildren, r.window.from));
+  } else if (by_child) {
+    r.table.notes.push_back("rates per 100,000 need the population of each group: ask by " +
+                            std::string("nothing, by cohort or by offence_group"));
+  }
   r.Emit(acc, {"fte", "rate_per_100k_10_17", "average_age"}, [&](const RowAccumulator& a) {
-    const auto& ages = a.samples[0];
+    const auto& ages = a.samples[kFte];
     Figure rate = Figure::Empty(Figure::Kind::kPerHundredThousand);
-    rate.numerator = a.counts[0];
-    if (population) rate = Figure::Rate(a.counts[0], *population);
+    rate.numerator = a.counts[kFte];
+    if (population && !by_child) rate = Figure::Rate(a.counts[kFte], *population);
+    // By cohort, the store's own count for now; "other" is set below from the area's.
+    if (by_cohort) rate = Figure::Rate(a.counts[kFte], a.counts[kChildren]);
     return std::vector<Figure>{
-        Figure::Count(a.counts[0]), std::move(rate).Columns(0, std::nullopt),
+        Figure::Count(a.counts[kFte]), std::move(rate).Columns(0, std::nullopt),
         Figure::Average(std::accumulate(ages.begin(), ages.end(), 0.0), int64_t(ages.size()))
             .Columns(std::nullopt, 0)};
   });
+  if (by_cohort) {
+    int64_t looked_after_or_leaving = 0;
+    for (const auto& row : r.table.rows) {
+      if (row.groups[0] != "other")
+        looked_after_or_leaving += row.values[1].denominator.value_or(0);
+    }
+    for (auto& row : r.table.rows) {
+      if (row.groups[0] != "other") continue;
+      Figure rate = Figure::Empty(Figure::Kind::kPerHundredThousand);
+      rate.numerator = row.values[0].numerator;
+      if (population)
+        rate = Figure::Rate(*row.values[0].numerator, *population - looked_after_or_leaving);
+      row.values[1] = std::move(rate).Columns(0, std::nullopt);
+    }
+    r.table.notes.push_back(
+        "rate per 100,000 of the row's own cohort aged 10-17 on " + FormatDate(r.window.from) +
+        ": children looked after and care leavers as the store holds them; other children: the "
+        "area population less both (" +
+        std::to_string(looked_after_or_leaving) + ")");
+  }
   return Status::Ok();
 }
 

@@ -342,12 +342,14 @@ TEST_F(MetricsOffences, FirstTimeEntrants) {
     if (year == 2025) return AreaPopulation{2025, 20000, 40000};
     return std::nullopt;
   };
-  // cla: F1 → 1, 1/20000 × 100,000 = 5.0, average age 15.
-  // other: F4 (10) and F6 (17) → 2, 10.0, (10 + 17) / 2 = 13.5.
+  // Each cohort's rate divides by its own population aged 10-17 on 2025-04-01, as OC2 does:
+  // cla: F1 → 1 of the 1 child looked after then (F1, 14) → 100,000.0, average age 15.
+  // other: F4 (10) and F6 (17) → 2 of the area's 20,000 less that child: 2 / 19,999 × 100,000
+  // = 10.0, (10 + 17) / 2 = 13.5.
   EXPECT_EQ(
       Report(*store_, q),
       (Figures{
-          {"cla", {{"fte", "1"}, {"rate_per_100k_10_17", "5.0"}, {"average_age", "15.0"}}},
+          {"cla", {{"fte", "1"}, {"rate_per_100k_10_17", "100000.0"}, {"average_age", "15.0"}}},
           {"other", {{"fte", "2"}, {"rate_per_100k_10_17", "10.0"}, {"average_age", "13.5"}}}}));
 }
 
