@@ -219,6 +219,29 @@ Status Disproportionality(Run& r) {
            rate(Figure::Percent(n[kMissing], n[kChildren]).Columns(std::nullopt, 0));
            return out;
          });
+  if (dim == "cohort") {
+    // Other children are the area's less those looked after and leaving care, not the few the
+    // store knows of (most children never appear in a feed); each rate over children with them.
+    auto population = r.Population10To17(PopulationYear(w));
+    int64_t in_or_leaving_care = 0;
+    for (const auto& row : r.table.rows) {
+      if (row.groups[0] != "other") in_or_leaving_care += *row.values[0].numerator;
+    }
+    for (auto& row : r.table.rows) {
+      if (row.groups[0] != "other" || !population) continue;
+      const int64_t others = *population - in_or_leaving_care;
+      row.values[0] = Figure::Count(others);
+      for (size_t i : {1, 9, 13, 17}) {
+        row.values[i] = Figure::Percent(*row.values[i].numerator, others).Columns(std::nullopt, 0);
+      }
+    }
+    r.table.notes.push_back(population ? "other children: the area population aged 10-17 less "
+                                         "those looked after and care leavers (" +
+                                             std::to_string(in_or_leaving_care) + ")"
+                                       : "other children: only those the store knows of (no area "
+                                         "population in the settings), which overstates their "
+                                         "rates");
+  }
   const ReportTable::Row* ref = nullptr;
   std::optional<size_t> ref_index;
   for (size_t i = 0; i < r.table.rows.size(); ++i) {

@@ -895,29 +895,62 @@ TEST_F(MetricsOffences, DisproportionalityByCohortAgainstOtherChildren) {
   EXPECT_EQ(
       Report(*store_, Query("disproportionality", Day(2025, 1, 1), Day(2026, 1, 1), {"cohort"})),
       (Figures{{"cla",
-                {{"children_10_17", "2"},    {"outcome_rate_pct", "50.0"}, {"outcome_rri", "2.0"},
-                 {"outcome_rri_low", "0.2"}, {"outcome_rri_high", "17.9"}, {"outcome_rri_low", ""},
-                 {"outcome_rri_high", ""},   {"informal_pct", "0.0"},      {"informal_rri", "0.0"},
-                 {"informal_rri_low", ""},   {"informal_rri_high", ""},    {"informal_rri_low", ""},
-                 {"informal_rri_high", ""},  {"formal_rate_pct", "50.0"},  {"formal_rri", ""},
-                 {"formal_rri_low", ""},     {"formal_rri_high", ""},      {"formal_rri_low", ""},
-                 {"formal_rri_high", ""},    {"fte_rate_pct", "50.0"},     {"fte_rri", ""},
-                 {"fte_rri_low", ""},        {"fte_rri_high", ""},         {"fte_rri_low", ""},
-                 {"fte_rri_high", ""},       {"missing_rate_pct", "0.0"},  {"missing_rri", ""},
-                 {"missing_rri_low", ""},    {"missing_rri_high", ""},     {"missing_rri_low", ""},
-                 {"missing_rri_high", ""}}},
+                {
+                    {"children_10_17", "2"},
+                    {"outcome_rate_pct", "50.0"},
+                    {"outcome_rri", "2.0"},
+                    {"outcome_rri_low", "0.2"},
+                    {"outcome_rri_high", "17.9"},
+                    {"informal_pct", "0.0"},
+                    {"informal_rri", "0.0"},
+                    {"informal_rri_low", ""},
+                    {"informal_rri_high", ""},
+                    {"formal_rate_pct", "50.0"},
+                    {"formal_rri", ""},
+                    {"formal_rri_low", ""},
+                    {"formal_rri_high", ""},
+                    {"fte_rate_pct", "50.0"},
+                    {"fte_rri", ""},
+                    {"fte_rri_low", ""},
+                    {"fte_rri_high", ""},
+                    {"missing_rate_pct", "0.0"},
+                    {"missing_rri", ""},
+                    {"missing_rri_low", ""},
+                    {"missing_rri_high", ""},
+                }},
                {"other",
-                {{"children_10_17", "4"},   {"outcome_rate_pct", "25.0"}, {"outcome_rri", "1.0"},
-                 {"outcome_rri_low", ""},   {"outcome_rri_high", ""},     {"outcome_rri_low", ""},
-                 {"outcome_rri_high", ""},  {"informal_pct", "100.0"},    {"informal_rri", "1.0"},
-                 {"informal_rri_low", ""},  {"informal_rri_high", ""},    {"informal_rri_low", ""},
-                 {"informal_rri_high", ""}, {"formal_rate_pct", "0.0"},   {"formal_rri", ""},
-                 {"formal_rri_low", ""},    {"formal_rri_high", ""},      {"formal_rri_low", ""},
-                 {"formal_rri_high", ""},   {"fte_rate_pct", "0.0"},      {"fte_rri", ""},
-                 {"fte_rri_low", ""},       {"fte_rri_high", ""},         {"fte_rri_low", ""},
-                 {"fte_rri_high", ""},      {"missing_rate_pct", "0.0"},  {"missing_rri", ""},
-                 {"missing_rri_low", ""},   {"missing_rri_high", ""},     {"missing_rri_low", ""},
-                 {"missing_rri_high", ""}}}}));
+                {
+                    {"children_10_17", "4"},   {"outcome_rate_pct", "25.0"},
+                    {"outcome_rri", "1.0"},    {"outcome_rri_low", ""},
+                    {"outcome_rri_high", ""},  {"informal_pct", "100.0"},
+                    {"informal_rri", "1.0"},   {"informal_rri_low", ""},
+                    {"informal_rri_high", ""}, {"formal_rate_pct", "0.0"},
+                    {"formal_rri", ""},        {"formal_rri_low", ""},
+                    {"formal_rri_high", ""},   {"fte_rate_pct", "0.0"},
+                    {"fte_rri", ""},           {"fte_rri_low", ""},
+                    {"fte_rri_high", ""},      {"missing_rate_pct", "0.0"},
+                    {"missing_rri", ""},       {"missing_rri_low", ""},
+                    {"missing_rri_high", ""},
+                }}}));
+  // With the area's population (1,000 aged 10-17 in 2025), other children are the area's less
+  // the 2 looked after: 998, not the 4 the store knows. Their outcome rate 1/998 = 0.1 %; cla's
+  // 50.0 % is 499.0 times it (95 % interval: √(1/1 − 1/2 + 1/1 − 1/998) = 1.224 → 45.3 to
+  // 5,498.9); other's formal, FTE and missing rates 0 of 998.
+  MetricQuery q = Query("disproportionality", Day(2025, 1, 1), Day(2026, 1, 1), {"cohort"});
+  q.population = [](int year) -> std::optional<AreaPopulation> {
+    if (year == 2025) return AreaPopulation{2025, 1000, 2000};
+    return std::nullopt;
+  };
+  auto with_area = Report(*store_, q);
+  EXPECT_EQ(with_area["other"]["children_10_17"], "998");
+  EXPECT_EQ(with_area["other"]["outcome_rate_pct"], "0.1");
+  EXPECT_EQ(with_area["other"]["formal_rate_pct"], "0.0");
+  EXPECT_EQ(with_area["other"]["informal_pct"], "100.0");
+  EXPECT_EQ(with_area["cla"]["children_10_17"], "2");
+  EXPECT_EQ(with_area["cla"]["outcome_rri"], "499.0");
+  EXPECT_EQ(with_area["cla"]["outcome_rri_low"], "45.3");
+  EXPECT_EQ(with_area["cla"]["outcome_rri_high"], "5498.9");
+  EXPECT_EQ(with_area["cla"]["informal_rri"], "0.0");
 }
 
 // Children count in a denominator by their age and group on the period's first day, and an
