@@ -253,9 +253,27 @@ Status ConfigBuilder::AddPopulation(const toml::node& node, const std::string& w
     }
     for (auto&& [count_key, count_node] : *counts) {
       std::string name = "population." + year + "." + std::string(count_key.str());
+      if (count_key.str() == "aged_10_17_by_sex" ||
+          count_key.str() == "aged_10_17_by_ethnicity_group") {
+        const toml::table* groups = count_node.as_table();
+        if (!groups) {
+          return Status::BadInput(at + ": " + Quoted(name) +
+                                  " must be a table of groups { F = N, M = N }");
+        }
+        for (auto&& [group, n_node] : *groups) {
+          const toml::value<int64_t>* n = n_node.as_integer();
+          std::string group_name = name + "." + std::string(group.str());
+          if (!n || n->get() <= 0) {
+            return Status::BadInput(at + ": " + Quoted(group_name) + " must be a positive integer");
+          }
+          Set(group_name, std::to_string(n->get()), SettingOrigin::kFile, at);
+        }
+        continue;
+      }
       if (count_key.str() != "aged_10_17" && count_key.str() != "under_18") {
         return Status::BadInput(at + ": unknown setting " + Quoted(name) +
-                                " (aged_10_17 or under_18)");
+                                " (aged_10_17, under_18, aged_10_17_by_sex or "
+                                "aged_10_17_by_ethnicity_group)");
       }
       const toml::value<int64_t>* n = count_node.as_integer();
       if (!n || n->get() <= 0) {
@@ -534,6 +552,16 @@ std::optional<AreaPopulation> Config::PopulationFor(int year) const {
   };
   AreaPopulation p{year, count("aged_10_17"), count("under_18")};
   if (p.aged_10_17 == 0 && p.under_18 == 0) return std::nullopt;
+  const std::string prefix = "population." + std::to_string(year) + ".aged_10_17_by_";
+  for (auto it = entries_.lower_bound(prefix);
+       it != entries_.end() && it->first.starts_with(prefix); ++it) {
+    std::string_view rest = std::string_view(it->first).substr(prefix.size());
+    auto dot = rest.find('.');
+    if (dot == std::string_view::npos) continue;
+    auto& groups =
+        rest.substr(0, dot) == "sex" ? p.aged_10_17_by_sex : p.aged_10_17_by_ethnicity_group;
+    groups[std::string(rest.substr(dot + 1))] = std::stoll(it->second.value);
+  }
   return p;
 }
 

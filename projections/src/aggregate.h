@@ -457,6 +457,8 @@ struct Run {
   // The estimate for the year, or failing that the latest of the two years before it (the
   // mid-year estimates are published a year or more late), with a note saying which.
   std::optional<int64_t> Population10To17(int population_year);
+  // The settings' population for the year, or the latest of the two before it; no note.
+  std::optional<AreaPopulation> LatestPopulation(int population_year) const;
   // Turns the accumulated rows into the table: `derive` gives each row's figures in the
   // order of `measures`.
   void Emit(Accumulator& acc, const std::vector<std::string>& measures,

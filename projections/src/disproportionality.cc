@@ -219,21 +219,23 @@ Status Disproportionality(Run& r) {
            rate(Figure::Percent(n[kMissing], n[kChildren]).Columns(std::nullopt, 0));
            return out;
          });
+  // The denominators from the area's population where the settings give it: each rate over
+  // children is then of the area's children in the group, not the few the store knows.
+  auto rebase = [](ReportTable::Row& row, int64_t children) {
+    row.values[0] = Figure::Count(children);
+    for (size_t i : {1, 9, 13, 17}) {
+      row.values[i] = Figure::Percent(*row.values[i].numerator, children).Columns(std::nullopt, 0);
+    }
+  };
   if (dim == "cohort") {
-    // Other children are the area's less those looked after and leaving care, not the few the
-    // store knows of (most children never appear in a feed); each rate over children with them.
+    // Other children are the area's less those looked after and leaving care.
     auto population = r.Population10To17(PopulationYear(w));
     int64_t in_or_leaving_care = 0;
     for (const auto& row : r.table.rows) {
       if (row.groups[0] != "other") in_or_leaving_care += *row.values[0].numerator;
     }
     for (auto& row : r.table.rows) {
-      if (row.groups[0] != "other" || !population) continue;
-      const int64_t others = *population - in_or_leaving_care;
-      row.values[0] = Figure::Count(others);
-      for (size_t i : {1, 9, 13, 17}) {
-        row.values[i] = Figure::Percent(*row.values[i].numerator, others).Columns(std::nullopt, 0);
-      }
+      if (row.groups[0] == "other" && population) rebase(row, *population - in_or_leaving_care);
     }
     r.table.notes.push_back(population ? "other children: the area population aged 10-17 less "
                                          "those looked after and care leavers (" +
@@ -241,6 +243,33 @@ Status Disproportionality(Run& r) {
                                        : "other children: only those the store knows of (no area "
                                          "population in the settings), which overstates their "
                                          "rates");
+  } else {
+    auto population = r.LatestPopulation(PopulationYear(w));
+    const std::map<std::string, int64_t>* groups = nullptr;
+    if (population) {
+      groups = dim == "sex" ? &population->aged_10_17_by_sex
+                            : &population->aged_10_17_by_ethnicity_group;
+    }
+    if (groups && !groups->empty()) {
+      for (auto& row : r.table.rows) {
+        auto it = groups->find(row.groups[0]);
+        if (it != groups->end()) {
+          rebase(row, it->second);
+          continue;
+        }
+        // Not the store's few beside the area's many: no denominator, no rate.
+        row.values[0] = Figure::Empty(Figure::Kind::kCount);
+        for (size_t i : {1, 9, 13, 17}) row.values[i] = Figure::Empty(Figure::Kind::kPercent);
+      }
+      r.table.notes.push_back("children aged 10-17 by " + dim + ": the area's (" +
+                              std::to_string(population->year) +
+                              ", settings); a group the settings lack has no rate");
+    } else {
+      r.table.notes.push_back("children aged 10-17 by " + dim +
+                              ": only those the store knows of (no [population] " +
+                              std::to_string(PopulationYear(w)) + " aged_10_17_by_" + dim +
+                              " in the settings), which overstates their rates");
+    }
   }
   const ReportTable::Row* ref = nullptr;
   std::optional<size_t> ref_index;

@@ -54,12 +54,17 @@ int PopulationYear(const Window& w) {
   return int(std::chrono::year_month_day{middle}.year());
 }
 
-std::optional<int64_t> Run::Population10To17(int population_year) {
+std::optional<AreaPopulation> Run::LatestPopulation(int population_year) const {
   std::optional<AreaPopulation> p;
   for (int y = population_year; query.population && y >= population_year - 2 && !p; --y) {
     p = query.population(y);
     if (p && p->aged_10_17 <= 0) p.reset();
   }
+  return p;
+}
+
+std::optional<int64_t> Run::Population10To17(int population_year) {
+  std::optional<AreaPopulation> p = LatestPopulation(population_year);
   if (!p) {
     table.notes.push_back("no area population aged 10-17 for " + std::to_string(population_year) +
                           " in the settings ([population] " + std::to_string(population_year) +

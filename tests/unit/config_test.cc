@@ -306,6 +306,27 @@ TEST(Config, AreaPopulationsByYear) {
   EXPECT_THAT(c->Describe(), HasSubstr("population.2024.aged_10_17 = 41230  # file"));
 }
 
+// The area's children aged 10-17 by sex and by ethnicity group (disproportionality's
+// denominators), as nested tables of a year.
+TEST(Config, AreaPopulationsBySexAndEthnicityGroup) {
+  auto f = SettingsFile(
+      "[population]\n"
+      "2025 = { aged_10_17 = 1000, aged_10_17_by_sex = { F = 490, M = 510 }, "
+      "aged_10_17_by_ethnicity_group = { White = 800, Black = 100, \"Mixed\" = 60 } }\n");
+  auto c = FromFile(f->path);
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  auto p = c->PopulationFor(2025);
+  ASSERT_TRUE(p.has_value());
+  EXPECT_EQ(p->aged_10_17, 1000);
+  EXPECT_EQ(p->aged_10_17_by_sex, (std::map<std::string, int64_t>{{"F", 490}, {"M", 510}}));
+  EXPECT_EQ(p->aged_10_17_by_ethnicity_group,
+            (std::map<std::string, int64_t>{{"Black", 100}, {"Mixed", 60}, {"White", 800}}));
+  auto bad =
+      SettingsFile("[population]\n2025 = { aged_10_17 = 9, aged_10_17_by_sex = { F = 0 } }\n");
+  EXPECT_THAT(FromFile(bad->path).status().message(),
+              HasSubstr(":2: 'population.2025.aged_10_17_by_sex.F' must be a positive integer"));
+}
+
 TEST(Config, AreaPopulationErrorsNameTheLineAndKey) {
   const std::pair<const char*, const char*> cases[] = {
       {"[population]\n24 = { aged_10_17 = 1 }\n", ":2: 'population.24' must be a year"},

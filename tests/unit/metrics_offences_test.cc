@@ -868,6 +868,25 @@ TEST_F(MetricsOffences, DisproportionalityAgainstWhiteChildren) {
                      {"fte_rri_high", ""},      {"missing_rate_pct", "25.0"},
                      {"missing_rri", "1.0"},    {"missing_rri_low", ""},
                      {"missing_rri_high", ""}}}}));
+  // With the area's children aged 10-17 by ethnicity group in the settings (White 800, Black
+  // 100), the rates divide by those: Black 2 of 100 = 2.0 % with an outcome, White 1 of 800 =
+  // 0.1 %, an index of 16.0 (95 %: √(1/2 − 1/100 + 1/1 − 1/800) = 1.220 → 1.5 to 174.9).
+  MetricQuery q = Query("disproportionality", Day(2025, 1, 1), Day(2026, 1, 1));
+  q.population = [](int year) -> std::optional<AreaPopulation> {
+    if (year != 2025) return std::nullopt;
+    AreaPopulation p{2025, 1000, 2000};
+    p.aged_10_17_by_ethnicity_group = {{"White", 800}, {"Black", 100}};
+    return p;
+  };
+  auto with_area = Report(*store_, q);
+  EXPECT_EQ(with_area["Black"]["children_10_17"], "100");
+  EXPECT_EQ(with_area["Black"]["outcome_rate_pct"], "2.0");
+  EXPECT_EQ(with_area["White"]["children_10_17"], "800");
+  EXPECT_EQ(with_area["White"]["outcome_rate_pct"], "0.1");
+  EXPECT_EQ(with_area["Black"]["outcome_rri"], "16.0");
+  EXPECT_EQ(with_area["Black"]["outcome_rri_low"], "1.5");
+  EXPECT_EQ(with_area["Black"]["outcome_rri_high"], "174.9");
+  EXPECT_EQ(with_area["Black"]["informal_pct"], "66.7") << "a share of outcomes, not of children";
 }
 
 // By cohort against other children, cohorts judged on 2025-01-01.

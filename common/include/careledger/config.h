@@ -28,11 +28,17 @@ struct AreaPopulation {
   int year = 0;
   int64_t aged_10_17 = 0;
   int64_t under_18 = 0;
+  // Children aged 10-17 by sex (F, M) and by ethnicity group (White, Mixed, Asian, Black,
+  // Other, GRT, ...), as the ONS mid-year estimates and the census give them; empty where the
+  // settings do not: rates by those groups then divide by the children the store knows.
+  std::map<std::string, int64_t> aged_10_17_by_sex = {};
+  std::map<std::string, int64_t> aged_10_17_by_ethnicity_group = {};
 };
 
 // Keys are the settings file's names, flattened: brokers, data, log_level, publish.threshold,
 // serve.listen, serve.token, serve.tls_cert, serve.tls_key, ssda903.local_postcode_districts,
-// population.<year>.aged_10_17|under_18, kafka.<librdkafka property>.
+// population.<year>.aged_10_17|under_18|aged_10_17_by_sex.<F|M>|aged_10_17_by_ethnicity_group.<group>,
+// kafka.<librdkafka property>.
 class Config {
  public:
   const std::map<std::string, SettingValue>& entries() const { return entries_; }
