@@ -330,71 +330,46 @@ class Protector {
     return Withhold(vars_[*zero].row, vars_[*zero].column);
   }
 
-  // Whether one equation, with the ranges of its hidden counts, leaves one of them a single
-  // possible value (one hidden count alone; two "<5" that add up to 2).
-  bool Pinned(const std::vector<Term>& terms) const {
-    int64_t rest = 0, lo_sum = 0, hi_sum = 0;
-    std::vector<Term> unknown;
-    for (Term t : terms) {
-      const Var& v = vars_[t.var];
-      auto [lo, hi] = Range(v);
-      if (lo == hi) continue;
-      unknown.push_back(t);
-      rest += t.coefficient * v.value;
-      lo_sum += t.coefficient > 0 ? lo : -hi;
-      hi_sum += t.coefficient > 0 ? hi : -lo;
-    }
-    for (Term t : unknown) {
-      const Var& v = vars_[t.var];
-      if (!Sensitive(v) || v.value == 0) continue;
-      auto [lo, hi] = Range(v);
-      int64_t own_lo = t.coefficient > 0 ? lo : -hi, own_hi = t.coefficient > 0 ? hi : -lo;
-      // a·x = rest − Σ others, the others between lo_sum − own_lo and hi_sum − own_hi (an
-      // unbounded "c" makes that range wider than any count, so nothing is pinned by it).
-      int64_t low = rest - (hi_sum - own_hi), high = rest - (lo_sum - own_lo);
-      int64_t x_lo = t.coefficient > 0 ? low : -high, x_hi = t.coefficient > 0 ? high : -low;
-      if (std::max(x_lo, lo) >= std::min(x_hi, hi)) return true;
-    }
-    return false;
-  }
-
   bool Secondary() {
     bool changed = false;
     for (const auto& terms : equations_) {
-      if (Pinned(terms)) changed = Widen(terms) || changed;
+      // From the masks alone: a published hidden count that one total pins.
+      auto pinned = PinnedBy(
+          terms, [&](size_t i) { return Range(vars_[i]); },
+          [&](size_t i) { return Sensitive(vars_[i]) && vars_[i].value != 0; });
+      if (pinned) changed = Widen(terms) || changed;
     }
     return changed;
   }
 
   // What an attacker works out from everything together: each total with the ranges of its
-  // hidden counts pins some (as Pinned), those feed the next totals, and elimination over the
+  // hidden counts pins some (PinnedBy), those feed the next totals, and elimination over the
   // rest finds any hidden count that a combination of totals holds alone; round again until
   // nothing more comes out. A hidden count that comes out breaks the chain nearest to it: the
   // first total on its way (from it, through counts that came out) with a shown cell of this
   // table, whose smallest shown count is hidden too.
   bool Audit() {
-    std::vector<std::optional<int64_t>> known(vars_.size());
+    // What the attacker knows of each count: a range, a single value once known.
     std::vector<std::pair<int64_t, int64_t>> range(vars_.size());
-    for (size_t i = 0; i < vars_.size(); ++i) {
-      range[i] = Range(vars_[i]);
-      if (range[i].first == range[i].second) known[i] = range[i].first;
-    }
+    for (size_t i = 0; i < vars_.size(); ++i) range[i] = Range(vars_[i]);
     std::vector<size_t> worked_out;  // hidden counts that came out, in order
     auto learn = [&](size_t i) {
-      known[i] = vars_[i].value;
+      range[i] = {vars_[i].value, vars_[i].value};
       worked_out.push_back(i);
     };
     bool more = true;
     while (more) {
       more = false;
       for (const auto& terms : equations_) {
-        if (auto i = PinnedBy(terms, known, range)) {
-          learn(*i);
+        auto pinned = PinnedBy(
+            terms, [&](size_t i) { return range[i]; }, [](size_t) { return true; });
+        if (pinned) {
+          learn(*pinned);
           more = true;
         }
       }
       if (!more) {
-        for (size_t i : Eliminate(known)) {
+        for (size_t i : Eliminate(range)) {
           learn(i);
           more = true;
         }
@@ -402,29 +377,30 @@ class Protector {
     }
     for (size_t i : worked_out) {
       if (!Sensitive(vars_[i]) || vars_[i].value == 0) continue;
-      if (BreakChain(i, known)) return true;
+      if (BreakChain(i, range)) return true;
     }
     return false;
   }
 
-  // The first hidden count (not yet known) that one total pins, with what is known.
-  std::optional<size_t> PinnedBy(const std::vector<Term>& terms,
-                                 const std::vector<std::optional<int64_t>>& known,
-                                 const std::vector<std::pair<int64_t, int64_t>>& range) const {
+  // The one interval rule, for Secondary (ranges from the masks) and Audit (ranges narrowed by
+  // what the attacker has learnt): the first count of one total, not known yet and `wanted`,
+  // that the total and the others' ranges leave a single possible value (one hidden count
+  // alone; two "<5" that add up to 2). a·x = rest − Σ others, the others between their range
+  // sums less x's own (an unbounded "c" makes that wider than any count, so it pins nothing).
+  template <typename RangeOf, typename Wanted>
+  std::optional<size_t> PinnedBy(const std::vector<Term>& terms, RangeOf range_of,
+                                 Wanted wanted) const {
     int64_t rest = 0, lo_sum = 0, hi_sum = 0;
-    size_t unknowns = 0;
     for (Term t : terms) {
-      if (known[t.var]) continue;
-      ++unknowns;
-      auto [lo, hi] = range[t.var];
+      auto [lo, hi] = range_of(t.var);
+      if (lo == hi) continue;
       rest += t.coefficient * vars_[t.var].value;
       lo_sum += t.coefficient > 0 ? lo : -hi;
       hi_sum += t.coefficient > 0 ? hi : -lo;
     }
-    if (unknowns == 0) return std::nullopt;
     for (Term t : terms) {
-      if (known[t.var]) continue;
-      auto [lo, hi] = range[t.var];
+      auto [lo, hi] = range_of(t.var);
+      if (lo == hi || !wanted(t.var)) continue;
       int64_t own_lo = t.coefficient > 0 ? lo : -hi, own_hi = t.coefficient > 0 ? hi : -lo;
       int64_t low = rest - (hi_sum - own_hi), high = rest - (lo_sum - own_lo);
       int64_t x_lo = t.coefficient > 0 ? low : -high, x_hi = t.coefficient > 0 ? high : -low;
@@ -435,10 +411,10 @@ class Protector {
 
   // Elimination over the unknowns, one connected group at a time: those a combination of the
   // totals holds alone.
-  std::vector<size_t> Eliminate(const std::vector<std::optional<int64_t>>& known) const {
+  std::vector<size_t> Eliminate(const std::vector<std::pair<int64_t, int64_t>>& range) const {
     std::vector<size_t> index(vars_.size(), SIZE_MAX), unknowns;
     for (size_t i = 0; i < vars_.size(); ++i) {
-      if (!known[i]) {
+      if (range[i].first != range[i].second) {
         index[i] = unknowns.size();
         unknowns.push_back(i);
       }
@@ -496,7 +472,7 @@ class Protector {
   // From a hidden count that came out, through totals and the counts that came out with it,
   // to the nearest total holding a shown non-zero count of this table: hide one more there
   // (a zero only where no such total is on the way).
-  bool BreakChain(size_t start, const std::vector<std::optional<int64_t>>& known) {
+  bool BreakChain(size_t start, const std::vector<std::pair<int64_t, int64_t>>& range) {
     std::vector<bool> seen(vars_.size(), false);
     std::vector<size_t> frontier{start}, on_the_way;
     seen[start] = true;
@@ -507,8 +483,10 @@ class Protector {
           on_the_way.push_back(e);
           if (Widen(equations_[e], false)) return true;
           for (Term t : equations_[e]) {
+            // Came out: the attacker knows it, the table does not show it.
             auto [lo, hi] = Range(vars_[t.var]);
-            if (known[t.var] && lo != hi && !seen[t.var]) {
+            bool came_out = range[t.var].first == range[t.var].second && lo != hi;
+            if (came_out && !seen[t.var]) {
               seen[t.var] = true;
               next.push_back(t.var);
             }
