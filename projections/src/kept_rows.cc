@@ -382,20 +382,32 @@ Status ScanKeptRows(const EventStore& store, RowKind kind, const Window& window,
 
 Status ScanKeptRowsAsKnownAt(const EventStore& store, RowKind kind, const Window& window,
                              Instant known_at, const std::function<void(const KeptRow&)>& visit) {
-  // Both reads, then the live order (the row keys'): a query may read a child's rows in order.
-  std::vector<std::pair<std::string, KeptRow>> rows;
-  auto held = [&](const KeptRow& row, Instant since, Instant until, std::string_view key) {
-    if (since <= known_at && known_at < until) {
-      rows.emplace_back(std::string(key.substr(key.starts_with(kWasPrefix) ? kWasPrefix.size()
-                                                                           : kRowPrefix.size())),
-                        row);
-    }
+  // The values held then that a later batch replaced, then the live rows merged with them in
+  // the live order (the row keys'): a query may read a child's rows in order. Both reads come
+  // in key order, and a row's versions never overlap in time, so only the replaced values are
+  // held in memory; collecting and sorting every row was most of such a query.
+  auto unprefixed = [](std::string_view key) {
+    return key.substr(key.starts_with(kWasPrefix) ? kWasPrefix.size() : kRowPrefix.size());
   };
-  CARELEDGER_RETURN_IF_ERROR(ScanRowVersions(store, kind, window, kRowPrefix, held));
-  CARELEDGER_RETURN_IF_ERROR(ScanRowVersions(store, kind, window, kWasPrefix, held));
-  std::sort(rows.begin(), rows.end(),
-            [](const auto& a, const auto& b) { return a.first < b.first; });
-  for (const auto& [key, row] : rows) visit(row);
+  std::vector<std::pair<std::string, KeptRow>> was;
+  CARELEDGER_RETURN_IF_ERROR(
+      ScanRowVersions(store, kind, window, kWasPrefix,
+                      [&](const KeptRow& row, Instant since, Instant until, std::string_view key) {
+                        if (since <= known_at && known_at < until) {
+                          was.emplace_back(std::string(unprefixed(key)), row);
+                        }
+                      }));
+  size_t next = 0;
+  CARELEDGER_RETURN_IF_ERROR(
+      ScanRowVersions(store, kind, window, kRowPrefix,
+                      [&](const KeptRow& row, Instant since, Instant, std::string_view key) {
+                        if (known_at < since) return;
+                        const std::string_view at = unprefixed(key);
+                        for (; next < was.size() && was[next].first < at; ++next)
+                          visit(was[next].second);
+                        visit(row);
+                      }));
+  for (; next < was.size(); ++next) visit(was[next].second);
   return Status::Ok();
 }
 
