@@ -18,6 +18,10 @@
 //   value <until (8, fixed)> <the row's value after its since>
 // so that the rows as known at T are the rows whose since <= T and the kept values with
 // since <= T < until: a range read per period, as live, plus the few values replaced since.
+// A span still open is dated kOpenSpan, so every span ever open leaves a value on that one
+// date when it closes: there the kept value's key holds its until (8, big-endian) after the
+// date, and a read as known at T starts at until > T instead of reading every span that ever
+// closed (54,927 values read for none held, for CLA on a 1 M-children store).
 #include <algorithm>
 #include <map>
 
@@ -133,12 +137,43 @@ std::string StoredRow(Instant since, std::string_view encoded) {
   return v;
 }
 
-// The key a row's value from `since` is kept under once replaced.
-std::string WasKey(std::string_view row_key, Instant since) {
+// The days key of the date open spans hold (kOpenSpan), and the bytes of a row key after its
+// prefix that the kind and the date take.
+uint32_t OpenDay() {
+  return codec::DaysKey(kOpenSpan);
+}
+constexpr size_t kKindAndDay = 5;
+
+bool IsOpenSpanKey(std::string_view after_prefix) {
+  return after_prefix.size() >= kKindAndDay &&
+         codec::GetBigEndian32(after_prefix.data() + 1) == OpenDay();
+}
+
+// The key a row's value from `since` is kept under once replaced at `until`.
+std::string WasKey(std::string_view row_key, Instant since, Instant until) {
+  std::string_view rest = row_key.substr(kRowPrefix.size());
   std::string k(kWasPrefix);
-  k.append(row_key.substr(kRowPrefix.size()));
+  if (IsOpenSpanKey(rest)) {
+    k.append(rest.substr(0, kKindAndDay));
+    codec::PutBigEndian64(k, SecondsOf(until));
+    k.append(rest.substr(kKindAndDay));
+  } else {
+    k.append(rest);
+  }
   codec::PutBigEndian64(k, SecondsOf(since));
   return k;
+}
+
+// A kept value's key as the row key it was under (with the "was" prefix): without its since,
+// and without the until that an open span's holds.
+std::string_view WasRowKey(std::string_view was_key, std::string& scratch) {
+  was_key.remove_suffix(kSinceBytes);
+  std::string_view rest = was_key.substr(kWasPrefix.size());
+  if (!IsOpenSpanKey(rest) || rest.size() < kKindAndDay + kSinceBytes) return was_key;
+  scratch.assign(kWasPrefix);
+  scratch.append(rest.substr(0, kKindAndDay));
+  scratch.append(rest.substr(kKindAndDay + kSinceBytes));
+  return scratch;
 }
 
 }  // namespace
@@ -289,7 +324,7 @@ Status ChangeKeptRows(const KeptRowEntries& before, const KeptRowEntries& after,
     std::string kept;
     codec::PutFixed64(kept, SecondsOf(stamp));
     kept.append(value);
-    out.put(WasKey(key, *since), kept);
+    out.put(WasKey(key, *since, stamp), kept);
     if (out.replaced) out.replaced(key, *since, value, stamp);
     return Status::Ok();
   };
@@ -304,7 +339,8 @@ Status ChangeKeptRows(const KeptRowEntries& before, const KeptRowEntries& after,
     if (old != before.end() && old->second == value) continue;
     Instant since = stamp;
     if (auto held = out.restored ? out.restored(key, value, stamp) : std::nullopt) {
-      out.remove(WasKey(key, *held));
+      // (Replaced at `stamp` too: that kept value's until.)
+      out.remove(WasKey(key, *held, stamp));
       since = *held;
     }
     out.put(key, StoredRow(since, value));
@@ -330,41 +366,52 @@ namespace {
 
 // Visits the rows under `prefix` (rows, or kept values) of a kind dated in [from, to), of the
 // partitions the store answers for, with when each held: [since, until), until the end of time
-// for a row that stands.
+// for a row that stands, and its row key (under `prefix`). Kept values of open spans replaced
+// at or before `replaced_after` are skipped unread.
 Status ScanRowVersions(const EventStore& store, RowKind kind, const Window& window,
                        std::string_view prefix,
                        const std::function<void(const KeptRow&, Instant since, Instant until,
-                                                std::string_view key)>& visit) {
+                                                std::string_view key)>& visit,
+                       std::optional<Instant> replaced_after = std::nullopt) {
   CARELEDGER_RETURN_IF_ERROR(CheckStateLayout(store));
   auto owned = OwnedPartitions(store);
   if (!owned.ok()) return owned.status();
   const bool was = prefix == kWasPrefix;
   KeptRow row;
-  std::string bad;
-  CARELEDGER_RETURN_IF_ERROR(store.ScanStateRange(
-      DayBound(kind, window.from, prefix), DayBound(kind, window.to, prefix),
-      [&](std::string_view key, std::string_view value) {
-        Instant since{}, until = Instant::max();
-        std::string_view row_key = key;
-        if (was) {
-          if (key.size() < kSinceBytes || value.size() < kSinceBytes) {
-            bad.assign(key);
-            return false;
-          }
-          since = InstantFrom(codec::GetBigEndian64(key.data() + key.size() - kSinceBytes));
-          until = InstantFrom(codec::GetFixed64(value.data()));
-          row_key.remove_suffix(kSinceBytes);
-        } else if (value.size() >= kSinceBytes) {
-          since = InstantFrom(codec::GetFixed64(value.data()));
-        }
-        if (value.size() < kSinceBytes ||
-            !DecodeRow(row_key, value.substr(kSinceBytes), row, prefix)) {
-          bad.assign(key);
-          return false;
-        }
-        if (owned->empty() || owned->count(row.partition)) visit(row, since, until, row_key);
-        return true;
-      }));
+  std::string bad, scratch;
+  auto each = [&](std::string_view key, std::string_view value) {
+    Instant since{}, until = Instant::max();
+    std::string_view row_key = key;
+    if (was) {
+      if (key.size() < prefix.size() + kSinceBytes || value.size() < kSinceBytes) {
+        bad.assign(key);
+        return false;
+      }
+      since = InstantFrom(codec::GetBigEndian64(key.data() + key.size() - kSinceBytes));
+      until = InstantFrom(codec::GetFixed64(value.data()));
+      row_key = WasRowKey(key, scratch);
+    } else if (value.size() >= kSinceBytes) {
+      since = InstantFrom(codec::GetFixed64(value.data()));
+    }
+    if (value.size() < kSinceBytes || !DecodeRow(row_key, value.substr(kSinceBytes), row, prefix)) {
+      bad.assign(key);
+      return false;
+    }
+    if (owned->empty() || owned->count(row.partition)) visit(row, since, until, row_key);
+    return true;
+  };
+  std::string begin = DayBound(kind, window.from, prefix), end = DayBound(kind, window.to, prefix);
+  if (was && replaced_after && window.from <= kOpenSpan && kOpenSpan < window.to) {
+    // The dates before the open spans', then the open spans' kept values from until > T.
+    std::string open = DayBound(kind, kOpenSpan, prefix);
+    CARELEDGER_RETURN_IF_ERROR(store.ScanStateRange(begin, open, each));
+    if (bad.empty()) {
+      codec::PutBigEndian64(open, SecondsOf(*replaced_after) + 1);
+      CARELEDGER_RETURN_IF_ERROR(store.ScanStateRange(open, end, each));
+    }
+  } else {
+    CARELEDGER_RETURN_IF_ERROR(store.ScanStateRange(begin, end, each));
+  }
   if (!bad.empty()) {
     return Status::Fatal("a kept row does not decode (run `careledger replay`)");
   }
@@ -383,20 +430,23 @@ Status ScanKeptRows(const EventStore& store, RowKind kind, const Window& window,
 Status ScanKeptRowsAsKnownAt(const EventStore& store, RowKind kind, const Window& window,
                              Instant known_at, const std::function<void(const KeptRow&)>& visit) {
   // The values held then that a later batch replaced, then the live rows merged with them in
-  // the live order (the row keys'): a query may read a child's rows in order. Both reads come
-  // in key order, and a row's versions never overlap in time, so only the replaced values are
-  // held in memory; collecting and sorting every row was most of such a query.
+  // the live order (the row keys'): a query may read a child's rows in order. A row's versions
+  // never overlap in time, so only the replaced values held then are kept in memory and sorted;
+  // collecting and sorting every row was most of such a query.
   auto unprefixed = [](std::string_view key) {
     return key.substr(key.starts_with(kWasPrefix) ? kWasPrefix.size() : kRowPrefix.size());
   };
   std::vector<std::pair<std::string, KeptRow>> was;
-  CARELEDGER_RETURN_IF_ERROR(
-      ScanRowVersions(store, kind, window, kWasPrefix,
-                      [&](const KeptRow& row, Instant since, Instant until, std::string_view key) {
-                        if (since <= known_at && known_at < until) {
-                          was.emplace_back(std::string(unprefixed(key)), row);
-                        }
-                      }));
+  CARELEDGER_RETURN_IF_ERROR(ScanRowVersions(
+      store, kind, window, kWasPrefix,
+      [&](const KeptRow& row, Instant since, Instant until, std::string_view key) {
+        if (since <= known_at && known_at < until) {
+          was.emplace_back(std::string(unprefixed(key)), row);
+        }
+      },
+      known_at));
+  // An open span's kept values come by when they were replaced, not by row key.
+  std::sort(was.begin(), was.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   size_t next = 0;
   CARELEDGER_RETURN_IF_ERROR(
       ScanRowVersions(store, kind, window, kRowPrefix,
@@ -423,7 +473,7 @@ Result<std::vector<std::string>> ChildrenWithSpans(const EventStore& store, RowK
   };
   CARELEDGER_RETURN_IF_ERROR(ScanRowVersions(store, kind, ending, kRowPrefix, meets));
   if (known_at) {
-    CARELEDGER_RETURN_IF_ERROR(ScanRowVersions(store, kind, ending, kWasPrefix, meets));
+    CARELEDGER_RETURN_IF_ERROR(ScanRowVersions(store, kind, ending, kWasPrefix, meets, known_at));
   }
   std::sort(ids.begin(), ids.end());
   ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
@@ -434,12 +484,12 @@ std::optional<std::string> DescribeKeptRowKey(std::string_view key) {
   const bool was = key.starts_with(kWasPrefix);
   if (!key.starts_with(kRowPrefix) && !was) return std::nullopt;
   std::string_view rest = key.substr(kRowPrefix.size());
-  std::string since;
+  std::string since, scratch;
   if (was && rest.size() >= kSinceBytes) {
     since =
         ", the value it held from " +
         FormatInstant(InstantFrom(codec::GetBigEndian64(rest.data() + rest.size() - kSinceBytes)));
-    rest.remove_suffix(kSinceBytes);
+    rest = WasRowKey(key, scratch).substr(kWasPrefix.size());
   }
   std::string_view child, item;
   if (rest.size() < 5) return "kept row (malformed key)";
