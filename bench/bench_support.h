@@ -90,7 +90,8 @@ inline std::unique_ptr<EventStore> OpenStore(const std::filesystem::path& path, 
 // False (having said why) when a fold or a write fails.
 inline bool StoreFeed(
     EventStore& store, const std::vector<std::string>& lines,
-    const std::function<void(const EventStore::Batch&, size_t)>& after_batch = {}) {
+    const std::function<void(const EventStore::Batch&, size_t)>& after_batch = {},
+    const std::function<void(size_t first_line)>& before_batch = {}) {
   EnvelopeParser parser;
   Projector projector(store);
   std::unordered_set<std::string> seen;
@@ -98,6 +99,7 @@ inline bool StoreFeed(
   std::vector<Envelope> envs(kBatch);
   std::vector<AcceptedEvent> accepted;
   for (size_t i = 0; i < lines.size();) {
+    if (before_batch) before_batch(i);
     auto batch = store.NewBatch();
     accepted.clear();
     for (size_t n = 0; i < lines.size() && n < kBatch; ++i) {

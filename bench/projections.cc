@@ -51,15 +51,31 @@ std::unique_ptr<EventStore> OpenStore(const std::filesystem::path& path) {
 
 // The feed stored as ingest stores it (bench::StoreFeed). Returns the instant half way through
 // (for --as-known-at queries).
-Instant Ingest(EventStore& store, const std::vector<std::string>& lines) {
+// With `feed_stamps`, each batch is stamped when its first line was recorded (a second after
+// the batch before at the least), as a store that ingested the feed as it happened would be:
+// its rows' versions then span years, where the system clock puts them all in one minute.
+Instant Ingest(EventStore& store, const std::vector<std::string>& lines, Instant* feed_stamps) {
   Instant middle{};
-  bool ok = bench::StoreFeed(store, lines, [&](const EventStore::Batch& batch, size_t done) {
-    // A pause half way so that "as known at" the first half's stamp (whole seconds) splits it.
-    if (middle == Instant{} && done >= lines.size() / 2) {
-      middle = batch.ingested_at();
-      ::usleep(1100 * 1000);
-    }
-  });
+  EnvelopeParser parser;
+  Envelope first;
+  bool ok = bench::StoreFeed(
+      store, lines,
+      [&](const EventStore::Batch& batch, size_t done) {
+        // A pause half way so that "as known at" the first half's stamp (whole seconds) splits
+        // it.
+        if (middle == Instant{} && done >= lines.size() / 2) {
+          middle = batch.ingested_at();
+          if (!feed_stamps) ::usleep(1100 * 1000);
+        }
+      },
+      [&](size_t i) {
+        if (!feed_stamps) return;
+        for (; i < lines.size() && !parser.Parse(lines[i], first).ok(); ++i) {
+        }
+        Instant next = *feed_stamps + std::chrono::seconds{1};
+        if (i < lines.size()) next = std::max(next, first.recorded_at.instant);
+        *feed_stamps = next;
+      });
   if (!ok) std::exit(1);
   return middle;
 }
@@ -97,6 +113,7 @@ int Main(int argc, char** argv) {
   bool queries = true, rebuild = true, only_fast = false;
   std::string keep_store;  // where to leave the source store, for the CLI at this scale
   std::string from_store;  // a store --keep-store left: no feed generated or ingested
+  bool feed_stamps = false;  // --stamps feed: batches stamped when recorded, not by the clock
   for (int i = 1; i < argc; ++i) {
     if (flags.Take(argc, argv, i)) continue;
     std::string flag = argv[i];
@@ -106,6 +123,7 @@ int Main(int argc, char** argv) {
     if (flag == "--no-live-fold") only_fast = true;
     if (flag == "--keep-store") keep_store = value, ++i;
     if (flag == "--from-store") from_store = value, ++i;
+    if (flag == "--stamps") feed_stamps = std::string_view(value) == "feed", ++i;
   }
   const GeneratorOptions& gen = flags.gen;
   const int repeat = flags.repeat;
@@ -139,14 +157,27 @@ int Main(int argc, char** argv) {
       std::istringstream in(out.str());
       for (std::string l; std::getline(in, l);) lines.push_back(std::move(l));
     }
-    source = OpenStore(source_dir);
+    Instant stamp{};
+    if (feed_stamps) {
+      StoreOptions o;
+      o.path = source_dir;
+      o.sync = false;
+      o.clock = [&stamp] { return stamp; };
+      auto opened = EventStore::Open(o);
+      if (Fail(opened.status(), "open")) return 1;
+      source = std::move(*opened);
+    } else {
+      source = OpenStore(source_dir);
+    }
     auto t0 = Clock::now();
-    middle = Ingest(*source, lines);
+    middle = Ingest(*source, lines, feed_stamps ? &stamp : nullptr);
     double ingest_s = Seconds(t0);
     std::cout << "feed: " << gen.children << " children, " << FormatDate(gen.start) << " to "
               << FormatDate(gen.end) << ", seed " << gen.seed << ": " << lines.size() << " lines, "
               << source->next_sequence()
-              << " events stored (ingest fold, sync off, with a 1.1 s pause: " << ingest_s << " s)"
+              << " events stored (ingest fold, sync off, "
+              << (feed_stamps ? "each batch stamped when recorded: " : "with a 1.1 s pause: ")
+              << ingest_s << " s)"
               << std::endl;
   }
   const uint64_t records = source->next_sequence();
