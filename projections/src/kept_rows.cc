@@ -14,14 +14,15 @@
 //
 // Versions, for "as known at": `since` is the ingest stamp of the batch that gave the row its
 // value. When a later batch changes or removes the row, the value it had is kept beside it:
-//   key   "was" \0 <the row key after its prefix> <since (8, big-endian)>
+//   key   "was" \0 <kind (1)> <the month its since fell in (4: the days key of its first day)>
+//         <until (8, big-endian)> <the row key after its prefix and kind> <since (8, big-endian)>
 //   value <until (8, fixed)> <the row's value after its since>
-// so that the rows as known at T are the rows whose since <= T and the kept values with
-// since <= T < until: a range read per period, as live, plus the few values replaced since.
-// A span still open is dated kOpenSpan, so every span ever open leaves a value on that one
-// date when it closes: there the kept value's key holds its until (8, big-endian) after the
-// date, and a read as known at T starts at until > T instead of reading every span that ever
-// closed (54,927 values read for none held, for CLA on a 1 M-children store).
+// so that the rows as known at T are the rows of the period whose since <= T and the kept
+// values with since <= T < until. The kept values are read by when they held, not by date: in
+// each month up to T's, one seek to until > T, which reads the values that held at T and at most
+// a month's worth more, whatever the store's history. Read by date, a span still open (dated
+// kOpenSpan) left every value it ever held on that one date, and each read as known at read
+// every span that ever closed (54,927 values for none held, for CLA on a 1 M-children store).
 #include <algorithm>
 #include <map>
 
@@ -137,42 +138,34 @@ std::string StoredRow(Instant since, std::string_view encoded) {
   return v;
 }
 
-// The days key of the date open spans hold (kOpenSpan), and the bytes of a row key after its
-// prefix that the kind and the date take.
-uint32_t OpenDay() {
-  return codec::DaysKey(kOpenSpan);
-}
-constexpr size_t kKindAndDay = 5;
+// The bytes of a kept value's key after the prefix and the kind that say when it held: the
+// month of its since and its until.
+constexpr size_t kHeldBytes = 4 + 8;
 
-bool IsOpenSpanKey(std::string_view after_prefix) {
-  return after_prefix.size() >= kKindAndDay &&
-         codec::GetBigEndian32(after_prefix.data() + 1) == OpenDay();
+uint32_t MonthOf(Instant t) {
+  return codec::DaysKey(FirstOfMonth(std::chrono::floor<std::chrono::days>(t)));
 }
 
 // The key a row's value from `since` is kept under once replaced at `until`.
 std::string WasKey(std::string_view row_key, Instant since, Instant until) {
   std::string_view rest = row_key.substr(kRowPrefix.size());
   std::string k(kWasPrefix);
-  if (IsOpenSpanKey(rest)) {
-    k.append(rest.substr(0, kKindAndDay));
-    codec::PutBigEndian64(k, SecondsOf(until));
-    k.append(rest.substr(kKindAndDay));
-  } else {
-    k.append(rest);
-  }
+  k.append(rest.substr(0, 1));
+  codec::PutBigEndian32(k, MonthOf(since));
+  codec::PutBigEndian64(k, SecondsOf(until));
+  k.append(rest.substr(1));
   codec::PutBigEndian64(k, SecondsOf(since));
   return k;
 }
 
-// A kept value's key as the row key it was under (with the "was" prefix): without its since,
-// and without the until that an open span's holds.
+// A kept value's key as the row key it was under, with the "was" prefix (without when it held).
 std::string_view WasRowKey(std::string_view was_key, std::string& scratch) {
-  was_key.remove_suffix(kSinceBytes);
   std::string_view rest = was_key.substr(kWasPrefix.size());
-  if (!IsOpenSpanKey(rest) || rest.size() < kKindAndDay + kSinceBytes) return was_key;
+  if (rest.size() < 1 + kHeldBytes + kSinceBytes) return was_key;
+  rest.remove_suffix(kSinceBytes);
   scratch.assign(kWasPrefix);
-  scratch.append(rest.substr(0, kKindAndDay));
-  scratch.append(rest.substr(kKindAndDay + kSinceBytes));
+  scratch.append(rest.substr(0, 1));
+  scratch.append(rest.substr(1 + kHeldBytes));
   return scratch;
 }
 
@@ -364,26 +357,24 @@ Result<Instant> SinceOfStoredRow(std::string_view stored) {
 
 namespace {
 
-// Visits the rows under `prefix` (rows, or kept values) of a kind dated in [from, to), of the
-// partitions the store answers for, with when each held: [since, until), until the end of time
-// for a row that stands, and its row key (under `prefix`). Kept values of open spans replaced
-// at or before `replaced_after` are skipped unread.
+// Visits the rows of a kind dated in [from, to), of the partitions the store answers for, with
+// their since and their row key: as they stand, or (`held_at`) the values they held at that
+// time that a later batch replaced, with their until.
 Status ScanRowVersions(const EventStore& store, RowKind kind, const Window& window,
-                       std::string_view prefix,
+                       std::optional<Instant> held_at,
                        const std::function<void(const KeptRow&, Instant since, Instant until,
-                                                std::string_view key)>& visit,
-                       std::optional<Instant> replaced_after = std::nullopt) {
+                                                std::string_view key)>& visit) {
   CARELEDGER_RETURN_IF_ERROR(CheckStateLayout(store));
   auto owned = OwnedPartitions(store);
   if (!owned.ok()) return owned.status();
-  const bool was = prefix == kWasPrefix;
+  const std::string_view prefix = held_at ? kWasPrefix : kRowPrefix;
   KeptRow row;
   std::string bad, scratch;
   auto each = [&](std::string_view key, std::string_view value) {
     Instant since{}, until = Instant::max();
     std::string_view row_key = key;
-    if (was) {
-      if (key.size() < prefix.size() + kSinceBytes || value.size() < kSinceBytes) {
+    if (held_at) {
+      if (key.size() < prefix.size() + 1 + kHeldBytes + kSinceBytes || value.size() < kSinceBytes) {
         bad.assign(key);
         return false;
       }
@@ -397,20 +388,39 @@ Status ScanRowVersions(const EventStore& store, RowKind kind, const Window& wind
       bad.assign(key);
       return false;
     }
+    if (held_at && !(since <= *held_at && *held_at < until && window.Contains(row.on))) {
+      return true;
+    }
     if (owned->empty() || owned->count(row.partition)) visit(row, since, until, row_key);
     return true;
   };
-  std::string begin = DayBound(kind, window.from, prefix), end = DayBound(kind, window.to, prefix);
-  if (was && replaced_after && window.from <= kOpenSpan && kOpenSpan < window.to) {
-    // The dates before the open spans', then the open spans' kept values from until > T.
-    std::string open = DayBound(kind, kOpenSpan, prefix);
-    CARELEDGER_RETURN_IF_ERROR(store.ScanStateRange(begin, open, each));
-    if (bad.empty()) {
-      codec::PutBigEndian64(open, SecondsOf(*replaced_after) + 1);
-      CARELEDGER_RETURN_IF_ERROR(store.ScanStateRange(open, end, each));
-    }
+  if (!held_at) {
+    CARELEDGER_RETURN_IF_ERROR(store.ScanStateRange(DayBound(kind, window.from, prefix),
+                                                    DayBound(kind, window.to, prefix), each));
   } else {
-    CARELEDGER_RETURN_IF_ERROR(store.ScanStateRange(begin, end, each));
+    // Month by month of the values' since, up to T's, each from until > T: a seek a month.
+    std::string kind_key(prefix);
+    kind_key.push_back(char(kind));
+    std::string to = kind_key;
+    codec::PutBigEndian32(to, MonthOf(*held_at) + 1);
+    std::optional<uint32_t> month = 0;
+    while (month && bad.empty()) {
+      std::string from = kind_key;
+      codec::PutBigEndian32(from, *month);
+      codec::PutBigEndian64(from, SecondsOf(*held_at) + 1);
+      const uint32_t reading = *month;
+      month.reset();
+      CARELEDGER_RETURN_IF_ERROR(
+          store.ScanStateRange(from, to, [&](std::string_view key, std::string_view value) {
+            if (key.size() < kind_key.size() + 4) return each(key, value);  // fails to decode
+            const uint32_t of = codec::GetBigEndian32(key.data() + kind_key.size());
+            if (of != reading) {
+              month = of;
+              return false;
+            }
+            return each(key, value);
+          }));
+    }
   }
   if (!bad.empty()) {
     return Status::Fatal("a kept row does not decode (run `careledger replay`)");
@@ -423,7 +433,7 @@ Status ScanRowVersions(const EventStore& store, RowKind kind, const Window& wind
 Status ScanKeptRows(const EventStore& store, RowKind kind, const Window& window,
                     const std::function<void(const KeptRow&)>& visit) {
   return ScanRowVersions(
-      store, kind, window, kRowPrefix,
+      store, kind, window, std::nullopt,
       [&](const KeptRow& row, Instant, Instant, std::string_view) { visit(row); });
 }
 
@@ -437,19 +447,16 @@ Status ScanKeptRowsAsKnownAt(const EventStore& store, RowKind kind, const Window
     return key.substr(key.starts_with(kWasPrefix) ? kWasPrefix.size() : kRowPrefix.size());
   };
   std::vector<std::pair<std::string, KeptRow>> was;
-  CARELEDGER_RETURN_IF_ERROR(ScanRowVersions(
-      store, kind, window, kWasPrefix,
-      [&](const KeptRow& row, Instant since, Instant until, std::string_view key) {
-        if (since <= known_at && known_at < until) {
-          was.emplace_back(std::string(unprefixed(key)), row);
-        }
-      },
-      known_at));
-  // An open span's kept values come by when they were replaced, not by row key.
+  CARELEDGER_RETURN_IF_ERROR(
+      ScanRowVersions(store, kind, window, known_at,
+                      [&](const KeptRow& row, Instant, Instant, std::string_view key) {
+                        was.emplace_back(std::string(unprefixed(key)), row);
+                      }));
+  // They come by when they held, not by row key.
   std::sort(was.begin(), was.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   size_t next = 0;
   CARELEDGER_RETURN_IF_ERROR(
-      ScanRowVersions(store, kind, window, kRowPrefix,
+      ScanRowVersions(store, kind, window, std::nullopt,
                       [&](const KeptRow& row, Instant since, Instant, std::string_view key) {
                         if (known_at < since) return;
                         const std::string_view at = unprefixed(key);
@@ -471,10 +478,8 @@ Result<std::vector<std::string>> ChildrenWithSpans(const EventStore& store, RowK
     if (known_at && !(since <= *known_at && *known_at < until)) return;
     if (uint64_t(row.number) < before) ids.push_back(row.child_id);
   };
-  CARELEDGER_RETURN_IF_ERROR(ScanRowVersions(store, kind, ending, kRowPrefix, meets));
-  if (known_at) {
-    CARELEDGER_RETURN_IF_ERROR(ScanRowVersions(store, kind, ending, kWasPrefix, meets, known_at));
-  }
+  CARELEDGER_RETURN_IF_ERROR(ScanRowVersions(store, kind, ending, std::nullopt, meets));
+  if (known_at) CARELEDGER_RETURN_IF_ERROR(ScanRowVersions(store, kind, ending, known_at, meets));
   std::sort(ids.begin(), ids.end());
   ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
   return ids;
