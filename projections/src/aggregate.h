@@ -203,6 +203,12 @@ inline const Date kOpenSpan{std::chrono::year{9999} / std::chrono::December / 31
 inline Window SpansRunningOn(Date day) {
   return Window{day + std::chrono::days{1}, kOpenSpan + std::chrono::days{1}};
 }
+// The same for spans never longer than `longest` days (first to last): a span running on `day`
+// ends by day + longest - 1, so the read stops there instead of taking every span that starts
+// later.
+inline Window SpansRunningOn(Date day, std::chrono::days longest) {
+  return Window{day + std::chrono::days{1}, day + longest + std::chrono::days{1}};
+}
 inline constexpr int64_t kInOc2Cohort = 1, kFormalInYear = 2;
 // kReoffence (M13): each formal outcome on its decision date, as the index offence it would be
 // (item: its ordinal among the child's formal outcomes, so that a child's rows on one day come

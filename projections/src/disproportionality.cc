@@ -130,7 +130,9 @@ Status AddAgedTenToSeventeen(Run& r, Accumulator& acc, size_t measure, Date on) 
     // As known at a time, or for lineage: the rows open on the day, as they stood then.
     RowGrouping grouping(r.by);
     const uint32_t day = codec::DaysKey(on);
-    return ForEachRow(r, RowKind::kAgedTenToSeventeen, SpansRunningOn(on), [&](const KeptRow& row) {
+    // A stretch lies between the 10th birthday and the day before the 18th: 8 years at most.
+    const Window running = SpansRunningOn(on, std::chrono::days{8 * 366});
+    return ForEachRow(r, RowKind::kAgedTenToSeventeen, running, [&](const KeptRow& row) {
       if (uint64_t(row.number) <= day) acc.AddIds(grouping.Key(row), measure, 1, row.event_ids);
     });
   }
