@@ -73,7 +73,7 @@ std::vector<const Offence*> FormalIn(const ChildView& child, const Window& windo
 // would otherwise answer every query over kept rows with nothing.
 inline constexpr std::string_view kLayoutKey{"layout\0", 7};
 inline constexpr std::string_view kLayout =
-    "13: cla counters by month and, a day's in one cell, by day and every child dimension, kept "
+    "14: cla counters by month and, a day's in one cell, by day and every child dimension, kept "
     "rows, span rows, the values "
     "rows held before keyed by when they held, missing episodes' figures in "
     "their rows, every row's date of birth, the children aged 10-17, open youth justice cases";

@@ -14,13 +14,15 @@
 //
 // Versions, for "as known at": `since` is the ingest stamp of the batch that gave the row its
 // value. When a later batch changes or removes the row, the value it had is kept beside it:
-//   key   "was" \0 <kind (1)> <the month its since fell in (4: the days key of its first day)>
-//         <until (8, big-endian)> <the row key after its prefix and kind> <since (8, big-endian)>
+//   key   "was" \0 <kind (1)> [<days key of its date (4)>: year-ending rows only]
+//         <the month its since fell in (4: the days key of its first day)>
+//         <until (8, big-endian)> <the rest of the row key> <since (8, big-endian)>
 //   value <until (8, fixed)> <the row's value after its since>
 // so that the rows as known at T are the rows of the period whose since <= T and the kept
 // values with since <= T < until. The kept values are read by when they held, not by date: in
-// each month up to T's, one seek to until > T, which reads the values that held at T and at most
-// a month's worth more, whatever the store's history. Read by date, a span still open (dated
+// each month up to T's (of each 31 March, for the year-ending rows), one seek to until > T,
+// which reads the values that held at T and at most a month's worth more, whatever the store's
+// history. Read by date, a span still open (dated
 // kOpenSpan) left every value it ever held on that one date, and each read as known at read
 // every span that ever closed (54,927 values for none held, for CLA on a 1 M-children store).
 #include <algorithm>
@@ -138,9 +140,19 @@ std::string StoredRow(Instant since, std::string_view encoded) {
   return v;
 }
 
-// The bytes of a kept value's key after the prefix and the kind that say when it held: the
-// month of its since and its until.
+// The bytes of a kept value's key that say when it held: the month of its since and its until.
 constexpr size_t kHeldBytes = 4 + 8;
+
+// Where they go after the kind: first, for the kinds read over many dates (spans, periods), so
+// that a read as known at T reads what held at T of every date; after the date for the
+// year-ending rows, read one 31 March at a time, whose versions held at T on other 31 Marches
+// outnumber the day's tenfold.
+size_t HeldAfterKind(RowKind kind) {
+  return kind == RowKind::kYearEnding ? 4 : 0;
+}
+size_t HeldAfterKind(std::string_view after_prefix) {
+  return after_prefix.empty() ? 0 : HeldAfterKind(RowKind(after_prefix[0]));
+}
 
 uint32_t MonthOf(Instant t) {
   return codec::DaysKey(FirstOfMonth(std::chrono::floor<std::chrono::days>(t)));
@@ -149,11 +161,12 @@ uint32_t MonthOf(Instant t) {
 // The key a row's value from `since` is kept under once replaced at `until`.
 std::string WasKey(std::string_view row_key, Instant since, Instant until) {
   std::string_view rest = row_key.substr(kRowPrefix.size());
+  const size_t held = 1 + HeldAfterKind(rest);
   std::string k(kWasPrefix);
-  k.append(rest.substr(0, 1));
+  k.append(rest.substr(0, held));
   codec::PutBigEndian32(k, MonthOf(since));
   codec::PutBigEndian64(k, SecondsOf(until));
-  k.append(rest.substr(1));
+  k.append(rest.substr(held));
   codec::PutBigEndian64(k, SecondsOf(since));
   return k;
 }
@@ -161,11 +174,12 @@ std::string WasKey(std::string_view row_key, Instant since, Instant until) {
 // A kept value's key as the row key it was under, with the "was" prefix (without when it held).
 std::string_view WasRowKey(std::string_view was_key, std::string& scratch) {
   std::string_view rest = was_key.substr(kWasPrefix.size());
-  if (rest.size() < 1 + kHeldBytes + kSinceBytes) return was_key;
+  const size_t held = 1 + HeldAfterKind(rest);
+  if (rest.size() < held + kHeldBytes + kSinceBytes) return was_key;
   rest.remove_suffix(kSinceBytes);
   scratch.assign(kWasPrefix);
-  scratch.append(rest.substr(0, 1));
-  scratch.append(rest.substr(1 + kHeldBytes));
+  scratch.append(rest.substr(0, held));
+  scratch.append(rest.substr(held + kHeldBytes));
   return scratch;
 }
 
@@ -398,27 +412,39 @@ Status ScanRowVersions(const EventStore& store, RowKind kind, const Window& wind
     CARELEDGER_RETURN_IF_ERROR(store.ScanStateRange(DayBound(kind, window.from, prefix),
                                                     DayBound(kind, window.to, prefix), each));
   } else {
-    // Month by month of the values' since, up to T's, each from until > T: a seek a month.
-    std::string kind_key(prefix);
-    kind_key.push_back(char(kind));
-    std::string to = kind_key;
-    codec::PutBigEndian32(to, MonthOf(*held_at) + 1);
-    std::optional<uint32_t> month = 0;
-    while (month && bad.empty()) {
-      std::string from = kind_key;
-      codec::PutBigEndian32(from, *month);
-      codec::PutBigEndian64(from, SecondsOf(*held_at) + 1);
-      const uint32_t reading = *month;
-      month.reset();
+    // Kept values in groups (the kind, and the date where it comes first), each by the month of
+    // their since, each month by until: a seek skips a month's values replaced by T, another
+    // the months after T's; what is read held at T, but for the rest of T's month.
+    const size_t group = prefix.size() + 1 + HeldAfterKind(kind);
+    const uint32_t last_month = MonthOf(*held_at);
+    std::string cursor = group > prefix.size() + 1 ? DayBound(kind, window.from, prefix)
+                                                   : std::string(prefix) + char(kind);
+    const std::string end = group > prefix.size() + 1 ? DayBound(kind, window.to, prefix)
+                                                      : std::string(prefix) + char(char(kind) + 1);
+    for (bool more = true; more && bad.empty();) {
+      more = false;
+      std::string from = std::move(cursor);
       CARELEDGER_RETURN_IF_ERROR(
-          store.ScanStateRange(from, to, [&](std::string_view key, std::string_view value) {
-            if (key.size() < kind_key.size() + 4) return each(key, value);  // fails to decode
-            const uint32_t of = codec::GetBigEndian32(key.data() + kind_key.size());
-            if (of != reading) {
-              month = of;
-              return false;
+          store.ScanStateRange(from, end, [&](std::string_view key, std::string_view value) {
+            if (key.size() < group + kHeldBytes) return each(key, value);  // fails to decode
+            const uint32_t month = codec::GetBigEndian32(key.data() + group);
+            const uint64_t until = codec::GetBigEndian64(key.data() + group + 4);
+            if (month > last_month) {
+              // The next group, if there is one (a date's: the next day's).
+              if (group == prefix.size() + 1) return false;
+              cursor = DayBound(
+                  kind,
+                  codec::DateFromDaysKey(codec::GetBigEndian32(key.data() + prefix.size() + 1)) +
+                      std::chrono::days{1},
+                  prefix);
+            } else if (until <= SecondsOf(*held_at)) {
+              cursor.assign(key.substr(0, group + 4));
+              codec::PutBigEndian64(cursor, SecondsOf(*held_at) + 1);
+            } else {
+              return each(key, value);
             }
-            return each(key, value);
+            more = true;
+            return false;
           }));
     }
   }
