@@ -423,7 +423,7 @@ Status ScanRowVersions(const EventStore& store, RowKind kind, const Window& wind
                                                       : std::string(prefix) + char(char(kind) + 1);
     for (bool more = true; more && bad.empty();) {
       more = false;
-      std::string from = std::move(cursor);
+      const std::string from = cursor;
       CARELEDGER_RETURN_IF_ERROR(
           store.ScanStateRange(from, end, [&](std::string_view key, std::string_view value) {
             if (key.size() < group + kHeldBytes) return each(key, value);  // fails to decode
