@@ -22,9 +22,9 @@
 // values with since <= T < until. The kept values are read by when they held, not by date: in
 // each month up to T's (of each 31 March, for the year-ending rows), one seek to until > T,
 // which reads the values that held at T and at most a month's worth more, whatever the store's
-// history. Read by date, a span still open (dated
-// kOpenSpan) left every value it ever held on that one date, and each read as known at read
-// every span that ever closed (54,927 values for none held, for CLA on a 1 M-children store).
+// history. Read by date, a span still open (dated kOpenSpan) left every value it ever held on
+// that one date, and each read as known at read every span that ever closed (54,927 values for
+// none held, for CLA on a 1 M-children store).
 #include <algorithm>
 #include <map>
 
