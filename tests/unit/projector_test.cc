@@ -243,6 +243,19 @@ TEST(Projector, AStoreFromBeforeTheKeptRowsAsksForAReplayAndReplayFillsThem) {
   ASSERT_TRUE((*store)->Write(batch).ok());
   MetricQuery q;
   q.metric = "outcomes";
+  {
+    // A store of an earlier layout carries that layout's marker: refused by the marker alone,
+    // as a store is after an upgrade that changed how its rows are kept.
+    test::TempDir marked_dir;
+    auto marked = EventStore::Open({.path = marked_dir / "s", .sync = false});
+    ASSERT_TRUE(marked.ok());
+    auto old = (*marked)->NewBatch();
+    old.PutState(std::string_view("layout\0", 7), "12: an earlier layout");
+    ASSERT_TRUE((*marked)->Write(old).ok());
+    auto refused = RunMetric(**marked, q);
+    ASSERT_FALSE(refused.ok());
+    EXPECT_NE(refused.status().message().find("run `careledger replay`"), std::string::npos);
+  }
   q.period = {Date{std::chrono::year{2025} / 1 / 1}, Date{std::chrono::year{2026} / 1 / 1}};
   auto table = RunMetric(**store, q);
   ASSERT_FALSE(table.ok());
