@@ -65,18 +65,31 @@ Status Callouts(Run& r) {
   const Window& now = r.window;
   const Window year_earlier{AddMonths(now.from, -12), AddMonths(now.to, -12)};
   const Window read{year_earlier.from, now.to};
+  auto in_target = [&](const std::string& home, Date month) {
+    std::vector<std::string> key;
+    for (const auto& d : r.by) key.push_back(d == "home_id" ? home : MonthName(month));
+    return key == target;
+  };
+  // A row's lineage: each call-out under its own measure and the total it is in, and under
+  // the change, which both totals make.
+  auto note = [&](std::string_view measure, const std::string& event_id) {
+    lineage.push_back({std::string(measure), event_id});
+    lineage.push_back({"change_pct", event_id});
+  };
   CARELEDGER_RETURN_IF_ERROR(ForEachRow(r, RowKind::kCallout, read, [&](const KeptRow& row) {
     const std::string& home = row.values[*RowDimensionIndex("home_id")];
     if (year_earlier.Contains(row.on)) {
-      cells[{home, FirstOfMonth(AddMonths(row.on, 12))}][5 + row.number] += 1;
+      Date month = FirstOfMonth(AddMonths(row.on, 12));
+      cells[{home, month}][5 + row.number] += 1;
+      if (want_lineage && in_target(home, month)) note("total_year_earlier", row.event_ids[0]);
     }
     if (!now.Contains(row.on)) return;
     Date month = FirstOfMonth(row.on);
     cells[{home, month}][row.number] += 1;
-    if (!want_lineage) return;
-    std::vector<std::string> key;
-    for (const auto& d : r.by) key.push_back(d == "home_id" ? home : MonthName(month));
-    if (key == target) lineage.push_back({std::string(kMeasures[row.number]), row.event_ids[0]});
+    if (want_lineage && in_target(home, month)) {
+      lineage.push_back({std::string(kMeasures[row.number]), row.event_ids[0]});
+      note("total", row.event_ids[0]);
+    }
   }));
   // Every (home, month) with call-outs in it or in the same days a year earlier (a home that
   // went from some to none must show its fall of 100 %).

@@ -45,10 +45,16 @@ Status Criminalisation(Run& r) {
   auto acc = r.NewAccumulator({"oc2_cohort", "oc2_with_formal", "area_with_formal"});
   RowGrouping grouping(r.by);
   Window on_the_day{end, end + std::chrono::days{1}};
+  // The lineage cell's children in the cohort, and whether each had a formal outcome: their
+  // care events are read from their timelines below (a row keeps only the registration).
+  std::map<std::string, std::pair<GroupKey, bool>> cohort_of_cell;
   CARELEDGER_RETURN_IF_ERROR(
       ForEachRow(r, RowKind::kYearEnding, on_the_day, [&](const KeptRow& row) {
         auto key = grouping.Key(row);
         bool in_cohort = row.number & kInOc2Cohort;
+        if (in_cohort && acc.IsTarget(key)) {
+          cohort_of_cell.emplace(row.child_id, std::pair{key, bool(row.number & kFormalInYear)});
+        }
         std::vector<std::string> registered, formal;
         if (!row.event_ids.empty() && !row.event_ids[0].empty()) {
           registered.push_back(row.event_ids[0]);
@@ -59,6 +65,22 @@ Status Criminalisation(Run& r) {
         acc.AddIds(key, kAreaFormal, 1, formal);
         if (in_cohort) acc.AddIds(key, kCohortFormal, 1, formal);
       }));
+  if (!cohort_of_cell.empty()) {
+    std::vector<std::string> ids;
+    for (const auto& [id, of] : cohort_of_cell) ids.push_back(id);
+    CARELEDGER_RETURN_IF_ERROR(
+        ForEachChildIn(*r.store, r.query.known_at, ids, [&](const ChildView& child) {
+          auto it = cohort_of_cell.find(std::string(child.child_id));
+          if (it == cohort_of_cell.end()) return;
+          const auto& [key, formal] = it->second;
+          std::vector<const Fact*> care;
+          for (const CareSpell* s : Oc2CohortSpells(child, r.year)) {
+            care.insert(care.end(), s->facts.begin(), s->facts.end());
+          }
+          acc.AddFacts(key, kCohort, 0, care);
+          if (formal) acc.AddFacts(key, kCohortFormal, 0, care);
+        }));
+  }
   std::optional<int64_t> population;
   if (r.by.empty()) population = r.Population10To17(r.year - 1);
   r.Emit(acc,

@@ -520,22 +520,28 @@ std::string_view CohortAt(const ChildView& child, Date d) {
   return "other";
 }
 
-bool InOc2Cohort(const ChildView& child, int year) {
+std::vector<const CareSpell*> Oc2CohortSpells(const ChildView& child, int year) {
   using namespace std::chrono;
   Date end{std::chrono::year{year} / March / 31};
   Date start{std::chrono::year{year - 1} / April / 1};
   auto age = AgeAt(child, end);
-  if (!age || *age < 10) return false;
+  if (!age || *age < 10) return {};
   // Every day of [start, end] inside one run of touching, counted spells.
+  std::vector<const CareSpell*> run;
   Date covered = start;
   for (const auto& s : child.spells) {
     if (s.short_break) continue;
     if (s.from <= covered && (!s.to || *s.to > covered)) {
-      if (!s.to || *s.to > end) return true;
+      run.push_back(&s);
+      if (!s.to || *s.to > end) return run;
       covered = *s.to;
     }
   }
-  return false;
+  return {};
+}
+
+bool InOc2Cohort(const ChildView& child, int year) {
+  return !Oc2CohortSpells(child, year).empty();
 }
 
 std::string_view ExploitationRiskAt(const ChildView& child, Date d) {

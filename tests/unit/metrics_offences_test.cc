@@ -637,6 +637,24 @@ TEST_F(MetricsOffences, CalloutsOverPartOfAMonthCountTheDaysAskedAbout) {
   auto table = RunMetric(*store_, q);
   ASSERT_TRUE(table.ok()) << table.status().ToString();
   EXPECT_THAT(table->notes, ::testing::Contains(::testing::HasSubstr("part months")));
+  // H1's row drilled into: each call-out under its measure, the three under the total, the
+  // one a year earlier under that total, and all four under the change they make.
+  auto lineage = RunLineage(*store_, q, Cell{{"home_id", "H1"}, {"month", "2025-12"}});
+  ASSERT_TRUE(lineage.ok()) << lineage.status().ToString();
+  std::vector<std::pair<std::string, std::string>> pairs;
+  for (const auto& e : *lineage) pairs.emplace_back(e.measure, e.event_id);
+  EXPECT_EQ(pairs, (std::vector<std::pair<std::string, std::string>>{
+                       {"change_pct", "h1a"},
+                       {"change_pct", "h1c"},
+                       {"change_pct", "k1"},
+                       {"change_pct", "k3"},
+                       {"missing_reports", "h1a"},
+                       {"offences_at_placement", "k1"},
+                       {"restraints", "h1c"},
+                       {"total", "h1a"},
+                       {"total", "h1c"},
+                       {"total", "k1"},
+                       {"total_year_earlier", "k3"}}));
 }
 
 // A period metric without --period covers the last 12 complete months: on 4 December 2026 the

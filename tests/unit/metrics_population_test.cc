@@ -916,7 +916,9 @@ TEST_F(MetricPopulation, CriminalisationLineageNamesTheEventsOfEachMeasure) {
   auto lineage = RunLineage(*store_, Criminalisation2025(), Cell{});
   ASSERT_TRUE(lineage.ok()) << lineage.status().ToString();
   // Per child: the registration, and for a formal outcome the offence's events (R1's first
-  // formal outcome is the caution of r1-o1: the offence and its outcome).
+  // formal outcome is the caution of r1-o1: the offence and its outcome). A child in the
+  // cohort also by the care events that kept it looked after through the year: R13's two
+  // periods that touch on 2024-09-01 (its end between them), each other child's one start.
   std::vector<std::pair<std::string, std::string>> expected = {
       {"area_with_formal", "R1.reg"},  {"area_with_formal", "R3.reg"},
       {"area_with_formal", "R4.reg"},  {"area_with_formal", "R5.reg"},
@@ -925,8 +927,12 @@ TEST_F(MetricPopulation, CriminalisationLineageNamesTheEventsOfEachMeasure) {
       {"area_with_formal", "r4.out"},  {"area_with_formal", "r5.out"},
       {"area_with_formal", "r8.out"},  {"oc2_cohort", "R1.reg"},
       {"oc2_cohort", "R13.reg"},       {"oc2_cohort", "R2.reg"},
-      {"oc2_cohort", "R7.reg"},        {"oc2_with_formal", "R1.reg"},
-      {"oc2_with_formal", "r1.off1"},  {"oc2_with_formal", "r1.out1"}};
+      {"oc2_cohort", "R7.reg"},        {"oc2_cohort", "r1.s"},
+      {"oc2_cohort", "r13.e"},         {"oc2_cohort", "r13.s"},
+      {"oc2_cohort", "r13.s2"},        {"oc2_cohort", "r2.s"},
+      {"oc2_cohort", "r7.s"},          {"oc2_with_formal", "R1.reg"},
+      {"oc2_with_formal", "r1.off1"},  {"oc2_with_formal", "r1.out1"},
+      {"oc2_with_formal", "r1.s"}};
   EXPECT_EQ(Pairs(*lineage), expected);
 }
 

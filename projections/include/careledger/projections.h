@@ -137,6 +137,9 @@ std::string_view CohortAt(const ChildView& child, Date d);
 // Looked after every day of the 12 months to 31 March `year` (so never V3/V4 in them) and
 // aged 10 or over on that day.
 bool InOc2Cohort(const ChildView& child, int year);
+// The stretches of care that kept the child looked after through those 12 months, in date
+// order; none when the child is not in the cohort.
+std::vector<const CareSpell*> Oc2CohortSpells(const ChildView& child, int year);
 // The exploitation risk on d: the higher of the CCE and the CSE level last assessed on or
 // before d ("both" assesses the two); "" when never assessed.
 std::string_view ExploitationRiskAt(const ChildView& child, Date d);
