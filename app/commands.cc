@@ -844,7 +844,7 @@ Command AddDemo(CLI::App& app) {
             trend.measures = {"value"};
             for (auto y = std::chrono::year_month_day{gen.start}.year();
                  y <= std::chrono::year_month_day{today}.year(); ++y) {
-              Date d{y / std::chrono::March / 31};
+              Date d = YearEnding{int(y)}.Last();
               if (d < gen.start || d > today) continue;
               auto total = ClaAt(**store, d, ClaDimension::kNone);
               if (!total.ok()) return Fail(total.status());

@@ -26,7 +26,7 @@ std::vector<Date> YearEnds(const Ssda903Census& census) {
   if (!first) return out;
   using namespace std::chrono;
   for (int y = int(year_month_day{*first}.year()); y <= int(year_month_day{*last}.year()); ++y) {
-    Date d{year{y} / March / 31};
+    Date d = YearEnding{y}.Last();
     if (d >= *first) out.push_back(d);
   }
   return out;

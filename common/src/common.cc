@@ -124,6 +124,28 @@ Date Anniversary(Date born, int years) {
   return std::chrono::sys_days{moved};
 }
 
+Date YearEnding::First() const {
+  return std::chrono::sys_days{std::chrono::year{year - 1} / std::chrono::April / 1};
+}
+Date YearEnding::Last() const {
+  return std::chrono::sys_days{std::chrono::year{year} / std::chrono::March / 31};
+}
+Date YearEnding::End() const {
+  return Last() + std::chrono::days{1};
+}
+YearEnding YearEnding::Containing(Date d) {
+  std::chrono::year_month_day ymd{d};
+  return {int(ymd.year()) + (ymd.month() >= std::chrono::April ? 1 : 0)};
+}
+YearEnding YearEnding::EndingBy(Date d) {
+  YearEnding y = Containing(d);
+  return IsLastDay(d) ? y : YearEnding{y.year - 1};
+}
+bool YearEnding::IsLastDay(Date d) {
+  std::chrono::year_month_day ymd{d};
+  return ymd.month() == std::chrono::March && ymd.day() == std::chrono::day{31};
+}
+
 Date Today() {
   return std::chrono::floor<std::chrono::days>(std::chrono::system_clock::now());
 }

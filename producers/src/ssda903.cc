@@ -124,12 +124,10 @@ std::string District(std::string_view postcode) {
 // The collection year a day falls in, named by its first calendar year (1 April 2017 – 31
 // March 2018 is 2017, as the YEAR column of LIIA extracts names it).
 int CollectionYearOf(Date d) {
-  std::chrono::year_month_day ymd{d};
-  int y = int(ymd.year());
-  return ymd.month() < std::chrono::April ? y - 1 : y;
+  return YearEnding::Containing(d).year - 1;
 }
 Date CollectionYearEnd(int year) {
-  return Date{std::chrono::year{year + 1} / std::chrono::March / 31};
+  return YearEnding{year + 1}.Last();
 }
 std::string YearName(int year) {  // "2017/18"
   std::string two = std::to_string((year + 1) % 100);

@@ -6,11 +6,7 @@
 
 namespace careledger::metrics {
 
-namespace {
-
-using std::chrono::March;
-
-}  // namespace
+namespace {}  // namespace
 
 // One row for each year ending 31 March in which the child was 10-17 on that day and in the
 // OC2 cohort or given a formal outcome in the year.
@@ -19,11 +15,11 @@ std::vector<KeptRow> YearEndingRows(const ChildView& child) {
   if (!child.dob) return rows;
   int born = int(std::chrono::year_month_day{*child.dob}.year());
   for (int y = born + 10; y <= born + 18; ++y) {
-    Date end{std::chrono::year{y} / std::chrono::March / 31};
+    const YearEnding year_ending{y};
+    const Date end = year_ending.Last();
     auto age = AgeAt(child, end);
     if (!IsAged10To17(age)) continue;
-    Window year{Date{std::chrono::year{y - 1} / std::chrono::April / 1},
-                end + std::chrono::days{1}};
+    Window year{year_ending.First(), year_ending.End()};
     auto formal = FormalIn(child, year);
     bool in_cohort = InOc2Cohort(child, y);
     if (!in_cohort && formal.empty()) continue;
@@ -41,7 +37,7 @@ std::vector<KeptRow> YearEndingRows(const ChildView& child) {
 
 Status Criminalisation(Run& r) {
   enum { kCohort, kCohortFormal, kAreaFormal };
-  Date end{std::chrono::year{r.year} / March / 31};
+  const Date end = YearEnding{r.year}.Last();
   auto acc = r.NewAccumulator({"oc2_cohort", "oc2_with_formal", "area_with_formal"});
   RowGrouping grouping(r.by);
   Window on_the_day{end, end + std::chrono::days{1}};

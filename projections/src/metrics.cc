@@ -41,8 +41,6 @@ namespace metrics {
 
 namespace {
 
-using std::chrono::March;
-
 std::string_view Or(std::string_view s, std::string_view fallback) {
   return s.empty() ? fallback : s;
 }
@@ -248,12 +246,10 @@ Result<Run> Prepare(const EventStore* store, const MetricQuery& q, const Cell* c
       if (q.period) {
         return Status::BadInput("criminalisation is for a year ending 31 March: --at YYYY-03-31");
       }
-      std::chrono::year_month_day ymd{q.at.value_or(q.today)};
-      if (q.at && (ymd.month() != March || ymd.day() != std::chrono::day{31})) {
+      if (q.at && !YearEnding::IsLastDay(*q.at)) {
         return Status::BadInput("criminalisation is for a year ending 31 March: --at YYYY-03-31");
       }
-      r.year = int(ymd.year());
-      if (!q.at && std::chrono::month_day{ymd.month(), ymd.day()} < March / 31) --r.year;
+      r.year = YearEnding::EndingBy(q.at.value_or(q.today)).year;
       sel.emplace_back("year_ending", std::to_string(r.year) + "-03-31");
       break;
     }
@@ -310,7 +306,7 @@ std::vector<std::string> SplitComma(const std::string& s) {
 // ("2025-26": 1 April 2025 to 31 March 2026), a calendar quarter ("2026Q3": July to September
 // 2026) or the last complete calendar quarter before `today`.
 std::optional<std::pair<Date, Date>> ParsePeriod(const std::string& text, Date today) {
-  using std::chrono::year, std::chrono::month, std::chrono::April;
+  using std::chrono::year, std::chrono::month;
   auto number = [&](size_t from, size_t n) -> std::optional<int> {
     if (from + n > text.size()) return std::nullopt;
     int v = 0;
@@ -342,7 +338,8 @@ std::optional<std::pair<Date, Date>> ParsePeriod(const std::string& text, Date t
   if (text.size() == 7 && text[4] == '-') {
     auto y = number(0, 4), next = number(5, 2);
     if (!y || !next || *next != (*y + 1) % 100) return std::nullopt;
-    return std::pair{Date{year{*y} / April / 1}, Date{year{*y + 1} / April / 1}};
+    const YearEnding financial{*y + 1};
+    return std::pair{financial.First(), financial.End()};
   }
   if (text.size() == 6 && (text[4] == 'Q' || text[4] == 'q')) {
     auto y = number(0, 4), q = number(5, 1);

@@ -522,8 +522,7 @@ std::string_view CohortAt(const ChildView& child, Date d) {
 
 std::vector<const CareSpell*> Oc2CohortSpells(const ChildView& child, int year) {
   using namespace std::chrono;
-  Date end{std::chrono::year{year} / March / 31};
-  Date start{std::chrono::year{year - 1} / April / 1};
+  const Date end = YearEnding{year}.Last(), start = YearEnding{year}.First();
   auto age = AgeAt(child, end);
   if (!age || *age < 10) return {};
   // Every day of [start, end] inside one run of touching, counted spells.

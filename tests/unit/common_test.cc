@@ -53,6 +53,27 @@ TEST(Calendar, AnniversaryOf29FebruaryIs1MarchInACommonYearAndItselfInALeapYear)
   EXPECT_EQ(FormatDate(Anniversary(*ParseDate("2026-03-01"), -18)), "2008-03-01");
 }
 
+// One "year ending 31 March" for the criminalisation protocol, the SSDA903 collection year, the
+// financial-year periods and the reconciliation dates (each once wrote its own).
+TEST(Calendar, YearEndingRunsFromTheFirstOfAprilToThe31stOfMarch) {
+  const YearEnding y2025{2025};
+  EXPECT_EQ(FormatDate(y2025.First()), "2024-04-01");
+  EXPECT_EQ(FormatDate(y2025.Last()), "2025-03-31");
+  EXPECT_EQ(FormatDate(y2025.End()), "2025-04-01");
+  EXPECT_EQ(YearEnding::Containing(*ParseDate("2025-03-31")).year, 2025);
+  EXPECT_EQ(YearEnding::Containing(*ParseDate("2025-04-01")).year, 2026);
+  EXPECT_EQ(YearEnding::Containing(*ParseDate("2025-01-01")).year, 2025);
+  EXPECT_EQ(YearEnding::Containing(*ParseDate("2024-12-31")).year, 2025);
+  // The last year to have ended by a day: on 31 March, that day's.
+  EXPECT_EQ(YearEnding::EndingBy(*ParseDate("2025-03-31")).year, 2025);
+  EXPECT_EQ(YearEnding::EndingBy(*ParseDate("2025-03-30")).year, 2024);
+  EXPECT_EQ(YearEnding::EndingBy(*ParseDate("2025-04-01")).year, 2025);
+  EXPECT_EQ(YearEnding::EndingBy(*ParseDate("2026-12-06")).year, 2026);
+  EXPECT_TRUE(YearEnding::IsLastDay(*ParseDate("2024-03-31")));
+  EXPECT_FALSE(YearEnding::IsLastDay(*ParseDate("2024-03-30")));
+  EXPECT_FALSE(YearEnding::IsLastDay(*ParseDate("2024-05-31")));
+}
+
 TEST(Settings, SecretsAreMaskedAndOthersShown) {
   Settings s = {{"bootstrap.servers", "k:9093"},
                 {"sasl.password", "hunter2"},

@@ -91,6 +91,18 @@ Date Today();
 // common year 1 March (as the law in England counts it). Every age in careledger, the
 // generator's included, is counted from this one rule.
 Date Anniversary(Date born, int years);
+// The year ending 31 March that the statutory returns (SSDA903), the youth justice figures and
+// the criminalisation protocol count in, named by the calendar year it ends in: 2025 is
+// 1 April 2024 to 31 March 2025. (SSDA903 names its collection years by the year they start.)
+struct YearEnding {
+  int year = 0;
+  Date First() const;  // 1 April of the year before
+  Date Last() const;   // 31 March
+  Date End() const;    // the day after Last(): [First(), End()) is the year
+  static YearEnding Containing(Date d);
+  static YearEnding EndingBy(Date d);  // the last that has ended by the end of `d`
+  static bool IsLastDay(Date d);       // d is a 31 March
+};
 
 // ---- Logging ------------------------------------------------------------------------------
 // Diagnostics go to stderr; data goes to stdout. Levels: trace, debug, info, warn, error, off.
