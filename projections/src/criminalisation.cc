@@ -6,8 +6,6 @@
 
 namespace careledger::metrics {
 
-namespace {}  // namespace
-
 // One row for each year ending 31 March in which the child was 10-17 on that day and in the
 // OC2 cohort or given a formal outcome in the year.
 std::vector<KeptRow> YearEndingRows(const ChildView& child) {

@@ -521,7 +521,6 @@ std::string_view CohortAt(const ChildView& child, Date d) {
 }
 
 std::vector<const CareSpell*> Oc2CohortSpells(const ChildView& child, int year) {
-  using namespace std::chrono;
   const Date end = YearEnding{year}.Last(), start = YearEnding{year}.First();
   auto age = AgeAt(child, end);
   if (!age || *age < 10) return {};
