@@ -61,6 +61,7 @@ Status Criminalisation(Run& r) {
       }));
   if (!cohort_of_cell.empty()) {
     std::vector<std::string> ids;
+    ids.reserve(cohort_of_cell.size());
     for (const auto& [id, of] : cohort_of_cell) ids.push_back(id);
     CARELEDGER_RETURN_IF_ERROR(
         ForEachChildIn(*r.store, r.query.known_at, ids, [&](const ChildView& child) {

@@ -228,8 +228,7 @@ Status FoldChild(const std::string& child_id, std::vector<std::pair<Fact, int32_
                        TimelineBefore);
     ChildView view = ResolveChild(child_id, t);
     if (end == facts.size()) {
-      for (auto& [cell, n] : metrics::CounterContribution(view))
-        folded.deltas[cell] += n;
+      for (auto& [cell, n] : metrics::CounterContribution(view)) folded.deltas[cell] += n;
     }
     auto after = metrics::KeptRowEntriesOf(view);
     CARELEDGER_RETURN_IF_ERROR(metrics::ChangeKeptRows(rows, after, stamp, writer));

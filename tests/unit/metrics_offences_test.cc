@@ -643,18 +643,18 @@ TEST_F(MetricsOffences, CalloutsOverPartOfAMonthCountTheDaysAskedAbout) {
   ASSERT_TRUE(lineage.ok()) << lineage.status().ToString();
   std::vector<std::pair<std::string, std::string>> pairs;
   for (const auto& e : *lineage) pairs.emplace_back(e.measure, e.event_id);
-  EXPECT_EQ(pairs, (std::vector<std::pair<std::string, std::string>>{
-                       {"change_pct", "h1a"},
-                       {"change_pct", "h1c"},
-                       {"change_pct", "k1"},
-                       {"change_pct", "k3"},
-                       {"missing_reports", "h1a"},
-                       {"offences_at_placement", "k1"},
-                       {"restraints", "h1c"},
-                       {"total", "h1a"},
-                       {"total", "h1c"},
-                       {"total", "k1"},
-                       {"total_year_earlier", "k3"}}));
+  EXPECT_EQ(pairs,
+            (std::vector<std::pair<std::string, std::string>>{{"change_pct", "h1a"},
+                                                              {"change_pct", "h1c"},
+                                                              {"change_pct", "k1"},
+                                                              {"change_pct", "k3"},
+                                                              {"missing_reports", "h1a"},
+                                                              {"offences_at_placement", "k1"},
+                                                              {"restraints", "h1c"},
+                                                              {"total", "h1a"},
+                                                              {"total", "h1c"},
+                                                              {"total", "k1"},
+                                                              {"total_year_earlier", "k3"}}));
 }
 
 // A period metric without --period covers the last 12 complete months: on 4 December 2026 the
