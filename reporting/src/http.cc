@@ -19,6 +19,7 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <set>
 #include <shared_mutex>
 #include <thread>
 #include <vector>
@@ -202,6 +203,9 @@ struct MonitoringFigures {
   Date day{};
   int64_t care_leavers = 0, missing_open = 0, missing_month = 0;
   std::map<std::string, int64_t> yjs_open;
+  // The cohorts whose count the published view leaves out: small, or hidden so that the total
+  // the API publishes beside them cannot give a small one back.
+  std::set<std::string> yjs_withheld;
 };
 
 // The Prometheus text exposition (format 0.0.4) of the monitoring gauges (and, given an ingest
@@ -586,12 +590,14 @@ uint64_t DirectoryBytes(const std::string& path) {
 
 // The gauges are the API's own figures for today, read from what ingest keeps (never a fold
 // of every child), so that /metrics and /api/v1/metrics cannot disagree.
-Status ReadMonitoringFigures(const EventStore& store, Date today, MonitoringFigures& out) {
+Status ReadMonitoringFigures(const EventStore& store, Date today, int64_t threshold,
+                             MonitoringFigures& out) {
   MonitoringFigures f{.log_next = store.next_sequence(),
                       .day = today,
-                      .yjs_open = {{"cla", 0}, {"care_leaver", 0}, {"other", 0}}};
-  auto ask = [&](std::string metric, std::vector<std::string> by,
-                 std::optional<std::pair<Date, Date>> period) -> Result<ReportTable> {
+                      .yjs_open = {{"cla", 0}, {"care_leaver", 0}, {"other", 0}},
+                      .yjs_withheld = {}};
+  auto query = [&](std::string metric, std::vector<std::string> by,
+                   std::optional<std::pair<Date, Date>> period) {
     MetricQuery q;
     q.metric = std::move(metric);
     q.by = std::move(by);
@@ -601,7 +607,11 @@ Status ReadMonitoringFigures(const EventStore& store, Date today, MonitoringFigu
     } else {
       q.at = today;
     }
-    return RunMetric(store, q);
+    return q;
+  };
+  auto ask = [&](std::string metric, std::vector<std::string> by,
+                 std::optional<std::pair<Date, Date>> period) -> Result<ReportTable> {
+    return RunMetric(store, query(std::move(metric), std::move(by), period));
   };
   // A count measure of one row, or its total over the table's rows (0 when there is none).
   auto count = [](const ReportTable& t, std::string_view measure, const ReportTable::Row& row) {
@@ -624,9 +634,22 @@ Status ReadMonitoringFigures(const EventStore& store, Date today, MonitoringFigu
   if (!missing.ok()) return missing.status();
   f.missing_month = total(*missing, "episodes");
   f.missing_open = total(*missing, "open_at_end");
-  auto yjs = ask("yjs-caseload", {"cohort"}, std::nullopt);
+  const MetricQuery by_cohort = query("yjs-caseload", {"cohort"}, std::nullopt);
+  auto yjs = RunMetric(store, by_cohort);
   if (!yjs.ok()) return yjs.status();
-  for (const auto& row : yjs->rows) f.yjs_open[row.groups.at(0)] = count(*yjs, "open_cases", row);
+  // Protected as the API's published table of the same query is: a scrape without the token
+  // and GET /api/v1/metrics/yjs-caseload (by nothing) must not give a small count back
+  // between them.
+  const auto shown = Protect(*yjs, threshold, BreakdownsOf(store, by_cohort));
+  const auto open = std::find(yjs->measures.begin(), yjs->measures.end(), "open_cases");
+  for (size_t i = 0; i < yjs->rows.size(); ++i) {
+    const auto& row = yjs->rows[i];
+    f.yjs_open[row.groups.at(0)] = count(*yjs, "open_cases", row);
+    if (open != yjs->measures.end() &&
+        shown[i][size_t(open - yjs->measures.begin())] != Shown::kFigure) {
+      f.yjs_withheld.insert(row.groups.at(0));
+    }
+  }
   out = std::move(f);
   return Status::Ok();
 }
@@ -649,7 +672,7 @@ Result<std::string> PrometheusMetrics(const EventStore& store, const ServeOption
   for (const auto& row : *cla) cla_children += row.children;
 
   if (cached.yjs_open.empty() || cached.log_next != store.next_sequence() || cached.day != today) {
-    CARELEDGER_RETURN_IF_ERROR(ReadMonitoringFigures(store, today, cached));
+    CARELEDGER_RETURN_IF_ERROR(ReadMonitoringFigures(store, today, options.threshold, cached));
   }
   const MonitoringFigures& f = cached;
 
@@ -664,8 +687,10 @@ Result<std::string> PrometheusMetrics(const EventStore& store, const ServeOption
            "Missing episodes reported since the first of this month");
   gauge("careledger_missing_episodes_this_month", {}, f.missing_month);
   x.Family("careledger_yjs_open_cases", "gauge", "Open youth justice cases by cohort today");
-  for (const auto& [cohort, n] : f.yjs_open)
+  for (const auto& [cohort, n] : f.yjs_open) {
+    if (published && f.yjs_withheld.contains(cohort)) continue;
     gauge("careledger_yjs_open_cases", {{"cohort", cohort}}, n);
+  }
   x.Family("careledger_published", "gauge",
            "1 when small counts are left out of this scrape (no bearer token), 0 when exact");
   x.Sample("careledger_published", {}, published ? 1 : 0);

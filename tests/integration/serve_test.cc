@@ -335,6 +335,69 @@ TEST(ServeGauges, AreTodaysFiguresFromTheKeptCellsAndRows) {
   }
 }
 
+// Published, /metrics protects the youth justice caseload by cohort as the API's published
+// table does: beside the total the API publishes without a token (7 open cases, none of them
+// a care leaver's), showing the other children's 6 would give the looked-after child's 1 back.
+TEST(ServeGauges, PublishedCohortsCannotGiveASmallCountBack) {
+  const Date today = Today();
+  auto on = [&](int days) { return FormatDate(today + std::chrono::days{days}); };
+  auto child = [&](int years) {
+    return R"("dob":")" + FormatDate(Anniversary(today, -years) - std::chrono::days{10}) +
+           R"(","sex":"M","ethnicity":"WBRI")";
+  };
+  // M: 15, looked after for a year, a court order open. O1..O6: 16, never looked after, each a
+  // diversion open.
+  std::string feed = test::Ev("m0", "child.registered", "M", on(-400), child(15)) +
+                     test::Ev("m1", "care.period_started", "M", on(-365),
+                              R"("legal_status":"C2","placement":"U1","home_id":"H1")") +
+                     test::Ev("m2", "yjs.case_opened", "M", on(-100),
+                              R"("case_id":"K0","intervention":"court_order")");
+  for (int i = 1; i <= 6; ++i) {
+    const std::string id = "O" + std::to_string(i), n = std::to_string(i);
+    feed += test::Ev("o" + n + "r", "child.registered", id, on(-400), child(16)) +
+            test::Ev("o" + n + "c", "yjs.case_opened", id, on(-50),
+                     R"("case_id":"K)" + n + R"(","intervention":"diversion")");
+  }
+  test::TempDir dir;
+  test::BrokerProcess broker(3);
+  test::WriteFile(dir / "feed.jsonl", feed);
+  test::WriteFile(dir / "c.toml", "[serve]\ntoken = \"" + kToken + "\"\n");
+  ::chmod((dir / "c.toml").c_str(), 0600);
+  auto published = Careledger({"publish", "--brokers", broker.bootstrap(), dir / "feed.jsonl"});
+  ASSERT_EQ(published.exit_code, 0) << published.err;
+  auto ingest = Careledger(
+      {"ingest", "--brokers", broker.bootstrap(), "--data", dir / "store", "--until-end"});
+  ASSERT_EQ(ingest.exit_code, 0) << ingest.err;
+  test::Background server({CARELEDGER_BIN, "serve", "--data", dir / "store", "--config",
+                           dir / "c.toml", "--listen", "127.0.0.1:0"});
+  const std::string url = server.FirstLine();
+  ASSERT_THAT(url, HasSubstr("http://127.0.0.1:"));
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  for (auto ready = ClientFor(url)->Get("/readyz"); !ready || ready->status != 200;
+       ready = ClientFor(url)->Get("/readyz")) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "never ready";
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  auto exact = ClientFor(url)->Get("/metrics", Bearer(kToken));
+  ASSERT_TRUE(exact);
+  for (const char* line : {"\ncareledger_yjs_open_cases{cohort=\"cla\"} 1\n",
+                           "\ncareledger_yjs_open_cases{cohort=\"care_leaver\"} 0\n",
+                           "\ncareledger_yjs_open_cases{cohort=\"other\"} 6\n"}) {
+    EXPECT_THAT(exact->body, HasSubstr(line));
+  }
+  // The API's published total, the figure the scrape must not be subtracted from.
+  auto total = ClientFor(url)->Get("/api/v1/metrics/yjs-caseload?by=none");
+  ASSERT_TRUE(total);
+  EXPECT_EQ(total->status, 200) << total->body;
+  EXPECT_THAT(total->body, HasSubstr("\"open_cases\":7"));
+  auto scraped = ClientFor(url)->Get("/metrics");
+  ASSERT_TRUE(scraped);
+  EXPECT_THAT(scraped->body, HasSubstr("\ncareledger_published 1\n"));
+  EXPECT_THAT(scraped->body, HasSubstr("\ncareledger_yjs_open_cases{cohort=\"care_leaver\"} 0\n"));
+  EXPECT_THAT(scraped->body, Not(HasSubstr("careledger_yjs_open_cases{cohort=\"cla\"}")));
+  EXPECT_THAT(scraped->body, Not(HasSubstr("careledger_yjs_open_cases{cohort=\"other\"}")));
+}
+
 // A real Prometheus, scraping every second with the token, answers PromQL with the figure.
 TEST_F(Serve, PrometheusScrapesTheClaCount) {
   const std::string prometheus = "/usr/bin/prometheus";
