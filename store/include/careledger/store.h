@@ -265,7 +265,8 @@ class EventStore {
   // batches).
   Status SwapStateFamily(const std::string& family);
   // While a rebuild fills `family` (empty: the live one), no compactions, so no write stalls
-  // on the level-0 files its flushes pile up. Turned off, the family is compacted first when
+  // on the level-0 files its flushes pile up, and its state batches skip the WAL. Turned off,
+  // the family is flushed (what skipped the WAL is then on disk) and compacted first when
   // `compact` (otherwise RocksDB stops every write to the store until it has compacted them:
   // right only for a store about to be thrown away).
   [[nodiscard]] Status SetBulkLoad(std::string_view family, bool on, bool compact = true);
