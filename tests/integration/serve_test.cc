@@ -264,6 +264,36 @@ TEST_F(Serve, MetricsArePublishedWithoutTheTokenAndExactWithIt) {
   EXPECT_THAT(r->body, HasSubstr("\ncareledger_published 1\n"));
 }
 
+// A feed published, ingested to its end and served with the token (the gauges' tests).
+struct ServedFeed {
+  test::TempDir dir;
+  test::BrokerProcess broker{3};
+  std::unique_ptr<test::Background> server;
+  std::string url;
+};
+
+void ServeFeed(const std::string& feed, ServedFeed& s) {
+  test::WriteFile(s.dir / "feed.jsonl", feed);
+  test::WriteFile(s.dir / "c.toml", "[serve]\ntoken = \"" + kToken + "\"\n");
+  ::chmod((s.dir / "c.toml").c_str(), 0600);
+  auto published = Careledger({"publish", "--brokers", s.broker.bootstrap(), s.dir / "feed.jsonl"});
+  ASSERT_EQ(published.exit_code, 0) << published.err;
+  auto ingest = Careledger(
+      {"ingest", "--brokers", s.broker.bootstrap(), "--data", s.dir / "store", "--until-end"});
+  ASSERT_EQ(ingest.exit_code, 0) << ingest.err;
+  s.server = std::make_unique<test::Background>(
+      std::vector<std::string>{CARELEDGER_BIN, "serve", "--data", s.dir / "store", "--config",
+                               s.dir / "c.toml", "--listen", "127.0.0.1:0"});
+  s.url = s.server->FirstLine();
+  ASSERT_THAT(s.url, HasSubstr("http://127.0.0.1:"));
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  for (auto ready = ClientFor(s.url)->Get("/readyz"); !ready || ready->status != 200;
+       ready = ClientFor(s.url)->Get("/readyz")) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "never ready";
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
 // /metrics' gauges are the figures of today as the API gives them, read from what ingest keeps
 // (they were a fold of every child of their own, with their own rule for an open case: a case
 // closed with a later date counted as closed). Dates are relative to today, the day serve uses.
@@ -302,26 +332,9 @@ TEST(ServeGauges, AreTodaysFiguresFromTheKeptCellsAndRows) {
       std::regex_replace(test::Ev("n2", "yjs.case_closed", "N", on(1),
                                   R"("case_id":"K2","intervention":"diversion")"),
                          std::regex("T12:00:00Z"), "T00:00:01Z");  // within the contract's 24 h
-  test::TempDir dir;
-  test::BrokerProcess broker(3);
-  test::WriteFile(dir / "feed.jsonl", feed);
-  test::WriteFile(dir / "c.toml", "[serve]\ntoken = \"" + kToken + "\"\n");
-  ::chmod((dir / "c.toml").c_str(), 0600);
-  auto published = Careledger({"publish", "--brokers", broker.bootstrap(), dir / "feed.jsonl"});
-  ASSERT_EQ(published.exit_code, 0) << published.err;
-  auto ingest = Careledger(
-      {"ingest", "--brokers", broker.bootstrap(), "--data", dir / "store", "--until-end"});
-  ASSERT_EQ(ingest.exit_code, 0) << ingest.err;
-  test::Background server({CARELEDGER_BIN, "serve", "--data", dir / "store", "--config",
-                           dir / "c.toml", "--listen", "127.0.0.1:0"});
-  const std::string url = server.FirstLine();
-  ASSERT_THAT(url, HasSubstr("http://127.0.0.1:"));
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  for (auto ready = ClientFor(url)->Get("/readyz"); !ready || ready->status != 200;
-       ready = ClientFor(url)->Get("/readyz")) {
-    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "never ready";
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  ServedFeed served;
+  ASSERT_NO_FATAL_FAILURE(ServeFeed(feed, served));
+  const std::string& url = served.url;
   auto r = ClientFor(url)->Get("/metrics", Bearer(kToken));
   ASSERT_TRUE(r);
   ASSERT_EQ(r->status, 200) << r->body;
@@ -358,26 +371,9 @@ TEST(ServeGauges, PublishedCohortsCannotGiveASmallCountBack) {
             test::Ev("o" + n + "c", "yjs.case_opened", id, on(-50),
                      R"("case_id":"K)" + n + R"(","intervention":"diversion")");
   }
-  test::TempDir dir;
-  test::BrokerProcess broker(3);
-  test::WriteFile(dir / "feed.jsonl", feed);
-  test::WriteFile(dir / "c.toml", "[serve]\ntoken = \"" + kToken + "\"\n");
-  ::chmod((dir / "c.toml").c_str(), 0600);
-  auto published = Careledger({"publish", "--brokers", broker.bootstrap(), dir / "feed.jsonl"});
-  ASSERT_EQ(published.exit_code, 0) << published.err;
-  auto ingest = Careledger(
-      {"ingest", "--brokers", broker.bootstrap(), "--data", dir / "store", "--until-end"});
-  ASSERT_EQ(ingest.exit_code, 0) << ingest.err;
-  test::Background server({CARELEDGER_BIN, "serve", "--data", dir / "store", "--config",
-                           dir / "c.toml", "--listen", "127.0.0.1:0"});
-  const std::string url = server.FirstLine();
-  ASSERT_THAT(url, HasSubstr("http://127.0.0.1:"));
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  for (auto ready = ClientFor(url)->Get("/readyz"); !ready || ready->status != 200;
-       ready = ClientFor(url)->Get("/readyz")) {
-    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "never ready";
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  ServedFeed served;
+  ASSERT_NO_FATAL_FAILURE(ServeFeed(feed, served));
+  const std::string& url = served.url;
   auto exact = ClientFor(url)->Get("/metrics", Bearer(kToken));
   ASSERT_TRUE(exact);
   for (const char* line : {"\ncareledger_yjs_open_cases{cohort=\"cla\"} 1\n",
