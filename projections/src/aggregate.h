@@ -8,6 +8,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <tuple>
 #include <unordered_map>
 #include <vector>
 
@@ -27,6 +28,12 @@ using Extras = std::vector<std::pair<std::string_view, std::string>>;
 // The value of one --by dimension for a contribution of `child` judged on `on`.
 std::string DimensionValue(std::string_view dimension, const ChildView& child, Date on,
                            const Extras& extras);
+// The events that set the child's value of `dimension` on `on`, for lineage: the registration
+// for what it records (and the age), the stretch of care for what a care period decides, the
+// stretches that make a care leaver, the assessments behind the exploitation risk. None for a
+// dimension a contribution brings itself (an offence's tier, an episode's risk).
+std::vector<const Fact*> DimensionFacts(std::string_view dimension, const ChildView& child,
+                                        Date on);
 
 // The common dimensions every child-level figure can be broken down by.
 inline constexpr std::string_view kChildDimensions[] = {
@@ -248,6 +255,9 @@ struct KeptRow {
   // The events behind it, for lineage. kYearEnding: the registration (or ""), then the first
   // formal outcome's events.
   std::vector<std::string> event_ids;
+  // The day its child dimensions were judged on. Not kept (a row read from the store has none):
+  // lineage builds the row again from the child's timeline to name the events that set them.
+  Date judged_on{};
 };
 
 // The child's rows of one kind: the one definition that ingest keeps and the fold (as known at
@@ -385,6 +395,25 @@ class Accumulator {
     if (!IsTarget(key)) return;
     for (const auto& id : event_ids) lineage_.insert({raw_[measure], id});
   }
+  // A kept row's contribution, with its events (`event_ids`, or all of the row's). For lineage
+  // the row is remembered too: the events that set its child dimensions are read from the
+  // child's timeline once the figure is done (NameJudgedRows).
+  void AddRow(const GroupKey& key, size_t measure, int64_t amount, const KeptRow& row) {
+    AddRow(key, measure, amount, row, row.event_ids);
+  }
+  void AddRow(const GroupKey& key, size_t measure, int64_t amount, const KeptRow& row,
+              const std::vector<std::string>& event_ids) {
+    AddIds(key, measure, amount, event_ids);
+    if (IsTarget(key)) judged_.insert({row.child_id, row.kind, row.item_id, row.on, raw_[measure]});
+  }
+  // For a contribution judged on a child read whole: the events that set its --by dimensions
+  // on `on`, under `measure`.
+  void NoteJudged(const GroupKey& key, size_t measure, const ChildView& child, Date on) {
+    if (!IsTarget(key)) return;
+    for (const auto& d : by_) {
+      for (const Fact* f : DimensionFacts(d, child, on)) Lineage(measure, f);
+    }
+  }
   void CountChild(const GroupKey& key, size_t measure, std::initializer_list<const Fact*> facts) {
     if (counted_.insert({key, measure}).second) Row(key).counts[measure] += 1;
     Note(key, measure, facts);
@@ -407,6 +436,19 @@ class Accumulator {
     std::vector<LineageEntry> out(lineage_.begin(), lineage_.end());
     return out;
   }
+  // A kept row in the lineage cell: whose, which, and the measure it counted under.
+  struct JudgedRow {
+    std::string child_id;
+    RowKind kind = RowKind::kOutcome;
+    std::string item_id;
+    Date on{};
+    std::string measure;
+    bool operator<(const JudgedRow& o) const {
+      return std::tie(child_id, kind, item_id, on, measure) <
+             std::tie(o.child_id, o.kind, o.item_id, o.on, o.measure);
+    }
+  };
+  std::set<JudgedRow> TakeJudged() { return std::move(judged_); }
 
  private:
   void Note(const GroupKey& key, size_t measure, std::initializer_list<const Fact*> facts) {
@@ -427,6 +469,7 @@ class Accumulator {
     }
   };
   std::set<LineageEntry, LineageLess> lineage_;
+  std::set<JudgedRow> judged_;
 };
 
 // ---- What every metric's query shares (metrics.cc) ----------------------------------------
@@ -443,6 +486,7 @@ struct Run {
   int year = 0;  // criminalisation: the year ending 31 March
   ReportTable table;
   std::vector<LineageEntry> lineage;
+  std::set<Accumulator::JudgedRow> judged;  // the lineage cell's kept rows
 
   Accumulator NewAccumulator(std::vector<std::string> raw) const {
     return Accumulator(by, std::move(raw), cell);
@@ -483,6 +527,9 @@ Status ForEachRow(Run& r, RowKind kind, const Window& window,
                   const std::function<void(const KeptRow&)>& visit);
 
 Status ForEachOutcome(Run& r, const std::function<void(const KeptRow&)>& visit);
+// For lineage: adds to the run's lineage the events that set the child dimensions of the kept
+// rows the figure counted (Accumulator::AddRow), as each row's child stood when it was judged.
+Status NameJudgedRows(Run& r);
 
 // The row's --by values, as Accumulator::Key gives them for a child.
 class RowGrouping {

@@ -226,17 +226,23 @@ Status CareLeavers(Run& r) {
         acc.Begin();
         Extras extras{{"band", std::string(CareLeaverBand(*AgeAt(c, r.at)))}};
         auto key = acc.Key(c, r.at, extras);
-        const Fact* last_spell_fact = nullptr;
-        for (const auto& s : c.spells) {
-          if (!s.short_break && !s.facts.empty()) last_spell_fact = s.facts.back();
+        // Each measure names what the child counts by: the registration and the care that make
+        // a care leaver, the contact, and what set the child's other dimensions.
+        auto count = [&](size_t measure, const std::vector<const Fact*>& facts) {
+          acc.AddFacts(key, measure, 1, facts);
+          acc.NoteJudged(key, measure, c, r.at);
+        };
+        std::vector<const Fact*> leaver{c.registered};
+        for (const CareSpell* s : CareLeaverSpells(c, r.at)) {
+          leaver.insert(leaver.end(), s->facts.begin(), s->facts.end());
         }
-        acc.Add(key, kLeavers, 1, {c.registered, last_spell_fact});
+        count(kLeavers, leaver);
         LeaverContact contact = LatestContact(c, r.at);
         if (!contact.contact) return;
-        acc.Add(key, kContact, 1, {contact.contact});
-        if (contact.in_touch) acc.Add(key, kInTouch, 1, {contact.contact});
-        if (contact.suitable) acc.Add(key, kSuitable, 1, {contact.contact});
-        if (contact.eet) acc.Add(key, kEet, 1, {contact.contact});
+        count(kContact, {contact.contact});
+        if (contact.in_touch) count(kInTouch, {contact.contact});
+        if (contact.suitable) count(kSuitable, {contact.contact});
+        if (contact.eet) count(kEet, {contact.contact});
       }));
   r.Emit(acc, kCareLeaverColumns,
          [](const RowAccumulator& a) { return CareLeaverFigures(a.counts); });

@@ -59,6 +59,7 @@ std::vector<KeptRow> CareSpellRows(const ChildView& child) {
     if (s.short_break) continue;
     KeptRow& row =
         rows.emplace_back(SpanRow(RowKind::kCareSpell, child, s.from, s.to, FormatDate(s.from)));
+    row.judged_on = s.from;
     for (size_t i = 1; i < std::size(kChildDimensions); ++i) {
       row.values[i] = DimensionValue(kRowDimensions[i], child, s.from, {});
     }
@@ -137,6 +138,7 @@ Status Cla(Run& r) {
             auto key = acc.Key(c, r.at);
             acc.CountChild(key, 0, {c.registered});
             acc.AddFacts(key, 0, 0, s->facts);
+            acc.NoteJudged(key, 0, c, r.at);
           }
         }));
     r.Emit(acc, {"children"}, Counts);
@@ -157,14 +159,17 @@ Status Cla(Run& r) {
       if (first < w.to && end > w.from) {
         acc.CountChild(acc.Key(c, first), 0, {c.registered});
         acc.AddFacts(acc.Key(c, first), 0, 0, facts);
+        acc.NoteJudged(acc.Key(c, first), 0, c, first);
       }
       if (w.Contains(*from)) {
         auto key = acc.Key(c, *from);
         acc.CountChild(key, 1, {facts.front()});
+        acc.NoteJudged(key, 1, c, *from);
       }
       if (to && w.Contains(*to)) {
         auto key = acc.Key(c, *to - std::chrono::days{1});
         acc.CountChild(key, 2, {facts.back()});
+        acc.NoteJudged(key, 2, c, *to - std::chrono::days{1});
       }
     };
     for (const auto& s : c.spells) {

@@ -54,10 +54,10 @@ Status Criminalisation(Run& r) {
           registered.push_back(row.event_ids[0]);
         }
         if (row.event_ids.size() > 1) formal.assign(row.event_ids.begin() + 1, row.event_ids.end());
-        if (in_cohort) acc.AddIds(key, kCohort, 1, registered);
+        if (in_cohort) acc.AddRow(key, kCohort, 1, row, registered);
         if (!(row.number & kFormalInYear)) return;
-        acc.AddIds(key, kAreaFormal, 1, formal);
-        if (in_cohort) acc.AddIds(key, kCohortFormal, 1, formal);
+        acc.AddRow(key, kAreaFormal, 1, row, formal);
+        if (in_cohort) acc.AddRow(key, kCohortFormal, 1, row, formal);
       }));
   if (!cohort_of_cell.empty()) {
     std::vector<std::string> ids;

@@ -73,6 +73,7 @@ std::vector<KeptRow> AgedTenToSeventeenRows(const ChildView& child) {
   for (const auto& s : AgedTenToSeventeenStretches(child)) {
     KeptRow& row = rows.emplace_back(SpanRow(RowKind::kAgedTenToSeventeen, child, s.from,
                                              s.to - std::chrono::days{1}, FormatDate(s.from)));
+    row.judged_on = s.from;
     for (std::string_view dim : {"sex", "ethnicity", "ethnicity_group"}) {
       row.values[*RowDimensionIndex(dim)] = DimensionValue(dim, child, s.from, {});
     }
@@ -133,7 +134,7 @@ Status AddAgedTenToSeventeen(Run& r, Accumulator& acc, size_t measure, Date on) 
     // A stretch lies between the 10th birthday and the day before the 18th: 8 years at most.
     const Window running = SpansRunningOn(on, std::chrono::days{8 * 366});
     return ForEachRow(r, RowKind::kAgedTenToSeventeen, running, [&](const KeptRow& row) {
-      if (uint64_t(row.number) <= day) acc.AddIds(grouping.Key(row), measure, 1, row.event_ids);
+      if (uint64_t(row.number) <= day) acc.AddRow(grouping.Key(row), measure, 1, row);
     });
   }
   return r.Children([&](const ChildView& c) {
@@ -180,15 +181,15 @@ Status Disproportionality(Run& r) {
   CARELEDGER_RETURN_IF_ERROR(ForEachOutcome(r, [&](const KeptRow& row) {
     if (!aged_10_17(row)) return;
     auto key = grouping.Key(row);
-    acc.AddIds(key, kOutcomes, 1, row.event_ids);
+    acc.AddRow(key, kOutcomes, 1, row);
     if (once(key, kWithOutcome, row)) acc.Add(key, kWithOutcome, 1);
-    if (row.informal) acc.AddIds(key, kInformal, 1, row.event_ids);
+    if (row.informal) acc.AddRow(key, kInformal, 1, row);
     if (IsFormalDisposal(row.values[*RowDimensionIndex("disposal")]) && once(key, kFormal, row)) {
       acc.Add(key, kFormal, 1);
     }
   }));
   CARELEDGER_RETURN_IF_ERROR(ForEachRow(r, RowKind::kFirstFormal, w, [&](const KeptRow& row) {
-    if (aged_10_17(row)) acc.AddIds(grouping.Key(row), kFte, 1, row.event_ids);
+    if (aged_10_17(row)) acc.AddRow(grouping.Key(row), kFte, 1, row);
   }));
   CARELEDGER_RETURN_IF_ERROR(
       ForEachRow(r, RowKind::kMissingEpisode, SpansRunningOn(w.from), [&](const KeptRow& row) {
@@ -196,7 +197,7 @@ Status Disproportionality(Run& r) {
           return;
         }
         auto key = grouping.Key(row);
-        acc.AddIds(key, kMissing, once(key, kMissing, row) ? 1 : 0, {row.event_ids[0]});
+        acc.AddRow(key, kMissing, once(key, kMissing, row) ? 1 : 0, row, {row.event_ids[0]});
       }));
   CARELEDGER_RETURN_IF_ERROR(AddAgedTenToSeventeen(r, acc, kChildren, w.from));
   // Each rate, then its relative rate index against the reference group with the index's 95 %

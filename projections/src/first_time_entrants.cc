@@ -44,7 +44,7 @@ Status FirstTimeEntrants(Run& r) {
   CARELEDGER_RETURN_IF_ERROR(
       ForEachRow(r, RowKind::kFirstFormal, r.window, [&](const KeptRow& row) {
         auto key = grouping.Key(row);
-        acc.AddIds(key, kFte, 1, row.event_ids);
+        acc.AddRow(key, kFte, 1, row);
         acc.Sample(key, kFte, double(row.number));
       }));
   const bool by_cohort = r.by == std::vector<std::string>{"cohort"};

@@ -187,6 +187,7 @@ std::string_view WasRowKey(std::string_view was_key, std::string& scratch) {
 
 void JudgeDimensions(const ChildView& child, Date on, const Extras& extras, KeptRow& row) {
   const bool episode = row.kind == RowKind::kMissingEpisode;
+  row.judged_on = on;
   for (size_t i = 0; i < kRowDimensionCount; ++i) {
     bool child_dim = i < std::size(kChildDimensions);
     if (!child_dim && episode != (i >= kOffenceDimensionsEnd)) continue;

@@ -84,6 +84,38 @@ void Run::Emit(Accumulator& acc, const std::vector<std::string>& measures,
   table.measures = measures.size() == 1 ? std::vector<std::string>{"value"} : measures;
   for (auto& [key, row] : acc.rows()) table.rows.push_back({key, derive(row)});
   lineage = acc.TakeLineage();
+  judged = acc.TakeJudged();
+}
+
+Status NameJudgedRows(Run& r) {
+  if (r.judged.empty()) return Status::Ok();
+  std::vector<std::string> ids;
+  for (const auto& j : r.judged) {
+    if (ids.empty() || ids.back() != j.child_id) ids.push_back(j.child_id);
+  }
+  std::set<LineageEntry, bool (*)(const LineageEntry&, const LineageEntry&)> named(
+      [](const LineageEntry& a, const LineageEntry& b) {
+        return std::tie(a.measure, a.event_id) < std::tie(b.measure, b.event_id);
+      });
+  named.insert(r.lineage.begin(), r.lineage.end());
+  CARELEDGER_RETURN_IF_ERROR(
+      ForEachChildIn(*r.store, r.query.known_at, ids, [&](const ChildView& child) {
+        auto first = r.judged.lower_bound({std::string(child.child_id), RowKind{}, {}, {}, {}});
+        for (auto j = first; j != r.judged.end() && j->child_id == child.child_id; ++j) {
+          // The row again, as the child's timeline gives it, for the day it was judged on.
+          Date judged_on = j->on;
+          for (const auto& row : KeptRowsOf(j->kind, child)) {
+            if (row.item_id == j->item_id && row.on == j->on) judged_on = row.judged_on;
+          }
+          for (const auto& d : r.by) {
+            for (const Fact* f : DimensionFacts(d, child, judged_on)) {
+              named.insert({j->measure, f->event_id});
+            }
+          }
+        }
+      }));
+  r.lineage.assign(named.begin(), named.end());
+  return Status::Ok();
 }
 
 std::vector<Figure> Counts(const RowAccumulator& r) {
@@ -261,6 +293,62 @@ Result<Run> Prepare(const EventStore* store, const MetricQuery& q, const Cell* c
 }
 
 }  // namespace
+
+namespace {
+
+// The stretch of care on `on` (its start, changes and end), the start of the care it belongs to
+// (stretches touch while a change cuts them) and the event that set its value of `dimension`:
+// the first of the touching stretches before it that share that value.
+void CareFacts(const ChildView& child, Date on, std::string_view dimension,
+               std::vector<const Fact*>& out) {
+  const CareSpell* s = ClaSpellAt(child, on);
+  if (!s) return;
+  out.insert(out.end(), s->facts.begin(), s->facts.end());
+  const std::string value = DimensionValue(dimension, child, on, {});
+  size_t first = size_t(s - child.spells.data()), set = first;
+  bool same = true;
+  while (first > 0) {
+    const CareSpell& before = child.spells[first - 1];
+    if (before.short_break || before.to != child.spells[first].from) break;
+    --first;
+    same = same && DimensionValue(dimension, child, before.from, {}) == value;
+    if (same) set = first;
+  }
+  for (size_t i : {first, set}) {
+    if (!child.spells[i].facts.empty()) out.push_back(child.spells[i].facts.front());
+  }
+}
+
+}  // namespace
+
+std::vector<const Fact*> DimensionFacts(std::string_view dimension, const ChildView& child,
+                                        Date on) {
+  std::vector<const Fact*> out;
+  const bool recorded = dimension == "age_band" || dimension == "sex" || dimension == "ethnicity" ||
+                        dimension == "ethnicity_group";
+  if (recorded) {
+    out.push_back(child.registered);
+  } else if (dimension == "cohort") {
+    if (IsLookedAfterAt(child, on)) {
+      CareFacts(child, on, dimension, out);
+    } else {
+      // A care leaver by age and by the care since the 14th birthday; "other" by the record.
+      out.push_back(child.registered);
+      for (const CareSpell* spell : CareLeaverSpells(child, on)) {
+        out.insert(out.end(), spell->facts.begin(), spell->facts.end());
+      }
+    }
+  } else if (dimension == "exploitation_risk") {
+    out = ExploitationRiskFacts(child, on);
+  } else if (std::find(std::begin(kChildDimensions), std::end(kChildDimensions), dimension) !=
+             std::end(kChildDimensions)) {
+    CareFacts(child, on, dimension, out);
+  }
+  std::erase(out, nullptr);
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
 
 std::string DimensionValue(std::string_view dimension, const ChildView& child, Date on,
                            const Extras& extras) {
@@ -550,6 +638,7 @@ Result<std::vector<LineageEntry>> RunLineage(const EventStore& store, const Metr
                             missing);
   }
   CARELEDGER_RETURN_IF_ERROR(def->run(*run));
+  CARELEDGER_RETURN_IF_ERROR(metrics::NameJudgedRows(*run));
   // A cell the report does not have is an error, not an empty lineage: a typo must not read
   // as "no events behind this figure".
   const bool found =

@@ -96,18 +96,18 @@ Status Missing(Run& r) {
         // A span row is dated the day after the later of report and return.
         bool open_at_end =
             reported < w.to && (!row.returned || row.on - std::chrono::days{1} >= w.to);
-        if (open_at_end) acc.AddIds(key, kOpen, 1, {report});
+        if (open_at_end) acc.AddRow(key, kOpen, 1, row, {report});
         if (!w.Contains(reported)) return;
-        acc.AddIds(key, kEpisodes, 1, ids({report, back, interview}));
+        acc.AddRow(key, kEpisodes, 1, row, ids({report, back, interview}));
         int& episodes = per_child[{key, row.child_id}];
         if (++episodes == 1) acc.Add(key, kChildren, 1);
         if (episodes == 3) acc.Add(key, kThreePlus, 1);
         if (!row.returned) return;
-        acc.AddIds(key, kReturned, 1, {back});
+        acc.AddRow(key, kReturned, 1, row, {back});
         acc.Sample(key, kReturned, double(row.seconds_away) / 3600.0);
-        if (row.offered) acc.AddIds(key, kOffered, 1, {interview});
-        if (row.accepted) acc.AddIds(key, kAccepted, 1, {interview});
-        if (row.within_72h) acc.AddIds(key, kWithin72, 1, {interview});
+        if (row.offered) acc.AddRow(key, kOffered, 1, row, {interview});
+        if (row.accepted) acc.AddRow(key, kAccepted, 1, row, {interview});
+        if (row.within_72h) acc.AddRow(key, kWithin72, 1, row, {interview});
       }));
   r.Emit(acc,
          {"episodes", "children", "children_3_plus", "episodes_per_child", "median_hours",

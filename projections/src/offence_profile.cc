@@ -16,7 +16,7 @@ Status OffenceProfile(Run& r) {
   acc.Row({"all"});
   RowGrouping grouping(r.by);
   CARELEDGER_RETURN_IF_ERROR(ForEachOutcome(r, [&](const KeptRow& row) {
-    acc.AddIds(grouping.Key(row), 0, 1, row.event_ids);
+    acc.AddRow(grouping.Key(row), 0, 1, row);
     acc.AddIds({"all"}, 0, 1, row.event_ids);
   }));
   auto population = r.Population10To17(PopulationYear(r.window));

@@ -20,8 +20,8 @@ Status CountOutcomes(Run& r, Accumulator& acc, bool KeptRow::*flagged) {
   RowGrouping grouping(r.by);
   return ForEachOutcome(r, [&](const KeptRow& row) {
     auto key = grouping.Key(row);
-    acc.AddIds(key, 0, 1, row.event_ids);
-    if (row.*flagged) acc.AddIds(key, 1, 1, row.event_ids);
+    acc.AddRow(key, 0, 1, row);
+    if (row.*flagged) acc.AddRow(key, 1, 1, row);
   });
 }
 

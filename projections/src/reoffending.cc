@@ -50,9 +50,9 @@ Status Reoffending(Run& r) {
     latest_follow_up = std::max(latest_follow_up, AddMonths(row.on, 18));
     auto key = grouping.Key(row);
     auto split = std::find(row.event_ids.begin(), row.event_ids.end(), std::string());
-    acc.AddIds(key, kCohort, 1, {row.event_ids.begin(), split});
+    acc.AddRow(key, kCohort, 1, row, {row.event_ids.begin(), split});
     if (row.number == 0) return;
-    acc.AddIds(key, kReoffences, row.number,
+    acc.AddRow(key, kReoffences, row.number, row,
                {split == row.event_ids.end() ? split : split + 1, row.event_ids.end()});
     acc.Add(key, kReoffenders, 1, {});
   }));

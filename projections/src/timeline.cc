@@ -490,12 +490,13 @@ std::string_view AgeBand(std::optional<int> age) {
   return "26+";
 }
 
-bool IsCareLeaverAt(const ChildView& child, Date d) {
+std::vector<const CareSpell*> CareLeaverSpells(const ChildView& child, Date d) {
   auto age = AgeAt(child, d);
-  if (!age || *age < 16 || *age > 25 || IsLookedAfterAt(child, d)) return false;
+  if (!age || *age < 16 || *age > 25 || IsLookedAfterAt(child, d)) return {};
   Date fourteenth = Anniversary(*child.dob, 14), sixteenth = Anniversary(*child.dob, 16);
   int64_t days = 0;
   bool after_sixteen = false;
+  std::vector<const CareSpell*> counted;
   for (const auto& s : child.spells) {
     if (s.short_break) continue;
     Date from = std::max(s.from, fourteenth);
@@ -503,8 +504,14 @@ bool IsCareLeaverAt(const ChildView& child, Date d) {
     if (from >= to) continue;
     days += (to - from).count();
     if (to > sixteenth) after_sixteen = true;
+    counted.push_back(&s);
   }
-  return days >= 13 * 7 && after_sixteen;
+  if (days < 13 * 7 || !after_sixteen) counted.clear();
+  return counted;
+}
+
+bool IsCareLeaverAt(const ChildView& child, Date d) {
+  return !CareLeaverSpells(child, d).empty();
 }
 
 std::string_view CareLeaverBand(int age) {
@@ -542,19 +549,31 @@ bool InOc2Cohort(const ChildView& child, int year) {
   return !Oc2CohortSpells(child, year).empty();
 }
 
-std::string_view ExploitationRiskAt(const ChildView& child, Date d) {
+std::vector<const Fact*> ExploitationRiskFacts(const ChildView& child, Date d) {
   // CCE and CSE are separate assessments (a later CSE "none" says nothing of CCE); "both"
-  // assesses the two at once. The child's risk is the higher of the two latest.
-  std::string_view cce, cse;
+  // assesses the two at once.
+  const Fact *cce = nullptr, *cse = nullptr;
   for (const Fact* f : child.risk_assessments) {
     if (f->occurred_at.date > d) break;
-    if (f->data.kind != "CSE") cce = f->data.level;
-    if (f->data.kind != "CCE") cse = f->data.level;
+    if (f->data.kind != "CSE") cce = f;
+    if (f->data.kind != "CCE") cse = f;
   }
+  std::vector<const Fact*> out;
+  if (cce) out.push_back(cce);
+  if (cse && cse != cce) out.push_back(cse);
+  return out;
+}
+
+std::string_view ExploitationRiskAt(const ChildView& child, Date d) {
+  // The higher of the two latest.
   auto rank = [](std::string_view level) {
     return level == "high" ? 3 : level == "medium" ? 2 : level == "low" ? 1 : 0;
   };
-  return cce.empty() || rank(cse) > rank(cce) ? cse : cce;
+  std::string_view risk;
+  for (const Fact* f : ExploitationRiskFacts(child, d)) {
+    if (risk.empty() || rank(f->data.level) > rank(risk)) risk = f->data.level;
+  }
+  return risk;
 }
 
 }  // namespace careledger

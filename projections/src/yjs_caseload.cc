@@ -86,9 +86,16 @@ Status YjsCaseload(Run& r) {
         if (!k.opened || k.opened->occurred_at.date > r.at) continue;
         if (k.closed && k.closed->occurred_at.date <= r.at) continue;
         auto key = acc.Key(c, r.at, {{"intervention", k.opened->data.intervention}});
-        acc.Add(key, kOpen, 1, {k.opened});
-        if (cohort == "cla") acc.Add(key, kCla, 1, {k.opened});
-        if (cohort == "care_leaver") acc.Add(key, kLeavers, 1, {k.opened});
+        // Each measure names the case's opening and what set the child's dimensions (and its
+        // cohort) on the day.
+        auto count = [&](size_t measure) {
+          acc.Add(key, measure, 1, {k.opened});
+          acc.NoteJudged(key, measure, c, r.at);
+          if (measure != kOpen) acc.AddFacts(key, measure, 0, DimensionFacts("cohort", c, r.at));
+        };
+        count(kOpen);
+        if (cohort == "cla") count(kCla);
+        if (cohort == "care_leaver") count(kLeavers);
       }
     }));
   }

@@ -177,15 +177,17 @@ TEST_F(Reports, CriminalisationUsesTheConfiguredPopulation) {
   EXPECT_THAT(r.out, HasSubstr("note: area population aged 10-17 (2023): 20000"));
 }
 
+// OA and OB by their children's registrations, the offences and outcomes, and the care that
+// made A and B looked after on the offence dates (A's start a1; B's stretch b1 to b2).
 TEST_F(Reports, LineageNamesTheEventsBehindOneFigure) {
   auto r = Careledger({"lineage", "outcomes", "--data", store(), "--period", kQuarter, "--by",
                        "cohort", "--cell", "cohort=cla"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out,
             "measure\tevent_id\n"
-            "at_placement\ta0\nat_placement\ta2\nat_placement\ta3\n"
-            "offences\ta0\noffences\ta2\noffences\ta3\n"
-            "offences\tb0\noffences\tb3\noffences\tb4\n");
+            "at_placement\ta0\nat_placement\ta1\nat_placement\ta2\nat_placement\ta3\n"
+            "offences\ta0\noffences\ta1\noffences\ta2\noffences\ta3\n"
+            "offences\tb0\noffences\tb1\noffences\tb2\noffences\tb3\noffences\tb4\n");
 }
 
 // A cell the report does not have, or one that leaves out a --by dimension, is a usage error

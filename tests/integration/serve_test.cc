@@ -206,17 +206,22 @@ TEST_F(Serve, LineageNeedsTheTokenAndBadTokensAreNeverLogged) {
   EXPECT_EQ(r->status, 401);
   r = Get("/metrics", Bearer(kWrongToken));
   EXPECT_EQ(r->status, 401);
+  // The same events as `careledger lineage` gives (Reports.LineageNamesTheEventsBehindOneFigure).
   r = Get(path, Bearer(kToken));
   EXPECT_EQ(r->status, 200);
   EXPECT_EQ(r->body,
             "{\"metric\": \"outcomes\", \"events\": ["
             "{\"measure\": \"at_placement\", \"event_id\": \"a0\"}, "
+            "{\"measure\": \"at_placement\", \"event_id\": \"a1\"}, "
             "{\"measure\": \"at_placement\", \"event_id\": \"a2\"}, "
             "{\"measure\": \"at_placement\", \"event_id\": \"a3\"}, "
             "{\"measure\": \"offences\", \"event_id\": \"a0\"}, "
+            "{\"measure\": \"offences\", \"event_id\": \"a1\"}, "
             "{\"measure\": \"offences\", \"event_id\": \"a2\"}, "
             "{\"measure\": \"offences\", \"event_id\": \"a3\"}, "
             "{\"measure\": \"offences\", \"event_id\": \"b0\"}, "
+            "{\"measure\": \"offences\", \"event_id\": \"b1\"}, "
+            "{\"measure\": \"offences\", \"event_id\": \"b2\"}, "
             "{\"measure\": \"offences\", \"event_id\": \"b3\"}, "
             "{\"measure\": \"offences\", \"event_id\": \"b4\"}]}\n");
   std::string log = server_->Stderr();

@@ -278,15 +278,75 @@ TEST_F(MetricsOutcomes, ACourtDisposalAfterAChargeIsDecidedOnTheCourtDate) {
 
 TEST_F(MetricsOutcomes, LineageOfACellNamesTheCorrectionNotWhatItReplaced) {
   // cla|no_sanction is oA1: A's registration, the offence record and the correction (a1c);
-  // the youth caution it superseded (a1r) no longer makes up any figure.
+  // the youth caution it superseded (a1r) no longer makes up any figure. A is in the cla
+  // cohort on the offence date by the care that started with a00.
   auto lineage = RunLineage(*store_, Query("outcomes", from_, to_),
                             Cell{{"cohort", "cla"}, {"tier", "no_sanction"}});
   ASSERT_TRUE(lineage.ok()) << lineage.status().ToString();
   std::vector<std::string> got;
   for (const auto& e : *lineage) got.push_back(e.measure + ":" + e.event_id);
-  EXPECT_EQ(got,
-            (std::vector<std::string>{"at_placement:a0", "at_placement:a1c", "at_placement:a1o",
-                                      "offences:a0", "offences:a1c", "offences:a1o"}));
+  EXPECT_EQ(got, (std::vector<std::string>{"at_placement:a0", "at_placement:a00",
+                                           "at_placement:a1c", "at_placement:a1o", "offences:a0",
+                                           "offences:a00", "offences:a1c", "offences:a1o"}));
+}
+
+// A row's lineage names the events that set the dimensions it is counted by, as its child
+// stood on the day it was judged (the offence date), not just the row's own events.
+// P: registered (p0); care from 2024-01-01 on C2 in U1 (p1); moved to U4 on 2024-03-01 (p1b,
+// learned a month after the rest); C1 from 2024-06-01 (p2); moved to K2 on 2025-02-01 (p3);
+// assessed at high CCE risk on 2024-08-01 (p5). Theft on 2024-09-01 (p4o), youth caution on
+// 2024-10-01 (p4d). On 2024-09-01 P is in the stretch p2..p3, in the care that p1 started; U4
+// was set by p1b, C1 by p2.
+TEST_F(MetricsOffences, LineageNamesTheEventsThatSetARowsDimensions) {
+  auto care = [](const std::string& id, const std::string& type, const std::string& on,
+                 const std::string& data) { return Ev(id, "care." + type, "P", on, data); };
+  Fold(*store_,
+       {Registered("p0", "P", "2009-06-01", "M", "WBRI"),
+        care("p1", "period_started", "2024-01-01",
+             R"("legal_status":"C2","placement":"U1","home_id":"H1")"),
+        care("p2", "legal_status_changed", "2024-06-01", R"("legal_status":"C1")"),
+        care("p3", "placement_changed", "2025-02-01", R"("placement":"K2","home_id":"H2")"),
+        Ev("p5", "child.exploitation_risk_assessed", "P", "2024-08-01",
+           R"("kind":"CCE","level":"high")"),
+        OffenceRecorded("p4o", "P", "oP", "2024-09-01", "theft_handling"),
+        Disposal("p4d", "P", "oP", "2024-10-01", "youth_caution")},
+       At(2026, 1, 1));
+  Fold(*store_,
+       {care("p1b", "placement_changed", "2024-03-01", R"("placement":"U4","home_id":"H1")")},
+       At(2026, 2, 1));
+  auto lineage_of = [&](std::vector<std::string> by, const Cell& cell,
+                        std::optional<Instant> known_at = std::nullopt,
+                        const std::string& metric = "outcomes") {
+    auto q = Query(metric, Day(2024, 4, 1), Day(2025, 4, 1), std::move(by));
+    q.known_at = known_at;
+    auto lineage = RunLineage(*store_, q, cell);
+    EXPECT_TRUE(lineage.ok()) << lineage.status().ToString();
+    std::vector<std::string> got;
+    if (!lineage.ok()) return got;
+    for (const auto& e : *lineage) got.push_back(e.measure + ":" + e.event_id);
+    return got;
+  };
+  // The row's own events (p0, p4o, p4d), its stretch (p2, p3), the start of the care (p1) and
+  // the move to U4 (p1b).
+  EXPECT_EQ(lineage_of({"placement"}, {{"placement", "U4"}}),
+            (std::vector<std::string>{"offences:p0", "offences:p1", "offences:p1b", "offences:p2",
+                                      "offences:p3", "offences:p4d", "offences:p4o"}));
+  // C1 was set by p2, which starts the stretch: the move to U4 has nothing to do with it.
+  EXPECT_EQ(lineage_of({"legal_status"}, {{"legal_status", "C1"}}),
+            (std::vector<std::string>{"offences:p0", "offences:p1", "offences:p2", "offences:p3",
+                                      "offences:p4d", "offences:p4o"}));
+  // The risk (which the exploitation metric breaks down by) by the assessment.
+  EXPECT_EQ(
+      lineage_of({"exploitation_risk"}, {{"exploitation_risk", "medium_or_high"}}, std::nullopt,
+                 "exploitation"),
+      (std::vector<std::string>{"offences:p0", "offences:p4d", "offences:p4o", "offences:p5"}));
+  // Sex by the registration, which the row names already.
+  EXPECT_EQ(lineage_of({"sex"}, {{"sex", "M"}}),
+            (std::vector<std::string>{"offences:p0", "offences:p4d", "offences:p4o"}));
+  // As known before the move to U4 arrived, P was in U1 on the offence date, from p1.
+  EXPECT_EQ(lineage_of({"placement"}, {{"placement", "U1"}}, At(2026, 1, 15)),
+            (std::vector<std::string>{"offences:p0", "offences:p1", "offences:p2", "offences:p3",
+                                      "offences:p4d", "offences:p4o"}));
 }
 
 TEST_F(MetricsOutcomes, InformalShareByCohort) {

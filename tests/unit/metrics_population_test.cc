@@ -769,21 +769,27 @@ TEST_F(MetricPopulation, CareLeaverContactInTheLastTwelveMonths) {
                              {"in_touch_pct", "66.7"},
                              {"suitable_accommodation_pct", "33.3"},
                              {"eet_pct", "33.3"}}}}));
-  // Lineage of band 18: each care leaver by its registration and the end of its care; each
-  // figure from a contact by that contact (the latest in the 12 months).
+  // Lineage of band 18: each care leaver by its registration and the care since its 14th
+  // birthday (its start and end); each figure from a contact by that contact (the latest in
+  // the 12 months).
   auto lineage = RunLineage(*store_, At("care-leavers", Day(2025, 6, 1)), Cell{{"band", "18"}});
   ASSERT_TRUE(lineage.ok()) << lineage.status().ToString();
   EXPECT_EQ(Pairs(*lineage), (std::vector<std::pair<std::string, std::string>>{
                                  {"care_leavers", "Q1.reg"},
                                  {"care_leavers", "Q1e"},
+                                 {"care_leavers", "Q1s"},
                                  {"care_leavers", "Q2.reg"},
                                  {"care_leavers", "Q2e"},
+                                 {"care_leavers", "Q2s"},
                                  {"care_leavers", "Q3.reg"},
                                  {"care_leavers", "Q3e"},
+                                 {"care_leavers", "Q3s"},
                                  {"care_leavers", "Q4.reg"},
                                  {"care_leavers", "Q4e"},
+                                 {"care_leavers", "Q4s"},
                                  {"care_leavers", "Q5.reg"},
                                  {"care_leavers", "Q5e"},
+                                 {"care_leavers", "Q5s"},
                                  {"in_education_employment_training", "q1c2"},
                                  {"in_touch", "q1c2"},
                                  {"in_touch", "q2c"},
@@ -999,9 +1005,16 @@ TEST_F(MetricPopulation, YjsCaseloadOpenCasesWithClaAndCareLeavers) {
   auto lineage = RunLineage(*store_, At("yjs-caseload", Day(2025, 6, 1)),
                             Cell{{"intervention", "court_order"}});
   ASSERT_TRUE(lineage.ok()) << lineage.status().ToString();
+  // Each case by its opening; the cla and care_leavers measures also by what put the child in
+  // that cohort on the day: S1's care (s1.s), S2's registration (its age) and its care (s2.s,
+  // s2.e).
   EXPECT_EQ(Pairs(*lineage),
-            (std::vector<std::pair<std::string, std::string>>{{"care_leavers", "s2.c2o"},
+            (std::vector<std::pair<std::string, std::string>>{{"care_leavers", "S2.reg"},
+                                                              {"care_leavers", "s2.c2o"},
+                                                              {"care_leavers", "s2.e"},
+                                                              {"care_leavers", "s2.s"},
                                                               {"cla", "s1.c1o"},
+                                                              {"cla", "s1.s"},
                                                               {"open_cases", "s1.c1o"},
                                                               {"open_cases", "s2.c2o"}}));
 }

@@ -131,6 +131,9 @@ std::string_view AgeBand(std::optional<int> age);
 // Not looked after on d, aged 16–25, looked after for at least 13 weeks in total since the
 // 14th birthday, some of it on or after the 16th (spec/metrics.md).
 bool IsCareLeaverAt(const ChildView& child, Date d);
+// The stretches of care that make the child a care leaver on d (those since the 14th
+// birthday); none when the child is not one.
+std::vector<const CareSpell*> CareLeaverSpells(const ChildView& child, Date d);
 std::string_view CareLeaverBand(int age);  // "16-17", "18", "19-21", "22-25"
 // "cla", "care_leaver" or "other", judged on d.
 std::string_view CohortAt(const ChildView& child, Date d);
@@ -143,6 +146,8 @@ std::vector<const CareSpell*> Oc2CohortSpells(const ChildView& child, int year);
 // The exploitation risk on d: the higher of the CCE and the CSE level last assessed on or
 // before d ("both" assesses the two); "" when never assessed.
 std::string_view ExploitationRiskAt(const ChildView& child, Date d);
+// The assessments it is judged from: the latest of CCE and of CSE on or before d.
+std::vector<const Fact*> ExploitationRiskFacts(const ChildView& child, Date d);
 
 // ---- The fold inside the ingest batch -------------------------------------------------------
 struct AcceptedEvent {
