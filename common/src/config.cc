@@ -253,8 +253,9 @@ Status ConfigBuilder::AddPopulation(const toml::node& node, const std::string& w
     }
     for (auto&& [count_key, count_node] : *counts) {
       std::string name = "population." + year + "." + std::string(count_key.str());
-      if (count_key.str() == "aged_10_17_by_sex" ||
-          count_key.str() == "aged_10_17_by_ethnicity_group") {
+      std::string_view by = count_key.str();
+      if (by.starts_with("aged_10_17_by_") &&
+          AreaPopulation{}.GroupsBy(by.substr(std::string_view("aged_10_17_by_").size()))) {
         const toml::table* groups = count_node.as_table();
         if (!groups) {
           return Status::BadInput(at + ": " + Quoted(name) +
@@ -266,14 +267,23 @@ Status ConfigBuilder::AddPopulation(const toml::node& node, const std::string& w
           if (!n || n->get() <= 0) {
             return Status::BadInput(at + ": " + Quoted(group_name) + " must be a positive integer");
           }
+          // The bands the age_band dimension gives children aged 10-17; any other would
+          // never meet a row.
+          const std::string_view band = group.str();
+          if (by == "aged_10_17_by_age_band" && band != "10-13" && band != "14-15" &&
+              band != "16-17") {
+            return Status::BadInput(at + ": " + Quoted(group_name) +
+                                    " is not an age band of children aged 10-17 (\"10-13\", "
+                                    "\"14-15\", \"16-17\")");
+          }
           Set(group_name, std::to_string(n->get()), SettingOrigin::kFile, at);
         }
         continue;
       }
       if (count_key.str() != "aged_10_17" && count_key.str() != "under_18") {
         return Status::BadInput(at + ": unknown setting " + Quoted(name) +
-                                " (aged_10_17, under_18, aged_10_17_by_sex or "
-                                "aged_10_17_by_ethnicity_group)");
+                                " (aged_10_17, under_18, aged_10_17_by_sex, "
+                                "aged_10_17_by_ethnicity_group or aged_10_17_by_age_band)");
       }
       const toml::value<int64_t>* n = count_node.as_integer();
       if (!n || n->get() <= 0) {
@@ -558,9 +568,9 @@ std::optional<AreaPopulation> Config::PopulationFor(int year) const {
     std::string_view rest = std::string_view(it->first).substr(prefix.size());
     auto dot = rest.find('.');
     if (dot == std::string_view::npos) continue;
-    auto& groups =
-        rest.substr(0, dot) == "sex" ? p.aged_10_17_by_sex : p.aged_10_17_by_ethnicity_group;
-    groups[std::string(rest.substr(dot + 1))] = std::stoll(it->second.value);
+    if (auto* groups = p.GroupsBy(rest.substr(0, dot))) {
+      (*groups)[std::string(rest.substr(dot + 1))] = std::stoll(it->second.value);
+    }
   }
   return p;
 }

@@ -249,10 +249,7 @@ Status Disproportionality(Run& r) {
   } else {
     auto population = r.LatestPopulation(PopulationYear(w));
     const std::map<std::string, int64_t>* groups = nullptr;
-    if (population) {
-      groups = dim == "sex" ? &population->aged_10_17_by_sex
-                            : &population->aged_10_17_by_ethnicity_group;
-    }
+    if (population) groups = population->GroupsBy(dim);
     if (groups && !groups->empty()) {
       for (auto& row : r.table.rows) {
         auto it = groups->find(row.groups[0]);

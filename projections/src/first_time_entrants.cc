@@ -35,8 +35,9 @@ std::vector<KeptRow> FirstFormalRows(const ChildView& child) {
 // denominator is the population the row is about: the area's children aged 10-17 by nothing or
 // by offence group; by cohort, each cohort's own (children looked after and care leavers aged
 // 10-17 on the period's first day, as the store holds them; other children: the area's less
-// both), as DfE's OC2 measure divides by its own cohort. By another child dimension the area
-// population has no breakdown here, so the rate is left blank.
+// both), as DfE's OC2 measure divides by its own cohort; by sex, ethnicity group or age band,
+// the area's children aged 10-17 in the row's group where the settings give them. By another
+// child dimension the area population has no breakdown, so the rate is left blank.
 Status FirstTimeEntrants(Run& r) {
   enum { kFte, kChildren };
   auto acc = r.NewAccumulator({"fte", "children_10_17"});
@@ -54,11 +55,27 @@ Status FirstTimeEntrants(Run& r) {
   });
   std::optional<int64_t> population;
   if (!by_child || by_cohort) population = r.Population10To17(PopulationYear(r.window));
+  // By one dimension the settings break the area's population down by.
+  std::optional<AreaPopulation> area;
+  const std::map<std::string, int64_t>* groups = nullptr;
+  if (by_child && r.by.size() == 1 && !by_cohort) {
+    area = r.LatestPopulation(PopulationYear(r.window));
+    if (area) groups = area->GroupsBy(r.by[0]);
+    if (groups && groups->empty()) groups = nullptr;
+  }
   if (by_cohort) {
     CARELEDGER_RETURN_IF_ERROR(AddAgedTenToSeventeen(r, acc, kChildren, r.window.from));
+  } else if (groups) {
+    r.table.notes.push_back("rate per 100,000 of the area's children aged 10-17 in the row's " +
+                            r.by[0] + " (" + std::to_string(area->year) +
+                            ", settings: [population] aged_10_17_by_" + r.by[0] +
+                            "); a group the settings lack has no rate");
   } else if (by_child) {
-    r.table.notes.push_back("rates per 100,000 need the population of each group: ask by " +
-                            std::string("nothing, by cohort or by offence_group"));
+    r.table.notes.push_back(
+        "rates per 100,000 need the population of each group: ask by nothing, by cohort or by "
+        "offence_group, or give the settings [population] YEAR = { aged_10_17_by_sex | "
+        "aged_10_17_by_ethnicity_group | aged_10_17_by_age_band = { GROUP = N, ... } } and ask by "
+        "that one dimension");
   }
   r.Emit(acc, {"fte", "rate_per_100k_10_17", "average_age"}, [&](const RowAccumulator& a) {
     const auto& ages = a.samples[kFte];
@@ -72,6 +89,15 @@ Status FirstTimeEntrants(Run& r) {
         Figure::Average(std::accumulate(ages.begin(), ages.end(), 0.0), int64_t(ages.size()))
             .Columns(std::nullopt, 0)};
   });
+  if (groups) {
+    for (auto& row : r.table.rows) {
+      Figure rate = Figure::Empty(Figure::Kind::kPerHundredThousand);
+      rate.numerator = row.values[0].numerator;
+      auto it = groups->find(row.groups[0]);
+      if (it != groups->end()) rate = Figure::Rate(*row.values[0].numerator, it->second);
+      row.values[1] = std::move(rate).Columns(0, std::nullopt);
+    }
+  }
   if (by_cohort) {
     int64_t looked_after_or_leaving = 0;
     for (const auto& row : r.table.rows) {

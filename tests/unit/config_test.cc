@@ -306,13 +306,14 @@ TEST(Config, AreaPopulationsByYear) {
   EXPECT_THAT(c->Describe(), HasSubstr("population.2024.aged_10_17 = 41230  # file"));
 }
 
-// The area's children aged 10-17 by sex and by ethnicity group (disproportionality's
-// denominators), as nested tables of a year.
-TEST(Config, AreaPopulationsBySexAndEthnicityGroup) {
+// The area's children aged 10-17 by sex, by ethnicity group and by age band (the denominators
+// of disproportionality and of first-time entrants by group), as nested tables of a year.
+TEST(Config, AreaPopulationsBySexEthnicityGroupAndAgeBand) {
   auto f = SettingsFile(
       "[population]\n"
       "2025 = { aged_10_17 = 1000, aged_10_17_by_sex = { F = 490, M = 510 }, "
-      "aged_10_17_by_ethnicity_group = { White = 800, Black = 100, \"Mixed\" = 60 } }\n");
+      "aged_10_17_by_ethnicity_group = { White = 800, Black = 100, \"Mixed\" = 60 }, "
+      "aged_10_17_by_age_band = { 10-13 = 500, 14-15 = 250, \"16-17\" = 250 } }\n");
   auto c = FromFile(f->path);
   ASSERT_TRUE(c.ok()) << c.status().message();
   auto p = c->PopulationFor(2025);
@@ -321,10 +322,21 @@ TEST(Config, AreaPopulationsBySexAndEthnicityGroup) {
   EXPECT_EQ(p->aged_10_17_by_sex, (std::map<std::string, int64_t>{{"F", 490}, {"M", 510}}));
   EXPECT_EQ(p->aged_10_17_by_ethnicity_group,
             (std::map<std::string, int64_t>{{"Black", 100}, {"Mixed", 60}, {"White", 800}}));
+  EXPECT_EQ(p->aged_10_17_by_age_band,
+            (std::map<std::string, int64_t>{{"10-13", 500}, {"14-15", 250}, {"16-17", 250}}));
   auto bad =
       SettingsFile("[population]\n2025 = { aged_10_17 = 9, aged_10_17_by_sex = { F = 0 } }\n");
   EXPECT_THAT(FromFile(bad->path).status().message(),
               HasSubstr(":2: 'population.2025.aged_10_17_by_sex.F' must be a positive integer"));
+  // An age band no child aged 10-17 is in would never meet a row.
+  bad = SettingsFile(
+      "[population]\n2025 = { aged_10_17 = 9, aged_10_17_by_age_band = { 10-14 = 5 } }\n");
+  EXPECT_THAT(FromFile(bad->path).status().message(),
+              HasSubstr(":2: 'population.2025.aged_10_17_by_age_band.10-14' is not an age band of "
+                        "children aged 10-17"));
+  bad = SettingsFile("[population]\n2025 = { aged_10_17 = 9, aged_10_17_by_region = { N = 5 } }\n");
+  EXPECT_THAT(FromFile(bad->path).status().message(),
+              HasSubstr("unknown setting 'population.2025.aged_10_17_by_region'"));
 }
 
 TEST(Config, AreaPopulationErrorsNameTheLineAndKey) {

@@ -411,6 +411,37 @@ TEST_F(MetricsOffences, FirstTimeEntrants) {
       (Figures{
           {"cla", {{"fte", "1"}, {"rate_per_100k_10_17", "100000.0"}, {"average_age", "15.0"}}},
           {"other", {{"fte", "2"}, {"rate_per_100k_10_17", "10.0"}, {"average_age", "13.5"}}}}));
+  // By sex and by age band, the area's children aged 10-17 in the group, from the settings:
+  // F: F4 → 1 / 9,800 × 100,000 = 10.2; M: F1 and F6 → 2 / 10,200 × 100,000 = 19.6. By age
+  // band (on the decision date): 10-13 F4 → 1 / 10,000 = 10.0; 14-15 F1, which the settings
+  // lack → no rate; 16-17 F6 → 1 / 5,000 = 20.0.
+  q.population = [](int year) -> std::optional<AreaPopulation> {
+    if (year != 2025) return std::nullopt;
+    AreaPopulation p{2025, 20000, 40000};
+    p.aged_10_17_by_sex = {{"F", 9800}, {"M", 10200}};
+    p.aged_10_17_by_age_band = {{"10-13", 10000}, {"16-17", 5000}};
+    return p;
+  };
+  q.by = {"sex"};
+  EXPECT_EQ(
+      Report(*store_, q),
+      (Figures{{"F", {{"fte", "1"}, {"rate_per_100k_10_17", "10.2"}, {"average_age", "10.0"}}},
+               {"M", {{"fte", "2"}, {"rate_per_100k_10_17", "19.6"}, {"average_age", "16.0"}}}}));
+  q.by = {"age_band"};
+  EXPECT_EQ(
+      Report(*store_, q),
+      (Figures{
+          {"10-13", {{"fte", "1"}, {"rate_per_100k_10_17", "10.0"}, {"average_age", "10.0"}}},
+          {"14-15", {{"fte", "1"}, {"rate_per_100k_10_17", ""}, {"average_age", "15.0"}}},
+          {"16-17", {{"fte", "1"}, {"rate_per_100k_10_17", "20.0"}, {"average_age", "17.0"}}}}));
+  // Without the breakdown in the settings, no rate, and a note saying what would give one.
+  q.by = {"ethnicity_group"};
+  auto table = RunMetric(*store_, q);
+  ASSERT_TRUE(table.ok()) << table.status().ToString();
+  EXPECT_THAT(table->notes, ::testing::Contains(::testing::HasSubstr("aged_10_17_by_age_band")));
+  EXPECT_EQ(
+      Report(*store_, q),
+      (Figures{{"White", {{"fte", "3"}, {"rate_per_100k_10_17", ""}, {"average_age", "14.0"}}}}));
 }
 
 // ---- M7 ------------------------------------------------------------------------------------

@@ -28,11 +28,30 @@ struct AreaPopulation {
   int year = 0;
   int64_t aged_10_17 = 0;
   int64_t under_18 = 0;
-  // Children aged 10-17 by sex (F, M) and by ethnicity group (White, Mixed, Asian, Black,
-  // Other, GRT, ...), as the ONS mid-year estimates and the census give them; empty where the
-  // settings do not: rates by those groups then divide by the children the store knows.
+  // Children aged 10-17 by sex (F, M), by ethnicity group (White, Mixed, Asian, Black, Other,
+  // GRT, ...) and by age band (10-13, 14-15, 16-17), as the ONS mid-year estimates and the
+  // census give them; empty where the settings do not: rates by those groups then divide by
+  // the children the store knows, or are left blank.
   std::map<std::string, int64_t> aged_10_17_by_sex = {};
   std::map<std::string, int64_t> aged_10_17_by_ethnicity_group = {};
+  std::map<std::string, int64_t> aged_10_17_by_age_band = {};
+  // The breakdown by a --by dimension ("sex", "ethnicity_group", "age_band"); null for any
+  // other dimension.
+  const std::map<std::string, int64_t>* GroupsBy(std::string_view dimension) const {
+    return Groups(*this, dimension);
+  }
+  std::map<std::string, int64_t>* GroupsBy(std::string_view dimension) {
+    return Groups(*this, dimension);
+  }
+
+ private:
+  template <typename Self>
+  static auto Groups(Self& self, std::string_view dimension) -> decltype(&self.aged_10_17_by_sex) {
+    if (dimension == "sex") return &self.aged_10_17_by_sex;
+    if (dimension == "ethnicity_group") return &self.aged_10_17_by_ethnicity_group;
+    if (dimension == "age_band") return &self.aged_10_17_by_age_band;
+    return nullptr;
+  }
 };
 
 // Keys are the settings file's names, flattened: brokers, data, log_level, publish.threshold,
