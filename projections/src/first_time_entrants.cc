@@ -71,7 +71,7 @@ Status FirstTimeEntrants(Run& r) {
                             ", settings: [population] aged_10_17_by_" + r.by[0] +
                             "); a group the settings lack has no rate");
   } else if (by_child) {
-    r.table.notes.push_back(
+    r.table.notes.emplace_back(
         "rates per 100,000 need the population of each group: ask by nothing, by cohort or by "
         "offence_group, or give the settings [population] YEAR = { aged_10_17_by_sex | "
         "aged_10_17_by_ethnicity_group | aged_10_17_by_age_band = { GROUP = N, ... } } and ask by "
