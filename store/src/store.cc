@@ -455,7 +455,10 @@ Result<std::unique_ptr<EventStore>> EventStore::Open(const StoreOptions& options
   rocksdb::DBOptions db_options;
   db_options.create_if_missing = true;
   db_options.create_missing_column_families = true;
-  db_options.IncreaseParallelism(options.background_threads);
+  // A one-shot reader (`report`, `lineage`, `verify`) reads a few ranges and exits.
+  const bool one_shot = options.read_only && options.secondary_path.empty();
+  // It never flushes or compacts: no background threads to start.
+  if (!one_shot) db_options.IncreaseParallelism(options.background_threads);
   db_options.max_open_files = options.max_open_files;
   db_options.info_log = std::make_shared<SpdlogLogger>();
   // The small families (offsets, meta, dead letters) take a little of every batch and never
@@ -468,6 +471,9 @@ Result<std::unique_ptr<EventStore>> EventStore::Open(const StoreOptions& options
   table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   table.enable_index_compression = false;
+  // A one-shot reader loads the index and filter of the tables its ranges meet, when it
+  // meets them, instead of every table's at open.
+  table.cache_index_and_filter_blocks = one_shot;
   auto table_factory =
       std::shared_ptr<rocksdb::TableFactory>(rocksdb::NewBlockBasedTableFactory(table));
 
@@ -584,6 +590,8 @@ Result<std::unique_ptr<EventStore>> EventStore::Open(const StoreOptions& options
       // filter blocks are read in place instead of copied into fresh heap (page faults were a
       // third of a report on a 1 M-children store).
       db_options.allow_mmap_reads = true;
+      db_options.max_file_opening_threads = 1;
+      db_options.skip_stats_update_on_db_open = true;
       s = rocksdb::DB::OpenForReadOnly(db_options, options.path, descriptors, &handles, &raw);
     } else {
       s = rocksdb::DB::Open(db_options, options.path, descriptors, &handles, &raw);
