@@ -399,6 +399,18 @@ bool IsFormalDisposal(std::string_view disposal) {
   return Attribute(BuiltInContract().disposal, disposal, "x-formal") == "true";
 }
 
+bool IsInTouch(std::string_view in_touch) {
+  return CodeAttribute("in_touch", in_touch, "x-in-touch") == "true";
+}
+
+bool IsSuitableAccommodation(std::string_view accommodation) {
+  return CodeAttribute("accommodation", accommodation, "x-suitable") == "true";
+}
+
+bool IsInEducationEmploymentOrTraining(std::string_view activity) {
+  return CodeAttribute("activity", activity, "x-eet") == "true";
+}
+
 std::optional<std::string_view> EthnicityGroup(std::string_view ethnicity) {
   return Attribute(BuiltInContract().ethnicity, ethnicity, "x-group");
 }

@@ -63,9 +63,9 @@ LeaverContact LatestContact(const ChildView& child, Date at) {
   }
   if (!out.contact) return out;
   const EventData& d = out.contact->data;
-  out.in_touch = d.in_touch == "YES";
-  out.suitable = d.accommodation.size() == 2 && d.accommodation[1] == '1';
-  out.eet = !d.activity.empty() && (d.activity[0] == 'F' || d.activity[0] == 'P');
+  out.in_touch = IsInTouch(d.in_touch);
+  out.suitable = IsSuitableAccommodation(d.accommodation);
+  out.eet = IsInEducationEmploymentOrTraining(d.activity);
   return out;
 }
 

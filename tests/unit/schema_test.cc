@@ -619,6 +619,27 @@ TEST(CodeLists, ShortBreaksTitlesAndSuitability) {
   EXPECT_EQ(CodeAttribute("event_type", "court.outcome_recorded", "x-topic"), kTopicYjs);
 }
 
+// A care leaver's contact is judged by its code lists' keywords, not by the codes' letters.
+TEST(CodeLists, CareLeaverContactCodes) {
+  EXPECT_TRUE(IsInTouch("YES"));
+  for (const char* not_in_touch : {"NO", "DIED", "REFU", "NREQ", "RHOM", "yes", ""}) {
+    EXPECT_FALSE(IsInTouch(not_in_touch)) << not_in_touch;
+  }
+  for (const char* suitable :
+       {"B1", "C1", "D1", "E1", "G1", "H1", "K1", "R1", "S1", "T1", "U1", "V1", "W1", "Y1", "Z1"}) {
+    EXPECT_TRUE(IsSuitableAccommodation(suitable)) << suitable;
+  }
+  for (const char* not_suitable : {"B2", "Z2", "X", "0", "B"}) {
+    EXPECT_FALSE(IsSuitableAccommodation(not_suitable)) << not_suitable;
+  }
+  for (const char* eet : {"F1", "P1", "F2", "P2", "F3", "P3", "F4", "P4", "F5", "P5"}) {
+    EXPECT_TRUE(IsInEducationEmploymentOrTraining(eet)) << eet;
+  }
+  for (const char* neet : {"G4", "G5", "G6", "0", "F9", "F"}) {
+    EXPECT_FALSE(IsInEducationEmploymentOrTraining(neet)) << neet;
+  }
+}
+
 // ---- Loading ---------------------------------------------------------------------------------
 
 std::vector<ContractFile> FilesWith(const std::string& path, const std::string* text) {

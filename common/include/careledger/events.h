@@ -147,6 +147,12 @@ std::optional<std::string_view> EthnicityGroup(std::string_view ethnicity);  // 
 std::optional<std::string_view> HomeOfficeOutcomeDisposal(int code);
 // V3/V4: agreed series of short breaks, which the CLA count leaves out.
 bool IsShortBreakLegalStatus(std::string_view legal_status);
+// A care leaver's contact, as its code lists say (x-in-touch, x-suitable, x-eet): in touch,
+// in suitable accommodation, in education, employment or training. False for a code not in
+// the list (and for X, custody, which has no suitability).
+bool IsInTouch(std::string_view in_touch);
+bool IsSuitableAccommodation(std::string_view accommodation);
+bool IsInEducationEmploymentOrTraining(std::string_view activity);
 
 // The national comparator in schemas/reference/youth_offences_with_outcome_2021.json: youth
 // offences with an outcome in England and Wales by offence group (in the file's order), their
