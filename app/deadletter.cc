@@ -83,7 +83,7 @@ int List(const EventStore& store, const std::vector<DeadLetter>& letters, Output
   table.measures = {"bytes"};
   for (const auto& d : letters) {
     Judged j = Judge(d, store, parser);
-    table.rows.push_back({{d.Id(), std::string(DeadLetterKind(d.reason)), j.status, d.reason},
+    table.rows.push_back({{d.Id(), std::string(RejectKindName(d.kind)), j.status, d.reason},
                           {Figure::Count(int64_t(d.payload.size()))}});
   }
   std::cout << Render(table, format);
@@ -94,7 +94,7 @@ int Show(const EventStore& store, const DeadLetter& d, bool payload) {
   EnvelopeParser parser;
   Judged j = Judge(d, store, parser);
   std::cout << "id        " << d.Id() << '\n'
-            << "kind      " << DeadLetterKind(d.reason) << '\n'
+            << "kind      " << RejectKindName(d.kind) << '\n'
             << "reason    " << d.reason << '\n'
             << "status    " << j.status << (j.reason.empty() ? "" : ": " + j.reason) << '\n'
             << "bytes     " << d.payload.size() << '\n';

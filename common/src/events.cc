@@ -481,12 +481,17 @@ EnvelopeParser::EnvelopeParser(ParserOptions options) : impl_(std::make_unique<I
 }
 EnvelopeParser::~EnvelopeParser() = default;
 
-Status EnvelopeParser::Parse(std::string_view json, Envelope& out) {
+Status EnvelopeParser::Parse(std::string_view json, Envelope& out, RejectKind* kind) {
+  RejectKind unused = RejectKind::kOther;
+  RejectKind& why = kind ? *kind : unused;
+  why = RejectKind::kSchema;  // what every check after the JSON layer's is
   const Contract& contract = impl_->contract;
   if (!contract.status.ok()) {
+    why = RejectKind::kOther;
     return Status::Fatal("the built-in schemas did not load: " + contract.status.message());
   }
   if (json.size() > kMaxEnvelopeBytes) {
+    why = RejectKind::kOversize;
     return Status::BadInput("oversize: " + std::to_string(json.size()) + " bytes > " +
                             std::to_string(kMaxEnvelopeBytes));
   }
@@ -499,15 +504,30 @@ Status EnvelopeParser::Parse(std::string_view json, Envelope& out) {
   std::memcpy(buf.data(), json.data(), json.size());
   element doc;
   if (auto err = impl_->parser.parse(buf.data(), json.size(), false).get(doc)) {
-    if (err == simdjson::UTF8_ERROR) return Status::BadInput("invalid UTF-8");
+    if (err == simdjson::UTF8_ERROR) {
+      why = RejectKind::kInvalidUtf8;
+      return Status::BadInput("invalid UTF-8");
+    }
+    why = RejectKind::kInvalidJson;
     return Status::BadInput(std::string("not valid JSON: ") + simdjson::error_message(err));
   }
   simdjson::dom::object obj;
-  if (doc.get_object().get(obj)) return Status::BadInput("not a JSON object");
+  if (doc.get_object().get(obj)) {
+    why = RejectKind::kInvalidJson;
+    return Status::BadInput("not a JSON object");
+  }
   if (auto dup = DuplicateMember(doc, "")) {
     return Status::BadInput("field '" + *dup + "': appears twice in one object");
   }
-  CARELEDGER_RETURN_IF_ERROR(schema::Validate(doc, contract.schemas->envelope(), nullptr));
+  if (Status s = schema::Validate(doc, contract.schemas->envelope(), nullptr); !s.ok()) {
+    // A type the contract does not have is told apart from any other envelope fault.
+    std::string_view type;
+    if (obj["type"].get_string().get(type) == simdjson::SUCCESS &&
+        !contract.event_types->Find(type)) {
+      why = RejectKind::kUnknownType;
+    }
+    return s;
+  }
 
   // Valid against envelope.schema.json: every required field is there with its type.
   element data;

@@ -235,7 +235,7 @@ void DeadLetterOutbox::Send(const std::vector<DeadLetter>& letters) {
   for (const auto& d : letters) {
     std::string partition = std::to_string(d.from.partition);
     std::string offset = std::to_string(d.offset);
-    std::string_view kind = DeadLetterKind(d.reason);
+    std::string_view kind = RejectKindName(d.kind);
     uint64_t tag = next_tag_++;
     sent_.emplace(tag, DeadLetterRef{d.from, d.offset});
     // Keyed by the source coordinates: Recover finds a letter on the topic by its key.
@@ -472,7 +472,8 @@ class Ingestor : public GroupConsumer::Listener {
   GroupConsumer* consumer_ = nullptr;  // while Run runs
 
   // Key, topic and partition are where the child's other events are (BadInput otherwise).
-  Status CheckRouting(const Message& m, const Envelope& e) const;
+  // `kind` says which rule a refusal breaks.
+  Status CheckRouting(const Message& m, const Envelope& e, RejectKind& kind) const;
   // Holds each accepted correction or retraction whose target the store does not hold for
   // the same child, and releases held ones whose target is among `accepted`. Runs once
   // everything before the batch is durable. The changes to held_ are returned, to be made
@@ -490,7 +491,7 @@ class Ingestor : public GroupConsumer::Listener {
   // The bytes of a stored event, by its id (the id must be stored).
   Status StoredPayload(std::string_view event_id, std::string& payload) const;
   // Dead-letters a message into the batch in hand (and, once written, the topic).
-  void Reject(EventStore::Batch& batch, const TopicPartition& tp, const Message& m,
+  void Reject(EventStore::Batch& batch, const TopicPartition& tp, const Message& m, RejectKind kind,
               std::string reason);
   std::vector<DeadLetter> rejected_;  // in the batch being built
   DeadLetterOutbox outbox_;
@@ -671,10 +672,11 @@ Status Ingestor::WriteBatch() {
     auto& next = next_offsets[tp];
     next = std::max(next, m.offset() + 1);
     ++batch_counts_.consumed;
-    Status s = parser_.Parse(m.payload(), envelopes_[i]);
-    if (s.ok()) s = CheckRouting(m, envelopes_[i]);
+    RejectKind kind = RejectKind::kOther;
+    Status s = parser_.Parse(m.payload(), envelopes_[i], &kind);
+    if (s.ok()) s = CheckRouting(m, envelopes_[i], kind);
     if (!s.ok()) {
-      Reject(batch, tp, m, s.message());
+      Reject(batch, tp, m, kind, s.message());
       continue;
     }
     valid.push_back(i);
@@ -753,7 +755,7 @@ Status Ingestor::WriteBatch() {
     if (same.ok() && *same) {
       ++batch_counts_.duplicates;
     } else {
-      Reject(batch, {std::string(m.topic()), m.partition()}, m,
+      Reject(batch, {std::string(m.topic()), m.partition()}, m, RejectKind::kConflict,
              "conflict: event_id already stored with different content");
     }
   }
@@ -793,22 +795,25 @@ Status Ingestor::WriteBatch() {
   return Status::Ok();
 }
 
-Status Ingestor::CheckRouting(const Message& m, const Envelope& e) const {
+Status Ingestor::CheckRouting(const Message& m, const Envelope& e, RejectKind& kind) const {
   // A child's events must all be in partition p of each topic, so that one instance (and one
   // store) holds the child's whole timeline; anything else would split the child silently.
   if (m.key() != e.child_id) {
+    kind = RejectKind::kKeyMismatch;
     return Status::BadInput("message key does not match child_id (breaks co-partitioning)");
   }
   // event.retracted may come on any source topic (spec/events.md): each system retracts its
   // own events on its own topic.
   if (std::string_view topic = TopicFor(e.type);
       topic != m.topic() && e.type != EventType::kEventRetracted) {
+    kind = RejectKind::kWrongTopic;
     return Status::BadInput("wrong topic: " + std::string(EventTypeName(e.type)) +
                             " events belong on " + std::string(topic) + ", not " +
                             std::string(m.topic()));
   }
   if (auto n = partition_counts_.find(m.topic()); n != partition_counts_.end()) {
     if (int32_t want = PartitionForKey(e.child_id, n->second); want != m.partition()) {
+      kind = RejectKind::kWrongPartition;
       return Status::BadInput("wrong partition: child_id hashes (murmur2) to partition " +
                               std::to_string(want) + " of " + std::to_string(n->second) + ", not " +
                               std::to_string(m.partition()) + " (breaks co-partitioning)");
@@ -951,14 +956,14 @@ Status Ingestor::StoredPayload(std::string_view event_id, std::string& payload) 
 }
 
 void Ingestor::Reject(EventStore::Batch& batch, const TopicPartition& tp, const Message& m,
-                      std::string reason) {
+                      RejectKind kind, std::string reason) {
   // The reason names the field and the rule; the payload is never logged.
   spdlog::warn("dead letter {}/{}@{}: {}", tp.topic, tp.partition, m.offset(), reason);
-  batch.PutDeadLetter(tp, m.offset(), reason, m.payload(), options_.publish_dead_letters);
+  batch.PutDeadLetter(tp, m.offset(), kind, reason, m.payload(), options_.publish_dead_letters);
   ++batch_counts_.dead_lettered;
-  ++batch_counts_.dead_by_kind[std::string(DeadLetterKind(reason))];
+  ++batch_counts_.dead_by_kind[std::string(RejectKindName(kind))];
   if (options_.publish_dead_letters) {
-    rejected_.push_back({tp, m.offset(), std::move(reason), std::string(m.payload())});
+    rejected_.push_back({tp, m.offset(), kind, std::move(reason), std::string(m.payload())});
   }
 }
 
@@ -1308,8 +1313,9 @@ void AppendIngestMetrics(const IngestMonitor::Snapshot& snap, PrometheusText& x)
   }
   x.Family("careledger_dead_letters_total", "counter",
            "Messages this process set aside in the dead-letter store");
-  for (std::string_view kind : kDeadLetterKinds) {
-    auto it = snap.totals.dead_lettered_by_kind.find(std::string(kind));
+  for (RejectKind k : kRejectKinds) {
+    const std::string kind(RejectKindName(k));
+    auto it = snap.totals.dead_lettered_by_kind.find(kind);
     x.Sample("careledger_dead_letters_total", {{"kind", std::string(kind)}},
              it == snap.totals.dead_lettered_by_kind.end() ? 0 : double(it->second));
   }

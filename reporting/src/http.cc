@@ -346,7 +346,7 @@ void HttpServer::Impl::DeadLetters(const httplib::Request& req, httplib::Respons
   std::map<std::pair<std::string, std::string>, uint64_t> by_reason;
   Status st = s->ScanDeadLetters([&](const DeadLetter& d) {
     ++total;
-    std::string kind(DeadLetterKind(d.reason));
+    std::string kind(RejectKindName(d.kind));
     ++by_kind[kind];
     ++by_reason[{kind, d.reason}];
     return true;

@@ -373,6 +373,11 @@ void EventStore::Batch::SetNextOffset(const TopicPartition& tp, int64_t next_off
 }
 
 namespace {
+// A dead letter's value: this marker and its kind, then its reason (length-prefixed) and the
+// payload. Records written before the kind was stored begin with the reason's length, which
+// this marker would put at 4 GiB, more than any value holds.
+constexpr std::string_view kDeadLetterWithKind{"\xff\xff\xff\xff", 4};
+
 std::string DeadLetterKey(const TopicPartition& from, int64_t offset) {
   std::string key = PartitionKey(from);
   codec::PutBigEndian64(key, uint64_t(offset));
@@ -380,12 +385,13 @@ std::string DeadLetterKey(const TopicPartition& from, int64_t offset) {
 }
 }  // namespace
 
-void EventStore::Batch::PutDeadLetter(const TopicPartition& from, int64_t offset,
+void EventStore::Batch::PutDeadLetter(const TopicPartition& from, int64_t offset, RejectKind kind,
                                       std::string_view reason, std::string_view payload,
                                       bool to_publish) {
   std::string key = DeadLetterKey(from, offset);
   if (to_publish) impl_->Put(kMeta, std::string(kMetaUnpublished) + key, std::string());
-  std::string value;
+  std::string value(kDeadLetterWithKind);
+  value.push_back(char(kind));
   codec::PutLengthPrefixed(value, reason);
   value.append(payload);
   impl_->Put(kDeadLetter, std::move(key), std::move(value));
@@ -1116,15 +1122,40 @@ Status EventStore::ScanLog(const std::function<bool(const LogRecord&)>& visit,
 
 namespace {
 
+// What a dead letter written before its kind was stored is taken for: the only place a kind
+// is read from a reason's text, and only for those records (the reasons of that time).
+RejectKind KindOfReasonWithoutKind(std::string_view reason) {
+  if (reason.find("UTF-8") != std::string_view::npos) return RejectKind::kInvalidUtf8;
+  if (reason.starts_with("oversize")) return RejectKind::kOversize;
+  if (reason.starts_with("not valid JSON") || reason.starts_with("not a JSON object")) {
+    return RejectKind::kInvalidJson;
+  }
+  if (reason.starts_with("field 'type'")) return RejectKind::kUnknownType;
+  if (reason.starts_with("field '")) return RejectKind::kSchema;
+  if (reason.starts_with("conflict")) return RejectKind::kConflict;
+  if (reason.starts_with("message key")) return RejectKind::kKeyMismatch;
+  if (reason.starts_with("wrong partition")) return RejectKind::kWrongPartition;
+  if (reason.starts_with("wrong topic")) return RejectKind::kWrongTopic;
+  return RejectKind::kOther;
+}
+
 bool DecodeDeadLetter(std::string_view key, std::string_view value, DeadLetter& out) {
   auto nul = key.find('\0');
   if (nul == std::string_view::npos || key.size() != nul + 13) return false;
   out.from = {std::string(key.substr(0, nul)),
               int32_t(codec::GetBigEndian32(key.data() + nul + 1))};
   out.offset = int64_t(codec::GetBigEndian64(key.data() + nul + 5));
+  const bool with_kind = value.starts_with(kDeadLetterWithKind);
+  if (with_kind) {
+    value.remove_prefix(kDeadLetterWithKind.size());
+    if (value.empty() || uint8_t(value[0]) > uint8_t(RejectKind::kOther)) return false;
+    out.kind = RejectKind(value[0]);
+    value.remove_prefix(1);
+  }
   std::string_view reason;
   if (!codec::GetLengthPrefixed(value, reason)) return false;
   out.reason.assign(reason);
+  if (!with_kind) out.kind = KindOfReasonWithoutKind(reason);
   out.payload.assign(value);
   return true;
 }
@@ -1133,22 +1164,6 @@ bool DecodeDeadLetter(std::string_view key, std::string_view value, DeadLetter& 
 
 std::string DeadLetter::Id() const {
   return from.topic + "/" + std::to_string(from.partition) + "@" + std::to_string(offset);
-}
-
-std::string_view DeadLetterKind(std::string_view reason) {
-  // Checked in this order: a UTF-8 or size failure is reported by the JSON layer too.
-  if (reason.find("UTF-8") != std::string_view::npos) return "invalid_utf8";
-  if (reason.starts_with("oversize")) return "oversize";
-  if (reason.starts_with("not valid JSON") || reason.starts_with("not a JSON object")) {
-    return "invalid_json";
-  }
-  if (reason.starts_with("field 'type'")) return "unknown_type";
-  if (reason.starts_with("field '")) return "schema";
-  if (reason.starts_with("conflict")) return "conflict";
-  if (reason.starts_with("message key")) return "key_mismatch";
-  if (reason.starts_with("wrong partition")) return "wrong_partition";
-  if (reason.starts_with("wrong topic")) return "wrong_topic";
-  return "other";
 }
 
 Result<std::pair<TopicPartition, int64_t>> ParseDeadLetterId(std::string_view id) {

@@ -44,7 +44,8 @@ void BuildStore(const std::string& path) {
     batch.SetNextOffset({"careledger.socialcare.v1", 0}, (b + 1) * kRecords / 2);
     if (b == 1) {
       for (int k = 0; k < kDeadLetters; ++k) {
-        batch.PutDeadLetter(kPolice, 40 + k, "schema: data.disposal is not a known code", "{}");
+        batch.PutDeadLetter(kPolice, 40 + k, RejectKind::kSchema,
+                            "schema: data.disposal is not a known code", "{}");
       }
       batch.SetNextOffset(kPolice, 40 + kDeadLetters);
     }
@@ -283,6 +284,46 @@ TEST_F(Tamper, RaisedOffsetIsNamed) {
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.err, HasSubstr("the stored offset of careledger.socialcare.v1/0 is 100 where "
                                "ingest wrote 12 (an offset was edited"));
+}
+
+// A dead letter written before its kind was stored (the reason's length first) is still read,
+// with the kind its reason gave then; one with a kind byte beyond the known kinds is refused.
+TEST_F(Tamper, ADeadLetterWithoutAStoredKindIsReadAndABadKindIsRefused) {
+  const TopicPartition from{"careledger.police.v1", 3};
+  auto key = [&](int64_t offset) {
+    std::string k = PartitionKeyOf(from);
+    codec::PutBigEndian64(k, uint64_t(offset));
+    return k;
+  };
+  {
+    RawStore raw(store_);
+    std::string old;
+    codec::PutLengthPrefixed(old, "field 'type': not in code list event_type");
+    old += "{}";
+    raw.Put("deadletter", key(7), old);
+  }
+  {
+    auto store = EventStore::Open({.path = store_, .read_only = true});
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    auto letter = (*store)->GetDeadLetter(from, 7);
+    ASSERT_TRUE(letter.ok() && letter->has_value()) << letter.status().ToString();
+    EXPECT_EQ((*letter)->kind, RejectKind::kUnknownType);
+    EXPECT_EQ((*letter)->reason, "field 'type': not in code list event_type");
+    EXPECT_EQ((*letter)->payload, "{}");
+    // Those written now keep the kind they were given, whatever the reason's words.
+    auto stored = (*store)->GetDeadLetter(kPolice, 40);
+    ASSERT_TRUE(stored.ok() && stored->has_value());
+    EXPECT_EQ((*stored)->kind, RejectKind::kSchema);
+  }
+  {
+    RawStore raw(store_);
+    raw.Put("deadletter", key(8), std::string("\xff\xff\xff\xff\x7f", 5) + "x");
+  }
+  auto store = EventStore::Open({.path = store_, .read_only = true});
+  ASSERT_TRUE(store.ok());
+  auto bad = (*store)->GetDeadLetter(from, 8);
+  EXPECT_FALSE(bad.ok());
+  EXPECT_THAT(bad.status().message(), HasSubstr("dead letter is malformed"));
 }
 
 TEST_F(Tamper, OffsetOfAnotherPartitionAddedIsNamed) {

@@ -315,6 +315,38 @@ TEST(EnvelopeParser, ACorrectionOrRetractionOfItselfIsRefused) {
   EXPECT_TRUE(parser.Parse(retracts.Json(), env).ok());
 }
 
+// Each refusal says why, as the dead-letter store records it, decided where it was refused.
+TEST(EnvelopeParser, EachRefusalSaysItsKind) {
+  EnvelopeParser parser;
+  Envelope env;
+  auto kind_of = [&](const std::string& json) {
+    RejectKind kind = RejectKind::kOther;
+    EXPECT_FALSE(parser.Parse(json, env, &kind).ok()) << json;
+    return kind;
+  };
+  auto with = [](auto change) {
+    Fields f;
+    change(f);
+    return f.Json();
+  };
+  EXPECT_EQ(kind_of("this is not json"), RejectKind::kInvalidJson);
+  EXPECT_EQ(kind_of(R"(["a"])"), RejectKind::kInvalidJson);
+  EXPECT_EQ(kind_of(with([](Fields& f) { f.source = "\"\xff\xfe\""; })), RejectKind::kInvalidUtf8);
+  EXPECT_EQ(kind_of(std::string(2 << 20, ' ') + "{}"), RejectKind::kOversize);
+  EXPECT_EQ(kind_of(with([](Fields& f) { f.type = R"("care.teleported")"; })),
+            RejectKind::kUnknownType);
+  // A type that is not a string, or none, is a fault of the envelope, not an unknown type.
+  EXPECT_EQ(kind_of(with([](Fields& f) { f.type = "3"; })), RejectKind::kSchema);
+  EXPECT_EQ(kind_of(with([](Fields& f) { f.child_id = R"("")"; })), RejectKind::kSchema);
+  EXPECT_EQ(kind_of(with([](Fields& f) { f.data = R"({"legal_status":"C2"})"; })),
+            RejectKind::kSchema);
+  EXPECT_EQ(kind_of(with([](Fields& f) { f.recorded_at = R"("2099-01-01T00:00:00Z")"; })),
+            RejectKind::kSchema);
+  // A good one after them parses, and says nothing of a kind.
+  RejectKind kind = RejectKind::kOther;
+  EXPECT_TRUE(parser.Parse(Fields().Json(), env, &kind).ok());
+}
+
 struct Rule {
   std::string name;
   std::string json;

@@ -172,7 +172,8 @@ TEST(EventStore, EverythingWrittenSurvivesAReopen) {
     WriteTwoEvents(*store);
     auto batch = store->NewBatch();
     batch.AddToCounter("cla|total", 2);
-    batch.PutDeadLetter(kPolice2, 9, "field 'type': unknown event type", "{}");
+    batch.PutDeadLetter(kPolice2, 9, RejectKind::kUnknownType, "field 'type': unknown event type",
+                        "{}");
     ASSERT_TRUE(store->Write(batch).ok());
   }
   auto store = OpenStore(dir / "s");
@@ -218,7 +219,8 @@ void WriteMegabytes(EventStore& store, int megabytes) {
                    *ParseDate("2024-01-05"), kCare0, offset, payload);
     }
     batch.SetNextOffset(kCare0, offset);
-    batch.PutDeadLetter(kPolice2, b, "field 'type': unknown event type", "{}");
+    batch.PutDeadLetter(kPolice2, b, RejectKind::kUnknownType, "field 'type': unknown event type",
+                        "{}");
     ASSERT_TRUE(store.Write(batch).ok());
   }
 }
@@ -387,9 +389,11 @@ TEST(EventStore, DeadLettersComeBackInTopicPartitionOffsetOrder) {
   test::TempDir dir;
   auto store = OpenStore(dir / "s");
   auto batch = store->NewBatch();
-  batch.PutDeadLetter(kPolice2, 10, "field 'data': must be an object", R"({"data":[]})");
-  batch.PutDeadLetter(kPolice2, 9, "not valid JSON: TAPE_ERROR", "{oops");
-  batch.PutDeadLetter(kCare0, 300, "conflict: ev-1 stored with other content", "{}");
+  batch.PutDeadLetter(kPolice2, 10, RejectKind::kSchema, "field 'data': must be an object",
+                      R"({"data":[]})");
+  batch.PutDeadLetter(kPolice2, 9, RejectKind::kInvalidJson, "not valid JSON: TAPE_ERROR", "{oops");
+  batch.PutDeadLetter(kCare0, 300, RejectKind::kConflict,
+                      "conflict: ev-1 stored with other content", "{}");
   ASSERT_TRUE(store->Write(batch).ok());
   struct Seen {
     TopicPartition tp;
@@ -652,7 +656,8 @@ TEST(EventStore, DeadLettersKeepTheirCoordinatesAndReason) {
   test::TempDir dir;
   auto store = OpenStore(dir / "s");
   auto batch = store->NewBatch();
-  batch.PutDeadLetter({"careledger.police.v1", 4}, 77, "not valid JSON", "{oops");
+  batch.PutDeadLetter({"careledger.police.v1", 4}, 77, RejectKind::kInvalidJson, "not valid JSON",
+                      "{oops");
   ASSERT_TRUE(store->Write(batch).ok());
   int seen = 0;
   ASSERT_TRUE(store
@@ -695,13 +700,16 @@ TEST(EventStore, DeadLettersToPublishStayMarkedUnpublishedUntilMarkedPublished) 
   {
     // A batch never written marks nothing: the mark is in the dead letter's own batch.
     auto unwritten = store->NewBatch();
-    unwritten.PutDeadLetter(kCare0, 1, "not valid JSON", "{");
+    unwritten.PutDeadLetter(kCare0, 1, RejectKind::kInvalidJson, "not valid JSON", "{");
   }
   auto batch = store->NewBatch();
-  batch.PutDeadLetter(kPolice2, 10, "field 'data': must be an object", R"({"data":[]})");
-  batch.PutDeadLetter(kPolice2, 9, "not valid JSON: TAPE_ERROR", "{oops");
-  batch.PutDeadLetter(kCare0, 300, "conflict: ev-1 stored with other content", "{}");
-  batch.PutDeadLetter(kCare0, 301, "not valid JSON", "{", /*to_publish=*/false);
+  batch.PutDeadLetter(kPolice2, 10, RejectKind::kSchema, "field 'data': must be an object",
+                      R"({"data":[]})");
+  batch.PutDeadLetter(kPolice2, 9, RejectKind::kInvalidJson, "not valid JSON: TAPE_ERROR", "{oops");
+  batch.PutDeadLetter(kCare0, 300, RejectKind::kConflict,
+                      "conflict: ev-1 stored with other content", "{}");
+  batch.PutDeadLetter(kCare0, 301, RejectKind::kInvalidJson, "not valid JSON", "{",
+                      /*to_publish=*/false);
   batch.SetNextOffset(kPolice2, 11);  // as ingest does: verify wants offsets past them
   batch.SetNextOffset(kCare0, 302);
   ASSERT_TRUE(store->Write(batch).ok());

@@ -130,6 +130,30 @@ struct TopicPartition {
   bool operator==(const TopicPartition& o) const = default;
 };
 
+// Why a message was refused, decided where it was refused: stored with its dead letter, the
+// `error` header on the dead-letter topic and the label of dead-letter metrics. Stored as its
+// number: append, never reorder.
+enum class RejectKind : uint8_t {
+  kInvalidJson,     // not JSON, or not an object
+  kInvalidUtf8,     // bytes that are not UTF-8
+  kOversize,        // larger than an envelope may be
+  kUnknownType,     // a `type` the contract does not have
+  kSchema,          // a field against its schema or a rule of the envelope
+  kConflict,        // an event id already stored with other content
+  kKeyMismatch,     // the message key is not the child id
+  kWrongPartition,  // the child id hashes to another partition
+  kWrongTopic,      // the type belongs on another topic
+  kOther,
+};
+inline constexpr RejectKind kRejectKinds[] = {RejectKind::kInvalidJson, RejectKind::kInvalidUtf8,
+                                              RejectKind::kOversize,    RejectKind::kUnknownType,
+                                              RejectKind::kSchema,      RejectKind::kConflict,
+                                              RejectKind::kKeyMismatch, RejectKind::kWrongPartition,
+                                              RejectKind::kWrongTopic,  RejectKind::kOther};
+// "invalid_json", "invalid_utf8", "oversize", "unknown_type", "schema", "conflict",
+// "key_mismatch", "wrong_partition", "wrong_topic", "other".
+std::string_view RejectKindName(RejectKind kind);
+
 // ---- Text output --------------------------------------------------------------------------
 void AppendJsonString(std::string& out, std::string_view s);  // quoted and escaped
 std::string CsvField(std::string_view s);                     // quoted only when it must be

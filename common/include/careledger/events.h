@@ -111,7 +111,8 @@ class EnvelopeParser {
   EnvelopeParser(const EnvelopeParser&) = delete;
   EnvelopeParser& operator=(const EnvelopeParser&) = delete;
 
-  Status Parse(std::string_view json, Envelope& out);
+  // On failure, `kind` (when given) says why, as the dead-letter store records it.
+  Status Parse(std::string_view json, Envelope& out, RejectKind* kind = nullptr);
 
  private:
   struct Impl;

@@ -109,7 +109,7 @@ struct IngestStats {
   double seconds = 0;                  // the whole run, including joining the group
   double seconds_assigned = 0;         // since partitions were first assigned: the rate's basis
   std::vector<uint32_t> write_micros;  // each batch's store write (fsync included)
-  // `appended` by (topic, event type name) and `dead_lettered` by DeadLetterKind: the labels
+  // `appended` by (topic, event type name) and `dead_lettered` by RejectKindName: the labels
   // of the Prometheus counters, fixed sets.
   std::map<std::pair<std::string, std::string>, uint64_t> appended_by_type;
   std::map<std::string, uint64_t> dead_lettered_by_kind;

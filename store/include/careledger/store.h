@@ -103,18 +103,12 @@ struct VerifyReport {
 struct DeadLetter {
   TopicPartition from;
   int64_t offset = 0;
+  RejectKind kind = RejectKind::kOther;
   std::string reason;   // names the field or check and the rule, never a value
   std::string payload;  // exactly as consumed
   // "topic/partition@offset": how operators name one (`careledger deadletter show ID`).
   std::string Id() const;
 };
-// The kind of a dead letter, from its reason: the `error` header on the dead-letter topic and
-// the label of dead-letter metrics, so a small fixed set: invalid_json, invalid_utf8,
-// oversize, unknown_type, schema, conflict, key_mismatch, wrong_partition, wrong_topic, other.
-std::string_view DeadLetterKind(std::string_view reason);
-inline constexpr std::array<std::string_view, 10> kDeadLetterKinds = {
-    "invalid_json", "invalid_utf8", "oversize",        "unknown_type", "schema",
-    "conflict",     "key_mismatch", "wrong_partition", "wrong_topic",  "other"};
 
 // The inverse of DeadLetter::Id.
 Result<std::pair<TopicPartition, int64_t>> ParseDeadLetterId(std::string_view id);
@@ -141,8 +135,8 @@ class EventStore {
     void SetNextOffset(const TopicPartition& tp, int64_t next_offset);
     // `to_publish`: also marks it unpublished in this batch, for the dead-letter outbox (see
     // ScanUnpublishedDeadLetters): the mark is durable exactly when the dead letter is.
-    void PutDeadLetter(const TopicPartition& from, int64_t offset, std::string_view reason,
-                       std::string_view payload, bool to_publish = true);
+    void PutDeadLetter(const TopicPartition& from, int64_t offset, RejectKind kind,
+                       std::string_view reason, std::string_view payload, bool to_publish = true);
     // Holds a correction whose target does not apply (replacing the record of the same two
     // ids), or releases one whose target has arrived.
     void HoldCorrection(const HeldCorrection& held);
