@@ -1,5 +1,6 @@
 #include "careledger/store.h"
 
+#include <fcntl.h>
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/merge_operator.h>
@@ -9,6 +10,7 @@
 #include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/write_batch.h>
 #include <spdlog/spdlog.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -239,7 +241,37 @@ bool MergeCounterCells(const std::string_view* existing, std::string_view change
   return true;
 }
 
+namespace {
+
+// An exclusive advisory lock on a file in the store, held while a writer has it open (the
+// kernel drops it when the process dies, kill -9 included). A second writer is told the store
+// is in use because it could not take the lock, not by reading RocksDB's message.
+class WriterLock {
+ public:
+  WriterLock() = default;
+  ~WriterLock() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  WriterLock(const WriterLock&) = delete;
+  WriterLock& operator=(const WriterLock&) = delete;
+  // false: another process (or another open in this one) holds it.
+  [[nodiscard]] Result<bool> Take(const std::string& path) {
+    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd_ < 0) return Status::Fatal("cannot open " + path + ": " + std::strerror(errno));
+    if (::flock(fd_, LOCK_EX | LOCK_NB) == 0) return true;
+    if (errno == EWOULDBLOCK) return false;
+    return Status::Fatal("cannot lock " + path + ": " + std::strerror(errno));
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+}  // namespace
+
 struct EventStore::Impl {
+  // First, so that it is released after the database is closed.
+  WriterLock writer_lock;
   std::unique_ptr<rocksdb::DB> db;
   // By Cf; cf[kProjection] is the family live at open (see `live` for the one live now).
   bool secondary = false;
@@ -556,6 +588,15 @@ Result<std::unique_ptr<EventStore>> EventStore::Open(const StoreOptions& options
   // look-ups) and nothing reads them; the setting is per thread, and the opener writes.
   rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable);
   auto impl = std::make_unique<Impl>();
+  if (!read_only) {
+    auto taken = impl->writer_lock.Take(options.path + "/careledger.lock");
+    if (!taken.ok()) return taken.status();
+    if (!*taken) {
+      return Status::Fatal("store " + options.path +
+                           " is in use by another careledger process (it holds " + options.path +
+                           "/careledger.lock)");
+    }
+  }
   impl->state_options = state_options;
   impl->options = options;
   rocksdb::DB* raw = nullptr;
@@ -608,10 +649,6 @@ Result<std::unique_ptr<EventStore>> EventStore::Open(const StoreOptions& options
     std::this_thread::sleep_for(std::chrono::milliseconds(20 * (attempt + 1)));
   }
   if (!s.ok()) {
-    if (s.IsIOError() && s.ToString().find("lock") != std::string::npos) {
-      return Status::Fatal("store " + options.path + " is in use by another careledger process (" +
-                           s.ToString() + ")");
-    }
     return FromRocks(s, "open store " + options.path);
   }
   impl->db.reset(raw);
