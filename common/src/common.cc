@@ -365,30 +365,4 @@ void PrometheusText::Sample(std::string_view name, const Labels& labels, double 
   out_ += " " + Number(value) + "\n";
 }
 
-std::string_view RejectKindName(RejectKind kind) {
-  switch (kind) {
-    case RejectKind::kInvalidJson:
-      return "invalid_json";
-    case RejectKind::kInvalidUtf8:
-      return "invalid_utf8";
-    case RejectKind::kOversize:
-      return "oversize";
-    case RejectKind::kUnknownType:
-      return "unknown_type";
-    case RejectKind::kSchema:
-      return "schema";
-    case RejectKind::kConflict:
-      return "conflict";
-    case RejectKind::kKeyMismatch:
-      return "key_mismatch";
-    case RejectKind::kWrongPartition:
-      return "wrong_partition";
-    case RejectKind::kWrongTopic:
-      return "wrong_topic";
-    case RejectKind::kOther:
-      break;
-  }
-  return "other";
-}
-
 }  // namespace careledger

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <iterator>
 #include <map>
 #include <optional>
 #include <string>
@@ -150,9 +151,14 @@ inline constexpr RejectKind kRejectKinds[] = {RejectKind::kInvalidJson, RejectKi
                                               RejectKind::kSchema,      RejectKind::kConflict,
                                               RejectKind::kKeyMismatch, RejectKind::kWrongPartition,
                                               RejectKind::kWrongTopic,  RejectKind::kOther};
-// "invalid_json", "invalid_utf8", "oversize", "unknown_type", "schema", "conflict",
-// "key_mismatch", "wrong_partition", "wrong_topic", "other".
-std::string_view RejectKindName(RejectKind kind);
+// Each kind's name, in the enum's order.
+inline constexpr std::string_view kRejectKindNames[] = {
+    "invalid_json", "invalid_utf8", "oversize",        "unknown_type", "schema",
+    "conflict",     "key_mismatch", "wrong_partition", "wrong_topic",  "other"};
+static_assert(std::size(kRejectKindNames) == size_t(RejectKind::kOther) + 1);
+inline std::string_view RejectKindName(RejectKind kind) {
+  return size_t(kind) < std::size(kRejectKindNames) ? kRejectKindNames[size_t(kind)] : "other";
+}
 
 // ---- Text output --------------------------------------------------------------------------
 void AppendJsonString(std::string& out, std::string_view s);  // quoted and escaped
