@@ -117,6 +117,17 @@ MetricQuery Query(const std::string& metric, Date from, Date to, std::vector<std
   return q;
 }
 
+// A cell's lineage as "measure:event_id", in order.
+std::vector<std::string> LineageOf(const EventStore& store, const MetricQuery& q,
+                                   const Cell& cell) {
+  auto lineage = RunLineage(store, q, cell);
+  EXPECT_TRUE(lineage.ok()) << lineage.status().ToString();
+  std::vector<std::string> got;
+  if (!lineage.ok()) return got;
+  for (const auto& e : *lineage) got.push_back(e.measure + ":" + e.event_id);
+  return got;
+}
+
 class MetricsOffences : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -280,14 +291,11 @@ TEST_F(MetricsOutcomes, LineageOfACellNamesTheCorrectionNotWhatItReplaced) {
   // cla|no_sanction is oA1: A's registration, the offence record and the correction (a1c);
   // the youth caution it superseded (a1r) no longer makes up any figure. A is in the cla
   // cohort on the offence date by the care that started with a00.
-  auto lineage = RunLineage(*store_, Query("outcomes", from_, to_),
-                            Cell{{"cohort", "cla"}, {"tier", "no_sanction"}});
-  ASSERT_TRUE(lineage.ok()) << lineage.status().ToString();
-  std::vector<std::string> got;
-  for (const auto& e : *lineage) got.push_back(e.measure + ":" + e.event_id);
-  EXPECT_EQ(got, (std::vector<std::string>{"at_placement:a0", "at_placement:a00",
-                                           "at_placement:a1c", "at_placement:a1o", "offences:a0",
-                                           "offences:a00", "offences:a1c", "offences:a1o"}));
+  EXPECT_EQ(LineageOf(*store_, Query("outcomes", from_, to_),
+                      Cell{{"cohort", "cla"}, {"tier", "no_sanction"}}),
+            (std::vector<std::string>{"at_placement:a0", "at_placement:a00", "at_placement:a1c",
+                                      "at_placement:a1o", "offences:a0", "offences:a00",
+                                      "offences:a1c", "offences:a1o"}));
 }
 
 // A row's lineage names the events that set the dimensions it is counted by, as its child
@@ -319,12 +327,7 @@ TEST_F(MetricsOffences, LineageNamesTheEventsThatSetARowsDimensions) {
                         const std::string& metric = "outcomes") {
     auto q = Query(metric, Day(2024, 4, 1), Day(2025, 4, 1), std::move(by));
     q.known_at = known_at;
-    auto lineage = RunLineage(*store_, q, cell);
-    EXPECT_TRUE(lineage.ok()) << lineage.status().ToString();
-    std::vector<std::string> got;
-    if (!lineage.ok()) return got;
-    for (const auto& e : *lineage) got.push_back(e.measure + ":" + e.event_id);
-    return got;
+    return LineageOf(*store_, q, cell);
   };
   // The row's own events (p0, p4o, p4d), its stretch (p2, p3), the start of the care (p1) and
   // the move to U4 (p1b).
@@ -360,6 +363,12 @@ TEST_F(MetricsOutcomes, InformalShareByCohort) {
            {{"offences", "1"}, {"no_sanction_or_informal", "0"}, {"informal_pct", "0.0"}}},
           {"other",
            {{"offences", "1"}, {"no_sanction_or_informal", "0"}, {"informal_pct", "0.0"}}}}));
+  // Lineage of care_leaver: oB2 (registration, record, court outcome), and what made B a care
+  // leaver on the offence date: its age (the registration) and its care since the 14th birthday
+  // (b00 to b01).
+  EXPECT_EQ(LineageOf(*store_, Query("informal-share", from_, to_), {{"cohort", "care_leaver"}}),
+            (std::vector<std::string>{"offences:b0", "offences:b00", "offences:b01", "offences:b2c",
+                                      "offences:b2o"}));
 }
 
 // ---- M6 ------------------------------------------------------------------------------------
@@ -411,6 +420,11 @@ TEST_F(MetricsOffences, FirstTimeEntrants) {
       (Figures{
           {"cla", {{"fte", "1"}, {"rate_per_100k_10_17", "100000.0"}, {"average_age", "15.0"}}},
           {"other", {{"fte", "2"}, {"rate_per_100k_10_17", "10.0"}, {"average_age", "13.5"}}}}));
+  // Lineage of cla: F1's first formal outcome and registration, and its care start (f1c), for
+  // the entrant and for the cohort's child aged 10-17 on 2025-04-01.
+  EXPECT_EQ(LineageOf(*store_, q, {{"cohort", "cla"}}),
+            (std::vector<std::string>{"children_10_17:f1", "children_10_17:f1c", "fte:f1",
+                                      "fte:f1b-d", "fte:f1b-o", "fte:f1c"}));
   // By sex and by age band, the area's children aged 10-17 in the group, from the settings:
   // F: F4 → 1 / 9,800 × 100,000 = 10.2; M: F1 and F6 → 2 / 10,200 × 100,000 = 19.6. By age
   // band (on the decision date): 10-13 F4 → 1 / 10,000 = 10.0; 14-15 F1, which the settings
@@ -505,6 +519,15 @@ TEST_F(MetricsOffences, MissingEpisodesInAMonth) {
                        {"interviews_offered_pct", "50.0"},
                        {"interviews_accepted_pct", "66.7"},
                        {"interviews_within_72h_pct", "16.7"}}}}));
+  // Lineage of home H2: e5 (M2: report, return, the interview not offered) and e7 (M3: report,
+  // return); e8 was reported missing from H1. H2 is each child's from its care start (m2c,
+  // m3c).
+  EXPECT_EQ(
+      LineageOf(*store_, Query("missing", Day(2025, 1, 1), Day(2025, 2, 1), {"home_id"}),
+                {{"home_id", "H2"}}),
+      (std::vector<std::string>{"episodes:e5b", "episodes:e5i", "episodes:e5r", "episodes:e7b",
+                                "episodes:e7r", "episodes:m2c", "episodes:m3c", "returned:e5b",
+                                "returned:e7b", "returned:m2c", "returned:m3c"}));
 }
 
 TEST_F(MetricsOffences, MissingEpisodeCountsInTheMonthItWasReported) {
@@ -837,6 +860,14 @@ TEST_F(MetricsOffences, OffenceProfileAgainstEnglandAndWales) {
                                  {"ratio", "0.4"}}));
   // The eleven national groups and "all", each once.
   EXPECT_EQ(figures.size(), 12u);
+  // Lineage: the offences decided in the period, by their own events and P's registration.
+  EXPECT_EQ(LineageOf(*store_, q, {{"offence_group", "violence_against_person"}}),
+            (std::vector<std::string>{"offences:p0", "offences:p1-d", "offences:p1-o",
+                                      "offences:p2-d", "offences:p2-o"}));
+  EXPECT_EQ(
+      LineageOf(*store_, q, {{"offence_group", "all"}}),
+      (std::vector<std::string>{"offences:p0", "offences:p1-d", "offences:p1-o", "offences:p2-d",
+                                "offences:p2-o", "offences:p3-d", "offences:p3-o"}));
 }
 
 // An outcome whose offence record never arrived has no offence group: its row has no national
@@ -1143,12 +1174,7 @@ TEST_F(MetricsOffences, DisproportionalityCountsChildrenAtTheStartAndOutcomesInT
             {"missing_rri", ""},        {"missing_rri_low", ""},      {"missing_rri_high", ""}}}}));
   // Lineage: the registrations of the children counted, and the events of what they did.
   auto lineage_of = [&](const MetricQuery& q) {
-    auto lineage = RunLineage(*store_, q, Cell{{"cohort", "other"}});
-    EXPECT_TRUE(lineage.ok()) << lineage.status().ToString();
-    std::vector<std::string> got;
-    if (!lineage.ok()) return got;
-    for (const auto& e : *lineage) got.push_back(e.measure + ":" + e.event_id);
-    return got;
+    return LineageOf(*store_, q, Cell{{"cohort", "other"}});
   };
   EXPECT_EQ(lineage_of(live), (std::vector<std::string>{
                                   "children_10_17:c3", "children_10_17:o6", "informal_outcomes:o6",
@@ -1222,6 +1248,13 @@ TEST_F(MetricsOffences, ReoffendingWithinTwelveMonthsProvenWithinEighteen) {
                        {"binary_rate_pct", "50.0"},
                        {"reoffences", "2"},
                        {"frequency", "2.0"}}}}));
+  // Lineage of cla: R5's index offence (with the registration) and its reoffence, each with
+  // the care (r5c) that made R5 looked after on the index decision date.
+  EXPECT_EQ(LineageOf(*store_, Query("reoffending", Day(2024, 1, 1), Day(2024, 4, 1)),
+                      {{"cohort", "cla"}}),
+            (std::vector<std::string>{"children:r5", "children:r5a-d", "children:r5a-o",
+                                      "children:r5c", "reoffences:r5", "reoffences:r5b-d",
+                                      "reoffences:r5b-o", "reoffences:r5c"}));
 }
 
 // ---- Publishing ----------------------------------------------------------------------------
