@@ -347,6 +347,13 @@ Status ScanKeptRowsAsKnownAt(const EventStore& store, RowKind kind, const Window
 // nullopt.
 std::optional<std::string> DescribeKeptRowKey(std::string_view key);
 
+// A lineage's order: by measure, then event id.
+struct LineageLess {
+  bool operator()(const LineageEntry& a, const LineageEntry& b) const {
+    return std::tie(a.measure, a.event_id) < std::tie(b.measure, b.event_id);
+  }
+};
+
 struct RowAccumulator {
   std::vector<int64_t> counts;               // one per raw measure
   std::vector<std::vector<double>> samples;  // one per raw measure, for medians
@@ -463,11 +470,6 @@ class Accumulator {
   std::map<GroupKey, RowAccumulator> rows_;
   std::set<std::pair<GroupKey, size_t>> counted_;
   std::optional<GroupKey> target_;
-  struct LineageLess {
-    bool operator()(const LineageEntry& a, const LineageEntry& b) const {
-      return std::tie(a.measure, a.event_id) < std::tie(b.measure, b.event_id);
-    }
-  };
   std::set<LineageEntry, LineageLess> lineage_;
   std::set<JudgedRow> judged_;
 };

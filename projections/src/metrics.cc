@@ -93,18 +93,18 @@ Status NameJudgedRows(Run& r) {
   for (const auto& j : r.judged) {
     if (ids.empty() || ids.back() != j.child_id) ids.push_back(j.child_id);
   }
-  std::set<LineageEntry, bool (*)(const LineageEntry&, const LineageEntry&)> named(
-      [](const LineageEntry& a, const LineageEntry& b) {
-        return std::tie(a.measure, a.event_id) < std::tie(b.measure, b.event_id);
-      });
-  named.insert(r.lineage.begin(), r.lineage.end());
+  std::set<LineageEntry, LineageLess> named(r.lineage.begin(), r.lineage.end());
   CARELEDGER_RETURN_IF_ERROR(
       ForEachChildIn(*r.store, r.query.known_at, ids, [&](const ChildView& child) {
+        // The child's rows again, as its timeline gives them (once a kind), for the day each
+        // was judged on.
+        std::map<RowKind, std::vector<KeptRow>> rows_of;
         auto first = r.judged.lower_bound({std::string(child.child_id), RowKind{}, {}, {}, {}});
         for (auto j = first; j != r.judged.end() && j->child_id == child.child_id; ++j) {
-          // The row again, as the child's timeline gives it, for the day it was judged on.
+          auto [rows, added] = rows_of.try_emplace(j->kind);
+          if (added) rows->second = KeptRowsOf(j->kind, child);
           Date judged_on = j->on;
-          for (const auto& row : KeptRowsOf(j->kind, child)) {
+          for (const auto& row : rows->second) {
             if (row.item_id == j->item_id && row.on == j->on) judged_on = row.judged_on;
           }
           for (const auto& d : r.by) {
