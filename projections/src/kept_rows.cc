@@ -26,7 +26,6 @@
 // that one date, and each read as known at read every span that ever closed (54,927 values for
 // none held, for CLA on a 1 M-children store).
 #include <algorithm>
-#include <deque>
 #include <map>
 
 #include "aggregate.h"
@@ -374,12 +373,12 @@ Result<Instant> SinceOfStoredRow(std::string_view stored) {
 namespace {
 
 // Visits the rows of a kind dated in [from, to), of the partitions the store answers for, with
-// their since and their row key: as they stand, or (`held_at`) the values they held at that
-// time that a later batch replaced, with their until.
-Status ScanRowVersions(const EventStore& store, RowKind kind, const Window& window,
-                       std::optional<Instant> held_at,
-                       const std::function<void(const KeptRow&, Instant since, Instant until,
-                                                std::string_view key)>& visit) {
+// their since, their row key and their value as stored after the since: as they stand, or
+// (`held_at`) the values they held at that time that a later batch replaced, with their until.
+Status ScanRowVersions(
+    const EventStore& store, RowKind kind, const Window& window, std::optional<Instant> held_at,
+    const std::function<void(const KeptRow&, Instant since, Instant until, std::string_view key,
+                             std::string_view encoded)>& visit) {
   CARELEDGER_RETURN_IF_ERROR(CheckStateLayout(store));
   auto owned = OwnedPartitions(store);
   if (!owned.ok()) return owned.status();
@@ -407,7 +406,9 @@ Status ScanRowVersions(const EventStore& store, RowKind kind, const Window& wind
     if (held_at && !(since <= *held_at && *held_at < until && window.Contains(row.on))) {
       return true;
     }
-    if (owned->empty() || owned->count(row.partition)) visit(row, since, until, row_key);
+    if (owned->empty() || owned->count(row.partition)) {
+      visit(row, since, until, row_key, value.substr(kSinceBytes));
+    }
     return true;
   };
   if (!held_at) {
@@ -460,9 +461,9 @@ Status ScanRowVersions(const EventStore& store, RowKind kind, const Window& wind
 
 Status ScanKeptRows(const EventStore& store, RowKind kind, const Window& window,
                     const std::function<void(const KeptRow&)>& visit) {
-  return ScanRowVersions(
-      store, kind, window, std::nullopt,
-      [&](const KeptRow& row, Instant, Instant, std::string_view) { visit(row); });
+  return ScanRowVersions(store, kind, window, std::nullopt,
+                         [&](const KeptRow& row, Instant, Instant, std::string_view,
+                             std::string_view) { visit(row); });
 }
 
 Status ScanKeptRowsAsKnownAt(const EventStore& store, RowKind kind, const Window& window,
@@ -474,29 +475,48 @@ Status ScanKeptRowsAsKnownAt(const EventStore& store, RowKind kind, const Window
   auto unprefixed = [](std::string_view key) {
     return key.substr(key.starts_with(kWasPrefix) ? kWasPrefix.size() : kRowPrefix.size());
   };
-  // A row is a few hundred bytes: kept where it was put (a deque never moves them) and sorted
-  // by reference (growing and sorting a vector of rows was a fifth of such a query).
-  std::deque<KeptRow> was_rows;
-  std::vector<std::pair<std::string, const KeptRow*>> was;
-  CARELEDGER_RETURN_IF_ERROR(
-      ScanRowVersions(store, kind, window, known_at,
-                      [&](const KeptRow& row, Instant, Instant, std::string_view key) {
-                        was.emplace_back(std::string(unprefixed(key)), &was_rows.emplace_back(row));
-                      }));
+  // Each kept as its key and stored value, one after the other in one arena, and decoded again
+  // when its turn comes into one row: a copy of each decoded row (a dozen strings) was a third
+  // of such a `report`, nearly all of it fresh memory faulted in.
+  struct Held {
+    size_t at, key_size, value_size;
+  };
+  std::string arena;
+  std::vector<Held> was;
+  CARELEDGER_RETURN_IF_ERROR(ScanRowVersions(
+      store, kind, window, known_at,
+      [&](const KeptRow&, Instant, Instant, std::string_view key, std::string_view encoded) {
+        was.push_back({arena.size(), key.size(), encoded.size()});
+        arena.append(key).append(encoded);
+      }));
+  auto key_of = [&](const Held& h) { return std::string_view(arena).substr(h.at, h.key_size); };
   // They come by when they held, not by row key.
-  std::sort(was.begin(), was.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::sort(was.begin(), was.end(), [&](const Held& a, const Held& b) {
+    return unprefixed(key_of(a)) < unprefixed(key_of(b));
+  });
+  KeptRow held;
+  Status failure = Status::Ok();
+  auto visit_held = [&](const Held& h) {
+    if (!DecodeRow(key_of(h), std::string_view(arena).substr(h.at + h.key_size, h.value_size), held,
+                   kWasPrefix)) {
+      failure = Status::Fatal("a kept row does not decode (run `careledger replay`)");
+      return;
+    }
+    visit(held);
+  };
   size_t next = 0;
-  CARELEDGER_RETURN_IF_ERROR(
-      ScanRowVersions(store, kind, window, std::nullopt,
-                      [&](const KeptRow& row, Instant since, Instant, std::string_view key) {
-                        if (known_at < since) return;
-                        const std::string_view at = unprefixed(key);
-                        for (; next < was.size() && was[next].first < at; ++next)
-                          visit(*was[next].second);
-                        visit(row);
-                      }));
-  for (; next < was.size(); ++next) visit(*was[next].second);
-  return Status::Ok();
+  CARELEDGER_RETURN_IF_ERROR(ScanRowVersions(
+      store, kind, window, std::nullopt,
+      [&](const KeptRow& row, Instant since, Instant, std::string_view key, std::string_view) {
+        if (known_at < since || !failure.ok()) return;
+        const std::string_view at = unprefixed(key);
+        for (; next < was.size() && unprefixed(key_of(was[next])) < at; ++next) {
+          visit_held(was[next]);
+        }
+        visit(row);
+      }));
+  for (; next < was.size() && failure.ok(); ++next) visit_held(was[next]);
+  return failure;
 }
 
 Result<std::vector<std::string>> ChildrenWithSpans(const EventStore& store, RowKind kind,
@@ -505,7 +525,8 @@ Result<std::vector<std::string>> ChildrenWithSpans(const EventStore& store, RowK
   std::vector<std::string> ids;
   uint32_t before = codec::DaysKey(window.to);
   const Window ending = SpansRunningOn(window.from);
-  auto meets = [&](const KeptRow& row, Instant since, Instant until, std::string_view) {
+  auto meets = [&](const KeptRow& row, Instant since, Instant until, std::string_view,
+                   std::string_view) {
     if (known_at && !(since <= *known_at && *known_at < until)) return;
     if (uint64_t(row.number) < before) ids.push_back(row.child_id);
   };
