@@ -184,10 +184,10 @@ case "$cmd" in
     export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
     export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
     # New inputs go to a scratch corpus, so the committed seeds stay small; crashes land in
-    # build/fuzz/artifacts/<target>/ and fail the run.
-    status=0
-    for target in envelope ssda903 police_csv yjs_csv settings; do
-      work=build/fuzz/corpus/$target artifacts=build/fuzz/artifacts/$target
+    # build/fuzz/artifacts/<target>/ and fail the run. A fuzzer runs on one core: as many run
+    # side by side as there are cores.
+    fuzz_one() {  # target
+      local target=$1 work=build/fuzz/corpus/$1 artifacts=build/fuzz/artifacts/$1
       mkdir -p "$work" "$artifacts"
       log "fuzzing $target for ${seconds}s"
       if ! "build/fuzz/tests/fuzz/fuzz_$target" -max_total_time="$seconds" -timeout=10 \
@@ -195,11 +195,22 @@ case "$cmd" in
            "$work" "tests/robustness/corpus/$target" 2>"build/fuzz/$target.log"; then
         tail -n 40 "build/fuzz/$target.log" >&2
         log "fuzz_$target FAILED: the input is in $artifacts/"
-        status=1
+        return 1
       fi
       grep -E '^(#[0-9]+.*DONE|stat::number_of_executed_units|stat::average_exec_per_sec)' \
-        "build/fuzz/$target.log" >&2 || true
+        "build/fuzz/$target.log" | sed "s/^/$target: /" >&2 || true
+    }
+    status=0
+    running=()
+    for target in envelope ssda903 police_csv yjs_csv settings; do
+      fuzz_one "$target" &
+      running+=($!)
+      if [ "${#running[@]}" -ge "$(ncpu)" ]; then
+        wait "${running[0]}" || status=1
+        running=("${running[@]:1}")
+      fi
     done
+    for pid in "${running[@]}"; do wait "$pid" || status=1; done
     exit "$status"
     ;;
   *)
