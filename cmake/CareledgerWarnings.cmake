@@ -43,15 +43,6 @@ if(CARELEDGER_FUZZ)
   target_link_options(careledger_flags INTERFACE -fsanitize=address,undefined)
 endif()
 
-# careledger_test_code(): called by tests/ and bench/. In the sanitised build the code under
-# test keeps -O1 while the tests' and benches' own code is compiled at -O0: ASan at -O1 made a
-# test file take 9-30 s to compile against 5-11 s at -O0, most of that build's ten minutes.
-function(careledger_test_code)
-  if(CARELEDGER_SANITIZE)
-    add_compile_options(-O0)
-  endif()
-endfunction()
-
 # careledger_module(NAME SOURCES... DEPS ...): one static library per module, whose public
 # header lives in NAME/include/careledger/.
 function(careledger_module name)
