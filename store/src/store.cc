@@ -796,18 +796,20 @@ EventStore::~EventStore() {
   }
 }
 
-EventStore::Batch EventStore::NewBatch() const {
-  return NewBatchAfter({next_sequence(), head_});
+EventStore::Batch EventStore::NewBatch(std::optional<Instant> stamp) const {
+  return NewBatchAfter({next_sequence(), head_}, stamp);
 }
 
-EventStore::Batch EventStore::NewBatchAfter(const Batch::Tail& tail) const {
+EventStore::Batch EventStore::NewBatchAfter(const Batch::Tail& tail,
+                                            std::optional<Instant> stamp) const {
   Batch b;
   b.impl_->cf = &impl_->cf;
   b.impl_->live = &impl_->live;
   b.first_sequence_ = b.next_sequence_ = tail.next_sequence;
   b.head_ = tail.head;
   b.impl_->ingested_at = std::chrono::floor<std::chrono::seconds>(
-      impl_->options.clock ? impl_->options.clock() : std::chrono::system_clock::now());
+      stamp ? *stamp
+            : (impl_->options.clock ? impl_->options.clock() : std::chrono::system_clock::now()));
   return b;
 }
 

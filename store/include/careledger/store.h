@@ -179,9 +179,11 @@ class EventStore {
   static Result<std::unique_ptr<EventStore>> Open(const StoreOptions& options);
   ~EventStore();
 
-  Batch NewBatch() const;
+  // `stamp`: what every record of the batch carries as the time it was ingested, in place of
+  // the store's clock (a fixture's history told as it was ingested, batch by batch).
+  Batch NewBatch(std::optional<Instant> stamp = std::nullopt) const;
   // A batch that continues one not yet written (see Batch::tail).
-  Batch NewBatchAfter(const Batch::Tail& tail) const;
+  Batch NewBatchAfter(const Batch::Tail& tail, std::optional<Instant> stamp = std::nullopt) const;
   // Writes the batch atomically (durably when options.sync). Fatal on failure: the caller
   // must not advance past what it holds.
   Status Write(Batch& batch);
