@@ -20,6 +20,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "batch_builder.h"
 #include "careledger/consumers.h"
 #include "careledger/events.h"
 #include "careledger/kafka.h"
@@ -471,9 +472,6 @@ class Ingestor : public GroupConsumer::Listener {
   IngestStats stats_;
   GroupConsumer* consumer_ = nullptr;  // while Run runs
 
-  // Key, topic and partition are where the child's other events are (BadInput otherwise).
-  // `kind` says which rule a refusal breaks.
-  Status CheckRouting(const Message& m, const Envelope& e, RejectKind& kind) const;
   // Holds each accepted correction or retraction whose target the store does not hold for
   // the same child, and releases held ones whose target is among `accepted`. Runs once
   // everything before the batch is durable. The changes to held_ are returned, to be made
@@ -488,11 +486,8 @@ class Ingestor : public GroupConsumer::Listener {
   void ApplyHeldChanges(HeldChanges&& changes);
   // Held corrections by target event id: loaded at start, kept in step with the store.
   std::unordered_map<std::string, std::vector<HeldCorrection>> held_;
-  // The bytes of a stored event, by its id (the id must be stored).
-  Status StoredPayload(std::string_view event_id, std::string& payload) const;
   // Dead-letters a message into the batch in hand (and, once written, the topic).
-  void Reject(EventStore::Batch& batch, const TopicPartition& tp, const Message& m, RejectKind kind,
-              std::string reason);
+  void Reject(EventStore::Batch& batch, const RawMessage& m, RejectKind kind, std::string reason);
   std::vector<DeadLetter> rejected_;  // in the batch being built
   DeadLetterOutbox outbox_;
   std::vector<OffsetGap> gaps_;  // met in this run, not accepted: ingest stops
@@ -657,108 +652,41 @@ Status Ingestor::WriteBatch() {
   batch_counts_ = {};
   auto t0 = Clock::now();
   auto batch = in_flight_ ? store_.NewBatchAfter(in_flight_->tail) : store_.NewBatch();
-  std::map<TopicPartition, int64_t> next_offsets;
-  if (envelopes_.size() < pending_.size()) envelopes_.resize(pending_.size());
-
-  // 1. Which messages are new for us, and do they parse? (never trust the topic)
-  std::vector<size_t> valid;  // indexes into pending_/envelopes_
-  for (size_t i = 0; i < pending_.size(); ++i) {
-    const Message& m = pending_[i];
-    TopicPartition tp{std::string(m.topic()), m.partition()};
+  std::vector<RawMessage> raw;
+  raw.reserve(pending_.size());
+  for (const Message& m : pending_) {
+    raw.push_back({m.topic(), m.key(), m.payload(), m.partition(), m.offset()});
+  }
+  BatchContext context;
+  context.next_offset = [this](const TopicPartition& tp) -> std::optional<int64_t> {
     auto pos = positions_.find(tp);
-    // Not ours any more, or already in the store (a re-delivery after seek): skip. The
-    // offset check makes a replayed message harmless even before event-id dedup.
-    if (pos == positions_.end() || m.offset() < pos->second.next) continue;
-    auto& next = next_offsets[tp];
-    next = std::max(next, m.offset() + 1);
-    ++batch_counts_.consumed;
-    RejectKind kind = RejectKind::kOther;
-    Status s = parser_.Parse(m.payload(), envelopes_[i], &kind);
-    if (s.ok()) s = CheckRouting(m, envelopes_[i], kind);
-    if (!s.ok()) {
-      Reject(batch, tp, m, kind, s.message());
-      continue;
-    }
-    valid.push_back(i);
-  }
-
-  // 2. Dedup by event_id against the store, the batch in flight, and within the batch.
-  std::vector<std::string_view> ids;
-  ids.reserve(valid.size());
-  for (size_t i : valid) ids.push_back(envelopes_[i].event_id);
-  std::vector<std::optional<StoredEventId>> stored;
-  CARELEDGER_RETURN_IF_ERROR(store_.FindEventIds(ids, stored));
-  std::unordered_map<std::string, uint64_t> in_batch;  // event_id → fingerprint
-  // An id seen before is settled in step 4, once everything before this batch is in the
-  // store to compare with: the same bytes are a duplicate; other bytes a conflict, unless
-  // only recorded_at differs. The fingerprint only says which copies may be the same: a
-  // 64-bit hash can be made to collide, so equal fingerprints are confirmed byte for byte.
-  std::vector<size_t> seen;
-  std::vector<AcceptedEvent> accepted;
-  for (size_t k = 0; k < valid.size(); ++k) {
-    const Message& m = pending_[valid[k]];
-    const Envelope& e = envelopes_[valid[k]];
-    uint64_t fp = Fingerprint(m.payload());
-    std::optional<uint64_t> known;
-    if (stored[k]) known = stored[k]->fingerprint;
-    if (in_flight_) {
-      if (auto it = in_flight_->ids.find(e.event_id); it != in_flight_->ids.end()) {
-        known = it->second;
-      }
-    }
-    if (auto it = in_batch.find(e.event_id); it != in_batch.end()) known = it->second;
-    if (known) {
-      seen.push_back(k);
-      continue;
-    }
-    in_batch.emplace(e.event_id, fp);
-    uint64_t seq =
-        batch.Append(e.event_id, e.child_id, e.occurred_at.date,
-                     {std::string(m.topic()), m.partition()}, m.offset(), m.payload(), fp);
-    accepted.push_back({&e, seq, m.partition(), batch.ingested_at(), m.topic(), m.offset()});
-  }
-
-  // 3. Projection deltas and offsets go in the same batch: all or nothing.
-  CARELEDGER_RETURN_IF_ERROR(projector_.Apply(accepted, batch, [this] {
-    if (in_flight_) in_flight_->done.wait();  // its status is taken by FinishWrite below
-  }));
-  for (const auto& [tp, next] : next_offsets) batch.SetNextOffset(tp, next);
+    if (pos == positions_.end()) return std::nullopt;
+    return pos->second.next;
+  };
+  context.partition_counts = &partition_counts_;
+  if (in_flight_) context.unwritten_ids = &in_flight_->ids;
+  // Its status is taken by FinishWrite below.
+  context.unwritten_durable = [this] {
+    if (in_flight_) in_flight_->done.wait();
+  };
+  // Steps 1-3: parse, route, dedup, append and project (batch_builder.h).
+  BuiltBatch built;
+  CARELEDGER_RETURN_IF_ERROR(
+      BuildBatch(raw, context, store_, parser_, projector_, envelopes_, batch, built));
+  batch_counts_.consumed = built.consumed;
+  for (BatchReject& r : built.rejected) Reject(batch, raw[r.message], r.kind, std::move(r.reason));
   auto t_built = Clock::now();
   spdlog::debug("batch of {} messages: {} us to build", pending_.size(),
                 std::chrono::duration_cast<std::chrono::microseconds>(t_built - t0).count());
 
-  // 4. This batch continues the one in flight: that must be durable first.
+  // 4. This batch continues the one in flight: that must be durable first. Then each repeated
+  // event id is a duplicate or a conflict.
   if (Status s = FinishWrite(); !s.ok()) return s;
-  // The first copy of each id in this batch (only when needed: this is the rare path), which
-  // is the one appended when the id was new.
-  std::unordered_map<std::string_view, size_t> first_in_batch;
-  for (size_t k = 0; !seen.empty() && k < valid.size(); ++k) {
-    first_in_batch.emplace(envelopes_[valid[k]].event_id, k);
-  }
-  std::string earlier;
-  for (size_t k : seen) {
-    const Message& m = pending_[valid[k]];
-    std::string_view id = envelopes_[valid[k]].event_id;
-    if (in_batch.count(std::string(id))) {
-      // Appended by this batch: its first copy here is the one kept.
-      earlier.assign(pending_[valid[first_in_batch.at(id)]].payload());
-    } else if (stored[k]) {
-      CARELEDGER_RETURN_IF_ERROR(store_.ReadPayload(stored[k]->sequence, earlier));
-    } else {
-      CARELEDGER_RETURN_IF_ERROR(StoredPayload(id, earlier));  // the batch before this one
-    }
-    if (earlier == m.payload()) {
-      ++batch_counts_.duplicates;
-      continue;
-    }
-    auto same = SameEventButForRecordedAt(earlier, m.payload());
-    if (same.ok() && *same) {
-      ++batch_counts_.duplicates;
-    } else {
-      Reject(batch, {std::string(m.topic()), m.partition()}, m, RejectKind::kConflict,
-             "conflict: event_id already stored with different content");
-    }
-  }
+  std::vector<BatchReject> conflicts;
+  CARELEDGER_RETURN_IF_ERROR(
+      SettleRepeats(raw, envelopes_, built, store_, batch_counts_.duplicates, conflicts));
+  for (BatchReject& r : conflicts) Reject(batch, raw[r.message], r.kind, std::move(r.reason));
+  std::vector<AcceptedEvent>& accepted = built.accepted;
   // 5. Corrections that do not (yet) apply are held where they can be seen.
   HeldChanges held_changes;
   CARELEDGER_RETURN_IF_ERROR(SettleCorrections(accepted, batch, held_changes));
@@ -773,10 +701,10 @@ Status Ingestor::WriteBatch() {
   }
   next.dead_letters = std::exchange(rejected_, {});
   next.tail = batch.tail();
-  next.ids = std::move(in_batch);
+  next.ids = std::move(built.ids);
   next.appended = accepted.size();
   next.messages = pending_.size();
-  for (const auto& [tp, offset] : next_offsets) positions_[tp].next = offset;
+  for (const auto& [tp, offset] : built.next_offsets) positions_[tp].next = offset;
   pending_.clear();  // the batch holds copies of what it needs
   next.done = std::async(std::launch::async, [this, b = std::move(batch), &next]() mutable {
     auto t = Clock::now();
@@ -792,33 +720,6 @@ Status Ingestor::WriteBatch() {
         uint32_t(std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t).count());
     return s;
   });
-  return Status::Ok();
-}
-
-Status Ingestor::CheckRouting(const Message& m, const Envelope& e, RejectKind& kind) const {
-  // A child's events must all be in partition p of each topic, so that one instance (and one
-  // store) holds the child's whole timeline; anything else would split the child silently.
-  if (m.key() != e.child_id) {
-    kind = RejectKind::kKeyMismatch;
-    return Status::BadInput("message key does not match child_id (breaks co-partitioning)");
-  }
-  // event.retracted may come on any source topic (spec/events.md): each system retracts its
-  // own events on its own topic.
-  if (std::string_view topic = TopicFor(e.type);
-      topic != m.topic() && e.type != EventType::kEventRetracted) {
-    kind = RejectKind::kWrongTopic;
-    return Status::BadInput("wrong topic: " + std::string(EventTypeName(e.type)) +
-                            " events belong on " + std::string(topic) + ", not " +
-                            std::string(m.topic()));
-  }
-  if (auto n = partition_counts_.find(m.topic()); n != partition_counts_.end()) {
-    if (int32_t want = PartitionForKey(e.child_id, n->second); want != m.partition()) {
-      kind = RejectKind::kWrongPartition;
-      return Status::BadInput("wrong partition: child_id hashes (murmur2) to partition " +
-                              std::to_string(want) + " of " + std::to_string(n->second) + ", not " +
-                              std::to_string(m.partition()) + " (breaks co-partitioning)");
-    }
-  }
   return Status::Ok();
 }
 
@@ -948,22 +849,16 @@ void Ingestor::ApplyHeldChanges(HeldChanges&& changes) {
   }
 }
 
-Status Ingestor::StoredPayload(std::string_view event_id, std::string& payload) const {
-  std::vector<std::optional<StoredEventId>> found;
-  CARELEDGER_RETURN_IF_ERROR(store_.FindEventIds({event_id}, found));
-  if (found.empty() || !found[0]) return Status::Fatal("an event id the store knew is gone");
-  return store_.ReadPayload(found[0]->sequence, payload);
-}
-
-void Ingestor::Reject(EventStore::Batch& batch, const TopicPartition& tp, const Message& m,
-                      RejectKind kind, std::string reason) {
+void Ingestor::Reject(EventStore::Batch& batch, const RawMessage& m, RejectKind kind,
+                      std::string reason) {
   // The reason names the field and the rule; the payload is never logged.
-  spdlog::warn("dead letter {}/{}@{}: {}", tp.topic, tp.partition, m.offset(), reason);
-  batch.PutDeadLetter(tp, m.offset(), kind, reason, m.payload(), options_.publish_dead_letters);
+  spdlog::warn("dead letter {}/{}@{}: {}", m.topic, m.partition, m.offset, reason);
+  TopicPartition tp{std::string(m.topic), m.partition};
+  batch.PutDeadLetter(tp, m.offset, kind, reason, m.payload, options_.publish_dead_letters);
   ++batch_counts_.dead_lettered;
   ++batch_counts_.dead_by_kind[std::string(RejectKindName(kind))];
   if (options_.publish_dead_letters) {
-    rejected_.push_back({tp, m.offset(), kind, std::move(reason), std::string(m.payload())});
+    rejected_.push_back({std::move(tp), m.offset, kind, std::move(reason), std::string(m.payload)});
   }
 }
 
