@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "careledger/projections.h"
+#include "ingest_builder.h"
 
 namespace careledger::test {
 
@@ -31,29 +32,17 @@ inline std::string Ev(const std::string& id, const std::string& type, const std:
 // records carry it, so a rebuild from the log sees the same stamps).
 inline constexpr Instant kBatchClock = Instant::min();
 
-// Folds lines into the store through the Projector, `batch_size` at a time, stamping every
-// batch as ingested at `ingested_at` (for --as-known-at tests). Fails the test on bad input.
+// Folds lines into the store as ingest does (ingest_builder.h), `batch_size` at a time,
+// stamping every batch as ingested at `ingested_at` (for --as-known-at tests). Fails the test
+// on bad input.
 inline void Fold(EventStore& store, const std::vector<std::string>& lines,
                  Instant ingested_at = Instant{}, size_t batch_size = 1000) {
-  EnvelopeParser parser(
-      ParserOptions{.now = Instant{std::chrono::sys_days{std::chrono::year{2100} / 1 / 1}}});
-  Projector projector(store);
-  for (size_t i = 0; i < lines.size(); i += batch_size) {
-    size_t n = std::min(batch_size, lines.size() - i);
-    std::vector<Envelope> envs(n);
-    std::vector<AcceptedEvent> accepted;
-    auto batch = store.NewBatch();
-    for (size_t k = 0; k < n; ++k) {
-      auto s = parser.Parse(lines[i + k], envs[k]);
-      ASSERT_TRUE(s.ok()) << s.ToString() << "\n" << lines[i + k];
-      uint64_t seq = batch.Append(envs[k].event_id, envs[k].child_id, envs[k].occurred_at.date,
-                                  {"t", 0}, int64_t(store.next_sequence() + k), lines[i + k]);
-      accepted.push_back(
-          {&envs[k], seq, 0, ingested_at == kBatchClock ? batch.ingested_at() : ingested_at});
-    }
-    ASSERT_TRUE(projector.Apply(accepted, batch).ok());
-    ASSERT_TRUE(store.Write(batch).ok());
-  }
+  IngestRun run;
+  run.batch_size = batch_size;
+  if (ingested_at != kBatchClock) run.stamp = ingested_at;
+  auto counts = IngestLines(store, lines, run);
+  ASSERT_TRUE(counts.ok()) << counts.status().ToString();
+  ASSERT_EQ(counts->rejected, 0u) << "a line was refused";
 }
 
 // A report as {row groups joined by "|" → {measure → rendered figure (exact, 1 decimal)}}.

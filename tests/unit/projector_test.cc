@@ -33,42 +33,20 @@ std::vector<std::string> Feed() {
   };
 }
 
-// Applies the feed in batches of `batch_size`, in the given order. `pipelined`: as ingest
-// does, each batch is built before the one before it is written.
-// `cache_bytes`: what the projector may hold of the children it touched.
+// Applies the feed in batches of `batch_size`, in the given order, as ingest does. `pipelined`:
+// as ingest does, each batch is built before the one before it is written. `cache_bytes`: what
+// the projector may hold of the children it touched. Every batch is stamped alike, so that
+// runs in different orders and splits can be compared byte for byte.
 void Ingest(EventStore& store, const std::vector<std::string>& lines, size_t batch_size,
             bool pipelined = false, size_t cache_bytes = ProjectorOptions::kDefaultCacheBytes) {
-  EnvelopeParser parser;
-  ProjectorOptions options;
-  options.overlapping = pipelined;
-  options.cache_bytes = cache_bytes;
-  Projector projector(store, options);
-  std::optional<EventStore::Batch> unwritten;
-  std::vector<std::vector<Envelope>> kept;  // the batches' envelopes outlive Apply
-  for (size_t i = 0; i < lines.size(); i += batch_size) {
-    auto& envs = kept.emplace_back(std::min(batch_size, lines.size() - i));
-    std::vector<AcceptedEvent> accepted;
-    auto batch = unwritten ? store.NewBatchAfter(unwritten->tail()) : store.NewBatch();
-    for (size_t k = 0; k < envs.size(); ++k) {
-      ASSERT_TRUE(parser.Parse(lines[i + k], envs[k]).ok()) << lines[i + k];
-      uint64_t seq = batch.Append(envs[k].event_id, envs[k].child_id, envs[k].occurred_at.date,
-                                  {"t", 0}, int64_t(i + k), lines[i + k]);
-      accepted.push_back({&envs[k], seq});
-    }
-    ASSERT_TRUE(projector.Apply(accepted, batch).ok());
-    if (unwritten) {
-      ASSERT_TRUE(store.Write(*unwritten).ok());
-    }
-    unwritten.reset();
-    if (pipelined) {
-      unwritten.emplace(std::move(batch));
-    } else {
-      ASSERT_TRUE(store.Write(batch).ok());
-    }
-  }
-  if (unwritten) {
-    ASSERT_TRUE(store.Write(*unwritten).ok());
-  }
+  test::IngestRun run;
+  run.batch_size = batch_size;
+  run.stamp = Instant{};
+  run.projector.overlapping = pipelined;
+  run.projector.cache_bytes = cache_bytes;
+  auto counts = test::IngestLines(store, lines, run);
+  ASSERT_TRUE(counts.ok()) << counts.status().ToString();
+  ASSERT_EQ(counts->rejected, 0u);
 }
 
 std::map<std::string, int64_t> Cla(const EventStore& store, const std::string& date,

@@ -10,6 +10,7 @@
 
 #include "careledger/producers.h"
 #include "careledger/projections.h"
+#include "ingest_builder.h"
 #include "test_support.h"
 
 namespace careledger {
@@ -39,55 +40,19 @@ struct FoldRun {
   int* waits = nullptr;  // counts the waits asked for
 };
 
-// The live fold as ingest runs it: valid lines once each, in batches of `batch_size`, each
-// event on the partition `partition_of` gives it, stamped as its batch's log records are.
+// The live fold as ingest runs it (ingest_builder.h): valid lines once each, in batches of
+// `batch_size`, each event on the partition `partition_of` gives it, stamped as its batch's
+// log records are.
 void Ingest(EventStore& store, const std::vector<std::string>& lines, size_t batch_size,
-            const std::function<int32_t(const Envelope&)>& partition_of, FoldRun run = {}) {
-  EnvelopeParser parser(
-      ParserOptions{.now = Instant{std::chrono::sys_days{std::chrono::year{2100} / 1 / 1}}});
-  const bool pipelined = run.projector.overlapping;
-  Projector projector(store, run.projector);
-  std::unordered_set<std::string> seen;
-  std::optional<EventStore::Batch> unwritten;
-  std::vector<std::vector<Envelope>> kept;  // the batches' envelopes outlive Apply
-  size_t i = 0;
-  while (i < lines.size()) {
-    auto& envs = kept.emplace_back(batch_size);
-    std::vector<AcceptedEvent> accepted;
-    auto batch = unwritten ? store.NewBatchAfter(unwritten->tail()) : store.NewBatch();
-    for (size_t n = 0; i < lines.size() && n < batch_size; ++i) {
-      if (!parser.Parse(lines[i], envs[n]).ok()) continue;
-      if (!seen.insert(envs[n].event_id).second) continue;
-      int32_t partition = partition_of(envs[n]);
-      uint64_t seq = batch.Append(envs[n].event_id, envs[n].child_id, envs[n].occurred_at.date,
-                                  {"t", partition}, int64_t(i), lines[i]);
-      accepted.push_back({&envs[n], seq, partition, batch.ingested_at()});
-      ++n;
-    }
-    auto write_unwritten = [&] {
-      if (unwritten) {
-        ASSERT_TRUE(store.Write(*unwritten).ok());
-      }
-      unwritten.reset();
-    };
-    std::function<void()> previous_written;
-    if (run.wait_hook) {
-      previous_written = [&] {
-        if (run.waits) ++*run.waits;
-        write_unwritten();
-      };
-    }
-    ASSERT_TRUE(projector.Apply(accepted, batch, previous_written).ok());
-    write_unwritten();
-    if (pipelined) {
-      unwritten.emplace(std::move(batch));
-    } else {
-      ASSERT_TRUE(store.Write(batch).ok());
-    }
-  }
-  if (unwritten) {
-    ASSERT_TRUE(store.Write(*unwritten).ok());
-  }
+            const std::function<int32_t(const Envelope&)>& partition_of, FoldRun fold = {}) {
+  test::IngestRun run;
+  run.batch_size = batch_size;
+  run.partition_of = partition_of;
+  run.projector = fold.projector;
+  run.wait_hook = fold.wait_hook;
+  run.waits = fold.waits;
+  auto counts = test::IngestLines(store, lines, run);
+  ASSERT_TRUE(counts.ok()) << counts.status().ToString();
 }
 
 std::string StateHash(const EventStore& store) {

@@ -6,6 +6,7 @@
 #include <map>
 
 #include "careledger/projections.h"
+#include "ingest_builder.h"
 #include "metrics_support.h"
 #include "test_support.h"
 
@@ -31,24 +32,15 @@ std::vector<std::string> Feed() {
   };
 }
 
-// The live path: appended to the log and folded in the same batches, as ingest does.
+// The live path: appended to the log and folded in the same batches, as ingest does; child B
+// on partition 1, the others on 0.
 void Ingest(EventStore& store, const std::vector<std::string>& lines, size_t batch_size) {
-  EnvelopeParser parser;
-  Projector projector(store);
-  for (size_t i = 0; i < lines.size(); i += batch_size) {
-    std::vector<Envelope> envs(std::min(batch_size, lines.size() - i));
-    std::vector<AcceptedEvent> accepted;
-    auto batch = store.NewBatch();
-    for (size_t k = 0; k < envs.size(); ++k) {
-      ASSERT_TRUE(parser.Parse(lines[i + k], envs[k]).ok()) << lines[i + k];
-      int32_t partition = envs[k].child_id == "B" ? 1 : 0;
-      uint64_t seq = batch.Append(envs[k].event_id, envs[k].child_id, envs[k].occurred_at.date,
-                                  {"t", partition}, int64_t(i + k), lines[i + k]);
-      accepted.push_back({&envs[k], seq, partition, batch.ingested_at()});
-    }
-    ASSERT_TRUE(projector.Apply(accepted, batch).ok());
-    ASSERT_TRUE(store.Write(batch).ok());
-  }
+  test::IngestRun run;
+  run.batch_size = batch_size;
+  run.partition_of = [](const Envelope& e) { return e.child_id == "B" ? 1 : 0; };
+  auto counts = test::IngestLines(store, lines, run);
+  ASSERT_TRUE(counts.ok()) << counts.status().ToString();
+  ASSERT_EQ(counts->rejected, 0u);
 }
 
 int64_t Cla(const EventStore& store, const char* date) {
