@@ -111,8 +111,8 @@ int Main(int argc, char** argv) {
   const Date today = std::chrono::floor<std::chrono::days>(std::chrono::system_clock::now());
   bench::FeedFlags flags(today);
   bool queries = true, rebuild = true, only_fast = false;
-  std::string keep_store;  // where to leave the source store, for the CLI at this scale
-  std::string from_store;  // a store --keep-store left: no feed generated or ingested
+  std::string keep_store;    // where to leave the source store, for the CLI at this scale
+  std::string from_store;    // a store --keep-store left: no feed generated or ingested
   bool feed_stamps = false;  // --stamps feed: batches stamped when recorded, not by the clock
   for (int i = 1; i < argc; ++i) {
     if (flags.Take(argc, argv, i)) continue;
@@ -174,11 +174,9 @@ int Main(int argc, char** argv) {
     double ingest_s = Seconds(t0);
     std::cout << "feed: " << gen.children << " children, " << FormatDate(gen.start) << " to "
               << FormatDate(gen.end) << ", seed " << gen.seed << ": " << lines.size() << " lines, "
-              << source->next_sequence()
-              << " events stored (ingest fold, sync off, "
+              << source->next_sequence() << " events stored (ingest fold, sync off, "
               << (feed_stamps ? "each batch stamped when recorded: " : "with a 1.1 s pause: ")
-              << ingest_s << " s)"
-              << std::endl;
+              << ingest_s << " s)" << std::endl;
   }
   const uint64_t records = source->next_sequence();
   auto source_hash = ProjectionStateHash(*source);
@@ -264,9 +262,11 @@ int Main(int argc, char** argv) {
                     << "… equal to the live store's\n";
         }
         if (r == 0 || r + 1 == repeat) {
-          std::printf("rebuild %d: facts pass %.1f s, children pass %.1f s, compaction %.1f s\n", r,
-                      stats->facts_pass.count(), stats->children_pass.count(),
-                      stats->compaction.count());
+          std::printf(
+              "rebuild %d: facts pass %.2f s, children pass %.2f s, files %.2f s, compaction %.2f "
+              "s\n",
+              r, stats->facts_pass.count(), stats->children_pass.count(), stats->files.count(),
+              stats->compaction.count());
         }
       }
       std::filesystem::remove_all(dir / ("live-" + std::to_string(r)));

@@ -18,40 +18,53 @@ namespace careledger {
 
 namespace {
 
-// The state a rebuild writes, in batches of about `limit` entries, each written by the thread
-// that filled it (RocksDB takes writes from several threads).
-class StateWriter {
+// The state one thread of a rebuild writes: gathered in memory (a StateRun), and whenever it
+// holds `limit` bytes, sorted and written as a table file for the end to ingest. A rebuild whose
+// state fits never writes a file before the end, which cuts the runs of every thread by key
+// range into files that do not overlap: no memtable, no WAL, no compaction.
+class RunWriter {
  public:
-  StateWriter(EventStore& to, std::string family, size_t limit)
+  RunWriter(EventStore& to, std::string family, size_t limit)
       : to_(to), family_(std::move(family)), limit_(std::max<size_t>(limit, 1)) {
-    batch_.emplace(to_.NewStateBatch(family_));
+    run_.Reserve(limit_);
   }
   Status Put(std::string_view key, std::string_view value) {
-    batch_->PutState(key, value);
+    run_.Put(key, value);
     return Filled();
   }
   Status Add(std::string_view key, int64_t delta) {
-    batch_->AddToCounter(key, delta);
+    run_.AddToCounter(key, delta);
     return Filled();
   }
   Status AddNamed(std::string_view key, std::string_view counts) {
-    batch_->AddToCounters(key, counts);
+    run_.AddToCounters(key, counts);
     return Filled();
   }
-  Status Finish() { return entries_ == 0 ? Status::Ok() : WriteNow(); }
+  // What is left, sorted and kept in memory.
+  void Finish() { run_.Sort(); }
+  // What is left written as a file too.
+  Status WriteOut() {
+    run_.Sort();
+    return Spill();
+  }
+  const StateRun& run() const { return run_; }
+  const std::vector<std::string>& files() const { return files_; }
 
  private:
-  Status Filled() { return ++entries_ < limit_ ? Status::Ok() : WriteNow(); }
-  Status WriteNow() {
-    Status s = to_.Write(*batch_);
-    batch_.emplace(to_.NewStateBatch(family_));
-    entries_ = 0;
-    return s;
+  Status Filled() { return run_.bytes() < limit_ ? Status::Ok() : WriteOut(); }
+  Status Spill() {
+    auto path = to_.WriteStateFile(family_, {&run_});
+    if (!path.ok()) return path.status();
+    if (!path->empty()) files_.push_back(std::move(*path));
+    run_.Clear();
+    run_.Reserve(limit_);
+    return Status::Ok();
   }
   EventStore& to_;
   std::string family_;
-  size_t limit_, entries_ = 0;
-  std::optional<EventStore::Batch> batch_;
+  size_t limit_;
+  StateRun run_;
+  std::vector<std::string> files_;
 };
 
 // A pass's threads stop when one of them fails (the first failure is the one returned), or
@@ -81,7 +94,7 @@ struct FactsWritten {
 };
 
 Status WriteFacts(const EventStore& from, uint64_t begin, uint64_t end,
-                  std::optional<Instant> known_at, StateWriter& out, FactsWritten& written,
+                  std::optional<Instant> known_at, RunWriter& out, FactsWritten& written,
                   const Stop& stop) {
   // Every record was accepted once, when the clock rule (recorded_at at most 24 h ahead of the
   // receiver) held; a clock far ahead keeps the rebuild from rejecting it now.
@@ -105,7 +118,8 @@ Status WriteFacts(const EventStore& from, uint64_t begin, uint64_t end,
       },
       begin));
   CARELEDGER_RETURN_IF_ERROR(failure);
-  return out.Finish();
+  out.Finish();
+  return Status::Ok();
 }
 
 // Counter cell → the sum of its changes. A pass sums a million changes into a hundred
@@ -175,7 +189,7 @@ struct ChildrenFolded {
   CellSums deltas;  // not yet written
 };
 
-Status WriteDeltas(CellSums& deltas, StateWriter& out, uint64_t& written) {
+Status WriteDeltas(CellSums& deltas, RunWriter& out, uint64_t& written) {
   std::vector<std::pair<std::string_view, int64_t>> days;
   Status failure = Status::Ok();
   deltas.ForEach([&](std::string_view cell, int64_t delta) {
@@ -202,7 +216,7 @@ Status WriteDeltas(CellSums& deltas, StateWriter& out, uint64_t& written) {
 // version by version: one version for each ingest stamp among the child's facts, as the
 // batches that ingested them wrote.
 Status FoldChild(const std::string& child_id, std::vector<std::pair<Fact, int32_t>>& facts,
-                 StateWriter& out, ChildrenFolded& folded) {
+                 RunWriter& out, ChildrenFolded& folded) {
   std::map<std::string, std::string> entries;  // the child's rows and kept values
   std::unordered_map<std::string, Instant> since;
   metrics::RowVersionWriter writer{
@@ -242,9 +256,42 @@ Status FoldChild(const std::string& child_id, std::vector<std::pair<Fact, int32_
   return Status::Ok();
 }
 
-Status FoldChildren(const EventStore& to, const std::string& family, const std::string& begin,
-                    const std::string& end, StateWriter& out, ChildrenFolded& folded,
-                    const Stop& stop) {
+// Every fact entry in [begin, end) in key order, to `visit` (false stops).
+using FactEntries = std::function<Status(
+    const std::string& begin, const std::string& end,
+    const std::function<bool(std::string_view key, std::string_view value)>& visit)>;
+
+// The facts of sorted runs held in memory, in key order across them.
+FactEntries FactsInRuns(const std::vector<const StateRun*>& runs) {
+  return [&runs](const std::string& begin, const std::string& end, const auto& visit) {
+    std::vector<std::pair<size_t, size_t>> at;  // each run's next entry and its end
+    for (const StateRun* run : runs) at.emplace_back(run->LowerBound(begin), run->LowerBound(end));
+    for (;;) {
+      const StateRun* least = nullptr;
+      size_t* next = nullptr;
+      for (size_t r = 0; r < runs.size(); ++r) {
+        if (at[r].first == at[r].second) continue;
+        if (!least || runs[r]->key(at[r].first) < least->key(*next)) {
+          least = runs[r];
+          next = &at[r].first;
+        }
+      }
+      if (!least) return Status::Ok();
+      const size_t i = (*next)++;
+      if (!visit(least->key(i), least->value(i))) return Status::Ok();
+    }
+  };
+}
+
+// The facts as the family holds them (written there as files when they did not fit in memory).
+FactEntries FactsInFamily(const EventStore& to, const std::string& family) {
+  return [&to, &family](const std::string& begin, const std::string& end, const auto& visit) {
+    return to.ScanStateRange(begin, end, visit, family);
+  };
+}
+
+Status FoldChildren(const FactEntries& facts_of, const std::string& begin, const std::string& end,
+                    RunWriter& out, ChildrenFolded& folded, const Stop& stop) {
   std::string child;
   std::vector<std::pair<Fact, int32_t>> facts;
   auto fold = [&]() -> Status {
@@ -257,9 +304,8 @@ Status FoldChildren(const EventStore& to, const std::string& family, const std::
     return s;
   };
   Status failure = Status::Ok();
-  CARELEDGER_RETURN_IF_ERROR(to.ScanStateRange(
-      begin, end,
-      [&](std::string_view key, std::string_view value) {
+  CARELEDGER_RETURN_IF_ERROR(
+      facts_of(begin, end, [&](std::string_view key, std::string_view value) {
         if (stop.Now()) return false;
         auto of = ChildOfFactKey(key);
         if (!of) return true;
@@ -271,15 +317,15 @@ Status FoldChildren(const EventStore& to, const std::string& family, const std::
         auto& [fact, partition] = facts.emplace_back();
         failure = DecodeFact(value, fact, partition);
         return failure.ok();
-      },
-      family));
+      }));
   CARELEDGER_RETURN_IF_ERROR(failure);
   CARELEDGER_RETURN_IF_ERROR(fold());
   // The deltas left are written by this thread too: counters merge, so a cell that both threads
-  // changed is two operands summed when read or compacted (summing the threads' maps first was
-  // a third of the pass, on one thread).
+  // changed is two entries combined when the files are written (summing the threads' maps
+  // first was a third of the pass, on one thread).
   CARELEDGER_RETURN_IF_ERROR(WriteDeltas(folded.deltas, out, folded.counters));
-  return out.Finish();
+  out.Finish();
+  return Status::Ok();
 }
 
 // Runs `work(i)` for i in [0, n) on n threads; the first failure stops the others.
@@ -295,6 +341,46 @@ Status OnThreads(size_t n, Stop& stop, const std::function<Status(size_t)>& work
     return Status::Fatal("the rebuild was stopped");
   }
   return stop.first;
+}
+
+// The children cut in `parts` at sampled children's keys (a child's facts all fall after the
+// cut before it: its keys share its prefix).
+std::vector<std::string> ChildBounds(std::vector<std::string> sampled, size_t parts) {
+  std::vector<std::string> bounds{std::string("fact\0", 5)};
+  if (sampled.size() >= parts) {
+    auto less = [](const auto& a, const auto& b) { return FactKeyPrefix(a) < FactKeyPrefix(b); };
+    std::sort(sampled.begin(), sampled.end(), less);
+    for (size_t i = 1; i < parts; ++i)
+      bounds.push_back(FactKeyPrefix(sampled[sampled.size() * i / parts]));
+  }
+  bounds.emplace_back("fact\1", 5);
+  return bounds;
+}
+
+// The runs left in memory written as files cut at the same keys (the largest run's quantiles),
+// one a thread: files that do not overlap, each holding every run's entries of its range.
+Result<std::vector<std::string>> WriteRuns(EventStore& to, const std::string& family,
+                                           const std::vector<const StateRun*>& runs, size_t threads,
+                                           Stop& stop) {
+  const StateRun* largest = nullptr;
+  for (const StateRun* run : runs) {
+    if (!largest || run->size() > largest->size()) largest = run;
+  }
+  std::vector<std::string> cuts{""};
+  for (size_t i = 1; largest && i < threads && largest->size() >= threads; ++i) {
+    std::string cut(largest->key(largest->size() * i / threads));
+    if (cut > cuts.back()) cuts.push_back(std::move(cut));
+  }
+  cuts.emplace_back();  // no bound
+  std::vector<std::string> paths(cuts.size() - 1);
+  CARELEDGER_RETURN_IF_ERROR(OnThreads(paths.size(), stop, [&](size_t i) {
+    auto path = to.WriteStateFile(family, runs, cuts[i], cuts[i + 1]);
+    if (!path.ok()) return path.status();
+    paths[i] = std::move(*path);
+    return Status::Ok();
+  }));
+  std::erase(paths, std::string());
+  return paths;
 }
 
 }  // namespace
@@ -323,57 +409,78 @@ Result<RebuildStats> RebuildProjectionsInto(const EventStore& from, EventStore& 
   Stop stop;
   stop.asked = options.stop;
   std::vector<FactsWritten> facts(kThreads);
+  std::vector<std::unique_ptr<RunWriter>> writers;
+  for (size_t i = 0; i < 2 * kThreads; ++i) {
+    writers.push_back(std::make_unique<RunWriter>(to, family, options.run_bytes));
+  }
   CARELEDGER_RETURN_IF_ERROR(OnThreads(kThreads, stop, [&](size_t i) {
-    StateWriter out(to, family, options.batch_entries);
-    return WriteFacts(from, end * i / kThreads, end * (i + 1) / kThreads, options.known_at, out,
-                      facts[i], stop);
+    return WriteFacts(from, end * i / kThreads, end * (i + 1) / kThreads, options.known_at,
+                      *writers[i], facts[i], stop);
   }));
   RebuildStats stats;
-  stats.facts_pass = Clock::now() - started;
-  started = Clock::now();
   std::vector<std::string> sampled;
   for (auto& f : facts) {
     stats.records += f.records;
     for (auto& c : f.sampled_children) sampled.push_back(std::move(c));
   }
-  // Pass 2: the children cut in two at the sampled median child (its facts all fall after the
-  // cut: a child's keys share its prefix).
-  std::vector<std::string> bounds{std::string("fact\0", 5)};
-  if (sampled.size() >= kThreads) {
-    auto median = sampled.begin() + std::ptrdiff_t(sampled.size() / 2);
-    std::nth_element(sampled.begin(), median, sampled.end(), [](const auto& a, const auto& b) {
-      return FactKeyPrefix(a) < FactKeyPrefix(b);
-    });
-    bounds.push_back(FactKeyPrefix(*median));
+  // Facts that did not fit in memory are read back from the family, all of them written there.
+  std::vector<const StateRun*> fact_runs;
+  for (size_t i = 0; i < kThreads; ++i) {
+    if (writers[i]->files().empty()) fact_runs.push_back(&writers[i]->run());
   }
-  bounds.emplace_back("fact\1", 5);
+  if (fact_runs.size() < kThreads) {
+    fact_runs.clear();
+    CARELEDGER_RETURN_IF_ERROR(
+        OnThreads(kThreads, stop, [&](size_t i) { return writers[i]->WriteOut(); }));
+    std::vector<std::string> files;
+    for (size_t i = 0; i < kThreads; ++i) {
+      files.insert(files.end(), writers[i]->files().begin(), writers[i]->files().end());
+    }
+    CARELEDGER_RETURN_IF_ERROR(to.IngestStateFiles(family, files));
+  }
+  stats.facts_pass = Clock::now() - started;
+  // Pass 2: the children cut in two at the sampled median child.
+  started = Clock::now();
+  const std::vector<std::string> bounds = ChildBounds(std::move(sampled), kThreads);
+  const FactEntries facts_of =
+      fact_runs.empty() ? FactsInFamily(to, family) : FactsInRuns(fact_runs);
   std::vector<ChildrenFolded> folded(bounds.size() - 1);
   CARELEDGER_RETURN_IF_ERROR(OnThreads(folded.size(), stop, [&](size_t i) {
-    StateWriter out(to, family, options.batch_entries);
-    return FoldChildren(to, family, bounds[i], bounds[i + 1], out, folded[i], stop);
+    return FoldChildren(facts_of, bounds[i], bounds[i + 1], *writers[kThreads + i], folded[i],
+                        stop);
   }));
   for (auto& f : folded) {
     stats.children += f.children;
     stats.counters += f.counters;
   }
   stats.children_pass = Clock::now() - started;
-  // Flushed (the state was written without the WAL) and compacted before the marker.
+  // What is in memory as files that do not overlap, ingested with every file written before.
+  started = Clock::now();
+  std::vector<const StateRun*> left = fact_runs;  // none when the facts were written as files
+  bool fitted = !fact_runs.empty();
+  std::vector<std::string> outputs;
+  for (size_t i = kThreads; i < writers.size(); ++i) {
+    left.push_back(&writers[i]->run());
+    fitted = fitted && writers[i]->files().empty();
+    outputs.insert(outputs.end(), writers[i]->files().begin(), writers[i]->files().end());
+  }
+  auto written = WriteRuns(to, family, left, kThreads, stop);
+  if (!written.ok()) return written.status();
+  outputs.insert(outputs.end(), written->begin(), written->end());
+  CARELEDGER_RETURN_IF_ERROR(to.IngestStateFiles(family, outputs));
+  stats.files = Clock::now() - started;
+  // Compacted before compactions resume only where files overlap (what did not fit in memory).
   compactions_back.done = true;
   started = Clock::now();
-  CARELEDGER_RETURN_IF_ERROR(to.SetBulkLoad(options.family, false, options.compact));
+  CARELEDGER_RETURN_IF_ERROR(to.SetBulkLoad(options.family, false, options.compact && !fitted));
   stats.compaction = Clock::now() - started;
   // The layout marker last, in a batch written as `to` writes (synced, if it syncs): a crash
   // before it leaves facts without a marker, which every reader refuses (CheckStateLayout), and
   // a StateRebuild's family is dropped.
   if (stats.records > 0) {
-    if (family.empty()) {
-      auto batch = to.NewBatch();
-      batch.PutState(metrics::kLayoutKey, metrics::kLayout);
-      CARELEDGER_RETURN_IF_ERROR(to.Write(batch));
-    } else {
-      StateWriter marker(to, family, 1);
-      CARELEDGER_RETURN_IF_ERROR(marker.Put(metrics::kLayoutKey, metrics::kLayout));
-    }
+    auto batch = family.empty() ? to.NewBatch() : to.NewStateBatch(family);
+    batch.PutState(metrics::kLayoutKey, metrics::kLayout);
+    CARELEDGER_RETURN_IF_ERROR(to.Write(batch));
   }
   return stats;
 }

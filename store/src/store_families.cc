@@ -1,4 +1,6 @@
 // State families: a rebuild's side family, its bulk load and the swap.
+#include <filesystem>
+
 #include "store_impl.h"
 
 namespace careledger {
@@ -64,6 +66,12 @@ Status EventStore::SetBulkLoad(std::string_view family, bool on, bool compact) {
   if (!handle) return Status::Fatal("no state family " + std::string(family));
   if (on) {
     std::lock_guard lock(impl_->families_mu);
+    // Table files a bulk load wrote and never ingested (it failed, or the process died) are
+    // removed before the next one begins: nothing else reads them.
+    if (impl_->bulk_loading.empty()) {
+      std::error_code ignored;
+      std::filesystem::remove_all(StateFilesDir(impl_->options.path), ignored);
+    }
     impl_->bulk_loading.insert(handle);
   } else {
     // What was written without the WAL goes to files before anything written after (the

@@ -160,6 +160,11 @@ class SpdlogLogger : public rocksdb::Logger {
   }
 };
 
+// Where WriteStateFile writes table files until they are ingested (moved into the store).
+inline std::string StateFilesDir(const std::string& store_path) {
+  return store_path + "/bulk";
+}
+
 inline std::string PartitionKey(const TopicPartition& tp) {
   std::string k = tp.topic;
   k.push_back('\0');
@@ -272,6 +277,7 @@ struct EventStore::Impl {
   std::map<std::string, rocksdb::ColumnFamilyHandle*, std::less<>> families;  // state families
   // Families a rebuild is filling (SetBulkLoad): written without the WAL, flushed when done.
   std::set<rocksdb::ColumnFamilyHandle*> bulk_loading;  // under families_mu
+  std::atomic<uint64_t> state_files{0};  // names the table files WriteStateFile writes
   bool BulkLoading(rocksdb::ColumnFamilyHandle* family) const {
     std::lock_guard lock(families_mu);
     return bulk_loading.contains(family);

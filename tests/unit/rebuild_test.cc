@@ -107,9 +107,10 @@ std::vector<std::string> GeneratedLines(const GeneratorOptions& gen) {
   return lines;
 }
 
-RebuildOptions InBatchesOf(size_t entries) {
+// Runs of at most `bytes` in memory: small ones write the state as many files that overlap.
+RebuildOptions InRunsOf(size_t bytes) {
   RebuildOptions options;
-  options.batch_entries = entries;
+  options.run_bytes = bytes;
   return options;
 }
 
@@ -132,7 +133,7 @@ TEST(RebuildProjections, HandFeedGivesTheLiveStateExactly) {
          [&](const Envelope& e) { return int32_t(e.child_id == "A" && ++calls > 2); });
   auto rebuilt = Open(dir / "rebuilt");
   ASSERT_TRUE(rebuilt);
-  auto stats = RebuildProjectionsInto(*live, *rebuilt, InBatchesOf(3));
+  auto stats = RebuildProjectionsInto(*live, *rebuilt, InRunsOf(3));
   ASSERT_TRUE(stats.ok()) << stats.status().ToString();
   EXPECT_EQ(stats->records, 10u);
   EXPECT_EQ(stats->children, 3u);
@@ -167,7 +168,7 @@ TEST(RebuildProjections, GeneratedFeedGivesTheLiveStateExactly) {
 
   auto rebuilt = Open(dir / "rebuilt");
   ASSERT_TRUE(rebuilt);
-  auto stats = RebuildProjectionsInto(*live, *rebuilt, InBatchesOf(500));
+  auto stats = RebuildProjectionsInto(*live, *rebuilt, InRunsOf(500));
   ASSERT_TRUE(stats.ok()) << stats.status().ToString();
   EXPECT_EQ(stats->records, live->next_sequence());
   EXPECT_EQ(StateHash(*rebuilt), StateHash(*live));
@@ -199,7 +200,7 @@ TEST(RebuildProjections, TheLiveFoldOnThreadsAndPipelinedGivesTheRebuiltState) {
     Ingest(*one, lines, 1500, partition_of, plain);
     auto rebuilt = Open(dir / "rebuilt");
     ASSERT_TRUE(rebuilt);
-    ASSERT_TRUE(RebuildProjectionsInto(*one, *rebuilt, InBatchesOf(5000)).ok());
+    ASSERT_TRUE(RebuildProjectionsInto(*one, *rebuilt, InRunsOf(5000)).ok());
     expected = StateHash(*rebuilt);
     ASSERT_FALSE(expected.empty());
     EXPECT_EQ(StateHash(*one), expected);
@@ -225,7 +226,7 @@ TEST(RebuildProjections, TheLiveFoldOnThreadsAndPipelinedGivesTheRebuiltState) {
     // Byte for byte, when each row took its value included, against its own log folded again.
     auto rebuilt = Open(dir / (name + "-rebuilt"));
     ASSERT_TRUE(rebuilt);
-    ASSERT_TRUE(RebuildProjectionsInto(*store, *rebuilt, InBatchesOf(5000)).ok());
+    ASSERT_TRUE(RebuildProjectionsInto(*store, *rebuilt, InRunsOf(5000)).ok());
     EXPECT_EQ(RawStateHash(*store), RawStateHash(*rebuilt)) << name;
     // Cells merged into by one batch and changed by the next are read only after a wait.
     if (way.wait_hook && way.held_cells > 16) {
@@ -241,7 +242,7 @@ TEST(RebuildProjections, WritesEachFactOnceAndEachCounterCellOnceAThread) {
   HandFedStores stores;
   ASSERT_TRUE(stores.live && stores.rebuilt);
   EventStore *live = stores.live.get(), *rebuilt = stores.rebuilt.get();
-  auto stats = RebuildProjectionsInto(*live, *rebuilt, InBatchesOf(4));
+  auto stats = RebuildProjectionsInto(*live, *rebuilt, InRunsOf(4));
   ASSERT_TRUE(stats.ok()) << stats.status().ToString();
   // One key per fact: A's five, B's three, C's two (the feed's ten events).
   std::map<std::string, int> facts;

@@ -515,6 +515,62 @@ TEST(EventStore, NamedCountsMergeNameByNameAndDropWhatComesToNothing) {
   EXPECT_FALSE(MergeCounterCells(&existing, EncodeNamedCounts(Counts{{"a", 1}}), merged));
 }
 
+// A rebuild's state as sorted files: entries added in any order, runs cut at one key into
+// files that do not overlap, one key's entries combined as a batch applies them (counters from
+// two runs summed, named counts name by name, a later put replacing an earlier one), and the
+// files ingested whole, readable as if written by batches, with nothing left beside the store.
+TEST(EventStore, StateRunsWrittenAsFilesReadAsTheirBatchesWould) {
+  test::TempDir dir;
+  auto store = OpenStore(dir / "s");
+  ASSERT_TRUE(store);
+  ASSERT_TRUE(store->SetBulkLoad("", true).ok());
+  using Counts = std::vector<std::pair<std::string_view, int64_t>>;
+  StateRun a, b;
+  a.AddToCounter("cla-z", 5);
+  a.Put("row-b", "first");
+  a.AddToCounter("cla-a", 2);
+  a.AddToCounters("day", EncodeNamedCounts(Counts{{"F", 1}, {"M", 2}}));
+  a.AddToCounter("cla-a", 1);  // the same key twice in one run
+  b.AddToCounter("cla-a", -3);
+  b.Put("row-b", "second");
+  b.AddToCounters("day", EncodeNamedCounts(Counts{{"F", 4}}));
+  b.Put("row-c", "only");
+  a.Sort();
+  b.Sort();
+  EXPECT_EQ(a.key(0), "cla-a");
+  EXPECT_EQ(a.LowerBound("cla-b"), 2u);
+  auto low = store->WriteStateFile("", {&a, &b}, "", "day");
+  auto high = store->WriteStateFile("", {&a, &b}, "day", "");
+  auto none = store->WriteStateFile("", {&a, &b}, "x", "");
+  ASSERT_TRUE(low.ok() && high.ok() && none.ok());
+  EXPECT_FALSE(low->empty());
+  EXPECT_FALSE(high->empty());
+  EXPECT_TRUE(none->empty());
+  ASSERT_TRUE(store->IngestStateFiles("", {*low, *high}).ok());
+  ASSERT_TRUE(store->SetBulkLoad("", false, false).ok());
+  // cla-a nets to zero: kept as a zero cell, as merged counters are until compacted away.
+  EXPECT_EQ(Counters(*store, "cla-"), (std::map<std::string, int64_t>{{"cla-a", 0}, {"cla-z", 5}}));
+  std::map<std::string, int64_t> day;
+  auto cell = store->GetState("day");
+  ASSERT_TRUE(cell.ok() && *cell);
+  EXPECT_TRUE(
+      ForEachNamedCount(**cell, [&](std::string_view n, int64_t c) { day[std::string(n)] = c; }));
+  EXPECT_EQ(day, (std::map<std::string, int64_t>{{"F", 5}, {"M", 2}}));
+  EXPECT_EQ(*store->GetState("row-b"), std::optional<std::string>("second"));
+  EXPECT_EQ(*store->GetState("row-c"), std::optional<std::string>("only"));
+  // Ingested files are moved into the store; the next bulk load clears what one left behind.
+  const auto bulk = std::filesystem::path(dir / "s") / "bulk";
+  EXPECT_TRUE(std::filesystem::is_empty(bulk));
+  StateRun left;
+  left.Put("row-d", "never ingested");
+  ASSERT_TRUE(store->WriteStateFile("", {&left}).ok());
+  EXPECT_FALSE(std::filesystem::is_empty(bulk));
+  ASSERT_TRUE(store->SetBulkLoad("", true).ok());
+  EXPECT_FALSE(std::filesystem::exists(bulk));
+  ASSERT_TRUE(store->SetBulkLoad("", false, false).ok());
+  EXPECT_EQ(*store->GetState("row-d"), std::nullopt);
+}
+
 // State files keep a prefix filter of "<tag>\0<key part>" (one child's facts): a scan of one
 // such prefix may skip files without it, a range over several must not.
 TEST(EventStore, ScansOfOneTaggedPartAndOfRangesFindKeysInEveryFile) {

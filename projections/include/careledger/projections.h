@@ -270,13 +270,17 @@ struct RebuildStats {
   uint64_t records = 0;   // log records folded
   uint64_t children = 0;  // children with facts that shape the kept figures (counters, rows)
   uint64_t counters = 0;  // counter deltas written (a cell's total, or parts of it at scale)
-  // Wall time of each pass (the log parsed into facts, the facts folded child by child) and of
-  // the compaction after them.
-  std::chrono::duration<double> facts_pass{}, children_pass{}, compaction{};
+  // Wall time of each pass (the log parsed into facts, the facts folded child by child), of
+  // writing and ingesting the state's files, and of the compaction after them (only when what
+  // was rebuilt did not fit in memory).
+  std::chrono::duration<double> facts_pass{}, children_pass{}, files{}, compaction{};
 };
 
 struct RebuildOptions {
-  size_t batch_entries = 10000;  // state entries per write
+  // What each of a pass's threads holds in memory (its state, sorted by key) before writing it
+  // as a table file. A rebuild whose state fits writes it at the end in files that do not
+  // overlap, and needs no compaction; one that does not is compacted at the end.
+  size_t run_bytes = size_t(64) << 20;
   // Only the records ingested by then: the state as it was at that time.
   std::optional<Instant> known_at;
   uint64_t end = UINT64_MAX;  // the log up to this sequence (at most the log's end)
@@ -290,11 +294,13 @@ struct RebuildOptions {
 
 // Folds the log of `from` into the projection state of `to` (a family of it that holds no state
 // yet): the state Projector::Apply leaves after folding the same log (the same
-// ProjectionStateHash). Two passes, each on two threads: every record parsed again and written
-// as its child's fact (one that no longer parses is a Fatal error naming its sequence), then the
-// facts read back in key order, a child at a time, for its counters and kept rows. What it
-// holds in memory is a child's facts and up to 2^20 counter cells per thread, whatever the size
-// of the store. `to` may be `from` (a family beside the live one, as StateRebuild writes).
+// ProjectionStateHash). Two passes, each on two threads: every record parsed again into its
+// child's fact (one that no longer parses is a Fatal error naming its sequence), then the facts
+// taken in key order, a child at a time, for its counters and kept rows. The state is gathered
+// in memory and written as sorted table files that are ingested whole; what it holds in memory
+// is bounded by RebuildOptions::run_bytes a thread (facts beyond it are written out and read
+// back), a child's facts and up to 2^20 counter cells a thread, whatever the size of the store.
+// `to` may be `from` (a family beside the live one, as StateRebuild writes).
 Result<RebuildStats> RebuildProjectionsInto(const EventStore& from, EventStore& to,
                                             const RebuildOptions& options = {});
 

@@ -120,6 +120,45 @@ struct StoredEventId {
   uint64_t fingerprint = 0;
 };
 
+// State entries gathered in memory in any order, for a rebuild to write as sorted table files
+// (EventStore::WriteStateFile) and ingest whole (EventStore::IngestStateFiles): no memtable, no
+// WAL, and no compaction when the files ingested together do not overlap. Keys and values sit
+// in one arena: a run holds hundreds of thousands of entries, and a string each was most of it.
+class StateRun {
+ public:
+  void Put(std::string_view key, std::string_view value) { Add(key, value, false); }
+  // Merged with what the cell holds, as Batch's are.
+  void AddToCounter(std::string_view key, int64_t delta);
+  void AddToCounters(std::string_view key, std::string_view counts) { Add(key, counts, true); }
+  // In key order; of two entries with one key, the one added later stays later.
+  void Sort();
+  void Clear();
+  size_t size() const { return entries_.size(); }
+  // Room for `bytes` of keys and values (and an index entry for every 64 of them) made once,
+  // rather than by doubling: an arena copied as it grows held twice its size at the copy. Pages
+  // not written are never resident.
+  void Reserve(size_t bytes);
+  // What the run holds (its keys and values, and their index).
+  size_t bytes() const { return arena_.size() + entries_.size() * sizeof(Entry); }
+  std::string_view key(size_t i) const { return {arena_.data() + entries_[i].at, entries_[i].key}; }
+  std::string_view value(size_t i) const {
+    return {arena_.data() + entries_[i].at + entries_[i].key, entries_[i].value};
+  }
+  bool merges(size_t i) const { return entries_[i].merge; }
+  // Once sorted: the first entry whose key is not below `key`.
+  size_t LowerBound(std::string_view key) const;
+
+ private:
+  struct Entry {
+    uint64_t at = 0;  // the key, then the value, in arena_
+    uint32_t key = 0, value = 0;
+    bool merge = false;
+  };
+  void Add(std::string_view key, std::string_view value, bool merge);
+  std::string arena_;
+  std::vector<Entry> entries_;
+};
+
 class EventStore {
  public:
   class Batch {
@@ -266,6 +305,19 @@ class EventStore {
   // `compact` (otherwise RocksDB stops every write to the store until it has compacted them:
   // right only for a store about to be thrown away).
   [[nodiscard]] Status SetBulkLoad(std::string_view family, bool on, bool compact = true);
+  // The entries of `runs` (each sorted) whose keys are in [begin, end) (an empty end: no bound)
+  // as one table file for `family`, the entries of one key combined as a batch applies them (a
+  // merge onto what came before, a put replacing it). Returns its path, or "" when none falls in
+  // the range. Runs cut at the same keys give files that do not overlap.
+  Result<std::string> WriteStateFile(const std::string& family,
+                                     const std::vector<const StateRun*>& runs,
+                                     std::string_view begin = {}, std::string_view end = {}) const;
+  // Moves files WriteStateFile wrote into `family`, all at once. Files that overlap (each other
+  // or what the family holds) go to level 0, for SetBulkLoad's compaction; the others straight
+  // to the last level. What a bulk load that did not finish left is removed when the next
+  // begins.
+  [[nodiscard]] Status IngestStateFiles(const std::string& family,
+                                        const std::vector<std::string>& paths);
   // Drops a family that is not live (an audit rebuild, an abandoned one).
   Status DropStateFamily(const std::string& family);
   // A secondary (StoreOptions::secondary_path): replays what the primary has written since the
