@@ -280,7 +280,7 @@ struct RebuildOptions {
   // What each of a pass's threads holds in memory (its state, sorted by key) before writing it
   // as a table file. A rebuild whose state fits writes it at the end in files that do not
   // overlap, and needs no compaction; one that does not is compacted at the end.
-  size_t run_bytes = size_t(64) << 20;
+  size_t run_bytes = size_t(32) << 20;
   // Only the records ingested by then: the state as it was at that time.
   std::optional<Instant> known_at;
   uint64_t end = UINT64_MAX;  // the log up to this sequence (at most the log's end)
