@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "careledger/common.h"
@@ -37,8 +38,8 @@ struct BatchContext {
   // Each topic's partition count, where known: a child's events must be on the partition its
   // id hashes to (murmur2), so that one instance holds the child's whole timeline.
   const std::map<std::string, int32_t, std::less<>>* partition_counts = nullptr;
-  // Event id → fingerprint of the batch written before this one and not yet durable.
-  const std::unordered_map<std::string, uint64_t>* unwritten_ids = nullptr;
+  // The event ids of the batch written before this one and not yet durable.
+  const std::unordered_set<std::string>* unwritten_ids = nullptr;
   // Called before the projection reads the store for a child the unwritten batch touched:
   // returns once that batch is durable (its status is the caller's to take).
   std::function<void()> unwritten_durable;
@@ -65,7 +66,7 @@ struct BuiltBatch {
   std::vector<BatchReject> rejected;               // refused, in message order
   std::vector<BatchRepeat> repeats;                // settled once what came before is durable
   std::map<TopicPartition, int64_t> next_offsets;  // written with the batch
-  std::unordered_map<std::string, uint64_t> ids;   // appended event id → fingerprint
+  std::unordered_set<std::string> ids;             // appended event ids
 };
 
 // Builds `batch` from `messages`: (1) each message of a held partition is parsed and its

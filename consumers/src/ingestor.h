@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -51,8 +52,8 @@ struct Position {
 // there would not be default-constructible.
 struct InFlight {
   std::future<Status> done;
-  EventStore::Batch::Tail tail;                   // the next batch continues from here
-  std::unordered_map<std::string, uint64_t> ids;  // event_id → fingerprint, for dedup
+  EventStore::Batch::Tail tail;         // the next batch continues from here
+  std::unordered_set<std::string> ids;  // its event ids, for dedup
   uint64_t appended = 0, messages = 0;
   std::map<std::pair<std::string, std::string>, uint64_t> by_type;
   std::map<std::string, uint64_t> dead_by_kind;
