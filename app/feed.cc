@@ -196,108 +196,120 @@ Result<std::vector<FeedEvent>> RecordsNoLongerExtracted(const std::vector<std::s
   return out;
 }
 
+struct PublishFlags {
+  CommonFlags common;
+  std::string format = "jsonl";
+  std::vector<std::string> files;
+  std::string local_postcodes, year_end, extracted_at, rejects, quality;
+  bool complete = false;
+};
+
+void AddPublishFlags(CLI::App& cmd, PublishFlags& f) {
+  AddCommonFlags(cmd, f.common);
+  cmd.add_option("--format", f.format,
+                 "Input format: jsonl (default), ssda903, police-csv, yjs-csv (docs/feeds.md)")
+      ->check(CLI::IsMember({"jsonl", "ssda903", "police-csv", "yjs-csv"}));
+  cmd.add_option("--local-postcodes", f.local_postcodes,
+                 "ssda903: the authority's postcode districts AB1,AB2,... (a placement elsewhere "
+                 "is out_of_area); overrides ssda903.local_postcode_districts");
+  cmd.add_option("--year-end", f.year_end,
+                 "ssda903: the day OC3 contacts are recorded on (default: the end of the "
+                 "return's collection year, not after the extract day)")
+      ->check(kIsoDate);
+  cmd.add_option("--extracted-at", f.extracted_at,
+                 "When the files were extracted (RFC 3339 date-time): recorded_at of rows that "
+                 "have none (default: each file's modification time)")
+      ->check(kDateTime);
+  cmd.add_option("--rejects", f.rejects,
+                 "Also list rejected rows in FILE as JSON Lines (file, line, field, reason, "
+                 "rule); nothing is written unless asked");
+  cmd.add_option("--quality", f.quality,
+                 "List the data-quality warnings about rows that were kept in FILE as JSON "
+                 "Lines (file, line, field, reason, rule)");
+  cmd.add_flag("--complete", f.complete,
+               "ssda903: the files are the source's complete current extract for the "
+               "authorities they name: records of theirs in the store (--data) that the files "
+               "no longer hold are retracted (the count is printed before anything is "
+               "published)");
+  cmd.add_option("files", f.files, "Files to publish")->required()->check(CLI::ExistingFile);
+}
+
+// The adapter's settings from the flags and the settings file; its sinks are the caller's.
+AdapterOptions ToAdapterOptions(const PublishFlags& o, const Context& ctx) {
+  AdapterOptions options;
+  options.local_postcode_districts =
+      o.local_postcodes.empty() ? ctx.local_postcode_districts : SplitList(o.local_postcodes);
+  if (!o.year_end.empty()) options.year_end = *ParseDate(o.year_end);
+  if (!o.extracted_at.empty()) {
+    options.extracted_at = ParseTimestamp(o.extracted_at)->instant;
+  }
+  return options;
+}
+
+int RunPublish(const PublishFlags& o) {
+  auto ctx = Resolve(o.common);
+  if (!ctx.ok()) return Fail(ctx.status());
+  if (Status s = RequireBrokers(*ctx); !s.ok()) return Fail(s);
+  AdapterOptions options = ToAdapterOptions(o, *ctx);
+  const FeedFormat format = *FeedFormatFromName(o.format);
+  // Files are written only where asked: inputs often sit on a read-only share, and a
+  // folder of source data is no place for our output.
+  std::optional<RejectsFile> rejects, quality;
+  if (!o.rejects.empty()) rejects.emplace(o.rejects);
+  if (!o.quality.empty()) quality.emplace(o.quality);
+  Status written;
+  auto add = [&](std::optional<RejectsFile>& file, const Reject& r) {
+    if (!file) return;
+    if (Status s = file->Add(r); !s.ok() && written.ok()) written = s;
+  };
+  RejectSink on_reject = [&](Reject&& r) {
+    std::cerr << r.ToString() << '\n';
+    add(rejects, r);
+  };
+  options.on_warning = [&](Finding&& f) { add(quality, f); };
+  std::vector<FeedEvent> retractions;
+  if (o.complete) {
+    if (format != FeedFormat::kSsda903) {
+      std::cerr << "careledger: --complete is for --format ssda903\n";
+      return 2;
+    }
+    auto gone = RecordsNoLongerExtracted(o.files, options, ctx->data_dir);
+    if (!gone.ok()) return Fail(gone.status());
+    retractions = std::move(*gone);
+    std::cerr << "complete re-extract: " << retractions.size()
+              << " stored records are no longer in the files and will be retracted\n";
+  }
+  auto report = PublishFeed(format, o.files, options, ctx->kafka, on_reject, std::cerr);
+  if (report.ok() && !retractions.empty()) {
+    auto retracted = PublishEvents(std::move(retractions), ctx->kafka, std::cerr);
+    if (!retracted.ok()) return Fail(retracted.status());
+    report->events += retracted->events;
+    report->published += retracted->published;
+    report->undelivered += retracted->undelivered;
+  }
+  for (auto* file : {&rejects, &quality}) {
+    if (!*file) continue;
+    if (Status s = (*file)->Finish(); !s.ok() && written.ok()) written = s;
+  }
+  if (!report.ok()) return Fail(report.status());
+  if (!written.ok()) return Fail(written);
+  if (rejects && rejects->count() > 0) {
+    std::cerr << rejects->count() << " rejected, listed in " << rejects->path() << '\n';
+  }
+  PrintPublishSummary(*report, format);
+  return report->all_good() ? 0 : 1;
+}
+
 }  // namespace
 
 Command AddPublish(CLI::App& app) {
-  struct Opts {
-    CommonFlags common;
-    std::string format = "jsonl";
-    std::vector<std::string> files;
-    std::string local_postcodes, year_end, extracted_at, rejects, quality;
-    bool complete = false;
-  };
-  auto o = std::make_shared<Opts>();
+  auto o = std::make_shared<PublishFlags>();
   auto* cmd =
       app.add_subcommand("publish",
                          "Validate and publish feed files to the topics; rejected rows are named "
                          "file:line with the field, reason and rule on stderr");
-  AddCommonFlags(*cmd, o->common);
-  cmd->add_option("--format", o->format,
-                  "Input format: jsonl (default), ssda903, police-csv, yjs-csv (docs/feeds.md)")
-      ->check(CLI::IsMember({"jsonl", "ssda903", "police-csv", "yjs-csv"}));
-  cmd->add_option("--local-postcodes", o->local_postcodes,
-                  "ssda903: the authority's postcode districts AB1,AB2,... (a placement elsewhere "
-                  "is out_of_area); overrides ssda903.local_postcode_districts");
-  cmd->add_option("--year-end", o->year_end,
-                  "ssda903: the day OC3 contacts are recorded on (default: the end of the "
-                  "return's collection year, not after the extract day)")
-      ->check(kIsoDate);
-  cmd->add_option("--extracted-at", o->extracted_at,
-                  "When the files were extracted (RFC 3339 date-time): recorded_at of rows that "
-                  "have none (default: each file's modification time)")
-      ->check(kDateTime);
-  cmd->add_option("--rejects", o->rejects,
-                  "Also list rejected rows in FILE as JSON Lines (file, line, field, reason, "
-                  "rule); nothing is written unless asked");
-  cmd->add_option("--quality", o->quality,
-                  "List the data-quality warnings about rows that were kept in FILE as JSON "
-                  "Lines (file, line, field, reason, rule)");
-  cmd->add_flag("--complete", o->complete,
-                "ssda903: the files are the source's complete current extract for the "
-                "authorities they name: records of theirs in the store (--data) that the files "
-                "no longer hold are retracted (the count is printed before anything is "
-                "published)");
-  cmd->add_option("files", o->files, "Files to publish")->required()->check(CLI::ExistingFile);
-  return {cmd, [o] {
-            auto ctx = Resolve(o->common);
-            if (!ctx.ok()) return Fail(ctx.status());
-            if (Status s = RequireBrokers(*ctx); !s.ok()) return Fail(s);
-            AdapterOptions options;
-            options.local_postcode_districts = o->local_postcodes.empty()
-                                                   ? ctx->local_postcode_districts
-                                                   : SplitList(o->local_postcodes);
-            if (!o->year_end.empty()) options.year_end = *ParseDate(o->year_end);
-            if (!o->extracted_at.empty()) {
-              options.extracted_at = ParseTimestamp(o->extracted_at)->instant;
-            }
-            const FeedFormat format = *FeedFormatFromName(o->format);
-            // Files are written only where asked: inputs often sit on a read-only share, and a
-            // folder of source data is no place for our output.
-            std::optional<RejectsFile> rejects, quality;
-            if (!o->rejects.empty()) rejects.emplace(o->rejects);
-            if (!o->quality.empty()) quality.emplace(o->quality);
-            Status written;
-            auto add = [&](std::optional<RejectsFile>& file, const Reject& r) {
-              if (!file) return;
-              if (Status s = file->Add(r); !s.ok() && written.ok()) written = s;
-            };
-            RejectSink on_reject = [&](Reject&& r) {
-              std::cerr << r.ToString() << '\n';
-              add(rejects, r);
-            };
-            options.on_warning = [&](Finding&& f) { add(quality, f); };
-            std::vector<FeedEvent> retractions;
-            if (o->complete) {
-              if (format != FeedFormat::kSsda903) {
-                std::cerr << "careledger: --complete is for --format ssda903\n";
-                return 2;
-              }
-              auto gone = RecordsNoLongerExtracted(o->files, options, ctx->data_dir);
-              if (!gone.ok()) return Fail(gone.status());
-              retractions = std::move(*gone);
-              std::cerr << "complete re-extract: " << retractions.size()
-                        << " stored records are no longer in the files and will be retracted\n";
-            }
-            auto report = PublishFeed(format, o->files, options, ctx->kafka, on_reject, std::cerr);
-            if (report.ok() && !retractions.empty()) {
-              auto retracted = PublishEvents(std::move(retractions), ctx->kafka, std::cerr);
-              if (!retracted.ok()) return Fail(retracted.status());
-              report->events += retracted->events;
-              report->published += retracted->published;
-              report->undelivered += retracted->undelivered;
-            }
-            for (auto* file : {&rejects, &quality}) {
-              if (!*file) continue;
-              if (Status s = (*file)->Finish(); !s.ok() && written.ok()) written = s;
-            }
-            if (!report.ok()) return Fail(report.status());
-            if (!written.ok()) return Fail(written);
-            if (rejects && rejects->count() > 0) {
-              std::cerr << rejects->count() << " rejected, listed in " << rejects->path() << '\n';
-            }
-            PrintPublishSummary(*report, format);
-            return report->all_good() ? 0 : 1;
-          }};
+  AddPublishFlags(*cmd, *o);
+  return {cmd, [o] { return RunPublish(*o); }};
 }
 
 }  // namespace careledger::app
