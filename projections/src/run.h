@@ -1,4 +1,4 @@
-// Private to projections/: one query being answered (Run, metrics.cc) and what every metric's
+// Private to projections/: one query being answered (Run, run.cc) and what every metric's
 // query shares: the state's layout and partitions, the kept rows' reads and their grouping.
 #pragma once
 
