@@ -90,4 +90,8 @@ int Fail(const Status& s) {
   return s.error_class() == ErrorClass::kGap ? kExitGap : 1;
 }
 
+std::string Rate(uint64_t n, double seconds) {
+  return std::to_string(seconds > 0 ? uint64_t(double(n) / seconds) : 0) + "/s";
+}
+
 }  // namespace careledger::app

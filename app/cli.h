@@ -11,6 +11,7 @@
 #include "careledger/common.h"
 #include "careledger/config.h"
 #include "careledger/consumers.h"
+#include "careledger/producers.h"
 #include "careledger/reporting.h"
 
 namespace careledger::app {
@@ -89,7 +90,15 @@ constexpr int kExitGap = 3;
 // Prints "careledger: <reason>" on stderr and returns the exit code for it.
 int Fail(const Status& s);
 
-// Subcommands: each registers itself and returns what runs it once parsed.
+// "<n/seconds>/s", the rate the summaries below print.
+std::string Rate(uint64_t n, double seconds);
+// The summaries on stderr that publish and ingest end with (and demo, which runs both).
+void PrintPublishSummary(const PublishReport& r, FeedFormat format);
+void PrintIngestSummary(const IngestStats& s);
+
+// Subcommands: each registers itself and returns what runs it once parsed. Each parses its
+// flags, wires modules together, and maps the outcome to an exit code; the work itself lives in
+// the modules.
 struct Command {
   CLI::App* cli = nullptr;
   std::function<int()> run;

@@ -89,7 +89,9 @@ BENCHMARK(BM_ResolveChild)->Arg(4)->Arg(16)->Arg(64);
 // What ingest builds for a batch of 1,000 parsed events before RocksDB sees it: the log
 // records, event-id keys and per-child index entries (Batch::Append), then the projection's
 // facts and CLA counter deltas (Projector::Apply). Nothing is written: that is the store's
-// cost, measured in bench/e2e against RocksDB alone.
+// cost, measured in bench/e2e against RocksDB alone. Built by hand, not through ingest's
+// BuildBatch (consumers/src/batch_builder.h), which would time its parse (measured above) and
+// its event-id look-ups with it.
 void BM_WriteBatchEncode(benchmark::State& state) {
   const auto& lines = Lines();
   const size_t n = std::min<size_t>(1000, lines.size());

@@ -1,3 +1,5 @@
+// The Kafka clients over librdkafka: messages, settings and handles, the mock cluster, the
+// producer and the group consumer (ScanTopicKeys is in kafka_scan.cc).
 #include "careledger/kafka.h"
 
 #include <librdkafka/rdkafka.h>
@@ -9,6 +11,7 @@
 
 #include "careledger/events.h"
 #include "forwarder.h"
+#include "kafka_handles.h"
 
 namespace careledger {
 
@@ -37,38 +40,6 @@ std::string_view Message::payload() const {
 
 namespace {
 
-struct ConfDeleter {
-  void operator()(rd_kafka_conf_t* c) const { rd_kafka_conf_destroy(c); }
-};
-using ConfHandle = std::unique_ptr<rd_kafka_conf_t, ConfDeleter>;
-
-struct PartitionListDeleter {
-  void operator()(rd_kafka_topic_partition_list_t* l) const {
-    rd_kafka_topic_partition_list_destroy(l);
-  }
-};
-using PartitionList = std::unique_ptr<rd_kafka_topic_partition_list_t, PartitionListDeleter>;
-
-// Validates every setting once, at start-up, with librdkafka's own checks.
-Result<ConfHandle> MakeConf(const Settings& settings) {
-  ConfHandle conf(rd_kafka_conf_new());
-  char err[512];
-  for (const auto& [k, v] : settings) {
-    if (rd_kafka_conf_set(conf.get(), k.c_str(), v.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
-      // librdkafka's message may quote the value, which must not reach a log when it is secret.
-      std::string why = err;
-      if (IsSecretKey(k) && !v.empty()) {
-        for (auto at = why.find(v); at != std::string::npos; at = why.find(v, at + 5)) {
-          why.replace(at, v.size(), "*****");
-        }
-      }
-      return Status::BadInput(std::string("Kafka setting '").append(k).append("': ").append(why));
-    }
-  }
-  spdlog::debug("kafka settings: {}", MaskedForLog(settings));
-  return conf;
-}
-
 // librdkafka's own log lines go through spdlog so they land on stderr with ours. Its errors
 // (a broker disconnecting, a refused connection) are ones it recovers from by itself, so they
 // are warnings to us; what it cannot recover from reaches the caller as a fatal error.
@@ -93,7 +64,28 @@ Settings WithDefaults(Settings settings, const Settings& defaults) {
   return settings;
 }
 
-Result<KafkaHandle> NewHandle(rd_kafka_type_t type, ConfHandle conf) {
+}  // namespace
+
+Result<ConfHandle> kafka_detail::MakeConf(const Settings& settings) {
+  ConfHandle conf(rd_kafka_conf_new());
+  char err[512];
+  for (const auto& [k, v] : settings) {
+    if (rd_kafka_conf_set(conf.get(), k.c_str(), v.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
+      // librdkafka's message may quote the value, which must not reach a log when it is secret.
+      std::string why = err;
+      if (IsSecretKey(k) && !v.empty()) {
+        for (auto at = why.find(v); at != std::string::npos; at = why.find(v, at + 5)) {
+          why.replace(at, v.size(), "*****");
+        }
+      }
+      return Status::BadInput(std::string("Kafka setting '").append(k).append("': ").append(why));
+    }
+  }
+  spdlog::debug("kafka settings: {}", MaskedForLog(settings));
+  return conf;
+}
+
+Result<KafkaHandle> kafka_detail::NewHandle(rd_kafka_type_t type, ConfHandle conf) {
   rd_kafka_conf_set_log_cb(conf.get(), LogCallback);
   char err[512];
   rd_kafka_t* rk = rd_kafka_new(type, conf.get(), err, sizeof err);
@@ -101,8 +93,6 @@ Result<KafkaHandle> NewHandle(rd_kafka_type_t type, ConfHandle conf) {
   static_cast<void>(conf.release());  // rd_kafka_new took ownership
   return KafkaHandle(rk);
 }
-
-}  // namespace
 
 // ---- MockCluster ----------------------------------------------------------------------------
 
@@ -334,98 +324,6 @@ void RebalanceCallback(rd_kafka_t* rk, rd_kafka_resp_err_t err,
 Status CheckKafkaSettings(const Settings& settings) {
   auto conf = MakeConf(settings);
   return conf.ok() ? Status::Ok() : conf.status();
-}
-
-Status ScanTopicKeys(const Settings& settings, std::string_view topic,
-                     std::chrono::milliseconds timeout,
-                     const std::function<void(std::string_view key)>& visit) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  auto left = [&] {
-    return int(std::max<int64_t>(0, std::chrono::duration_cast<std::chrono::milliseconds>(
-                                        deadline - std::chrono::steady_clock::now())
-                                        .count()));
-  };
-  Settings own = settings;
-  // librdkafka's consumer poll wants a group id; partitions are assigned by hand, so the group
-  // is never joined, and nothing is committed to it.
-  own["group.id"] = "careledger-topic-scan";
-  own["enable.auto.commit"] = "false";
-  own["enable.partition.eof"] = "true";
-  own["auto.offset.reset"] = "error";
-  auto conf = MakeConf(own);
-  if (!conf.ok()) return conf.status();
-  auto rk = NewHandle(RD_KAFKA_CONSUMER, std::move(conf.value()));
-  if (!rk.ok()) return rk.status();
-  struct Close {
-    rd_kafka_t* rk;
-    ~Close() { rd_kafka_consumer_close(rk); }
-  } close{rk->get()};
-  rd_kafka_poll_set_consumer(rk->get());
-
-  const std::string name(topic);
-  const rd_kafka_metadata_t* md = nullptr;
-  {
-    std::unique_ptr<rd_kafka_topic_t, void (*)(rd_kafka_topic_t*)> handle(
-        rd_kafka_topic_new(rk->get(), name.c_str(), nullptr), rd_kafka_topic_destroy);
-    if (auto err = rd_kafka_metadata(rk->get(), 0, handle.get(), &md, left())) {
-      return Status::Retriable("metadata of " + name + ": " + rd_kafka_err2str(err));
-    }
-  }
-  std::unique_ptr<const rd_kafka_metadata_t, void (*)(const rd_kafka_metadata_t*)> owned(
-      md, rd_kafka_metadata_destroy);
-  if (md->topic_cnt != 1 || md->topics[0].err) {
-    return Status::Retriable(
-        "metadata of " + name + ": " +
-        (md->topic_cnt == 1 ? rd_kafka_err2str(md->topics[0].err) : "topic missing"));
-  }
-  // Where each partition ends now: what is produced after the call is not this scan's concern.
-  std::map<int32_t, int64_t> end;
-  PartitionList assignment(rd_kafka_topic_partition_list_new(md->topics[0].partition_cnt));
-  for (int i = 0; i < md->topics[0].partition_cnt; ++i) {
-    int32_t p = md->topics[0].partitions[i].id;
-    int64_t low = 0, high = 0;
-    if (auto err =
-            rd_kafka_query_watermark_offsets(rk->get(), name.c_str(), p, &low, &high, left())) {
-      return Status::Retriable("watermarks of " + name + "/" + std::to_string(p) + ": " +
-                               rd_kafka_err2str(err));
-    }
-    if (high <= low) continue;
-    end[p] = high;
-    rd_kafka_topic_partition_list_add(assignment.get(), name.c_str(), p)->offset = low;
-  }
-  if (end.empty()) return Status::Ok();
-  if (auto err = rd_kafka_assign(rk->get(), assignment.get())) {
-    return Status::Retriable("assign " + name + ": " + rd_kafka_err2str(err));
-  }
-  while (!end.empty()) {
-    if (left() == 0) {
-      return Status::Retriable(name + " not read to its end within " +
-                               std::to_string(timeout.count()) + " ms");
-    }
-    rd_kafka_message_t* m = rd_kafka_consumer_poll(rk->get(), std::min(left(), 100));
-    if (!m) continue;
-    std::unique_ptr<rd_kafka_message_t, void (*)(rd_kafka_message_t*)> message(
-        m, rd_kafka_message_destroy);
-    auto at = end.find(m->partition);
-    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-      if (at != end.end() && m->offset >= at->second) end.erase(at);
-      continue;
-    }
-    if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET ||
-        m->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE || m->err == RD_KAFKA_RESP_ERR__FATAL) {
-      // Retention moved the low watermark while this read: what it removed is no longer there
-      // to find, so the scan cannot say whether a key was.
-      return Status::Retriable("reading " + name + ": " + rd_kafka_message_errstr(m));
-    }
-    if (m->err) {
-      spdlog::debug("reading {}: {}", name, rd_kafka_message_errstr(m));  // librdkafka retries
-      continue;
-    }
-    if (at == end.end()) continue;
-    visit({static_cast<const char*>(m->key), m->key_len});
-    if (m->offset + 1 >= at->second) end.erase(at);
-  }
-  return Status::Ok();
 }
 
 Result<std::unique_ptr<GroupConsumer>> GroupConsumer::Open(const Settings& settings,

@@ -1,12 +1,13 @@
 // schema.h — private to the events module: a compiler for exactly the subset of JSON Schema
-// draft 7 that schemas/ uses, and a validator that runs the compiled form over a simdjson DOM
-// element that has already been parsed. A keyword outside the subset is a load error, so the
-// schemas can never say more than this code checks.
+// draft 7 that schemas/ uses (schema_compile.cc), and a validator that runs the compiled form
+// over a simdjson DOM element that has already been parsed (schema_validate.cc). A keyword
+// outside the subset is a load error, so the schemas can never say more than this code checks.
 #pragma once
 
 #include <simdjson.h>
 
 #include <cstdint>
+#include <cstring>
 #include <deque>
 #include <map>
 #include <memory>
@@ -72,6 +73,17 @@ struct Property {
 
 // A code of up to 7 bytes as one integer (its bytes and its length); nullopt if longer.
 std::optional<uint64_t> PackCode(std::string_view code);
+
+// For codes of 8 bytes or more: their first and last 8 bytes and their length, mixed. Constant
+// time; a collision only costs one more compare. Inline: CodeList::Find runs it per lookup, and
+// the compiler (schema_compile.cc) indexes code lists by it.
+inline uint64_t LongCodeHash(std::string_view code) {
+  uint64_t first = 0, last = 0;
+  std::memcpy(&first, code.data(), 8);
+  std::memcpy(&last, code.data() + code.size() - 8, 8);
+  uint64_t h = (first * 0x9e3779b97f4a7c15ull) ^ (last * 0xc2b2ae3d27d4eb4full) ^ code.size();
+  return h ^ (h >> 29);
+}
 
 struct Node {
   uint8_t types = 0;  // TypeBit mask; 0 accepts any JSON type

@@ -80,7 +80,7 @@ Status BuildBatch(std::span<const RawMessage> messages, const BatchContext& cont
       continue;
     }
     const uint64_t fingerprint = Fingerprint(m.payload);
-    built.ids.emplace(e.event_id, fingerprint);
+    built.ids.emplace(e.event_id);
     uint64_t seq =
         batch.Append(e.event_id, e.child_id, e.occurred_at.date,
                      {std::string(m.topic), m.partition}, m.offset, m.payload, fingerprint);

@@ -1,8 +1,8 @@
 // The ingest batch rule, with no Kafka in it: which polled messages become events, which are
 // dead letters, which are repeats of events already held, and what one batch writes for them
 // (the events, their projections, the next offsets). Ingest pipelines and retries around it;
-// tests and benches build their batches through it. A private header of consumers/ that tests
-// may include.
+// tests build their batches through it (the benches time the fold alone: bench/bench_support.h
+// says why). A private header of consumers/ that tests may include.
 #pragma once
 
 #include <functional>
@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "careledger/common.h"
@@ -37,8 +38,8 @@ struct BatchContext {
   // Each topic's partition count, where known: a child's events must be on the partition its
   // id hashes to (murmur2), so that one instance holds the child's whole timeline.
   const std::map<std::string, int32_t, std::less<>>* partition_counts = nullptr;
-  // Event id → fingerprint of the batch written before this one and not yet durable.
-  const std::unordered_map<std::string, uint64_t>* unwritten_ids = nullptr;
+  // The event ids of the batch written before this one and not yet durable.
+  const std::unordered_set<std::string>* unwritten_ids = nullptr;
   // Called before the projection reads the store for a child the unwritten batch touched:
   // returns once that batch is durable (its status is the caller's to take).
   std::function<void()> unwritten_durable;
@@ -65,7 +66,7 @@ struct BuiltBatch {
   std::vector<BatchReject> rejected;               // refused, in message order
   std::vector<BatchRepeat> repeats;                // settled once what came before is durable
   std::map<TopicPartition, int64_t> next_offsets;  // written with the batch
-  std::unordered_map<std::string, uint64_t> ids;   // appended event id → fingerprint
+  std::unordered_set<std::string> ids;             // appended event ids
 };
 
 // Builds `batch` from `messages`: (1) each message of a held partition is parsed and its

@@ -63,18 +63,7 @@ Status Ingestor::WriteBatch() {
   for (const Message& m : pending_) {
     raw.push_back({m.topic(), m.key(), m.payload(), m.partition(), m.offset()});
   }
-  BatchContext context;
-  context.next_offset = [this](const TopicPartition& tp) -> std::optional<int64_t> {
-    auto pos = positions_.find(tp);
-    if (pos == positions_.end()) return std::nullopt;
-    return pos->second.next;
-  };
-  context.partition_counts = &partition_counts_;
-  if (in_flight_) context.unwritten_ids = &in_flight_->ids;
-  // Its status is taken by FinishWrite below.
-  context.unwritten_durable = [this] {
-    if (in_flight_) in_flight_->done.wait();
-  };
+  const BatchContext context = InHandContext();
   // Steps 1-3: parse, route, dedup, append and project (batch_builder.h).
   BuiltBatch built;
   CARELEDGER_RETURN_IF_ERROR(
@@ -97,6 +86,28 @@ Status Ingestor::WriteBatch() {
   HeldChanges held_changes;
   CARELEDGER_RETURN_IF_ERROR(SettleCorrections(accepted, batch, held_changes));
   ApplyHeldChanges(std::move(held_changes));
+  HandOn(std::move(batch), built);
+  return Status::Ok();
+}
+
+BatchContext Ingestor::InHandContext() const {
+  BatchContext context;
+  context.next_offset = [this](const TopicPartition& tp) -> std::optional<int64_t> {
+    auto pos = positions_.find(tp);
+    if (pos == positions_.end()) return std::nullopt;
+    return pos->second.next;
+  };
+  context.partition_counts = &partition_counts_;
+  if (in_flight_) context.unwritten_ids = &in_flight_->ids;
+  // Its status is taken by WriteBatch's FinishWrite, once the batch is built.
+  context.unwritten_durable = [this] {
+    if (in_flight_) in_flight_->done.wait();
+  };
+  return context;
+}
+
+void Ingestor::HandOn(EventStore::Batch&& batch, BuiltBatch& built) {
+  const std::vector<AcceptedEvent>& accepted = built.accepted;
   stats_.consumed += batch_counts_.consumed;
   stats_.duplicates += batch_counts_.duplicates;
   stats_.dead_lettered += batch_counts_.dead_lettered;
@@ -126,7 +137,6 @@ Status Ingestor::WriteBatch() {
         uint32_t(std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t).count());
     return s;
   });
-  return Status::Ok();
 }
 
 void Ingestor::Reject(EventStore::Batch& batch, const RawMessage& m, RejectKind kind,
@@ -230,7 +240,7 @@ Status Ingestor::Step(GroupConsumer& consumer, bool& done) {
   return Status::Ok();
 }
 
-Result<IngestStats> Ingestor::Run(const std::atomic<bool>& stop) {
+Result<Settings> Ingestor::GroupSettings() {
   Settings settings = options_.kafka;
   settings["group.id"] = options_.group;
   if (!options_.instance_id.empty()) {
@@ -262,11 +272,17 @@ Result<IngestStats> Ingestor::Run(const std::atomic<bool>& stop) {
     }
     session_timeout_ = std::chrono::milliseconds(ms);
   }
+  return settings;
+}
+
+Result<IngestStats> Ingestor::Run(const std::atomic<bool>& stop) {
+  auto settings = GroupSettings();
+  if (!settings.ok()) return settings.status();
   (void)InjectedFault();  // read, and said, at start
   // Before consuming: what the last process stored and did not get onto the topic goes first.
   if (options_.publish_dead_letters) outbox_.Recover();
   std::vector<std::string> topics(std::begin(kSourceTopics), std::end(kSourceTopics));
-  auto consumer = GroupConsumer::Open(settings, topics, this);
+  auto consumer = GroupConsumer::Open(*settings, topics, this);
   if (!consumer.ok()) return consumer.status();
   // librdkafka's destroy waits for every message the application still holds: on any way
   // out, release the batch in hand before the consumer goes (this is destroyed first).
@@ -286,19 +302,30 @@ Result<IngestStats> Ingestor::Run(const std::atomic<bool>& stop) {
   if (!options_.replay_dir.empty()) {
     RemoveStaleReplayFiles(options_.replay_dir, std::chrono::minutes(0));
   }
-  auto held = store_.HeldCorrections();
-  if (!held.ok()) return held.status();
-  stats_.corrections_held_now = held->size();
-  for (auto& h : *held) held_[h.target_event_id].push_back(std::move(h));
-  if (!held_.empty()) {
-    spdlog::info("{} corrections are held (see `careledger corrections`)", held->size());
-  }
+  CARELEDGER_RETURN_IF_ERROR(LoadHeldCorrections());
   started_ = last_message_ = Clock::now();
+  CARELEDGER_RETURN_IF_ERROR(Consume(**consumer, stop));
+  CARELEDGER_RETURN_IF_ERROR(WriteBatch());
+  CARELEDGER_RETURN_IF_ERROR(FinishWrite());
+  auto end = Clock::now();  // the work is done; leaving the group below is shutdown
+  outbox_.Finish(std::chrono::seconds(10));
+  consumer_ = nullptr;
+  // Leave the group now, so a restart rejoins quickly (a static member does not leave: its
+  // partitions wait for its restart).
+  consumer->reset();
+  stats_.seconds = std::chrono::duration<double>(end - started_).count();
+  if (ever_assigned_) {
+    stats_.seconds_assigned = std::chrono::duration<double>(end - first_assigned_).count();
+  }
+  return stats_;
+}
+
+Status Ingestor::Consume(GroupConsumer& consumer, const std::atomic<bool>& stop) {
   auto last_progress = started_;
   auto backoff = std::chrono::milliseconds(100);
   while (!stop.load()) {
     bool done = false;
-    Status s = Step(**consumer, done);
+    Status s = Step(consumer, done);
     // Errors are decided here, by class, and nowhere else. Bad input never gets this far: it
     // is dead-lettered inside the batch. Retriable errors (a broker away, a busy store) are
     // waited out; the batch in hand is kept and written again. Anything fatal stops ingest
@@ -318,19 +345,7 @@ Result<IngestStats> Ingestor::Run(const std::atomic<bool>& stop) {
                    stats_.duplicates, stats_.dead_lettered);
     }
   }
-  CARELEDGER_RETURN_IF_ERROR(WriteBatch());
-  CARELEDGER_RETURN_IF_ERROR(FinishWrite());
-  auto end = Clock::now();  // the work is done; leaving the group below is shutdown
-  outbox_.Finish(std::chrono::seconds(10));
-  consumer_ = nullptr;
-  // Leave the group now, so a restart rejoins quickly (a static member does not leave: its
-  // partitions wait for its restart).
-  consumer->reset();
-  stats_.seconds = std::chrono::duration<double>(end - started_).count();
-  if (ever_assigned_) {
-    stats_.seconds_assigned = std::chrono::duration<double>(end - first_assigned_).count();
-  }
-  return stats_;
+  return Status::Ok();
 }
 
 }  // namespace ingest

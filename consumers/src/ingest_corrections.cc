@@ -7,36 +7,21 @@
 
 namespace careledger::ingest {
 
+Status Ingestor::LoadHeldCorrections() {
+  auto held = store_.HeldCorrections();
+  if (!held.ok()) return held.status();
+  stats_.corrections_held_now = held->size();
+  for (auto& h : *held) held_[h.target_event_id].push_back(std::move(h));
+  if (!held_.empty()) {
+    spdlog::info("{} corrections are held (see `careledger corrections`)", held->size());
+  }
+  return Status::Ok();
+}
+
 Status Ingestor::SettleCorrections(const std::vector<AcceptedEvent>& accepted,
                                    EventStore::Batch& batch, HeldChanges& changes) {
-  // Targets that arrive: a held correction now applies when the target is the same child's.
-  if (!held_.empty()) {
-    for (const auto& a : accepted) {
-      auto it = held_.find(a.envelope->event_id);
-      if (it == held_.end()) continue;
-      for (HeldCorrection h : it->second) {
-        if (h.other_child) continue;
-        if (h.child_id == a.envelope->child_id) {
-          spdlog::debug("correction {} now applies: its target {} arrived", h.event_id,
-                        h.target_event_id);
-          batch.ReleaseCorrection(h.target_event_id, h.event_id);
-          changes.push_back({false, std::move(h)});
-        } else {
-          spdlog::warn("correction {} will never apply: its target {} arrived for another child",
-                       h.event_id, h.target_event_id);
-          h.other_child = true;
-          batch.HoldCorrection(h);
-          changes.push_back({true, std::move(h)});
-        }
-      }
-    }
-  }
-  struct Correction {
-    const AcceptedEvent* event;
-    std::string_view target;
-    bool retraction;
-  };
-  std::vector<Correction> corrections;
+  ReleaseArrivedTargets(accepted, batch, changes);
+  std::vector<BatchCorrection> corrections;
   for (const auto& a : accepted) {
     const Envelope& e = *a.envelope;
     if (!e.supersedes.empty()) corrections.push_back({&a, e.supersedes, false});
@@ -63,7 +48,6 @@ Status Ingestor::SettleCorrections(const std::vector<AcceptedEvent>& accepted,
   std::string payload;
   Envelope target;
   for (const auto& c : corrections) {
-    const Envelope& e = *c.event->envelope;
     std::optional<std::string> target_child;
     if (const auto& in_batch = child_in_batch.at(c.target)) {
       target_child.emplace(*in_batch);
@@ -75,43 +59,80 @@ Status Ingestor::SettleCorrections(const std::vector<AcceptedEvent>& accepted,
       }
       target_child = std::move(target.child_id);
     }
-    if (target_child == e.child_id) {
-      // The fold applies it. A held correction that tried to act on the same target from
-      // another child has been overtaken: the source fixed the record where it lives.
-      if (auto it = held_.find(std::string(c.target)); it != held_.end()) {
-        for (const HeldCorrection& h : it->second) {
-          if (h.child_id == e.child_id) continue;  // released above, as the target came
-          spdlog::info("correction {} is released: {} {} its target {} in its own child",
-                       h.event_id, e.event_id, c.retraction ? "retracts" : "supersedes",
-                       h.target_event_id);
-          batch.ReleaseCorrection(h.target_event_id, h.event_id);
-          changes.push_back({false, h});
-        }
-      }
+    if (target_child == c.event->envelope->child_id) {
+      ReleaseOvertaken(c, batch, changes);
       continue;
     }
-    HeldCorrection h;
-    h.event_id = e.event_id;
-    h.target_event_id = c.target;
-    h.child_id = e.child_id;
-    h.retraction = c.retraction;
-    h.other_child = target_child.has_value();
-    h.from = {std::string(c.event->topic), c.event->partition};
-    h.offset = c.event->offset;
-    h.held_at = std::chrono::floor<std::chrono::seconds>(batch.ingested_at());
-    // Awaiting is routine (a retraction on one topic can overtake its target on another);
-    // acting on another child's event is a source's mistake.
-    if (h.other_child) {
-      spdlog::warn("{} {} held: its target is another child's event, so it never applies",
-                   c.retraction ? "retraction" : "correction", h.event_id);
-    } else {
-      spdlog::debug("{} {} held: its target is not stored yet",
-                    c.retraction ? "retraction" : "correction", h.event_id);
-    }
-    batch.HoldCorrection(h);
-    changes.push_back({true, std::move(h)});
+    HoldUnapplied(c, target_child.has_value(), batch, changes);
   }
   return Status::Ok();
+}
+
+void Ingestor::ReleaseArrivedTargets(const std::vector<AcceptedEvent>& accepted,
+                                     EventStore::Batch& batch, HeldChanges& changes) {
+  // Targets that arrive: a held correction now applies when the target is the same child's.
+  if (!held_.empty()) {
+    for (const auto& a : accepted) {
+      auto it = held_.find(a.envelope->event_id);
+      if (it == held_.end()) continue;
+      for (HeldCorrection h : it->second) {
+        if (h.other_child) continue;
+        if (h.child_id == a.envelope->child_id) {
+          spdlog::debug("correction {} now applies: its target {} arrived", h.event_id,
+                        h.target_event_id);
+          batch.ReleaseCorrection(h.target_event_id, h.event_id);
+          changes.push_back({false, std::move(h)});
+        } else {
+          spdlog::warn("correction {} will never apply: its target {} arrived for another child",
+                       h.event_id, h.target_event_id);
+          h.other_child = true;
+          batch.HoldCorrection(h);
+          changes.push_back({true, std::move(h)});
+        }
+      }
+    }
+  }
+}
+
+void Ingestor::ReleaseOvertaken(const BatchCorrection& c, EventStore::Batch& batch,
+                                HeldChanges& changes) {
+  const Envelope& e = *c.event->envelope;
+  // The fold applies it. A held correction that tried to act on the same target from
+  // another child has been overtaken: the source fixed the record where it lives.
+  if (auto it = held_.find(std::string(c.target)); it != held_.end()) {
+    for (const HeldCorrection& h : it->second) {
+      if (h.child_id == e.child_id) continue;  // released above, as the target came
+      spdlog::info("correction {} is released: {} {} its target {} in its own child", h.event_id,
+                   e.event_id, c.retraction ? "retracts" : "supersedes", h.target_event_id);
+      batch.ReleaseCorrection(h.target_event_id, h.event_id);
+      changes.push_back({false, h});
+    }
+  }
+}
+
+void Ingestor::HoldUnapplied(const BatchCorrection& c, bool other_child, EventStore::Batch& batch,
+                             HeldChanges& changes) {
+  const Envelope& e = *c.event->envelope;
+  HeldCorrection h;
+  h.event_id = e.event_id;
+  h.target_event_id = c.target;
+  h.child_id = e.child_id;
+  h.retraction = c.retraction;
+  h.other_child = other_child;
+  h.from = {std::string(c.event->topic), c.event->partition};
+  h.offset = c.event->offset;
+  h.held_at = std::chrono::floor<std::chrono::seconds>(batch.ingested_at());
+  // Awaiting is routine (a retraction on one topic can overtake its target on another);
+  // acting on another child's event is a source's mistake.
+  if (h.other_child) {
+    spdlog::warn("{} {} held: its target is another child's event, so it never applies",
+                 c.retraction ? "retraction" : "correction", h.event_id);
+  } else {
+    spdlog::debug("{} {} held: its target is not stored yet",
+                  c.retraction ? "retraction" : "correction", h.event_id);
+  }
+  batch.HoldCorrection(h);
+  changes.push_back({true, std::move(h)});
 }
 
 void Ingestor::ApplyHeldChanges(HeldChanges&& changes) {

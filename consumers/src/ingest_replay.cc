@@ -10,6 +10,18 @@ namespace careledger::ingest {
 
 Status Ingestor::ServeReplay() {
   if (options_.replay_dir.empty()) return Status::Ok();
+  TakeReplayRequests();
+  if (!replay_) {
+    StartNextReplay();
+    return Status::Ok();
+  }
+  if (replay_->folding.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+    return Status::Ok();
+  }
+  return FinishReplay();
+}
+
+void Ingestor::TakeReplayRequests() {
   const std::string& dir = options_.replay_dir;
   auto now = Clock::now();
   if (now - last_replay_check_ >= std::chrono::milliseconds(200)) {
@@ -32,49 +44,51 @@ Status Ingestor::ServeReplay() {
     }
     RemoveStaleReplayFiles(dir, std::chrono::minutes(10));
   }
-  if (!replay_) {
-    if (queued_replays_.empty()) return Status::Ok();
-    std::optional<ReplayRequest> request = std::move(queued_replays_.front());
-    queued_replays_.pop_front();
-    auto rebuild = StateRebuild::Begin(store_, {.known_at = request->known_at});
-    if (!rebuild.ok()) {
-      spdlog::warn("replay {} cannot start: {}", request->id, rebuild.status().message());
-      (void)WriteWhole(ResultPath(dir, request->id), "error " + rebuild.status().message() + "\n");
-      return Status::Ok();
-    }
-    spdlog::info("replay {}: rebuilding the projection state into {} beside ingest", request->id,
-                 (*rebuild)->family());
-    auto job = std::make_unique<ReplayJob>();
-    job->request = std::move(*request);
-    job->rebuild = std::move(rebuild.value());
-    StateRebuild* r = job->rebuild.get();
-    std::string progress_path = ProgressPath(dir, job->request.id);
-    if (options_.monitor) options_.monitor->ReplayStarted();
-    job->folding =
-        std::async(std::launch::async, [this, r, progress_path, j = job.get()]() -> Status {
-          auto last = Clock::now() - std::chrono::seconds(1);
-          auto report = [&](uint64_t folded) {
-            j->Count(options_.monitor, folded);
-            if (auto t = Clock::now(); t - last >= std::chrono::milliseconds(500)) {
-              last = t;
-              (void)WriteWhole(progress_path, ProgressLine(folded, store_.next_sequence()));
-            }
-          };
-          report(0);
-          // Chase the head while ingest appends; the last stretch is folded between two batches.
-          // A few passes at most: under an ingest as fast as the rebuild, the pause takes the rest.
-          for (int pass = 0; pass < 8; ++pass) {
-            CARELEDGER_RETURN_IF_ERROR(r->CatchUp(store_.next_sequence(), report));
-            if (store_.next_sequence() - r->next() <= 5000) break;
+}
+
+void Ingestor::StartNextReplay() {
+  const std::string& dir = options_.replay_dir;
+  if (queued_replays_.empty()) return;
+  std::optional<ReplayRequest> request = std::move(queued_replays_.front());
+  queued_replays_.pop_front();
+  auto rebuild = StateRebuild::Begin(store_, {.known_at = request->known_at});
+  if (!rebuild.ok()) {
+    spdlog::warn("replay {} cannot start: {}", request->id, rebuild.status().message());
+    (void)WriteWhole(ResultPath(dir, request->id), "error " + rebuild.status().message() + "\n");
+    return;
+  }
+  spdlog::info("replay {}: rebuilding the projection state into {} beside ingest", request->id,
+               (*rebuild)->family());
+  auto job = std::make_unique<ReplayJob>();
+  job->request = std::move(*request);
+  job->rebuild = std::move(rebuild.value());
+  StateRebuild* r = job->rebuild.get();
+  std::string progress_path = ProgressPath(dir, job->request.id);
+  if (options_.monitor) options_.monitor->ReplayStarted();
+  job->folding =
+      std::async(std::launch::async, [this, r, progress_path, j = job.get()]() -> Status {
+        auto last = Clock::now() - std::chrono::seconds(1);
+        auto report = [&](uint64_t folded) {
+          j->Count(options_.monitor, folded);
+          if (auto t = Clock::now(); t - last >= std::chrono::milliseconds(500)) {
+            last = t;
+            (void)WriteWhole(progress_path, ProgressLine(folded, store_.next_sequence()));
           }
-          return Status::Ok();
-        });
-    replay_ = std::move(job);
-    return Status::Ok();
-  }
-  if (replay_->folding.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
-    return Status::Ok();
-  }
+        };
+        report(0);
+        // Chase the head while ingest appends; the last stretch is folded between two batches.
+        // A few passes at most: under an ingest as fast as the rebuild, the pause takes the rest.
+        for (int pass = 0; pass < 8; ++pass) {
+          CARELEDGER_RETURN_IF_ERROR(r->CatchUp(store_.next_sequence(), report));
+          if (store_.next_sequence() - r->next() <= 5000) break;
+        }
+        return Status::Ok();
+      });
+  replay_ = std::move(job);
+}
+
+Status Ingestor::FinishReplay() {
+  const std::string& dir = options_.replay_dir;
   std::unique_ptr<ReplayJob> job = std::move(replay_);
   Status s = job->folding.get();
   std::string hash;

@@ -12,7 +12,9 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -51,8 +53,8 @@ struct Position {
 // there would not be default-constructible.
 struct InFlight {
   std::future<Status> done;
-  EventStore::Batch::Tail tail;                   // the next batch continues from here
-  std::unordered_map<std::string, uint64_t> ids;  // event_id → fingerprint, for dedup
+  EventStore::Batch::Tail tail;         // the next batch continues from here
+  std::unordered_set<std::string> ids;  // its event ids, for dedup
   uint64_t appended = 0, messages = 0;
   std::map<std::pair<std::string, std::string>, uint64_t> by_type;
   std::map<std::string, uint64_t> dead_by_kind;
@@ -74,11 +76,21 @@ class Ingestor : public GroupConsumer::Listener {
   void OnRevoke(const std::vector<TopicPartition>& partitions) override;
 
  private:
+  // The consumer's settings: the group, a static instance id, and a session timeout (kept in
+  // session_timeout_), checked.
+  Result<Settings> GroupSettings();
+  // Steps until `stop`, done or a fatal error: the one place errors are decided by class.
+  Status Consume(GroupConsumer& consumer, const std::atomic<bool>& stop);
   Status Step(GroupConsumer& consumer, bool& done);  // one poll, write and end check
   // Builds a batch from the messages in hand and hands it to a writer thread, after waiting
   // for the batch before it: so batch N+1 is polled, parsed and projected while N is being
   // written and synced. One batch at most is in flight, and batches are written in order.
   Status WriteBatch();
+  // What the batch in hand is built against: the partitions held, their next offsets, and the
+  // batch in flight (its event ids, and a wait until it is durable).
+  BatchContext InHandContext() const;
+  // Counts the batch in hand and hands it to a writer thread: it becomes the batch in flight.
+  void HandOn(EventStore::Batch&& batch, BuiltBatch& built);
   // Waits for the batch in flight; counts it once it is durable.
   Status FinishWrite();
   Status FillEnds(GroupConsumer& consumer);
@@ -101,6 +113,12 @@ class Ingestor : public GroupConsumer::Listener {
                 const OffsetGap* open);
   // Between batches: takes a replay request, and swaps a rebuild in once it has caught up.
   Status ServeReplay();
+  // Queues the requests left in the replay directory (looked at every 200 ms at most).
+  void TakeReplayRequests();
+  // Begins folding the next queued request in a background thread, if there is one.
+  void StartNextReplay();
+  // Once the background fold is done: catches up, swaps in (or hashes) and tells the result.
+  Status FinishReplay();
   // Ends a replay that cannot finish (ingest stopping), telling the one who asked.
   void AbandonReplay(const std::string& why);
 
@@ -126,6 +144,23 @@ class Ingestor : public GroupConsumer::Listener {
   Status SettleCorrections(const std::vector<AcceptedEvent>& accepted, EventStore::Batch& batch,
                            HeldChanges& changes);
   void ApplyHeldChanges(HeldChanges&& changes);
+  // The held corrections the store kept, into held_ (at start).
+  Status LoadHeldCorrections();
+  // A correction or retraction accepted in the batch, and the event id it acts on.
+  struct BatchCorrection {
+    const AcceptedEvent* event = nullptr;
+    std::string_view target = {};
+    bool retraction = false;
+  };
+  // Releases (or marks never to apply) the held corrections whose targets `accepted` brings.
+  void ReleaseArrivedTargets(const std::vector<AcceptedEvent>& accepted, EventStore::Batch& batch,
+                             HeldChanges& changes);
+  // `c` applies to its own child's target: held corrections of that target from other children
+  // are released.
+  void ReleaseOvertaken(const BatchCorrection& c, EventStore::Batch& batch, HeldChanges& changes);
+  // Holds `c`, whose target is not stored yet or (`other_child`) is another child's.
+  void HoldUnapplied(const BatchCorrection& c, bool other_child, EventStore::Batch& batch,
+                     HeldChanges& changes);
   // Held corrections by target event id: loaded at start, kept in step with the store.
   std::unordered_map<std::string, std::vector<HeldCorrection>> held_;
   // Dead-letters a message into the batch in hand (and, once written, the topic).

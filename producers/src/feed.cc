@@ -170,6 +170,79 @@ std::string_view TrimSpaces(std::string_view s) {
   return s;
 }
 
+// A file's text being read, and where.
+struct CsvCursor {
+  std::string_view t = {};
+  size_t pos = 0;
+  uint64_t line = 1;
+};
+
+// A quoted cell: everything up to the closing quote, "" being one quote; `c.pos` is at the
+// opening quote. Sets `problem` as the record's first problem where there is one.
+void ReadQuotedCell(CsvCursor& c, std::string& cell, std::string_view& problem) {
+  const std::string_view t = c.t;
+  size_t& pos = c.pos;
+  cell.clear();
+  ++pos;
+  for (;;) {
+    if (pos >= t.size()) {
+      problem = "unterminated quoted cell";
+      break;
+    }
+    char ch = t[pos++];
+    if (ch == '"') {
+      if (pos < t.size() && t[pos] == '"') {
+        cell += '"';
+        ++pos;
+      } else {
+        break;
+      }
+    } else {
+      if (ch == '\n') ++c.line;
+      cell += ch;
+    }
+  }
+  // Only spaces may follow the closing quote before the separator.
+  while (pos < t.size() && (t[pos] == ' ' || t[pos] == '\t')) ++pos;
+  if (problem.empty() && pos < t.size() && t[pos] != ',' && t[pos] != '\n' && t[pos] != '\r') {
+    problem = "text after a closing quote";
+  }
+}
+
+// One record from `c.pos` to the end of its line: its cells, whether every cell is blank, and
+// its problem when it has one.
+CsvRow ReadRecord(CsvCursor& c, std::string_view& problem, bool& blank_record) {
+  const std::string_view t = c.t;
+  size_t& pos = c.pos;
+  CsvRow row;
+  row.line = c.line;
+  std::string cell;
+  bool quoted = false;
+  blank_record = true;
+  for (;;) {
+    if (pos < t.size() && t[pos] == '"' && TrimSpaces(cell).empty()) {
+      quoted = true;
+      ReadQuotedCell(c, cell, problem);
+      blank_record = false;
+    }
+    while (pos < t.size() && t[pos] != ',' && t[pos] != '\n') {
+      if (!quoted) cell += t[pos];
+      ++pos;
+    }
+    std::string_view v = quoted ? std::string_view(cell) : TrimSpaces(cell);
+    if (!v.empty()) blank_record = false;
+    row.cells.emplace_back(v);
+    cell.clear();
+    quoted = false;
+    if (pos >= t.size()) break;
+    if (t[pos++] == '\n') {
+      ++c.line;
+      break;
+    }
+  }
+  return row;
+}
+
 }  // namespace
 
 Result<CsvFile> ReadCsv(const std::string& path, std::vector<BrokenRecord>& broken) {
@@ -183,62 +256,12 @@ Result<CsvFile> ReadCsv(const std::string& path, std::vector<BrokenRecord>& brok
 
   CsvFile file;
   file.path = path;
-  uint64_t line = 1;
-  size_t pos = 0;
+  CsvCursor cursor{t};
   bool have_header = false;
-  while (pos < t.size()) {
-    CsvRow row;
-    row.line = line;
+  while (cursor.pos < t.size()) {
     std::string_view problem;
-    std::string cell;
-    bool quoted = false, blank_record = true;
-    for (;;) {
-      if (pos < t.size() && t[pos] == '"' && TrimSpaces(cell).empty()) {
-        // A quoted cell: everything up to the closing quote, "" being one quote.
-        quoted = true;
-        cell.clear();
-        ++pos;
-        for (;;) {
-          if (pos >= t.size()) {
-            problem = "unterminated quoted cell";
-            break;
-          }
-          char c = t[pos++];
-          if (c == '"') {
-            if (pos < t.size() && t[pos] == '"') {
-              cell += '"';
-              ++pos;
-            } else {
-              break;
-            }
-          } else {
-            if (c == '\n') ++line;
-            cell += c;
-          }
-        }
-        blank_record = false;
-        // Only spaces may follow the closing quote before the separator.
-        while (pos < t.size() && (t[pos] == ' ' || t[pos] == '\t')) ++pos;
-        if (problem.empty() && pos < t.size() && t[pos] != ',' && t[pos] != '\n' &&
-            t[pos] != '\r') {
-          problem = "text after a closing quote";
-        }
-      }
-      while (pos < t.size() && t[pos] != ',' && t[pos] != '\n') {
-        if (!quoted) cell += t[pos];
-        ++pos;
-      }
-      std::string_view v = quoted ? std::string_view(cell) : TrimSpaces(cell);
-      if (!v.empty()) blank_record = false;
-      row.cells.emplace_back(v);
-      cell.clear();
-      quoted = false;
-      if (pos >= t.size()) break;
-      if (t[pos++] == '\n') {
-        ++line;
-        break;
-      }
-    }
+    bool blank_record = true;
+    CsvRow row = ReadRecord(cursor, problem, blank_record);
     if (blank_record && row.cells.size() == 1) continue;
     if (!problem.empty()) {
       broken.push_back({row.line, std::string(problem)});

@@ -146,21 +146,12 @@ class RecordCsvAdapter {
 
   Status Row(const CsvFile& f, const CsvRow& row) {
     auto reject = [&](std::string_view field, std::string_view reason) {
-      sink_.Reject(f.path, row.line, field, reason);
+      Reject(f, row, field, reason);
       return Status::Ok();
     };
     std::string_view record_type = *Cell(f, row, "record_type");
-    const RecordSpec* spec = nullptr;
-    for (const auto& r : spec_.records) {
-      if (r.record_type == record_type) spec = &r;
-    }
-    if (spec == nullptr) {
-      std::string known;
-      for (const auto& r : spec_.records)
-        known += (known.empty() ? "" : ", ") + std::string(r.record_type);
-      return reject("record_type",
-                    "not a known " + std::string(spec_.format) + " record type (" + known + ")");
-    }
+    const RecordSpec* spec = RecordFor(f, row, record_type);
+    if (spec == nullptr) return Status::Ok();
     std::string_view child = *Cell(f, row, "child_id");
     if (child.empty()) return reject("child_id", "required");
     std::string_view occurred = *Cell(f, row, "occurred_at");
@@ -168,81 +159,17 @@ class RecordCsvAdapter {
     auto when = ParseTimestamp(occurred);
     if (!when.ok()) return reject("occurred_at", when.status().message());
     std::string recorded = extracted_at_;
-    if (auto text = Cell(f, row, "recorded_at"); text && !text->empty()) {
-      auto ts = ParseTimestamp(*text);
-      if (!ts.ok()) return reject("recorded_at", ts.status().message());
-      if (!ts->has_time) return reject("recorded_at", "must be a date-time, not a date");
-      recorded = *text;
-    }
+    if (!RecordedAt(f, row, recorded)) return Status::Ok();
+    std::string event_id;
+    if (!EventIdOf(f, row, *spec, when->date, event_id)) return Status::Ok();
 
-    std::string event_id(spec_.source);
-    event_id += ':';
-    event_id += spec->event_type;
-    for (auto column : spec->key) {
-      std::string_view part =
-          column == "occurred_at" ? std::string_view() : Cell(f, row, column).value_or("");
-      if (column != "occurred_at" && part.empty()) {
-        if (!Cell(f, row, column)) {
-          return reject(column, "column missing from the header (needed for record_type " +
-                                    std::string(record_type) + ")");
-        }
-        return reject(column, "required for record_type " + std::string(record_type));
-      }
-      event_id += ':';
-      event_id += column == "occurred_at" ? FormatDate(when->date) : std::string(part);
-    }
-
-    bool any_of = spec->one_of.empty();
     EnvelopeWriter w(event_id, spec->event_type, spec_.source, child, occurred, recorded);
     PendingEvent event;
     event.columns = {{"child_id", "child_id"},
                      {"occurred_at", "occurred_at"},
                      {"recorded_at", "recorded_at"},
                      {"event_id", spec->key.front()}};
-    for (const auto& field : spec->fields) {
-      auto cell = Cell(f, row, field.column);
-      if (!cell || cell->empty()) {
-        if (!field.required) continue;
-        if (!cell) {
-          return reject(field.column, "column missing from the header (needed for record_type " +
-                                          std::string(record_type) + ")");
-        }
-        return reject(field.column, "required for record_type " + std::string(record_type));
-      }
-      for (auto c : spec->one_of) any_of = any_of || c == field.column;
-      std::string_view v = *cell;
-      switch (field.value) {
-        case Value::kText:
-          w.Text(field.json, v);
-          break;
-        case Value::kId:
-          if (v.size() > kMaxIdLength) return reject(field.column, "longer than 64 characters");
-          w.Text(field.json, v);
-          break;
-        case Value::kFlag:
-          if (v != "Y" && v != "N") return reject(field.column, "must be Y or N");
-          w.Flag(field.json, v == "Y");
-          break;
-        case Value::kHoOutcome: {
-          int code = 0;
-          bool digits = !v.empty() && v.size() <= 2 &&
-                        v.find_first_not_of("0123456789") == std::string_view::npos;
-          if (digits) code = std::stoi(std::string(v));
-          if (code < 1 || code > 22) {
-            return reject(field.column, "not a Home Office outcome code (1–22)");
-          }
-          w.Integer(field.json, code);
-          break;
-        }
-      }
-      event.columns.emplace_back("data." + std::string(field.json), field.column);
-    }
-    if (!any_of) {
-      std::string names;
-      for (auto c : spec->one_of) names += (names.empty() ? "" : " or ") + std::string(c);
-      return reject(spec->one_of.front(),
-                    "one of " + names + " is required for record_type " + std::string(record_type));
-    }
+    if (!Fields(f, row, *spec, w, event)) return Status::Ok();
     if (spec->decided_at) {
       w.Text("decided_at", occurred);
       event.columns.emplace_back("data.decided_at", "occurred_at");
@@ -251,6 +178,125 @@ class RecordCsvAdapter {
     std::vector<PendingEvent> events;
     events.push_back(std::move(event));
     return sink_.Row(f.path, row.line, events);
+  }
+
+  // Rejects the row; false, for the steps that say whether the row is still good.
+  bool Reject(const CsvFile& f, const CsvRow& row, std::string_view field,
+              std::string_view reason) {
+    sink_.Reject(f.path, row.line, field, reason);
+    return false;
+  }
+
+  // The spec of the row's record_type; nullptr, and the row rejected, when there is none.
+  const RecordSpec* RecordFor(const CsvFile& f, const CsvRow& row, std::string_view record_type) {
+    const RecordSpec* spec = nullptr;
+    for (const auto& r : spec_.records) {
+      if (r.record_type == record_type) spec = &r;
+    }
+    if (spec == nullptr) {
+      std::string known;
+      for (const auto& r : spec_.records)
+        known += (known.empty() ? "" : ", ") + std::string(r.record_type);
+      Reject(f, row, "record_type",
+             "not a known " + std::string(spec_.format) + " record type (" + known + ")");
+    }
+    return spec;
+  }
+
+  // recorded_at from the row when it has one (a date-time), else the extract time already in
+  // `recorded`; false when the row is rejected.
+  bool RecordedAt(const CsvFile& f, const CsvRow& row, std::string& recorded) {
+    if (auto text = Cell(f, row, "recorded_at"); text && !text->empty()) {
+      auto ts = ParseTimestamp(*text);
+      if (!ts.ok()) return Reject(f, row, "recorded_at", ts.status().message());
+      if (!ts->has_time) return Reject(f, row, "recorded_at", "must be a date-time, not a date");
+      recorded = *text;
+    }
+    return true;
+  }
+
+  // The event_id: source, type and the record's key columns; false when the row is rejected.
+  bool EventIdOf(const CsvFile& f, const CsvRow& row, const RecordSpec& spec, Date occurred,
+                 std::string& event_id) {
+    event_id = spec_.source;
+    event_id += ':';
+    event_id += spec.event_type;
+    for (auto column : spec.key) {
+      std::string_view part =
+          column == "occurred_at" ? std::string_view() : Cell(f, row, column).value_or("");
+      if (column != "occurred_at" && part.empty()) {
+        if (!Cell(f, row, column)) {
+          return Reject(f, row, column,
+                        "column missing from the header (needed for record_type " +
+                            std::string(spec.record_type) + ")");
+        }
+        return Reject(f, row, column, "required for record_type " + std::string(spec.record_type));
+      }
+      event_id += ':';
+      event_id += column == "occurred_at" ? FormatDate(occurred) : std::string(part);
+    }
+    return true;
+  }
+
+  // The record's data fields into `w`, with the columns they came from; false when the row is
+  // rejected.
+  bool Fields(const CsvFile& f, const CsvRow& row, const RecordSpec& spec, EnvelopeWriter& w,
+              PendingEvent& event) {
+    bool any_of = spec.one_of.empty();
+    for (const auto& field : spec.fields) {
+      auto cell = Cell(f, row, field.column);
+      if (!cell || cell->empty()) {
+        if (!field.required) continue;
+        if (!cell) {
+          return Reject(f, row, field.column,
+                        "column missing from the header (needed for record_type " +
+                            std::string(spec.record_type) + ")");
+        }
+        return Reject(f, row, field.column,
+                      "required for record_type " + std::string(spec.record_type));
+      }
+      for (auto c : spec.one_of) any_of = any_of || c == field.column;
+      if (!WriteValue(f, row, field, *cell, w)) return false;
+      event.columns.emplace_back("data." + std::string(field.json), field.column);
+    }
+    if (!any_of) {
+      std::string names;
+      for (auto c : spec.one_of) names += (names.empty() ? "" : " or ") + std::string(c);
+      return Reject(
+          f, row, spec.one_of.front(),
+          "one of " + names + " is required for record_type " + std::string(spec.record_type));
+    }
+    return true;
+  }
+
+  // One field's cell, checked as its Value says, into `w`; false when the row is rejected.
+  bool WriteValue(const CsvFile& f, const CsvRow& row, const FieldSpec& field, std::string_view v,
+                  EnvelopeWriter& w) {
+    switch (field.value) {
+      case Value::kText:
+        w.Text(field.json, v);
+        break;
+      case Value::kId:
+        if (v.size() > kMaxIdLength)
+          return Reject(f, row, field.column, "longer than 64 characters");
+        w.Text(field.json, v);
+        break;
+      case Value::kFlag:
+        if (v != "Y" && v != "N") return Reject(f, row, field.column, "must be Y or N");
+        w.Flag(field.json, v == "Y");
+        break;
+      case Value::kHoOutcome: {
+        int code = 0;
+        bool digits = !v.empty() && v.size() <= 2 &&
+                      v.find_first_not_of("0123456789") == std::string_view::npos;
+        if (digits) code = std::stoi(std::string(v));
+        if (code < 1 || code > 22)
+          return Reject(f, row, field.column, "not a Home Office outcome code (1–22)");
+        w.Integer(field.json, code);
+        break;
+      }
+    }
+    return true;
   }
 
   const FormatSpec& spec_;

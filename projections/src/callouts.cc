@@ -45,17 +45,17 @@ std::string MonthName(Date d) {
   return FormatDate(d).substr(0, 7);
 }
 
-}  // namespace
+// (home, month) → counts by CalloutMeasure in the window, then a year earlier.
+using CalloutCells = std::map<std::pair<std::string, Date>, std::array<int64_t, 10>>;
 
-Status Callouts(Run& r) {
-  // (home, month) → counts by CalloutMeasure in the window, then a year earlier.
-  std::map<std::pair<std::string, Date>, std::array<int64_t, 10>> cells;
+// The call-outs in the window and in the same days a year earlier, into `cells`; for lineage,
+// the events behind the run's cell into `lineage`.
+Status CountCallouts(Run& r, CalloutCells& cells, std::vector<LineageEntry>& lineage) {
   bool want_lineage = r.cell != nullptr;
   std::vector<std::string> target;
   if (want_lineage) {
     for (const auto& d : r.by) target.push_back(r.cell->count(d) ? r.cell->at(d) : "");
   }
-  std::vector<LineageEntry> lineage;
   static constexpr std::string_view kMeasures[] = {"missing_reports", "notifiable_incidents",
                                                    "emergencies", "restraints",
                                                    "offences_at_placement"};
@@ -76,7 +76,7 @@ Status Callouts(Run& r) {
     lineage.push_back({std::string(measure), event_id});
     lineage.push_back({"change_pct", event_id});
   };
-  CARELEDGER_RETURN_IF_ERROR(ForEachRow(r, RowKind::kCallout, read, [&](const KeptRow& row) {
+  return ForEachRow(r, RowKind::kCallout, read, [&](const KeptRow& row) {
     const std::string& home = row.values[*RowDimensionIndex("home_id")];
     if (year_earlier.Contains(row.on)) {
       Date month = FirstOfMonth(AddMonths(row.on, 12));
@@ -90,7 +90,13 @@ Status Callouts(Run& r) {
       lineage.push_back({std::string(kMeasures[row.number]), row.event_ids[0]});
       note("total", row.event_ids[0]);
     }
-  }));
+  });
+}
+
+// The table: each row of the --by values with its measures, its total, the total a year
+// earlier and the change.
+void EmitCallouts(Run& r, const CalloutCells& cells) {
+  const Window& now = r.window;
   // Every (home, month) with call-outs in it or in the same days a year earlier (a home that
   // went from some to none must show its fall of 100 %).
   std::map<std::vector<std::string>, std::array<int64_t, 10>> rows;
@@ -122,6 +128,15 @@ Status Callouts(Run& r) {
          {Figure::Count(n[0]), Figure::Count(n[1]), Figure::Count(n[2]), Figure::Count(n[3]),
           Figure::Count(n[4]), Figure::Count(total), Figure::Count(earlier), std::move(change)}});
   }
+}
+
+}  // namespace
+
+Status Callouts(Run& r) {
+  CalloutCells cells;
+  std::vector<LineageEntry> lineage;
+  CARELEDGER_RETURN_IF_ERROR(CountCallouts(r, cells, lineage));
+  EmitCallouts(r, cells);
   std::sort(lineage.begin(), lineage.end(), [](const LineageEntry& a, const LineageEntry& b) {
     return std::tie(a.measure, a.event_id) < std::tie(b.measure, b.event_id);
   });

@@ -144,32 +144,27 @@ Status AddAgedTenToSeventeen(Run& r, Accumulator& acc, size_t measure, Date on) 
   });
 }
 
-// Each rate's numerator is read from the rows M3, M6 and M7 keep, for the children aged 10-17 on
-// the period's first day (a row holds the child's date of birth) and grouped as those rows are
-// (an offence by the child's group on the offence date, an episode on its report); the
-// denominator is those children by their group on the first day.
-Status Disproportionality(Run& r) {
-  enum { kChildren, kWithOutcome, kOutcomes, kInformal, kFormal, kFte, kMissing };
-  if (r.by.size() != 1) {
-    return Status::BadInput(
-        "disproportionality compares the groups of one dimension: --by ethnicity_group, sex "
-        "or cohort");
-  }
-  const std::string dim = r.by[0];
-  // The Youth Justice Board's toolkit compares each group with a reference group; a dimension
-  // without one (ethnicity's 18 codes, a placement) would give every index against nothing.
-  const std::string reference = dim == "ethnicity_group" ? "White"
-                                : dim == "cohort"        ? "other"
-                                : dim == "sex"           ? "F"
-                                                         : "";
-  if (reference.empty()) {
-    return Status::BadInput("disproportionality has no reference group for --by " + dim +
-                            ": --by ethnicity_group (against White), sex (against F) or cohort "
-                            "(against other)");
-  }
-  auto acc =
-      r.NewAccumulator({"children_10_17", "children_with_outcome", "outcomes", "informal_outcomes",
-                        "children_with_formal", "first_time_entrants", "children_missing"});
+namespace {
+
+// M12's measures, in its accumulator's order.
+enum DisproportionalityMeasure : size_t {
+  kChildren,
+  kWithOutcome,
+  kOutcomes,
+  kInformal,
+  kFormal,
+  kFte,
+  kMissing
+};
+
+// The Youth Justice Board's toolkit compares each group with a reference group; a dimension
+// without one (ethnicity's 18 codes, a placement) would give every index against nothing.
+std::string ReferenceGroupOf(const std::string& dim) {
+  return dim == "ethnicity_group" ? "White" : dim == "cohort" ? "other" : dim == "sex" ? "F" : "";
+}
+
+// The numerators, from the rows M3, M6 and M7 keep (see Disproportionality).
+Status CountNumerators(Run& r, Accumulator& acc) {
   const Window& w = r.window;
   auto aged_10_17 = [&](const KeptRow& row) { return IsAged10To17(AgeAt(row.born, w.from)); };
   RowGrouping grouping(r.by);
@@ -191,86 +186,101 @@ Status Disproportionality(Run& r) {
   CARELEDGER_RETURN_IF_ERROR(ForEachRow(r, RowKind::kFirstFormal, w, [&](const KeptRow& row) {
     if (aged_10_17(row)) acc.AddRow(grouping.Key(row), kFte, 1, row);
   }));
-  CARELEDGER_RETURN_IF_ERROR(
-      ForEachRow(r, RowKind::kMissingEpisode, SpansRunningOn(w.from), [&](const KeptRow& row) {
-        if (!w.Contains(codec::DateFromDaysKey(uint32_t(row.number))) || !aged_10_17(row)) {
-          return;
-        }
-        auto key = grouping.Key(row);
-        acc.AddRow(key, kMissing, once(key, kMissing, row) ? 1 : 0, row, {row.event_ids[0]});
-      }));
-  CARELEDGER_RETURN_IF_ERROR(AddAgedTenToSeventeen(r, acc, kChildren, w.from));
-  // Each rate, then its relative rate index against the reference group with the index's 95 %
-  // confidence interval.
-  r.Emit(acc, {"children_10_17",    "outcome_rate_pct", "outcome_rri",  "outcome_rri_low",
-               "outcome_rri_high",  "informal_pct",     "informal_rri", "informal_rri_low",
-               "informal_rri_high", "formal_rate_pct",  "formal_rri",   "formal_rri_low",
-               "formal_rri_high",   "fte_rate_pct",     "fte_rri",      "fte_rri_low",
-               "fte_rri_high",      "missing_rate_pct", "missing_rri",  "missing_rri_low",
-               "missing_rri_high"},
-         [](const RowAccumulator& a) {
-           const auto& n = a.counts;
-           std::vector<Figure> out{Figure::Count(n[kChildren])};
-           auto rate = [&](Figure f) {
-             out.push_back(std::move(f));
-             for (int i = 0; i < 3; ++i) out.push_back(Figure::Empty(Figure::Kind::kRatio));
-           };
-           rate(Figure::Percent(n[kWithOutcome], n[kChildren]).Columns(std::nullopt, 0));
-           rate(Figure::Percent(n[kInformal], n[kOutcomes]));
-           rate(Figure::Percent(n[kFormal], n[kChildren]).Columns(std::nullopt, 0));
-           rate(Figure::Percent(n[kFte], n[kChildren]).Columns(std::nullopt, 0));
-           rate(Figure::Percent(n[kMissing], n[kChildren]).Columns(std::nullopt, 0));
-           return out;
-         });
-  // The denominators from the area's population where the settings give it: each rate over
-  // children is then of the area's children in the group, not the few the store knows.
-  auto rebase = [](ReportTable::Row& row, int64_t children) {
-    row.values[0] = Figure::Count(children);
-    for (size_t i : {1, 9, 13, 17}) {
-      row.values[i] = Figure::Percent(*row.values[i].numerator, children).Columns(std::nullopt, 0);
+  return ForEachRow(r, RowKind::kMissingEpisode, SpansRunningOn(w.from), [&](const KeptRow& row) {
+    if (!w.Contains(codec::DateFromDaysKey(uint32_t(row.number))) || !aged_10_17(row)) {
+      return;
     }
+    auto key = grouping.Key(row);
+    acc.AddRow(key, kMissing, once(key, kMissing, row) ? 1 : 0, row, {row.event_ids[0]});
+  });
+}
+
+// Each rate, then its relative rate index against the reference group with the index's 95 %
+// confidence interval (left empty here: AddRateRatios sets them once every row is known).
+const std::vector<std::string>& DisproportionalityColumns() {
+  static const std::vector<std::string> columns = {
+      "children_10_17",    "outcome_rate_pct", "outcome_rri",  "outcome_rri_low",
+      "outcome_rri_high",  "informal_pct",     "informal_rri", "informal_rri_low",
+      "informal_rri_high", "formal_rate_pct",  "formal_rri",   "formal_rri_low",
+      "formal_rri_high",   "fte_rate_pct",     "fte_rri",      "fte_rri_low",
+      "fte_rri_high",      "missing_rate_pct", "missing_rri",  "missing_rri_low",
+      "missing_rri_high"};
+  return columns;
+}
+
+std::vector<Figure> DisproportionalityRates(const RowAccumulator& a) {
+  const auto& n = a.counts;
+  std::vector<Figure> out{Figure::Count(n[kChildren])};
+  auto rate = [&](Figure f) {
+    out.push_back(std::move(f));
+    for (int i = 0; i < 3; ++i) out.push_back(Figure::Empty(Figure::Kind::kRatio));
   };
-  if (dim == "cohort") {
-    // Other children are the area's less those looked after and leaving care.
-    auto population = r.Population10To17(PopulationYear(w));
-    int64_t in_or_leaving_care = 0;
-    for (const auto& row : r.table.rows) {
-      if (row.groups[0] != "other") in_or_leaving_care += *row.values[0].numerator;
-    }
-    for (auto& row : r.table.rows) {
-      if (row.groups[0] == "other" && population) rebase(row, *population - in_or_leaving_care);
-    }
-    r.table.notes.push_back(population ? "other children: the area population aged 10-17 less "
-                                         "those looked after and care leavers (" +
-                                             std::to_string(in_or_leaving_care) + ")"
-                                       : "other children: only those the store knows of (no area "
-                                         "population in the settings), which overstates their "
-                                         "rates");
-  } else {
-    auto population = r.LatestPopulation(PopulationYear(w));
-    const std::map<std::string, int64_t>* groups = nullptr;
-    if (population) groups = population->GroupsBy(dim);
-    if (groups && !groups->empty()) {
-      for (auto& row : r.table.rows) {
-        auto it = groups->find(row.groups[0]);
-        if (it != groups->end()) {
-          rebase(row, it->second);
-          continue;
-        }
-        // Not the store's few beside the area's many: no denominator, no rate.
-        row.values[0] = Figure::Empty(Figure::Kind::kCount);
-        for (size_t i : {1, 9, 13, 17}) row.values[i] = Figure::Empty(Figure::Kind::kPercent);
-      }
-      r.table.notes.push_back("children aged 10-17 by " + dim + ": the area's (" +
-                              std::to_string(population->year) +
-                              ", settings); a group the settings lack has no rate");
-    } else {
-      r.table.notes.push_back("children aged 10-17 by " + dim +
-                              ": only those the store knows of (no [population] " +
-                              std::to_string(PopulationYear(w)) + " aged_10_17_by_" + dim +
-                              " in the settings), which overstates their rates");
-    }
+  rate(Figure::Percent(n[kWithOutcome], n[kChildren]).Columns(std::nullopt, 0));
+  rate(Figure::Percent(n[kInformal], n[kOutcomes]));
+  rate(Figure::Percent(n[kFormal], n[kChildren]).Columns(std::nullopt, 0));
+  rate(Figure::Percent(n[kFte], n[kChildren]).Columns(std::nullopt, 0));
+  rate(Figure::Percent(n[kMissing], n[kChildren]).Columns(std::nullopt, 0));
+  return out;
+}
+
+// A row's denominator set to `children`, and each rate over children with it.
+void Rebase(ReportTable::Row& row, int64_t children) {
+  row.values[0] = Figure::Count(children);
+  for (size_t i : {1, 9, 13, 17}) {
+    row.values[i] = Figure::Percent(*row.values[i].numerator, children).Columns(std::nullopt, 0);
   }
+}
+
+// By cohort: other children are the area's less those looked after and leaving care.
+void RebaseOtherChildren(Run& r) {
+  auto population = r.Population10To17(PopulationYear(r.window));
+  int64_t in_or_leaving_care = 0;
+  for (const auto& row : r.table.rows) {
+    if (row.groups[0] != "other") in_or_leaving_care += *row.values[0].numerator;
+  }
+  for (auto& row : r.table.rows) {
+    if (row.groups[0] == "other" && population) Rebase(row, *population - in_or_leaving_care);
+  }
+  r.table.notes.push_back(population ? "other children: the area population aged 10-17 less "
+                                       "those looked after and care leavers (" +
+                                           std::to_string(in_or_leaving_care) + ")"
+                                     : "other children: only those the store knows of (no area "
+                                       "population in the settings), which overstates their "
+                                       "rates");
+}
+
+// By another dimension: each group's children from the area's population by it, where the
+// settings give one.
+void RebaseGroups(Run& r, const std::string& dim) {
+  const Window& w = r.window;
+  auto population = r.LatestPopulation(PopulationYear(w));
+  const std::map<std::string, int64_t>* groups = nullptr;
+  if (population) groups = population->GroupsBy(dim);
+  if (groups && !groups->empty()) {
+    for (auto& row : r.table.rows) {
+      auto it = groups->find(row.groups[0]);
+      if (it != groups->end()) {
+        Rebase(row, it->second);
+        continue;
+      }
+      // Not the store's few beside the area's many: no denominator, no rate.
+      row.values[0] = Figure::Empty(Figure::Kind::kCount);
+      for (size_t i : {1, 9, 13, 17}) row.values[i] = Figure::Empty(Figure::Kind::kPercent);
+    }
+    r.table.notes.push_back("children aged 10-17 by " + dim + ": the area's (" +
+                            std::to_string(population->year) +
+                            ", settings); a group the settings lack has no rate");
+  } else {
+    r.table.notes.push_back("children aged 10-17 by " + dim +
+                            ": only those the store knows of (no [population] " +
+                            std::to_string(PopulationYear(w)) + " aged_10_17_by_" + dim +
+                            " in the settings), which overstates their rates");
+  }
+}
+
+// Each rate's relative rate index against the reference group's row, with its 95 % confidence
+// interval (none for the reference row itself).
+void AddRateRatios(Run& r, const std::string& reference) {
   const ReportTable::Row* ref = nullptr;
   std::optional<size_t> ref_index;
   for (size_t i = 0; i < r.table.rows.size(); ++i) {
@@ -292,8 +302,43 @@ Status Disproportionality(Run& r) {
       row.values[i + 3] = Figure::Ratio(high, 1.0).From({i});
     }
   }
+}
+
+}  // namespace
+
+// Each rate's numerator is read from the rows M3, M6 and M7 keep, for the children aged 10-17 on
+// the period's first day (a row holds the child's date of birth) and grouped as those rows are
+// (an offence by the child's group on the offence date, an episode on its report); the
+// denominator is those children by their group on the first day.
+Status Disproportionality(Run& r) {
+  if (r.by.size() != 1) {
+    return Status::BadInput(
+        "disproportionality compares the groups of one dimension: --by ethnicity_group, sex "
+        "or cohort");
+  }
+  const std::string dim = r.by[0];
+  const std::string reference = ReferenceGroupOf(dim);
+  if (reference.empty()) {
+    return Status::BadInput("disproportionality has no reference group for --by " + dim +
+                            ": --by ethnicity_group (against White), sex (against F) or cohort "
+                            "(against other)");
+  }
+  auto acc =
+      r.NewAccumulator({"children_10_17", "children_with_outcome", "outcomes", "informal_outcomes",
+                        "children_with_formal", "first_time_entrants", "children_missing"});
+  CARELEDGER_RETURN_IF_ERROR(CountNumerators(r, acc));
+  CARELEDGER_RETURN_IF_ERROR(AddAgedTenToSeventeen(r, acc, kChildren, r.window.from));
+  r.Emit(acc, DisproportionalityColumns(), DisproportionalityRates);
+  // The denominators from the area's population where the settings give it: each rate over
+  // children is then of the area's children in the group, not the few the store knows.
+  if (dim == "cohort") {
+    RebaseOtherChildren(r);
+  } else {
+    RebaseGroups(r, dim);
+  }
+  AddRateRatios(r, reference);
   r.table.notes.push_back("relative rate index against " + dim + " = " + reference +
-                          "; children aged 10-17 on " + FormatDate(w.from) +
+                          "; children aged 10-17 on " + FormatDate(r.window.from) +
                           ", counted in their group on that day; an outcome or missing episode "
                           "in the group of its offence or report");
   return Status::Ok();

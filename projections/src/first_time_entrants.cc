@@ -31,6 +31,44 @@ std::vector<KeptRow> FirstFormalRows(const ChildView& child) {
   return rows;
 }
 
+namespace {
+
+// Each row's rate over its group's children aged 10-17 in the area (none for a group the
+// settings lack).
+void RateByGroups(Run& r, const std::map<std::string, int64_t>& groups) {
+  for (auto& row : r.table.rows) {
+    Figure rate = Figure::Empty(Figure::Kind::kPerHundredThousand);
+    rate.numerator = row.values[0].numerator;
+    auto it = groups.find(row.groups[0]);
+    if (it != groups.end()) rate = Figure::Rate(*row.values[0].numerator, it->second);
+    row.values[1] = std::move(rate).Columns(0, std::nullopt);
+  }
+}
+
+// By cohort, the "other" row's rate over the area's children aged 10-17 less those looked after
+// and care leavers (the other rows' denominators).
+void RateOtherCohort(Run& r, std::optional<int64_t> population) {
+  int64_t looked_after_or_leaving = 0;
+  for (const auto& row : r.table.rows) {
+    if (row.groups[0] != "other") looked_after_or_leaving += row.values[1].denominator.value_or(0);
+  }
+  for (auto& row : r.table.rows) {
+    if (row.groups[0] != "other") continue;
+    Figure rate = Figure::Empty(Figure::Kind::kPerHundredThousand);
+    rate.numerator = row.values[0].numerator;
+    if (population)
+      rate = Figure::Rate(*row.values[0].numerator, *population - looked_after_or_leaving);
+    row.values[1] = std::move(rate).Columns(0, std::nullopt);
+  }
+  r.table.notes.push_back(
+      "rate per 100,000 of the row's own cohort aged 10-17 on " + FormatDate(r.window.from) +
+      ": children looked after and care leavers as the store holds them; other children: the "
+      "area population less both (" +
+      std::to_string(looked_after_or_leaving) + ")");
+}
+
+}  // namespace
+
 // The child's first formal outcome ever, when the feed knows of none before it. The rate's
 // denominator is the population the row is about: the area's children aged 10-17 by nothing or
 // by offence group; by cohort, each cohort's own (children looked after and care leavers aged
@@ -89,35 +127,8 @@ Status FirstTimeEntrants(Run& r) {
         Figure::Average(std::accumulate(ages.begin(), ages.end(), 0.0), int64_t(ages.size()))
             .Columns(std::nullopt, 0)};
   });
-  if (groups) {
-    for (auto& row : r.table.rows) {
-      Figure rate = Figure::Empty(Figure::Kind::kPerHundredThousand);
-      rate.numerator = row.values[0].numerator;
-      auto it = groups->find(row.groups[0]);
-      if (it != groups->end()) rate = Figure::Rate(*row.values[0].numerator, it->second);
-      row.values[1] = std::move(rate).Columns(0, std::nullopt);
-    }
-  }
-  if (by_cohort) {
-    int64_t looked_after_or_leaving = 0;
-    for (const auto& row : r.table.rows) {
-      if (row.groups[0] != "other")
-        looked_after_or_leaving += row.values[1].denominator.value_or(0);
-    }
-    for (auto& row : r.table.rows) {
-      if (row.groups[0] != "other") continue;
-      Figure rate = Figure::Empty(Figure::Kind::kPerHundredThousand);
-      rate.numerator = row.values[0].numerator;
-      if (population)
-        rate = Figure::Rate(*row.values[0].numerator, *population - looked_after_or_leaving);
-      row.values[1] = std::move(rate).Columns(0, std::nullopt);
-    }
-    r.table.notes.push_back(
-        "rate per 100,000 of the row's own cohort aged 10-17 on " + FormatDate(r.window.from) +
-        ": children looked after and care leavers as the store holds them; other children: the "
-        "area population less both (" +
-        std::to_string(looked_after_or_leaving) + ")");
-  }
+  if (groups) RateByGroups(r, *groups);
+  if (by_cohort) RateOtherCohort(r, population);
   return Status::Ok();
 }
 

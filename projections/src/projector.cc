@@ -70,6 +70,37 @@ void MergeEntries(std::vector<std::pair<std::string, std::string>>& entries,
   entries = std::move(merged);
 }
 
+// The counter keys hold the partition in two bytes (CounterKey); a bigger one would merge
+// partitions' figures, so it stops ingest instead.
+Status CheckPartition(int32_t partition) {
+  if (partition < 0 || partition > 0xffff) {
+    return Status::Fatal("partition " + std::to_string(partition) +
+                         " is beyond the 65,535 the CLA counters can tell apart");
+  }
+  return Status::Ok();
+}
+
+// `fold(i, deltas)` for each i in [0, count) on up to `threads` threads (the caller's among
+// them), each taking the next i not taken and folding into deltas of its own, until a fold
+// returns false.
+template <typename FoldOne>
+std::vector<Deltas> FoldOnThreads(size_t threads, size_t count, const FoldOne& fold) {
+  std::vector<Deltas> deltas(std::min(threads, std::max<size_t>(1, count / 64)));
+  std::atomic<size_t> next{0};
+  auto work = [&](Deltas& mine) {
+    for (size_t i; (i = next.fetch_add(1, std::memory_order_relaxed)) < count;) {
+      if (!fold(i, mine)) return;
+    }
+  };
+  std::vector<std::future<void>> helpers;
+  for (size_t i = 1; i < deltas.size(); ++i) {
+    helpers.push_back(std::async(std::launch::async, work, std::ref(deltas[i])));
+  }
+  work(deltas[0]);
+  for (auto& h : helpers) h.get();
+  return deltas;
+}
+
 }  // namespace
 
 namespace metrics {
@@ -93,6 +124,18 @@ struct Projector::Touched {
   std::vector<Fact> facts;            // all of the child's facts in this batch
   std::vector<int32_t> partition_of;  // each fact's
   std::vector<std::pair<std::string, std::string>> entries;  // and their state entries
+
+  // One fact of the child's, put in the batch as its state entry.
+  void Add(const AcceptedEvent& ev, EventStore::Batch& batch) {
+    const Envelope& e = *ev.envelope;
+    Fact fact = FactFromEnvelope(e, ev.sequence, ev.ingested_at);
+    auto& entry = entries.emplace_back(FactKey(e.child_id, fact), EncodeFact(fact, ev.partition));
+    batch.PutState(entry.first, entry.second);
+    partition = ev.partition;
+    partition_of.push_back(ev.partition);
+    counters = counters || ShapesCounters(fact);
+    facts.push_back(std::move(fact));
+  }
 };
 
 // One child's fold, done apart from the others (on either thread) and applied to the batch and
@@ -107,6 +150,38 @@ struct Projector::ChildFold {
   // Its changes to `replaced_` in order: a value kept, or nullopt for one given back.
   std::vector<std::pair<std::string, std::optional<Replaced>>> replaced;
   Status status = Status::Ok();
+
+  // What Apply holds of the child, taken from the generation it is in.
+  void TakeHeld(std::unordered_map<std::string, HeldChild>& recent, size_t& recent_bytes,
+                std::unordered_map<std::string, HeldChild>& older) {
+    const std::string key(child_id);
+    if (auto node = recent.extract(key)) {
+      recent_bytes -= node.mapped().bytes;
+      held = std::move(node.mapped());
+      was_held = true;
+    } else if (auto older_node = older.extract(key)) {
+      held = std::move(older_node.mapped());
+      was_held = true;
+    }
+  }
+  // Its state changes into the batch, and its changes to what Apply keeps of replaced values
+  // into `held_replaced`.
+  void WriteTo(EventStore::Batch& batch, std::unordered_map<std::string, Replaced>& held_replaced) {
+    for (auto& [key, value] : changes) {
+      if (value) {
+        batch.PutState(key, *value);
+      } else {
+        batch.DeleteState(key);
+      }
+    }
+    for (auto& [key, kept] : replaced) {
+      if (kept) {
+        held_replaced.insert_or_assign(std::move(key), std::move(*kept));
+      } else {
+        held_replaced.erase(key);
+      }
+    }
+  }
 };
 
 Projector::Projector(const EventStore& store, ProjectorOptions options)
@@ -307,21 +382,8 @@ Status Projector::Fold(const std::vector<AcceptedEvent>& events, EventStore::Bat
   std::unordered_map<std::string_view, Touched> touched;
   touched.reserve(events.size());
   for (const auto& ev : events) {
-    // The counter keys hold the partition in two bytes (CounterKey); a bigger one would merge
-    // partitions' figures, so it stops ingest instead.
-    if (ev.partition < 0 || ev.partition > 0xffff) {
-      return Status::Fatal("partition " + std::to_string(ev.partition) +
-                           " is beyond the 65,535 the CLA counters can tell apart");
-    }
-    const Envelope& e = *ev.envelope;
-    Fact fact = FactFromEnvelope(e, ev.sequence, ev.ingested_at);
-    Touched& t = touched[e.child_id];
-    auto& entry = t.entries.emplace_back(FactKey(e.child_id, fact), EncodeFact(fact, ev.partition));
-    batch.PutState(entry.first, entry.second);
-    t.partition = ev.partition;
-    t.partition_of.push_back(ev.partition);
-    t.counters = t.counters || ShapesCounters(fact);
-    t.facts.push_back(std::move(fact));
+    CARELEDGER_RETURN_IF_ERROR(CheckPartition(ev.partition));
+    touched[ev.envelope->child_id].Add(ev, batch);
   }
   if (!layout_checked_) {
     // Writing the marker into a state that lacks what it promises would hide the gap for good.
@@ -349,48 +411,17 @@ Status Projector::Fold(const std::vector<AcceptedEvent>& events, EventStore::Bat
     ChildFold& c = folds.emplace_back();
     c.child_id = child_id;
     c.touched = &t;
-    const std::string key(child_id);
-    if (auto node = recent_.extract(key)) {
-      recent_bytes_ -= node.mapped().bytes;
-      c.held = std::move(node.mapped());
-      c.was_held = true;
-    } else if (auto older = older_.extract(key)) {
-      c.held = std::move(older.mapped());
-      c.was_held = true;
-    }
+    c.TakeHeld(recent_, recent_bytes_, older_);
   }
   // The children apart on every thread, each taking the next one not taken: a child's fold
   // reads only what it holds, the store and `replaced_` as the batches before left it.
-  std::vector<Deltas> deltas(std::min(threads_, std::max<size_t>(1, folds.size() / 64)));
-  std::atomic<size_t> next{0};
-  auto work = [&](Deltas& mine) {
-    for (size_t i; (i = next.fetch_add(1, std::memory_order_relaxed)) < folds.size();) {
-      FoldChild(folds[i], mine);
-      if (!folds[i].status.ok()) return;
-    }
-  };
-  std::vector<std::future<void>> helpers;
-  for (size_t i = 1; i < deltas.size(); ++i) {
-    helpers.push_back(std::async(std::launch::async, work, std::ref(deltas[i])));
-  }
-  work(deltas[0]);
-  for (auto& h : helpers) h.get();
+  std::vector<Deltas> deltas = FoldOnThreads(threads_, folds.size(), [&](size_t i, Deltas& mine) {
+    FoldChild(folds[i], mine);
+    return folds[i].status.ok();
+  });
   for (auto& c : folds) {
     CARELEDGER_RETURN_IF_ERROR(c.status);
-    for (auto& [key, value] : c.changes) {
-      if (value) {
-        batch.PutState(key, *value);
-      } else {
-        batch.DeleteState(key);
-      }
-    }
-    for (auto& [key, kept] : c.replaced) {
-      if (kept) {
-        replaced_.insert_or_assign(std::move(key), std::move(*kept));
-      } else {
-        replaced_.erase(key);
-      }
-    }
+    c.WriteTo(batch, replaced_);
     HoldChild(std::string(c.child_id), std::move(c.held));
   }
   CARELEDGER_RETURN_IF_ERROR(WriteCounters(deltas, batch, previous_written));

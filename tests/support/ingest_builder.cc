@@ -2,6 +2,7 @@
 
 #include <deque>
 #include <memory>
+#include <unordered_set>
 
 #include "batch_builder.h"
 
@@ -32,7 +33,7 @@ Result<IngestCounts> IngestLines(EventStore& store, const std::vector<std::strin
   // The envelopes of a batch outlive its write (its accepted events point into them).
   std::deque<std::vector<Envelope>> envelopes;
   std::optional<EventStore::Batch> unwritten;
-  std::unordered_map<std::string, uint64_t> unwritten_ids;
+  std::unordered_set<std::string> unwritten_ids;
   Status unwritten_status = Status::Ok();
   auto write_unwritten = [&] {
     if (unwritten && unwritten_status.ok()) unwritten_status = store.Write(*unwritten);

@@ -1,0 +1,87 @@
+// The HTTP server's internals shared by its files (http.cc: start, connections and lifecycle;
+// http_routes.cc: the routes and API handlers; http_metrics.cc: the Prometheus text). Private
+// to reporting/.
+#pragma once
+
+#include <httplib.h>
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <shared_mutex>
+#include <string>
+#include <thread>
+
+#include "careledger/reporting.h"
+
+namespace careledger::http_detail {
+
+using Clock = std::chrono::steady_clock;
+
+// The monitoring figures (a few queries), kept for as long as the store's log and the day are
+// the same: a scrape (or a dashboard poll) of an idle store costs nothing.
+struct MonitoringFigures {
+  uint64_t log_next = 0;  // the store's next_sequence() when computed
+  Date day{};
+  int64_t care_leavers = 0, missing_open = 0, missing_month = 0;
+  std::map<std::string, int64_t> yjs_open;
+  // The cohorts whose count the published view leaves out: small, or hidden so that the total
+  // the API publishes beside them cannot give a small one back.
+  std::set<std::string> yjs_withheld;
+};
+
+// The Prometheus text exposition (format 0.0.4) of the monitoring gauges (and, given an ingest
+// monitor, the pipeline metrics); published: counts from 1 to threshold-1 are left out.
+// `cached` is read again only when the log or the day has moved on.
+Result<std::string> PrometheusMetrics(const EventStore& store, const ServeOptions& options,
+                                      bool published, MonitoringFigures& cached);
+
+}  // namespace careledger::http_detail
+
+namespace careledger {
+
+struct HttpServer::Impl {
+  ServeOptions options;
+  std::unique_ptr<httplib::Server> server;  // an httplib::SSLServer when serving TLS
+  int listen_fd = -1;                       // the listening socket, once bound
+  std::thread thread;
+  std::string address;
+  std::atomic<EventStore*> store{nullptr};
+  std::shared_mutex mu;  // shared: reads; exclusive: CatchUp
+  http_detail::Clock::time_point last_catch_up{};
+  std::mutex gauges_mu;  // one scrape folds at a time; the next reads its figures
+  http_detail::MonitoringFigures gauges;
+
+  // The store, up to date to within catch_up_interval, locked for reading; null (and the
+  // response set) when there is none yet or catching up failed.
+  EventStore* Fresh(std::shared_lock<std::shared_mutex>& lock, httplib::Response& res);
+
+  bool Ready(std::string& why) const {
+    if (!options.pipeline_only && !store.load()) {
+      why = "the store is not open yet";
+      return false;
+    }
+    if (options.pipeline && !options.pipeline->CaughtUp()) {
+      why = "ingest has not caught up with the broker yet";
+      return false;
+    }
+    return true;
+  }
+
+  // Start's steps, in order: the server (plain or TLS), how it takes connections, its routes
+  // (http_routes.cc), then the bound socket and the address it is known by.
+  Status MakeServer();
+  void ConfigureConnections();
+  void Routes();
+  Status Bind(const std::string& host, int port);
+
+  void Metric(const httplib::Request& req, httplib::Response& res);
+  void Lineage(const httplib::Request& req, httplib::Response& res);
+  void DeadLetters(const httplib::Request& req, httplib::Response& res);
+  void Prometheus(const httplib::Request& req, httplib::Response& res);
+};
+
+}  // namespace careledger
