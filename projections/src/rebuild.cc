@@ -1,6 +1,5 @@
 // Rebuilding the projection state from the log: RebuildProjectionsInto (a fresh store or a
-// family, in two passes on two threads) and StateRebuild (a family beside the live one, by the
-// Projector that ingest uses).
+// family, in two passes on two threads, its state written as sorted files and ingested whole).
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -383,13 +382,93 @@ Result<std::vector<std::string>> WriteRuns(EventStore& to, const std::string& fa
   return paths;
 }
 
+// One rebuild's passes over what they share: the target family, the threads' writers (the
+// facts' of pass 1, then the state's of pass 2), and how to stop.
+class Passes {
+ public:
+  static constexpr size_t kThreads = 2;
+  Passes(EventStore& to, const RebuildOptions& options) : to_(to), family_(options.family) {
+    stop_.asked = options.stop;
+    for (size_t i = 0; i < 2 * kThreads; ++i) {
+      writers_.push_back(std::make_unique<RunWriter>(to, family_, options.run_bytes));
+    }
+  }
+
+  // Pass 1: the log cut in two by sequence, parsed into facts. Facts that did not fit in memory
+  // are all written to the family, for pass 2 to read back.
+  Status Facts(const EventStore& from, uint64_t end, std::optional<Instant> known_at,
+               RebuildStats& stats) {
+    std::vector<FactsWritten> facts(kThreads);
+    CARELEDGER_RETURN_IF_ERROR(OnThreads(kThreads, stop_, [&](size_t i) {
+      return WriteFacts(from, end * i / kThreads, end * (i + 1) / kThreads, known_at, *writers_[i],
+                        facts[i], stop_);
+    }));
+    for (auto& f : facts) {
+      stats.records += f.records;
+      for (auto& c : f.sampled_children) sampled_.push_back(std::move(c));
+    }
+    for (size_t i = 0; i < kThreads; ++i) {
+      if (writers_[i]->files().empty()) fact_runs_.push_back(&writers_[i]->run());
+    }
+    if (fact_runs_.size() == kThreads) return Status::Ok();
+    fact_runs_.clear();
+    CARELEDGER_RETURN_IF_ERROR(
+        OnThreads(kThreads, stop_, [&](size_t i) { return writers_[i]->WriteOut(); }));
+    std::vector<std::string> files;
+    for (size_t i = 0; i < kThreads; ++i) {
+      files.insert(files.end(), writers_[i]->files().begin(), writers_[i]->files().end());
+    }
+    return to_.IngestStateFiles(family_, files);
+  }
+
+  // Pass 2: the children cut in two at the sampled median child, folded.
+  Status Children(RebuildStats& stats) {
+    const std::vector<std::string> bounds = ChildBounds(std::move(sampled_), kThreads);
+    const FactEntries facts_of =
+        fact_runs_.empty() ? FactsInFamily(to_, family_) : FactsInRuns(fact_runs_);
+    std::vector<ChildrenFolded> folded(bounds.size() - 1);
+    CARELEDGER_RETURN_IF_ERROR(OnThreads(folded.size(), stop_, [&](size_t i) {
+      return FoldChildren(facts_of, bounds[i], bounds[i + 1], *writers_[kThreads + i], folded[i],
+                          stop_);
+    }));
+    for (auto& f : folded) {
+      stats.children += f.children;
+      stats.counters += f.counters;
+    }
+    return Status::Ok();
+  }
+
+  // What is in memory as files that do not overlap, ingested with every file written before.
+  // True when everything fitted in memory: then no file overlaps another.
+  Result<bool> Ingest() {
+    std::vector<const StateRun*> left = fact_runs_;  // none when the facts were written out
+    bool fitted = !fact_runs_.empty();
+    std::vector<std::string> files;
+    for (size_t i = kThreads; i < writers_.size(); ++i) {
+      left.push_back(&writers_[i]->run());
+      fitted = fitted && writers_[i]->files().empty();
+      files.insert(files.end(), writers_[i]->files().begin(), writers_[i]->files().end());
+    }
+    auto written = WriteRuns(to_, family_, left, kThreads, stop_);
+    if (!written.ok()) return written.status();
+    files.insert(files.end(), written->begin(), written->end());
+    CARELEDGER_RETURN_IF_ERROR(to_.IngestStateFiles(family_, files));
+    return fitted;
+  }
+
+ private:
+  EventStore& to_;
+  const std::string family_;
+  Stop stop_;
+  std::vector<std::unique_ptr<RunWriter>> writers_;
+  std::vector<std::string> sampled_;        // children, every 64th fact's
+  std::vector<const StateRun*> fact_runs_;  // the facts, when they fitted in memory
+};
+
 }  // namespace
 
 Result<RebuildStats> RebuildProjectionsInto(const EventStore& from, EventStore& to,
                                             const RebuildOptions& options) {
-  constexpr size_t kThreads = 2;
-  const uint64_t end = std::min(options.end, from.next_sequence());
-  const std::string family = options.family;
   CARELEDGER_RETURN_IF_ERROR(to.SetBulkLoad(options.family, true));
   // On a failure, compactions resume without compacting first: the family is dropped.
   struct CompactionsBack {
@@ -403,221 +482,34 @@ Result<RebuildStats> RebuildProjectionsInto(const EventStore& from, EventStore& 
       }
     }
   } compactions_back{to, options.family};
-  // Pass 1: the log cut in two by sequence.
   using Clock = std::chrono::steady_clock;
-  auto started = Clock::now();
-  Stop stop;
-  stop.asked = options.stop;
-  std::vector<FactsWritten> facts(kThreads);
-  std::vector<std::unique_ptr<RunWriter>> writers;
-  for (size_t i = 0; i < 2 * kThreads; ++i) {
-    writers.push_back(std::make_unique<RunWriter>(to, family, options.run_bytes));
-  }
-  CARELEDGER_RETURN_IF_ERROR(OnThreads(kThreads, stop, [&](size_t i) {
-    return WriteFacts(from, end * i / kThreads, end * (i + 1) / kThreads, options.known_at,
-                      *writers[i], facts[i], stop);
-  }));
   RebuildStats stats;
-  std::vector<std::string> sampled;
-  for (auto& f : facts) {
-    stats.records += f.records;
-    for (auto& c : f.sampled_children) sampled.push_back(std::move(c));
-  }
-  // Facts that did not fit in memory are read back from the family, all of them written there.
-  std::vector<const StateRun*> fact_runs;
-  for (size_t i = 0; i < kThreads; ++i) {
-    if (writers[i]->files().empty()) fact_runs.push_back(&writers[i]->run());
-  }
-  if (fact_runs.size() < kThreads) {
-    fact_runs.clear();
-    CARELEDGER_RETURN_IF_ERROR(
-        OnThreads(kThreads, stop, [&](size_t i) { return writers[i]->WriteOut(); }));
-    std::vector<std::string> files;
-    for (size_t i = 0; i < kThreads; ++i) {
-      files.insert(files.end(), writers[i]->files().begin(), writers[i]->files().end());
-    }
-    CARELEDGER_RETURN_IF_ERROR(to.IngestStateFiles(family, files));
-  }
+  Passes passes(to, options);
+  auto started = Clock::now();
+  const uint64_t end = std::min(options.end, from.next_sequence());
+  CARELEDGER_RETURN_IF_ERROR(passes.Facts(from, end, options.known_at, stats));
   stats.facts_pass = Clock::now() - started;
-  // Pass 2: the children cut in two at the sampled median child.
   started = Clock::now();
-  const std::vector<std::string> bounds = ChildBounds(std::move(sampled), kThreads);
-  const FactEntries facts_of =
-      fact_runs.empty() ? FactsInFamily(to, family) : FactsInRuns(fact_runs);
-  std::vector<ChildrenFolded> folded(bounds.size() - 1);
-  CARELEDGER_RETURN_IF_ERROR(OnThreads(folded.size(), stop, [&](size_t i) {
-    return FoldChildren(facts_of, bounds[i], bounds[i + 1], *writers[kThreads + i], folded[i],
-                        stop);
-  }));
-  for (auto& f : folded) {
-    stats.children += f.children;
-    stats.counters += f.counters;
-  }
+  CARELEDGER_RETURN_IF_ERROR(passes.Children(stats));
   stats.children_pass = Clock::now() - started;
-  // What is in memory as files that do not overlap, ingested with every file written before.
   started = Clock::now();
-  std::vector<const StateRun*> left = fact_runs;  // none when the facts were written as files
-  bool fitted = !fact_runs.empty();
-  std::vector<std::string> outputs;
-  for (size_t i = kThreads; i < writers.size(); ++i) {
-    left.push_back(&writers[i]->run());
-    fitted = fitted && writers[i]->files().empty();
-    outputs.insert(outputs.end(), writers[i]->files().begin(), writers[i]->files().end());
-  }
-  auto written = WriteRuns(to, family, left, kThreads, stop);
-  if (!written.ok()) return written.status();
-  outputs.insert(outputs.end(), written->begin(), written->end());
-  CARELEDGER_RETURN_IF_ERROR(to.IngestStateFiles(family, outputs));
+  auto fitted = passes.Ingest();
+  if (!fitted.ok()) return fitted.status();
   stats.files = Clock::now() - started;
   // Compacted before compactions resume only where files overlap (what did not fit in memory).
   compactions_back.done = true;
   started = Clock::now();
-  CARELEDGER_RETURN_IF_ERROR(to.SetBulkLoad(options.family, false, options.compact && !fitted));
+  CARELEDGER_RETURN_IF_ERROR(to.SetBulkLoad(options.family, false, options.compact && !*fitted));
   stats.compaction = Clock::now() - started;
   // The layout marker last, in a batch written as `to` writes (synced, if it syncs): a crash
   // before it leaves facts without a marker, which every reader refuses (CheckStateLayout), and
   // a StateRebuild's family is dropped.
   if (stats.records > 0) {
-    auto batch = family.empty() ? to.NewBatch() : to.NewStateBatch(family);
+    auto batch = options.family.empty() ? to.NewBatch() : to.NewStateBatch(options.family);
     batch.PutState(metrics::kLayoutKey, metrics::kLayout);
     CARELEDGER_RETURN_IF_ERROR(to.Write(batch));
   }
   return stats;
-}
-
-Result<std::unique_ptr<StateRebuild>> StateRebuild::Begin(EventStore& store, Options options) {
-  auto family = store.CreateStateFamily();
-  if (!family.ok()) return family.status();
-  if (options.chunk == 0) options.chunk = 1;
-  return std::unique_ptr<StateRebuild>(new StateRebuild(store, *family, options));
-}
-
-StateRebuild::~StateRebuild() {
-  if (swapped_) return;
-  if (Status s = store_.DropStateFamily(family_); !s.ok()) {
-    spdlog::warn("rebuilt state family {} not dropped ({}); the next open drops it", family_,
-                 s.message());
-  }
-}
-
-namespace {
-
-// The first sequence of the last ingest stamp before `end` (stamps never fall along the log).
-Result<uint64_t> FirstOfLastStamp(const EventStore& store, uint64_t end) {
-  auto stamp_of = [&](uint64_t sequence) -> Result<Instant> {
-    std::optional<Instant> stamp;
-    CARELEDGER_RETURN_IF_ERROR(store.ScanLog(
-        [&](const LogRecord& rec) {
-          stamp = rec.ingested_at;
-          return false;
-        },
-        sequence));
-    if (!stamp) return Status::Fatal("the log has no record " + std::to_string(sequence));
-    return *stamp;
-  };
-  auto last = stamp_of(end - 1);
-  if (!last.ok()) return last.status();
-  uint64_t lo = 0, hi = end - 1;  // the answer is in [lo, hi]
-  while (lo < hi) {
-    uint64_t mid = lo + (hi - lo) / 2;
-    auto at = stamp_of(mid);
-    if (!at.ok()) return at.status();
-    if (*at < *last) {
-      lo = mid + 1;
-    } else {
-      hi = mid;
-    }
-  }
-  return lo;
-}
-
-}  // namespace
-
-Status StateRebuild::CatchUp(uint64_t end, const std::function<void(uint64_t)>& progress) {
-  if (swapped_) return Status::Fatal("the rebuild was swapped in already");
-  if (const uint64_t logged = std::min(end, store_.next_sequence());
-      next_.load() == 0 && logged > 0) {
-    // The bulk of the log in two passes on two threads, up to the last ingest stamp before
-    // `end`: the records of one stamp are one version of a child's rows, and ingest may still
-    // be writing batches with that stamp. The Projector folds the rest, as ingest did.
-    auto bulk_end = FirstOfLastStamp(store_, logged);
-    if (!bulk_end.ok()) return bulk_end.status();
-    if (*bulk_end > 0) {
-      RebuildOptions bulk;
-      bulk.known_at = options_.known_at;
-      bulk.end = *bulk_end;
-      bulk.family = family_;
-      bulk.stop = options_.stop;
-      auto stats = RebuildProjectionsInto(store_, store_, bulk);
-      if (!stats.ok()) return stats.status();
-      next_.store(*bulk_end);
-      if (progress) progress(*bulk_end);
-    }
-  }
-  EnvelopeParser parser;
-  // Envelopes stay put while a chunk is gathered: AcceptedEvent points at them.
-  std::vector<Envelope> envelopes;
-  uint64_t start = next_.load();
-  envelopes.reserve(std::min<uint64_t>(options_.chunk, end > start ? end - start : 0));
-  std::vector<AcceptedEvent> accepted;
-  accepted.reserve(options_.chunk);
-  size_t used = 0;
-  uint64_t next = next_.load();
-  auto flush = [&]() -> Status {
-    auto batch = store_.NewStateBatch(family_);
-    Status s = projector_.Apply(accepted, batch);
-    if (s.ok()) s = store_.Write(batch);
-    if (!s.ok()) {
-      projector_.Forget();
-      return s;
-    }
-    accepted.clear();
-    used = 0;
-    next_.store(next);
-    if (progress) progress(next);
-    return Status::Ok();
-  };
-  Status failure = Status::Ok();
-  if (next < end) {
-    CARELEDGER_RETURN_IF_ERROR(store_.ScanLog(
-        [&](const LogRecord& rec) {
-          if (rec.sequence >= end) return false;
-          next = rec.sequence + 1;
-          if (!options_.known_at || rec.ingested_at <= *options_.known_at) {
-            // Reused chunk after chunk (their strings keep their capacity); never moved while
-            // a chunk points at them, as the reserve covers a whole chunk.
-            if (used == envelopes.size()) envelopes.emplace_back();
-            Envelope& e = envelopes[used];
-            if (Status s = parser.Parse(rec.payload, e); !s.ok()) {
-              // The payload was accepted once; failing now means the log or the parser changed.
-              failure = Status::Fatal("log record " + std::to_string(rec.sequence) +
-                                      " no longer parses (run `careledger verify`)");
-              return false;
-            }
-            ++used;
-            accepted.push_back({&e, rec.sequence, rec.partition, rec.ingested_at});
-          }
-          if (used == options_.chunk) {
-            failure = flush();
-            if (!failure.ok()) return false;
-          }
-          return true;
-        },
-        next));
-  }
-  CARELEDGER_RETURN_IF_ERROR(failure);
-  if (next_.load() < next) CARELEDGER_RETURN_IF_ERROR(flush());
-  if (next < end) {
-    return Status::Fatal("the log ends at sequence " + std::to_string(next) + ", before " +
-                         std::to_string(end));
-  }
-  return Status::Ok();
-}
-
-Status StateRebuild::Swap() {
-  CARELEDGER_RETURN_IF_ERROR(store_.SwapStateFamily(family_));
-  swapped_ = true;
-  return Status::Ok();
 }
 
 }  // namespace careledger
