@@ -89,8 +89,7 @@ Status PrintDemoReport(const EventStore& store, Date start, const Config& ctx_co
     MetricQuery q;
     q.metric = metric;
     q.today = today;
-    Config config = ctx_config;
-    q.population = [config](int year) { return config.PopulationFor(year); };
+    q.population = [config = ctx_config](int year) { return config.PopulationFor(year); };
     auto table = RunMetric(store, q);
     if (!table.ok()) return table.status();
     std::cout << Render(*table, OutputFormat::kTable) << '\n';

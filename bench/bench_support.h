@@ -1,5 +1,6 @@
-// Private to bench/: storing a generated feed the way ingest stores it, without Kafka, for the
-// benches that start from a store (projections.cc, postgres_peer.cc).
+// Private to bench/: storing a generated feed the way ingest stores it (its batch rule), without
+// Kafka, for the benches that start from a store (projections.cc, calibration.cc,
+// postgres_peer.cc).
 #pragma once
 
 #include <algorithm>
@@ -13,6 +14,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "batch_builder.h"
 #include "careledger/producers.h"
 #include "careledger/projections.h"
 #include "careledger/store.h"
@@ -84,41 +86,42 @@ inline std::unique_ptr<EventStore> OpenStore(const std::filesystem::path& path, 
   return std::move(store.value());
 }
 
-// Stores `lines` as ingest does: valid lines once each (re-sent duplicates dropped by event id,
-// malformed lines skipped), Batch::Append + Projector::Apply in batches of 5,000, each child on
-// partition Fingerprint(child_id) % 6. `after_batch(batch, lines_done)` runs after each write.
-// False (having said why) when a fold or a write fails.
-// Not through ingest's batch rule (BuildBatch, consumers/src/batch_builder.h), on purpose: the
-// figures in bench/README.md time this fold. BuildBatch would add a store look-up of every
-// event id, a routing check (which needs each line's key, topic and partition, so a parse of
-// its own first) and the next offsets; it logs each event under its type's topic, not "feed";
-// and its batches are of 5,000 messages, not 5,000 events. The dedup here is that rule's
-// outcome for this feed: a repeated id is never appended (ingest dead-letters a conflicting
-// one, which this feed has none of).
+// Stores `lines` as ingest does, through its batch rule (BuildBatch, consumers/src/
+// batch_builder.h): each valid line a message on its type's topic, keyed by its child, on
+// partition Fingerprint(child_id) % 6, in batches of 5,000 messages; a repeated event id is
+// not appended again (this feed's repeats are byte-for-byte re-sends: settling them as
+// duplicates or conflicts is ingest's, and changes no state), the feed's malformed lines are
+// skipped. `after_batch(batch, lines_done)` runs after each write. False (having said why)
+// when a batch cannot be built or written.
 inline bool StoreFeed(EventStore& store, const std::vector<std::string>& lines,
                       const std::function<void(const EventStore::Batch&, size_t)>& after_batch = {},
                       const std::function<void(size_t first_line)>& before_batch = {}) {
-  EnvelopeParser parser;
+  EnvelopeParser router, parser;
   Projector projector(store);
-  std::unordered_set<std::string> seen;
   const size_t kBatch = 5000;
-  std::vector<Envelope> envs(kBatch);
-  std::vector<AcceptedEvent> accepted;
+  std::vector<Envelope> envelopes;
+  Envelope e;
+  std::vector<RawMessage> messages;
+  std::vector<std::string> keys;
+  keys.reserve(kBatch);  // never reallocated: the messages' keys point into it
+  BatchContext context;  // every partition held from offset 0; each batch durable before the next
+  context.next_offset = [](const TopicPartition&) { return std::optional<int64_t>(0); };
   for (size_t i = 0; i < lines.size();) {
     if (before_batch) before_batch(i);
-    auto batch = store.NewBatch();
-    accepted.clear();
-    for (size_t n = 0; i < lines.size() && n < kBatch; ++i) {
-      if (!parser.Parse(lines[i], envs[n]).ok()) continue;  // the feed's malformed lines
-      if (!seen.insert(envs[n].event_id).second) continue;
-      const Envelope& e = envs[n];
-      int32_t partition = int32_t(Fingerprint(e.child_id) % 6);
-      uint64_t seq = batch.Append(e.event_id, e.child_id, e.occurred_at.date, {"feed", partition},
-                                  int64_t(i), lines[i]);
-      accepted.push_back({&envs[n], seq, partition, batch.ingested_at()});
-      ++n;
+    messages.clear();
+    keys.clear();
+    for (; i < lines.size() && messages.size() < kBatch; ++i) {
+      // What a producer knows when it sends: the event's type and child (its topic and key).
+      if (!router.Parse(lines[i], e).ok()) continue;  // the feed's malformed lines
+      keys.push_back(e.child_id);
+      messages.push_back({TopicFor(e.type), keys.back(), lines[i],
+                          int32_t(Fingerprint(e.child_id) % 6), int64_t(i)});
     }
-    if (Fail(projector.Apply(accepted, batch), "apply") || Fail(store.Write(batch), "write")) {
+    auto batch = store.NewBatch();
+    BuiltBatch built;
+    if (Fail(BuildBatch(messages, context, store, parser, projector, envelopes, batch, built),
+             "build a batch") ||
+        Fail(store.Write(batch), "write")) {
       return false;
     }
     if (after_batch) after_batch(batch, i);

@@ -1,8 +1,9 @@
 // The ingest batch rule, with no Kafka in it: which polled messages become events, which are
 // dead letters, which are repeats of events already held, and what one batch writes for them
 // (the events, their projections, the next offsets). Ingest pipelines and retries around it;
-// tests build their batches through it (the benches time the fold alone: bench/bench_support.h
-// says why). A private header of consumers/ that tests may include.
+// tests (tests/support/ingest_builder.h) and the benches that start from a store
+// (bench/bench_support.h) build their batches through it. A private header of consumers/ that
+// tests and benches may include.
 #pragma once
 
 #include <functional>

@@ -264,6 +264,7 @@ using FactEntries = std::function<Status(
 FactEntries FactsInRuns(const std::vector<const StateRun*>& runs) {
   return [&runs](const std::string& begin, const std::string& end, const auto& visit) {
     std::vector<std::pair<size_t, size_t>> at;  // each run's next entry and its end
+    at.reserve(runs.size());
     for (const StateRun* run : runs) at.emplace_back(run->LowerBound(begin), run->LowerBound(end));
     for (;;) {
       const StateRun* least = nullptr;
@@ -346,6 +347,7 @@ Status OnThreads(size_t n, Stop& stop, const std::function<Status(size_t)>& work
 // cut before it: its keys share its prefix).
 std::vector<std::string> ChildBounds(std::vector<std::string> sampled, size_t parts) {
   std::vector<std::string> bounds{std::string("fact\0", 5)};
+  bounds.reserve(parts + 1);
   if (sampled.size() >= parts) {
     auto less = [](const auto& a, const auto& b) { return FactKeyPrefix(a) < FactKeyPrefix(b); };
     std::sort(sampled.begin(), sampled.end(), less);
@@ -366,6 +368,7 @@ Result<std::vector<std::string>> WriteRuns(EventStore& to, const std::string& fa
     if (!largest || run->size() > largest->size()) largest = run;
   }
   std::vector<std::string> cuts{""};
+  cuts.reserve(threads + 1);
   for (size_t i = 1; largest && i < threads && largest->size() >= threads; ++i) {
     std::string cut(largest->key(largest->size() * i / threads));
     if (cut > cuts.back()) cuts.push_back(std::move(cut));

@@ -60,6 +60,8 @@ class RunsInOrder {
   RunsInOrder(const std::vector<const StateRun*>& runs, std::string_view begin,
               std::string_view end)
       : runs_(runs) {
+    at_.reserve(runs.size());
+    end_.reserve(runs.size());
     for (const StateRun* run : runs) {
       size_t first = begin.empty() ? 0 : run->LowerBound(begin);
       size_t last = end.empty() ? run->size() : run->LowerBound(end);
