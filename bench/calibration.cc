@@ -113,61 +113,118 @@ Result<int64_t> Measure(const EventStore& store, const MetricQuery& q, std::stri
   return Status::Fatal(q.metric + " has no measure " + std::string(measure));
 }
 
-int Main(int argc, char** argv) {
+struct CalibrationOptions {
   std::string shared = CARELEDGER_SHARED_DIR;
-  int children = 0, warmup_years = 3;
+  int children = 0;
+  int warmup_years = 3;
   uint64_t seed = 42;
   double tolerance = 0.15;
+};
+
+// False (after saying why on stderr) on an unknown flag.
+bool ParseOptions(int argc, char** argv, CalibrationOptions* o) {
   for (int i = 1; i < argc; ++i) {
     std::string_view flag = argv[i];
     const char* value = i + 1 < argc ? argv[++i] : "";
     if (flag == "--children") {
-      children = std::atoi(value);
+      o->children = std::atoi(value);
     } else if (flag == "--seed") {
-      seed = std::strtoull(value, nullptr, 10);
+      o->seed = std::strtoull(value, nullptr, 10);
     } else if (flag == "--warmup-years") {
-      warmup_years = std::max(0, std::atoi(value));
+      o->warmup_years = std::max(0, std::atoi(value));
     } else if (flag == "--tolerance") {
-      tolerance = std::atof(value) / 100;
+      o->tolerance = std::atof(value) / 100;
     } else if (flag == "--shared") {
-      shared = value;
+      o->shared = value;
     } else {
       std::cerr << "unknown flag " << flag << "\n";
-      return 2;
+      return false;
     }
   }
-  auto published = ReadPublished(shared);
+  return true;
+}
+
+// Generates the feed into dir/feed.jsonl and reads its lines back; false if generation failed.
+bool GenerateLines(const GeneratorOptions& gen, const std::filesystem::path& dir,
+                   FeedSummary* summary, std::vector<std::string>* lines) {
+  // Through a file: at England's size the feed is gigabytes, and held twice it would be more.
+  {
+    std::ofstream out(dir / "feed.jsonl");
+    if (Fail(GenerateFeed(gen, out, summary), "generate")) return false;
+  }
+  std::ifstream in(dir / "feed.jsonl");
+  for (std::string line; std::getline(in, line);) lines->push_back(std::move(line));
+  return true;
+}
+
+// Prints the generated figures beside the published ones scaled to the feed's size. Returns 0,
+// 1 if a figure is more than the tolerance off, or -1 if a figure could not be measured.
+int CompareWithPublished(const EventStore& store, const Published& published, double scale,
+                         double tolerance, const Date& year_start, const Date& year_end) {
+  int status = 0;
+  MetricQuery at;
+  at.today = Today();
+  at.metric = "cla";
+  at.at = Date{std::chrono::year{kYear} / 3 / 31};
+  MetricQuery year = at;
+  year.at.reset();
+  year.period = {year_start, year_end};
+  MetricQuery cohort = year;
+  cohort.metric = "reoffending";
+  cohort.period = {year_start, year_end};
+  struct Row {
+    const char* what;
+    Result<int64_t> generated;
+    int64_t published;
+  };
+  Row rows[] = {
+      {"children looked after on 31 March", Measure(store, at, "value"), published.looked_after},
+      {"children starting to be looked after", Measure(store, year, "started"), published.started},
+      {"children ceasing to be looked after", Measure(store, year, "ended"), published.ceased},
+      {"children cautioned or sentenced (YJB)", Measure(store, cohort, "children"),
+       published.cautioned_or_sentenced},
+  };
+  std::printf("\n| %d, England | generated | published × %.4f | ratio |\n", kYear, scale);
+  std::printf("| --- | ---: | ---: | ---: |\n");
+  for (auto& r : rows) {
+    if (Fail(r.generated.status(), r.what)) return -1;
+    double expected = double(r.published) * scale;
+    double ratio = double(*r.generated) / expected;
+    bool off = std::fabs(ratio - 1) > tolerance;
+    std::printf("| %s | %lld | %.0f | %.2f%s |\n", r.what, static_cast<long long>(*r.generated),
+                expected, ratio, off ? " (off)" : "");
+    if (off) status = 1;
+  }
+  return status;
+}
+
+int Main(int argc, char** argv) {
+  CalibrationOptions o;
+  if (!ParseOptions(argc, argv, &o)) return 2;
+  auto published = ReadPublished(o.shared);
   if (!published.ok()) {
     std::cerr << "skipped: " << published.status().message() << " (../shared absent?)\n";
     return 2;
   }
-  if (children <= 0) children = int(published->population);
-  const double scale = double(children) / double(published->population);
+  if (o.children <= 0) o.children = int(published->population);
+  const double scale = double(o.children) / double(published->population);
 
   // The year ending 31 March, after `warmup_years` for the stock of children in care to form.
   const Date year_start{std::chrono::year{kYear - 1} / 4 / 1};
   const Date year_end{std::chrono::year{kYear} / 4 / 1};
   GeneratorOptions gen;
-  gen.children = children;
-  gen.seed = seed;
-  gen.start = Date{std::chrono::year{kYear - 1 - warmup_years} / 4 / 1};
+  gen.children = o.children;
+  gen.seed = o.seed;
+  gen.start = Date{std::chrono::year{kYear - 1 - o.warmup_years} / 4 / 1};
   gen.end = year_end;
   auto dir = std::filesystem::temp_directory_path() /
              ("careledger-bench-calibration-" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
-  // Through a file: at England's size the feed is gigabytes, and held twice it would be more.
   auto t0 = std::chrono::steady_clock::now();
   FeedSummary summary;
-  {
-    std::ofstream out(dir / "feed.jsonl");
-    if (Fail(GenerateFeed(gen, out, &summary), "generate")) return 1;
-  }
   std::vector<std::string> lines;
-  {
-    std::ifstream in(dir / "feed.jsonl");
-    for (std::string line; std::getline(in, line);) lines.push_back(std::move(line));
-  }
+  if (!GenerateLines(gen, dir, &summary, &lines)) return 1;
   double generate_s = Seconds(t0);
   int status = 0;
   {
@@ -178,48 +235,14 @@ int Main(int argc, char** argv) {
     std::printf(
         "feed: %d children, %d-04-01..%d-03-31, seed %llu: %llu lines, %llu events "
         "(generated in %.1f s, stored in %.1f s)\n",
-        children, kYear - 1 - warmup_years, kYear, static_cast<unsigned long long>(seed),
+        o.children, kYear - 1 - o.warmup_years, kYear, static_cast<unsigned long long>(o.seed),
         static_cast<unsigned long long>(summary.lines),
         static_cast<unsigned long long>(summary.events()), generate_s, store_s);
-
-    MetricQuery at;
-    at.today = Today();
-    at.metric = "cla";
-    at.at = Date{std::chrono::year{kYear} / 3 / 31};
-    MetricQuery year = at;
-    year.at.reset();
-    year.period = {year_start, year_end};
-    MetricQuery cohort = year;
-    cohort.metric = "reoffending";
-    cohort.period = {year_start, year_end};
-    struct Row {
-      const char* what;
-      Result<int64_t> generated;
-      int64_t published;
-    };
-    Row rows[] = {
-        {"children looked after on 31 March", Measure(*store, at, "value"),
-         published->looked_after},
-        {"children starting to be looked after", Measure(*store, year, "started"),
-         published->started},
-        {"children ceasing to be looked after", Measure(*store, year, "ended"), published->ceased},
-        {"children cautioned or sentenced (YJB)", Measure(*store, cohort, "children"),
-         published->cautioned_or_sentenced},
-    };
-    std::printf("\n| %d, England | generated | published × %.4f | ratio |\n", kYear, scale);
-    std::printf("| --- | ---: | ---: | ---: |\n");
-    for (auto& r : rows) {
-      if (Fail(r.generated.status(), r.what)) return 1;
-      double expected = double(r.published) * scale;
-      double ratio = double(*r.generated) / expected;
-      bool off = std::fabs(ratio - 1) > tolerance;
-      std::printf("| %s | %lld | %.0f | %.2f%s |\n", r.what, static_cast<long long>(*r.generated),
-                  expected, ratio, off ? " (off)" : "");
-      if (off) status = 1;
-    }
+    status = CompareWithPublished(*store, *published, scale, o.tolerance, year_start, year_end);
+    if (status < 0) return 1;
   }
   std::filesystem::remove_all(dir);
-  if (status) std::printf("\na figure is more than %.0f %% off\n", tolerance * 100);
+  if (status) std::printf("\na figure is more than %.0f %% off\n", o.tolerance * 100);
   return status;
 }
 

@@ -163,23 +163,25 @@ void Print(const std::vector<Row>& rows) {
   }
 }
 
-int Main(int argc, char** argv) {
-  // CARELEDGER_LOG_LEVEL=debug shows each batch's build and write times.
-  if (const char* level = std::getenv("CARELEDGER_LOG_LEVEL")) {
-    spdlog::set_level(spdlog::level::from_str(level));
-  }
-  GeneratorOptions gen;
+// What the command line can change: the feed generated, the batch size and the runs per stage.
+struct Options {
+  GeneratorOptions gen = {};
+  size_t max_batch = 5000;
+  int repeat = 3;
+};
+
+Options ParseOptions(int argc, char** argv) {
+  Options o;
+  GeneratorOptions& gen = o.gen;
   gen.children = 280000;  // an area of 280,000 children: about 83,000 events
   gen.invalid_rate = 0;   // publish would refuse the malformed lines; the bench measures the rest
   gen.seed = 7;
-  size_t max_batch = 5000;
-  int repeat = 3;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
     if (flag == "--children") gen.children = std::atoi(argv[i + 1]);
     if (flag == "--seed") gen.seed = std::strtoull(argv[i + 1], nullptr, 10);
-    if (flag == "--max-batch") max_batch = size_t(std::atoll(argv[i + 1]));
-    if (flag == "--repeat") repeat = std::max(1, std::atoi(argv[i + 1]));
+    if (flag == "--max-batch") o.max_batch = size_t(std::atoll(argv[i + 1]));
+    if (flag == "--repeat") o.repeat = std::max(1, std::atoi(argv[i + 1]));
     if (flag == "--years") {
       // The years up to today, as the other benches generate them (bench/run-all.sh).
       Date today = std::chrono::floor<std::chrono::days>(std::chrono::system_clock::now());
@@ -188,36 +190,142 @@ int Main(int argc, char** argv) {
           Date{std::chrono::year_month_day{today} - std::chrono::years{std::atoi(argv[i + 1])}};
     }
   }
-  const std::string kcat = "kcat";
-  auto dir =
-      std::filesystem::temp_directory_path() / ("careledger-bench-" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
-  const std::string feed = dir / "feed.jsonl", keyed = dir / "keyed.tsv";
-  FeedSummary summary;
+  return o;
+}
+
+// The generated feed as a file, the same lines keyed by child for kcat -P, and as raw events
+// for the store's ceiling.
+struct Feed {
+  std::string path, keyed;
+  FeedSummary summary = {};
+  uint64_t events = 0, social_care = 0;
+  std::vector<RawEvent> raw = {};
+};
+
+// Returns the exit code: 0, or 1 when the feed could not be generated.
+int WriteFeed(const GeneratorOptions& gen, Feed& f) {
   {
-    std::ofstream out(feed);
-    if (Status s = GenerateFeed(gen, out, &summary); !s.ok()) {
+    std::ofstream out(f.path);
+    if (Status s = GenerateFeed(gen, out, &f.summary); !s.ok()) {
       return std::cerr << s.ToString(), 1;
     }
   }
   // Lines (messages) in all, and on the social care topic alone: the feed spans the three
   // topics. Re-sent duplicates are messages too; ingest stores each event once.
-  uint64_t events = 0, social_care = 0;
-  std::vector<RawEvent> raw;
-  {
-    std::ifstream in(feed);
-    std::ofstream out(keyed);
-    EnvelopeParser parser;
-    Envelope env;
-    for (std::string line; std::getline(in, line); ++events) {
-      (void)parser.Parse(line, env);
-      social_care += TopicFor(env.type) == kTopicSocialCare;
-      out << env.child_id << '\t' << line << '\n';
-      raw.push_back({env.event_id, env.child_id, line});
-    }
+  std::ifstream in(f.path);
+  std::ofstream out(f.keyed);
+  EnvelopeParser parser;
+  Envelope env;
+  for (std::string line; std::getline(in, line); ++f.events) {
+    (void)parser.Parse(line, env);
+    f.social_care += TopicFor(env.type) == kTopicSocialCare;
+    out << env.child_id << '\t' << line << '\n';
+    f.raw.push_back({env.event_id, env.child_id, line});
   }
-  std::cerr << "feed: " << gen.children << " children, " << events << " events, "
-            << std::filesystem::file_size(feed) / 1024 << " KiB\n";
+  return 0;
+}
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+// The consumers the ingest is compared with.
+struct Baselines {
+  double kcat_consume = 0, bare_consume = 0, bare_consume_all = 0;
+};
+
+// 2. Baseline consumer: kcat reads the same topic from the beginning to its end. Returns the
+// exit code.
+int MeasureConsumers(const std::string& kcat, const std::string& bootstrap, const Feed& f,
+                     int repeat, Baselines& b) {
+  auto t = Clock::now();
+  if (RunCommand({kcat, "-C", "-b", bootstrap, "-t", "careledger.socialcare.v1", "-o", "beginning",
+                  "-e", "-q", "-f", "%o\n"}) != 0) {
+    return std::cerr << "kcat -C failed\n", 1;
+  }
+  b.kcat_consume = Seconds(t);
+  std::vector<double> bare_one, bare_all;
+  const std::vector<std::string> all_topics(std::begin(kSourceTopics), std::end(kSourceTopics));
+  for (int r = 0; r < repeat; ++r) {
+    bare_one.push_back(BareConsume(bootstrap, {std::string(kTopicSocialCare)}, 6, f.social_care));
+    bare_all.push_back(BareConsume(bootstrap, all_topics, 6, f.events));
+  }
+  b.bare_consume = Median(bare_one);
+  b.bare_consume_all = Median(bare_all);
+  return 0;
+}
+
+// 3. careledger ingest of the same messages, into a new store each time (a new group too,
+// so that no run waits out the last one's session). Returns the exit code.
+int MeasureIngest(const Settings& kafka, const std::filesystem::path& dir, const Options& o,
+                  const Feed& f, Result<IngestStats>& stats, double& seconds) {
+  std::vector<double> ingest_runs;
+  for (int r = 0; r < o.repeat; ++r) {
+    auto store = EventStore::Open({.path = dir / ("store" + std::to_string(r))});
+    if (!store.ok()) return std::cerr << store.status().ToString(), 1;
+    IngestOptions options;
+    options.kafka = kafka;
+    options.group = "bench-" + std::to_string(r);
+    options.until_end = true;
+    options.max_batch = o.max_batch;
+    std::atomic<bool> stop{false};
+    stats = RunIngest(**store, options, stop);
+    if (!stats.ok()) return std::cerr << stats.status().ToString(), 1;
+    if (stats->appended != f.summary.events()) {
+      return std::cerr << "ingest stored " << stats->appended << " of " << f.summary.events()
+                       << "\n",
+             1;
+    }
+    ingest_runs.push_back(stats->seconds_assigned);
+  }
+  seconds = Median(ingest_runs);
+  return 0;
+}
+
+// 3b. The store's ceiling: the same events written straight into RocksDB as the three
+// entries the store cannot do without (log record, event_id key, per-child index entry), in
+// batches of the same size with fsync, and nothing else: no Kafka, no validation, no dedup
+// look-ups, no projections. Returns the exit code.
+int MeasureRawStore(const std::filesystem::path& dir, const Feed& f, const Options& o,
+                    double& seconds) {
+  std::vector<double> raw_runs;
+  for (int r = 0; r < o.repeat; ++r) {
+    auto s = RawStoreWrite(dir / ("raw" + std::to_string(r)), f.raw, o.max_batch);
+    if (!s.ok()) return std::cerr << s.status().ToString(), 1;
+    raw_runs.push_back(*s);
+  }
+  seconds = Median(raw_runs);
+  return 0;
+}
+
+void PrintIngestDetail(const IngestStats& stats, const Options& o) {
+  std::printf("consumer stages: median of %d runs\n", o.repeat);
+  std::vector<uint32_t> w = stats.write_micros;
+  std::sort(w.begin(), w.end());
+  std::printf(
+      "ingest: %llu batches of up to %zu; batch write (fsync) p50 %.1f ms, p99 %.1f ms; group "
+      "join %.2f s (excluded)\n",
+      static_cast<unsigned long long>(stats.batches), o.max_batch,
+      w.empty() ? 0.0 : w[w.size() / 2] / 1000.0,
+      w.empty() ? 0.0 : w[std::min(w.size() - 1, w.size() * 99 / 100)] / 1000.0,
+      stats.seconds - stats.seconds_assigned);
+}
+
+int Main(int argc, char** argv) {
+  // CARELEDGER_LOG_LEVEL=debug shows each batch's build and write times.
+  if (const char* level = std::getenv("CARELEDGER_LOG_LEVEL")) {
+    spdlog::set_level(spdlog::level::from_str(level));
+  }
+  const Options o = ParseOptions(argc, argv);
+  const std::string kcat = "kcat";
+  auto dir =
+      std::filesystem::temp_directory_path() / ("careledger-bench-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  Feed f{.path = dir / "feed.jsonl", .keyed = dir / "keyed.tsv"};
+  if (int rc = WriteFeed(o.gen, f); rc != 0) return rc;
+  std::cerr << "feed: " << o.gen.children << " children, " << f.events << " events, "
+            << std::filesystem::file_size(f.path) / 1024 << " KiB\n";
 
   auto cluster = MockCluster::Start(6);
   if (!cluster.ok()) return std::cerr << cluster.status().ToString(), 1;
@@ -227,95 +335,39 @@ int Main(int argc, char** argv) {
 
   // 1. careledger publish, with validation and an idempotent producer.
   std::ostringstream diagnostics;
-  auto published = PublishJsonl({feed}, kafka, diagnostics);
+  auto published = PublishJsonl({f.path}, kafka, diagnostics);
   if (!published.ok() || !published->all_good()) {
     return std::cerr << "publish failed: " << diagnostics.str(), 1;
   }
-
-  // 2. Baseline consumer: kcat reads the same topic from the beginning to its end.
-  auto t = Clock::now();
-  if (RunCommand({kcat, "-C", "-b", bootstrap, "-t", "careledger.socialcare.v1", "-o", "beginning",
-                  "-e", "-q", "-f", "%o\n"}) != 0) {
-    return std::cerr << "kcat -C failed\n", 1;
-  }
-  double kcat_consume = Seconds(t);
-  auto median = [](std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    return v[v.size() / 2];
-  };
-  std::vector<double> bare_one, bare_all;
-  const std::vector<std::string> all_topics(std::begin(kSourceTopics), std::end(kSourceTopics));
-  for (int r = 0; r < repeat; ++r) {
-    bare_one.push_back(BareConsume(bootstrap, {std::string(kTopicSocialCare)}, 6, social_care));
-    bare_all.push_back(BareConsume(bootstrap, all_topics, 6, events));
-  }
-  double bare_consume = median(bare_one), bare_consume_all = median(bare_all);
-
-  // 3. careledger ingest of the same messages, into a new store each time (a new group too,
-  // so that no run waits out the last one's session).
-  std::vector<double> ingest_runs;
+  Baselines b;
+  if (int rc = MeasureConsumers(kcat, bootstrap, f, o.repeat, b); rc != 0) return rc;
   Result<IngestStats> stats = Status::Fatal("no run");
-  for (int r = 0; r < repeat; ++r) {
-    auto store = EventStore::Open({.path = dir / ("store" + std::to_string(r))});
-    if (!store.ok()) return std::cerr << store.status().ToString(), 1;
-    IngestOptions options;
-    options.kafka = kafka;
-    options.group = "bench-" + std::to_string(r);
-    options.until_end = true;
-    options.max_batch = max_batch;
-    std::atomic<bool> stop{false};
-    stats = RunIngest(**store, options, stop);
-    if (!stats.ok()) return std::cerr << stats.status().ToString(), 1;
-    if (stats->appended != summary.events()) {
-      return std::cerr << "ingest stored " << stats->appended << " of " << summary.events() << "\n",
-             1;
-    }
-    ingest_runs.push_back(stats->seconds_assigned);
-  }
-  double ingest_seconds = median(ingest_runs);
-
-  // 3b. The store's ceiling: the same events written straight into RocksDB as the three
-  // entries the store cannot do without (log record, event_id key, per-child index entry), in
-  // batches of the same size with fsync, and nothing else: no Kafka, no validation, no dedup
-  // look-ups, no projections.
-  std::vector<double> raw_runs;
-  for (int r = 0; r < repeat; ++r) {
-    auto seconds = RawStoreWrite(dir / ("raw" + std::to_string(r)), raw, max_batch);
-    if (!seconds.ok()) return std::cerr << seconds.status().ToString(), 1;
-    raw_runs.push_back(*seconds);
-  }
-  double raw_seconds = median(raw_runs);
+  double ingest_seconds = 0, raw_seconds = 0;
+  if (int rc = MeasureIngest(kafka, dir, o, f, stats, ingest_seconds); rc != 0) return rc;
+  if (int rc = MeasureRawStore(dir, f, o, raw_seconds); rc != 0) return rc;
 
   // 4. Baseline producer, last so that it cannot disturb the consumers: kcat -P of the same
   // lines into an otherwise unused topic.
-  t = Clock::now();
+  auto t = Clock::now();
   if (RunCommand({kcat, "-P", "-b", bootstrap, "-t", "careledger.yjs.v1", "-K", "\t", "-X",
-                  "partitioner=murmur2_random", "-l", keyed}) != 0) {
+                  "partitioner=murmur2_random", "-l", f.keyed}) != 0) {
     return std::cerr << "kcat -P failed\n", 1;
   }
   double kcat_produce = Seconds(t);
 
+  const uint64_t events = f.events, social_care = f.social_care;
   rows.push_back({"publish (validate, idempotent)", published->published, published->seconds,
                   "kcat -P", kcat_produce, events});
   rows.push_back({"ingest (all on, fsync per batch)", stats->consumed, ingest_seconds,
-                  "bare consumer, same 3 topics", bare_consume_all, events});
+                  "bare consumer, same 3 topics", b.bare_consume_all, events});
   rows.push_back({"ingest (all on, fsync per batch)", stats->consumed, ingest_seconds,
-                  "bare consumer, 1 topic", bare_consume, social_care});
+                  "bare consumer, 1 topic", b.bare_consume, social_care});
   rows.push_back({"ingest (all on, fsync per batch)", stats->consumed, ingest_seconds, "kcat -C",
-                  kcat_consume, social_care});
+                  b.kcat_consume, social_care});
   rows.push_back({"ingest (all on, fsync per batch)", stats->consumed, ingest_seconds,
                   "RocksDB: 3 puts/event, fsync", raw_seconds, events});
   Print(rows);
-  std::printf("consumer stages: median of %d runs\n", repeat);
-  std::vector<uint32_t> w = stats->write_micros;
-  std::sort(w.begin(), w.end());
-  std::printf(
-      "ingest: %llu batches of up to %zu; batch write (fsync) p50 %.1f ms, p99 %.1f ms; group "
-      "join %.2f s (excluded)\n",
-      static_cast<unsigned long long>(stats->batches), max_batch,
-      w.empty() ? 0.0 : w[w.size() / 2] / 1000.0,
-      w.empty() ? 0.0 : w[std::min(w.size() - 1, w.size() * 99 / 100)] / 1000.0,
-      stats->seconds - stats->seconds_assigned);
+  PrintIngestDetail(*stats, o);
   std::filesystem::remove_all(dir);
   return 0;
 }

@@ -245,66 +245,54 @@ bool Compare(const char* figure, const char* a_name, const Rows& a, const char* 
   return false;
 }
 
-int Main(int argc, char** argv) {
-  const Date today = std::chrono::floor<std::chrono::days>(std::chrono::system_clock::now());
-  bench::FeedFlags flags(today);
-  bool keep = false;
-  for (int i = 1; i < argc; ++i) {
-    if (flags.Take(argc, argv, i)) continue;
-    if (std::string_view(argv[i]) == "--keep-postgres") keep = true;
-  }
-  const GeneratorOptions& gen = flags.gen;
-  const int repeat = flags.repeat;
+// The latest 31 March of the feed, and the year ending on it.
+struct Window {
+  Date at = {}, from = {}, to = {};
+};
+
+Window LatestYear(Date today) {
   using namespace std::chrono;
-  // The latest 31 March of the feed, and the year ending on it.
   year_month_day ymd{today};
   int y = int(ymd.year()) - (ymd.month() < April ? 1 : 0);
   Date at{year{y} / March / 31};
   Date from{year{y - 1} / April / 1}, to{year{y} / April / 1};
+  return {at, from, to};
+}
 
-  auto dir = fs::temp_directory_path() / ("careledger-bench-postgres-" + std::to_string(getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  struct Cleanup {
-    fs::path dir;
-    bool keep = false;
-    ~Cleanup() {
-      if (keep) return;
-      std::error_code ec;
-      fs::remove_all(dir, ec);
-    }
-  } cleanup{dir, keep};
-
-  // The events careledger accepts, in feed order: both sides get exactly these.
-  std::vector<std::string> lines;
-  std::set<std::string> disposals;
-  size_t feed_lines = 0;
-  {
-    std::ostringstream out;
-    if (Fail(GenerateFeed(gen, out), "generate")) return 1;
-    std::istringstream in(out.str());
-    EnvelopeParser parser;
-    Envelope e;
-    std::unordered_set<std::string> seen;
-    for (std::string l; std::getline(in, l);) {
-      ++feed_lines;
-      if (!parser.Parse(l, e).ok() || !seen.insert(e.event_id).second) continue;
-      if (!e.data.disposal.empty()) disposals.insert(e.data.disposal);
-      lines.push_back(std::move(l));
-    }
+// The events careledger accepts, in feed order: both sides get exactly these.
+bool AcceptedEvents(const GeneratorOptions& gen, std::vector<std::string>& lines,
+                    std::set<std::string>& disposals, size_t& feed_lines) {
+  std::ostringstream out;
+  if (Fail(GenerateFeed(gen, out), "generate")) return false;
+  std::istringstream in(out.str());
+  EnvelopeParser parser;
+  Envelope e;
+  std::unordered_set<std::string> seen;
+  for (std::string l; std::getline(in, l);) {
+    ++feed_lines;
+    if (!parser.Parse(l, e).ok() || !seen.insert(e.event_id).second) continue;
+    if (!e.data.disposal.empty()) disposals.insert(e.data.disposal);
+    lines.push_back(std::move(l));
   }
-  std::cout << "feed: " << gen.children << " children, " << FormatDate(gen.start) << " to "
-            << FormatDate(gen.end) << ", seed " << gen.seed << ": " << feed_lines << " lines, "
-            << lines.size() << " events accepted; CLA at " << FormatDate(at)
-            << ", outcomes decided in [" << FormatDate(from) << ", " << FormatDate(to) << ")\n";
+  return true;
+}
 
-  // ---- careledger ----
+// careledger's figures after ingest, after a replay and in a rebuilt store, with the time each
+// took.
+struct CareledgerRuns {
+  std::pair<Timed, Timed> live = {}, replayed = {}, rebuilt = {};
+  double ingest_s = 0, replay_s = 0, rebuild_s = 0;
+};
+
+bool RunCareledger(const fs::path& dir, const std::vector<std::string>& lines, const Window& w,
+                   Date today, int repeat, CareledgerRuns& c) {
   auto store = OpenStore(dir / "careledger");
   auto t0 = Clock::now();
-  if (!Ingest(*store, lines)) return 1;
-  double ingest_s = Seconds(t0);
-  auto live = CareledgerQueries(*store, at, from, to, today, repeat);
-  if (Fail(live.status(), "query")) return 1;
+  if (!Ingest(*store, lines)) return false;
+  c.ingest_s = Seconds(t0);
+  auto live = CareledgerQueries(*store, w.at, w.from, w.to, today, repeat);
+  if (Fail(live.status(), "query")) return false;
+  c.live = *live;
   // `careledger replay`'s path: the log folded by the live fold into a family beside the live
   // state (unsynced), then one synced swap.
   t0 = Clock::now();
@@ -313,23 +301,34 @@ int Main(int argc, char** argv) {
     if (Fail(replay.status(), "replay") ||
         Fail((*replay)->CatchUp(store->next_sequence()), "replay") ||
         Fail((*replay)->Swap(), "swap")) {
-      return 1;
+      return false;
     }
   }
-  double replay_s = Seconds(t0);
-  auto replayed = CareledgerQueries(*store, at, from, to, today, repeat);
-  if (Fail(replayed.status(), "query replayed")) return 1;
+  c.replay_s = Seconds(t0);
+  auto replayed = CareledgerQueries(*store, w.at, w.from, w.to, today, repeat);
+  if (Fail(replayed.status(), "query replayed")) return false;
+  c.replayed = *replayed;
   // The fast rebuild (bench/projections.cc) into a fresh store, every batch synced.
   auto rebuilt_store = OpenStore(dir / "careledger-rebuilt");
   t0 = Clock::now();
-  if (Fail(RebuildProjectionsInto(*store, *rebuilt_store).status(), "rebuild")) return 1;
-  double rebuild_s = Seconds(t0);
-  auto rebuilt = CareledgerQueries(*rebuilt_store, at, from, to, today, repeat);
-  if (Fail(rebuilt.status(), "query rebuilt")) return 1;
+  if (Fail(RebuildProjectionsInto(*store, *rebuilt_store).status(), "rebuild")) return false;
+  c.rebuild_s = Seconds(t0);
+  auto rebuilt = CareledgerQueries(*rebuilt_store, w.at, w.from, w.to, today, repeat);
+  if (Fail(rebuilt.status(), "query rebuilt")) return false;
+  c.rebuilt = *rebuilt;
+  return true;
+}
 
-  // ---- PostgreSQL ----
-  TempPostgres pg(dir / "pg");
-  if (!pg.Start()) return 1;
+// PostgreSQL's figures and its load times.
+struct PgRuns {
+  Timed cla = {}, outcomes = {};
+  double copy_s = 0, load_s = 0;
+};
+
+bool RunPostgres(TempPostgres& pg, const fs::path& dir, bool keep,
+                 const std::vector<std::string>& lines, std::set<std::string> disposals,
+                 const Window& w, int repeat, PgRuns& p) {
+  if (!pg.Start()) return false;
   if (keep) {
     pg.Keep();
     std::cout << "--keep-postgres: psql -h " << (dir / "pg").string() << " -U postgres; stop with "
@@ -337,10 +336,10 @@ int Main(int argc, char** argv) {
               << " stop (as postgres) and remove " << dir.string() << "\n";
   }
   auto write = [&](const char* name, const std::string& text) {
-    fs::path p = dir / name;
-    std::ofstream(p) << text;
-    fs::permissions(p, fs::perms::others_read, fs::perm_options::add);
-    return p;
+    fs::path path = dir / name;
+    std::ofstream(path) << text;
+    fs::permissions(path, fs::perms::others_read, fs::perm_options::add);
+    return path;
   };
   {
     // The code lists as an analyst's lookup tables, from careledger's schemas/codes.
@@ -357,7 +356,7 @@ int Main(int argc, char** argv) {
         ref << "INSERT INTO disposal_tier VALUES ('" << d << "', '" << *tier << "');\n";
       }
     }
-    if (!pg.Psql(write("schema.sql", ref.str()), {})) return 1;
+    if (!pg.Psql(write("schema.sql", ref.str()), {})) return false;
   }
   {
     std::ofstream events(dir / "events.jsonl");
@@ -368,44 +367,51 @@ int Main(int argc, char** argv) {
                      " WITH (FORMAT csv, QUOTE e'\\x01', DELIMITER e'\\x02')\n";
   auto copy_sql = write("copy.sql", copy);
   auto load_sql = write("load.sql", pg::kLoad);
-  t0 = Clock::now();
-  if (!pg.Psql(copy_sql, {})) return 1;
-  double copy_s = Seconds(t0);
-  if (!pg.Psql(load_sql, {})) return 1;
-  double load_s = Seconds(t0);
-  if (!pg.Psql(write("common.sql", pg::kCommon), {})) return 1;
+  auto t0 = Clock::now();
+  if (!pg.Psql(copy_sql, {})) return false;
+  p.copy_s = Seconds(t0);
+  if (!pg.Psql(load_sql, {})) return false;
+  p.load_s = Seconds(t0);
+  if (!pg.Psql(write("common.sql", pg::kCommon), {})) return false;
   auto timed_script = [&](const char* name, const char* query) {
     std::string s = "SET TimeZone = 'UTC';\n\\timing on\n";
     for (int r = 0; r <= repeat; ++r) s += query;
     return write(name, s);
   };
   std::vector<std::pair<std::string, std::string>> vars = {
-      {"at", FormatDate(at)}, {"from", FormatDate(from)}, {"to", FormatDate(to)}};
+      {"at", FormatDate(w.at)}, {"from", FormatDate(w.from)}, {"to", FormatDate(w.to)}};
   auto cla_out = pg.Psql(timed_script("cla.sql", pg::kCla), vars);
   auto outcomes_out = pg.Psql(timed_script("outcomes.sql", pg::kOutcomes), vars);
-  if (!cla_out || !outcomes_out) return 1;
-  Timed pg_cla = ParseTimed(*cla_out, true), pg_outcomes = ParseTimed(*outcomes_out, false);
+  if (!cla_out || !outcomes_out) return false;
+  p.cla = ParseTimed(*cla_out, true);
+  p.outcomes = ParseTimed(*outcomes_out, false);
+  return true;
+}
 
-  // ---- the figures must agree ----
-  bool agree =
-      Compare("CLA at 31 March", "careledger", live->first.rows, "PostgreSQL", pg_cla.rows);
+// ---- the figures must agree ----
+bool FiguresAgree(const CareledgerRuns& c, const PgRuns& p, const Window& w) {
+  const auto* live = &c.live;
+  bool agree = Compare("CLA at 31 March", "careledger", live->first.rows, "PostgreSQL", p.cla.rows);
   agree = Compare("outcomes by cohort x tier", "careledger", live->second.rows, "PostgreSQL",
-                  pg_outcomes.rows) &&
+                  p.outcomes.rows) &&
           agree;
-  for (const auto& [name, run] :
-       {std::pair{"careledger replayed", &*replayed}, std::pair{"careledger rebuilt", &*rebuilt}}) {
+  for (const auto& [name, run] : {std::pair{"careledger replayed", &c.replayed},
+                                  std::pair{"careledger rebuilt", &c.rebuilt}}) {
     agree =
         Compare("CLA at 31 March", name, run->first.rows, "ingested", live->first.rows) && agree;
     agree = Compare("outcomes by cohort x tier", name, run->second.rows, "ingested",
                     live->second.rows) &&
             agree;
   }
-  std::cout << "CLA at " << FormatDate(at) << ": " << live->first.rows.at(0).substr(4)
+  std::cout << "CLA at " << FormatDate(w.at) << ": " << live->first.rows.at(0).substr(4)
             << " children; outcomes:";
   for (const auto& r : live->second.rows) std::cout << " " << r;
   std::cout << "\n";
+  return agree;
+}
 
-  double pg_total = load_s + pg_cla.median_s + pg_outcomes.median_s;
+void PrintTable(const CareledgerRuns& c, const PgRuns& p, size_t events, int repeat) {
+  double pg_total = p.load_s + p.cla.median_s + p.outcomes.median_s;
   auto row = [&](const char* what, double load, const Timed& a, const Timed& b) {
     double total = load + a.median_s + b.median_s;
     std::printf("| %s | %.3f | %.1f | %.1f | %.3f | %.1f× |\n", what, load, a.median_s * 1000,
@@ -415,15 +421,58 @@ int Main(int argc, char** argv) {
       "\n%zu events; queries median of %d warm runs\n"
       "| system | load / ingest / rebuild s | CLA ms | outcomes ms | total s | PostgreSQL ÷ "
       "this |\n| --- | ---: | ---: | ---: | ---: | ---: |\n",
-      lines.size(), repeat);
-  row("PostgreSQL 15: COPY + typed table + indexes", load_s, pg_cla, pg_outcomes);
-  row("careledger: ingest (fold, fsync per 5,000)", ingest_s, live->first, live->second);
-  row("careledger: replay (StateRebuild + swap, as `careledger replay`)", replay_s, replayed->first,
-      replayed->second);
-  row("careledger: RebuildProjectionsInto a fresh store, synced", rebuild_s, rebuilt->first,
-      rebuilt->second);
+      events, repeat);
+  row("PostgreSQL 15: COPY + typed table + indexes", p.load_s, p.cla, p.outcomes);
+  row("careledger: ingest (fold, fsync per 5,000)", c.ingest_s, c.live.first, c.live.second);
+  row("careledger: replay (StateRebuild + swap, as `careledger replay`)", c.replay_s,
+      c.replayed.first, c.replayed.second);
+  row("careledger: RebuildProjectionsInto a fresh store, synced", c.rebuild_s, c.rebuilt.first,
+      c.rebuilt.second);
   std::printf("(PostgreSQL's load: COPY into staging %.3f s, typed table + indexes %.3f s)\n",
-              copy_s, load_s - copy_s);
+              p.copy_s, p.load_s - p.copy_s);
+}
+
+int Main(int argc, char** argv) {
+  const Date today = std::chrono::floor<std::chrono::days>(std::chrono::system_clock::now());
+  bench::FeedFlags flags(today);
+  bool keep = false;
+  for (int i = 1; i < argc; ++i) {
+    if (flags.Take(argc, argv, i)) continue;
+    if (std::string_view(argv[i]) == "--keep-postgres") keep = true;
+  }
+  const GeneratorOptions& gen = flags.gen;
+  const int repeat = flags.repeat;
+  const Window w = LatestYear(today);
+
+  auto dir = fs::temp_directory_path() / ("careledger-bench-postgres-" + std::to_string(getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  struct Cleanup {
+    fs::path dir;
+    bool keep = false;
+    ~Cleanup() {
+      if (keep) return;
+      std::error_code ec;
+      fs::remove_all(dir, ec);
+    }
+  } cleanup{dir, keep};
+
+  std::vector<std::string> lines;
+  std::set<std::string> disposals;
+  size_t feed_lines = 0;
+  if (!AcceptedEvents(gen, lines, disposals, feed_lines)) return 1;
+  std::cout << "feed: " << gen.children << " children, " << FormatDate(gen.start) << " to "
+            << FormatDate(gen.end) << ", seed " << gen.seed << ": " << feed_lines << " lines, "
+            << lines.size() << " events accepted; CLA at " << FormatDate(w.at)
+            << ", outcomes decided in [" << FormatDate(w.from) << ", " << FormatDate(w.to) << ")\n";
+
+  CareledgerRuns c;
+  if (!RunCareledger(dir, lines, w, today, repeat, c)) return 1;
+  TempPostgres pg(dir / "pg");
+  PgRuns p;
+  if (!RunPostgres(pg, dir, keep, lines, std::move(disposals), w, repeat, p)) return 1;
+  bool agree = FiguresAgree(c, p, w);
+  PrintTable(c, p, lines.size(), repeat);
   return agree ? 0 : 1;
 }
 

@@ -114,6 +114,114 @@ double Quantile(std::vector<double> v, double q) {
   return v[std::min(v.size() - 1, size_t(q * double(v.size())))];
 }
 
+struct Poll {
+  double at_ms = 0, took_ms = 0;
+  int64_t seen = 0;
+  size_t published = 0;
+};
+
+// What watching the API saw: a latency per event seen, the polls made, and (when tracing) each
+// poll.
+struct Measured {
+  std::vector<double> latency_ms = {};
+  uint64_t polls = 0;
+  std::vector<Poll> traced = {};
+};
+
+// Publishes `total` events at `rate` a second while a second thread polls the API at `url` and
+// times each event from its send to the first poll that counts it.
+Measured PublishAndWatch(careledger::Producer& producer, const std::string& url, int rate,
+                         size_t total, bool tracing) {
+  std::vector<Clock::time_point> sent(total);
+  Measured m;
+  auto& latency_ms = m.latency_ms;
+  latency_ms.reserve(total);
+  std::atomic<size_t> published{0};
+  std::atomic<bool> done{false};
+  uint64_t& polls = m.polls;
+  std::vector<Poll>& traced = m.traced;
+  const auto first_poll = Clock::now();
+  std::thread poller([&] {
+    httplib::Client c(url);
+    size_t seen = 0;
+    auto deadline = Clock::time_point::max();
+    while (seen < total) {
+      auto asked = Clock::now();
+      int64_t n = Cla(c) - 1;  // less the warm-up child
+      auto now = Clock::now();
+      if (tracing) {
+        traced.push_back({std::chrono::duration<double, std::milli>(asked - first_poll).count(),
+                          std::chrono::duration<double, std::milli>(now - asked).count(), n,
+                          published.load()});
+      }
+      ++polls;
+      size_t upto = std::min<size_t>(n < 0 ? 0 : size_t(n), published.load());
+      for (; seen < upto; ++seen) {
+        latency_ms.push_back(std::chrono::duration<double, std::milli>(now - sent[seen]).count());
+      }
+      if (done.load() && deadline == Clock::time_point::max()) {
+        deadline = now + std::chrono::seconds(30);
+      }
+      if (now > deadline) break;
+    }
+  });
+  const auto start = Clock::now();
+  for (size_t i = 0; i < total;) {
+    double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+    size_t due = std::min(total, size_t(elapsed * rate));
+    for (; i < due; ++i) {
+      std::string child = "P" + std::to_string(i);
+      sent[i] = Clock::now();
+      published.store(i + 1);
+      (void)producer.Produce("careledger.socialcare.v1", child,
+                             Event("e" + std::to_string(i), child), {}, i);
+    }
+    (void)producer.Flush(std::chrono::milliseconds(0));  // serve delivery reports
+    std::this_thread::sleep_for(std::chrono::microseconds(500));
+  }
+  done.store(true);
+  (void)producer.Flush(std::chrono::seconds(10));
+  poller.join();
+  return m;
+}
+
+void WritePolls(const std::string& path, const std::vector<Poll>& traced) {
+  std::ofstream out(path);
+  out << "at_ms\ttook_ms\tseen\tpublished\n";
+  for (const auto& p : traced) {
+    out << p.at_ms << '\t' << p.took_ms << '\t' << p.seen << '\t' << p.published << '\n';
+  }
+}
+
+// Whether the API at `url` counts the warm-up child within a minute.
+bool WarmUpShows(const std::string& url) {
+  httplib::Client client(url);
+  for (auto deadline = Clock::now() + std::chrono::seconds(60);;) {
+    if (Cla(client) == 1) return true;
+    if (Clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+// `run` ingests and serves in one process; otherwise ingest and serve each have their own.
+void SpawnApi(const std::string& bin, const std::string& mode, const std::string& bootstrap,
+              const std::string& dir, const std::string& log_level,
+              std::unique_ptr<Process>* ingest, std::unique_ptr<Process>* server) {
+  std::vector<std::string> common = {"--data",        dir + "/store", "--config",
+                                     dir + "/c.toml", "--log-level",  log_level};
+  auto with = [&](std::vector<std::string> a) {
+    a.insert(a.end(), common.begin(), common.end());
+    return a;
+  };
+  if (mode == "run") {
+    *server =
+        Spawn(with({bin, "run", "--brokers", bootstrap, "--listen", "127.0.0.1:0"}), dir, "run");
+  } else {
+    *ingest = Spawn(with({bin, "ingest", "--brokers", bootstrap}), dir, "ingest");
+    *server = Spawn(with({bin, "serve", "--listen", "127.0.0.1:0"}), dir, "serve");
+  }
+}
+
 // `trace`: a directory to keep the run in, with debug logs and every poll (polls.tsv: ms since
 // the first poll, how long it took, the count it saw, events published by then).
 int RunOne(int rate, int seconds, const std::string& mode, const std::string& extra,
@@ -151,84 +259,16 @@ int RunOne(int rate, int seconds, const std::string& mode, const std::string& ex
   (void)(*producer)->Flush(std::chrono::seconds(10));
 
   std::unique_ptr<Process> ingest, server;
-  std::vector<std::string> common = {"--data",      dir + "/store",
-                                     "--config",    dir + "/c.toml",
-                                     "--log-level", trace.empty() ? "warn" : "debug"};
-  auto with = [&](std::vector<std::string> a) {
-    a.insert(a.end(), common.begin(), common.end());
-    return a;
-  };
-  if (mode == "run") {
-    server =
-        Spawn(with({bin, "run", "--brokers", bootstrap, "--listen", "127.0.0.1:0"}), dir, "run");
-  } else {
-    ingest = Spawn(with({bin, "ingest", "--brokers", bootstrap}), dir, "ingest");
-    server = Spawn(with({bin, "serve", "--listen", "127.0.0.1:0"}), dir, "serve");
-  }
+  SpawnApi(bin, mode, bootstrap, dir, trace.empty() ? "warn" : "debug", &ingest, &server);
   std::string url = FirstLine(*server);
   if (url.empty()) return std::cerr << mode << " did not start\n", 1;
-  httplib::Client client(url);
-  for (auto deadline = Clock::now() + std::chrono::seconds(60);;) {
-    if (Cla(client) == 1) break;
-    if (Clock::now() > deadline) return std::cerr << "the warm-up event never showed\n", 1;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  if (!WarmUpShows(url)) return std::cerr << "the warm-up event never showed\n", 1;
 
   const size_t total = size_t(rate) * size_t(seconds);
-  std::vector<Clock::time_point> sent(total);
-  std::vector<double> latency_ms;
-  latency_ms.reserve(total);
-  std::atomic<size_t> published{0};
-  std::atomic<bool> done{false};
-  uint64_t polls = 0;
-  struct Poll {
-    double at_ms, took_ms;
-    int64_t seen;
-    size_t published;
-  };
-  std::vector<Poll> traced;
-  const auto first_poll = Clock::now();
-  std::thread poller([&] {
-    httplib::Client c(url);
-    size_t seen = 0;
-    auto deadline = Clock::time_point::max();
-    while (seen < total) {
-      auto asked = Clock::now();
-      int64_t n = Cla(c) - 1;  // less the warm-up child
-      auto now = Clock::now();
-      if (!trace.empty()) {
-        traced.push_back({std::chrono::duration<double, std::milli>(asked - first_poll).count(),
-                          std::chrono::duration<double, std::milli>(now - asked).count(), n,
-                          published.load()});
-      }
-      ++polls;
-      size_t upto = std::min<size_t>(n < 0 ? 0 : size_t(n), published.load());
-      for (; seen < upto; ++seen) {
-        latency_ms.push_back(std::chrono::duration<double, std::milli>(now - sent[seen]).count());
-      }
-      if (done.load() && deadline == Clock::time_point::max()) {
-        deadline = now + std::chrono::seconds(30);
-      }
-      if (now > deadline) break;
-    }
-  });
   auto start = Clock::now();
-  for (size_t i = 0; i < total;) {
-    double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-    size_t due = std::min(total, size_t(elapsed * rate));
-    for (; i < due; ++i) {
-      std::string child = "P" + std::to_string(i);
-      sent[i] = Clock::now();
-      published.store(i + 1);
-      (void)(*producer)->Produce("careledger.socialcare.v1", child,
-                                 Event("e" + std::to_string(i), child), {}, i);
-    }
-    (void)(*producer)->Flush(std::chrono::milliseconds(0));  // serve delivery reports
-    std::this_thread::sleep_for(std::chrono::microseconds(500));
-  }
-  done.store(true);
-  (void)(*producer)->Flush(std::chrono::seconds(10));
-  poller.join();
+  Measured m = PublishAndWatch(**producer, url, rate, total, !trace.empty());
+  auto& latency_ms = m.latency_ms;
+  const uint64_t polls = m.polls;
   double achieved = double(total) / std::chrono::duration<double>(Clock::now() - start).count();
   // `run` ingests and serves in one process; otherwise ingest and serve each have their own.
   double serve_rss = PeakRssMiB(server.get()), ingest_rss = PeakRssMiB(ingest.get());
@@ -246,11 +286,7 @@ int RunOne(int rate, int seconds, const std::string& mode, const std::string& ex
   ingest.reset();
   broker.reset();
   if (!trace.empty()) {
-    std::ofstream out(dir + "/polls.tsv");
-    out << "at_ms\ttook_ms\tseen\tpublished\n";
-    for (const auto& p : traced) {
-      out << p.at_ms << '\t' << p.took_ms << '\t' << p.seen << '\t' << p.published << '\n';
-    }
+    WritePolls(dir + "/polls.tsv", m.traced);
     std::string kept = trace + "/" + mode + "-" + std::to_string(rate) + "-" +
                        std::to_string(getpid()) + "-" + std::to_string(polls);
     fs::create_directories(trace);

@@ -1,8 +1,7 @@
 // The event store on a real RocksDB in a temp directory: exact log records across topics,
-// lookups by event id, offsets per topic-partition, counters, batches (written once, in order,
-// or not at all, and refused when built on a stale sequence), what survives a reopen, readers
-// beside a writer, the single-writer lock, how a store directory is created or refused, and
-// dead letters (in key order, by id, their ids parsed, and their unpublished marks).
+// compression, what survives a reopen, the write-ahead log, readers and secondaries beside a
+// writer, batches (written once, in order, or not at all, and refused when built on a stale
+// sequence), the single-writer lock, and how a store directory is created or refused.
 #include "careledger/store.h"
 
 #include <gmock/gmock.h>
@@ -14,21 +13,13 @@
 #include <filesystem>
 #include <map>
 
+#include "store_test_support.h"
 #include "test_support.h"
 
 namespace careledger {
 namespace {
 
 using ::testing::HasSubstr;
-
-const TopicPartition kCare0{"careledger.socialcare.v1", 0};
-const TopicPartition kPolice2{"careledger.police.v1", 2};
-
-std::unique_ptr<EventStore> OpenStore(const std::string& path, bool read_only = false) {
-  auto s = EventStore::Open({.path = path, .read_only = read_only, .sync = false});
-  EXPECT_TRUE(s.ok()) << s.status().ToString();
-  return s.ok() ? std::move(s.value()) : nullptr;
-}
 
 std::vector<LogRecord> Log(const EventStore& store) {
   std::vector<LogRecord> records;
@@ -38,38 +29,6 @@ std::vector<LogRecord> Log(const EventStore& store) {
   });
   EXPECT_TRUE(s.ok()) << s.ToString();
   return records;
-}
-
-std::map<std::string, int64_t> Counters(const EventStore& store, std::string_view prefix) {
-  std::map<std::string, int64_t> out;
-  Status s = store.ScanState(prefix, [&](std::string_view k, std::string_view v) {
-    out[std::string(k)] = DecodeCounter(v);
-    return true;
-  });
-  EXPECT_TRUE(s.ok()) << s.ToString();
-  return out;
-}
-
-std::vector<std::optional<StoredEventId>> Find(const EventStore& store,
-                                               const std::vector<std::string_view>& ids) {
-  std::vector<std::optional<StoredEventId>> found;
-  EXPECT_TRUE(store.FindEventIds(ids, found).ok());
-  return found;
-}
-
-// Two events from two topics in one batch, with the offsets consumed.
-void WriteTwoEvents(EventStore& store) {
-  auto batch = store.NewBatch();
-  EXPECT_EQ(
-      batch.Append("ev-care", "child-1", *ParseDate("2024-01-05"), kCare0, 40, R"({"n":"care"})"),
-      0u);
-  EXPECT_EQ(batch.Append("ev-police", "child-1", *ParseDate("2023-12-30"), kPolice2, 7,
-                         R"({"n":"police"})"),
-            1u);
-  EXPECT_EQ(batch.appended(), 2u);
-  batch.SetNextOffset(kCare0, 41);
-  batch.SetNextOffset(kPolice2, 8);
-  ASSERT_TRUE(store.Write(batch).ok());
 }
 
 TEST(EventStore, ScanLogYieldsExactRecordsInAppendOrder) {
@@ -385,40 +344,6 @@ TEST(EventStore, ReadOnlyStoreRefusesToWrite) {
   EXPECT_EQ(*reader->NextOffset(kCare0), std::optional<int64_t>(41));
 }
 
-TEST(EventStore, DeadLettersComeBackInTopicPartitionOffsetOrder) {
-  test::TempDir dir;
-  auto store = OpenStore(dir / "s");
-  auto batch = store->NewBatch();
-  batch.PutDeadLetter(kPolice2, 10, RejectKind::kSchema, "field 'data': must be an object",
-                      R"({"data":[]})");
-  batch.PutDeadLetter(kPolice2, 9, RejectKind::kInvalidJson, "not valid JSON: TAPE_ERROR", "{oops");
-  batch.PutDeadLetter(kCare0, 300, RejectKind::kConflict,
-                      "conflict: ev-1 stored with other content", "{}");
-  ASSERT_TRUE(store->Write(batch).ok());
-  struct Seen {
-    TopicPartition tp;
-    int64_t offset;
-    std::string reason;
-  };
-  std::vector<Seen> seen;
-  ASSERT_TRUE(store
-                  ->ScanDeadLetters([&](const DeadLetter& d) {
-                    seen.push_back({d.from, d.offset, d.reason});
-                    return true;
-                  })
-                  .ok());
-  ASSERT_EQ(seen.size(), 3u);
-  EXPECT_EQ(seen[0].tp, kPolice2);
-  EXPECT_EQ(seen[0].offset, 9);
-  EXPECT_EQ(seen[0].reason, "not valid JSON: TAPE_ERROR");
-  EXPECT_EQ(seen[1].tp, kPolice2);
-  EXPECT_EQ(seen[1].offset, 10);
-  EXPECT_EQ(seen[1].reason, "field 'data': must be an object");
-  EXPECT_EQ(seen[2].tp, kCare0);
-  EXPECT_EQ(seen[2].offset, 300);
-  EXPECT_EQ(seen[2].reason, "conflict: ev-1 stored with other content");
-}
-
 TEST(EventStore, ABatchBuiltBeforeAnotherWriteIsRefusedAndOverwritesNothing) {
   test::TempDir dir;
   auto store = OpenStore(dir / "s");
@@ -434,190 +359,6 @@ TEST(EventStore, ABatchBuiltBeforeAnotherWriteIsRefusedAndOverwritesNothing) {
   EXPECT_EQ(records[0].payload, "payload-a");
   EXPECT_EQ(Find(*store, {"ev-b"})[0], std::nullopt);
   EXPECT_EQ(store->next_sequence(), 1u);
-}
-
-TEST(EventStore, AppendedEventsAreFoundByIdWithTheirFingerprint) {
-  test::TempDir dir;
-  auto store = OpenStore(dir / "s");
-  WriteTwoEvents(*store);
-  auto found = Find(*store, {"ev-police", "ev-care", "ev-missing"});
-  ASSERT_EQ(found.size(), 3u);
-  ASSERT_TRUE(found[0] && found[1]);
-  EXPECT_EQ(found[0]->sequence, 1u);
-  EXPECT_EQ(found[0]->fingerprint, Fingerprint(R"({"n":"police"})"));
-  EXPECT_EQ(found[1]->sequence, 0u);
-  EXPECT_FALSE(found[2].has_value());
-}
-
-TEST(EventStore, OffsetsRoundTripPerPartition) {
-  test::TempDir dir;
-  auto store = OpenStore(dir / "s");
-  WriteTwoEvents(*store);
-  EXPECT_EQ(*store->NextOffset(kCare0), std::optional<int64_t>(41));
-  EXPECT_EQ(*store->NextOffset(kPolice2), std::optional<int64_t>(8));
-  EXPECT_EQ(*store->NextOffset({"careledger.socialcare.v1", 1}), std::nullopt);
-  EXPECT_EQ(*store->NextOffset({"careledger.police.v1", 0}), std::nullopt);
-}
-
-TEST(EventStore, CountersAddAcrossBatches) {
-  test::TempDir dir;
-  auto store = OpenStore(dir / "s");
-  auto b1 = store->NewBatch();
-  b1.AddToCounter("cla-x", 3);
-  b1.AddToCounter("cla-x", -1);
-  ASSERT_TRUE(store->Write(b1).ok());
-  auto b2 = store->NewBatch();
-  b2.AddToCounter("cla-x", 5);
-  ASSERT_TRUE(store->Write(b2).ok());
-  EXPECT_EQ(Counters(*store, "cla-x"), (std::map<std::string, int64_t>{{"cla-x", 7}}));
-}
-
-// A day's counters in one cell: each batch's names merged into it name by name, across the
-// memtable and a compaction (so both the read's merge and the compaction's), zeros dropped.
-TEST(EventStore, NamedCountsMergeNameByNameAndDropWhatComesToNothing) {
-  test::TempDir dir;
-  auto store = OpenStore(dir / "s");
-  auto named = [&](std::string_view key) {
-    std::map<std::string, int64_t> out;
-    auto cell = store->GetState(key);
-    EXPECT_TRUE(cell.ok() && *cell);
-    if (!cell.ok() || !*cell) return out;
-    EXPECT_TRUE(
-        ForEachNamedCount(**cell, [&](std::string_view n, int64_t c) { out[std::string(n)] = c; }));
-    return out;
-  };
-  using Counts = std::vector<std::pair<std::string_view, int64_t>>;
-  constexpr std::string_view kU1{"placement\0U1", 12}, kF{"sex\0F", 5},
-      kBand{
-          "age_band\0"
-          "10-15",
-          14};
-  auto b1 = store->NewBatch();
-  b1.AddToCounters("day", EncodeNamedCounts(Counts{{kU1, 1}, {kF, 1}}));
-  ASSERT_TRUE(store->Write(b1).ok());
-  auto b2 = store->NewBatch();
-  b2.AddToCounters("day", EncodeNamedCounts(Counts{{kBand, 2}, {kF, -1}}));
-  ASSERT_TRUE(store->Write(b2).ok());
-  EXPECT_EQ(named("day"),
-            (std::map<std::string, int64_t>{{std::string(kBand), 2}, {std::string(kU1), 1}}));
-  ASSERT_TRUE(store->CompactAll().ok());
-  auto b3 = store->NewBatch();
-  b3.AddToCounters("day", EncodeNamedCounts(Counts{{kBand, -2}, {kU1, -1}}));
-  ASSERT_TRUE(store->Write(b3).ok());
-  EXPECT_EQ(named("day"), (std::map<std::string, int64_t>{}));
-  EXPECT_TRUE(IsZeroCounter(**store->GetState("day")));
-  // A plain counter and named counts are told apart by size, and never merged together.
-  std::string merged, plain;
-  codec::PutFixed64(plain, 3);
-  std::string_view existing = plain;
-  EXPECT_TRUE(MergeCounterCells(&existing, plain, merged));
-  EXPECT_EQ(DecodeCounter(merged), 6);
-  EXPECT_FALSE(MergeCounterCells(&existing, EncodeNamedCounts(Counts{{"a", 1}}), merged));
-}
-
-// A rebuild's state as sorted files: entries added in any order, runs cut at one key into
-// files that do not overlap, one key's entries combined as a batch applies them (counters from
-// two runs summed, named counts name by name, a later put replacing an earlier one), and the
-// files ingested whole, readable as if written by batches, with nothing left beside the store.
-TEST(EventStore, StateRunsWrittenAsFilesReadAsTheirBatchesWould) {
-  test::TempDir dir;
-  auto store = OpenStore(dir / "s");
-  ASSERT_TRUE(store);
-  ASSERT_TRUE(store->SetBulkLoad("", true).ok());
-  using Counts = std::vector<std::pair<std::string_view, int64_t>>;
-  StateRun a, b;
-  a.AddToCounter("cla-z", 5);
-  a.Put("row-b", "first");
-  a.AddToCounter("cla-a", 2);
-  a.AddToCounters("day", EncodeNamedCounts(Counts{{"F", 1}, {"M", 2}}));
-  a.AddToCounter("cla-a", 1);  // the same key twice in one run
-  b.AddToCounter("cla-a", -3);
-  b.Put("row-b", "second");
-  b.AddToCounters("day", EncodeNamedCounts(Counts{{"F", 4}}));
-  b.Put("row-c", "only");
-  a.Sort();
-  b.Sort();
-  EXPECT_EQ(a.key(0), "cla-a");
-  EXPECT_EQ(a.LowerBound("cla-b"), 2u);
-  auto low = store->WriteStateFile("", {&a, &b}, "", "day");
-  auto high = store->WriteStateFile("", {&a, &b}, "day", "");
-  auto none = store->WriteStateFile("", {&a, &b}, "x", "");
-  ASSERT_TRUE(low.ok() && high.ok() && none.ok());
-  EXPECT_FALSE(low->empty());
-  EXPECT_FALSE(high->empty());
-  EXPECT_TRUE(none->empty());
-  ASSERT_TRUE(store->IngestStateFiles("", {*low, *high}).ok());
-  ASSERT_TRUE(store->SetBulkLoad("", false, false).ok());
-  // cla-a nets to zero: kept as a zero cell, as merged counters are until compacted away.
-  EXPECT_EQ(Counters(*store, "cla-"), (std::map<std::string, int64_t>{{"cla-a", 0}, {"cla-z", 5}}));
-  std::map<std::string, int64_t> day;
-  auto cell = store->GetState("day");
-  ASSERT_TRUE(cell.ok() && *cell);
-  EXPECT_TRUE(
-      ForEachNamedCount(**cell, [&](std::string_view n, int64_t c) { day[std::string(n)] = c; }));
-  EXPECT_EQ(day, (std::map<std::string, int64_t>{{"F", 5}, {"M", 2}}));
-  EXPECT_EQ(*store->GetState("row-b"), std::optional<std::string>("second"));
-  EXPECT_EQ(*store->GetState("row-c"), std::optional<std::string>("only"));
-  // Ingested files are moved into the store; the next bulk load clears what one left behind.
-  const auto bulk = std::filesystem::path(dir / "s") / "bulk";
-  EXPECT_TRUE(std::filesystem::is_empty(bulk));
-  StateRun left;
-  left.Put("row-d", "never ingested");
-  ASSERT_TRUE(store->WriteStateFile("", {&left}).ok());
-  EXPECT_FALSE(std::filesystem::is_empty(bulk));
-  ASSERT_TRUE(store->SetBulkLoad("", true).ok());
-  EXPECT_FALSE(std::filesystem::exists(bulk));
-  ASSERT_TRUE(store->SetBulkLoad("", false, false).ok());
-  EXPECT_EQ(*store->GetState("row-d"), std::nullopt);
-}
-
-// State files keep a prefix filter of "<tag>\0<key part>" (one child's facts): a scan of one
-// such prefix may skip files without it, a range over several must not.
-TEST(EventStore, ScansOfOneTaggedPartAndOfRangesFindKeysInEveryFile) {
-  test::TempDir dir;
-  auto tagged = [](std::string_view child, std::string_view rest) {
-    std::string key("fact\0", 5);
-    codec::PutKeyPart(key, child);
-    key.append(rest);
-    return key;
-  };
-  // Each child's keys in a file of their own: a clean close flushes the memtable.
-  for (std::string_view child : {"child-a", "child-b", "child-c"}) {
-    auto store = OpenStore(dir / "s");
-    ASSERT_NE(store, nullptr);
-    auto batch = store->NewStateBatch("");
-    batch.PutState(tagged(child, "1"), "x");
-    batch.PutState(tagged(child, "2"), "y");
-    ASSERT_TRUE(store->Write(batch).ok());
-  }
-  auto store = OpenStore(dir / "s");
-  ASSERT_NE(store, nullptr);
-  auto keys_of = [&](auto scan) {
-    std::vector<std::string> keys;
-    EXPECT_TRUE(scan([&](std::string_view k, std::string_view) {
-                  keys.emplace_back(k);
-                  return true;
-                }).ok());
-    return keys;
-  };
-  using Visit = std::function<bool(std::string_view, std::string_view)>;
-  EXPECT_EQ(keys_of([&](const Visit& v) { return store->ScanState(tagged("child-b", ""), v); }),
-            (std::vector<std::string>{tagged("child-b", "1"), tagged("child-b", "2")}));
-  EXPECT_EQ(keys_of([&](const Visit& v) { return store->ScanState(tagged("child-d", ""), v); }),
-            std::vector<std::string>{});
-  const std::vector<std::string> b_and_c = {tagged("child-b", "1"), tagged("child-b", "2"),
-                                            tagged("child-c", "1"), tagged("child-c", "2")};
-  EXPECT_EQ(keys_of([&](const Visit& v) {
-              return store->ScanStateRange(tagged("child-b", ""), std::string("fact\1", 5), v);
-            }),
-            b_and_c);
-  EXPECT_EQ(keys_of([&](const Visit& v) {
-              return store->ScanStateRange(tagged("child-a", "9"), std::string("fact\1", 5), v);
-            }),
-            b_and_c);
-  EXPECT_EQ(
-      keys_of([&](const Visit& v) { return store->ScanState(std::string("fact\0", 5), v); }).size(),
-      6u);
 }
 
 TEST(EventStore, ABatchIsWrittenOnlyOnce) {
@@ -706,114 +447,6 @@ TEST(EventStore, ReadOnlyOpenOfAMissingStoreNamesThePath) {
   auto s = EventStore::Open({.path = dir / "nope", .read_only = true});
   ASSERT_FALSE(s.ok());
   EXPECT_THAT(s.status().message(), HasSubstr(dir / "nope"));
-}
-
-TEST(EventStore, DeadLettersKeepTheirCoordinatesAndReason) {
-  test::TempDir dir;
-  auto store = OpenStore(dir / "s");
-  auto batch = store->NewBatch();
-  batch.PutDeadLetter({"careledger.police.v1", 4}, 77, RejectKind::kInvalidJson, "not valid JSON",
-                      "{oops");
-  ASSERT_TRUE(store->Write(batch).ok());
-  int seen = 0;
-  ASSERT_TRUE(store
-                  ->ScanDeadLetters([&](const DeadLetter& d) {
-                    ++seen;
-                    EXPECT_EQ(d.from.topic, "careledger.police.v1");
-                    EXPECT_EQ(d.from.partition, 4);
-                    EXPECT_EQ(d.offset, 77);
-                    EXPECT_EQ(d.reason, "not valid JSON");
-                    EXPECT_EQ(d.payload, "{oops");
-                    EXPECT_EQ(d.Id(), "careledger.police.v1/4@77");
-                    return true;
-                  })
-                  .ok());
-  EXPECT_EQ(seen, 1);
-  auto id = ParseDeadLetterId("careledger.police.v1/4@77");
-  ASSERT_TRUE(id.ok());
-  auto one = store->GetDeadLetter(id->first, id->second);
-  ASSERT_TRUE(one.ok());
-  ASSERT_TRUE(one->has_value());
-  EXPECT_EQ((*one)->payload, "{oops");
-  auto none = store->GetDeadLetter(id->first, 78);
-  ASSERT_TRUE(none.ok());
-  EXPECT_FALSE(none->has_value());
-}
-
-std::vector<std::string> UnpublishedIds(const EventStore& store) {
-  std::vector<std::string> ids;
-  Status s = store.ScanUnpublishedDeadLetters([&](const DeadLetter& d) {
-    ids.push_back(d.Id());
-    return true;
-  });
-  EXPECT_TRUE(s.ok()) << s.ToString();
-  return ids;
-}
-
-TEST(EventStore, DeadLettersToPublishStayMarkedUnpublishedUntilMarkedPublished) {
-  test::TempDir dir;
-  auto store = OpenStore(dir / "s");
-  {
-    // A batch never written marks nothing: the mark is in the dead letter's own batch.
-    auto unwritten = store->NewBatch();
-    unwritten.PutDeadLetter(kCare0, 1, RejectKind::kInvalidJson, "not valid JSON", "{");
-  }
-  auto batch = store->NewBatch();
-  batch.PutDeadLetter(kPolice2, 10, RejectKind::kSchema, "field 'data': must be an object",
-                      R"({"data":[]})");
-  batch.PutDeadLetter(kPolice2, 9, RejectKind::kInvalidJson, "not valid JSON: TAPE_ERROR", "{oops");
-  batch.PutDeadLetter(kCare0, 300, RejectKind::kConflict,
-                      "conflict: ev-1 stored with other content", "{}");
-  batch.PutDeadLetter(kCare0, 301, RejectKind::kInvalidJson, "not valid JSON", "{",
-                      /*to_publish=*/false);
-  batch.SetNextOffset(kPolice2, 11);  // as ingest does: verify wants offsets past them
-  batch.SetNextOffset(kCare0, 302);
-  ASSERT_TRUE(store->Write(batch).ok());
-
-  // Whole dead letters, in id order, without the one not to publish.
-  std::vector<DeadLetter> left;
-  ASSERT_TRUE(store
-                  ->ScanUnpublishedDeadLetters([&](const DeadLetter& d) {
-                    left.push_back(d);
-                    return true;
-                  })
-                  .ok());
-  ASSERT_EQ(left.size(), 3u);
-  EXPECT_EQ(left[0].Id(), "careledger.police.v1/2@9");
-  EXPECT_EQ(left[0].reason, "not valid JSON: TAPE_ERROR");
-  EXPECT_EQ(left[0].payload, "{oops");
-  EXPECT_EQ(left[1].Id(), "careledger.police.v1/2@10");
-  EXPECT_EQ(left[2].Id(), "careledger.socialcare.v1/0@300");
-
-  ASSERT_TRUE(store->MarkDeadLettersPublished({{kPolice2, 9}, {kCare0, 300}}).ok());
-  EXPECT_EQ(UnpublishedIds(*store), std::vector<std::string>{"careledger.police.v1/2@10"});
-  ASSERT_TRUE(store->MarkDeadLettersPublished({}).ok());
-
-  // Marks and their clearing survive a reopen; the dead letters themselves all stay, and verify
-  // holds throughout.
-  auto verified = store->Verify();
-  ASSERT_TRUE(verified.ok()) << verified.status().ToString();
-  store.reset();
-  store = OpenStore(dir / "s");
-  ASSERT_NE(store, nullptr);
-  EXPECT_EQ(UnpublishedIds(*store), std::vector<std::string>{"careledger.police.v1/2@10"});
-  ASSERT_TRUE(store->MarkDeadLettersPublished({{kPolice2, 10}}).ok());
-  EXPECT_TRUE(UnpublishedIds(*store).empty());
-  auto report = store->Verify();
-  ASSERT_TRUE(report.ok()) << report.status().ToString();
-  EXPECT_EQ(report->dead_letters, 4u);
-}
-
-TEST(EventStore, DeadLetterIdsThatAreNotTopicPartitionOffsetAreRefused) {
-  for (const char* bad :
-       {"", "topic", "topic/1", "topic@1", "/1@2", "t/x@1", "t/1@", "t/1@-3", "t/99999999999@1"}) {
-    auto id = ParseDeadLetterId(bad);
-    EXPECT_EQ(id.status().error_class(), ErrorClass::kBadInput) << bad;
-  }
-  auto id = ParseDeadLetterId("a/b.v1/2@30");
-  ASSERT_TRUE(id.ok());
-  EXPECT_EQ(id->first, (TopicPartition{"a/b.v1", 2}));
-  EXPECT_EQ(id->second, 30);
 }
 
 }  // namespace

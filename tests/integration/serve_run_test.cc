@@ -1,0 +1,210 @@
+// The pipeline serving itself: `ingest --metrics-listen` with its metrics, lint and alerts,
+// and `run` (ingest and serve in one process) serving each batch as soon as it is written.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <thread>
+
+#include "careledger/reporting.h"
+#include "serve_test_support.h"
+#include "test_support.h"
+#include "three_children_feed.h"
+
+namespace careledger {
+namespace {
+
+using test::Careledger;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+using test::Ev;
+
+// `ingest --metrics-listen`: where ingest runs as its own unit (ops/systemd), its pipeline
+// metrics are served by itself, pass promtool's lint, and drive the alerts through a real
+// Prometheus scrape.
+TEST(IngestMetrics, IngestServesItsOwnMetricsAndADeadLetterFiresItsAlert) {
+  const std::string prometheus = "/usr/bin/prometheus", promtool = "/usr/bin/promtool";
+  ASSERT_EQ(::access(prometheus.c_str(), X_OK), 0) << "install the Debian package prometheus";
+  test::TempDir dir;
+  test::BrokerProcess broker(3);
+  const std::string feed = test::ThreeChildrenFeed();
+  test::WriteFile(dir / "feed.jsonl", feed);
+  ASSERT_EQ(Careledger({"publish", "--brokers", broker.bootstrap(), dir / "feed.jsonl"}).exit_code,
+            0);
+  // The oracle: events by type, counted from the feed's own lines.
+  std::map<std::string, int> by_type;
+  for (const auto& line : test::Lines(feed)) {
+    auto at = line.find("\"type\":\"") + 8;
+    ++by_type[line.substr(at, line.find('"', at) - at)];
+  }
+  test::Background ingest({CARELEDGER_BIN, "ingest", "--brokers", broker.bootstrap(), "--data",
+                           dir / "store", "--metrics-listen", "127.0.0.1:0", "--kafka",
+                           "session.timeout.ms=6000"});
+  const std::string url = ingest.FirstLine();
+  ASSERT_THAT(url, ::testing::MatchesRegex("http://127\\.0\\.0\\.1:[0-9]+/metrics"));
+  const std::string target = url.substr(7, url.size() - 7 - 8);
+  httplib::Client client("http://" + target);
+  client.set_read_timeout(std::chrono::seconds(5));
+  // Every type's count as the feed has it (topics are the contract's, not checked here).
+  std::vector<std::regex> expected;
+  for (const auto& [type, n] : by_type) {
+    expected.emplace_back("careledger_events_ingested_total\\{topic=\"[a-z.0-9]+\",type=\"" + type +
+                          "\"\\} " + std::to_string(n) + "\n");
+  }
+  auto all_counted = [&](const std::string& text) {
+    return std::all_of(expected.begin(), expected.end(),
+                       [&](const std::regex& re) { return std::regex_search(text, re); });
+  };
+  std::string body;
+  for (auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+       std::chrono::steady_clock::now() < deadline && !all_counted(body);
+       std::this_thread::sleep_for(std::chrono::milliseconds(200))) {
+    if (auto r = client.Get("/metrics"); r && r->status == 200) body = r->body;
+  }
+  EXPECT_TRUE(all_counted(body)) << body << ingest.Stderr();
+  EXPECT_THAT(body, HasSubstr("careledger_dead_letters_total{kind=\"invalid_json\"} 0\n"));
+  EXPECT_THAT(body, HasSubstr("careledger_batch_write_seconds_count "));
+  // Only the pipeline: no figures, nothing else on this port.
+  EXPECT_THAT(body, Not(HasSubstr("careledger_cla_children")));
+  EXPECT_EQ(client.Get("/api/v1/metrics/cla")->status, 404);
+  EXPECT_EQ(client.Get("/readyz")->status, 200);
+  test::WriteFile(dir / "metrics.txt", body);
+  auto lint = test::Run({"/bin/sh", "-c", promtool + " check metrics < " + (dir / "metrics.txt")});
+  EXPECT_EQ(lint.exit_code, 0) << lint.out << lint.err;
+
+  // Prometheus scrapes it every second and evaluates the shipped alert rules.
+  int port = FreePort();
+  test::WriteFile(dir / "prometheus.yml",
+                  "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+                  "rule_files:\n  - " CARELEDGER_SOURCE_DIR
+                  "/ops/prometheus/alerts.yml\n"
+                  "scrape_configs:\n  - job_name: careledger\n"
+                  "    static_configs:\n      - targets: ['" +
+                      target + "']\n");
+  test::Background server({prometheus, "--config.file=" + (dir / "prometheus.yml"),
+                           "--storage.tsdb.path=" + (dir / "tsdb"),
+                           "--web.listen-address=127.0.0.1:" + std::to_string(port)});
+  httplib::Client prom("127.0.0.1", port);
+  prom.set_read_timeout(std::chrono::seconds(5));
+  auto scraped = [&] {
+    auto r = prom.Get("/api/v1/query?query=careledger_dead_letters_total");
+    return r && r->status == 200 && !nlohmann::json::parse(r->body)["data"]["result"].empty();
+  };
+  for (auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+       std::chrono::steady_clock::now() < deadline && !scraped();
+       std::this_thread::sleep_for(std::chrono::milliseconds(250))) {
+  }
+  ASSERT_TRUE(scraped()) << server.Stderr();
+  // A source sends something that is not JSON: a dead letter, and the alert on it.
+  test::WriteFile(dir / "bad.tsv", "A\t{\"event_id\":\n");
+  ASSERT_EQ(
+      test::KcatProduce(broker.bootstrap(), "careledger.socialcare.v1", dir / "bad.tsv").exit_code,
+      0);
+  std::string alerts;
+  for (auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+       std::chrono::steady_clock::now() < deadline;
+       std::this_thread::sleep_for(std::chrono::milliseconds(250))) {
+    auto r = prom.Get("/api/v1/alerts");
+    if (!r || r->status != 200) continue;
+    alerts = r->body;
+    bool firing = false;
+    const auto parsed = nlohmann::json::parse(alerts);  // outlives the loop over its parts
+    for (const auto& a : parsed["data"]["alerts"]) {
+      firing |= a["labels"]["alertname"] == "CareledgerDeadLettersGrowing" &&
+                a["labels"]["kind"] == "invalid_json" && a["state"] == "firing";
+    }
+    if (firing) return;
+  }
+  ADD_FAILURE() << "CareledgerDeadLettersGrowing{kind=invalid_json} did not fire within 30 s: "
+                << alerts << "\nprometheus log: " << server.Stderr();
+}
+
+// `run`: ingest and serve in one process; a figure changes once its events are published.
+TEST(Run, ServesEachBatchAsSoonAsItIsWritten) {
+  test::TempDir dir;
+  test::BrokerProcess broker(3);
+  test::WriteFile(dir / "c.toml", "[serve]\ntoken = \"" + kToken + "\"\n");
+  ::chmod((dir / "c.toml").c_str(), 0600);
+  test::WriteFile(dir / "feed.jsonl", test::ThreeChildrenFeed());
+  ASSERT_EQ(Careledger({"publish", "--brokers", broker.bootstrap(), dir / "feed.jsonl"}).exit_code,
+            0);
+  test::Background run({CARELEDGER_BIN, "run", "--brokers", broker.bootstrap(), "--data",
+                        dir / "store", "--config", dir / "c.toml", "--listen", "127.0.0.1:0"});
+  std::string url = run.FirstLine();
+  ASSERT_THAT(url, HasSubstr("http://127.0.0.1:"));
+  auto client = ClientFor(url);
+  auto wait_for = [&](const std::string& path, const std::string& want) {
+    std::string last;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+    while (std::chrono::steady_clock::now() < deadline) {
+      auto r = client->Get(path, Bearer(kToken));
+      if (r && r->body == want) return true;
+      if (r) last = r->body;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    ADD_FAILURE() << path << ": still " << last << "\n" << run.Stderr();
+    return false;
+  };
+  ASSERT_TRUE(wait_for("/readyz", "ready\n"));
+  const std::string cla = "/api/v1/metrics/cla?at=2024-03-31";
+  EXPECT_TRUE(wait_for(cla, R"({"metric":"cla","at":"2024-03-31","rows":[{"value":1}]})"
+                            "\n"));
+  test::WriteFile(dir / "more.jsonl",
+                  Ev("d0", "child.registered", "D", "2010-01-01",
+                     R"("dob":"2010-01-01","sex":"F","ethnicity":"WBRI")") +
+                      Ev("d1", "care.period_started", "D", "2024-03-01",
+                         R"("legal_status":"C2","placement":"U1","home_id":"H1")"));
+  ASSERT_EQ(Careledger({"publish", "--brokers", broker.bootstrap(), dir / "more.jsonl"}).exit_code,
+            0);
+  EXPECT_TRUE(wait_for(cla, R"({"metric":"cla","at":"2024-03-31","rows":[{"value":2}]})"
+                            "\n"));
+  // The counters follow once ingest has seen the write through (the next poll).
+  std::shared_ptr<httplib::Response> metrics;
+  for (auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);;) {
+    auto r = client->Get("/metrics", Bearer(kToken));
+    ASSERT_TRUE(r);
+    metrics = std::make_shared<httplib::Response>(*r);
+    if (r->body.find("type=\"care.period_started\"} 3\n") != std::string::npos ||
+        std::chrono::steady_clock::now() > deadline) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_THAT(metrics->body,
+              HasSubstr("\ncareledger_events_ingested_total{topic=\"careledger.socialcare.v1\","
+                        "type=\"care.period_started\"} 3\n"));
+  EXPECT_THAT(metrics->body, HasSubstr("\ncareledger_dead_letters_total{kind=\"schema\"} 0\n"));
+  EXPECT_THAT(metrics->body, HasSubstr("\ncareledger_batch_write_seconds_count "));
+  EXPECT_THAT(metrics->body, HasSubstr("\ncareledger_replay_events_total 0\n"));
+
+  // `careledger replay` beside `run` is served by its ingest (as beside `ingest`), and shows in
+  // its metrics: each of the 14 log records (the feed's 12 and D's 2) folded once.
+  auto replay = Careledger({"replay", "--data", dir / "store"});
+  EXPECT_EQ(replay.exit_code, 0) << replay.err;
+  auto after = client->Get("/metrics", Bearer(kToken));
+  ASSERT_TRUE(after);
+  EXPECT_THAT(after->body, HasSubstr("\ncareledger_replay_events_total 14\n"));
+  EXPECT_THAT(after->body, HasSubstr("\ncareledger_replays_total{result=\"ok\"} 1\n"));
+  EXPECT_THAT(after->body, HasSubstr("\ncareledger_replays_total{result=\"failed\"} 0\n"));
+  EXPECT_THAT(after->body, HasSubstr("\ncareledger_replay_in_progress 0\n"));
+  auto head = client->Get("/api/v1/head");  // no token needed: a length, no figure
+  ASSERT_TRUE(head);
+  EXPECT_EQ(head->body, "{\"log_records\":14,\"exact_figures\":true}\n");
+  EXPECT_TRUE(wait_for(cla, R"({"metric":"cla","at":"2024-03-31","rows":[{"value":2}]})"
+                            "\n"));
+  EXPECT_EQ(run.Stop(), 0) << run.Stderr();
+}
+
+}  // namespace
+}  // namespace careledger
