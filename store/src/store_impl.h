@@ -141,8 +141,9 @@ class SpdlogLogger : public rocksdb::Logger {
     // Table files a rebuild ingests (SstFileWriter's) have no unique id for the MANIFEST to
     // check, which RocksDB warns of once a process: every `report` after a replay would print
     // it. Their blocks' checksums are verified as any file's.
-    if (std::string_view(format).find("SST file opened without unique ID") !=
-        std::string_view::npos) {
+    if (level == rocksdb::InfoLogLevel::WARN_LEVEL &&
+        std::string_view(format).find("SST file opened without unique ID") !=
+            std::string_view::npos) {
       level = rocksdb::InfoLogLevel::DEBUG_LEVEL;
     }
     if (level <= rocksdb::InfoLogLevel::INFO_LEVEL && !spdlog::should_log(spdlog::level::debug)) {
