@@ -24,7 +24,10 @@ std::string MetricList() {
 
 void AddSelectors(CLI::App& cmd, Selectors& s) {
   AddCommonFlags(cmd, s.common);
-  cmd.add_option("metric", s.metric, "Metric: " + MetricList())->required();
+  cmd.add_option("metric", s.metric,
+                 "Metric: " + MetricList() +
+                     "; or, for report, panel: the out-of-court panel's worklist (names children)")
+      ->required();
   cmd.add_option("--at", s.at, "The state on a date, YYYY-MM-DD (default today)");
   cmd.add_option("--period", s.period,
                  "A half-open period FROM..TO, a financial year 2025-26, a quarter 2026Q3 or "
@@ -54,6 +57,36 @@ int UsageError(const Status& s) {
   return 2;
 }
 
+// `report panel`: the out-of-court panel's worklist, today or as known at a time. It names
+// children, so it has no published form, and it is a list, not a figure: no --at, --period,
+// --by or --series.
+int ReportPanel(const Selectors& s, bool published) {
+  for (const auto& [flag, given] : {std::pair{"--at", !s.at.empty()},
+                                    {"--period", !s.period.empty()},
+                                    {"--by", !s.by.empty()},
+                                    {"--series", !s.series.empty()},
+                                    {"--published", published}}) {
+    if (given) {
+      return UsageError(Status::BadInput(
+          std::string("report panel takes ") + flag +
+          " nowhere: the worklist is every offence waiting for a decision, today or "
+          "--as-known-at a time, and it names children, so it is never published"));
+    }
+  }
+  auto ctx = Resolve(s.common);
+  if (!ctx.ok()) return Fail(ctx.status());
+  auto query = ParseMetricSelectors({"panel", "", "", s.known_at, "", ""});
+  if (!query.ok()) return UsageError(query.status());
+  auto store = EventStore::Open({.path = ctx->data_dir, .read_only = true});
+  if (!store.ok()) return Fail(store.status());
+  auto items = PanelWorklist(**store, {.today = query->today, .known_at = query->known_at});
+  if (!items.ok()) return Fail(items.status());
+  const Date as_of =
+      query->known_at ? std::chrono::floor<std::chrono::days>(*query->known_at) : query->today;
+  std::cout << Render(PanelReport(*items, as_of, query->known_at), *OutputFormatFromName(s.format));
+  return 0;
+}
+
 }  // namespace
 
 Command AddReport(CLI::App& app) {
@@ -69,6 +102,7 @@ Command AddReport(CLI::App& app) {
                 "Suppress small counts (1 to publish.threshold - 1, default 1 to 4), every figure "
                 "derived from them, and whatever the totals would reveal, for publication");
   return {cmd, [o] {
+            if (o->metric == "panel") return ReportPanel(*o, o->published);
             auto ctx = Resolve(o->common);
             if (!ctx.ok()) return Fail(ctx.status());
             auto query = ToQuery(*o, *ctx);

@@ -122,4 +122,7 @@ Status AddAgedTenToSeventeen(Run& r, Accumulator& acc, size_t measure, Date on);
 std::vector<KeptRow> ReoffenceRows(const ChildView& child);
 Status Reoffending(Run& r);
 
+// ---- The out-of-court panel's worklist (panel.cc; PanelWorklist in projections.h) ----------
+std::vector<KeptRow> AwaitingDecisionRows(const ChildView& child);
+
 }  // namespace careledger::metrics

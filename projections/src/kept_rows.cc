@@ -57,7 +57,8 @@ std::string EncodeRow(const KeptRow& row) {
   v.push_back(char((row.partition >> 8) & 0xff));
   v.push_back(char(row.partition & 0xff));
   v.push_back(char((row.at_placement ? 1 : 0) | (row.informal ? 2 : 0) | (row.returned ? 4 : 0) |
-                   (row.offered ? 8 : 0) | (row.accepted ? 16 : 0) | (row.within_72h ? 32 : 0)));
+                   (row.offered ? 8 : 0) | (row.accepted ? 16 : 0) | (row.within_72h ? 32 : 0) |
+                   (row.knife_related ? 64 : 0)));
   codec::PutFixed64(v, uint64_t(row.number));
   if (row.kind == RowKind::kMissingEpisode) codec::PutFixed64(v, uint64_t(row.seconds_away));
   codec::PutBigEndian32(v, row.born ? codec::DaysKey(*row.born) + 1 : 0);  // 0: unknown
@@ -89,6 +90,7 @@ bool DecodeRow(std::string_view key, std::string_view value, KeptRow& row,
   row.offered = value[2] & 8;
   row.accepted = value[2] & 16;
   row.within_72h = value[2] & 32;
+  row.knife_related = value[2] & 64;
   row.number = int64_t(codec::GetFixed64(value.data() + 3));
   value.remove_prefix(11);
   row.seconds_away = 0;
@@ -299,6 +301,8 @@ std::vector<KeptRow> KeptRowsOf(RowKind kind, const ChildView& child) {
       return YjsCaseRows(child);
     case RowKind::kAgedTenToSeventeen:
       return AgedTenToSeventeenRows(child);
+    case RowKind::kAwaitingDecision:
+      return AwaitingDecisionRows(child);
   }
   return {};
 }
@@ -566,6 +570,7 @@ std::optional<std::string> DescribeKeptRowKey(std::string_view key) {
                      : kind == char(RowKind::kMissingEpisode)  ? "missing episode row of event "
                      : kind == char(RowKind::kYjsCase)         ? "youth justice case row of event "
                      : kind == char(RowKind::kAgedTenToSeventeen) ? "aged 10-17 row from "
+                     : kind == char(RowKind::kAwaitingDecision)   ? "panel worklist row of offence "
                                                                   : "kept row of ";
   return what + std::string(item) + " of child " + std::string(child) + " (" + FormatDate(on) +
          ")" + since;

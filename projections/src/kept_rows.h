@@ -38,12 +38,17 @@ enum class RowKind : char {
   kAgedTenToSeventeen = 'a',  // M12: a registered child from its 10th birthday to the day before
                               // its 18th, one row per cohort it is in (the event id: its
                               // registration)
+  // Not a figure: the out-of-court panel's worklist (panel.cc).
+  kAwaitingDecision = 'w',  // an offence by a CLA child or care leaver (judged at the offence
+                            // date) with no decision yet, on the offence date (number: its
+                            // PanelStatus)
 };
 inline constexpr RowKind kRowKinds[] = {RowKind::kOutcome,         RowKind::kFirstFormal,
                                         RowKind::kCallout,         RowKind::kReoffence,
                                         RowKind::kYearEnding,      RowKind::kCareSpell,
                                         RowKind::kCareLeaverYears, RowKind::kMissingEpisode,
-                                        RowKind::kYjsCase,         RowKind::kAgedTenToSeventeen};
+                                        RowKind::kYjsCase,         RowKind::kAgedTenToSeventeen,
+                                        RowKind::kAwaitingDecision};
 // Span rows serve the figures whose dimensions are judged on the day asked about (the
 // child's age, cohort and placement then), which no row dated at ingest can hold. Each is a
 // span of days in which the child may count: dated by the day after it ends (kOpenSpan while
@@ -90,7 +95,8 @@ struct KeptRow {
   std::string child_id, item_id;
   std::array<std::string, kRowDimensionCount> values;  // in kRowDimensions order
   bool at_placement = false, informal = false;
-  int64_t number = 0;  // kFirstFormal: age; kCallout: the measure; kYearEnding: the flags
+  bool knife_related = false;  // kAwaitingDecision: the offence was recorded as knife-related
+  int64_t number = 0;          // kFirstFormal: age; kCallout: the measure; kYearEnding: the flags
   // kMissingEpisode: whether the child came back, and the seconds from report to return; the
   // return interview: offered, accepted, held within 72 hours of the return.
   bool returned = false, offered = false, accepted = false, within_72h = false;

@@ -88,19 +88,21 @@ function svg(tag, attrs, children) {
 }
 // A cell holding one figure: data-figure names it for tests and scripts, data-value holds the
 // value exactly as the API gave it.
-function figureCell(value, figure) {
-  const attrs = {class: 'num', 'data-value': value === null ? 'null' : String(value)};
+function figureCell(value, figure, format) {
+  const attrs = {class: format ? 'text' : 'num',
+                 'data-value': value === null ? 'null' : String(value)};
   if (figure) attrs['data-figure'] = figure;
-  return el('td', attrs, text(value));
+  return el('td', attrs, format ? format(value) : text(value));
 }
 
-// A table: columns [{key, title, figure(row) -> data-figure name}], rows from the API.
+// A table: columns [{key, title, figure(row) -> data-figure name, format(value) -> text}], rows
+// from the API. The first column heads its row; a column with a format holds text, not figures.
 function table(caption, columns, rows) {
   if (!rows.length) return el('p', {class: 'empty'}, caption + ': none.');
   const head = el('tr', {}, columns.map((c) => el('th', {scope: 'col'}, c.title)));
   const body = rows.map((r) => el('tr', {}, columns.map((c, i) => {
     if (i === 0) return el('th', {scope: 'row'}, c.format ? c.format(r[c.key]) : text(r[c.key]));
-    return figureCell(r[c.key], c.figure ? c.figure(r) : null);
+    return figureCell(r[c.key], c.figure ? c.figure(r) : null, c.format);
   })));
   return el('table', {}, [el('caption', {}, caption), el('thead', {}, head),
     el('tbody', {}, body)]);
@@ -407,6 +409,37 @@ panel('offence-profile', async () => [await fetchMetric('offence-profile', {})],
         {key: 'national_rate_per_100k', title: 'England and Wales'},
         {key: 'ratio', title: 'Ratio (above 1: more here)',
           figure: (r) => 'offence-ratio-' + r.offence_group},
+      ], a.rows), notes(a));
+});
+
+// The out-of-court panel's worklist names children: asked for (with the token) and shown only
+// in the exact view; in the published view nothing is fetched and the section stays hidden.
+async function fetchPanel() {
+  const r = await fetch('/api/v1/panel', {cache: 'no-store', headers: auth()});
+  if (!r.ok) throw new Error('panel: HTTP ' + r.status);
+  return r.json();
+}
+const yesNo = (v) => (v === 'yes' ? 'Yes' : 'No');
+panel('panel-worklist', async () => [exact && token ? await fetchPanel() : null],
+    (node, [a]) => {
+  document.getElementById('panel-section').hidden = !a;
+  if (!a) return node.replaceChildren();
+  node.replaceChildren(
+      table('Offences waiting for a decision on ' + a.as_of, [
+        {key: 'child_id', title: 'Child'},
+        {key: 'days_waiting', title: 'Days waiting', figure: (r) => 'panel-days-' + r.offence_id},
+        {key: 'status', title: 'Waiting for',
+          format: (v) => (v === 'charged' ? 'Court (charged)' : 'Outcome')},
+        {key: 'offence_date', title: 'Offence date', format: String},
+        {key: 'cohort', title: 'Cohort', format: label},
+        {key: 'offence_group', title: 'Offence group', format: (g) => g.replace(/_/g, ' ')},
+        {key: 'knife_related', title: 'Knife-related', format: yesNo},
+        {key: 'exploitation_risk', title: 'Exploitation risk',
+          format: (v) => (v === 'medium_or_high' ? 'Medium or high' : 'Other')},
+        {key: 'area', title: 'Placed', format: (v) => v.replace(/_/g, ' ')},
+        {key: 'at_placement', title: 'At the placement', format: yesNo},
+        {key: 'home_id', title: 'Home', format: String},
+        {key: 'offence_id', title: 'Offence', format: String},
       ], a.rows), notes(a));
 });
 

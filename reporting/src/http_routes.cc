@@ -203,6 +203,39 @@ void HttpServer::Impl::Lineage(const httplib::Request& req, httplib::Response& r
   res.set_content(out + "]}\n", "application/json");
 }
 
+// The out-of-court panel's worklist names children: the token only, never a published view.
+// Each read is logged (who asked and how many offences it listed), never with the ids.
+void HttpServer::Impl::Panel(const httplib::Request& req, httplib::Response& res) {
+  switch (Authorize(req, options.token)) {
+    case Access::kRefused:
+      return Refuse(req, res);
+    case Access::kAnonymous:
+      return Error(res, 403, "the panel worklist names children: it needs the bearer token");
+    case Access::kRestricted:
+      break;
+  }
+  if (req.has_param("published") && IsTrue(req.get_param_value("published"))) {
+    return Error(res, 400, "the panel worklist names children and has no published view");
+  }
+  auto query = ParseMetricSelectors(
+      {"panel", "", "", req.has_param("as_known_at") ? req.get_param_value("as_known_at") : "", ""},
+      {.known_at = "as_known_at"}, options.today());
+  if (!query.ok()) return Error(res, 400, query.status().message());
+  std::shared_lock<std::shared_mutex> lock;
+  EventStore* s = Fresh(lock, res);
+  if (!s) return;
+  auto items = PanelWorklist(*s, {.today = query->today, .known_at = query->known_at});
+  if (!items.ok()) {
+    spdlog::error("serve: panel worklist: {}", items.status().message());
+    return Error(res, 500, "the panel worklist could not be read; see the server log");
+  }
+  spdlog::info("serve: panel worklist read from {}: {} offences", req.remote_addr, items->size());
+  const Date as_of =
+      query->known_at ? std::chrono::floor<std::chrono::days>(*query->known_at) : query->today;
+  res.set_content(Render(PanelReport(*items, as_of, query->known_at), OutputFormat::kJson),
+                  "application/json");
+}
+
 void HttpServer::Impl::DeadLetters(const httplib::Request& req, httplib::Response& res) {
   if (Authorize(req, options.token) == Access::kRefused) return Refuse(req, res);
   std::shared_lock<std::shared_mutex> lock;
@@ -293,6 +326,8 @@ void HttpServer::Impl::Routes() {
                         ",\"exact_figures\":" + (options.token.empty() ? "false" : "true") + "}\n",
                     "application/json");
   });
+  server->Get("/api/v1/panel",
+              [this](const httplib::Request& req, httplib::Response& res) { Panel(req, res); });
   server->Get("/api/v1/deadletters", [this](const httplib::Request& req, httplib::Response& res) {
     DeadLetters(req, res);
   });

@@ -81,6 +81,7 @@ struct HttpServer::Impl {
   void Metric(const httplib::Request& req, httplib::Response& res);
   void Lineage(const httplib::Request& req, httplib::Response& res);
   void DeadLetters(const httplib::Request& req, httplib::Response& res);
+  void Panel(const httplib::Request& req, httplib::Response& res);
   void Prometheus(const httplib::Request& req, httplib::Response& res);
 };
 

@@ -210,4 +210,38 @@ ReportTable ClaReport(const std::vector<ClaRow>& rows, Date at, ClaDimension by)
   return t;
 }
 
+ReportTable PanelReport(const std::vector<PanelItem>& items, Date as_of,
+                        std::optional<Instant> known_at) {
+  ReportTable t;
+  t.metric = "panel";
+  t.selectors = {{"as_of", FormatDate(as_of)}};
+  if (known_at) t.selectors.emplace_back("as_known_at", FormatInstant(*known_at));
+  t.dimensions = {"child_id", "offence_id",    "offence_date",  "status",
+                  "cohort",   "offence_group", "knife_related", "exploitation_risk",
+                  "area",     "home_id",       "at_placement"};
+  t.measures = {"days_waiting"};
+  auto yes_no = [](bool b) { return std::string(b ? "yes" : "no"); };
+  for (const auto& item : items) {
+    ReportTable::Row row;
+    row.groups = {item.child_id,
+                  item.offence_id,
+                  FormatDate(item.offence_date),
+                  std::string(PanelStatusName(item.status)),
+                  item.cohort,
+                  item.offence_group,
+                  yes_no(item.knife_related),
+                  item.exploitation_risk,
+                  item.area,
+                  item.home_id,
+                  yes_no(item.at_placement)};
+    row.values = {Figure::Count(item.days_waiting)};
+    t.rows.push_back(std::move(row));
+  }
+  t.notes.push_back(
+      std::to_string(items.size()) +
+      " offences by children looked after and care leavers wait for a decision; this list names "
+      "children and is never published");
+  return t;
+}
+
 }  // namespace careledger

@@ -121,6 +121,13 @@ TEST(Cli, UsageErrorsExitTwo) {
   auto year = Careledger({"report", "criminalisation", "--at", "2024-03-30"});
   EXPECT_EQ(year.exit_code, 2);
   EXPECT_THAT(year.err, HasSubstr("year ending 31 March"));
+  // The panel's worklist names children: it has no published form, and it is a list, not a
+  // figure broken down.
+  auto panel = Careledger({"report", "panel", "--published"});
+  EXPECT_EQ(panel.exit_code, 2);
+  EXPECT_THAT(panel.err, HasSubstr("report panel takes --published nowhere"));
+  EXPECT_EQ(Careledger({"report", "panel", "--by", "cohort"}).exit_code, 2);
+  EXPECT_EQ(Careledger({"report", "panel", "--as-known-at", "soon"}).exit_code, 2);
   auto cell = Careledger({"lineage", "cla", "--by", "placement", "--cell", "sex=F"});
   EXPECT_EQ(cell.exit_code, 2);
   EXPECT_THAT(cell.err, HasSubstr("--cell names 'sex', which is not among the --by dimensions"));

@@ -254,6 +254,13 @@ std::string InformalOutcomeForA() {
             R"("offence_id":"OA","home_office_outcome":8,"decided_at":")" + decided + R"(")");
 }
 
+// B's robbery 30 days ago with nothing decided yet: on the panel's worklist, 30 days waiting.
+std::string UndecidedOffenceForB() {
+  Date today = std::chrono::floor<std::chrono::days>(std::chrono::system_clock::now());
+  return Ev("B2", "offence.recorded", "B", FormatDate(today - std::chrono::days(30)),
+            R"("offence_id":"OB","offence_group":"robbery","at_placement":false)");
+}
+
 int FreePort() {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
@@ -331,7 +338,8 @@ TEST_F(DashboardInBrowser, ShowsTheClaFigureAndANewEventWithinTwoSecondsWithoutA
   // Five children looked after: 5 is the smallest count published as it is (1 to 4 are "<5").
   ASSERT_NO_FATAL_FAILURE(Ingest(InCare("A", "2010-01-01") + InCare("B", "2010-02-01") +
                                  InCare("C", "2010-03-01") + InCare("D", "2010-04-01") +
-                                 InCare("E", "2010-05-01") + InformalOutcomeForA()));
+                                 InCare("E", "2010-05-01") + InformalOutcomeForA() +
+                                 UndecidedOffenceForB()));
 
   int port = FreePort();
   test::Background serve({CARELEDGER_BIN, "serve", "--listen", "127.0.0.1:" + std::to_string(port),
@@ -411,6 +419,8 @@ TEST_F(DashboardInBrowser, ShowsTheClaFigureAndANewEventWithinTwoSecondsWithoutA
         "')).length");
   };
   EXPECT_EQ(requests("/api/v1/metrics/"), 0);
+  EXPECT_EQ(requests("/api/v1/panel"), 0) << "the published view never asks for the worklist";
+  EXPECT_EQ(page.Evaluate("document.getElementById('panel-section').hidden"), true);
   auto heads = requests("/api/v1/head");
   EXPECT_TRUE(heads.is_number() && heads.get<int>() >= 2) << heads.dump();
 
@@ -448,9 +458,21 @@ TEST_F(DashboardInBrowser, ShowsTheClaFigureAndANewEventWithinTwoSecondsWithoutA
   EXPECT_EQ(page.Evaluate(kMode), "Exact figures from the restricted API: not for publication.");
   EXPECT_EQ(page.Evaluate("sessionStorage.getItem('careledger.token')"), kToken);
   EXPECT_EQ(page.Evaluate("document.getElementById('exact').checked"), true);
-  // Off again: published figures.
+  // The exact view shows the panel's worklist: B's robbery, 30 days waiting for an outcome.
+  constexpr char kPanelDays[] =
+      R"(document.querySelector('[data-figure="panel-days-OB"]')?.dataset.value ?? '')";
+  EXPECT_EQ(WaitForFigure(page, "30", std::chrono::seconds(10), kPanelDays), "30");
+  EXPECT_EQ(page.Evaluate("document.getElementById('panel-section').hidden"), false);
+  EXPECT_EQ(page.Evaluate(R"(document.querySelector('#panel-worklist tbody tr').textContent)"),
+            "B30Outcome" +
+                FormatDate(std::chrono::floor<std::chrono::days>(std::chrono::system_clock::now()) -
+                           std::chrono::days(30)) +
+                "Looked afterrobberyNoOtherunknownNoH1OB");
+  // Off again: published figures, and the worklist gone from the page.
   page.Evaluate("document.getElementById('exact').click()");
   EXPECT_EQ(WaitForFigure(page, "<5", std::chrono::seconds(10), kInformalCla), "<5");
+  EXPECT_EQ(page.Evaluate("document.getElementById('panel-section').hidden"), true);
+  EXPECT_EQ(page.Evaluate(kPanelDays), "");
   std::cout << "the page showed the new event " << took.count() << " ms after ingest\n";
 
   // A server without a token does not offer the exact view at all.

@@ -207,6 +207,31 @@ TEST_F(Serve, LineageNeedsTheTokenAndBadTokensAreNeverLogged) {
   EXPECT_THAT(log, Not(HasSubstr(kToken)));
 }
 
+// The out-of-court panel's worklist names children: refused without the token, never in a
+// published form, and each read logged by who asked and how long the list was, never its ids.
+// Every offence of this feed has its decision, so the list is empty (panel_test.cc has lists).
+TEST_F(Serve, PanelWorklistNeedsTheTokenAndItsReadsAreLoggedWithoutIds) {
+  auto r = Get("/api/v1/panel");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 403);
+  EXPECT_EQ(r->body,
+            "{\"error\": \"the panel worklist names children: it needs the bearer token\"}\n");
+  r = Get("/api/v1/panel", Bearer(kWrongToken));
+  EXPECT_EQ(r->status, 401);
+  r = Get("/api/v1/panel?published=1", Bearer(kToken));
+  EXPECT_EQ(r->status, 400);
+  r = Get("/api/v1/panel?as_known_at=yesterday", Bearer(kToken));
+  EXPECT_EQ(r->status, 400);
+  r = Get("/api/v1/panel?as_known_at=2024-03-01", Bearer(kToken));
+  EXPECT_EQ(r->status, 200);
+  auto body = nlohmann::json::parse(r->body);
+  EXPECT_EQ(body["metric"], "panel");
+  EXPECT_EQ(body["as_of"], "2024-03-01");
+  EXPECT_EQ(body["rows"].size(), 0u);
+  std::string log = server_->Stderr();
+  EXPECT_THAT(log, HasSubstr("panel worklist read from 127.0.0.1: 0 offences"));
+}
+
 TEST_F(Serve, DeadLettersAreCountsAndReasonsNeverPayloads) {
   auto r = Get("/api/v1/deadletters");
   ASSERT_TRUE(r);

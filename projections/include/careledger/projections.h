@@ -513,4 +513,30 @@ Result<ReportTable> RunMetric(const EventStore& store, const MetricQuery& query)
 Result<std::vector<LineageEntry>> RunLineage(const EventStore& store, const MetricQuery& query,
                                              const Cell& cell);
 
+// The out-of-court panel's worklist (docs/metrics.md, "The panel worklist"): each offence by a
+// child looked after or a care leaver (judged at the offence date) that waits for a decision.
+// About named children: never part of the published view.
+enum class PanelStatus : int64_t {
+  kAwaitingOutcome = 0,  // recorded, nothing decided yet
+  kCharged = 1,          // charged or summonsed (Home Office outcome 1): the court decides
+};
+std::string_view PanelStatusName(PanelStatus status);  // "awaiting_outcome", "charged"
+struct PanelItem {
+  std::string child_id, offence_id;
+  Date offence_date{};
+  int64_t days_waiting = 0;  // from the offence date to the day the list is for
+  PanelStatus status = PanelStatus::kAwaitingOutcome;
+  // Judged at the offence date: cla or care_leaver; the offence group; medium_or_high or other;
+  // in_area, out_of_area or unknown (not_looked_after for a care leaver); the placement's home.
+  std::string cohort, offence_group, exploitation_risk, area, home_id;
+  bool knife_related = false, at_placement = false;
+};
+struct PanelQuery {
+  Date today{};                     // the day the list is for, unless known_at
+  std::optional<Instant> known_at;  // the list as it stood then, for that day
+  bool fold = false;                // from the child timelines: the oracle
+};
+// Longest waiting first (then by child and offence id); the partitions the store answers for.
+Result<std::vector<PanelItem>> PanelWorklist(const EventStore& store, const PanelQuery& query);
+
 }  // namespace careledger

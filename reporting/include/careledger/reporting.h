@@ -131,5 +131,9 @@ class HttpServer {
 
 // M1 at a date as a report table.
 ReportTable ClaReport(const std::vector<ClaRow>& rows, Date at, ClaDimension by);
+// The out-of-court panel's worklist as a table: one row an offence, its days waiting the one
+// measure. Restricted output only (it names children).
+ReportTable PanelReport(const std::vector<PanelItem>& items, Date as_of,
+                        std::optional<Instant> known_at);
 
 }  // namespace careledger
