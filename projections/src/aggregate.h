@@ -122,6 +122,10 @@ Status AddAgedTenToSeventeen(Run& r, Accumulator& acc, size_t measure, Date on);
 std::vector<KeptRow> ReoffenceRows(const ChildView& child);
 Status Reoffending(Run& r);
 
+// ---- M15 placement stability (placement_stability.cc) -------------------------------------
+std::vector<KeptRow> PlacementStabilityRows(const ChildView& child);
+Status PlacementStability(Run& r);
+
 // ---- The out-of-court panel's worklist (panel.cc; PanelWorklist in projections.h) ----------
 std::vector<KeptRow> AwaitingDecisionRows(const ChildView& child);
 

@@ -303,6 +303,8 @@ std::vector<KeptRow> KeptRowsOf(RowKind kind, const ChildView& child) {
       return AgedTenToSeventeenRows(child);
     case RowKind::kAwaitingDecision:
       return AwaitingDecisionRows(child);
+    case RowKind::kPlacementStability:
+      return PlacementStabilityRows(child);
   }
   return {};
 }
@@ -571,6 +573,7 @@ std::optional<std::string> DescribeKeptRowKey(std::string_view key) {
                      : kind == char(RowKind::kYjsCase)         ? "youth justice case row of event "
                      : kind == char(RowKind::kAgedTenToSeventeen) ? "aged 10-17 row from "
                      : kind == char(RowKind::kAwaitingDecision)   ? "panel worklist row of offence "
+                     : kind == char(RowKind::kPlacementStability) ? "placement stability row"
                                                                   : "kept row of ";
   return what + std::string(item) + " of child " + std::string(child) + " (" + FormatDate(on) +
          ")" + since;

@@ -38,17 +38,19 @@ enum class RowKind : char {
   kAgedTenToSeventeen = 'a',  // M12: a registered child from its 10th birthday to the day before
                               // its 18th, one row per cohort it is in (the event id: its
                               // registration)
+  kPlacementStability = 'p',  // M15: a child looked after on 31 March, on that day (number: its
+                              // placements in the year and two flags, placement_stability.cc)
   // Not a figure: the out-of-court panel's worklist (panel.cc).
   kAwaitingDecision = 'w',  // an offence by a CLA child or care leaver (judged at the offence
                             // date) with no decision yet, on the offence date (number: its
                             // PanelStatus)
 };
-inline constexpr RowKind kRowKinds[] = {RowKind::kOutcome,         RowKind::kFirstFormal,
-                                        RowKind::kCallout,         RowKind::kReoffence,
-                                        RowKind::kYearEnding,      RowKind::kCareSpell,
-                                        RowKind::kCareLeaverYears, RowKind::kMissingEpisode,
-                                        RowKind::kYjsCase,         RowKind::kAgedTenToSeventeen,
-                                        RowKind::kAwaitingDecision};
+inline constexpr RowKind kRowKinds[] = {RowKind::kOutcome,          RowKind::kFirstFormal,
+                                        RowKind::kCallout,          RowKind::kReoffence,
+                                        RowKind::kYearEnding,       RowKind::kCareSpell,
+                                        RowKind::kCareLeaverYears,  RowKind::kMissingEpisode,
+                                        RowKind::kYjsCase,          RowKind::kAgedTenToSeventeen,
+                                        RowKind::kAwaitingDecision, RowKind::kPlacementStability};
 // Span rows serve the figures whose dimensions are judged on the day asked about (the
 // child's age, cohort and placement then), which no row dated at ingest can hold. Each is a
 // span of days in which the child may count: dated by the day after it ends (kOpenSpan while

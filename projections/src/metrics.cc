@@ -56,6 +56,7 @@ const std::vector<MetricDef>& Definitions() {
        Informal},
       {"disproportionality", TimeKind::kPeriod, {}, {"ethnicity_group"}, Disproportionality},
       {"reoffending", TimeKind::kPeriod, {}, {"cohort"}, Reoffending},
+      {"placement-stability", TimeKind::kYear, {}, {}, PlacementStability},
   };
   return defs;
 }
@@ -147,11 +148,9 @@ Status SetTime(const MetricDef& m, const MetricQuery& q, Run& r) {
       sel.emplace_back("period", FormatDate(r.window.from) + ".." + FormatDate(r.window.to));
       break;
     case TimeKind::kYear: {
-      if (q.period) {
-        return Status::BadInput("criminalisation is for a year ending 31 March: --at YYYY-03-31");
-      }
-      if (q.at && !YearEnding::IsLastDay(*q.at)) {
-        return Status::BadInput("criminalisation is for a year ending 31 March: --at YYYY-03-31");
+      if (q.period || (q.at && !YearEnding::IsLastDay(*q.at))) {
+        return Status::BadInput(std::string(m.name) +
+                                " is for a year ending 31 March: --at YYYY-03-31");
       }
       r.year = YearEnding::EndingBy(q.at.value_or(q.today)).year;
       sel.emplace_back("year_ending", std::to_string(r.year) + "-03-31");

@@ -26,11 +26,11 @@ Result<std::set<int32_t>> OwnedPartitions(const EventStore& store);
 // would otherwise answer every query over kept rows with nothing.
 inline constexpr std::string_view kLayoutKey{"layout\0", 7};
 inline constexpr std::string_view kLayout =
-    "15: cla counters by month and, a day's in one cell, by day and every child dimension, kept "
+    "16: cla counters by month and, a day's in one cell, by day and every child dimension, kept "
     "rows, span rows, the values "
     "rows held before keyed by when they held, missing episodes' figures in "
     "their rows, every row's date of birth, the children aged 10-17, open youth justice cases, "
-    "offences awaiting a decision";
+    "offences awaiting a decision, placement stability";
 
 // One query being answered: what was asked, and the table (or lineage) it gives.
 struct Run {
@@ -42,7 +42,7 @@ struct Run {
   std::vector<std::string> by;
   Date at{};
   Window window{};
-  int year = 0;  // criminalisation: the year ending 31 March
+  int year = 0;  // criminalisation, placement-stability: the year ending 31 March
   ReportTable table;
   std::vector<LineageEntry> lineage;
   std::set<Accumulator::JudgedRow> judged;  // the lineage cell's kept rows
