@@ -109,6 +109,23 @@ void Refuse(const httplib::Request& req, httplib::Response& res) {
   Error(res, 401, "invalid bearer token");
 }
 
+// For endpoints that name events or children: true with the right token; otherwise the response
+// is set (403 without any token, saying `why`; 401 for a wrong one).
+bool TokenOnly(const httplib::Request& req, httplib::Response& res, const std::string& token,
+               std::string_view why) {
+  switch (Authorize(req, token)) {
+    case Access::kRefused:
+      Refuse(req, res);
+      return false;
+    case Access::kAnonymous:
+      Error(res, 403, why);
+      return false;
+    case Access::kRestricted:
+      break;
+  }
+  return true;
+}
+
 bool IsTrue(const std::string& v) {
   return v == "1" || v == "true" || v == "yes";
 }
@@ -166,14 +183,7 @@ void HttpServer::Impl::Metric(const httplib::Request& req, httplib::Response& re
 }
 
 void HttpServer::Impl::Lineage(const httplib::Request& req, httplib::Response& res) {
-  switch (Authorize(req, options.token)) {
-    case Access::kRefused:
-      return Refuse(req, res);
-    case Access::kAnonymous:
-      return Error(res, 403, "lineage needs the bearer token");
-    case Access::kRestricted:
-      break;
-  }
+  if (!TokenOnly(req, res, options.token, "lineage needs the bearer token")) return;
   auto query = ToQuery(req, req.matches[1], options);
   if (!query.ok()) return Error(res, 400, query.status().message());
   Cell cell;
@@ -206,13 +216,9 @@ void HttpServer::Impl::Lineage(const httplib::Request& req, httplib::Response& r
 // The out-of-court panel's worklist names children: the token only, never a published view.
 // Each read is logged (who asked and how many offences it listed), never with the ids.
 void HttpServer::Impl::Panel(const httplib::Request& req, httplib::Response& res) {
-  switch (Authorize(req, options.token)) {
-    case Access::kRefused:
-      return Refuse(req, res);
-    case Access::kAnonymous:
-      return Error(res, 403, "the panel worklist names children: it needs the bearer token");
-    case Access::kRestricted:
-      break;
+  if (!TokenOnly(req, res, options.token,
+                 "the panel worklist names children: it needs the bearer token")) {
+    return;
   }
   if (req.has_param("published") && IsTrue(req.get_param_value("published"))) {
     return Error(res, 400, "the panel worklist names children and has no published view");
