@@ -330,6 +330,33 @@ TEST(EventStore, SecondaryCountsCountersOnceAcrossAWriterRestart) {
   EXPECT_EQ(follower.next_sequence(), 6u);
 }
 
+// The writer stops for good (ingest --until-end exiting flushes its memtables at a clean close)
+// after the follower has read its last writes from the WAL, and nothing writes after: the
+// follower must still count each merge once. Seen as a dashboard figure of 7 for 6 in CI.
+TEST(EventStore, SecondaryCountsCountersOnceAfterTheWriterClosesForGood) {
+  test::TempDir dir;
+  auto writer = OpenStore(dir / "s");
+  auto add = [&](EventStore& w, const std::string& id, int64_t next_offset) {
+    auto batch = w.NewBatch();
+    (void)batch.Append(id, "child-1", *ParseDate("2024-01-06"), kCare0, next_offset - 1, "{}");
+    batch.SetNextOffset(kCare0, next_offset);
+    batch.AddToCounter("c", 1);
+    ASSERT_TRUE(w.Write(batch).ok());
+  };
+  add(*writer, "ev-1", 1);
+  auto opened = EventStore::Open({.path = dir / "s", .secondary_path = dir / "follower"});
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  auto& follower = **opened;
+  add(*writer, "ev-2", 2);
+  ASSERT_TRUE(follower.CatchUp().ok());
+  EXPECT_EQ(Counters(follower, "c"), (std::map<std::string, int64_t>{{"c", 2}}));
+  writer.reset();  // closes, flushing what the follower has in its memtable
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(follower.CatchUp().ok());
+    EXPECT_EQ(Counters(follower, "c"), (std::map<std::string, int64_t>{{"c", 2}})) << i;
+  }
+}
+
 TEST(EventStore, ReadOnlyStoreRefusesToWrite) {
   test::TempDir dir;
   {
