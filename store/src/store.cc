@@ -196,7 +196,8 @@ Status TakeWriterLock(WriterLock& lock, const std::string& path) {
 struct OpenedDatabase {
   rocksdb::DB* db = nullptr;
   std::vector<rocksdb::ColumnFamilyHandle*> handles = {};
-  std::string writer_current = {};  // a secondary's: see EventStore::Impl::writer_current
+  std::string writer_current = {};      // a secondary's: see EventStore::Impl::writer_current
+  std::set<uint64_t> writer_logs = {};  // and EventStore::Impl::writer_logs
 };
 
 // Every state family there is gets opened (RocksDB wants all of them for writing); which
@@ -229,6 +230,7 @@ Status OpenDatabase(const StoreOptions& options, bool read_only, rocksdb::DBOpti
     if (!options.secondary_path.empty()) {
       // Read before opening: a restart in between then shows as a change, never the reverse.
       out.writer_current = ReadCurrentFile(options.path);
+      out.writer_logs = WalFiles(options.path);
       // A secondary keeps every SST file open: it cannot reopen one the primary has since
       // compacted away.
       db_options.max_open_files = -1;
@@ -344,6 +346,7 @@ Result<std::unique_ptr<EventStore>> EventStore::Open(const StoreOptions& options
   CARELEDGER_RETURN_IF_ERROR(OpenDatabase(options, read_only, db_options, families, opened));
   impl->secondary = !options.secondary_path.empty();
   impl->writer_current = std::move(opened.writer_current);
+  impl->writer_logs = std::move(opened.writer_logs);
   impl->db.reset(opened.db);
   impl->write_options.sync = options.sync;
   impl->owned = opened.handles;
@@ -400,8 +403,14 @@ Status EventStore::ReadTail() {
 
 Status EventStore::CatchUp() {
   if (!impl_->secondary) return Status::Ok();
+  std::set<uint64_t> logs = WalFiles(impl_->options.path);
   CARELEDGER_RETURN_IF_ERROR(
       FromRocks(impl_->db->TryCatchUpWithPrimary(), "catch up with the store"));
+  const std::set<uint64_t> after = WalFiles(impl_->options.path);
+  const bool log_flushed = std::any_of(impl_->writer_logs.begin(), impl_->writer_logs.end(),
+                                       [&](uint64_t n) { return !after.count(n); });
+  logs.insert(after.begin(), after.end());
+  impl_->writer_logs = std::move(logs);
   // Open the store afresh, in a directory of its own so that the two secondaries never share
   // their bookkeeping, when catching up cannot be trusted:
   // - the writer restarted: it flushed the WAL it recovered into a table file, and RocksDB
@@ -412,7 +421,9 @@ Status EventStore::CatchUp() {
   //   cannot open families made after it opened).
   std::string live;
   auto got = impl_->db->Get(rocksdb::ReadOptions(), impl_->cf[kMeta], kMetaStateFamily, &live);
-  if ((got.ok() && live != impl_->live.load()->GetName()) ||
+  // - the writer flushed a log this secondary may have read (a flush while it runs, or at a
+  //   clean close): what it read stays in its memtable beside the flushed table.
+  if (log_flushed || (got.ok() && live != impl_->live.load()->GetName()) ||
       ReadCurrentFile(impl_->options.path) != impl_->writer_current) {
     StoreOptions again = impl_->options;
     int generation = impl_->reopened + 1;

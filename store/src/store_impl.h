@@ -195,6 +195,20 @@ inline std::string ReadCurrentFile(const std::string& path) {
   return name;
 }
 
+// The numbers of the writer's write-ahead logs (NNNNNN.log in the store's directory).
+inline std::set<uint64_t> WalFiles(const std::string& path) {
+  std::set<uint64_t> out;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(path, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.size() > 4 && name.ends_with(".log") &&
+        name.find_first_not_of("0123456789") == name.size() - 4) {
+      out.insert(std::stoull(name.substr(0, name.size() - 4)));
+    }
+  }
+  return out;
+}
+
 // An exclusive advisory lock on a file in the store, held while a writer has it open (the
 // kernel drops it when the process dies, kill -9 included). A second writer is told the store
 // is in use because it could not take the lock, not by reading RocksDB's message.
@@ -271,6 +285,10 @@ struct EventStore::Impl {
   // A secondary: the writer's CURRENT file (which names its MANIFEST) when it opened. A new one
   // means the writer restarted, and RocksDB's catch-up would count merges twice (below).
   std::string writer_current;
+  // A secondary: the writer's logs it may have read. One of them gone means the writer flushed
+  // it, and RocksDB 7.8's secondary keeps what it read from it in its memtable until the writer
+  // writes again (never, if it closed): merges read from the flushed table and the memtable.
+  std::set<uint64_t> writer_logs;
   std::vector<rocksdb::ColumnFamilyHandle*> cf;
   rocksdb::WriteOptions write_options;
   rocksdb::ColumnFamilyOptions state_options;  // for families a rebuild creates
