@@ -282,32 +282,34 @@ TEST(EventStore, APrefixScanMergesNoOperandsOfTheKeyAfterIt) {
   rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable);
 }
 
+// One event, its offset and one more on counter "c", as a writer of a secondary's tests writes.
+void AddCounted(EventStore& w, const std::string& id, int64_t next_offset) {
+  auto batch = w.NewBatch();
+  (void)batch.Append(id, "child-1", *ParseDate("2024-01-06"), kCare0, next_offset - 1, "{}");
+  batch.SetNextOffset(kCare0, next_offset);
+  batch.AddToCounter("c", 1);
+  ASSERT_TRUE(w.Write(batch).ok());
+}
+
 // When the writer reopens, RocksDB flushes what it recovers from its WAL to a table file, which
 // a secondary that had already read that WAL into its memtable would otherwise see twice:
 // merged counters doubled (puts are harmless). Found as a dashboard figure of 11 for 6.
 TEST(EventStore, SecondaryCountsCountersOnceAcrossAWriterRestart) {
   test::TempDir dir;
   auto writer = OpenStore(dir / "s");
-  auto add = [&](EventStore& w, const std::string& id, int64_t next_offset) {
-    auto batch = w.NewBatch();
-    (void)batch.Append(id, "child-1", *ParseDate("2024-01-06"), kCare0, next_offset - 1, "{}");
-    batch.SetNextOffset(kCare0, next_offset);
-    batch.AddToCounter("c", 1);
-    ASSERT_TRUE(w.Write(batch).ok());
-  };
-  add(*writer, "ev-1", 1);
-  add(*writer, "ev-2", 2);
+  AddCounted(*writer, "ev-1", 1);
+  AddCounted(*writer, "ev-2", 2);
   auto opened = EventStore::Open({.path = dir / "s", .secondary_path = dir / "follower"});
   ASSERT_TRUE(opened.ok()) << opened.status().ToString();
   auto& follower = **opened;
-  add(*writer, "ev-3", 3);
+  AddCounted(*writer, "ev-3", 3);
   ASSERT_TRUE(follower.CatchUp().ok());
   EXPECT_EQ(Counters(follower, "c"), (std::map<std::string, int64_t>{{"c", 3}}));
 
   writer.reset();  // the writer stops, and starts again
   writer = OpenStore(dir / "s");
   ASSERT_NE(writer, nullptr);
-  add(*writer, "ev-4", 4);
+  AddCounted(*writer, "ev-4", 4);
   ASSERT_TRUE(follower.CatchUp().ok());
   EXPECT_EQ(Counters(follower, "c"), (std::map<std::string, int64_t>{{"c", 4}}));
   EXPECT_EQ(follower.next_sequence(), 4u);
@@ -321,10 +323,10 @@ TEST(EventStore, SecondaryCountsCountersOnceAcrossAWriterRestart) {
 
   // A flush while the writer runs (a checkpoint flushes the memtables) is caught up correctly
   // by RocksDB itself.
-  add(*writer, "ev-5", 5);
+  AddCounted(*writer, "ev-5", 5);
   ASSERT_TRUE(follower.CatchUp().ok());
   ASSERT_TRUE(writer->Checkpoint(dir / "backup").ok());
-  add(*writer, "ev-6", 6);
+  AddCounted(*writer, "ev-6", 6);
   ASSERT_TRUE(follower.CatchUp().ok());
   EXPECT_EQ(Counters(follower, "c"), (std::map<std::string, int64_t>{{"c", 6}}));
   EXPECT_EQ(follower.next_sequence(), 6u);
@@ -336,18 +338,11 @@ TEST(EventStore, SecondaryCountsCountersOnceAcrossAWriterRestart) {
 TEST(EventStore, SecondaryCountsCountersOnceAfterTheWriterClosesForGood) {
   test::TempDir dir;
   auto writer = OpenStore(dir / "s");
-  auto add = [&](EventStore& w, const std::string& id, int64_t next_offset) {
-    auto batch = w.NewBatch();
-    (void)batch.Append(id, "child-1", *ParseDate("2024-01-06"), kCare0, next_offset - 1, "{}");
-    batch.SetNextOffset(kCare0, next_offset);
-    batch.AddToCounter("c", 1);
-    ASSERT_TRUE(w.Write(batch).ok());
-  };
-  add(*writer, "ev-1", 1);
+  AddCounted(*writer, "ev-1", 1);
   auto opened = EventStore::Open({.path = dir / "s", .secondary_path = dir / "follower"});
   ASSERT_TRUE(opened.ok()) << opened.status().ToString();
   auto& follower = **opened;
-  add(*writer, "ev-2", 2);
+  AddCounted(*writer, "ev-2", 2);
   ASSERT_TRUE(follower.CatchUp().ok());
   EXPECT_EQ(Counters(follower, "c"), (std::map<std::string, int64_t>{{"c", 2}}));
   writer.reset();  // closes, flushing what the follower has in its memtable
