@@ -52,7 +52,8 @@ class RunWriter {
  private:
   Status Filled() { return run_.bytes() < limit_ ? Status::Ok() : WriteOut(); }
   Status Spill() {
-    auto path = to_.WriteStateFile(family_, {&run_});
+    // A run written out before the end overlaps the runs after it: the end compacts them.
+    auto path = to_.WriteStateFile(family_, {&run_}, {}, {}, EventStore::StateFile::kCompacted);
     if (!path.ok()) return path.status();
     if (!path->empty()) files_.push_back(std::move(*path));
     run_.Clear();
@@ -362,7 +363,7 @@ std::vector<std::string> ChildBounds(std::vector<std::string> sampled, size_t pa
 // one a thread: files that do not overlap, each holding every run's entries of its range.
 Result<std::vector<std::string>> WriteRuns(EventStore& to, const std::string& family,
                                            const std::vector<const StateRun*>& runs, size_t threads,
-                                           Stop& stop) {
+                                           EventStore::StateFile use, Stop& stop) {
   const StateRun* largest = nullptr;
   for (const StateRun* run : runs) {
     if (!largest || run->size() > largest->size()) largest = run;
@@ -376,7 +377,7 @@ Result<std::vector<std::string>> WriteRuns(EventStore& to, const std::string& fa
   cuts.emplace_back();  // no bound
   std::vector<std::string> paths(cuts.size() - 1);
   CARELEDGER_RETURN_IF_ERROR(OnThreads(paths.size(), stop, [&](size_t i) {
-    auto path = to.WriteStateFile(family, runs, cuts[i], cuts[i + 1]);
+    auto path = to.WriteStateFile(family, runs, cuts[i], cuts[i + 1], use);
     if (!path.ok()) return path.status();
     paths[i] = std::move(*path);
     return Status::Ok();
@@ -452,7 +453,9 @@ class Passes {
       fitted = fitted && writers_[i]->files().empty();
       files.insert(files.end(), writers_[i]->files().begin(), writers_[i]->files().end());
     }
-    auto written = WriteRuns(to_, family_, left, kThreads, stop_);
+    auto written = WriteRuns(
+        to_, family_, left, kThreads,
+        fitted ? EventStore::StateFile::kFinal : EventStore::StateFile::kCompacted, stop_);
     if (!written.ok()) return written.status();
     files.insert(files.end(), written->begin(), written->end());
     CARELEDGER_RETURN_IF_ERROR(to_.IngestStateFiles(family_, files));

@@ -93,7 +93,8 @@ class RunsInOrder {
 
 Result<std::string> EventStore::WriteStateFile(const std::string& family,
                                                const std::vector<const StateRun*>& runs,
-                                               std::string_view begin, std::string_view end) const {
+                                               std::string_view begin, std::string_view end,
+                                               StateFile use) const {
   auto* handle = impl_->State(family);
   if (!handle) return Status::Fatal("no state family " + family);
   RunsInOrder in(runs, begin, end);
@@ -106,6 +107,12 @@ Result<std::string> EventStore::WriteStateFile(const std::string& family,
   // The family's own options: its files are compressed as its last level is (a bulk load's
   // files that do not overlap go there and are never compacted again).
   rocksdb::Options options(impl_->db->GetDBOptions(), impl_->state_options);
+  if (use == StateFile::kCompacted && options.compression != rocksdb::kNoCompression) {
+    // zstd with a trained dictionary, then read back and compressed again by the compaction,
+    // was a third of a rebuild that did not fit in memory; LZ4 is several times cheaper.
+    options.bottommost_compression = rocksdb::kDisableCompressionOption;
+    options.compression = rocksdb::kLZ4Compression;
+  }
   rocksdb::SstFileWriter writer(rocksdb::EnvOptions(), options, handle);
   CARELEDGER_RETURN_IF_ERROR(FromRocks(writer.Open(path), "open " + path));
   std::string key, value, merged;

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <rocksdb/perf_context.h>
 #include <rocksdb/perf_level.h>
+#include <rocksdb/sst_file_reader.h>
 
 #include <chrono>
 #include <filesystem>
@@ -151,6 +152,29 @@ TEST(EventStore, StateRunsWrittenAsFilesReadAsTheirBatchesWould) {
   EXPECT_FALSE(std::filesystem::exists(bulk));
   ASSERT_TRUE(store->SetBulkLoad("", false, false).ok());
   EXPECT_EQ(*store->GetState("row-d"), std::nullopt);
+}
+
+// A file that goes to the last level and stays is compressed as that level is (zstd); one that
+// the bulk load's compaction reads back and writes again only cheaply (LZ4).
+TEST(EventStore, StateFilesForTheCompactionAreCompressedCheaply) {
+  test::TempDir dir;
+  auto store = OpenStore(dir / "s");
+  ASSERT_TRUE(store);
+  ASSERT_TRUE(store->SetBulkLoad("", true).ok());
+  StateRun run;
+  for (int i = 0; i < 1000; ++i) run.Put("row-" + std::to_string(i), std::string(100, 'x'));
+  run.Sort();
+  auto final_file = store->WriteStateFile("", {&run});
+  auto compacted = store->WriteStateFile("", {&run}, {}, {}, EventStore::StateFile::kCompacted);
+  ASSERT_TRUE(final_file.ok() && compacted.ok());
+  auto compression = [](const std::string& path) -> std::string {
+    rocksdb::SstFileReader reader{rocksdb::Options()};
+    if (!reader.Open(path).ok()) return "unreadable";
+    return reader.GetTableProperties()->compression_name;
+  };
+  EXPECT_EQ(compression(*final_file), "ZSTD");
+  EXPECT_EQ(compression(*compacted), "LZ4");
+  ASSERT_TRUE(store->SetBulkLoad("", false, false).ok());
 }
 
 // State files keep a prefix filter of "<tag>\0<key part>" (one child's facts): a scan of one

@@ -308,10 +308,14 @@ class EventStore {
   // The entries of `runs` (each sorted) whose keys are in [begin, end) (an empty end: no bound)
   // as one table file for `family`, the entries of one key combined as a batch applies them (a
   // merge onto what came before, a put replacing it). Returns its path, or "" when none falls in
-  // the range. Runs cut at the same keys give files that do not overlap.
+  // the range. Runs cut at the same keys give files that do not overlap. A kFinal file is
+  // compressed as the family's last level is (it goes there and stays); a kCompacted one, which
+  // the bulk load's compaction reads back and rewrites, only cheaply.
+  enum class StateFile { kFinal, kCompacted };
   Result<std::string> WriteStateFile(const std::string& family,
                                      const std::vector<const StateRun*>& runs,
-                                     std::string_view begin = {}, std::string_view end = {}) const;
+                                     std::string_view begin = {}, std::string_view end = {},
+                                     StateFile use = StateFile::kFinal) const;
   // Moves files WriteStateFile wrote into `family`, all at once. Files that overlap (each other
   // or what the family holds) go to level 0, for SetBulkLoad's compaction; the others straight
   // to the last level. What a bulk load that did not finish left is removed when the next
