@@ -37,6 +37,7 @@ constexpr std::array<TypeRow, kEventTypeCount> kTypes = {{
     {EventType::kYjsCaseClosed, "yjs.case_closed", kTopicYjs},
     {EventType::kCourtOutcomeRecorded, "court.outcome_recorded", kTopicYjs},
     {EventType::kEventRetracted, "event.retracted", kTopicSocialCare},
+    {EventType::kCourtRemandDecided, "court.remand_decided", kTopicYjs},
 }};
 
 constexpr Upcaster kUpcasters[] = {
@@ -82,6 +83,7 @@ const SlotRow kSlots[] = {
     {"disposal", &EventData::disposal},
     {"decided_at", &EventData::decided_at},
     {"arrested_at", &EventData::arrested_at},
+    {"remanded_to", &EventData::remanded_to},
     {"case_id", &EventData::case_id},
     {"intervention", &EventData::intervention},
     {"target_event_id", &EventData::target_event_id},

@@ -17,7 +17,7 @@
 namespace careledger::events_detail {
 
 // EventType's values, as events.cc's kTypes lists them.
-inline constexpr size_t kEventTypeCount = 18;
+inline constexpr size_t kEventTypeCount = 19;
 
 // EventData's fields by the names the schemas give them. Extraction fills a field only when
 // the type's schema declares it, so nothing unvalidated reaches the projections.

@@ -91,6 +91,8 @@ class ChildStory {
   static double AgeFactor(int age);
   void Offences(Date from, Date to, double frailty);
   void Offence(Instant at, const Stay* stay);
+  void Remand(std::string_view offence, bool serious, Instant charged, Instant court,
+              std::string_view disposal);
   void YjsCase(Instant decided, std::string_view disposal);
   void OpenCase(Instant at, Code intervention, int64_t months);
   void Callouts(Date from, Date to);

@@ -182,6 +182,7 @@ void ChildStory::Offence(Instant at, const Stay* stay) {
     Instant court = decided + seconds{story_.Uniform(30, 250) * kDay + story_.Uniform(0, 6 * 3600)};
     if (DayOf(court) >= o_.end) return;
     disposal = Pick<kCourtDisposal>(story_);
+    Remand(offence, serious, decided, court, disposal);
     Emit(Source::kYjs, EventType::kCourtOutcomeRecorded, court, true,
          Data()
              .Str("offence_id", offence)
@@ -191,6 +192,38 @@ void ChildStory::Offence(Instant at, const Stay* stay) {
     decided = court;
   }
   YjsCase(decided, disposal);
+}
+
+// At the first hearing after a charge the court decides where the child waits for the next:
+// most are bailed; a few, more often those charged with serious offences and those the court
+// goes on to sentence to custody, are remanded to youth detention (England 2023/24: about 700
+// remand episodes against 400 custodial sentences) or to local authority accommodation. Drawn
+// from the offence's own stream, so that the story's draws, and every feed's other events,
+// stay as they were.
+void ChildStory::Remand(std::string_view offence, bool serious, Instant charged, Instant court,
+                        std::string_view disposal) {
+  uint64_t id = 0xcbf29ce484222325ull;  // FNV-1a: the same on every platform, as std::hash is not
+  for (char c : offence) id = (id ^ uint8_t(c)) * 0x100000001b3ull;
+  Random draw(Mix(o_.seed ^ 0x7e3a4d, id));
+  const bool custody = disposal == "detention_training_order" || disposal == "long_term_detention";
+  const double to_yda = custody ? 0.5 : serious ? 0.05 : 0.01;
+  const double to_la = serious ? 0.06 : 0.02;
+  const double u = draw.Unit();
+  Code to = u < to_yda           ? "youth_detention_accommodation"
+            : u < to_yda + to_la ? "local_authority_accommodation"
+            : u < 0.4            ? "bail"
+                                 : nullptr;  // no hearing before the one that decides
+  if (!to) return;
+  const int64_t days_to_court = (court - charged) / seconds{kDay};
+  Instant at = charged + seconds{draw.Uniform(0, std::min<int64_t>(14, days_to_court - 1)) * kDay +
+                                 draw.Uniform(9 * 3600, 16 * 3600)};
+  if (at >= court) return;
+  Emit(Source::kYjs, EventType::kCourtRemandDecided, at, true,
+       Data()
+           .Str("offence_id", offence)
+           .Str("remanded_to", to)
+           .Str("decided_at", InstantText(at))
+           .str());
 }
 
 // The youth justice service works with a child after an out-of-court or court disposal, and

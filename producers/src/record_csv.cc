@@ -106,6 +106,13 @@ const FormatSpec kYjs = {"yjs-csv",
                                {"disposal", "disposal", Value::kText, true}},
                               true,
                               {}},
+                             {"remand",
+                              "court.remand_decided",
+                              {"offence_id", "occurred_at"},
+                              {{"offence_id", "offence_id", Value::kId, true},
+                               {"remanded_to", "remanded_to", Value::kText, true}},
+                              true,
+                              {}},
                          }};
 
 constexpr std::string_view kRequiredColumns[] = {"record_type", "child_id", "occurred_at"};

@@ -66,6 +66,16 @@ Status Criminalisation(Run& r);
 const Offence* FirstFormal(const ChildView& child);
 std::vector<KeptRow> FirstFormalRows(const ChildView& child);
 Status FirstTimeEntrants(Run& r);
+// By cohort, the "other" row's rate (of the count in one column, into another) over the area's
+// children aged 10-17 less those looked after and care leavers: the other rows' denominators,
+// the store's own children of those cohorts. As DfE's OC2 measure divides by its own cohort.
+struct CohortRate {
+  size_t count_column = 0, rate_column = 0;
+  Figure::Kind kind = Figure::Kind::kPerHundredThousand;
+  Figure (*of)(int64_t, int64_t) = Figure::Rate;
+  std::string_view per = "100,000";  // for the note
+};
+void RateOtherCohort(Run& r, std::optional<int64_t> population, const CohortRate& rate);
 
 // ---- M7 missing from home and care (missing.cc) -------------------------------------------
 std::vector<KeptRow> MissingEpisodeRows(const ChildView& child);
@@ -121,6 +131,10 @@ Status AddAgedTenToSeventeen(Run& r, Accumulator& acc, size_t measure, Date on);
 // ---- M13 reoffending (reoffending.cc) -----------------------------------------------------
 std::vector<KeptRow> ReoffenceRows(const ChildView& child);
 Status Reoffending(Run& r);
+
+// ---- M14 use of custody (custody.cc) -----------------------------------------------------
+std::vector<KeptRow> CustodyRows(const ChildView& child);
+Status UseOfCustody(Run& r);
 
 // ---- M15 placement stability (placement_stability.cc) -------------------------------------
 std::vector<KeptRow> PlacementStabilityRows(const ChildView& child);

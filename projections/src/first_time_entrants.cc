@@ -45,29 +45,30 @@ void RateByGroups(Run& r, const std::map<std::string, int64_t>& groups) {
   }
 }
 
-// By cohort, the "other" row's rate over the area's children aged 10-17 less those looked after
-// and care leavers (the other rows' denominators).
-void RateOtherCohort(Run& r, std::optional<int64_t> population) {
+}  // namespace
+
+void RateOtherCohort(Run& r, std::optional<int64_t> population, const CohortRate& rate) {
   int64_t looked_after_or_leaving = 0;
   for (const auto& row : r.table.rows) {
-    if (row.groups[0] != "other") looked_after_or_leaving += row.values[1].denominator.value_or(0);
+    if (row.groups[0] != "other") {
+      looked_after_or_leaving += row.values[rate.rate_column].denominator.value_or(0);
+    }
   }
   for (auto& row : r.table.rows) {
     if (row.groups[0] != "other") continue;
-    Figure rate = Figure::Empty(Figure::Kind::kPerHundredThousand);
-    rate.numerator = row.values[0].numerator;
-    if (population)
-      rate = Figure::Rate(*row.values[0].numerator, *population - looked_after_or_leaving);
-    row.values[1] = std::move(rate).Columns(0, std::nullopt);
+    const int64_t count = *row.values[rate.count_column].numerator;
+    Figure figure = Figure::Empty(rate.kind);
+    figure.numerator = count;
+    if (population) figure = rate.of(count, *population - looked_after_or_leaving);
+    row.values[rate.rate_column] = std::move(figure).Columns(rate.count_column, std::nullopt);
   }
   r.table.notes.push_back(
-      "rate per 100,000 of the row's own cohort aged 10-17 on " + FormatDate(r.window.from) +
+      "rate per " + std::string(rate.per) + " of the row's own cohort aged 10-17 on " +
+      FormatDate(r.window.from) +
       ": children looked after and care leavers as the store holds them; other children: the "
       "area population less both (" +
       std::to_string(looked_after_or_leaving) + ")");
 }
-
-}  // namespace
 
 // The child's first formal outcome ever, when the feed knows of none before it. The rate's
 // denominator is the population the row is about: the area's children aged 10-17 by nothing or
@@ -128,7 +129,10 @@ Status FirstTimeEntrants(Run& r) {
             .Columns(std::nullopt, 0)};
   });
   if (groups) RateByGroups(r, *groups);
-  if (by_cohort) RateOtherCohort(r, population);
+  if (by_cohort) {
+    RateOtherCohort(r, population,
+                    {0, 1, Figure::Kind::kPerHundredThousand, Figure::Rate, "100,000"});
+  }
   return Status::Ok();
 }
 

@@ -305,6 +305,8 @@ std::vector<KeptRow> KeptRowsOf(RowKind kind, const ChildView& child) {
       return AwaitingDecisionRows(child);
     case RowKind::kPlacementStability:
       return PlacementStabilityRows(child);
+    case RowKind::kCustody:
+      return CustodyRows(child);
   }
   return {};
 }
@@ -314,7 +316,7 @@ KeptRowEntries KeptRowEntriesOf(const ChildView& child) {
   // A child with neither offences, call-outs, care, missing episodes nor cases has no rows but
   // its years aged 10-17.
   if (child.offences.empty() && child.callouts.empty() && child.spells.empty() &&
-      child.missing.empty() && child.cases.empty()) {
+      child.missing.empty() && child.cases.empty() && child.remands.empty()) {
     for (const auto& row : AgedTenToSeventeenRows(child)) {
       out.emplace(RowKey(row), EncodeRow(row));
     }
@@ -574,6 +576,7 @@ std::optional<std::string> DescribeKeptRowKey(std::string_view key) {
                      : kind == char(RowKind::kAgedTenToSeventeen) ? "aged 10-17 row from "
                      : kind == char(RowKind::kAwaitingDecision)   ? "panel worklist row of offence "
                      : kind == char(RowKind::kPlacementStability) ? "placement stability row"
+                     : kind == char(RowKind::kCustody)            ? "custody row of "
                                                                   : "kept row of ";
   return what + std::string(item) + " of child " + std::string(child) + " (" + FormatDate(on) +
          ")" + since;

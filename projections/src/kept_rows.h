@@ -38,6 +38,8 @@ enum class RowKind : char {
   kAgedTenToSeventeen = 'a',  // M12: a registered child from its 10th birthday to the day before
                               // its 18th, one row per cohort it is in (the event id: its
                               // registration)
+  kCustody = 'u',             // M14: a custodial sentence (number 0) or a remand to youth
+                              // detention accommodation (1), on the day decided (custody.cc)
   kPlacementStability = 'p',  // M15: a child looked after on 31 March, on that day (number: its
                               // placements in the year and two flags, placement_stability.cc)
   // Not a figure: the out-of-court panel's worklist (panel.cc).
@@ -50,7 +52,8 @@ inline constexpr RowKind kRowKinds[] = {RowKind::kOutcome,          RowKind::kFi
                                         RowKind::kYearEnding,       RowKind::kCareSpell,
                                         RowKind::kCareLeaverYears,  RowKind::kMissingEpisode,
                                         RowKind::kYjsCase,          RowKind::kAgedTenToSeventeen,
-                                        RowKind::kAwaitingDecision, RowKind::kPlacementStability};
+                                        RowKind::kAwaitingDecision, RowKind::kPlacementStability,
+                                        RowKind::kCustody};
 // Span rows serve the figures whose dimensions are judged on the day asked about (the
 // child's age, cohort and placement then), which no row dated at ingest can hold. Each is a
 // span of days in which the child may count: dated by the day after it ends (kOpenSpan while

@@ -56,6 +56,7 @@ const std::vector<MetricDef>& Definitions() {
        Informal},
       {"disproportionality", TimeKind::kPeriod, {}, {"ethnicity_group"}, Disproportionality},
       {"reoffending", TimeKind::kPeriod, {}, {"cohort"}, Reoffending},
+      {"custody", TimeKind::kPeriod, {"offence_group"}, {"cohort"}, UseOfCustody},
       {"placement-stability", TimeKind::kYear, {}, {}, PlacementStability},
   };
   return defs;

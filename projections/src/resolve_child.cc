@@ -200,6 +200,9 @@ class ViewBuilder {
       case EventType::kCourtOutcomeRecorded:
         offences_[d.offence_id].outcomes.push_back(&f);
         break;
+      case EventType::kCourtRemandDecided:
+        v_.remands.push_back(&f);
+        break;
       case EventType::kArrestRecorded:
       case EventType::kEventRetracted:
         break;

@@ -19,6 +19,12 @@ Figure Figure::Rate(int64_t num, int64_t population) {
   return f;
 }
 
+Figure Figure::RatePerThousand(int64_t num, int64_t population) {
+  Figure f = Make(Kind::kPerThousand, std::nullopt, num, population);
+  if (population > 0) f.value = 1000.0 * double(num) / double(population);
+  return f;
+}
+
 Figure Figure::Ratio(std::optional<double> a, std::optional<double> b) {
   Figure f = Empty(Kind::kRatio);
   if (a && b && *b != 0) f.value = *a / *b;

@@ -26,11 +26,11 @@ Result<std::set<int32_t>> OwnedPartitions(const EventStore& store);
 // would otherwise answer every query over kept rows with nothing.
 inline constexpr std::string_view kLayoutKey{"layout\0", 7};
 inline constexpr std::string_view kLayout =
-    "16: cla counters by month and, a day's in one cell, by day and every child dimension, kept "
+    "17: cla counters by month and, a day's in one cell, by day and every child dimension, kept "
     "rows, span rows, the values "
     "rows held before keyed by when they held, missing episodes' figures in "
     "their rows, every row's date of birth, the children aged 10-17, open youth justice cases, "
-    "offences awaiting a decision, placement stability";
+    "offences awaiting a decision, placement stability, custody";
 
 // One query being answered: what was asked, and the table (or lineage) it gives.
 struct Run {

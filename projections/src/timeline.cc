@@ -102,8 +102,10 @@ class Reader {
   bool ok_ = true;
 };
 
-// 4 added source_key; facts of format 3 (none) are still read.
-constexpr char kFactFormat = 4;
+// 4 added source_key, 5 remanded_to (after every other field); facts of formats 3 and 4 are
+// still read (neither source_key nor remanded_to, then no remanded_to).
+constexpr char kFactFormat = 5;
+constexpr char kFactFormatWithoutRemand = 4;
 constexpr char kFactFormatWithoutSourceKey = 3;
 
 void PutSortable64(std::string& out, int64_t v) {
@@ -137,6 +139,7 @@ std::string Encode(const Fact& f, int32_t partition, bool with_knowledge) {
         out.push_back(char(t.has_value()));
         if (t) PutTimestamp(out, *t);
       });
+  codec::PutLengthPrefixed(out, f.data.remanded_to);
   return out;
 }
 
@@ -200,7 +203,8 @@ std::string CanonicalFact(const Fact& fact, int32_t partition) {
 Status DecodeFact(std::string_view bytes, Fact& f, int32_t& partition) {
   Reader r(bytes);
   uint8_t format = r.Byte();
-  if (format != uint8_t(kFactFormat) && format != uint8_t(kFactFormatWithoutSourceKey)) {
+  if (format != uint8_t(kFactFormat) && format != uint8_t(kFactFormatWithoutRemand) &&
+      format != uint8_t(kFactFormatWithoutSourceKey)) {
     return Status::Fatal("projection state holds a fact in an unknown format (replay to rebuild)");
   }
   partition = int32_t(r.U32());
@@ -208,7 +212,7 @@ Status DecodeFact(std::string_view bytes, Fact& f, int32_t& partition) {
   f.event_id = r.Str();
   f.supersedes = r.Str();
   f.source_key.clear();
-  if (format == uint8_t(kFactFormat)) f.source_key = r.Str();
+  if (format != uint8_t(kFactFormatWithoutSourceKey)) f.source_key = r.Str();
   f.occurred_at = r.Time();
   f.recorded_at = Instant{std::chrono::seconds{int64_t(r.U64())}};
   f.sequence = r.U64();
@@ -235,6 +239,8 @@ Status DecodeFact(std::string_view bytes, Fact& f, int32_t& partition) {
         ts.reset();
         if (r.Byte()) ts = r.Time();
       });
+  f.data.remanded_to.clear();
+  if (format == uint8_t(kFactFormat)) f.data.remanded_to = r.Str();
   if (!r.ok() || !r.done()) return Status::Fatal("projection state holds a malformed fact");
   return Status::Ok();
 }

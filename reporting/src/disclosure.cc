@@ -26,7 +26,8 @@ constexpr int64_t kUnbounded = std::numeric_limits<int32_t>::max();
 
 bool IsDerived(Figure::Kind kind) {
   return kind == Figure::Kind::kPercent || kind == Figure::Kind::kPerHundredThousand ||
-         kind == Figure::Kind::kAverage || kind == Figure::Kind::kHours;
+         kind == Figure::Kind::kPerThousand || kind == Figure::Kind::kAverage ||
+         kind == Figure::Kind::kHours;
 }
 
 // The count of children or events a published cell reveals: a count's own, or the numerator
@@ -35,7 +36,8 @@ bool IsDerived(Figure::Kind kind) {
 std::optional<int64_t> Quantity(const Figure& f) {
   if (!f.numerator) return std::nullopt;
   if (f.kind == Figure::Kind::kCount) return f.value ? f.numerator : std::nullopt;
-  bool share = f.kind == Figure::Kind::kPercent || f.kind == Figure::Kind::kPerHundredThousand;
+  bool share = f.kind == Figure::Kind::kPercent || f.kind == Figure::Kind::kPerHundredThousand ||
+               f.kind == Figure::Kind::kPerThousand;
   if (share && !f.numerator_column && f.value) return f.numerator;
   return std::nullopt;
 }

@@ -35,6 +35,7 @@ std::string Cell(const Figure& f, const RenderOptions& o, Shown shown) {
     case Figure::Kind::kPercent:
       return Fixed(o.published ? std::round(*f.value * 10.0) / 10.0 : *f.value, 1);
     case Figure::Kind::kRatio:
+    case Figure::Kind::kPerThousand:  // custody is rare: 0.19 per 1,000, as the YJB shows it
       return Fixed(*f.value, 2);
     default:
       return Fixed(*f.value, 1);

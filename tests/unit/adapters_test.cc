@@ -527,7 +527,7 @@ TEST(YjsCsvAdapter, CourtOutcomeNeedsADisposalAndRecordTypesAreYjsOnes) {
             (std::vector<std::string>{
                 f.path + ":2: field 'disposal': required for record_type court_outcome",
                 f.path + ":3: field 'record_type': not a known yjs-csv record type "
-                         "(case_opened, case_closed, court_outcome)",
+                         "(case_opened, case_closed, court_outcome, remand)",
                 f.path + ":4: field 'intervention': required for record_type case_closed",
             }));
   EXPECT_EQ(a.events.size(), 0u);

@@ -235,13 +235,23 @@ TEST(ClaFold, FactKeysKeepChildIdsOfEveryLengthWhole) {
 TEST(ClaFold, SourceKeySurvivesEncodingAndAStoreOfTheFormerFormatIsStillRead) {
   Fact f = Care(EventType::kCarePeriodEnded, D(2023, 8, 1));
   f.source_key = "ssda903:care.period_ended:c:2023-01-10";
+  f.data.remanded_to = "bail";
   Fact back;
   int32_t partition = 0;
   ASSERT_TRUE(DecodeFact(EncodeFact(f, 2), back, partition).ok());
   EXPECT_EQ(back.source_key, f.source_key);
-  // Format 3, written before source_key: the same bytes without it.
+  EXPECT_EQ(back.data.remanded_to, "bail");
+  // Format 4, written before remanded_to: the same bytes without it (its u32 length, at the end).
   f.source_key.clear();
+  f.data.remanded_to.clear();
   std::string v4 = EncodeFact(f, 2);
+  v4[0] = 4;
+  v4.resize(v4.size() - 4);
+  back.data.remanded_to = "left over";
+  ASSERT_TRUE(DecodeFact(v4, back, partition).ok());
+  EXPECT_EQ(back.data.remanded_to, "");
+  EXPECT_EQ(CanonicalFact(back, 2), CanonicalFact(f, 2));
+  // Format 3, written before source_key: format 4 without it.
   // format, partition, type, then event_id and supersedes with their u32 lengths
   size_t supersedes_end = 1 + 4 + 1 + 4 + f.event_id.size() + 4;
   std::string v3 = v4;

@@ -110,17 +110,18 @@ TEST(FeedGenerator, CountsOfASmallAreaByType) {
       {EventType::kMissingReported, 411},
       {EventType::kMissingReturned, 413},
       {EventType::kMissingReturnInterview, 372},
-      {EventType::kOffenceRecorded, 335},
+      {EventType::kOffenceRecorded, 334},
       {EventType::kOutcomeRecorded, 290},
       {EventType::kArrestRecorded, 138},
       {EventType::kYjsCaseOpened, 81},
-      {EventType::kYjsCaseClosed, 65},
-      {EventType::kCourtOutcomeRecorded, 53},
+      {EventType::kYjsCaseClosed, 66},
+      {EventType::kCourtOutcomeRecorded, 52},
       {EventType::kEventRetracted, 6},
+      {EventType::kCourtRemandDecided, 18},
   };
   EXPECT_EQ(s.events_by_type, expected);
-  EXPECT_EQ(s.events(), 5382u);
-  EXPECT_EQ(s.lines, 5433u);  // 5382 events + 49 re-sent + 2 malformed
+  EXPECT_EQ(s.events(), 5399u);
+  EXPECT_EQ(s.lines, 5450u);  // 5399 events + 49 re-sent + 2 malformed
   EXPECT_EQ(s.children, 730u);
   EXPECT_EQ(s.late, 104u);
   EXPECT_EQ(s.duplicates, 49u);
@@ -266,6 +267,7 @@ TEST(FeedGenerator, NoFieldCouldHoldANameOrAnAddress) {
                                          "disposal",
                                          "decided_at",
                                          "arrested_at",
+                                         "remanded_to",
                                          "case_id",
                                          "intervention",
                                          "target_event_id"}));

@@ -64,6 +64,8 @@ inline Figures Report(const EventStore& store, MetricQuery q) {
         char buf[64];
         if (f.kind == Figure::Kind::kCount) {
           std::snprintf(buf, sizeof buf, "%lld", static_cast<long long>(*f.value));
+        } else if (f.kind == Figure::Kind::kPerThousand) {
+          std::snprintf(buf, sizeof buf, "%.2f", *f.value);
         } else {
           std::snprintf(buf, sizeof buf, "%.1f", *f.value);
         }

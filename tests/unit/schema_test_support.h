@@ -138,6 +138,11 @@ inline std::vector<Event> ValidEvents() {
       {"event.retracted",
        1,
        {{"target_event_id", R"("ev-0")"}, {"reason", R"("entered_in_error")"}}},
+      {"court.remand_decided",
+       1,
+       {{"offence_id", R"("O-1")"},
+        {"remanded_to", R"("youth_detention_accommodation")"},
+        {"decided_at", R"("2024-05-02")"}}},
   };
 }
 
@@ -314,6 +319,7 @@ inline std::vector<Invalid> InvalidEvents() {
       {"arrest.recorded", "arrested_at", R"("2024-05-01")", "must be a date-time, not a date"},
       {"yjs.case_opened", "intervention", R"("oocr")", "not in code list yjs_intervention"},
       {"court.outcome_recorded", "disposal", R"("dto")", "not in code list disposal"},
+      {"court.remand_decided", "remanded_to", R"("custody")", "not in code list remand"},
       {"event.retracted", "target_event_id", Quoted(std::string(129, 'e')), "length must be 1–128"},
       {"event.retracted", "reason", R"("")", "length must be 1–64"},
   };

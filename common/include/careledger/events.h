@@ -39,6 +39,7 @@ enum class EventType : uint8_t {
   kYjsCaseClosed,
   kCourtOutcomeRecorded,
   kEventRetracted,
+  kCourtRemandDecided,  // after the rest: a stored fact keeps its type's number
 };
 
 std::optional<EventType> EventTypeFromName(std::string_view name);
@@ -72,6 +73,8 @@ struct EventData {
   std::optional<int> home_office_outcome;
   std::string disposal;
   std::optional<Timestamp> decided_at, arrested_at;
+  // court.remand_decided (with offence_id, decided_at)
+  std::string remanded_to;
   // yjs.case_opened, yjs.case_closed
   std::string case_id, intervention;
   // event.retracted

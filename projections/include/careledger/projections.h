@@ -111,6 +111,9 @@ struct ChildView {
   int prior_formal_outcomes = 0;
   std::vector<CareSpell> spells;  // in date order, adjacent ones with the same details merged
   std::vector<const Fact*> contacts, risk_assessments, callouts;
+  // court.remand_decided, in timeline order: a court's decision stands as the child's whatever
+  // becomes of the offence's record.
+  std::vector<const Fact*> remands;
   std::vector<MissingEpisode> missing;  // in order of report
   std::vector<Offence> offences;        // in order of the offence date
   std::vector<YjsCase> cases;
@@ -388,7 +391,16 @@ Result<std::vector<ClaRow>> ClaCountsAt(const EventStore& store, Date at,
 // Published output suppresses small counts and what is derived from them, so a derived figure
 // keeps the counts it came from.
 struct Figure {
-  enum class Kind { kCount, kPercent, kPerHundredThousand, kRatio, kAverage, kHours, kText };
+  enum class Kind {
+    kCount,
+    kPercent,
+    kPerHundredThousand,
+    kPerThousand,
+    kRatio,
+    kAverage,
+    kHours,
+    kText
+  };
   Kind kind = Kind::kCount;
   std::optional<double> value;                    // empty: not defined (a zero denominator)
   std::optional<int64_t> numerator, denominator;  // the counts a derived figure came from
@@ -404,6 +416,7 @@ struct Figure {
   static Figure Count(int64_t n) { return Make(Kind::kCount, double(n), n, std::nullopt); }
   static Figure Percent(int64_t num, int64_t den);
   static Figure Rate(int64_t num, int64_t population);  // per 100,000
+  static Figure RatePerThousand(int64_t num, int64_t population);
   static Figure Ratio(std::optional<double> a, std::optional<double> b);
   static Figure Average(double total, int64_t n, Kind kind = Kind::kAverage);
 
