@@ -18,13 +18,12 @@ namespace careledger {
 namespace {
 
 // The state one thread of a rebuild writes: gathered in memory (a StateRun), and whenever it
-// holds `limit` bytes, sorted and written as a table file for the end to ingest. A rebuild whose
-// state fits never writes a file before the end, which cuts the runs of every thread by key
-// range into files that do not overlap: no memtable, no WAL, no compaction.
+// holds `limit` bytes, sorted and spilled to a file of its own (SpilledRun). The end merges
+// every thread's runs, spilled and in memory, into table files cut by key range that do not
+// overlap, one a thread: no memtable, no WAL, no compaction.
 class RunWriter {
  public:
-  RunWriter(EventStore& to, std::string family, size_t limit)
-      : to_(to), family_(std::move(family)), limit_(std::max<size_t>(limit, 1)) {
+  RunWriter(EventStore& to, size_t limit) : to_(to), limit_(std::max<size_t>(limit, 1)) {
     run_.Reserve(limit_);
   }
   Status Put(std::string_view key, std::string_view value) {
@@ -41,30 +40,29 @@ class RunWriter {
   }
   // What is left, sorted and kept in memory.
   void Finish() { run_.Sort(); }
-  // What is left written as a file too.
-  Status WriteOut() {
-    run_.Sort();
-    return Spill();
+  // The runs in the order they were written: the spilled ones, then the one in memory.
+  std::vector<RunSource> sources() const {
+    std::vector<RunSource> out;
+    for (const auto& s : spilled_) out.push_back({.memory = nullptr, .spilled = s.get()});
+    out.push_back({.memory = &run_, .spilled = nullptr});
+    return out;
   }
-  const StateRun& run() const { return run_; }
-  const std::vector<std::string>& files() const { return files_; }
 
  private:
-  Status Filled() { return run_.bytes() < limit_ ? Status::Ok() : WriteOut(); }
-  Status Spill() {
-    // A run written out before the end overlaps the runs after it: the end compacts them.
-    auto path = to_.WriteStateFile(family_, {&run_}, {}, {}, EventStore::StateFile::kCompacted);
-    if (!path.ok()) return path.status();
-    if (!path->empty()) files_.push_back(std::move(*path));
+  Status Filled() {
+    if (run_.bytes() < limit_) return Status::Ok();
+    run_.Sort();
+    auto spilled = SpilledRun::Write(run_, to_.NewStateFilePath(".run"));
+    if (!spilled.ok()) return spilled.status();
+    spilled_.push_back(std::move(*spilled));
     run_.Clear();
     run_.Reserve(limit_);
     return Status::Ok();
   }
   EventStore& to_;
-  std::string family_;
   size_t limit_;
   StateRun run_;
-  std::vector<std::string> files_;
+  std::vector<std::unique_ptr<SpilledRun>> spilled_;
 };
 
 // A pass's threads stop when one of them fails (the first failure is the one returned), or
@@ -261,33 +259,12 @@ using FactEntries = std::function<Status(
     const std::string& begin, const std::string& end,
     const std::function<bool(std::string_view key, std::string_view value)>& visit)>;
 
-// The facts of sorted runs held in memory, in key order across them.
-FactEntries FactsInRuns(const std::vector<const StateRun*>& runs) {
+// The facts of the facts pass's runs (spilled or in memory), in key order across them.
+FactEntries FactsInRuns(const std::vector<RunSource>& runs) {
   return [&runs](const std::string& begin, const std::string& end, const auto& visit) {
-    std::vector<std::pair<size_t, size_t>> at;  // each run's next entry and its end
-    at.reserve(runs.size());
-    for (const StateRun* run : runs) at.emplace_back(run->LowerBound(begin), run->LowerBound(end));
-    for (;;) {
-      const StateRun* least = nullptr;
-      size_t* next = nullptr;
-      for (size_t r = 0; r < runs.size(); ++r) {
-        if (at[r].first == at[r].second) continue;
-        if (!least || runs[r]->key(at[r].first) < least->key(*next)) {
-          least = runs[r];
-          next = &at[r].first;
-        }
-      }
-      if (!least) return Status::Ok();
-      const size_t i = (*next)++;
-      if (!visit(least->key(i), least->value(i))) return Status::Ok();
-    }
-  };
-}
-
-// The facts as the family holds them (written there as files when they did not fit in memory).
-FactEntries FactsInFamily(const EventStore& to, const std::string& family) {
-  return [&to, &family](const std::string& begin, const std::string& end, const auto& visit) {
-    return to.ScanStateRange(begin, end, visit, family);
+    return MergeRuns(runs, begin, end, [&](std::string_view key, std::string_view value, bool) {
+      return visit(key, value);
+    });
   };
 }
 
@@ -359,30 +336,23 @@ std::vector<std::string> ChildBounds(std::vector<std::string> sampled, size_t pa
   return bounds;
 }
 
-// The runs left in memory written as files cut at the same keys (the largest run's quantiles),
-// one a thread: files that do not overlap, each holding every run's entries of its range.
+// Every run, spilled or in memory, merged into files cut at the same keys, one a thread: files
+// that do not overlap, each holding every run's entries of its range.
 Result<std::vector<std::string>> WriteRuns(EventStore& to, const std::string& family,
-                                           const std::vector<const StateRun*>& runs, size_t threads,
-                                           EventStore::StateFile use, Stop& stop) {
-  const StateRun* largest = nullptr;
-  for (const StateRun* run : runs) {
-    if (!largest || run->size() > largest->size()) largest = run;
-  }
+                                           const std::vector<RunSource>& runs, size_t threads,
+                                           Stop& stop) {
   std::vector<std::string> cuts{""};
-  cuts.reserve(threads + 1);
-  for (size_t i = 1; largest && i < threads && largest->size() >= threads; ++i) {
-    std::string cut(largest->key(largest->size() * i / threads));
-    if (cut > cuts.back()) cuts.push_back(std::move(cut));
-  }
+  for (auto& cut : CutRuns(runs, threads)) cuts.push_back(std::move(cut));
   cuts.emplace_back();  // no bound
-  std::vector<std::string> paths(cuts.size() - 1);
-  CARELEDGER_RETURN_IF_ERROR(OnThreads(paths.size(), stop, [&](size_t i) {
-    auto path = to.WriteStateFile(family, runs, cuts[i], cuts[i + 1], use);
-    if (!path.ok()) return path.status();
-    paths[i] = std::move(*path);
+  std::vector<std::vector<std::string>> written(cuts.size() - 1);
+  CARELEDGER_RETURN_IF_ERROR(OnThreads(written.size(), stop, [&](size_t i) {
+    auto paths = to.WriteStateFiles(family, runs, cuts[i], cuts[i + 1]);
+    if (!paths.ok()) return paths.status();
+    written[i] = std::move(*paths);
     return Status::Ok();
   }));
-  std::erase(paths, std::string());
+  std::vector<std::string> paths;
+  for (auto& part : written) paths.insert(paths.end(), part.begin(), part.end());
   return paths;
 }
 
@@ -394,12 +364,12 @@ class Passes {
   Passes(EventStore& to, const RebuildOptions& options) : to_(to), family_(options.family) {
     stop_.asked = options.stop;
     for (size_t i = 0; i < 2 * kThreads; ++i) {
-      writers_.push_back(std::make_unique<RunWriter>(to, family_, options.run_bytes));
+      writers_.push_back(std::make_unique<RunWriter>(to, options.run_bytes));
     }
   }
 
-  // Pass 1: the log cut in two by sequence, parsed into facts. Facts that did not fit in memory
-  // are all written to the family, for pass 2 to read back.
+  // Pass 1: the log cut in two by sequence, parsed into facts, for pass 2 to read back in key
+  // order from the threads' runs.
   Status Facts(const EventStore& from, uint64_t end, std::optional<Instant> known_at,
                RebuildStats& stats) {
     std::vector<FactsWritten> facts(kThreads);
@@ -412,24 +382,15 @@ class Passes {
       for (auto& c : f.sampled_children) sampled_.push_back(std::move(c));
     }
     for (size_t i = 0; i < kThreads; ++i) {
-      if (writers_[i]->files().empty()) fact_runs_.push_back(&writers_[i]->run());
+      for (const RunSource& run : writers_[i]->sources()) fact_runs_.push_back(run);
     }
-    if (fact_runs_.size() == kThreads) return Status::Ok();
-    fact_runs_.clear();
-    CARELEDGER_RETURN_IF_ERROR(
-        OnThreads(kThreads, stop_, [&](size_t i) { return writers_[i]->WriteOut(); }));
-    std::vector<std::string> files;
-    for (size_t i = 0; i < kThreads; ++i) {
-      files.insert(files.end(), writers_[i]->files().begin(), writers_[i]->files().end());
-    }
-    return to_.IngestStateFiles(family_, files);
+    return Status::Ok();
   }
 
   // Pass 2: the children cut in two at the sampled median child, folded.
   Status Children(RebuildStats& stats) {
     const std::vector<std::string> bounds = ChildBounds(std::move(sampled_), kThreads);
-    const FactEntries facts_of =
-        fact_runs_.empty() ? FactsInFamily(to_, family_) : FactsInRuns(fact_runs_);
+    const FactEntries facts_of = FactsInRuns(fact_runs_);
     std::vector<ChildrenFolded> folded(bounds.size() - 1);
     CARELEDGER_RETURN_IF_ERROR(OnThreads(folded.size(), stop_, [&](size_t i) {
       return FoldChildren(facts_of, bounds[i], bounds[i + 1], *writers_[kThreads + i], folded[i],
@@ -442,24 +403,16 @@ class Passes {
     return Status::Ok();
   }
 
-  // What is in memory as files that do not overlap, ingested with every file written before.
-  // True when everything fitted in memory: then no file overlaps another.
-  Result<bool> Ingest() {
-    std::vector<const StateRun*> left = fact_runs_;  // none when the facts were written out
-    bool fitted = !fact_runs_.empty();
-    std::vector<std::string> files;
-    for (size_t i = kThreads; i < writers_.size(); ++i) {
-      left.push_back(&writers_[i]->run());
-      fitted = fitted && writers_[i]->files().empty();
-      files.insert(files.end(), writers_[i]->files().begin(), writers_[i]->files().end());
+  // Every run, the facts' and the state's, spilled or in memory, as files that do not overlap,
+  // ingested together.
+  Status Ingest() {
+    std::vector<RunSource> runs;
+    for (const auto& writer : writers_) {
+      for (const RunSource& run : writer->sources()) runs.push_back(run);
     }
-    auto written = WriteRuns(
-        to_, family_, left, kThreads,
-        fitted ? EventStore::StateFile::kFinal : EventStore::StateFile::kCompacted, stop_);
+    auto written = WriteRuns(to_, family_, runs, kThreads, stop_);
     if (!written.ok()) return written.status();
-    files.insert(files.end(), written->begin(), written->end());
-    CARELEDGER_RETURN_IF_ERROR(to_.IngestStateFiles(family_, files));
-    return fitted;
+    return to_.IngestStateFiles(family_, *written);
   }
 
  private:
@@ -467,8 +420,8 @@ class Passes {
   const std::string family_;
   Stop stop_;
   std::vector<std::unique_ptr<RunWriter>> writers_;
-  std::vector<std::string> sampled_;        // children, every 64th fact's
-  std::vector<const StateRun*> fact_runs_;  // the facts, when they fitted in memory
+  std::vector<std::string> sampled_;  // children, every 64th fact's
+  std::vector<RunSource> fact_runs_;  // the facts pass's runs, spilled or in memory
 };
 
 }  // namespace
@@ -499,13 +452,13 @@ Result<RebuildStats> RebuildProjectionsInto(const EventStore& from, EventStore& 
   CARELEDGER_RETURN_IF_ERROR(passes.Children(stats));
   stats.children_pass = Clock::now() - started;
   started = Clock::now();
-  auto fitted = passes.Ingest();
-  if (!fitted.ok()) return fitted.status();
+  CARELEDGER_RETURN_IF_ERROR(passes.Ingest());
   stats.files = Clock::now() - started;
-  // Compacted before compactions resume only where files overlap (what did not fit in memory).
+  // The files do not overlap, so into a family that held nothing they all went to the last
+  // level, and the compaction finds nothing to do.
   compactions_back.done = true;
   started = Clock::now();
-  CARELEDGER_RETURN_IF_ERROR(to.SetBulkLoad(options.family, false, options.compact && !*fitted));
+  CARELEDGER_RETURN_IF_ERROR(to.SetBulkLoad(options.family, false, options.compact));
   stats.compaction = Clock::now() - started;
   // The layout marker last, in a batch written as `to` writes (synced, if it syncs): a crash
   // before it leaves facts without a marker, which every reader refuses (CheckStateLayout), and

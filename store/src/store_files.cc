@@ -1,6 +1,12 @@
-// A rebuild's state as sorted table files: StateRun (entries in memory), WriteStateFile and
-// IngestStateFiles.
+// A rebuild's state as sorted table files: StateRun (entries in memory), SpilledRun (a run
+// written out), MergeRuns, CutRuns, WriteStateFiles and IngestStateFiles.
 #include <rocksdb/sst_file_writer.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
 
 #include "store_impl.h"
 
@@ -51,97 +57,251 @@ size_t StateRun::LowerBound(std::string_view key) const {
   return lo;
 }
 
+// A spilled entry: its key's and value's lengths and whether it merges, then the key and the
+// value.
+constexpr size_t kSpillHeader = 4 + 4 + 1;
+
+Result<std::unique_ptr<SpilledRun>> SpilledRun::Write(const StateRun& run, std::string path) {
+  std::unique_ptr<SpilledRun> spilled(new SpilledRun());
+  spilled->path_ = std::move(path);
+  std::error_code error;
+  std::filesystem::create_directories(std::filesystem::path(spilled->path_).parent_path(), error);
+  if (error)
+    return Status::Fatal("create the directory of " + spilled->path_ + ": " + error.message());
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(spilled->path_.c_str(), "wb"),
+                                                       &std::fclose);
+  if (!file) return Status::Fatal("create " + spilled->path_ + ": " + std::strerror(errno));
+  std::vector<char> buffer(size_t(1) << 20);
+  std::setvbuf(file.get(), buffer.data(), _IOFBF, buffer.size());
+  uint64_t offset = 0;
+  std::string header;
+  for (size_t i = 0; i < run.size(); ++i) {
+    std::string_view key = run.key(i), value = run.value(i);
+    if (i % kSampleEvery == 0) spilled->samples_.emplace_back(key, offset);
+    header.clear();
+    codec::PutBigEndian32(header, uint32_t(key.size()));
+    codec::PutBigEndian32(header, uint32_t(value.size()));
+    header.push_back(char(run.merges(i)));
+    if (std::fwrite(header.data(), 1, header.size(), file.get()) != header.size() ||
+        std::fwrite(key.data(), 1, key.size(), file.get()) != key.size() ||
+        std::fwrite(value.data(), 1, value.size(), file.get()) != value.size()) {
+      return Status::Fatal("write " + spilled->path_ + ": " + std::strerror(errno));
+    }
+    offset += kSpillHeader + key.size() + value.size();
+  }
+  if (std::fflush(file.get()) != 0) {
+    return Status::Fatal("write " + spilled->path_ + ": " + std::strerror(errno));
+  }
+  spilled->entries_ = run.size();
+  return spilled;
+}
+
+SpilledRun::~SpilledRun() {
+  std::error_code ignored;
+  std::filesystem::remove(path_, ignored);
+}
+
 namespace {
 
-// The runs' entries in [begin, end) in key order, run by run for one key (each run in its own
-// order): a merge of a handful of sorted runs.
-class RunsInOrder {
+// One run's entries in [begin, end), in key order: from memory, or read back from its file a
+// megabyte at a time.
+class RunCursor {
  public:
-  RunsInOrder(const std::vector<const StateRun*>& runs, std::string_view begin,
-              std::string_view end)
-      : runs_(runs) {
-    at_.reserve(runs.size());
-    end_.reserve(runs.size());
-    for (const StateRun* run : runs) {
-      size_t first = begin.empty() ? 0 : run->LowerBound(begin);
-      size_t last = end.empty() ? run->size() : run->LowerBound(end);
-      at_.push_back(first);
-      end_.push_back(last);
+  RunCursor(const RunSource& source, std::string_view begin, std::string_view end)
+      : memory_(source.memory), end_key_(end) {
+    if (memory_) {
+      at_ = begin.empty() ? 0 : memory_->LowerBound(begin);
+      last_ = end.empty() ? memory_->size() : memory_->LowerBound(end);
+      return;
+    }
+    const SpilledRun& spilled = *source.spilled;
+    file_.reset(std::fopen(spilled.path().c_str(), "rb"));
+    if (!file_) {
+      status_ = Status::Fatal("open " + spilled.path() + ": " + std::strerror(errno));
+      return;
+    }
+    // The last sample below `begin`: the entries from there on are read until one is not.
+    const auto& samples = spilled.samples();
+    auto after = std::lower_bound(samples.begin(), samples.end(), begin,
+                                  [](const auto& s, std::string_view k) { return s.first < k; });
+    if (after != samples.begin()) offset_ = std::prev(after)->second;
+    buffer_.resize(size_t(1) << 20);
+    std::setvbuf(file_.get(), buffer_.data(), _IOFBF, buffer_.size());
+    if (std::fseek(file_.get(), long(offset_), SEEK_SET) != 0) {
+      status_ = Status::Fatal("seek " + spilled.path() + ": " + std::strerror(errno));
+      return;
+    }
+    ReadEntry();
+    while (valid_ && key() < begin) ReadEntry();
+  }
+  bool Valid() const {
+    if (memory_) return at_ < last_;
+    return valid_;
+  }
+  std::string_view key() const { return memory_ ? memory_->key(at_) : std::string_view(key_); }
+  std::string_view value() const {
+    return memory_ ? memory_->value(at_) : std::string_view(value_);
+  }
+  bool merges() const { return memory_ ? memory_->merges(at_) : merges_; }
+  void Next() {
+    if (memory_) {
+      ++at_;
+    } else {
+      ReadEntry();
     }
   }
-  // The run holding the least key left (the first such run), or none.
-  std::optional<size_t> Next() const {
-    std::optional<size_t> least;
-    for (size_t r = 0; r < runs_.size(); ++r) {
-      if (at_[r] == end_[r]) continue;
-      if (!least || runs_[r]->key(at_[r]) < runs_[*least]->key(at_[*least])) least = r;
-    }
-    return least;
-  }
-  const StateRun& run(size_t r) const { return *runs_[r]; }
-  size_t& at(size_t r) { return at_[r]; }
-  bool Has(size_t r, std::string_view key) const {
-    return at_[r] < end_[r] && runs_[r]->key(at_[r]) == key;
-  }
+  const Status& status() const { return status_; }
 
  private:
-  const std::vector<const StateRun*>& runs_;
-  std::vector<size_t> at_, end_;
+  void ReadEntry() {
+    valid_ = false;
+    char header[kSpillHeader];
+    size_t got = std::fread(header, 1, sizeof header, file_.get());
+    if (got == 0 && std::feof(file_.get())) return;
+    if (got != sizeof header) return Fail();
+    const uint32_t key_size = codec::GetBigEndian32(header),
+                   value_size = codec::GetBigEndian32(header + 4);
+    merges_ = header[8] != 0;
+    key_.resize(key_size);
+    value_.resize(value_size);
+    if (std::fread(key_.data(), 1, key_size, file_.get()) != key_size ||
+        std::fread(value_.data(), 1, value_size, file_.get()) != value_size) {
+      return Fail();
+    }
+    if (!end_key_.empty() && std::string_view(key_) >= end_key_) return;
+    valid_ = true;
+  }
+  void Fail() { status_ = Status::Fatal("a spilled run of the rebuild is truncated"); }
+
+  const StateRun* memory_;
+  std::string_view end_key_;
+  size_t at_ = 0, last_ = 0;
+  std::vector<char> buffer_;  // stdio's, a megabyte: declared before the file that uses it
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> file_{nullptr, &std::fclose};
+  uint64_t offset_ = 0;
+  bool valid_ = false, merges_ = false;
+  std::string key_, value_;
+  Status status_ = Status::Ok();
 };
 
 }  // namespace
 
-Result<std::string> EventStore::WriteStateFile(const std::string& family,
-                                               const std::vector<const StateRun*>& runs,
-                                               std::string_view begin, std::string_view end,
-                                               StateFile use) const {
-  auto* handle = impl_->State(family);
-  if (!handle) return Status::Fatal("no state family " + family);
-  RunsInOrder in(runs, begin, end);
-  if (!in.Next()) return std::string();
-  const std::string dir = StateFilesDir(impl_->options.path);
-  std::error_code error;
-  std::filesystem::create_directories(dir, error);
-  if (error) return Status::Fatal("create " + dir + ": " + error.message());
-  const std::string path = dir + "/" + std::to_string(impl_->state_files.fetch_add(1)) + ".sst";
-  // The family's own options: its files are compressed as its last level is (a bulk load's
-  // files that do not overlap go there and are never compacted again).
-  rocksdb::Options options(impl_->db->GetDBOptions(), impl_->state_options);
-  if (use == StateFile::kCompacted && options.compression != rocksdb::kNoCompression) {
-    // zstd with a trained dictionary, then read back and compressed again by the compaction,
-    // was a third of a rebuild that did not fit in memory; LZ4 is several times cheaper.
-    options.bottommost_compression = rocksdb::kDisableCompressionOption;
-    options.compression = rocksdb::kLZ4Compression;
+std::vector<RunSource> InMemory(std::initializer_list<const StateRun*> runs) {
+  std::vector<RunSource> out;
+  out.reserve(runs.size());
+  for (const StateRun* run : runs) out.push_back({.memory = run, .spilled = nullptr});
+  return out;
+}
+
+Status MergeRuns(
+    const std::vector<RunSource>& runs, std::string_view begin, std::string_view end,
+    const std::function<bool(std::string_view key, std::string_view value, bool merges)>& visit) {
+  std::vector<std::unique_ptr<RunCursor>> cursors;
+  cursors.reserve(runs.size());
+  for (const RunSource& run : runs) {
+    cursors.push_back(std::make_unique<RunCursor>(run, begin, end));
+    CARELEDGER_RETURN_IF_ERROR(cursors.back()->status());
   }
-  rocksdb::SstFileWriter writer(rocksdb::EnvOptions(), options, handle);
-  CARELEDGER_RETURN_IF_ERROR(FromRocks(writer.Open(path), "open " + path));
   std::string key, value, merged;
-  while (auto least = in.Next()) {
-    // Every entry of the least key, from every run, combined as a batch would apply them.
-    key.assign(in.run(*least).key(in.at(*least)));
+  for (;;) {
+    // The least key left (the first run holding it), then every run's entries of it in the
+    // runs' order, each run's in its own.
+    const RunCursor* least = nullptr;
+    for (const auto& c : cursors) {
+      if (c->Valid() && (!least || c->key() < least->key())) least = c.get();
+    }
+    if (!least) return Status::Ok();
+    key.assign(least->key());
     bool merge = true, first = true;
-    for (size_t r = *least; r < runs.size(); ++r) {
-      for (; in.Has(r, key); ++in.at(r)) {
-        const StateRun& run = in.run(r);
-        std::string_view v = run.value(in.at(r));
-        if (first || !run.merges(in.at(r))) {
-          value.assign(v);
-          merge = run.merges(in.at(r));
+    for (const auto& c : cursors) {
+      for (; c->Valid() && c->key() == key; c->Next()) {
+        if (first || !c->merges()) {
+          value.assign(c->value());
+          merge = c->merges();
         } else {
           std::string_view before = value;
-          if (!MergeCounterCells(&before, v, merged)) {
+          if (!MergeCounterCells(&before, c->value(), merged)) {
             return Status::Fatal("state cell is not a counter, or corrupt: " + key);
           }
           value.swap(merged);
         }
         first = false;
       }
+      CARELEDGER_RETURN_IF_ERROR(c->status());
     }
-    auto s = merge ? writer.Merge(key, value) : writer.Put(key, value);
-    CARELEDGER_RETURN_IF_ERROR(FromRocks(s, "write " + path));
+    if (!visit(key, value, merge)) return Status::Ok();
   }
-  CARELEDGER_RETURN_IF_ERROR(FromRocks(writer.Finish(), "finish " + path));
-  return path;
+}
+
+std::vector<std::string> CutRuns(const std::vector<RunSource>& runs, size_t parts) {
+  // Keys sampled every kSampleEvery entries of every run: each stands for as many entries.
+  std::vector<std::string_view> samples;
+  for (const RunSource& run : runs) {
+    if (run.spilled) {
+      for (const auto& [key, offset] : run.spilled->samples()) samples.push_back(key);
+    } else {
+      for (size_t i = 0; i < run.memory->size(); i += SpilledRun::kSampleEvery) {
+        samples.push_back(run.memory->key(i));
+      }
+    }
+  }
+  std::sort(samples.begin(), samples.end());
+  std::vector<std::string> cuts;
+  for (size_t i = 1; i < parts && samples.size() >= parts; ++i) {
+    std::string_view cut = samples[samples.size() * i / parts];
+    if (cut.empty() || (!cuts.empty() && cut <= cuts.back())) continue;
+    cuts.emplace_back(cut);
+  }
+  return cuts;
+}
+
+std::string EventStore::NewStateFilePath(std::string_view suffix) const {
+  return StateFilesDir(impl_->options.path) + "/" +
+         std::to_string(impl_->state_files.fetch_add(1)) + std::string(suffix);
+}
+
+Result<std::vector<std::string>> EventStore::WriteStateFiles(const std::string& family,
+                                                             const std::vector<RunSource>& runs,
+                                                             std::string_view begin,
+                                                             std::string_view end,
+                                                             size_t file_bytes) const {
+  auto* handle = impl_->State(family);
+  if (!handle) return Status::Fatal("no state family " + family);
+  const std::string dir = StateFilesDir(impl_->options.path);
+  std::error_code error;
+  std::filesystem::create_directories(dir, error);
+  if (error) return Status::Fatal("create " + dir + ": " + error.message());
+  // The family's own options: its files are compressed as its last level is (a bulk load's
+  // files that do not overlap go there and are never compacted again).
+  const rocksdb::Options options(impl_->db->GetDBOptions(), impl_->state_options);
+  std::optional<rocksdb::SstFileWriter> writer;
+  std::vector<std::string> paths;
+  size_t bytes = 0;
+  Status failure = Status::Ok();
+  auto finish = [&] {
+    if (writer) failure = FromRocks(writer->Finish(), "finish " + paths.back());
+    writer.reset();
+    bytes = 0;
+    return failure.ok();
+  };
+  CARELEDGER_RETURN_IF_ERROR(
+      MergeRuns(runs, begin, end, [&](std::string_view key, std::string_view value, bool merge) {
+        if (bytes >= file_bytes && !finish()) return false;
+        if (!writer) {
+          writer.emplace(rocksdb::EnvOptions(), options, handle);
+          paths.push_back(NewStateFilePath(".sst"));
+          failure = FromRocks(writer->Open(paths.back()), "open " + paths.back());
+          if (!failure.ok()) return false;
+        }
+        bytes += key.size() + value.size();
+        failure = FromRocks(merge ? writer->Merge(key, value) : writer->Put(key, value),
+                            "write " + paths.back());
+        return failure.ok();
+      }));
+  CARELEDGER_RETURN_IF_ERROR(failure);
+  finish();
+  CARELEDGER_RETURN_IF_ERROR(failure);
+  return paths;
 }
 
 Status EventStore::IngestStateFiles(const std::string& family,

@@ -168,7 +168,7 @@ class SpdlogLogger : public rocksdb::Logger {
   }
 };
 
-// Where WriteStateFile writes table files until they are ingested (moved into the store).
+// Where WriteStateFiles writes table files until they are ingested (moved into the store).
 inline std::string StateFilesDir(const std::string& store_path) {
   return store_path + "/bulk";
 }
@@ -303,7 +303,7 @@ struct EventStore::Impl {
   std::map<std::string, rocksdb::ColumnFamilyHandle*, std::less<>> families;  // state families
   // Families a rebuild is filling (SetBulkLoad): written without the WAL, flushed when done.
   std::set<rocksdb::ColumnFamilyHandle*> bulk_loading;  // under families_mu
-  std::atomic<uint64_t> state_files{0};  // names the table files WriteStateFile writes
+  std::atomic<uint64_t> state_files{0};  // names the table files WriteStateFiles and spilled runs write
   bool BulkLoading(rocksdb::ColumnFamilyHandle* family) const {
     std::lock_guard lock(families_mu);
     return bulk_loading.contains(family);

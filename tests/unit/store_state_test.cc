@@ -4,7 +4,6 @@
 #include <gtest/gtest.h>
 #include <rocksdb/perf_context.h>
 #include <rocksdb/perf_level.h>
-#include <rocksdb/sst_file_reader.h>
 
 #include <chrono>
 #include <filesystem>
@@ -122,14 +121,16 @@ TEST(EventStore, StateRunsWrittenAsFilesReadAsTheirBatchesWould) {
   b.Sort();
   EXPECT_EQ(a.key(0), "cla-a");
   EXPECT_EQ(a.LowerBound("cla-b"), 2u);
-  auto low = store->WriteStateFile("", {&a, &b}, "", "day");
-  auto high = store->WriteStateFile("", {&a, &b}, "day", "");
-  auto none = store->WriteStateFile("", {&a, &b}, "x", "");
+  auto low = store->WriteStateFiles("", InMemory({&a, &b}), "", "day");
+  auto high = store->WriteStateFiles("", InMemory({&a, &b}), "day", "");
+  auto none = store->WriteStateFiles("", InMemory({&a, &b}), "x", "");
   ASSERT_TRUE(low.ok() && high.ok() && none.ok());
   EXPECT_FALSE(low->empty());
   EXPECT_FALSE(high->empty());
   EXPECT_TRUE(none->empty());
-  ASSERT_TRUE(store->IngestStateFiles("", {*low, *high}).ok());
+  ASSERT_EQ(low->size(), 1u);
+  ASSERT_EQ(high->size(), 1u);
+  ASSERT_TRUE(store->IngestStateFiles("", {low->front(), high->front()}).ok());
   ASSERT_TRUE(store->SetBulkLoad("", false, false).ok());
   // cla-a nets to zero: kept as a zero cell, as merged counters are until compacted away.
   EXPECT_EQ(Counters(*store, "cla-"), (std::map<std::string, int64_t>{{"cla-a", 0}, {"cla-z", 5}}));
@@ -146,7 +147,7 @@ TEST(EventStore, StateRunsWrittenAsFilesReadAsTheirBatchesWould) {
   EXPECT_TRUE(std::filesystem::is_empty(bulk));
   StateRun left;
   left.Put("row-d", "never ingested");
-  ASSERT_TRUE(store->WriteStateFile("", {&left}).ok());
+  ASSERT_TRUE(store->WriteStateFiles("", InMemory({&left})).ok());
   EXPECT_FALSE(std::filesystem::is_empty(bulk));
   ASSERT_TRUE(store->SetBulkLoad("", true).ok());
   EXPECT_FALSE(std::filesystem::exists(bulk));
@@ -154,27 +155,83 @@ TEST(EventStore, StateRunsWrittenAsFilesReadAsTheirBatchesWould) {
   EXPECT_EQ(*store->GetState("row-d"), std::nullopt);
 }
 
-// A file that goes to the last level and stays is compressed as that level is (zstd); one that
-// the bulk load's compaction reads back and writes again only cheaply (LZ4).
-TEST(EventStore, StateFilesForTheCompactionAreCompressedCheaply) {
+// A run spilled to its file reads back as it was, merged with the runs after it as a batch
+// applies them; a range read from the middle of a long run starts at the right key.
+TEST(EventStore, SpilledRunsReadBackInKeyOrderAndMergeWithTheRunsAfterThem) {
+  test::TempDir dir;
+  StateRun first, second;
+  for (int i = 0; i < 1000; ++i) {
+    char key[16];
+    std::snprintf(key, sizeof key, "row-%04d", i);
+    first.Put(key, "v" + std::to_string(i));
+  }
+  first.AddToCounter("cla-a", 2);
+  second.AddToCounter("cla-a", 5);
+  second.Put("row-0500", "replaced");
+  first.Sort();
+  second.Sort();
+  auto spilled = SpilledRun::Write(first, dir / "bulk/0.run");
+  ASSERT_TRUE(spilled.ok()) << spilled.status().ToString();
+  EXPECT_EQ((*spilled)->size(), 1001u);
+  EXPECT_EQ((*spilled)->samples().size(), 4u);  // one every 256 entries
+  const std::vector<RunSource> runs = {{.memory = nullptr, .spilled = spilled->get()},
+                                       {.memory = &second, .spilled = nullptr}};
+  std::vector<std::string> keys;
+  std::map<std::string, std::string> values;
+  ASSERT_TRUE(MergeRuns(runs, "row-0499", "row-0502",
+                        [&](std::string_view k, std::string_view v, bool merges) {
+                          keys.emplace_back(k);
+                          values[std::string(k)] = std::string(v) + (merges ? " (merges)" : "");
+                          return true;
+                        })
+                  .ok());
+  EXPECT_EQ(keys, (std::vector<std::string>{"row-0499", "row-0500", "row-0501"}));
+  EXPECT_EQ(values["row-0500"], "replaced");
+  int64_t cla = 0;
+  size_t all = 0;
+  ASSERT_TRUE(MergeRuns(runs, "", "", [&](std::string_view k, std::string_view v, bool merges) {
+                ++all;
+                if (k == "cla-a" && merges) cla = DecodeCounter(v);
+                return true;
+              }).ok());
+  EXPECT_EQ(all, 1001u);
+  EXPECT_EQ(cla, 7);
+  // The file goes with the object.
+  const std::string path = (*spilled)->path();
+  spilled->reset();
+  EXPECT_FALSE(std::filesystem::exists(path));
+}
+
+// Runs written as several files of about `file_bytes` each, cut between keys: files that do
+// not overlap, all readable once ingested.
+TEST(EventStore, StateFilesAreCutBySizeBetweenKeys) {
   test::TempDir dir;
   auto store = OpenStore(dir / "s");
   ASSERT_TRUE(store);
   ASSERT_TRUE(store->SetBulkLoad("", true).ok());
-  StateRun run;
-  for (int i = 0; i < 1000; ++i) run.Put("row-" + std::to_string(i), std::string(100, 'x'));
-  run.Sort();
-  auto final_file = store->WriteStateFile("", {&run});
-  auto compacted = store->WriteStateFile("", {&run}, {}, {}, EventStore::StateFile::kCompacted);
-  ASSERT_TRUE(final_file.ok() && compacted.ok());
-  auto compression = [](const std::string& path) -> std::string {
-    rocksdb::SstFileReader reader{rocksdb::Options()};
-    if (!reader.Open(path).ok()) return "unreadable";
-    return reader.GetTableProperties()->compression_name;
-  };
-  EXPECT_EQ(compression(*final_file), "ZSTD");
-  EXPECT_EQ(compression(*compacted), "LZ4");
+  StateRun a, b;
+  for (int i = 0; i < 100; ++i) {
+    char key[16];
+    std::snprintf(key, sizeof key, "row-%03d", i);
+    a.Put(key, std::string(40, 'a'));
+    b.Put(key, std::string(40, 'b'));  // every key twice: one entry each in the files
+  }
+  a.Sort();
+  b.Sort();
+  auto files = store->WriteStateFiles("", InMemory({&a, &b}), {}, {}, 1000);
+  ASSERT_TRUE(files.ok()) << files.status().ToString();
+  EXPECT_EQ(files->size(), 5u);  // 47 bytes a key: a new file after every 22 keys
+  ASSERT_TRUE(store->IngestStateFiles("", *files).ok());
   ASSERT_TRUE(store->SetBulkLoad("", false, false).ok());
+  size_t rows = 0;
+  ASSERT_TRUE(store
+                  ->ScanState("row-",
+                              [&](std::string_view, std::string_view v) {
+                                rows += v == std::string(40, 'b');
+                                return true;
+                              })
+                  .ok());
+  EXPECT_EQ(rows, 100u);
 }
 
 // State files keep a prefix filter of "<tag>\0<key part>" (one child's facts): a scan of one

@@ -274,15 +274,15 @@ struct RebuildStats {
   uint64_t children = 0;  // children with facts that shape the kept figures (counters, rows)
   uint64_t counters = 0;  // counter deltas written (a cell's total, or parts of it at scale)
   // Wall time of each pass (the log parsed into facts, the facts folded child by child), of
-  // writing and ingesting the state's files, and of the compaction after them (only when what
-  // was rebuilt did not fit in memory).
+  // merging the runs into the state's files and ingesting them, and of the compaction after
+  // them (nothing to do when the family held nothing before).
   std::chrono::duration<double> facts_pass{}, children_pass{}, files{}, compaction{};
 };
 
 struct RebuildOptions {
-  // What each of a pass's threads holds in memory (its state, sorted by key) before writing it
-  // as a table file. A rebuild whose state fits writes it at the end in files that do not
-  // overlap, and needs no compaction; one that does not is compacted at the end.
+  // What each of a pass's threads holds in memory (its state, sorted by key) before spilling it
+  // to a file of its own (SpilledRun). At the end every run, spilled or not, is merged into
+  // table files that do not overlap, one a thread, so no rebuild needs a compaction.
   size_t run_bytes = size_t(32) << 20;
   // Only the records ingested by then: the state as it was at that time.
   std::optional<Instant> known_at;
@@ -301,7 +301,7 @@ struct RebuildOptions {
 // child's fact (one that no longer parses is a Fatal error naming its sequence), then the facts
 // taken in key order, a child at a time, for its counters and kept rows. The state is gathered
 // in memory and written as sorted table files that are ingested whole; what it holds in memory
-// is bounded by RebuildOptions::run_bytes a thread (facts beyond it are written out and read
+// is bounded by RebuildOptions::run_bytes a thread (runs beyond it are spilled and read
 // back), a child's facts and up to 2^20 counter cells a thread, whatever the size of the store.
 // `to` may be `from` (a family beside the live one, as StateRebuild writes).
 Result<RebuildStats> RebuildProjectionsInto(const EventStore& from, EventStore& to,

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <string>
@@ -121,7 +122,7 @@ struct StoredEventId {
 };
 
 // State entries gathered in memory in any order, for a rebuild to write as sorted table files
-// (EventStore::WriteStateFile) and ingest whole (EventStore::IngestStateFiles): no memtable, no
+// (EventStore::WriteStateFiles) and ingest whole (EventStore::IngestStateFiles): no memtable, no
 // WAL, and no compaction when the files ingested together do not overlap. Keys and values sit
 // in one arena: a run holds hundreds of thousands of entries, and a string each was most of it.
 class StateRun {
@@ -158,6 +159,46 @@ class StateRun {
   std::string arena_;
   std::vector<Entry> entries_;
 };
+
+// A sorted StateRun written out to a file of its own (a rebuild's run that did not fit in
+// memory), to be read back in key order and then removed, with the object. Not a table file:
+// nothing compresses it only to decompress it again, and each entry keeps whether it merges.
+class SpilledRun {
+ public:
+  // Every kSampleEvery-th key is kept in memory with its place in the file: where a range read
+  // starts, and where a rebuild cuts its files.
+  static constexpr size_t kSampleEvery = 256;
+  [[nodiscard]] static Result<std::unique_ptr<SpilledRun>> Write(const StateRun& run,
+                                                                 std::string path);
+  ~SpilledRun();
+  SpilledRun(const SpilledRun&) = delete;
+  SpilledRun& operator=(const SpilledRun&) = delete;
+  size_t size() const { return entries_; }
+  const std::string& path() const { return path_; }
+  const std::vector<std::pair<std::string, uint64_t>>& samples() const { return samples_; }
+
+ private:
+  SpilledRun() = default;
+  std::string path_;
+  size_t entries_ = 0;
+  std::vector<std::pair<std::string, uint64_t>> samples_;  // key, offset
+};
+
+// One sorted run of a rebuild's state, in memory or spilled.
+struct RunSource {
+  const StateRun* memory = nullptr;
+  const SpilledRun* spilled = nullptr;
+};
+std::vector<RunSource> InMemory(std::initializer_list<const StateRun*> runs);
+// Every key the runs hold in [begin, end) (an empty end: no bound) once, in key order, with
+// its entries combined as a batch applies them in the runs' order (a merge onto what came
+// before, a put replacing it); `visit` returning false stops.
+[[nodiscard]] Status MergeRuns(
+    const std::vector<RunSource>& runs, std::string_view begin, std::string_view end,
+    const std::function<bool(std::string_view key, std::string_view value, bool merges)>& visit);
+// Keys cutting the runs' entries into `parts` ranges of about equal numbers of entries (fewer
+// when there are too few); ascending, none empty.
+std::vector<std::string> CutRuns(const std::vector<RunSource>& runs, size_t parts);
 
 class EventStore {
  public:
@@ -306,17 +347,20 @@ class EventStore {
   // right only for a store about to be thrown away).
   [[nodiscard]] Status SetBulkLoad(std::string_view family, bool on, bool compact = true);
   // The entries of `runs` (each sorted) whose keys are in [begin, end) (an empty end: no bound)
-  // as one table file for `family`, the entries of one key combined as a batch applies them (a
-  // merge onto what came before, a put replacing it). Returns its path, or "" when none falls in
-  // the range. Runs cut at the same keys give files that do not overlap. A kFinal file is
-  // compressed as the family's last level is (it goes there and stays); a kCompacted one, which
-  // the bulk load's compaction reads back and rewrites, only cheaply.
-  enum class StateFile { kFinal, kCompacted };
-  Result<std::string> WriteStateFile(const std::string& family,
-                                     const std::vector<const StateRun*>& runs,
-                                     std::string_view begin = {}, std::string_view end = {},
-                                     StateFile use = StateFile::kFinal) const;
-  // Moves files WriteStateFile wrote into `family`, all at once. Files that overlap (each other
+  // as table files for `family`, in key order, a new one after about `file_bytes` of keys and
+  // values (each compressed as the family's last level, with a dictionary of its own), the
+  // entries of one key combined as a batch applies them (a merge onto what came before, a put
+  // replacing it). None when nothing falls in the range. Runs cut at the same keys give files
+  // that do not overlap.
+  Result<std::vector<std::string>> WriteStateFiles(const std::string& family,
+                                                   const std::vector<RunSource>& runs,
+                                                   std::string_view begin = {},
+                                                   std::string_view end = {},
+                                                   size_t file_bytes = size_t(64) << 20) const;
+  // A path beside the store for a rebuild's spilled run, removed with what a bulk load that
+  // did not finish left.
+  std::string NewStateFilePath(std::string_view suffix) const;
+  // Moves files WriteStateFiles wrote into `family`, all at once. Files that overlap (each other
   // or what the family holds) go to level 0, for SetBulkLoad's compaction; the others straight
   // to the last level. What a bulk load that did not finish left is removed when the next
   // begins.
