@@ -66,6 +66,15 @@ Status Criminalisation(Run& r);
 const Offence* FirstFormal(const ChildView& child);
 std::vector<KeptRow> FirstFormalRows(const ChildView& child);
 Status FirstTimeEntrants(Run& r);
+// What a rate over children aged 10-17 divides by: by nothing or by an offence's dimension the
+// area's population (the settings' estimate for the period's year); by cohort each cohort's own
+// (below); by another child dimension none the area's population breaks down by, bar those the
+// settings may give (sex, ethnicity group, age band).
+struct RateBase {
+  bool by_cohort = false, by_child = false;
+  std::optional<int64_t> population;
+};
+RateBase RateBaseOf(Run& r);
 // By cohort, the "other" row's rate (of the count in one column, into another) over the area's
 // children aged 10-17 less those looked after and care leavers: the other rows' denominators,
 // the store's own children of those cohorts. As DfE's OC2 measure divides by its own cohort.

@@ -62,13 +62,9 @@ Status UseOfCustody(Run& r) {
   CARELEDGER_RETURN_IF_ERROR(ForEachRow(r, RowKind::kCustody, r.window, [&](const KeptRow& row) {
     acc.AddRow(grouping.Key(row), row.number == kRemand ? kRemands : kSentences, 1, row);
   }));
-  const bool by_cohort = r.by == std::vector<std::string>{"cohort"};
-  const bool by_child = std::any_of(r.by.begin(), r.by.end(), [](const std::string& d) {
-    return std::find(std::begin(kChildDimensions), std::end(kChildDimensions), d) !=
-           std::end(kChildDimensions);
-  });
-  std::optional<int64_t> population;
-  if (!by_child || by_cohort) population = r.Population10To17(PopulationYear(r.window));
+  const RateBase base = RateBaseOf(r);
+  const bool by_cohort = base.by_cohort, by_child = base.by_child;
+  const std::optional<int64_t>& population = base.population;
   if (by_cohort) {
     CARELEDGER_RETURN_IF_ERROR(AddAgedTenToSeventeen(r, acc, kChildren, r.window.from));
   } else if (by_child) {

@@ -47,6 +47,19 @@ void RateByGroups(Run& r, const std::map<std::string, int64_t>& groups) {
 
 }  // namespace
 
+RateBase RateBaseOf(Run& r) {
+  RateBase base;
+  base.by_cohort = r.by == std::vector<std::string>{"cohort"};
+  base.by_child = std::any_of(r.by.begin(), r.by.end(), [](const std::string& d) {
+    return std::find(std::begin(kChildDimensions), std::end(kChildDimensions), d) !=
+           std::end(kChildDimensions);
+  });
+  if (!base.by_child || base.by_cohort) {
+    base.population = r.Population10To17(PopulationYear(r.window));
+  }
+  return base;
+}
+
 void RateOtherCohort(Run& r, std::optional<int64_t> population, const CohortRate& rate) {
   int64_t looked_after_or_leaving = 0;
   for (const auto& row : r.table.rows) {
@@ -87,13 +100,9 @@ Status FirstTimeEntrants(Run& r) {
         acc.AddRow(key, kFte, 1, row);
         acc.Sample(key, kFte, double(row.number));
       }));
-  const bool by_cohort = r.by == std::vector<std::string>{"cohort"};
-  const bool by_child = std::any_of(r.by.begin(), r.by.end(), [](const std::string& d) {
-    return std::find(std::begin(kChildDimensions), std::end(kChildDimensions), d) !=
-           std::end(kChildDimensions);
-  });
-  std::optional<int64_t> population;
-  if (!by_child || by_cohort) population = r.Population10To17(PopulationYear(r.window));
+  const RateBase base = RateBaseOf(r);
+  const bool by_cohort = base.by_cohort, by_child = base.by_child;
+  const std::optional<int64_t>& population = base.population;
   // By one dimension the settings break the area's population down by.
   std::optional<AreaPopulation> area;
   const std::map<std::string, int64_t>* groups = nullptr;
