@@ -152,15 +152,15 @@ TEST(YjsCsvAdapter, ExampleFileGivesTheHandWrittenEvents) {
   ASSERT_TRUE(a.status.ok()) << a.status.message();
   EXPECT_EQ(a.Rejects(), std::vector<std::string>{});
   EXPECT_EQ(a.Envelopes(), Golden("yjs.jsonl"));
-  EXPECT_EQ(a.report.rows, 4u);
-  EXPECT_EQ(a.report.events, 4u);
+  EXPECT_EQ(a.report.rows, 5u);
+  EXPECT_EQ(a.report.events, 5u);
 }
 
 TEST(JsonlAdapter, PassesValidEnvelopesThroughByteForByte) {
   OneFile f(Golden("police.jsonl") + "\n   \n" + Golden("yjs.jsonl"), "in.jsonl");
   auto a = Adapt(FeedFormat::kJsonl, {f.path});
   EXPECT_EQ(a.Envelopes(), Golden("police.jsonl") + Golden("yjs.jsonl"));
-  EXPECT_EQ(a.report.rows, 11u) << "blank lines are not rows";
+  EXPECT_EQ(a.report.rows, 12u) << "blank lines are not rows";
   EXPECT_EQ(a.events[7].line, 10u) << "lines are counted with the blank ones";
 }
 
