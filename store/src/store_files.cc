@@ -124,10 +124,10 @@ class RunCursor {
     const auto& samples = spilled.samples();
     auto after = std::lower_bound(samples.begin(), samples.end(), begin,
                                   [](const auto& s, std::string_view k) { return s.first < k; });
-    if (after != samples.begin()) offset_ = std::prev(after)->second;
+    const uint64_t offset = after == samples.begin() ? 0 : std::prev(after)->second;
     buffer_.resize(size_t(1) << 20);
     std::setvbuf(file_.get(), buffer_.data(), _IOFBF, buffer_.size());
-    if (std::fseek(file_.get(), long(offset_), SEEK_SET) != 0) {
+    if (std::fseek(file_.get(), long(offset), SEEK_SET) != 0) {
       status_ = Status::Fatal("seek " + spilled.path() + ": " + std::strerror(errno));
       return;
     }
@@ -178,7 +178,6 @@ class RunCursor {
   size_t at_ = 0, last_ = 0;
   std::vector<char> buffer_;  // stdio's, a megabyte: declared before the file that uses it
   std::unique_ptr<std::FILE, int (*)(std::FILE*)> file_{nullptr, &std::fclose};
-  uint64_t offset_ = 0;
   bool valid_ = false, merges_ = false;
   std::string key_, value_;
   Status status_ = Status::Ok();
