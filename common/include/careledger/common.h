@@ -164,6 +164,29 @@ inline std::string_view RejectKindName(RejectKind kind) {
 void AppendJsonString(std::string& out, std::string_view s);  // quoted and escaped
 std::string CsvField(std::string_view s);                     // quoted only when it must be
 
+// ---- CSV ------------------------------------------------------------------------------------
+// RFC 4180: quoted cells may hold commas, doubled quotes and line breaks; unquoted cells are
+// trimmed of spaces; a UTF-8 byte order mark (Excel) is skipped.
+struct CsvRow {
+  uint64_t line = 0;  // where the record starts
+  std::vector<std::string> cells;
+};
+struct CsvFile {
+  std::string path;
+  std::vector<std::string> header;  // empty when the file has no rows at all
+  std::vector<CsvRow> rows;         // blank lines left out
+  // The index of a header column, or -1.
+  int Column(std::string_view name) const;
+};
+// A record left out of `rows`: an unterminated quote, or a cell count other than the header's
+// (a stray comma shifts every later cell into the wrong column, so such a row is never read).
+struct BrokenRecord {
+  uint64_t line;
+  std::string reason;
+};
+// BadInput when the file cannot be read; broken records are per-row problems.
+Result<CsvFile> ReadCsv(const std::string& path, std::vector<BrokenRecord>& broken);
+
 // ---- Byte encodings for keys and stored values --------------------------------------------
 // Big-endian where the bytes are a key (so RocksDB's byte order is numeric order), fixed
 // little-endian for values.
