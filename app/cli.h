@@ -120,5 +120,6 @@ Command AddReplay(CLI::App& app);
 Command AddServe(CLI::App& app);
 Command AddRun(CLI::App& app);
 Command AddReconcile(CLI::App& app);
+Command AddReference(CLI::App& app);
 
 }  // namespace careledger::app

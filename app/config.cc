@@ -48,6 +48,10 @@ Command AddConfig(CLI::App& app) {
             auto ctx = Resolve(o->common);
             if (!ctx.ok()) return Fail(ctx.status());
             if (Status s = CheckWithLibrdkafka(ctx->config); !s.ok()) return Fail(s);
+            // The KPIs against the metrics they name (a measure is checked when one is read).
+            if (auto kpis = KpisFromSettings(ctx->config.KpiSettings()); !kpis.ok()) {
+              return Fail(kpis.status());
+            }
             std::cout << ctx->config.Describe();
             return 0;
           }};

@@ -20,7 +20,7 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
       careledger::app::AddConfig(app),      careledger::app::AddLineage(app),
       careledger::app::AddReplay(app),      careledger::app::AddServe(app),
       careledger::app::AddRun(app),         careledger::app::AddReconcile(app),
-      careledger::app::AddCorrections(app),
+      careledger::app::AddCorrections(app), careledger::app::AddReference(app),
   };
   try {
     app.parse(argc, argv);

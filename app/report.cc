@@ -26,7 +26,8 @@ void AddSelectors(CLI::App& cmd, Selectors& s) {
   AddCommonFlags(cmd, s.common);
   cmd.add_option("metric", s.metric,
                  "Metric: " + MetricList() +
-                     "; or, for report, panel: the out-of-court panel's worklist (names children)")
+                     "; or, for report, panel: the out-of-court panel's worklist (names children), "
+                     "or kpi: every KPI with its target, status and comparators")
       ->required();
   cmd.add_option("--at", s.at, "The state on a date, YYYY-MM-DD (default today)");
   cmd.add_option("--period", s.period,
@@ -87,6 +88,48 @@ int ReportPanel(const Selectors& s, bool published) {
   return 0;
 }
 
+// `report kpi`: every KPI (the defaults as the settings change them) for a reporting period,
+// the last complete quarter unless --period says.
+int ReportKpi(const Selectors& s, bool published) {
+  for (const auto& [flag, given] : {std::pair{"--at", !s.at.empty()},
+                                    {"--by", !s.by.empty()},
+                                    {"--series", !s.series.empty()}}) {
+    if (given) {
+      return UsageError(Status::BadInput(
+          std::string("report kpi takes no ") + flag +
+          ": each KPI reads its own metric's row; give the reporting --period (default "
+          "last-complete-quarter)"));
+    }
+  }
+  auto ctx = Resolve(s.common);
+  if (!ctx.ok()) return Fail(ctx.status());
+  auto kpis = KpisFromSettings(ctx->config.KpiSettings());
+  if (!kpis.ok()) return UsageError(kpis.status());
+  auto query = ParseMetricSelectors(
+      {"outcomes", "", s.period.empty() ? "last-complete-quarter" : s.period, s.known_at, "", ""});
+  if (!query.ok()) return UsageError(query.status());
+  auto store = EventStore::Open({.path = ctx->data_dir, .read_only = true});
+  if (!store.ok()) return Fail(store.status());
+  auto reference = ReferenceFigures::Load(**store);
+  if (!reference.ok()) return Fail(reference.status());
+  const Config config = ctx->config;
+  const KpiQuery kpi_query{.period = *query->period,
+                           .known_at = query->known_at,
+                           .today = query->today,
+                           .population = [config](int year) { return config.PopulationFor(year); },
+                           .area = config.Area(),
+                           .published = published,
+                           .threshold = config.PublishThreshold()};
+  auto results = EvaluateKpis(**store, *kpis, *reference, kpi_query);
+  if (!results.ok()) {
+    return results.status().error_class() == ErrorClass::kBadInput ? UsageError(results.status())
+                                                                   : Fail(results.status());
+  }
+  std::cout << Render(KpiReport(*results, kpi_query), *OutputFormatFromName(s.format),
+                      {.published = published, .threshold = kpi_query.threshold});
+  return 0;
+}
+
 }  // namespace
 
 Command AddReport(CLI::App& app) {
@@ -103,6 +146,7 @@ Command AddReport(CLI::App& app) {
                 "derived from them, and whatever the totals would reveal, for publication");
   return {cmd, [o] {
             if (o->metric == "panel") return ReportPanel(*o, o->published);
+            if (o->metric == "kpi") return ReportKpi(*o, o->published);
             auto ctx = Resolve(o->common);
             if (!ctx.ok()) return Fail(ctx.status());
             auto query = ToQuery(*o, *ctx);

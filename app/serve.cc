@@ -36,8 +36,12 @@ void AddServeFlags(CLI::App& cmd, ServeFlags& f) {
                "serve on an address other than loopback without TLS or a token (logs a warning)");
 }
 
-ServeOptions ToServeOptions(const ServeFlags& f, const Context& ctx) {
+Result<ServeOptions> ToServeOptions(const ServeFlags& f, const Context& ctx) {
   ServeOptions o;
+  auto kpis = KpisFromSettings(ctx.config.KpiSettings());
+  if (!kpis.ok()) return kpis.status();
+  o.kpis = std::move(*kpis);
+  o.area = ctx.config.Area();
   o.listen = f.listen.empty() ? ctx.config.ServeListen() : f.listen;
   o.token = ctx.config.ServeToken();
   o.threshold = ctx.config.PublishThreshold();
@@ -108,7 +112,9 @@ Command AddServe(CLI::App& app) {
             auto ctx = Resolve(o->common);
             if (!ctx.ok()) return Fail(ctx.status());
             SignalWatcher signals;
-            ServeOptions options = ToServeOptions(*o, *ctx);
+            auto serve_options = ToServeOptions(*o, *ctx);
+            if (!serve_options.ok()) return Fail(serve_options.status());
+            ServeOptions options = std::move(*serve_options);
             options.follow_store = true;
             ScratchDir scratch;
             if (scratch.path().empty()) {
@@ -156,7 +162,9 @@ Command AddRun(CLI::App& app) {
             if (!store.ok()) return Fail(store.status());
             IngestMonitor monitor;
             IngestView view(monitor);
-            ServeOptions options = ToServeOptions(*o, *ctx);
+            auto serve_options = ToServeOptions(*o, *ctx);
+            if (!serve_options.ok()) return Fail(serve_options.status());
+            ServeOptions options = std::move(*serve_options);
             options.pipeline = &view;
             auto server = HttpServer::Start(options);
             if (!server.ok()) return Fail(server.status());

@@ -134,6 +134,8 @@ class ConfigBuilder {
  private:
   Status AddTable(const toml::table& table, const std::string& prefix, const std::string& path);
   Status AddPopulation(const toml::node& node, const std::string& where, const std::string& path);
+  Status AddArea(const toml::node& node, const std::string& where, const std::string& path);
+  Status AddKpis(const toml::node& node, const std::string& where, const std::string& path);
   Status AddKafkaTable(const toml::table& table, const std::string& prefix,
                        const std::string& path);
   Config config_;
@@ -183,6 +185,14 @@ Status ConfigBuilder::AddTable(const toml::table& table, const std::string& pref
     }
     if (key == "population") {
       CARELEDGER_RETURN_IF_ERROR(AddPopulation(node, where, path));
+      continue;
+    }
+    if (key == "area") {
+      CARELEDGER_RETURN_IF_ERROR(AddArea(node, where, path));
+      continue;
+    }
+    if (key == "kpi") {
+      CARELEDGER_RETURN_IF_ERROR(AddKpis(node, where, path));
       continue;
     }
     if ((key == "ingest" || key == "publish" || key == "serve" || key == "ssda903") &&
@@ -290,6 +300,117 @@ Status ConfigBuilder::AddPopulation(const toml::node& node, const std::string& w
         return Status::BadInput(at + ": " + Quoted(name) + " must be a positive integer");
       }
       Set(name, std::to_string(n->get()), SettingOrigin::kFile, at);
+    }
+  }
+  return Status::Ok();
+}
+
+// [area] names the partnership's area as the published tables do, for comparators:
+//   code = "E08000009", region = "E12000002", neighbours = ["E09000006", ...]
+Status ConfigBuilder::AddArea(const toml::node& node, const std::string& where,
+                              const std::string& path) {
+  const toml::table* area = node.as_table();
+  if (!area) {
+    return Status::BadInput(where + ": 'area' must be a table { code = \"E08000009\", ... }, not " +
+                            std::string(TypeName(node.type())));
+  }
+  for (auto&& [k, value] : *area) {
+    const std::string key = "area." + std::string(k.str());
+    const std::string at = path + ":" + std::to_string(k.source().begin.line);
+    if (key == "area.neighbours") {
+      std::vector<std::string> codes;
+      const toml::array* list = value.as_array();
+      for (size_t i = 0; list && i < list->size(); ++i) {
+        const auto* code = (*list)[i].as_string();
+        if (!code) {
+          list = nullptr;
+          break;
+        }
+        for (auto& one : SplitList(code->get())) codes.push_back(std::move(one));
+      }
+      if (!list) {
+        return Status::BadInput(at + ": " + Quoted(key) +
+                                " must be a list of area codes [\"E09000006\", ...]");
+      }
+      Set(key, JoinList(codes), SettingOrigin::kFile, at);
+      continue;
+    }
+    if (key != "area.code" && key != "area.region" && key != "area.name") {
+      return Status::BadInput(at + ": unknown setting " + Quoted(key) +
+                              " (code, name, region or neighbours)");
+    }
+    const auto* text = value.as_string();
+    if (!text || text->get().empty()) {
+      return Status::BadInput(at + ": " + Quoted(key) + " must be a non-empty string");
+    }
+    Set(key, key == "area.name" ? text->get() : JoinList(SplitList(text->get())),
+        SettingOrigin::kFile, at);
+  }
+  return Status::Ok();
+}
+
+// [kpi.ID] declares a KPI or changes a default one; the fields are checked against the metrics
+// where the KPIs are built (reporting), which knows them. Here only their TOML shapes:
+//   metric = "informal-share", measure = "informal_pct", select = { cohort = "cla" },
+//   better = "higher", target = 75, red = 60, comparators = { national = "indicator" }
+Status ConfigBuilder::AddKpis(const toml::node& node, const std::string& where,
+                              const std::string& path) {
+  const toml::table* kpis = node.as_table();
+  if (!kpis) {
+    return Status::BadInput(where + ": 'kpi' must hold tables [kpi.NAME], not " +
+                            std::string(TypeName(node.type())));
+  }
+  auto at = [&](const toml::key& k) { return path + ":" + std::to_string(k.source().begin.line); };
+  for (auto&& [id_key, kpi_node] : *kpis) {
+    const std::string id(id_key.str());
+    const bool good_id = !id.empty() && std::all_of(id.begin(), id.end(), [](char c) {
+      return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+    });
+    if (!good_id) {
+      return Status::BadInput(at(id_key) + ": " + Quoted("kpi." + id) +
+                              " must be named in lower case, digits and '_'");
+    }
+    const toml::table* fields = kpi_node.as_table();
+    if (!fields) {
+      return Status::BadInput(at(id_key) + ": " + Quoted("kpi." + id) +
+                              " must be a table of the KPI's settings");
+    }
+    for (auto&& [field_key, value] : *fields) {
+      const std::string field(field_key.str());
+      const std::string key = "kpi." + id + "." + field;
+      if (field == "select" || field == "comparators") {
+        const toml::table* pairs = value.as_table();
+        if (!pairs) {
+          return Status::BadInput(at(field_key) + ": " + Quoted(key) +
+                                  " must be a table { name = \"value\" }");
+        }
+        for (auto&& [name, text] : *pairs) {
+          if (!text.is_string()) {
+            return Status::BadInput(at(name) + ": " + Quoted(key + "." + std::string(name.str())) +
+                                    " must be a string");
+          }
+          Set(key + "." + std::string(name.str()), text.as_string()->get(), SettingOrigin::kFile,
+              at(name));
+        }
+        continue;
+      }
+      std::string text;
+      if (const auto* s = value.as_string()) {
+        text = s->get();
+      } else if (const auto* i = value.as_integer()) {
+        text = std::to_string(i->get());
+      } else if (const auto* f = value.as_floating_point()) {
+        std::ostringstream out;
+        out << f->get();
+        text = out.str();
+      } else if (const auto* b = value.as_boolean()) {
+        text = b->get() ? "true" : "false";
+      } else {
+        return Status::BadInput(at(field_key) + ": " + Quoted(key) +
+                                " must be a string, a number or a boolean, not " +
+                                std::string(TypeName(value.type())));
+      }
+      Set(key, std::move(text), SettingOrigin::kFile, at(field_key));
     }
   }
   return Status::Ok();
@@ -551,6 +672,31 @@ std::vector<std::string> SplitList(std::string_view list) {
     } else if (c != ' ' && c != '\t') {
       item += char(std::toupper(static_cast<unsigned char>(c)));
     }
+  }
+  return out;
+}
+
+AreaCodes Config::Area() const {
+  AreaCodes area;
+  auto get = [&](const char* key) {
+    auto it = entries_.find(key);
+    return it == entries_.end() ? std::string() : it->second.value;
+  };
+  area.code = get("area.code");
+  area.name = get("area.name");
+  area.region = get("area.region");
+  area.neighbours = SplitList(get("area.neighbours"));
+  return area;
+}
+
+std::map<std::string, std::map<std::string, SettingValue>> Config::KpiSettings() const {
+  std::map<std::string, std::map<std::string, SettingValue>> out;
+  for (auto it = entries_.lower_bound("kpi.");
+       it != entries_.end() && it->first.starts_with("kpi."); ++it) {
+    std::string_view rest = std::string_view(it->first).substr(4);
+    auto dot = rest.find('.');
+    if (dot == std::string_view::npos) continue;
+    out[std::string(rest.substr(0, dot))][std::string(rest.substr(dot + 1))] = it->second;
   }
   return out;
 }

@@ -194,6 +194,20 @@ Result<std::vector<std::string_view>> MetricDimensions(std::string_view metric) 
   return metrics::DimensionsOf(**def);
 }
 
+Result<MetricTime> MetricTimeOf(std::string_view metric) {
+  auto def = metrics::Find(metric);
+  if (!def.ok()) return def.status();
+  switch ((*def)->time) {
+    case metrics::TimeKind::kAt:
+      return MetricTime::kAt;
+    case metrics::TimeKind::kYear:
+      return MetricTime::kYear;
+    case metrics::TimeKind::kPeriod:
+      break;
+  }
+  return MetricTime::kPeriod;
+}
+
 namespace {
 
 using metrics::AddMonths;

@@ -412,6 +412,38 @@ panel('offence-profile', async () => [await fetchMetric('offence-profile', {})],
       ], a.rows), notes(a));
 });
 
+// The KPIs: one row each, its status in words (colour only repeats it).
+async function fetchKpis() {
+  const r = await fetch('/api/v1/kpi?published=' + (exact ? 'false' : 'true'),
+      {cache: 'no-store', headers: auth()});
+  if (!r.ok) throw new Error('kpi: HTTP ' + r.status);
+  return r.json();
+}
+const STATUS_TEXT = {green: 'On target', amber: 'Amber', red: 'Red', no_target: 'No target',
+  no_figure: 'No figure'};
+panel('kpi', async () => [await fetchKpis()], (node, [a]) => {
+  const status = (v) => STATUS_TEXT[v] || String(v);
+  const rows = a.rows.map((r) => ({...r, kpi: r.kpi.replace(/_/g, ' ')}));
+  node.replaceChildren(
+      table('KPIs for ' + a.period.replace('..', ' to ') + ' (windows as the notes say)', [
+        {key: 'kpi', title: 'KPI'},
+        {key: 'value', title: 'Now', figure: (r) => 'kpi-' + r.kpi.replace(/ /g, '_')},
+        {key: 'year_earlier', title: 'A year earlier'},
+        {key: 'change', title: 'Change', format: text},
+        {key: 'target', title: 'Target', format: text},
+        {key: 'status', title: 'Status', format: status,
+          figure: (r) => 'kpi-status-' + r.kpi.replace(/ /g, '_')},
+        {key: 'national', title: 'England', format: text},
+        {key: 'region', title: 'Region', format: text},
+        {key: 'neighbours', title: 'Statistical neighbours', format: text},
+        {key: 'local', title: 'Published here', format: text},
+        {key: 'unit', title: 'Unit', format: String},
+      ].filter((c) => a.rows.length === 0 || c.key in a.rows[0]), rows), notes(a));
+  for (const td of node.querySelectorAll('td[data-figure^="kpi-status-"]')) {
+    td.classList.add('rag-' + td.getAttribute('data-value'));
+  }
+});
+
 // The out-of-court panel's worklist names children: asked for (with the token) and shown only
 // in the exact view; in the published view nothing is fetched and the section stays hidden.
 async function fetchPanel() {

@@ -27,8 +27,9 @@ uint64_t DirectoryBytes(const std::string& path) {
 
 // The gauges are the API's own figures for today, read from what ingest keeps (never a fold
 // of every child), so that /metrics and /api/v1/metrics cannot disagree.
-Status ReadMonitoringFigures(const EventStore& store, Date today, int64_t threshold,
+Status ReadMonitoringFigures(const EventStore& store, Date today, const ServeOptions& options,
                              MonitoringFigures& out) {
+  const int64_t threshold = options.threshold;
   MonitoringFigures f{.log_next = store.next_sequence(),
                       .day = today,
                       .yjs_open = {{"cla", 0}, {"care_leaver", 0}, {"other", 0}},
@@ -87,6 +88,19 @@ Status ReadMonitoringFigures(const EventStore& store, Date today, int64_t thresh
       f.yjs_withheld.insert(row.groups.at(0));
     }
   }
+  // The KPIs of the last complete quarter: their statuses only (a status is published even
+  // where its figure is withheld).
+  auto quarter = ParseMetricSelectors({"outcomes", "", "last-complete-quarter", "", ""}, {}, today);
+  if (!quarter.ok()) return quarter.status();
+  auto reference = ReferenceFigures::Load(store);
+  if (!reference.ok()) return reference.status();
+  auto kpis = EvaluateKpis(store, options.kpis, *reference,
+                           {.period = *quarter->period,
+                            .today = today,
+                            .population = options.population,
+                            .area = options.area});
+  if (!kpis.ok()) return kpis.status();
+  for (const auto& k : *kpis) f.kpi_status.emplace_back(k.kpi.id, KpiStatusGauge(k.status));
   out = std::move(f);
   return Status::Ok();
 }
@@ -114,6 +128,12 @@ void AppendMonitoringGauges(PrometheusText& x, int64_t cla_children, const Monit
   for (const auto& [cohort, n] : f.yjs_open) {
     if (published && f.yjs_withheld.contains(cohort)) continue;
     gauge("careledger_yjs_open_cases", {{"cohort", cohort}}, n);
+  }
+  x.Family("careledger_kpi_status", "gauge",
+           "Each KPI for the last complete quarter: 0 on target (green), 1 amber, 2 red, -1 no "
+           "target or no figure");
+  for (const auto& [kpi, status] : f.kpi_status) {
+    x.Sample("careledger_kpi_status", {{"kpi", kpi}}, status);
   }
   x.Family("careledger_published", "gauge",
            "1 when small counts are left out of this scrape (no bearer token), 0 when exact");
@@ -181,7 +201,7 @@ Result<std::string> PrometheusMetrics(const EventStore& store, const ServeOption
   for (const auto& row : *cla) cla_children += row.children;
 
   if (cached.yjs_open.empty() || cached.log_next != store.next_sequence() || cached.day != today) {
-    CARELEDGER_RETURN_IF_ERROR(ReadMonitoringFigures(store, today, options.threshold, cached));
+    CARELEDGER_RETURN_IF_ERROR(ReadMonitoringFigures(store, today, options, cached));
   }
   AppendMonitoringGauges(x, cla_children, cached, published, options.threshold);
   CARELEDGER_RETURN_IF_ERROR(AppendOffsetGaps(store, x));

@@ -242,6 +242,45 @@ void HttpServer::Impl::Panel(const httplib::Request& req, httplib::Response& res
                   "application/json");
 }
 
+// The KPIs for a reporting period (default the last complete quarter): published without the
+// token (a withheld figure keeps its status), exact with it.
+void HttpServer::Impl::Kpis(const httplib::Request& req, httplib::Response& res) {
+  Access access = Authorize(req, options.token);
+  if (access == Access::kRefused) return Refuse(req, res);
+  auto param = [&](const char* name) {
+    return req.has_param(name) ? req.get_param_value(name) : std::string();
+  };
+  const std::string period = param("period");
+  auto query = ParseMetricSelectors(
+      {"outcomes", "", period.empty() ? "last-complete-quarter" : period, param("as_known_at"), ""},
+      {.period = "period", .known_at = "as_known_at"}, options.today());
+  if (!query.ok()) return Error(res, 400, query.status().message());
+  std::shared_lock<std::shared_mutex> lock;
+  EventStore* s = Fresh(lock, res);
+  if (!s) return;
+  auto reference = ReferenceFigures::Load(*s);
+  if (!reference.ok()) {
+    spdlog::error("serve: kpi: {}", reference.status().message());
+    return Error(res, 500, "the reference tables could not be read; see the server log");
+  }
+  const bool published = access != Access::kRestricted || IsTrue(param("published"));
+  const KpiQuery kpi_query{.period = *query->period,
+                           .known_at = query->known_at,
+                           .today = query->today,
+                           .population = options.population,
+                           .area = options.area,
+                           .published = published,
+                           .threshold = options.threshold};
+  auto results = EvaluateKpis(*s, options.kpis, *reference, kpi_query);
+  if (!results.ok()) {
+    spdlog::error("serve: kpi: {}", results.status().message());
+    return Error(res, 500, "the KPIs could not be computed; see the server log");
+  }
+  res.set_content(Render(KpiReport(*results, kpi_query), OutputFormat::kJson,
+                         {.published = published, .threshold = options.threshold}),
+                  "application/json");
+}
+
 void HttpServer::Impl::DeadLetters(const httplib::Request& req, httplib::Response& res) {
   if (Authorize(req, options.token) == Access::kRefused) return Refuse(req, res);
   std::shared_lock<std::shared_mutex> lock;
@@ -334,6 +373,8 @@ void HttpServer::Impl::Routes() {
   });
   server->Get("/api/v1/panel",
               [this](const httplib::Request& req, httplib::Response& res) { Panel(req, res); });
+  server->Get("/api/v1/kpi",
+              [this](const httplib::Request& req, httplib::Response& res) { Kpis(req, res); });
   server->Get("/api/v1/deadletters", [this](const httplib::Request& req, httplib::Response& res) {
     DeadLetters(req, res);
   });

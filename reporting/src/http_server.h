@@ -31,6 +31,8 @@ struct MonitoringFigures {
   // The cohorts whose count the published view leaves out: small, or hidden so that the total
   // the API publishes beside them cannot give a small one back.
   std::set<std::string> yjs_withheld;
+  // Each KPI's status for the last complete quarter (careledger_kpi_status).
+  std::vector<std::pair<std::string, int>> kpi_status = {};
 };
 
 // The Prometheus text exposition (format 0.0.4) of the monitoring gauges (and, given an ingest
@@ -82,6 +84,7 @@ struct HttpServer::Impl {
   void Lineage(const httplib::Request& req, httplib::Response& res);
   void DeadLetters(const httplib::Request& req, httplib::Response& res);
   void Panel(const httplib::Request& req, httplib::Response& res);
+  void Kpis(const httplib::Request& req, httplib::Response& res);
   void Prometheus(const httplib::Request& req, httplib::Response& res);
 };
 

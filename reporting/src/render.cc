@@ -93,6 +93,32 @@ std::string RenderCsv(const ReportTable& t, const RenderOptions& o) {
   return out;
 }
 
+// JSON's number grammar: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+bool IsJsonNumber(std::string_view s) {
+  size_t i = 0;
+  auto digits = [&] {
+    size_t from = i;
+    while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i;
+    return i > from;
+  };
+  if (i < s.size() && s[i] == '-') ++i;
+  if (i < s.size() && s[i] == '0') {
+    ++i;
+  } else if (!digits()) {
+    return false;
+  }
+  if (i < s.size() && s[i] == '.') {
+    ++i;
+    if (!digits()) return false;
+  }
+  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+    ++i;
+    if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
+    if (!digits()) return false;
+  }
+  return i == s.size();
+}
+
 std::string RenderJson(const ReportTable& t, const RenderOptions& o) {
   auto figures = Cells(t, o);
   std::string out = "{\"metric\":";
@@ -120,7 +146,11 @@ std::string RenderJson(const ReportTable& t, const RenderOptions& o) {
     for (size_t i = 0; i < t.measures.size(); ++i) {
       key(t.measures[i]);
       const std::string& cell = figures[r][i];
-      bool number = !cell.empty() && cell != "c" && cell[0] != '<';
+      // A text figure (a status, a month, a comparator as published) is a number only when
+      // it reads as one: "green" or "2025-01" must stay strings.
+      bool number = t.rows[r].values[i].kind == Figure::Kind::kText
+                        ? IsJsonNumber(cell)
+                        : !cell.empty() && cell != "c" && cell[0] != '<';
       if (number) {
         out += cell;
       } else if (cell.empty()) {

@@ -108,6 +108,7 @@ inline constexpr std::string_view kMetaUnpublished{"unpublished\0", 12};
 // Written by every batch that stores an offset or a dead letter, so that Verify can tell an
 // edited offset or a deleted dead letter from what ingest wrote (neither is in the hash chain).
 // Stores from before these records verify without these two checks until their next batch.
+inline constexpr std::string_view kMetaReference{"reference\0", 10};  // + name → its text
 inline constexpr std::string_view kMetaOffsets = "offsets";  // per partition: lp partition key, u64
 inline constexpr std::string_view kMetaDeadLetters = "dead_letters";  // u64: how many were stored
 

@@ -36,6 +36,27 @@ Status ScanMeta(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* meta, std::string_
 }
 }  // namespace
 
+Status EventStore::PutReference(std::string_view name, std::string_view content) {
+  std::string key(kMetaReference);
+  key += name;
+  rocksdb::WriteOptions synced = impl_->write_options;
+  synced.sync = true;
+  return FromRocks(
+      impl_->db->Put(synced, impl_->cf[kMeta], key, rocksdb::Slice(content.data(), content.size())),
+      "record reference table");
+}
+
+Result<std::vector<std::pair<std::string, std::string>>> EventStore::References() const {
+  std::vector<std::pair<std::string, std::string>> out;
+  CARELEDGER_RETURN_IF_ERROR(ScanMeta(*impl_->db, impl_->cf[kMeta], kMetaReference,
+                                      "read reference tables",
+                                      [&](std::string_view key, std::string_view value) {
+                                        out.emplace_back(key, value);
+                                        return Status::Ok();
+                                      }));
+  return out;
+}
+
 Result<std::vector<TopicPartition>> EventStore::Assignment() const {
   std::vector<TopicPartition> out;
   CARELEDGER_RETURN_IF_ERROR(

@@ -394,5 +394,53 @@ TEST(StaticInstanceId, AutoIsStablePerHostAndStoreAndAnIdGivenIsCheckedAsKafkaWo
   }
 }
 
+// [area] names the partnership as published tables do; [kpi.ID] tables are kept field by field
+// with the line each came from, for the KPIs to check against the metrics.
+TEST(Config, AreaCodesAndKpiTables) {
+  auto f = SettingsFile(
+      "[area]\n"
+      "code = \"e08000009\"\n"
+      "name = \"Trafford\"\n"
+      "region = \"E12000002\"\n"
+      "neighbours = [\"E09000006\", \"E06000060, E10000003\"]\n"
+      "[kpi.informal_share_cla]\n"
+      "target = 75\n"
+      "red = 62.5\n"
+      "[kpi.restraints]\n"
+      "metric = \"callouts\"\n"
+      "select = { home_id = \"H1\" }\n"
+      "comparators = { national = \"x.y\" }\n"
+      "enabled = true\n");
+  auto c = FromFile(f->path);
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  const AreaCodes area = c->Area();
+  EXPECT_EQ(area.code, "E08000009");
+  EXPECT_EQ(area.name, "Trafford");
+  EXPECT_EQ(area.region, "E12000002");
+  EXPECT_THAT(area.neighbours, ::testing::ElementsAre("E09000006", "E06000060", "E10000003"));
+  auto kpis = c->KpiSettings();
+  ASSERT_EQ(kpis.size(), 2u);
+  EXPECT_EQ(kpis["informal_share_cla"]["target"].value, "75");
+  EXPECT_EQ(kpis["informal_share_cla"]["red"].value, "62.5");
+  EXPECT_EQ(kpis["informal_share_cla"]["red"].where, f->path + ":8");
+  EXPECT_EQ(kpis["restraints"]["select.home_id"].value, "H1");
+  EXPECT_EQ(kpis["restraints"]["comparators.national"].value, "x.y");
+  EXPECT_EQ(kpis["restraints"]["enabled"].value, "true");
+
+  for (const auto& [text, error] : std::vector<std::pair<std::string, std::string>>{
+           {"[area]\nneighbours = \"E1\"\n", ":2: 'area.neighbours' must be a list of area codes"},
+           {"[area]\ncounty = \"x\"\n",
+            ":2: unknown setting 'area.county' (code, name, region or neighbours)"},
+           {"[kpi.Bad-Name]\ntarget = 1\n", ":1: 'kpi.Bad-Name' must be named in lower case"},
+           {"[kpi.x]\ntarget = [1]\n",
+            ":2: 'kpi.x.target' must be a string, a number or a boolean"},
+           {"[kpi.x]\nselect = \"cohort=cla\"\n", ":2: 'kpi.x.select' must be a table"},
+       }) {
+    auto bad = FromFile(SettingsFile(text)->path);
+    ASSERT_FALSE(bad.ok()) << text;
+    EXPECT_THAT(bad.status().message(), HasSubstr(error)) << text;
+  }
+}
+
 }  // namespace
 }  // namespace careledger

@@ -54,9 +54,17 @@ struct AreaPopulation {
   }
 };
 
+// The partnership's area as published tables name areas (ONS codes): its own, its region and
+// its statistical neighbours, for KPI comparators. Empty where the settings do not say.
+struct AreaCodes {
+  std::string code, name, region;
+  std::vector<std::string> neighbours;
+};
+
 // Keys are the settings file's names, flattened: brokers, data, log_level, publish.threshold,
 // serve.listen, serve.token, serve.tls_cert, serve.tls_key, ssda903.local_postcode_districts,
 // population.<year>.aged_10_17|under_18|aged_10_17_by_sex.<F|M>|aged_10_17_by_ethnicity_group.<group>,
+// area.code|name|region|neighbours, kpi.<id>.<field> (select.<dimension>, comparators.<name>),
 // kafka.<librdkafka property>.
 class Config {
  public:
@@ -77,6 +85,10 @@ class Config {
   const std::string& ServeTlsCert() const;  // PEM paths; empty: plain HTTP
   const std::string& ServeTlsKey() const;
   std::optional<AreaPopulation> PopulationFor(int year) const;
+  AreaCodes Area() const;
+  // [kpi.ID] as given: ID → field ("metric", "target", "select.cohort", "comparators.national",
+  // …) → value and where it came from. Checked where the KPIs are built.
+  std::map<std::string, std::map<std::string, SettingValue>> KpiSettings() const;
   // One "key = value  # origin" line per setting, sorted by key, every secret "*****".
   std::string Describe() const;
   // Advice that does not make the settings invalid (a settings file with secrets that others

@@ -516,6 +516,10 @@ Result<Cell> ParseCell(const std::string& text, const MetricSelectorNames& names
 std::vector<std::string_view> MetricNames();
 // The dimensions a metric can be broken down by.
 Result<std::vector<std::string_view>> MetricDimensions(std::string_view metric);
+// What a metric is asked for: a day (--at D), a period (--period FROM..TO) or a year ending
+// 31 March (--at YYYY-03-31).
+enum class MetricTime { kAt, kPeriod, kYear };
+Result<MetricTime> MetricTimeOf(std::string_view metric);
 // BadInput naming the flag when the query cannot be answered (unknown metric or dimension,
 // --at where a period is needed, a lineage cell naming a dimension not asked --by, …):
 // checked before a store is opened.

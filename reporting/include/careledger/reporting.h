@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "careledger/common.h"
+#include "careledger/config.h"
 #include "careledger/projections.h"
 #include "careledger/store.h"
 
@@ -63,6 +65,129 @@ struct Asset {
 // reads GET /api/v1/metrics/{metric}?at=&period=&by=&published= every second.
 std::optional<Asset> DashboardAsset(std::string_view path);
 
+// ---- Reference figures (docs/kpi.md) -----------------------------------------------------
+// Figures as DfE and the YJB publish them, read from their own files, never retyped: KPI
+// comparators. One figure: an indicator for an area and a year ending 31 March.
+struct ReferenceFigure {
+  // Named by the row's filters and the measure, as slugs:
+  // "cla_on_31_march.with_3_or_more_placements_during_the_year.children_percent".
+  std::string indicator;
+  std::string level;      // national, regional, local_authority
+  std::string area_code;  // ONS: E92000001 England, E12… a region, the authority's own
+  std::string la_number;  // DfE's three-digit LA number, where the table gives it
+  std::string area_name;
+  std::string period;           // as published: "2025", "2024/25"
+  int year = 0;                 // the year ending 31 March it covers
+  std::string published;        // the cell as published: "62", "c", "z"
+  std::optional<double> value;  // none where the cell is a marker
+};
+struct ReferenceTable {
+  std::string name;  // what it is kept as (by default the file's name without .csv)
+  std::string file, sha256, imported_at;
+  std::string layout;  // "wide" (explore-education-statistics) or "long"
+  std::vector<ReferenceFigure> figures;
+};
+// A published table: DfE's explore-education-statistics layout (time_period, geographic_level,
+// the geography's codes, then filter columns and measure columns) or the long layout (area_code,
+// area_name, area_type, period, indicator, measure, value). A UTF-8 BOM, quoted cells and
+// c/z/x markers are read as published. BadInput when the file is neither; `problems` gets each
+// row left out (file:line and why).
+Result<ReferenceTable> ReadReferenceTable(const std::string& path, std::string name,
+                                          std::vector<std::string>& problems);
+std::string EncodeReferenceTable(const ReferenceTable& table);
+Result<ReferenceTable> DecodeReferenceTable(std::string_view name, std::string_view text);
+
+// Every reference table, indexed by indicator and area (its ONS code or LA number).
+class ReferenceFigures {
+ public:
+  static Result<ReferenceFigures> Load(const EventStore& store);
+  static ReferenceFigures Of(std::vector<ReferenceTable> tables);
+  ReferenceFigures() = default;
+  ReferenceFigures(ReferenceFigures&&) = default;
+  ReferenceFigures& operator=(ReferenceFigures&&) = default;
+  ReferenceFigures(const ReferenceFigures&) = delete;
+  ReferenceFigures& operator=(const ReferenceFigures&) = delete;
+  const std::vector<ReferenceTable>& tables() const { return tables_; }
+  // The latest figure published for a year ending 31 March `year` or before; null for none.
+  const ReferenceFigure* Find(std::string_view indicator, std::string_view area, int year) const;
+  bool Has(std::string_view indicator) const;
+  // The table a figure came from.
+  const ReferenceTable* TableOf(const ReferenceFigure* figure) const;
+
+ private:
+  std::vector<ReferenceTable> tables_;
+  std::map<std::pair<std::string, std::string>, std::vector<const ReferenceFigure*>> index_;
+};
+
+// ---- KPIs (docs/kpi.md) --------------------------------------------------------------------
+// A figure a plan watches: which metric and row, which way is good, its target and red
+// threshold, and its published comparators.
+struct Kpi {
+  std::string id = {}, title = {};
+  std::string metric = {}, measure = {};
+  std::vector<std::pair<std::string, std::string>> select = {};  // dimension → value: the row
+  bool higher_is_better = false;
+  std::optional<double> target = {}, red = {};
+  double scale = 1;  // the metric's figure times this (a percentage as per 10,000: 100)
+  std::string unit = {};
+  // A period metric over the 12 months to the period's end (the default: the published
+  // comparators are annual), or over the period asked for.
+  bool twelve_months = true;
+  // Comparator → indicator: national (England), region, neighbours (the mean of the
+  // statistical neighbours'), local (the area's own published figure).
+  std::vector<std::pair<std::string, std::string>> comparators = {};
+  std::string where = {};  // the settings that changed it ("careledger.toml:12"), for errors
+};
+// The default set: the plans' measures (criminalisation, informal share for children looked
+// after, first-time entrants, use of custody, reoffending, missing episodes per child looked
+// after, placement stability, children cautioned or sentenced), without targets.
+std::vector<Kpi> DefaultKpis();
+// The default set changed and added to by the settings' [kpi.ID] tables (enabled = false
+// drops one); BadInput naming the setting and where it came from.
+Result<std::vector<Kpi>> KpisFromSettings(
+    const std::map<std::string, std::map<std::string, SettingValue>>& settings);
+
+enum class KpiStatus { kGreen, kAmber, kRed, kNoTarget, kNoFigure };
+std::string_view KpiStatusName(KpiStatus status);  // green, amber, red, no_target, no_figure
+// /metrics' careledger_kpi_status: 0 green, 1 amber, 2 red, -1 no target or no figure.
+int KpiStatusGauge(KpiStatus status);
+// Green at or better than the target; red at or worse than `red` (without one, anything worse
+// than the target); amber between.
+KpiStatus JudgeKpi(const Kpi& kpi, std::optional<double> value);
+
+struct KpiQuery {
+  std::pair<Date, Date> period = {};  // the reporting period [from, to)
+  std::optional<Instant> known_at = {};
+  Date today{};
+  std::function<std::optional<AreaPopulation>(int year)> population = {};
+  AreaCodes area = {};
+  bool published = false;  // figures suppressed as in published output; statuses shown
+  int64_t threshold = 5;
+};
+struct KpiComparatorValue {
+  std::string name = {};       // national, region, neighbours, local
+  std::string published = {};  // as published ("62", "c"); a mean to one decimal; empty: none
+  std::optional<double> value = {};
+  int year = 0;             // the year ending 31 March it is for
+  std::string source = {};  // the reference table's file
+  std::string note = {};    // why there is none, or what a mean is of
+};
+struct KpiResult {
+  Kpi kpi;
+  std::string window, earlier_window;  // "2025-04-01..2026-04-01", "at 2026-03-31"
+  Figure value, year_earlier;          // published: a withheld figure is kText "<5" or "c"
+  std::optional<double> exact_value;   // what the status is judged on
+  KpiStatus status = KpiStatus::kNoFigure;
+  int comparator_year = 0;  // the year ending 31 March comparators are asked for
+  std::vector<KpiComparatorValue> comparators;
+  std::vector<std::string> notes;  // the metric's own notes
+};
+Result<std::vector<KpiResult>> EvaluateKpis(const EventStore& store, const std::vector<Kpi>& kpis,
+                                            const ReferenceFigures& reference,
+                                            const KpiQuery& query);
+// One row a KPI: its value, the year before, change, target, red, status and comparators.
+ReportTable KpiReport(const std::vector<KpiResult>& results, const KpiQuery& query);
+
 // ---- HTTP: `careledger serve` and `careledger run` (docs/api.md) ---------------------------
 // The JSON API, Prometheus /metrics, health and the dashboard. Without a valid
 // `Authorization: Bearer <token>` every figure is the published (suppressed) view and lineage
@@ -85,6 +210,9 @@ struct ServeOptions {
   std::string store_path;                 // for careledger_store_size_bytes
   // Reference inputs for the metrics, as `report` has them from the settings.
   std::function<std::optional<AreaPopulation>(int year)> population;
+  // The KPIs (GET /api/v1/kpi, careledger_kpi_status) and the area their comparators are for.
+  std::vector<Kpi> kpis = DefaultKpis();
+  AreaCodes area;
   // `run`: ingest in this process. Pipeline metrics come from it, and /readyz waits for it
   // to catch up. Null for `serve` alone.
   const PipelineView* pipeline = nullptr;

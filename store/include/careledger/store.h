@@ -283,6 +283,11 @@ class EventStore {
   // Every held correction, by target event id. Few in a healthy feed: each is a source's
   // correction that has not (yet) taken effect.
   Result<std::vector<HeldCorrection>> HeldCorrections() const;
+  // Reference tables (published comparators, `careledger reference import`): named texts kept
+  // in meta, each replaced whole. Not projection state: a replay keeps them, a backup holds
+  // them. In name order.
+  Status PutReference(std::string_view name, std::string_view content);
+  Result<std::vector<std::pair<std::string, std::string>>> References() const;
   Status FindEventIds(const std::vector<std::string_view>& ids,
                       std::vector<std::optional<StoredEventId>>& out) const;
   // The projection state reads take a state family (see below); empty means the live one.
