@@ -121,5 +121,6 @@ Command AddServe(CLI::App& app);
 Command AddRun(CLI::App& app);
 Command AddReconcile(CLI::App& app);
 Command AddReference(CLI::App& app);
+Command AddBoardPack(CLI::App& app);
 
 }  // namespace careledger::app

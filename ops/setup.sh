@@ -37,7 +37,8 @@ PACKAGES=(
 # Only `test` needs these.
 TEST_PACKAGES=(
   prometheus                       # promtool: tests/ops checks and tests ops/prometheus rules
-  chromium                         # headless browser: tests/integration/dashboard_test.cc
+  chromium                         # headless browser: tests/integration/dashboard_test.cc, board-pack --pdf
+  poppler-utils                    # pdfinfo, pdftotext: the board pack PDF test reads its pages and text
   postgresql                       # bench/postgres_peer.cc: the PostgreSQL peer (initdb, pg_ctl, psql)
   openssl                          # the openssl command: the self-signed certificate of the TLS serve test
 )

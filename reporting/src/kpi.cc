@@ -457,7 +457,8 @@ Result<std::vector<KpiResult>> EvaluateKpis(const EventStore& store, const std::
     if (!window.ok()) return window.status();
     auto now = ReadFigure(store, kpi, window->now, query);
     if (!now.ok()) return now.status();
-    auto earlier = ReadFigure(store, kpi, window->earlier, query);
+    Result<Read> earlier = Read{Figure::Empty(Figure::Kind::kAverage), std::nullopt, {}};
+    if (query.year_earlier) earlier = ReadFigure(store, kpi, window->earlier, query);
     if (!earlier.ok()) return earlier.status();
     KpiResult r;
     r.kpi = kpi;

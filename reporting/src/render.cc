@@ -174,6 +174,54 @@ std::string RenderJson(const ReportTable& t, const RenderOptions& o) {
   return out;
 }
 
+std::string HtmlEscape(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
+// A <table> for a page that stands alone (the board pack): the selectors as its caption, the
+// dimensions as row headers, the notes after it.
+std::string RenderHtml(const ReportTable& t, const RenderOptions& o) {
+  auto figures = Cells(t, o);
+  std::string out =
+      "<table class=\"figures\" data-metric=\"" + HtmlEscape(t.metric) + "\">\n<caption>";
+  out += HtmlEscape(t.metric);
+  for (const auto& [k, v] : t.selectors) out += " " + HtmlEscape(k) + "=" + HtmlEscape(v);
+  out += "</caption>\n<thead><tr>";
+  for (const auto& d : t.dimensions) out += "<th scope=\"col\">" + HtmlEscape(d) + "</th>";
+  for (const auto& m : t.measures) out += "<th scope=\"col\">" + HtmlEscape(m) + "</th>";
+  out += "</tr></thead>\n<tbody>\n";
+  for (size_t r = 0; r < t.rows.size(); ++r) {
+    out += "<tr>";
+    for (const auto& g : t.rows[r].groups) out += "<th scope=\"row\">" + HtmlEscape(g) + "</th>";
+    for (const auto& cell : figures[r]) {
+      out += "<td>" + HtmlEscape(cell.empty() ? "-" : cell) + "</td>";
+    }
+    out += "</tr>\n";
+  }
+  out += "</tbody>\n</table>\n";
+  for (const auto& note : Notes(t, o)) out += "<p class=\"note\">" + HtmlEscape(note) + "</p>\n";
+  return out;
+}
+
 std::string RenderTable(const ReportTable& t, const RenderOptions& o) {
   auto figures = Cells(t, o);
   std::vector<std::string> header = t.dimensions;
@@ -219,6 +267,8 @@ std::string Render(const ReportTable& table, OutputFormat format, const RenderOp
       return RenderCsv(table, options);
     case OutputFormat::kJson:
       return RenderJson(table, options);
+    case OutputFormat::kHtml:
+      return RenderHtml(table, options);
     case OutputFormat::kTable:
       break;
   }

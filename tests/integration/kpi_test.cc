@@ -8,6 +8,9 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
 #include <thread>
 
 #include "serve_test_support.h"
@@ -156,6 +159,87 @@ TEST_F(Kpis, ImportsTheYjbTableAsPublished) {
                   "--format", "csv"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(Row(r.out, "children_cautioned_or_sentenced"), HasSubstr(",no_figure,22,,,14"));
+}
+
+std::string Slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// The quarterly board pack, as known at a time after the ingest (the store was loaded after the
+// quarter it reports): its KPI table and statuses, the panel's counts without a child in them,
+// the same bytes when built again, a footer whose state hash `careledger replay --as-known-at`
+// gives back, and the PDF headless Chromium prints of it.
+TEST_F(Kpis, BoardPackIsOneSelfContainedPageAnAuditorCanRebuild) {
+  const std::string known_at =
+      FormatInstant(std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()));
+  auto pack = [&](const std::string& out, std::vector<std::string> more = {}) {
+    std::vector<std::string> args = {"board-pack", "--data",    store_,    "--config",
+                                     settings_,    "--quarter", "2024Q1",  "--as-known-at",
+                                     known_at,     "--out",     dir_ / out};
+    args.insert(args.end(), more.begin(), more.end());
+    return Careledger(args);
+  };
+  auto r = pack("pack.html", {"--pdf", dir_ / "pack.pdf"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string html = Slurp(dir_ / "pack.html");
+  EXPECT_THAT(html, HasSubstr("<title>Board pack 2024Q1: the partnership</title>"));
+  // The KPI row as report kpi --published gives it, the status cell coloured.
+  EXPECT_THAT(html, HasSubstr("<tr><th scope=\"row\">informal_share_cla</th><th scope=\"row\">"
+                              "2023-04-01..2024-04-01</th><th scope=\"row\">%</th><th "
+                              "scope=\"row\">higher</th><td>c</td><td>-</td><td>c</td><td>60</td>"
+                              "<td>40</td><td class=\"rag-amber\">amber</td><td>55</td><td>-</td>"
+                              "<td>-</td><td>48</td></tr>"));
+  EXPECT_THAT(html, HasSubstr("<div class=\"trend\" data-kpi=\"informal_share_cla\">"));
+  EXPECT_THAT(html, HasSubstr("<svg role=\"img\""));
+  // Self-contained: nothing fetched from anywhere.
+  EXPECT_THAT(html, ::testing::Not(HasSubstr("src=")));
+  EXPECT_THAT(html, ::testing::Not(HasSubstr("href=")));
+  // The panel's counts, never its list: no offence id of the feed is in the page.
+  EXPECT_THAT(html, HasSubstr("Out-of-court panel: offences waiting"));
+  for (const char* id : {"\"OA\"", ">OA<", ">OB<", ">OC<"})
+    EXPECT_THAT(html, ::testing::Not(HasSubstr(id)));
+
+  // The footer names the state an auditor's replay as known at the same time gives back.
+  const std::regex state(R"(<code data-lineage="state">([0-9a-f]{64})</code>)");
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(html, m, state)) << html.substr(html.find("<footer>"));
+  const std::string hash = m[1];
+  EXPECT_THAT(html, HasSubstr("records ingested by " + known_at));
+  auto again = pack("again.html");
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(Slurp(dir_ / "again.html"), html) << "the same store and settings give the same bytes";
+  auto replay = Careledger({"replay", "--data", store_, "--as-known-at", known_at});
+  ASSERT_EQ(replay.exit_code, 0) << replay.err;
+  EXPECT_EQ(test::Lines(replay.out).back(), hash);
+
+  // The PDF: its pages and the KPI table's text, read back with poppler's tools.
+  for (const char* tool : {"/usr/bin/pdfinfo", "/usr/bin/pdftotext"}) {
+    ASSERT_TRUE(std::filesystem::exists(tool)) << tool
+                                               << " is missing (ops/setup.sh installs "
+                                                  "poppler-utils)";
+  }
+  auto info = test::Run({"/usr/bin/pdfinfo", dir_ / "pack.pdf"});
+  ASSERT_EQ(info.exit_code, 0) << info.err;
+  std::smatch pages;
+  const std::regex pages_line(R"(Pages:\s+(\d+))");
+  ASSERT_TRUE(std::regex_search(info.out, pages, pages_line)) << info.out;
+  // A4 landscape: the KPI table and its notes, the eight-quarter trends, the outcome, call-out
+  // and panel tables and the footer.
+  EXPECT_EQ(std::stoi(pages[1]), 5) << info.out;
+  auto text = test::Run({"/usr/bin/pdftotext", "-layout", dir_ / "pack.pdf", "-"});
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_THAT(text.out, HasSubstr("Key performance indicators"));
+  EXPECT_TRUE(std::regex_search(
+      text.out, std::regex(R"(informal_share_cla[^\n]*higher\s+c\s+-\s+c\s+60\s+40\s+amber\s+55)")))
+      << text.out.substr(0, 3000);
+
+  r = Careledger(
+      {"board-pack", "--data", store_, "--quarter", "2024-Q1", "--out", dir_ / "x.html"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("--quarter: a calendar quarter such as 2026Q3"));
 }
 
 }  // namespace

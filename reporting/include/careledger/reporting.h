@@ -18,7 +18,9 @@
 
 namespace careledger {
 
-enum class OutputFormat { kTable, kCsv, kJson };
+// kHtml: a <table> and its notes, for a page of careledger's own (the board pack); never a
+// --format.
+enum class OutputFormat { kTable, kCsv, kJson, kHtml };
 Result<OutputFormat> OutputFormatFromName(std::string_view name);
 
 // The same figure by fewer of a table's --by dimensions, as a user would ask for it on its own
@@ -163,6 +165,7 @@ struct KpiQuery {
   AreaCodes area = {};
   bool published = false;  // figures suppressed as in published output; statuses shown
   int64_t threshold = 5;
+  bool year_earlier = true;  // false: the year before is not read (a trend's quarters)
 };
 struct KpiComparatorValue {
   std::string name = {};       // national, region, neighbours, local
@@ -187,6 +190,29 @@ Result<std::vector<KpiResult>> EvaluateKpis(const EventStore& store, const std::
                                             const KpiQuery& query);
 // One row a KPI: its value, the year before, change, target, red, status and comparators.
 ReportTable KpiReport(const std::vector<KpiResult>& results, const KpiQuery& query);
+
+// ---- The quarterly board pack (docs/kpi.md "The board pack") ------------------------------
+struct BoardPackOptions {
+  std::pair<Date, Date> quarter = {};  // [first day, the day after its last)
+  std::string quarter_name = {};       // "2026Q3"
+  bool published = true;
+  int64_t threshold = 5;
+  std::vector<Kpi> kpis = DefaultKpis();
+  AreaCodes area = {};
+  std::function<std::optional<AreaPopulation>(int year)> population = {};
+  Instant now{};  // the pack is as known at the quarter's end, or now if that is sooner
+  // Another time to know it at (a store loaded after the quarter ended knew nothing then).
+  std::optional<Instant> known_at = {};
+  // Where the audit rebuild as known at that time goes (removed after): its state hash is the
+  // one `careledger replay --as-known-at` prints. Empty: no rebuild, no state hash.
+  std::string scratch_dir = {};
+};
+// One self-contained HTML page: the KPI table with statuses, each KPI over the last eight
+// quarters (SVG), outcomes by tier and cohort, call-outs per home year on year, the panel
+// worklist's counts (never names), and a footer naming the log, its hash chain head, the
+// reference tables and the state hash an auditor can reproduce. The same store and settings
+// give the same bytes.
+Result<std::string> BoardPackHtml(const EventStore& store, const BoardPackOptions& options);
 
 // ---- HTTP: `careledger serve` and `careledger run` (docs/api.md) ---------------------------
 // The JSON API, Prometheus /metrics, health and the dashboard. Without a valid
