@@ -1,10 +1,10 @@
 // `careledger board-pack`: the quarterly board pack as one HTML file, and as PDF through
 // headless Chromium's print-to-PDF.
-#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -46,6 +46,7 @@ Status PrintToPdf(const std::string& html_path, const std::string& pdf_path) {
                                    "--print-to-pdf=" + fs::absolute(pdf_path).string(),
                                    url};
   std::vector<char*> argv;
+  argv.reserve(args.size() + 1);
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
   const pid_t pid = ::fork();

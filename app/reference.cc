@@ -94,7 +94,7 @@ int List(const CommonFlags& common, const std::string& format) {
            {Figure::Count(s.figures), Figure::Count(int64_t(s.areas.size()))}});
     }
   }
-  table.notes.push_back("years end on 31 March; a KPI names an indicator in its comparators");
+  table.notes.emplace_back("years end on 31 March; a KPI names an indicator in its comparators");
   std::cout << Render(table, *OutputFormatFromName(format));
   return 0;
 }

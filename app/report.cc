@@ -53,6 +53,14 @@ Result<MetricQuery> ToQuery(const Selectors& s, const Context& ctx) {
   return q;
 }
 
+// The first of the flags a subcommand does not take that was given; null when none was.
+const char* FirstGiven(std::initializer_list<std::pair<const char*, bool>> flags) {
+  for (const auto& [flag, given] : flags) {
+    if (given) return flag;
+  }
+  return nullptr;
+}
+
 int UsageError(const Status& s) {
   std::cerr << "careledger: " << s.message() << '\n';
   return 2;
@@ -62,17 +70,15 @@ int UsageError(const Status& s) {
 // children, so it has no published form, and it is a list, not a figure: no --at, --period,
 // --by or --series.
 int ReportPanel(const Selectors& s, bool published) {
-  for (const auto& [flag, given] : {std::pair{"--at", !s.at.empty()},
-                                    {"--period", !s.period.empty()},
-                                    {"--by", !s.by.empty()},
-                                    {"--series", !s.series.empty()},
-                                    {"--published", published}}) {
-    if (given) {
-      return UsageError(Status::BadInput(
-          std::string("report panel takes ") + flag +
-          " nowhere: the worklist is every offence waiting for a decision, today or "
-          "--as-known-at a time, and it names children, so it is never published"));
-    }
+  if (const char* flag = FirstGiven({{"--at", !s.at.empty()},
+                                     {"--period", !s.period.empty()},
+                                     {"--by", !s.by.empty()},
+                                     {"--series", !s.series.empty()},
+                                     {"--published", published}})) {
+    return UsageError(
+        Status::BadInput(std::string("report panel takes ") + flag +
+                         " nowhere: the worklist is every offence waiting for a decision, today or "
+                         "--as-known-at a time, and it names children, so it is never published"));
   }
   auto ctx = Resolve(s.common);
   if (!ctx.ok()) return Fail(ctx.status());
@@ -91,15 +97,12 @@ int ReportPanel(const Selectors& s, bool published) {
 // `report kpi`: every KPI (the defaults as the settings change them) for a reporting period,
 // the last complete quarter unless --period says.
 int ReportKpi(const Selectors& s, bool published) {
-  for (const auto& [flag, given] : {std::pair{"--at", !s.at.empty()},
-                                    {"--by", !s.by.empty()},
-                                    {"--series", !s.series.empty()}}) {
-    if (given) {
-      return UsageError(Status::BadInput(
-          std::string("report kpi takes no ") + flag +
-          ": each KPI reads its own metric's row; give the reporting --period (default "
-          "last-complete-quarter)"));
-    }
+  if (const char* flag = FirstGiven(
+          {{"--at", !s.at.empty()}, {"--by", !s.by.empty()}, {"--series", !s.series.empty()}})) {
+    return UsageError(Status::BadInput(
+        std::string("report kpi takes no ") + flag +
+        ": each KPI reads its own metric's row; give the reporting --period (default "
+        "last-complete-quarter)"));
   }
   auto ctx = Resolve(s.common);
   if (!ctx.ok()) return Fail(ctx.status());

@@ -377,7 +377,8 @@ Status ConfigBuilder::AddKpis(const toml::node& node, const std::string& where,
     }
     for (auto&& [field_key, value] : *fields) {
       const std::string field(field_key.str());
-      const std::string key = "kpi." + id + "." + field;
+      std::string key = "kpi." + id;
+      key += "." + field;
       if (field == "select" || field == "comparators") {
         const toml::table* pairs = value.as_table();
         if (!pairs) {

@@ -6,34 +6,15 @@
 #include <filesystem>
 
 #include "careledger/reporting.h"
+#include "text.h"
 
 namespace careledger {
 
 namespace {
 
-std::string Escape(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '&') {
-      out += "&amp;";
-    } else if (c == '<') {
-      out += "&lt;";
-    } else if (c == '>') {
-      out += "&gt;";
-    } else if (c == '"') {
-      out += "&quot;";
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
+using text::Fixed;
 
-std::string Fixed(double v, int decimals) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
-  return buf;
-}
+using text::HtmlEscape;
 
 // "2026Q3" for the quarter starting on `first`.
 std::string QuarterName(Date first) {
@@ -99,7 +80,7 @@ std::string TrendSvg(const Kpi& kpi, const std::vector<std::string>& quarters,
   };
   auto y = [&](double v) { return kTop + (kHeight - kTop - kBottom) * (hi - v) / (hi - lo); };
   std::string svg = "<svg role=\"img\" viewBox=\"0 0 " + Fixed(kWidth, 0) + " " +
-                    Fixed(kHeight, 0) + "\" width=\"100%\"><title>" + Escape(kpi.title) +
+                    Fixed(kHeight, 0) + "\" width=\"100%\"><title>" + HtmlEscape(kpi.title) +
                     ", last " + std::to_string(n) + " quarters</title>";
   svg += "<line class=\"axis\" x1=\"" + Fixed(kLeft, 0) + "\" y1=\"" + Fixed(kHeight - kBottom, 1) +
          "\" x2=\"" + Fixed(kWidth - kRight, 0) + "\" y2=\"" + Fixed(kHeight - kBottom, 1) + "\"/>";
@@ -138,9 +119,9 @@ std::string TrendSvg(const Kpi& kpi, const std::vector<std::string>& quarters,
              "\" r=\"2.5\"/>";
     }
     svg += "<text x=\"" + Fixed(x(i), 1) + "\" y=\"" + Fixed(std::max(9.0, py - 5), 1) +
-           "\" text-anchor=\"middle\">" + Escape(label) + "</text>";
+           "\" text-anchor=\"middle\">" + HtmlEscape(label) + "</text>";
     svg += "<text x=\"" + Fixed(x(i), 1) + "\" y=\"" + Fixed(kHeight - 4, 0) +
-           "\" text-anchor=\"middle\">" + Escape(quarters[i]) + "</text>";
+           "\" text-anchor=\"middle\">" + HtmlEscape(quarters[i]) + "</text>";
   }
   return svg + "</svg>";
 }
@@ -223,8 +204,8 @@ Result<std::string> BoardPackHtml(const EventStore& store, const BoardPackOption
   std::string html = "<!DOCTYPE html>\n<html lang=\"en-GB\">\n<head>\n<meta charset=\"utf-8\">\n";
   const std::string area = o.area.name.empty() ? std::string("the partnership") : o.area.name;
   const std::string title = "Board pack " + o.quarter_name + ": " + area;
-  html += "<title>" + Escape(title) + "</title>\n<style>" + std::string(kStyle) + "</style>\n";
-  html += "</head>\n<body>\n<h1>" + Escape(title) + "</h1>\n";
+  html += "<title>" + HtmlEscape(title) + "</title>\n<style>" + std::string(kStyle) + "</style>\n";
+  html += "</head>\n<body>\n<h1>" + HtmlEscape(title) + "</h1>\n";
   html += "<p>Reducing the criminalisation of children in care and care leavers: the quarter " +
           FormatDate(o.quarter.first) + " to " + FormatDate(last_day) +
           ", as the store knew it at " + FormatInstant(known_at) + ". " +
@@ -283,9 +264,9 @@ Result<std::string> BoardPackHtml(const EventStore& store, const BoardPackOption
       "for the window ending with that quarter (its note above says which); the dashed line "
       "is its target.</p>\n<div class=\"trends\">\n";
   for (size_t k = 0; k < o.kpis.size(); ++k) {
-    html += "<div class=\"trend\" data-kpi=\"" + Escape(o.kpis[k].id) + "\"><h3>" +
-            Escape(o.kpis[k].title) +
-            (o.kpis[k].unit.empty() ? "" : " (" + Escape(o.kpis[k].unit) + ")") + "</h3>" +
+    html += "<div class=\"trend\" data-kpi=\"" + HtmlEscape(o.kpis[k].id) + "\"><h3>" +
+            HtmlEscape(o.kpis[k].title) +
+            (o.kpis[k].unit.empty() ? "" : " (" + HtmlEscape(o.kpis[k].unit) + ")") + "</h3>" +
             TrendSvg(o.kpis[k], names, series[k]) + "</div>\n";
   }
   html += "</div>\n</section>\n";
@@ -297,7 +278,7 @@ Result<std::string> BoardPackHtml(const EventStore& store, const BoardPackOption
     q.population = o.population;
     auto t = RunMetric(store, q);
     if (!t.ok()) return t.status();
-    html += "<section>\n<h2>" + Escape(heading) + "</h2>\n" +
+    html += "<section>\n<h2>" + HtmlEscape(heading) + "</h2>\n" +
             Render(*t, OutputFormat::kHtml,
                    {.published = o.published,
                     .threshold = o.threshold,
@@ -333,9 +314,10 @@ Result<std::string> BoardPackHtml(const EventStore& store, const BoardPackOption
   panel.dimensions = {"waiting_for", "days_waiting"};
   panel.measures = {"offences"};
   for (const auto& [key, n] : waiting) {
-    panel.rows.push_back({{key.first, key.second}, {Figure::Count(n)}});
+    ReportTable::Row row{{key.first, key.second}, {Figure::Count(n)}};
+    panel.rows.push_back(std::move(row));
   }
-  panel.notes.push_back(
+  panel.notes.emplace_back(
       "offences by children looked after and care leavers waiting for a decision "
       "(awaiting_outcome) or for the court (charged); the list itself names "
       "children and is never in this pack");
@@ -364,10 +346,12 @@ Result<std::string> BoardPackHtml(const EventStore& store, const BoardPackOption
             FormatInstant(known_at) + "</code> prints.</p>\n";
   }
   for (const auto& t : reference->tables()) {
-    html += "<p>Comparators: " + Escape(t.name) + " (" + Escape(t.file) + ", sha256 <code>" +
-            Escape(t.sha256) + "</code>, imported " + Escape(t.imported_at) + ").</p>\n";
+    html += "<p>Comparators: " + HtmlEscape(t.name) + " (" + HtmlEscape(t.file) +
+            ", sha256 <code>" + HtmlEscape(t.sha256) + "</code>, imported " +
+            HtmlEscape(t.imported_at) + ").</p>\n";
   }
-  html += "<p>To build it again: <code>careledger board-pack --quarter " + Escape(o.quarter_name) +
+  html += "<p>To build it again: <code>careledger board-pack --quarter " +
+          HtmlEscape(o.quarter_name) +
           (o.known_at ? " --as-known-at " + FormatInstant(known_at) : std::string()) +
           (o.published ? "" : " --exact") +
           "</code> with the same settings on a copy of this log (the same bytes).</p>\n";

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "careledger/reporting.h"
+#include "text.h"
 
 namespace careledger {
 
@@ -42,11 +43,7 @@ std::optional<double> ParseNumber(std::string_view text) {
   return v;
 }
 
-std::string Decimal(double v, int decimals) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
-  return buf;
-}
+using text::Fixed;
 
 // The same day a year earlier (29 February → 28 February).
 Date YearBefore(Date d) {
@@ -136,7 +133,10 @@ std::vector<Kpi> DefaultKpis() {
 Result<std::vector<Kpi>> KpisFromSettings(
     const std::map<std::string, std::map<std::string, SettingValue>>& settings) {
   std::vector<Kpi> kpis = DefaultKpis();
-  for (const auto& [id, fields] : settings) {
+  for (const auto& entry : settings) {
+    // Named, not bound: lambdas below take them (clang 14 cannot capture a structured binding).
+    const std::string& id = entry.first;
+    const auto& fields = entry.second;
     auto it = std::find_if(kpis.begin(), kpis.end(), [&](const Kpi& k) { return k.id == id; });
     const bool declared = it == kpis.end();
     if (declared) {
@@ -155,8 +155,11 @@ Result<std::vector<Kpi>> KpisFromSettings(
                 })->second.where;
     bool enabled = true;
     bool select_given = false, comparators_given = false;
-    for (const auto& [field, setting] : fields) {
-      const std::string key = "kpi." + id + "." + field;
+    for (const auto& field_setting : fields) {
+      const std::string& field = field_setting.first;
+      const SettingValue& setting = field_setting.second;
+      std::string key = "kpi." + id;
+      key += "." + field;
       const std::string& v = setting.value;
       auto bad = [&](const std::string& why) {
         return Status::BadInput((setting.where.empty() ? std::string("settings") : setting.where) +
@@ -220,7 +223,10 @@ Result<std::vector<Kpi>> KpisFromSettings(
       continue;
     }
     auto fail = [&](const std::string& why) {
-      return Status::BadInput(kpi.where + ": [kpi." + id + "] " + why);
+      std::string message = kpi.where;
+      message += ": [kpi." + id + "] ";
+      message += why;
+      return Status::BadInput(message);
     };
     if (kpi.metric.empty() || kpi.measure.empty()) {
       return fail("needs a metric and a measure (a column of `careledger report METRIC`)");
@@ -422,7 +428,7 @@ KpiComparatorValue Compare(const std::string& name, const std::string& indicator
       return c;
     }
     c.value = sum / double(n);
-    c.published = Decimal(*c.value, 1);
+    c.published = Fixed(*c.value, 1);
     c.year = latest;
     c.note = "mean of " + std::to_string(n) + " of " + std::to_string(area.neighbours.size()) +
              " statistical neighbours";
@@ -503,7 +509,7 @@ ReportTable KpiReport(const std::vector<KpiResult>& results, const KpiQuery& que
     if (!v) return Text("");
     // Thresholds as the settings gave them: whole numbers without decimals.
     return Text(std::floor(*v) == *v && std::fabs(*v) < 1e15 ? std::to_string(int64_t(*v))
-                                                             : Decimal(*v, 2));
+                                                             : Fixed(*v, 2));
   };
   for (const auto& r : results) {
     ReportTable::Row row;
@@ -521,8 +527,8 @@ ReportTable KpiReport(const std::vector<KpiResult>& results, const KpiQuery& que
           : r.value.kind == Figure::Kind::kRatio || r.value.kind == Figure::Kind::kPerThousand ? 2
                                                                                                : 1;
       // A change that rounds to nothing has no sign ("-0.0" would say it fell).
-      std::string shown = Decimal(d, decimals);
-      if (std::stod(shown) == 0) shown = Decimal(0, decimals);
+      std::string shown = Fixed(d, decimals);
+      if (std::stod(shown) == 0) shown = Fixed(0, decimals);
       change = Text((std::stod(shown) > 0 ? "+" : "") + shown);
     }
     row.values = {r.value,           r.year_earlier,

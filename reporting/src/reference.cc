@@ -374,7 +374,7 @@ ReferenceFigures ReferenceFigures::Of(std::vector<ReferenceTable> tables) {
 const ReferenceTable* ReferenceFigures::TableOf(const ReferenceFigure* figure) const {
   for (const ReferenceTable& table : tables_) {
     // std::less: a total order even across arrays, where < is unspecified.
-    const std::less<const ReferenceFigure*> before;
+    const std::less<> before;
     if (!table.figures.empty() && !before(figure, &table.figures.front()) &&
         !before(&table.figures.back(), figure)) {
       return &table;

@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "careledger/reporting.h"
+#include "text.h"
 
 namespace careledger {
 
@@ -15,11 +16,8 @@ Result<OutputFormat> OutputFormatFromName(std::string_view name) {
 
 namespace {
 
-std::string Fixed(double v, int decimals) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
-  return buf;
-}
+using text::Fixed;
+using text::HtmlEscape;
 
 // One figure as text: exact for the restricted output; for published output as Protect says,
 // percentages to one decimal place (halves away from zero, as statistical releases round;
@@ -171,29 +169,6 @@ std::string RenderJson(const ReportTable& t, const RenderOptions& o) {
     out += ']';
   }
   out += "}\n";
-  return out;
-}
-
-std::string HtmlEscape(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += c;
-    }
-  }
   return out;
 }
 
