@@ -223,8 +223,8 @@ Result<std::string> BoardPackHtml(const EventStore& store, const BoardPackOption
   if (!end.ok()) return end.status();
   if (*end == 0) {
     html += "<p><strong>Nothing had been ingested by " + FormatInstant(known_at) +
-            ": the store was loaded later. Build the pack with --as-known-at now to report this "
-            "quarter as the store knows it today.</strong></p>\n";
+            ": the store was loaded later. Build the pack with --as-known-at a later time (a date "
+            "will do) to report this quarter as the store knew it then.</strong></p>\n";
   }
 
   // The KPI table, its status cells coloured (the word says it too).
