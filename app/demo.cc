@@ -23,6 +23,7 @@ struct DemoFlags {
   std::string dir = "careledger-demo";
   std::string listen;
   bool no_serve = false;
+  std::vector<std::string> reference;  // published comparator tables to import
 };
 
 // 2. Three years of a synthetic authority's feed, ending today, written to `feed`; the options
@@ -64,7 +65,8 @@ Result<std::unique_ptr<EventStore>> PublishAndIngest(const DemoFlags& o, const s
 }
 
 // 5. The report: CLA today by placement, and at each 31 March in the window.
-Status PrintDemoReport(const EventStore& store, Date start, const Config& ctx_config) {
+Status PrintDemoReport(const EventStore& store, Date start, const Config& ctx_config,
+                       const std::vector<Kpi>& kpis) {
   Date today = Today();
   auto now = ClaAt(store, today, ClaDimension::kPlacement);
   if (!now.ok()) return now.status();
@@ -94,13 +96,43 @@ Status PrintDemoReport(const EventStore& store, Date start, const Config& ctx_co
     if (!table.ok()) return table.status();
     std::cout << Render(*table, OutputFormat::kTable) << '\n';
   }
+  // The plan's KPIs for the last complete quarter, with their targets and comparators.
+  auto quarter = ParseMetricSelectors({"outcomes", "", "last-complete-quarter", "", ""}, {}, today);
+  if (!quarter.ok()) return quarter.status();
+  auto reference = ReferenceFigures::Load(store);
+  if (!reference.ok()) return reference.status();
+  const KpiQuery query{
+      .period = *quarter->period,
+      .today = today,
+      .population = [config = ctx_config](int year) { return config.PopulationFor(year); },
+      .area = ctx_config.Area()};
+  auto results = EvaluateKpis(store, kpis, *reference, query);
+  if (!results.ok()) return results.status();
+  std::cout << Render(KpiReport(*results, query), OutputFormat::kTable) << '\n';
+  return Status::Ok();
+}
+
+// Published comparator tables (docs/kpi.md) into the demo's store, as `reference import` does.
+Status ImportReference(EventStore& store, const std::vector<std::string>& files) {
+  for (const auto& file : files) {
+    std::vector<std::string> problems;
+    auto table = ReadReferenceTable(file, "", problems);
+    if (!table.ok()) return table.status();
+    for (const auto& p : problems) std::cerr << "careledger: " << p << '\n';
+    CARELEDGER_RETURN_IF_ERROR(StoreReferenceTable(
+        store, *table, std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now())));
+    std::cerr << "comparators: " << table->figures.size() << " figures from " << table->file
+              << '\n';
+  }
   return Status::Ok();
 }
 
 // 6. The dashboard and the API over the same store, until Ctrl-C.
-int ServeDashboard(const DemoFlags& o, const Context& ctx, EventStore& store,
+int ServeDashboard(const DemoFlags& o, const Context& ctx, EventStore& store, std::vector<Kpi> kpis,
                    const std::atomic<bool>& stop) {
   ServeOptions serve;
+  serve.kpis = std::move(kpis);
+  serve.area = ctx.config.Area();
   serve.listen = o.listen.empty() ? ctx.config.ServeListen() : o.listen;
   serve.token = ctx.config.ServeToken();
   serve.threshold = ctx.config.PublishThreshold();
@@ -121,6 +153,8 @@ int ServeDashboard(const DemoFlags& o, const Context& ctx, EventStore& store,
 int RunDemo(const DemoFlags& o) {
   auto ctx = Resolve(o.common);
   if (!ctx.ok()) return Fail(ctx.status());
+  auto kpis = KpisFromSettings(ctx->config.KpiSettings());
+  if (!kpis.ok()) return Fail(kpis.status());
   SignalWatcher signals;
   namespace fs = std::filesystem;
   std::error_code ec;
@@ -140,11 +174,12 @@ int RunDemo(const DemoFlags& o) {
   if (!gen.ok()) return Fail(gen.status());
   auto store = PublishAndIngest(o, feed, kafka, signals.stop());
   if (!store.ok()) return Fail(store.status());
-  if (Status s = PrintDemoReport(**store, gen->start, ctx->config); !s.ok()) return Fail(s);
+  if (Status s = ImportReference(**store, o.reference); !s.ok()) return Fail(s);
+  if (Status s = PrintDemoReport(**store, gen->start, ctx->config, *kpis); !s.ok()) return Fail(s);
   std::cerr << "store: " << o.dir << "/store — try `careledger report cla --data " << o.dir
             << "/store --at 2025-03-31 --by legal_status`\n";
   if (o.no_serve) return 0;
-  return ServeDashboard(o, *ctx, **store, signals.stop());
+  return ServeDashboard(o, *ctx, **store, std::move(*kpis), signals.stop());
 }
 
 }  // namespace
@@ -161,6 +196,9 @@ Command AddDemo(CLI::App& app) {
   cmd->add_option("--dir", o->dir, "Working directory, emptied first (default ./careledger-demo)");
   cmd->add_option("--listen", o->listen,
                   "Dashboard address (default serve.listen, 127.0.0.1:8080)");
+  cmd->add_option("--reference", o->reference,
+                  "Published comparator tables to import for the KPIs (docs/kpi.md), e.g. the "
+                  "DfE and YJB tables of ../shared/fixtures");
   cmd->add_flag("--no-serve", o->no_serve,
                 "Stop after the report instead of serving the dashboard");
   return {cmd, [o] { return RunDemo(*o); }};

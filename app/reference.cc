@@ -29,8 +29,6 @@ int Import(const CommonFlags& common, const std::vector<std::string>& files,
     for (const auto& p : problems) std::cerr << "careledger: " << p << '\n';
     problems_seen = problems_seen || !problems.empty();
     if (!table.ok()) return Fail(table.status());
-    table->imported_at =
-        FormatInstant(std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()));
     tables.push_back(std::move(*table));
   }
   auto store = EventStore::Open({.path = ctx->data_dir});
@@ -41,10 +39,9 @@ int Import(const CommonFlags& common, const std::vector<std::string>& files,
     }
     return Fail(store.status());
   }
-  for (const auto& table : tables) {
-    if (Status s = (*store)->PutReference(table.name, EncodeReferenceTable(table)); !s.ok()) {
-      return Fail(s);
-    }
+  const Instant now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+  for (auto& table : tables) {
+    if (Status s = StoreReferenceTable(**store, table, now); !s.ok()) return Fail(s);
     std::set<std::string> indicators, areas, years;
     size_t markers = 0;
     for (const auto& f : table.figures) {

@@ -110,8 +110,15 @@ case "$cmd" in
       -DCARELEDGER_BENCH=OFF
     # The example settings give the demo its area populations (for rates) and the dashboard's
     # address; flags after `demo` override them (e.g. --listen 127.0.0.1:9090, --no-serve).
-    log "running: careledger demo --config ops/examples/embedded.toml $*"
-    exec build/release/app/careledger demo --config ops/examples/embedded.toml "$@"
+    # The published comparator tables beside the project (../shared/fixtures), when they are
+    # there, for the KPIs' England, regional and neighbours' figures; read, never copied.
+    reference=()
+    for table in ../shared/fixtures/socialcare/dfe-cla-la-2021-2025/la_cla_placement_stability.csv \
+                 ../shared/fixtures/yjs/trafford-children-cautioned-sentenced/children_offending.csv; do
+      [[ -f $table ]] && reference+=(--reference "$table")
+    done
+    log "running: careledger demo --config ops/examples/embedded.toml ${reference[*]} $*"
+    exec build/release/app/careledger demo --config ops/examples/embedded.toml "${reference[@]}" "$@"
     ;;
   build)
     install_packages

@@ -294,6 +294,11 @@ std::string EncodeReferenceTable(const ReferenceTable& table) {
   return out;
 }
 
+Status StoreReferenceTable(EventStore& store, ReferenceTable& table, Instant now) {
+  table.imported_at = FormatInstant(now);
+  return store.PutReference(table.name, EncodeReferenceTable(table));
+}
+
 Result<ReferenceTable> DecodeReferenceTable(std::string_view name, std::string_view text) {
   auto bad = [&](const std::string& why) {
     return Status::Fatal("reference table " + std::string(name) + " in the store: " + why);

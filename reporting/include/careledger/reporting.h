@@ -97,6 +97,8 @@ struct ReferenceTable {
 Result<ReferenceTable> ReadReferenceTable(const std::string& path, std::string name,
                                           std::vector<std::string>& problems);
 std::string EncodeReferenceTable(const ReferenceTable& table);
+// Keeps the table in the store (replacing the one of its name), stamped as imported `now`.
+Status StoreReferenceTable(EventStore& store, ReferenceTable& table, Instant now);
 Result<ReferenceTable> DecodeReferenceTable(std::string_view name, std::string_view text);
 
 // Every reference table, indexed by indicator and area (its ONS code or LA number).
