@@ -146,11 +146,14 @@ std::string RenderJson(const ReportTable& t, const RenderOptions& o) {
       const std::string& cell = figures[r][i];
       // A text figure (a status, a month, a comparator as published) is a number only when
       // it reads as one: "green" or "2025-01" must stay strings.
-      bool number = t.rows[r].values[i].kind == Figure::Kind::kText
-                        ? IsJsonNumber(cell)
-                        : !cell.empty() && cell != "c" && cell[0] != '<';
+      // A signed change ("+2.7") is the number 2.7: every change is a number to a program.
+      const bool is_text = t.rows[r].values[i].kind == Figure::Kind::kText;
+      const std::string_view unsigned_cell =
+          is_text && cell.starts_with('+') ? std::string_view(cell).substr(1) : cell;
+      bool number =
+          is_text ? IsJsonNumber(unsigned_cell) : !cell.empty() && cell != "c" && cell[0] != '<';
       if (number) {
-        out += cell;
+        out += unsigned_cell;
       } else if (cell.empty()) {
         out += "null";
       } else {

@@ -370,6 +370,13 @@ TEST_F(KpiFromStore, PublishedWithholdsASmallFigureButKeepsItsStatus) {
       Render(KpiReport(*results, query), OutputFormat::kJson, {.published = true});
   EXPECT_THAT(json, ::testing::HasSubstr(R"("value":"c","year_earlier":"c","change":"c")"));
   EXPECT_THAT(json, ::testing::HasSubstr(R"("status":"green")"));
+  // Exact, the change is a number like the figures it is the difference of.
+  const KpiQuery exact{.period = query.period, .today = query.today};
+  auto exact_results = EvaluateKpis(*store_, {Informal()}, ReferenceFigures{}, exact);
+  ASSERT_TRUE(exact_results.ok());
+  EXPECT_THAT(Render(KpiReport(*exact_results, exact), OutputFormat::kJson),
+              ::testing::HasSubstr(R"("value":75.0,"year_earlier":50.0,"change":25.0,"target":70,)"
+                                   R"("red":55,"status":"green")"));
 }
 
 TEST_F(KpiFromStore, ReferenceTablesAreKeptInTheStore) {
