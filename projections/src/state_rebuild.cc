@@ -24,27 +24,35 @@ StateRebuild::~StateRebuild() {
 
 namespace {
 
-// The first sequence of the last ingest stamp before `end` (stamps never fall along the log).
+// The first sequence of the last ingest stamp before `end`: the first ingested after the
+// second before it (stamps are whole seconds).
 Result<uint64_t> FirstOfLastStamp(const EventStore& store, uint64_t end) {
-  auto stamp_of = [&](uint64_t sequence) -> Result<Instant> {
-    std::optional<Instant> stamp;
-    CARELEDGER_RETURN_IF_ERROR(store.ScanLog(
-        [&](const LogRecord& rec) {
-          stamp = rec.ingested_at;
-          return false;
-        },
-        sequence));
-    if (!stamp) return Status::Fatal("the log has no record " + std::to_string(sequence));
-    return *stamp;
-  };
-  auto last = stamp_of(end - 1);
+  auto last = IngestedAt(store, end - 1);
   if (!last.ok()) return last.status();
-  uint64_t lo = 0, hi = end - 1;  // the answer is in [lo, hi]
+  return FirstIngestedAfter(store, *last - std::chrono::seconds(1), end);
+}
+
+}  // namespace
+
+Result<Instant> IngestedAt(const EventStore& store, uint64_t sequence) {
+  std::optional<Instant> stamp;
+  CARELEDGER_RETURN_IF_ERROR(store.ScanLog(
+      [&](const LogRecord& rec) {
+        stamp = rec.ingested_at;
+        return false;
+      },
+      sequence));
+  if (!stamp) return Status::Fatal("the log has no record " + std::to_string(sequence));
+  return *stamp;
+}
+
+Result<uint64_t> FirstIngestedAfter(const EventStore& store, Instant t, uint64_t end) {
+  uint64_t lo = 0, hi = end;  // the answer is in [lo, hi]
   while (lo < hi) {
-    uint64_t mid = lo + (hi - lo) / 2;
-    auto at = stamp_of(mid);
+    const uint64_t mid = lo + (hi - lo) / 2;
+    auto at = IngestedAt(store, mid);
     if (!at.ok()) return at.status();
-    if (*at < *last) {
+    if (*at <= t) {
       lo = mid + 1;
     } else {
       hi = mid;
@@ -52,8 +60,6 @@ Result<uint64_t> FirstOfLastStamp(const EventStore& store, uint64_t end) {
   }
   return lo;
 }
-
-}  // namespace
 
 Status StateRebuild::CatchUp(uint64_t end, const std::function<void(uint64_t)>& progress) {
   if (swapped_) return Status::Fatal("the rebuild was swapped in already");

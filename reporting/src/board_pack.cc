@@ -126,28 +126,6 @@ std::string TrendSvg(const Kpi& kpi, const std::vector<std::string>& quarters,
   return svg + "</svg>";
 }
 
-// The first log sequence ingested after `t`: the log's stamps never fall along it.
-Result<uint64_t> EndAsKnownAt(const EventStore& store, Instant t) {
-  uint64_t lo = 0, hi = store.next_sequence();  // the answer is in [lo, hi]
-  while (lo < hi) {
-    const uint64_t mid = lo + (hi - lo) / 2;
-    std::optional<Instant> stamp;
-    CARELEDGER_RETURN_IF_ERROR(store.ScanLog(
-        [&](const LogRecord& rec) {
-          stamp = rec.ingested_at;
-          return false;
-        },
-        mid));
-    if (!stamp) return Status::Fatal("the log has no record " + std::to_string(mid));
-    if (*stamp <= t) {
-      lo = mid + 1;
-    } else {
-      hi = mid;
-    }
-  }
-  return lo;
-}
-
 Result<std::string> ChainAt(const EventStore& store, uint64_t sequence) {
   std::string chain;
   CARELEDGER_RETURN_IF_ERROR(store.ScanLog(
@@ -219,7 +197,7 @@ Result<std::string> BoardPackHtml(const EventStore& store, const BoardPackOption
   if (provisional) {
     html += "<p><strong>Provisional: the quarter has not ended.</strong></p>\n";
   }
-  auto end = EndAsKnownAt(store, known_at);
+  auto end = FirstIngestedAfter(store, known_at, store.next_sequence());
   if (!end.ok()) return end.status();
   if (*end == 0) {
     html += "<p><strong>Nothing had been ingested by " + FormatInstant(known_at) +

@@ -311,6 +311,11 @@ Result<RebuildStats> RebuildProjectionsInto(const EventStore& from, EventStore& 
 // order and whenever they arrived, have the same hash (counters that net to zero are left out).
 // `family` names a state family other than the live one (a rebuild's).
 Result<ChainHash> ProjectionStateHash(const EventStore& store, std::string_view family = {});
+// The ingest stamp of the log record at `sequence`; Fatal when there is none.
+Result<Instant> IngestedAt(const EventStore& store, uint64_t sequence);
+// The first log sequence below `end` ingested after `t` (`end` when none was): the log's stamps
+// never fall along it, so a binary search of a few records.
+Result<uint64_t> FirstIngestedAfter(const EventStore& store, Instant t, uint64_t end);
 // Folds the log of `store` again into a scratch store made at `scratch_dir` (removed after)
 // and compares the result with the live state cell by cell, as ProjectionStateHash reads
 // them. The first cell that differs, named with both values, or nullopt when none does.
