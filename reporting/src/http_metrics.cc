@@ -89,7 +89,7 @@ Status ReadMonitoringFigures(const EventStore& store, Date today, const ServeOpt
     }
   }
   // The KPIs of the last complete quarter: their statuses only (a status is published even
-  // where its figure is withheld).
+  // where its figure is withheld), so the year before is not read.
   auto quarter = ParseMetricSelectors({"outcomes", "", "last-complete-quarter", "", ""}, {}, today);
   if (!quarter.ok()) return quarter.status();
   auto reference = ReferenceFigures::Load(store);
@@ -98,7 +98,8 @@ Status ReadMonitoringFigures(const EventStore& store, Date today, const ServeOpt
                            {.period = *quarter->period,
                             .today = today,
                             .population = options.population,
-                            .area = options.area});
+                            .area = options.area,
+                            .year_earlier = false});
   if (!kpis.ok()) return kpis.status();
   for (const auto& k : *kpis) f.kpi_status.emplace_back(k.kpi.id, KpiStatusGauge(k.status));
   out = std::move(f);
