@@ -34,14 +34,7 @@ std::vector<std::pair<std::string, std::string>> EveryComparator(std::string_vie
 constexpr std::array<std::string_view, 4> kComparatorNames = {"national", "region", "neighbours",
                                                               "local"};
 
-std::optional<double> ParseNumber(std::string_view text) {
-  double v = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc() || end != text.data() + text.size() || !std::isfinite(v)) {
-    return std::nullopt;
-  }
-  return v;
-}
+using text::ParseNumber;
 
 using text::Fixed;
 

@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "careledger/reporting.h"
+#include "text.h"
 
 namespace careledger {
 
@@ -25,15 +26,7 @@ bool IsMarker(std::string_view cell) {
   return std::find(kMarkers.begin(), kMarkers.end(), cell) != kMarkers.end();
 }
 
-std::optional<double> Number(std::string_view cell) {
-  if (cell.empty()) return std::nullopt;
-  double v = 0;
-  auto [end, ec] = std::from_chars(cell.data(), cell.data() + cell.size(), v);
-  if (ec != std::errc() || end != cell.data() + cell.size() || !std::isfinite(v)) {
-    return std::nullopt;
-  }
-  return v;
-}
+constexpr auto Number = text::ParseNumber;
 
 // "With 3 or more placements during the year" → "with_3_or_more_placements_during_the_year".
 std::string Slug(std::string_view text) {

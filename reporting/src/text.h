@@ -1,7 +1,10 @@
 // Private to reporting/: how figures and text are written into tables and pages.
 #pragma once
 
+#include <charconv>
+#include <cmath>
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -12,6 +15,17 @@ inline std::string Fixed(double v, int decimals) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
   return buf;
+}
+
+// A whole cell or setting as a finite number ("62", "6.5"); none for anything else ("c", "",
+// "62 " or "inf").
+inline std::optional<double> ParseNumber(std::string_view text) {
+  double v = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size() || !std::isfinite(v)) {
+    return std::nullopt;
+  }
+  return v;
 }
 
 // Safe inside an HTML element or a quoted attribute.
