@@ -313,18 +313,23 @@ std::vector<KeptRow> KeptRowsOf(RowKind kind, const ChildView& child) {
 
 KeptRowEntries KeptRowEntriesOf(const ChildView& child) {
   KeptRowEntries out;
+  auto add = [&out](const std::vector<KeptRow>& rows) {
+    for (const auto& row : rows) out.emplace_back(RowKey(row), EncodeRow(row));
+  };
   // A child with neither offences, call-outs, care, missing episodes nor cases has no rows but
   // its years aged 10-17.
   if (child.offences.empty() && child.callouts.empty() && child.spells.empty() &&
       child.missing.empty() && child.cases.empty() && child.remands.empty()) {
-    for (const auto& row : AgedTenToSeventeenRows(child)) {
-      out.emplace(RowKey(row), EncodeRow(row));
-    }
-    return out;
+    add(AgedTenToSeventeenRows(child));
+  } else {
+    for (RowKind kind : kRowKinds) add(KeptRowsOf(kind, child));
   }
-  for (RowKind kind : kRowKinds) {
-    for (const auto& row : KeptRowsOf(kind, child)) out.emplace(RowKey(row), EncodeRow(row));
-  }
+  // By key, the first of a key kept (as a map's emplace would).
+  std::stable_sort(out.begin(), out.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  out.erase(std::unique(out.begin(), out.end(),
+                        [](const auto& a, const auto& b) { return a.first == b.first; }),
+            out.end());
   return out;
 }
 
@@ -344,15 +349,19 @@ Status ChangeKeptRows(const KeptRowEntries& before, const KeptRowEntries& after,
     if (out.replaced) out.replaced(key, *since, value, stamp);
     return Status::Ok();
   };
+  // Both sorted by key: each walk keeps its place in the other.
+  auto now = after.begin();
   for (const auto& [key, value] : before) {
-    auto now = after.find(key);
-    if (now != after.end() && now->second == value) continue;
+    while (now != after.end() && now->first < key) ++now;
+    const bool kept = now != after.end() && now->first == key;
+    if (kept && now->second == value) continue;
     CARELEDGER_RETURN_IF_ERROR(keep_old(key, value));
-    if (now == after.end()) out.remove(key);
+    if (!kept) out.remove(key);
   }
+  auto old = before.begin();
   for (const auto& [key, value] : after) {
-    auto old = before.find(key);
-    if (old != before.end() && old->second == value) continue;
+    while (old != before.end() && old->first < key) ++old;
+    if (old != before.end() && old->first == key && old->second == value) continue;
     Instant since = stamp;
     if (auto held = out.restored ? out.restored(key, value, stamp) : std::nullopt) {
       // (Replaced at `stamp` too: that kept value's until.)

@@ -161,8 +161,10 @@ Status ForEachChildIn(const EventStore& store, std::optional<Instant> known_at,
                       const std::function<void(const ChildView&)>& visit);
 // Where a --by dimension sits in KeptRow::values; nullopt when it is not one.
 std::optional<size_t> RowDimensionIndex(std::string_view dimension);
-// A child's rows of every kind as state entries, key → value.
-using KeptRowEntries = std::map<std::string, std::string>;
+// A child's rows of every kind as state entries (key, value), sorted by key, each key once.
+// (A sorted vector: a rebuild builds one for every ingest stamp of every child, and a map's
+// node per row and its comparisons were a fifth of the rebuild's children pass.)
+using KeptRowEntries = std::vector<std::pair<std::string, std::string>>;
 KeptRowEntries KeptRowEntriesOf(const ChildView& child);
 // Where a child's row changes go, and when each row it has took its value.
 struct RowVersionWriter {

@@ -215,14 +215,16 @@ Status WriteDeltas(CellSums& deltas, RunWriter& out, uint64_t& written) {
 // batches that ingested them wrote.
 Status FoldChild(const std::string& child_id, std::vector<std::pair<Fact, int32_t>>& facts,
                  RunWriter& out, ChildrenFolded& folded) {
-  std::map<std::string, std::string> entries;  // the child's rows and kept values
+  // The child's rows and kept values as written, in order (nullopt: removed); the last of a
+  // key is what the store keeps.
+  std::vector<std::pair<std::string, std::optional<std::string>>> entries;
   std::unordered_map<std::string, Instant> since;
   metrics::RowVersionWriter writer{
       [&](const std::string& key) -> Result<Instant> { return since.at(key); },
       [&](std::string_view key, std::string_view value) {
-        entries.insert_or_assign(std::string(key), std::string(value));
+        entries.emplace_back(std::string(key), std::string(value));
       },
-      [&](std::string_view key) { entries.erase(std::string(key)); },
+      [&](std::string_view key) { entries.emplace_back(std::string(key), std::nullopt); },
       [&](const std::string& key, Instant stamp) { since[key] = stamp; }};
   Timeline t;
   t.facts.reserve(facts.size());
@@ -246,7 +248,12 @@ Status FoldChild(const std::string& child_id, std::vector<std::pair<Fact, int32_
     CARELEDGER_RETURN_IF_ERROR(metrics::ChangeKeptRows(rows, after, stamp, writer));
     rows = std::move(after);
   }
-  for (const auto& [key, value] : entries) CARELEDGER_RETURN_IF_ERROR(out.Put(key, value));
+  std::stable_sort(entries.begin(), entries.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (size_t i = 0; i < entries.size(); ++i) {
+    if (i + 1 < entries.size() && entries[i + 1].first == entries[i].first) continue;
+    if (entries[i].second) CARELEDGER_RETURN_IF_ERROR(out.Put(entries[i].first, *entries[i].second));
+  }
   ++folded.children;
   if (folded.deltas.size() > kMaxDeltas) {
     CARELEDGER_RETURN_IF_ERROR(WriteDeltas(folded.deltas, out, folded.counters));

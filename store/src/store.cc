@@ -153,6 +153,13 @@ FamilyOptions BuildFamilyOptions(const StoreOptions& options, bool one_shot) {
     f.event_id.memtable_whole_key_filtering = true;
   }
   f.state = base_options;
+  if (options.compress) {
+    // The state is derived and every rebuild writes it whole, where the log is written once:
+    // zstd's fast level and a dictionary finalized from samples instead of trained on them
+    // took a rebuild's files from 0.74 to 0.46 s (150 k events) for 2 % more bytes on disk.
+    f.state.bottommost_compression_opts.level = 1;
+    f.state.bottommost_compression_opts.use_zstd_dict_trainer = false;
+  }
   f.state.merge_operator = std::make_shared<CounterMergeOperator>();
   f.state.prefix_extractor = std::make_shared<TaggedPartPrefix>();
   return f;
