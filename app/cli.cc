@@ -16,18 +16,24 @@ const CLI::Validator kIsoDate(
     },
     "DATE");
 
-void AddCommonFlags(CLI::App& cmd, CommonFlags& flags) {
+void AddCommonFlags(CLI::App& cmd, CommonFlags& flags, bool several_stores) {
   cmd.add_option("--config", flags.config, "Settings file (TOML; see ops/examples/*.toml)");
   cmd.add_option("--brokers", flags.brokers, "Kafka bootstrap servers HOST:PORT,...");
   cmd.add_option("--kafka", flags.kafka, "librdkafka setting key=value (repeatable)");
-  cmd.add_option("--data", flags.data, "Store directory (default ./careledger-data)");
+  if (several_stores) {
+    cmd.add_option("--data", flags.stores,
+                   "Store directory (default ./careledger-data); repeat it to read the stores of "
+                   "several instances of one consumer group as one (their partitions disjoint)");
+  } else {
+    cmd.add_option("--data", flags.data, "Store directory (default ./careledger-data)");
+  }
   cmd.add_option("--log-level", flags.log_level, "trace, debug, info, warn, error, off");
 }
 
 Result<Context> Resolve(const CommonFlags& flags) {
   auto config = ResolveConfig({.config_file = flags.config,
                                .brokers = flags.brokers,
-                               .data = flags.data,
+                               .data = flags.stores.empty() ? flags.data : flags.stores.front(),
                                .log_level = flags.log_level,
                                .kafka = flags.kafka},
                               CareledgerEnvironment());
@@ -36,6 +42,7 @@ Result<Context> Resolve(const CommonFlags& flags) {
   ctx.config = std::move(config).value();
   ctx.kafka = ctx.config.KafkaSettings();
   ctx.data_dir = ctx.config.data_dir();
+  ctx.data_dirs = flags.stores.size() > 1 ? flags.stores : std::vector<std::string>{ctx.data_dir};
   ctx.log_level = ctx.config.log_level();
   ctx.local_postcode_districts = ctx.config.LocalPostcodeDistricts();
   CARELEDGER_RETURN_IF_ERROR(InitLogging(ctx.log_level));

@@ -22,9 +22,11 @@ struct CommonFlags {
   std::string brokers;
   std::vector<std::string> kafka;  // key=value, passed to librdkafka
   std::string data;
+  std::vector<std::string> stores;  // --data given more than once (report, lineage)
   std::string log_level;
 };
-void AddCommonFlags(CLI::App& cmd, CommonFlags& flags);
+// `several_stores`: --data may be repeated (the stores of several instances, read as one).
+void AddCommonFlags(CLI::App& cmd, CommonFlags& flags, bool several_stores = false);
 
 // The effective settings (careledger/config.h: defaults, then the settings file, then
 // CARELEDGER_* environment variables, then flags), unpacked for the subcommands.
@@ -32,6 +34,7 @@ struct Context {
   Config config;
   Settings kafka;
   std::string data_dir;
+  std::vector<std::string> data_dirs;  // data_dir, or every --data given to report and lineage
   std::string log_level;
   // SSDA903 feed settings from the settings file (`ssda903.local_postcode_districts`).
   std::vector<std::string> local_postcode_districts;

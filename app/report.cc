@@ -23,7 +23,7 @@ std::string MetricList() {
 }
 
 void AddSelectors(CLI::App& cmd, Selectors& s) {
-  AddCommonFlags(cmd, s.common);
+  AddCommonFlags(cmd, s.common, /*several_stores=*/true);
   cmd.add_option("metric", s.metric,
                  "Metric: " + MetricList() +
                      "; or, for report, panel: the out-of-court panel's worklist (names children), "
@@ -66,6 +66,31 @@ int UsageError(const Status& s) {
   return 2;
 }
 
+// The stores --data names, opened to read: one, or the stores of several instances of one
+// consumer group, read as one.
+struct OpenedStores {
+  std::vector<std::unique_ptr<EventStore>> opened;
+  Stores stores;
+};
+Result<OpenedStores> OpenToRead(const Context& ctx) {
+  OpenedStores out;
+  for (const auto& dir : ctx.data_dirs) {
+    auto store = EventStore::Open({.path = dir, .read_only = true});
+    if (!store.ok()) return store.status();
+    out.stores.push_back(store->get());
+    out.opened.push_back(std::move(store).value());
+  }
+  return out;
+}
+
+// report panel and report kpi read one store.
+Status OneStore(const Context& ctx, std::string_view what) {
+  if (ctx.data_dirs.size() <= 1) return Status::Ok();
+  return Status::BadInput(std::string(what) +
+                          " reads one store: give --data once (several stores answer as one for "
+                          "a metric's report and lineage)");
+}
+
 // `report panel`: the out-of-court panel's worklist, today or as known at a time. It names
 // children, so it has no published form, and it is a list, not a figure: no --at, --period,
 // --by or --series.
@@ -84,6 +109,7 @@ int ReportPanel(const Selectors& s, bool published) {
   if (!ctx.ok()) return Fail(ctx.status());
   auto query = ParseMetricSelectors({"panel", "", "", s.known_at, "", ""});
   if (!query.ok()) return UsageError(query.status());
+  if (auto one = OneStore(*ctx, "report panel"); !one.ok()) return UsageError(one);
   auto store = EventStore::Open({.path = ctx->data_dir, .read_only = true});
   if (!store.ok()) return Fail(store.status());
   auto items = PanelWorklist(**store, {.today = query->today, .known_at = query->known_at});
@@ -111,6 +137,7 @@ int ReportKpi(const Selectors& s, bool published) {
   auto query = ParseMetricSelectors(
       {"outcomes", "", s.period.empty() ? "last-complete-quarter" : s.period, s.known_at, "", ""});
   if (!query.ok()) return UsageError(query.status());
+  if (auto one = OneStore(*ctx, "report kpi"); !one.ok()) return UsageError(one);
   auto store = EventStore::Open({.path = ctx->data_dir, .read_only = true});
   if (!store.ok()) return Fail(store.status());
   auto reference = ReferenceFigures::Load(**store);
@@ -155,9 +182,9 @@ Command AddReport(CLI::App& app) {
             auto query = ToQuery(*o, *ctx);
             if (!query.ok()) return UsageError(query.status());
             if (auto s = CheckMetricQuery(*query); !s.ok()) return UsageError(s);
-            auto store = EventStore::Open({.path = ctx->data_dir, .read_only = true});
-            if (!store.ok()) return Fail(store.status());
-            auto table = RunMetric(**store, *query);
+            auto opened = OpenToRead(*ctx);
+            if (!opened.ok()) return Fail(opened.status());
+            auto table = RunMetric(opened->stores, *query);
             if (!table.ok()) {
               return table.status().error_class() == ErrorClass::kBadInput
                          ? UsageError(table.status())
@@ -166,7 +193,7 @@ Command AddReport(CLI::App& app) {
             std::cout << Render(*table, *OutputFormatFromName(o->format),
                                 {.published = o->published,
                                  .threshold = ctx->config.PublishThreshold(),
-                                 .breakdowns = BreakdownsOf(**store, *query)});
+                                 .breakdowns = BreakdownsOf(opened->stores, *query)});
             return 0;
           }};
 }
@@ -189,9 +216,9 @@ Command AddLineage(CLI::App& app) {
             auto cell = ParseCell(o->cell);
             if (!cell.ok()) return UsageError(cell.status());
             if (auto s = CheckMetricQuery(*query, &*cell); !s.ok()) return UsageError(s);
-            auto store = EventStore::Open({.path = ctx->data_dir, .read_only = true});
-            if (!store.ok()) return Fail(store.status());
-            auto entries = RunLineage(**store, *query, *cell);
+            auto opened = OpenToRead(*ctx);
+            if (!opened.ok()) return Fail(opened.status());
+            auto entries = RunLineage(opened->stores, *query, *cell);
             if (!entries.ok()) {
               return entries.status().error_class() == ErrorClass::kBadInput
                          ? UsageError(entries.status())

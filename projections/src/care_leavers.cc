@@ -186,7 +186,7 @@ bool CareLeaversFromCounters(Run& r, Status& status) {
   }
   std::map<std::string, std::vector<int64_t>> rows;
   for (size_t m = 0; m < kCareLeaverMeasures; ++m) {
-    auto counts = CountersOn(*r.store, r.at, CareLeaverCounter(m, dim));
+    auto counts = r.CountersOn(r.at, CareLeaverCounter(m, dim));
     if (!counts.ok()) {
       status = counts.status();
       return true;

@@ -83,8 +83,38 @@ std::optional<std::string> CounterDimension(const Run& r) {
   return std::nullopt;
 }
 
+}  // namespace
+
+Result<std::vector<ClaRow>> ClaCountsOn(
+    const std::function<Result<std::map<std::string, int64_t>>(std::string_view counter)>& read,
+    std::string_view dimension) {
+  if (!dimension.empty() && !IsClaCounterDimension(dimension)) {
+    return Status::BadInput("no CLA counters by '" + std::string(dimension) + "'");
+  }
+  const bool total = dimension.empty();
+  // The total is any one dimension's cells summed: placement's.
+  const bool by_group = dimension == "ethnicity_group";
+  auto by_value = read(total      ? kDimPlacement
+                       : by_group ? std::string_view("ethnicity")
+                                  : dimension);
+  if (!by_value.ok()) return by_value.status();
+  std::map<std::string, int64_t> counts;
+  for (const auto& [value, n] : *by_value) {
+    counts[total ? std::string() : by_group ? GroupOfEthnicity(value) : value] += n;
+  }
+  std::vector<ClaRow> rows;
+  for (auto& [group, n] : counts) {
+    if (n != 0) rows.push_back({group, n});
+  }
+  if (total && rows.empty()) rows.push_back({"", 0});
+  return rows;
+}
+
+namespace {
+
 Status ClaFromCounters(Run& r, const std::string& dimension) {
-  auto counts = ClaCountsAt(*r.store, r.at, dimension);
+  auto counts =
+      ClaCountsOn([&](std::string_view counter) { return r.CountersOn(r.at, counter); }, dimension);
   if (!counts.ok()) return counts.status();
   r.table.dimensions = r.by;
   r.table.measures = {"value"};
@@ -213,27 +243,8 @@ Result<std::vector<ClaRow>> ClaAt(const EventStore& store, Date at, ClaDimension
 
 Result<std::vector<ClaRow>> ClaCountsAt(const EventStore& store, Date at,
                                         std::string_view dimension) {
-  if (!dimension.empty() && !IsClaCounterDimension(dimension)) {
-    return Status::BadInput("no CLA counters by '" + std::string(dimension) + "'");
-  }
-  const bool total = dimension.empty();
-  // The total is any one dimension's cells summed: placement's.
-  const bool by_group = dimension == "ethnicity_group";
-  auto by_value = metrics::CountersOn(store, at,
-                                      total      ? kDimPlacement
-                                      : by_group ? std::string_view("ethnicity")
-                                                 : dimension);
-  if (!by_value.ok()) return by_value.status();
-  std::map<std::string, int64_t> counts;
-  for (const auto& [value, n] : *by_value) {
-    counts[total ? std::string() : by_group ? metrics::GroupOfEthnicity(value) : value] += n;
-  }
-  std::vector<ClaRow> rows;
-  for (auto& [group, n] : counts) {
-    if (n != 0) rows.push_back({group, n});
-  }
-  if (total && rows.empty()) rows.push_back({"", 0});
-  return rows;
+  return metrics::ClaCountsOn(
+      [&](std::string_view counter) { return metrics::CountersOn(store, at, counter); }, dimension);
 }
 
 }  // namespace careledger

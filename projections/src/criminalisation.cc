@@ -63,18 +63,17 @@ Status Criminalisation(Run& r) {
     std::vector<std::string> ids;
     ids.reserve(cohort_of_cell.size());
     for (const auto& [id, of] : cohort_of_cell) ids.push_back(id);
-    CARELEDGER_RETURN_IF_ERROR(
-        ForEachChildIn(*r.store, r.query.known_at, ids, [&](const ChildView& child) {
-          auto it = cohort_of_cell.find(std::string(child.child_id));
-          if (it == cohort_of_cell.end()) return;
-          const auto& [key, formal] = it->second;
-          std::vector<const Fact*> care;
-          for (const CareSpell* s : Oc2CohortSpells(child, r.year)) {
-            care.insert(care.end(), s->facts.begin(), s->facts.end());
-          }
-          acc.AddFacts(key, kCohort, 0, care);
-          if (formal) acc.AddFacts(key, kCohortFormal, 0, care);
-        }));
+    CARELEDGER_RETURN_IF_ERROR(r.ChildrenNamed(ids, [&](const ChildView& child) {
+      auto it = cohort_of_cell.find(std::string(child.child_id));
+      if (it == cohort_of_cell.end()) return;
+      const auto& [key, formal] = it->second;
+      std::vector<const Fact*> care;
+      for (const CareSpell* s : Oc2CohortSpells(child, r.year)) {
+        care.insert(care.end(), s->facts.begin(), s->facts.end());
+      }
+      acc.AddFacts(key, kCohort, 0, care);
+      if (formal) acc.AddFacts(key, kCohortFormal, 0, care);
+    }));
   }
   std::optional<int64_t> population;
   if (r.by.empty()) population = r.Population10To17(r.year - 1);

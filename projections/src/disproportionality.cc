@@ -91,7 +91,7 @@ std::optional<Result<std::map<std::string, int64_t>>> AgedTenToSeventeenFromCoun
     const Run& r, const std::string& dim, Date on) {
   if (r.query.known_at || r.query.fold || r.cell) return std::nullopt;
   const bool by_group = dim == "ethnicity_group";
-  auto counts = CountersOn(*r.store, on, AgedTenToSeventeenCounter(by_group ? "ethnicity" : dim));
+  auto counts = r.CountersOn(on, AgedTenToSeventeenCounter(by_group ? "ethnicity" : dim));
   if (!counts.ok() || !by_group) return counts;
   std::map<std::string, int64_t> groups;
   for (const auto& [value, n] : *counts) groups[GroupOfEthnicity(value)] += n;

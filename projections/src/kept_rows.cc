@@ -45,13 +45,6 @@ std::string DayBound(RowKind kind, Date d, std::string_view prefix = kRowPrefix)
   return k;
 }
 
-std::string RowKey(const KeptRow& row) {
-  std::string k = DayBound(row.kind, row.on);
-  codec::PutKeyPart(k, row.child_id);
-  codec::PutKeyPart(k, row.item_id);
-  return k;
-}
-
 std::string EncodeRow(const KeptRow& row) {
   std::string v;
   v.push_back(char((row.partition >> 8) & 0xff));
@@ -186,6 +179,13 @@ std::string_view WasRowKey(std::string_view was_key, std::string& scratch) {
 }
 
 }  // namespace
+
+std::string RowKey(const KeptRow& row) {
+  std::string k = DayBound(row.kind, row.on);
+  codec::PutKeyPart(k, row.child_id);
+  codec::PutKeyPart(k, row.item_id);
+  return k;
+}
 
 void JudgeDimensions(const ChildView& child, Date on, const Extras& extras, KeptRow& row) {
   const bool episode = row.kind == RowKind::kMissingEpisode;

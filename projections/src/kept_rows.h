@@ -159,6 +159,8 @@ Status AppendStoredFact(std::string_view value, Timeline& timeline, LatestPartit
 Status ForEachChildIn(const EventStore& store, std::optional<Instant> known_at,
                       const std::vector<std::string>& child_ids,
                       const std::function<void(const ChildView&)>& visit);
+// The state key a row is kept under: its kind, date, child and item, in that order.
+std::string RowKey(const KeptRow& row);
 // Where a --by dimension sits in KeptRow::values; nullopt when it is not one.
 std::optional<size_t> RowDimensionIndex(std::string_view dimension);
 // A child's rows of every kind as state entries (key, value), sorted by key, each key once.

@@ -162,7 +162,7 @@ Status SetTime(const MetricDef& m, const MetricQuery& q, Run& r) {
   return Status::Ok();
 }
 
-Result<Run> Prepare(const EventStore* store, const MetricQuery& q, const Cell* cell,
+Result<Run> Prepare(const Stores& stores, const MetricQuery& q, const Cell* cell,
                     const MetricDef*& def_out) {
   auto def = Find(q.metric);
   if (!def.ok()) return def.status();
@@ -170,7 +170,7 @@ Result<Run> Prepare(const EventStore* store, const MetricQuery& q, const Cell* c
   def_out = *def;
   // "--by none" asks for the figure for everyone where the metric breaks down by default.
   const bool total = q.by == std::vector<std::string>{"none"};
-  Run r(store, q, cell, total ? std::vector<std::string>{} : q.by.empty() ? m.default_by : q.by);
+  Run r(stores, q, cell, total ? std::vector<std::string>{} : q.by.empty() ? m.default_by : q.by);
   CARELEDGER_RETURN_IF_ERROR(CheckDimensions(m, r.by, cell));
   CARELEDGER_RETURN_IF_ERROR(SetTime(m, q, r));
   if (q.known_at) r.table.selectors.emplace_back("as_known_at", FormatInstant(*q.known_at));
@@ -255,7 +255,7 @@ Result<std::vector<MetricQuery>> MonthlyQueries(const MetricQuery& q) {
 
 // The months' tables one under another, the month first: what a board paper's monthly table
 // holds. Each month keeps its own reference row, and its notes once.
-Result<ReportTable> RunSeries(const EventStore& store, const MetricQuery& q) {
+Result<ReportTable> RunSeries(const Stores& store, const MetricQuery& q) {
   auto months = MonthlyQueries(q);
   if (!months.ok()) return months.status();
   ReportTable out;
@@ -314,28 +314,80 @@ Status CheckMetricQuery(const MetricQuery& query, const Cell* lineage_cell) {
     }
     auto months = MonthlyQueries(query);
     if (!months.ok()) return months.status();
-    return metrics::Prepare(nullptr, months->front(), nullptr, def).status();
+    return metrics::Prepare({}, months->front(), nullptr, def).status();
   }
-  return metrics::Prepare(nullptr, query, lineage_cell, def).status();
+  return metrics::Prepare({}, query, lineage_cell, def).status();
+}
+
+Status CheckDisjointStores(const Stores& stores) {
+  std::map<int32_t, const EventStore*> owner;
+  for (const EventStore* s : stores) {
+    auto owned = metrics::OwnedPartitions(*s);
+    if (!owned.ok()) return owned.status();
+    if (owned->empty() && stores.size() > 1) {
+      return Status::BadInput(s->path() +
+                              " was never assigned partitions, so it answers for all of them: "
+                              "it cannot be read with other stores");
+    }
+    for (int32_t p : *owned) {
+      auto [it, added] = owner.emplace(p, s);
+      if (!added) {
+        return Status::BadInput("partition " + std::to_string(p) + " is answered for by both " +
+                                it->second->path() + " and " + s->path() +
+                                " (a store answers for its instance's last assignment; leave "
+                                "out the store of an instance that no longer runs)");
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+Result<std::string> DescribeStores(const Stores& stores) {
+  std::string out = "answers for";
+  for (size_t i = 0; i < stores.size(); ++i) {
+    auto owned = metrics::OwnedPartitions(*stores[i]);
+    if (!owned.ok()) return owned.status();
+    std::string parts;
+    for (int32_t p : *owned) parts += (parts.empty() ? "" : ",") + std::to_string(p);
+    out += std::string(i ? ";" : "") + " partitions " + (parts.empty() ? "all" : parts) + " of " +
+           stores[i]->path();
+  }
+  return out;
 }
 
 Result<ReportTable> RunMetric(const EventStore& store, const MetricQuery& query) {
-  if (query.monthly) return RunSeries(store, query);
-  const metrics::MetricDef* def = nullptr;
-  auto run = metrics::Prepare(&store, query, nullptr, def);
-  if (!run.ok()) return run.status();
-  CARELEDGER_RETURN_IF_ERROR(def->run(*run));
-  return std::move(run->table);
+  return RunMetric(Stores{&store}, query);
 }
 
 Result<std::vector<LineageEntry>> RunLineage(const EventStore& store, const MetricQuery& query,
                                              const Cell& cell) {
+  return RunLineage(Stores{&store}, query, cell);
+}
+
+Result<ReportTable> RunMetric(const Stores& stores, const MetricQuery& query) {
+  if (stores.size() > 1) CARELEDGER_RETURN_IF_ERROR(CheckDisjointStores(stores));
+  if (query.monthly) return RunSeries(stores, query);
+  const metrics::MetricDef* def = nullptr;
+  auto run = metrics::Prepare(stores, query, nullptr, def);
+  if (!run.ok()) return run.status();
+  CARELEDGER_RETURN_IF_ERROR(def->run(*run));
+  if (stores.size() > 1) {
+    auto covered = DescribeStores(stores);
+    if (!covered.ok()) return covered.status();
+    run->table.notes.push_back(*covered);
+  }
+  return std::move(run->table);
+}
+
+Result<std::vector<LineageEntry>> RunLineage(const Stores& stores, const MetricQuery& query,
+                                             const Cell& cell) {
+  if (stores.size() > 1) CARELEDGER_RETURN_IF_ERROR(CheckDisjointStores(stores));
   if (query.monthly) {
     return Status::BadInput(
         "lineage is of one figure: ask for its month with --period instead of --series");
   }
   const metrics::MetricDef* def = nullptr;
-  auto run = metrics::Prepare(&store, query, &cell, def);
+  auto run = metrics::Prepare(stores, query, &cell, def);
   if (!run.ok()) return run.status();
   std::string missing, named;
   for (const auto& d : run->by) {

@@ -86,26 +86,25 @@ Status NameJudgedRows(Run& r) {
     if (ids.empty() || ids.back() != j.child_id) ids.push_back(j.child_id);
   }
   std::set<LineageEntry, LineageLess> named(r.lineage.begin(), r.lineage.end());
-  CARELEDGER_RETURN_IF_ERROR(
-      ForEachChildIn(*r.store, r.query.known_at, ids, [&](const ChildView& child) {
-        // The child's rows again, as its timeline gives them (once a kind), for the day each
-        // was judged on.
-        std::map<RowKind, std::vector<KeptRow>> rows_of;
-        auto first = r.judged.lower_bound({std::string(child.child_id), RowKind{}, {}, {}, {}});
-        for (auto j = first; j != r.judged.end() && j->child_id == child.child_id; ++j) {
-          auto [rows, added] = rows_of.try_emplace(j->kind);
-          if (added) rows->second = KeptRowsOf(j->kind, child);
-          Date judged_on = j->on;
-          for (const auto& row : rows->second) {
-            if (row.item_id == j->item_id && row.on == j->on) judged_on = row.judged_on;
-          }
-          for (const auto& d : r.by) {
-            for (const Fact* f : DimensionFacts(d, child, judged_on)) {
-              named.insert({j->measure, f->event_id});
-            }
-          }
+  CARELEDGER_RETURN_IF_ERROR(r.ChildrenNamed(ids, [&](const ChildView& child) {
+    // The child's rows again, as its timeline gives them (once a kind), for the day each
+    // was judged on.
+    std::map<RowKind, std::vector<KeptRow>> rows_of;
+    auto first = r.judged.lower_bound({std::string(child.child_id), RowKind{}, {}, {}, {}});
+    for (auto j = first; j != r.judged.end() && j->child_id == child.child_id; ++j) {
+      auto [rows, added] = rows_of.try_emplace(j->kind);
+      if (added) rows->second = KeptRowsOf(j->kind, child);
+      Date judged_on = j->on;
+      for (const auto& row : rows->second) {
+        if (row.item_id == j->item_id && row.on == j->on) judged_on = row.judged_on;
+      }
+      for (const auto& d : r.by) {
+        for (const Fact* f : DimensionFacts(d, child, judged_on)) {
+          named.insert({j->measure, f->event_id});
         }
-      }));
+      }
+    }
+  }));
   r.lineage.assign(named.begin(), named.end());
   return Status::Ok();
 }
@@ -119,16 +118,38 @@ std::vector<Figure> Counts(const RowAccumulator& r) {
 Status ForEachRow(Run& r, RowKind kind, const Window& window,
                   const std::function<void(const KeptRow&)>& visit) {
   if (!r.query.fold) {
-    if (r.query.known_at) {
-      return ScanKeptRowsAsKnownAt(*r.store, kind, window, *r.query.known_at, visit);
-    }
-    return ScanKeptRows(*r.store, kind, window, visit);
+    auto scan = [&](const EventStore& s, const std::function<void(const KeptRow&)>& each) {
+      return r.query.known_at ? ScanKeptRowsAsKnownAt(s, kind, window, *r.query.known_at, each)
+                              : ScanKeptRows(s, kind, window, each);
+    };
+    if (r.stores.size() == 1) return scan(*r.stores.front(), visit);
+    // Several stores: their rows in the order one store would give them (by key: date, child,
+    // item), so that every figure and its lineage come out as from one store.
+    std::vector<std::pair<std::string, KeptRow>> rows;
+    CARELEDGER_RETURN_IF_ERROR(r.EachStore([&](const EventStore& s) {
+      return scan(s, [&](const KeptRow& row) { rows.emplace_back(RowKey(row), row); });
+    }));
+    std::stable_sort(rows.begin(), rows.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (const auto& [key, row] : rows) visit(row);
+    return Status::Ok();
   }
   return r.Children([&](const ChildView& c) {
     for (const auto& row : KeptRowsOf(kind, c)) {
       if (window.Contains(row.on)) visit(row);
     }
   });
+}
+
+Result<std::map<std::string, int64_t>> Run::CountersOn(Date on, std::string_view dimension) const {
+  std::map<std::string, int64_t> sum;
+  CARELEDGER_RETURN_IF_ERROR(EachStore([&](const EventStore& s) -> Status {
+    auto counts = metrics::CountersOn(s, on, dimension);
+    if (!counts.ok()) return counts.status();
+    for (const auto& [value, n] : *counts) sum[value] += n;
+    return Status::Ok();
+  }));
+  return sum;
 }
 
 Status ForEachOutcome(Run& r, const std::function<void(const KeptRow&)>& visit) {

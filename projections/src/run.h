@@ -3,6 +3,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -32,11 +33,20 @@ inline constexpr std::string_view kLayout =
     "their rows, every row's date of birth, the children aged 10-17, open youth justice cases, "
     "offences awaiting a decision, placement stability, custody";
 
+// M1 "CLA on a day" from counters `read` by name (CountersOn: over one store or several), by a
+// dimension the counters are kept by ("" for none).
+Result<std::vector<ClaRow>> ClaCountsOn(
+    const std::function<Result<std::map<std::string, int64_t>>(std::string_view counter)>& read,
+    std::string_view dimension);
+
 // One query being answered: what was asked, and the table (or lineage) it gives.
 struct Run {
-  Run(const EventStore* s, const MetricQuery& q, const Cell* c, std::vector<std::string> b)
-      : store(s), query(q), cell(c), by(std::move(b)) {}
-  const EventStore* store;  // null while only checking the query
+  Run(Stores s, const MetricQuery& q, const Cell* c, std::vector<std::string> b)
+      : stores(std::move(s)), query(q), cell(c), by(std::move(b)) {}
+  // Empty while only checking the query. Several: their partitions are disjoint, and a child's
+  // facts, rows and counter cells are all under its partition, so reading each store in turn
+  // reads what one store holding every partition would.
+  Stores stores;
   const MetricQuery& query;
   const Cell* cell;
   std::vector<std::string> by;
@@ -50,18 +60,32 @@ struct Run {
   Accumulator NewAccumulator(std::vector<std::string> raw) const {
     return Accumulator(by, std::move(raw), cell);
   }
+  Status EachStore(const std::function<Status(const EventStore&)>& read) const {
+    for (const EventStore* s : stores) CARELEDGER_RETURN_IF_ERROR(read(*s));
+    return Status::Ok();
+  }
   Status Children(const std::function<void(const ChildView&)>& visit) const {
-    return ForEachChild(*store, query.known_at, visit);
+    return EachStore([&](const EventStore& s) { return ForEachChild(s, query.known_at, visit); });
   }
   // The children with a span row of `kind` meeting `span` (as the rows stood at the time
   // asked about): those a figure over it can count. For the oracle, every child.
   Status ChildrenIn(RowKind kind, const Window& span,
                     const std::function<void(const ChildView&)>& visit) const {
     if (query.fold) return Children(visit);
-    auto ids = ChildrenWithSpans(*store, kind, span, query.known_at);
-    if (!ids.ok()) return ids.status();
-    return ForEachChildIn(*store, query.known_at, *ids, visit);
+    return EachStore([&](const EventStore& s) -> Status {
+      auto ids = ChildrenWithSpans(s, kind, span, query.known_at);
+      if (!ids.ok()) return ids.status();
+      return ForEachChildIn(s, query.known_at, *ids, visit);
+    });
   }
+  // The named children (sorted ids), from whichever store holds each.
+  Status ChildrenNamed(const std::vector<std::string>& ids,
+                       const std::function<void(const ChildView&)>& visit) const {
+    return EachStore(
+        [&](const EventStore& s) { return ForEachChildIn(s, query.known_at, ids, visit); });
+  }
+  // CountersOn summed over the stores.
+  Result<std::map<std::string, int64_t>> CountersOn(Date on, std::string_view dimension) const;
   Window AtDay() const { return Window{at, at + std::chrono::days{1}}; }
   // The estimate for the year, or failing that the latest of the two years before it (the
   // mid-year estimates are published a year or more late), with a note saying which.

@@ -67,7 +67,7 @@ Status YjsCaseload(Run& r) {
   auto acc = r.NewAccumulator({"open_cases", "cla", "care_leavers"});
   if (!r.query.known_at && !r.query.fold && !r.cell &&
       (r.by.empty() || r.by == std::vector<std::string>{"intervention"})) {
-    auto counts = CountersOn(*r.store, r.at, kOpenCasesCounter);
+    auto counts = r.CountersOn(r.at, kOpenCasesCounter);
     if (!counts.ok()) return counts.status();
     for (const auto& [value, n] : *counts) {
       if (n == 0) continue;

@@ -549,7 +549,11 @@ class Protector {
 }  // namespace
 
 BreakdownRunner BreakdownsOf(const EventStore& store, const MetricQuery& query) {
-  return [&store, query](const std::vector<std::string>& by) -> std::optional<ReportTable> {
+  return BreakdownsOf(Stores{&store}, query);
+}
+
+BreakdownRunner BreakdownsOf(const Stores& store, const MetricQuery& query) {
+  return [store, query](const std::vector<std::string>& by) -> std::optional<ReportTable> {
     MetricQuery q = query;
     std::vector<std::string> rest = by;
     if (query.monthly) {

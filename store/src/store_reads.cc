@@ -57,6 +57,10 @@ Result<std::vector<std::pair<std::string, std::string>>> EventStore::References(
   return out;
 }
 
+const std::string& EventStore::path() const {
+  return impl_->options.path;
+}
+
 Result<std::vector<TopicPartition>> EventStore::Assignment() const {
   std::vector<TopicPartition> out;
   CARELEDGER_RETURN_IF_ERROR(

@@ -534,6 +534,19 @@ Result<ReportTable> RunMetric(const EventStore& store, const MetricQuery& query)
 // the cell's values), each with the measure it counts towards, in measure then id order.
 Result<std::vector<LineageEntry>> RunLineage(const EventStore& store, const MetricQuery& query,
                                              const Cell& cell);
+// Several instances' stores answering as one: each answers for the partitions of its consumer's
+// last assignment, and a child's facts, rows and counter cells are all under its partition, so
+// a figure read from each in turn (then finished once: medians, percentages, rates) is the
+// figure of one store holding every partition. The stores must answer for disjoint partitions.
+using Stores = std::vector<const EventStore*>;
+// BadInput naming a partition two stores answer for (or a store never assigned any, which
+// answers for all), with both stores' paths.
+Status CheckDisjointStores(const Stores& stores);
+// "answers for partitions 0,1,4 of <path>; 2,3,5 of <path>": what a merged answer covers.
+Result<std::string> DescribeStores(const Stores& stores);
+Result<ReportTable> RunMetric(const Stores& stores, const MetricQuery& query);
+Result<std::vector<LineageEntry>> RunLineage(const Stores& stores, const MetricQuery& query,
+                                             const Cell& cell);
 
 // The out-of-court panel's worklist (docs/metrics.md, "The panel worklist"): each offence by a
 // child looked after or a care leaver (judged at the offence date) that waits for a decision.

@@ -31,6 +31,7 @@ using BreakdownRunner =
 // The runner for a query's own totals: the same metric, period and known-at from the store,
 // by fewer dimensions (nullopt where the metric cannot be asked that way, or fails).
 BreakdownRunner BreakdownsOf(const EventStore& store, const MetricQuery& query);
+BreakdownRunner BreakdownsOf(const Stores& stores, const MetricQuery& query);
 
 // Published output (spec/metrics.md "Publishing rules") hides small counts and whatever would
 // give one back; the restricted output shows exact figures.

@@ -258,6 +258,7 @@ class EventStore {
 
   static Result<std::unique_ptr<EventStore>> Open(const StoreOptions& options);
   ~EventStore();
+  const std::string& path() const;  // the directory it was opened from
 
   // `stamp`: what every record of the batch carries as the time it was ingested, in place of
   // the store's clock (a fixture's history told as it was ingested, batch by batch).
