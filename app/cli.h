@@ -67,6 +67,7 @@ struct IngestFlags {
   size_t max_batch = 5000;
   std::vector<std::string> accept_gaps;  // TOPIC:PARTITION
   std::string instance_id;               // empty: ingest.instance_id
+  std::string advertised;                // run: where the other instances reach its API
 };
 void AddIngestFlags(CLI::App& cmd, IngestFlags& flags);
 Result<IngestOptions> ToIngestOptions(const IngestFlags& flags, const Context& ctx);
@@ -125,5 +126,6 @@ Command AddRun(CLI::App& app);
 Command AddReconcile(CLI::App& app);
 Command AddReference(CLI::App& app);
 Command AddBoardPack(CLI::App& app);
+Command AddInstances(CLI::App& app);
 
 }  // namespace careledger::app

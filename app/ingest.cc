@@ -54,6 +54,16 @@ Result<IngestOptions> ToIngestOptions(const IngestFlags& flags, const Context& c
     if (!id.ok()) return id.status();
     options.instance_id = std::move(id.value());
   }
+  // Announced on careledger.instances.v1 under its static id, or the one `auto` would give
+  // (stable across restarts of this store's ingest on this host).
+  if (options.instance_id.empty()) {
+    auto id = StaticInstanceId("auto", ctx.data_dir);
+    if (!id.ok()) return id.status();
+    options.announce_as = std::move(id.value());
+  } else {
+    options.announce_as = options.instance_id;
+  }
+  options.advertised = flags.advertised;
   for (const auto& text : flags.accept_gaps) {
     auto colon = text.rfind(':');
     int32_t partition = -1;

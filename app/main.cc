@@ -21,7 +21,7 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
       careledger::app::AddReplay(app),      careledger::app::AddServe(app),
       careledger::app::AddRun(app),         careledger::app::AddReconcile(app),
       careledger::app::AddCorrections(app), careledger::app::AddReference(app),
-      careledger::app::AddBoardPack(app),
+      careledger::app::AddBoardPack(app),   careledger::app::AddInstances(app),
   };
   try {
     app.parse(argc, argv);

@@ -153,6 +153,9 @@ Command AddRun(CLI::App& app) {
       "run", "Ingest and serve in one process: the API sees each batch as soon as it is written");
   AddServeFlags(*cmd, *o);
   AddIngestFlags(*cmd, o->ingest);
+  cmd->add_option("--advertised", o->ingest.advertised,
+                  "The URL the group's other instances reach this one's API at, announced on "
+                  "careledger.instances.v1 (default serve.advertised, else the address bound)");
   return {cmd, [o] {
             auto ctx = Resolve(o->common);
             if (!ctx.ok()) return Fail(ctx.status());
@@ -174,6 +177,11 @@ Command AddRun(CLI::App& app) {
             if (!parsed.ok()) return Fail(parsed.status());
             IngestOptions ingest = std::move(parsed.value());
             ingest.monitor = &monitor;
+            if (ingest.advertised.empty()) ingest.advertised = ctx->config.ServeAdvertised();
+            if (ingest.advertised.empty()) {
+              ingest.advertised =
+                  std::string((*server)->tls() ? "https://" : "http://") + (*server)->address();
+            }
             auto stats = RunIngest(**store, ingest, signals.stop());
             (*server)->Stop();
             if (!stats.ok()) return Fail(stats.status());

@@ -29,13 +29,14 @@ struct Known {
   Shape shape;
   std::string_view env;  // the CARELEDGER_* variable that overrides it; empty: none
 };
-constexpr std::array<Known, 11> kKnown = {{
+constexpr std::array<Known, 12> kKnown = {{
     {"brokers", Shape::kString, "CARELEDGER_BROKERS"},
     {"data", Shape::kString, "CARELEDGER_DATA"},
     {"ingest.instance_id", Shape::kString, "CARELEDGER_INGEST_INSTANCE_ID"},
     {"ingest.metrics_listen", Shape::kString, "CARELEDGER_INGEST_METRICS_LISTEN"},
     {"log_level", Shape::kString, "CARELEDGER_LOG_LEVEL"},
     {"publish.threshold", Shape::kInteger, "CARELEDGER_PUBLISH_THRESHOLD"},
+    {"serve.advertised", Shape::kString, "CARELEDGER_SERVE_ADVERTISED"},
     {"serve.listen", Shape::kString, "CARELEDGER_SERVE_LISTEN"},
     {"serve.token", Shape::kString, "CARELEDGER_SERVE_TOKEN"},
     {"serve.tls_cert", Shape::kString, "CARELEDGER_SERVE_TLS_CERT"},
@@ -608,6 +609,12 @@ const std::string& Config::IngestMetricsListen() const {
 const std::string& Config::IngestInstanceId() const {
   static const std::string kNone;
   auto it = entries_.find("ingest.instance_id");
+  return it == entries_.end() ? kNone : it->second.value;
+}
+
+const std::string& Config::ServeAdvertised() const {
+  static const std::string kNone;
+  auto it = entries_.find("serve.advertised");
   return it == entries_.end() ? kNone : it->second.value;
 }
 

@@ -71,10 +71,10 @@ Status AssignToEnds(rd_kafka_t* rk, const std::string& name, const rd_kafka_meta
   return Status::Ok();
 }
 
-// Polls until every partition in `end` has been read to its end, visiting each key.
+// Polls until every partition in `end` has been read to its end, visiting each message.
 Status ReadToEnds(rd_kafka_t* rk, const std::string& name, std::chrono::milliseconds timeout,
                   const ScanDeadline& deadline, std::map<int32_t, int64_t>& end,
-                  const std::function<void(std::string_view key)>& visit) {
+                  const std::function<void(std::string_view key, std::string_view value)>& visit) {
   while (!end.empty()) {
     if (deadline.Left() == 0) {
       return Status::Retriable(name + " not read to its end within " +
@@ -100,7 +100,8 @@ Status ReadToEnds(rd_kafka_t* rk, const std::string& name, std::chrono::millisec
       continue;
     }
     if (at == end.end()) continue;
-    visit({static_cast<const char*>(m->key), m->key_len});
+    visit({static_cast<const char*>(m->key), m->key_len},
+          {static_cast<const char*>(m->payload), m->len});
     if (m->offset + 1 >= at->second) end.erase(at);
   }
   return Status::Ok();
@@ -111,6 +112,13 @@ Status ReadToEnds(rd_kafka_t* rk, const std::string& name, std::chrono::millisec
 Status ScanTopicKeys(const Settings& settings, std::string_view topic,
                      std::chrono::milliseconds timeout,
                      const std::function<void(std::string_view key)>& visit) {
+  return ScanTopic(settings, topic, timeout,
+                   [&](std::string_view key, std::string_view) { visit(key); });
+}
+
+Status ScanTopic(const Settings& settings, std::string_view topic,
+                 std::chrono::milliseconds timeout,
+                 const std::function<void(std::string_view key, std::string_view value)>& visit) {
   const ScanDeadline deadline{std::chrono::steady_clock::now() + timeout};
   Settings own = settings;
   // librdkafka's consumer poll wants a group id; partitions are assigned by hand, so the group

@@ -202,6 +202,7 @@ Status Ingestor::Step(GroupConsumer& consumer, bool& done) {
     CARELEDGER_RETURN_IF_ERROR(FinishWrite());
   }
   if (pending_.empty()) outbox_.Settle();  // idle: the last batch's dead letters are delivered
+  if (announcer_) announcer_->Tick();
   if (pending_.empty() && ever_assigned_ && options_.monitor && !in_flight_) {
     bool at_head = true;
     for (const auto& [tp, pos] : positions_) {
@@ -281,6 +282,10 @@ Result<IngestStats> Ingestor::Run(const std::atomic<bool>& stop) {
   (void)InjectedFault();  // read, and said, at start
   // Before consuming: what the last process stored and did not get onto the topic goes first.
   if (options_.publish_dead_letters) outbox_.Recover();
+  if (!options_.announce_as.empty()) {
+    announcer_ = std::make_unique<InstanceAnnouncer>(options_.kafka, options_.announce_as,
+                                                     options_.group, options_.advertised);
+  }
   std::vector<std::string> topics(std::begin(kSourceTopics), std::end(kSourceTopics));
   auto consumer = GroupConsumer::Open(*settings, topics, this);
   if (!consumer.ok()) return consumer.status();
@@ -313,6 +318,7 @@ Result<IngestStats> Ingestor::Run(const std::atomic<bool>& stop) {
   // Leave the group now, so a restart rejoins quickly (a static member does not leave: its
   // partitions wait for its restart).
   consumer->reset();
+  if (announcer_) announcer_->Stopped();
   stats_.seconds = std::chrono::duration<double>(end - started_).count();
   if (ever_assigned_) {
     stats_.seconds_assigned = std::chrono::duration<double>(end - first_assigned_).count();

@@ -34,6 +34,7 @@ std::vector<int64_t> Ingestor::OnAssign(const std::vector<TopicPartition>& parti
   // An eager (range) assignment is the whole new assignment: it replaces the old one.
   if (auto s = store_.SetAssignment(partitions); !s.ok()) failure_ = s;
   spdlog::info("assigned {}; reading from the offsets in the store", Describe(partitions));
+  if (announcer_) announcer_->Assigned(partitions);
   if (!ever_assigned_) first_assigned_ = Clock::now();
   ever_assigned_ = true;
   return offsets;
@@ -75,6 +76,7 @@ void Ingestor::OnRevoke(const std::vector<TopicPartition>& partitions) {
   if (auto s = FinishWrite(); !s.ok()) failure_ = s;
   for (const auto& tp : partitions) positions_.erase(tp);
   spdlog::info("revoked {} partitions", partitions.size());
+  if (announcer_) announcer_->Assigned({});
 }
 
 Status Ingestor::FillEnds(GroupConsumer& consumer) {

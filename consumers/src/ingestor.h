@@ -24,6 +24,7 @@
 #include "careledger/kafka.h"
 #include "careledger/projections.h"
 #include "dead_letter_outbox.h"
+#include "instance_announcer.h"
 #include "replay_files.h"
 
 namespace careledger::ingest {
@@ -167,7 +168,8 @@ class Ingestor : public GroupConsumer::Listener {
   void Reject(EventStore::Batch& batch, const RawMessage& m, RejectKind kind, std::string reason);
   std::vector<DeadLetter> rejected_;  // in the batch being built
   DeadLetterOutbox outbox_;
-  std::vector<OffsetGap> gaps_;  // met in this run, not accepted: ingest stops
+  std::unique_ptr<InstanceAnnouncer> announcer_;  // when options_.announce_as
+  std::vector<OffsetGap> gaps_;                   // met in this run, not accepted: ingest stops
   std::map<std::string, int32_t, std::less<>> partition_counts_;  // by topic, at assignment
   struct {
     uint64_t consumed = 0, duplicates = 0, dead_lettered = 0;

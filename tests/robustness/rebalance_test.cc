@@ -10,6 +10,7 @@
 #include <map>
 #include <regex>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "care_fixture.h"
@@ -245,8 +246,42 @@ TEST(Rebalance, TheStoresOfAGroupAnswerAsOneStore) {
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
   }
   ASSERT_TRUE(caught_up()) << "a:\n" << a.Log() << "\nb:\n" << b.Log() << "\nc:\n" << c.Log();
+
+  // Each instance says on careledger.instances.v1 what it answers for: `careledger instances`
+  // lists the three of the group running, their partitions disjoint and all six.
+  auto listed = [&] {
+    std::map<std::string, std::pair<std::string, std::string>> out;  // id → state, partitions
+    auto r = Careledger({"instances", "--brokers", broker.bootstrap()});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    for (const auto& line : test::Lines(r.out)) {
+      std::vector<std::string> f;
+      std::stringstream fields(line);
+      for (std::string x; std::getline(fields, x, '\t');) f.push_back(x);
+      if (f.size() == 6 && f[1] == "careledger-ingest") out[f[0]] = {f[2], f[3]};
+    }
+    return out;
+  };
+  auto settled = [&](const std::string& state) {
+    auto now = listed();
+    std::multiset<std::string> parts;
+    for (const auto& [id, is] : now) {
+      if (is.first != state) return false;
+      std::stringstream list(is.second);
+      for (std::string p; std::getline(list, p, ',');) parts.insert(p);
+    }
+    return now.size() == 3 &&
+           (state == "running" ? parts == std::multiset<std::string>{"0", "1", "2", "3", "4", "5"}
+                               : parts == std::multiset<std::string>{"-", "-", "-"});
+  };
+  deadline = Clock::now() + std::chrono::seconds(20);
+  while (!settled("running") && Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  EXPECT_TRUE(settled("running")) << testing::PrintToString(listed());
   for (Instance* i : group) EXPECT_EQ(i->Stop(15), 0) << i->name();
   for (Instance* i : group) EXPECT_EQ(Assignments(i->Log()).empty(), false) << i->name();
+  // Stopped, each says so, answering for nothing.
+  EXPECT_TRUE(settled("stopped")) << testing::PrintToString(listed());
 
   const std::string whole = dir / "whole";
   auto ingested = Careledger({"ingest", "--brokers", broker.bootstrap(), "--data", whole, "--group",

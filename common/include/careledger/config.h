@@ -81,6 +81,9 @@ class Config {
   const std::string& IngestMetricsListen() const;
   // ingest's static group membership: "auto", an id, or empty (the default: dynamic).
   const std::string& IngestInstanceId() const;
+  // serve.advertised: the URL `run` announces to the group's other instances (empty: the
+  // address it binds).
+  const std::string& ServeAdvertised() const;
   const std::string& ServeToken() const;    // empty: exact figures are not served
   const std::string& ServeTlsCert() const;  // PEM paths; empty: plain HTTP
   const std::string& ServeTlsKey() const;

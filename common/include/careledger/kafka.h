@@ -126,6 +126,10 @@ class Message {
 Status ScanTopicKeys(const Settings& settings, std::string_view topic,
                      std::chrono::milliseconds timeout,
                      const std::function<void(std::string_view key)>& visit);
+// The same, each message's key and value, in offset order within each partition.
+Status ScanTopic(const Settings& settings, std::string_view topic,
+                 std::chrono::milliseconds timeout,
+                 const std::function<void(std::string_view key, std::string_view value)>& visit);
 
 class GroupConsumer {
  public:

@@ -62,6 +62,9 @@ struct IngestOptions {
   // records the gap as accepted and reads on from the broker's low watermark. Every other
   // gap stops ingest with ErrorClass::kGap.
   std::set<TopicPartition> accept_gaps;
+  // Announce this instance on careledger.instances.v1 under this id (below); empty: do not.
+  std::string announce_as;
+  std::string advertised;  // where its HTTP API answers (run), or empty (ingest alone)
 };
 
 // The group.instance.id for `requested`: "auto" derives one from this host's name and the
@@ -70,6 +73,27 @@ struct IngestOptions {
 // lock keeps to one process. Anything else is taken as it is, if Kafka allows it (1 to 249 of
 // A-Z a-z 0-9 . _ -). Two members with one id fence each other: never share one.
 Result<std::string> StaticInstanceId(std::string_view requested, const std::string& data_dir);
+
+// ---- the instances of a group --------------------------------------------------------------
+// Each ingest (and run) tells the others who it is, where its HTTP API answers and which
+// partitions it answers for, on a compacted topic keyed by instance: at each assignment, every
+// InstanceRecord::kEvery while it runs, and with no partitions when it stops. A record older
+// than kStaleAfter is of an instance that died without saying so (kill -9, a lost host).
+inline constexpr std::string_view kTopicInstances = "careledger.instances.v1";
+struct InstanceRecord {
+  static constexpr std::chrono::seconds kEvery{10}, kStaleAfter{45};
+  std::string instance, group, advertised;
+  bool running = false;
+  std::vector<int32_t> partitions;  // sorted: partition p of every source topic
+  Instant at{};                     // when it was said
+  bool operator==(const InstanceRecord&) const = default;
+};
+std::string EncodeInstanceRecord(const InstanceRecord& record);  // one JSON object
+Result<InstanceRecord> DecodeInstanceRecord(std::string_view json);
+// The latest record of each instance on the topic, read to its end (none: the topic is empty
+// or absent), by instance id. Records that do not decode are skipped, with a warning.
+Result<std::vector<InstanceRecord>> ReadInstances(const Settings& kafka,
+                                                  std::chrono::milliseconds timeout);
 
 // ---- careledger replay beside a running ingest ----------------------------------------------
 // RocksDB lets one process write a store, and a running ingest holds it. `careledger replay`
