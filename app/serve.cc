@@ -4,10 +4,13 @@
 #include <spdlog/spdlog.h>
 
 #include <cerrno>
+#include <condition_variable>
 #include <csignal>  // kill(pid, 0): is the owner of a scratch directory alive (POSIX)
 #include <cstdlib>  // mkdtemp (POSIX, from glibc's stdlib.h)
 #include <filesystem>
 #include <iostream>
+#include <mutex>
+#include <thread>
 
 #include "careledger/consumers.h"
 #include "careledger/reporting.h"
@@ -20,6 +23,7 @@ namespace {
 
 struct ServeFlags {
   CommonFlags common;
+  std::string group = "careledger-ingest";  // serve: the group of the ingest it follows
   std::string listen;
   std::string tls_cert, tls_key;
   bool insecure_public = false;
@@ -101,6 +105,64 @@ class ScratchDir {
   std::string path_;
 };
 
+// The other instances of a group as careledger.instances.v1 has them, read again every few
+// seconds on a thread of its own: each figure's response says which partitions it covers from
+// what this last saw (ServeOptions::peers). A topic that cannot be read keeps the last list.
+class InstanceWatch {
+ public:
+  InstanceWatch(Settings kafka, std::string group, std::string self)
+      : kafka_(std::move(kafka)), group_(std::move(group)), self_(std::move(self)) {
+    thread_ = std::thread([this] { Loop(); });
+  }
+  ~InstanceWatch() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+  }
+  InstanceWatch(const InstanceWatch&) = delete;
+  InstanceWatch& operator=(const InstanceWatch&) = delete;
+
+  std::vector<PeerInstance> Peers() const {
+    const auto now = std::chrono::system_clock::now();
+    std::lock_guard lock(mu_);
+    std::vector<PeerInstance> out;
+    for (const auto& r : records_) {
+      if (r.group != group_ || r.instance == self_ || r.partitions.empty()) continue;
+      out.push_back({.instance = r.instance,
+                     .advertised = r.advertised,
+                     .partitions = r.partitions,
+                     .live = r.running && now - r.at <= InstanceRecord::kStaleAfter});
+    }
+    return out;
+  }
+
+ private:
+  void Loop() {
+    std::unique_lock lock(mu_);
+    while (!stop_) {
+      lock.unlock();
+      auto read = ReadInstances(kafka_, std::chrono::seconds(4));
+      lock.lock();
+      if (read.ok()) {
+        records_ = std::move(read).value();
+      } else {
+        spdlog::debug("{}: {}", kTopicInstances, read.status().message());
+      }
+      wake_.wait_for(lock, std::chrono::seconds(2), [this] { return stop_; });
+    }
+  }
+  const Settings kafka_;
+  const std::string group_, self_;
+  mutable std::mutex mu_;
+  std::condition_variable wake_;
+  bool stop_ = false;
+  std::vector<InstanceRecord> records_;
+  std::thread thread_;  // last: started once the rest is there
+};
+
 }  // namespace
 
 Command AddServe(CLI::App& app) {
@@ -108,6 +170,10 @@ Command AddServe(CLI::App& app) {
   auto* cmd = app.add_subcommand(
       "serve", "HTTP JSON API, Prometheus /metrics and the dashboard over the store");
   AddServeFlags(*cmd, *o);
+  cmd->add_option("--group", o->group,
+                  "The consumer group of the ingest whose store this serves: with --brokers, "
+                  "each figure says which partitions the group's other instances answer for "
+                  "(default careledger-ingest)");
   return {cmd, [o] {
             auto ctx = Resolve(o->common);
             if (!ctx.ok()) return Fail(ctx.status());
@@ -116,6 +182,15 @@ Command AddServe(CLI::App& app) {
             if (!serve_options.ok()) return Fail(serve_options.status());
             ServeOptions options = std::move(*serve_options);
             options.follow_store = true;
+            // Serving the store of the ingest beside it, it is that ingest to the others.
+            std::unique_ptr<InstanceWatch> watch;
+            if (ctx->kafka.count("bootstrap.servers")) {
+              const std::string& id = ctx->config.IngestInstanceId();
+              auto self = StaticInstanceId(id.empty() ? "auto" : id, ctx->data_dir);
+              if (!self.ok()) return Fail(self.status());
+              watch = std::make_unique<InstanceWatch>(ctx->kafka, o->group, *self);
+              options.peers = [w = watch.get()] { return w->Peers(); };
+            }
             ScratchDir scratch;
             if (scratch.path().empty()) {
               return Fail(Status::Fatal("cannot create a scratch directory in the temp dir"));
@@ -169,13 +244,15 @@ Command AddRun(CLI::App& app) {
             if (!serve_options.ok()) return Fail(serve_options.status());
             ServeOptions options = std::move(*serve_options);
             options.pipeline = &view;
+            auto parsed = ToIngestOptions(o->ingest, *ctx);
+            if (!parsed.ok()) return Fail(parsed.status());
+            IngestOptions ingest = std::move(parsed.value());
+            InstanceWatch watch(ctx->kafka, ingest.group, ingest.announce_as);
+            options.peers = [&watch] { return watch.Peers(); };
             auto server = HttpServer::Start(options);
             if (!server.ok()) return Fail(server.status());
             (*server)->Attach(**store);
             Announce(**server, options);
-            auto parsed = ToIngestOptions(o->ingest, *ctx);
-            if (!parsed.ok()) return Fail(parsed.status());
-            IngestOptions ingest = std::move(parsed.value());
             ingest.monitor = &monitor;
             if (ingest.advertised.empty()) ingest.advertised = ctx->config.ServeAdvertised();
             if (ingest.advertised.empty()) {

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <map>
 #include <mutex>
+#include <set>
 #include <shared_mutex>
 
 #include "careledger/reporting.h"
@@ -22,6 +23,53 @@ std::string JsonString(std::string_view s) {
   std::string out;
   AppendJsonString(out, s);
   return out;
+}
+
+std::string JsonList(const std::set<int32_t>& items) {
+  std::string out = "[";
+  for (int32_t p : items) out += (out.size() > 1 ? "," : "") + std::to_string(p);
+  return out + "]";
+}
+
+// What a figure's response says of the partitions it covers: always, in headers
+// (X-Careledger-Partitions: the partitions this store answers for, or "all" for a store never
+// assigned any; X-Careledger-Partial; X-Careledger-Missing-Partitions), so that a whole answer's
+// body stays the report's JSON; and when other instances of the group answer for partitions
+// this one does not, in the body too: "partial": true and "coverage" naming who holds the rest
+// (a client asks them, or reads their stores as one with `report --data ... --data ...`).
+Status AddCoverage(const EventStore& store, const ServeOptions& options, httplib::Response& res,
+                   std::string& body) {
+  auto assignment = store.Assignment();
+  if (!assignment.ok()) return assignment.status();
+  std::set<int32_t> own, missing;
+  for (const auto& tp : *assignment) own.insert(tp.partition);
+  std::string others;
+  for (const auto& peer : options.peers ? options.peers() : std::vector<PeerInstance>{}) {
+    std::set<int32_t> theirs;
+    for (int32_t p : peer.partitions) {
+      if (!own.count(p) && !own.empty()) theirs.insert(p);
+    }
+    if (theirs.empty()) continue;
+    missing.insert(theirs.begin(), theirs.end());
+    others +=
+        std::string(others.empty() ? "" : ",") + "{\"instance\":" + JsonString(peer.instance) +
+        ",\"advertised\":" + JsonString(peer.advertised) +
+        ",\"live\":" + (peer.live ? "true" : "false") + ",\"partitions\":" + JsonList(theirs) + "}";
+  }
+  auto plain = [](const std::set<int32_t>& items) {
+    std::string list = JsonList(items);
+    return list.substr(1, list.size() - 2);
+  };
+  res.set_header("X-Careledger-Partitions", own.empty() ? "all" : plain(own));
+  res.set_header("X-Careledger-Partial", missing.empty() ? "false" : "true");
+  res.set_header("X-Careledger-Missing-Partitions", plain(missing));
+  if (missing.empty()) return Status::Ok();
+  std::string fields = "\"partial\":true,\"coverage\":{\"partitions\":" + JsonList(own) +
+                       ",\"missing\":" + JsonList(missing) + ",\"answered_elsewhere\":[" + others +
+                       "]}";
+  auto at = body.rfind('}');
+  if (at != std::string::npos) body.insert(at, (body[at - 1] == '{' ? "" : ",") + fields);
+  return Status::Ok();
 }
 
 void Error(httplib::Response& res, int status, std::string_view message) {
@@ -175,11 +223,16 @@ void HttpServer::Impl::Metric(const httplib::Request& req, httplib::Response& re
   }
   bool published = access != Access::kRestricted ||
                    (req.has_param("published") && IsTrue(req.get_param_value("published")));
-  res.set_content(Render(*table, OutputFormat::kJson,
-                         {.published = published,
-                          .threshold = options.threshold,
-                          .breakdowns = published ? BreakdownsOf(*s, *query) : BreakdownRunner{}}),
-                  "application/json");
+  std::string body =
+      Render(*table, OutputFormat::kJson,
+             {.published = published,
+              .threshold = options.threshold,
+              .breakdowns = published ? BreakdownsOf(*s, *query) : BreakdownRunner{}});
+  if (Status c = AddCoverage(*s, options, res, body); !c.ok()) {
+    spdlog::error("serve: {}: {}", query->metric, c.message());
+    return Error(res, 500, "the figure's partitions could not be read; see the server log");
+  }
+  res.set_content(body, "application/json");
 }
 
 void HttpServer::Impl::Lineage(const httplib::Request& req, httplib::Response& res) {
@@ -210,7 +263,12 @@ void HttpServer::Impl::Lineage(const httplib::Request& req, httplib::Response& r
     out += (i ? ", " : "") + std::string("{\"measure\": ") + JsonString(e.measure) +
            ", \"event_id\": " + JsonString(e.event_id) + "}";
   }
-  res.set_content(out + "]}\n", "application/json");
+  out += "]}\n";
+  if (Status c = AddCoverage(*s, options, res, out); !c.ok()) {
+    spdlog::error("serve: lineage {}: {}", query->metric, c.message());
+    return Error(res, 500, "the lineage's partitions could not be read; see the server log");
+  }
+  res.set_content(out, "application/json");
 }
 
 // The out-of-court panel's worklist names children: the token only, never a published view.

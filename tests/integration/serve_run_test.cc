@@ -10,10 +10,12 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <regex>
+#include <set>
 #include <thread>
 
 #include "careledger/reporting.h"
@@ -204,6 +206,79 @@ TEST(Run, ServesEachBatchAsSoonAsItIsWritten) {
   EXPECT_TRUE(wait_for(cla, R"({"metric":"cla","at":"2024-03-31","rows":[{"value":2}]})"
                             "\n"));
   EXPECT_EQ(run.Stop(), 0) << run.Stderr();
+}
+
+// Two `run` instances of one group: each figure says which partitions it answers for and,
+// while the other instance answers for the rest, that it is partial and who holds them (never
+// a third of the area passed off as the whole). When the other stops, its partitions move here
+// and the figure is whole again.
+TEST(Run, AFigureSaysWhichPartitionsItCoversAndWhoHoldsTheRest) {
+  test::TempDir dir;
+  test::BrokerProcess broker(4);
+  test::WriteFile(dir / "c.toml", "[serve]\ntoken = \"" + kToken + "\"\n");
+  ::chmod((dir / "c.toml").c_str(), 0600);
+  test::WriteFile(dir / "feed.jsonl", test::ThreeChildrenFeed());
+  ASSERT_EQ(Careledger({"publish", "--brokers", broker.bootstrap(), dir / "feed.jsonl"}).exit_code,
+            0);
+  auto start = [&](const std::string& name) {
+    return std::make_unique<test::Background>(std::vector<std::string>{
+        CARELEDGER_BIN, "run", "--brokers", broker.bootstrap(), "--data", dir / name, "--config",
+        dir / "c.toml", "--listen", "127.0.0.1:0", "--kafka", "session.timeout.ms=6000"});
+  };
+  auto a = start("a");
+  const std::string url_a = a->FirstLine();
+  auto b = start("b");
+  const std::string url_b = b->FirstLine();
+  ASSERT_THAT(url_a, HasSubstr("http://127.0.0.1:"));
+  ASSERT_THAT(url_b, HasSubstr("http://127.0.0.1:"));
+  auto client = ClientFor(url_a);
+  // The body, with the coverage headers beside it (a whole answer says it in headers only).
+  auto coverage = [&] {
+    auto r = client->Get("/api/v1/metrics/cla?at=2024-03-31", Bearer(kToken));
+    if (!r || r->status != 200) return nlohmann::json();
+    auto j = nlohmann::json::parse(r->body, nullptr, false);
+    if (!j.is_object()) return j;
+    j["headers"] = {{"partitions", r->get_header_value("X-Careledger-Partitions")},
+                    {"partial", r->get_header_value("X-Careledger-Partial")},
+                    {"missing", r->get_header_value("X-Careledger-Missing-Partitions")}};
+    return j;
+  };
+  auto wait_until = [&](const std::function<bool(const nlohmann::json&)>& holds) {
+    nlohmann::json last;
+    for (auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+         std::chrono::steady_clock::now() < deadline;
+         std::this_thread::sleep_for(std::chrono::milliseconds(200))) {
+      last = coverage();
+      if (last.is_object() && holds(last)) return last;
+    }
+    ADD_FAILURE() << "still " << last.dump() << "\na:\n" << a->Stderr() << "\nb:\n" << b->Stderr();
+    return last;
+  };
+  // Both in the group: a answers for its two partitions, and names b (its address, live) for
+  // the other two.
+  auto split = wait_until([&](const nlohmann::json& j) {
+    return j.value("partial", false) && j["coverage"]["partitions"].size() == 2 &&
+           j["coverage"]["missing"].size() == 2 && j["coverage"]["answered_elsewhere"].size() == 1;
+  });
+  std::set<int> all;
+  for (const auto& p : split["coverage"]["partitions"]) all.insert(p.get<int>());
+  for (const auto& p : split["coverage"]["missing"]) all.insert(p.get<int>());
+  EXPECT_EQ(all, (std::set<int>{0, 1, 2, 3}));
+  const auto& elsewhere = split["coverage"]["answered_elsewhere"][0];
+  EXPECT_EQ(elsewhere["advertised"], url_b);
+  EXPECT_EQ(elsewhere["live"], true);
+  EXPECT_EQ(elsewhere["partitions"], split["coverage"]["missing"]);
+  EXPECT_EQ(split["headers"]["partial"], "true");
+  EXPECT_EQ(split["headers"]["missing"], split["coverage"]["missing"].dump().substr(
+                                             1, split["coverage"]["missing"].dump().size() - 2));
+  // b stops (saying so): its partitions move to a, and a's figure is the area's again.
+  EXPECT_EQ(b->Stop(), 0);
+  auto whole = wait_until([](const nlohmann::json& j) {
+    return j["headers"]["partial"] == "false" && j["headers"]["partitions"] == "0,1,2,3";
+  });
+  EXPECT_FALSE(whole.contains("partial")) << whole.dump();  // the report's JSON, as it is
+  EXPECT_EQ(whole["headers"]["missing"], "");
+  EXPECT_EQ(whole["rows"][0]["value"], 1);
 }
 
 }  // namespace

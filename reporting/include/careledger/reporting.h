@@ -232,6 +232,14 @@ class PipelineView {
   virtual void AppendMetrics(PrometheusText& out) const = 0;
 };
 
+// Another instance of this one's consumer group as it last announced itself (app/ reads them
+// from careledger.instances.v1; reporting/ knows nothing of Kafka).
+struct PeerInstance {
+  std::string instance, advertised;
+  std::vector<int32_t> partitions;
+  bool live = false;  // running, and heard from lately; else it died without saying so
+};
+
 struct ServeOptions {
   std::string listen = "127.0.0.1:8080";  // HOST:PORT; port 0 picks a free one
   std::string token;                      // empty: exact figures are never served
@@ -253,6 +261,10 @@ struct ServeOptions {
   bool follow_store = false;
   std::chrono::milliseconds catch_up_interval{5};
   std::function<Date()> today = Today;  // what "now" means for figures without at/period
+  // The group's other instances, asked at each figure: its response says which partitions it
+  // answers for and, when other instances answer for others, that it is partial and who holds
+  // the rest, never a smaller figure passed off as the area's. Null: no others are known.
+  std::function<std::vector<PeerInstance>()> peers;
 
   // TLS (PEM files), both or neither. An address other than loopback (127.0.0.0/8, ::1,
   // localhost) is refused without TLS and a token unless insecure_public, which logs a warning.
