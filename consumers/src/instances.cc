@@ -79,11 +79,13 @@ Result<std::vector<InstanceRecord>> ReadInstances(const Settings& kafka,
           spdlog::warn("{} key {}: {}", kTopicInstances, key, record.status().message());
           return;
         }
-        latest[record->instance] = std::move(record).value();
+        std::string id = record->instance;
+        latest[id] = std::move(record).value();
       });
   // A topic no instance has written yet has no partitions to read.
   if (!s.ok() && s.message().find("Unknown topic") == std::string::npos) return s;
   std::vector<InstanceRecord> out;
+  out.reserve(latest.size());
   for (auto& [id, record] : latest) out.push_back(std::move(record));
   return out;
 }
