@@ -55,11 +55,16 @@ function url(metric, params) {
   q.set('published', exact ? 'false' : 'true');
   return '/api/v1/metrics/' + metric + '?' + q.toString();
 }
+// What the latest answer said of the partitions it covers: null while answers are the
+// area's; else the API's coverage (this instance's partitions, and who answers for the rest).
+let partial = null;
 async function fetchMetric(metric, params) {
   const u = url(metric, params);
   const r = await fetch(u, {cache: 'no-store', headers: auth()});
   if (!r.ok) throw new Error(metric + ': HTTP ' + r.status);
-  return r.json();
+  const a = await r.json();
+  partial = a.partial ? a.coverage : null;
+  return a;
 }
 
 // ---- figures ----
@@ -477,7 +482,27 @@ panel('panel-worklist', async () => [exact && token ? await fetchPanel() : null]
 
 // ---- polling ----
 const failures = new Map();  // panel id -> why its last request failed
+// Another instance of the group answers for some partitions: every figure on the page leaves
+// them out, and the page says so, naming where they are answered.
+function showCoverage() {
+  const c = document.getElementById('coverage');
+  if (!partial) {
+    c.hidden = true;
+    c.textContent = '';
+    return;
+  }
+  const where = (partial.answered_elsewhere || []).map((o) =>
+      (o.advertised || o.instance) + ' (partitions ' + o.partitions.join(', ') +
+      (o.live ? '' : '; not heard from lately') + ')');
+  const one = partial.missing.length === 1;
+  c.textContent = 'Partial: these figures are of partitions ' + partial.partitions.join(', ') +
+                  ' only. Partition' + (one ? ' ' : 's ') + partial.missing.join(', ') +
+                  (one ? ' is' : ' are') + ' answered by ' +
+                  (where.length ? where.join(' and ') : 'another instance') + '.';
+  c.hidden = false;
+}
 function showStatus() {
+  showCoverage();
   const s = document.getElementById('status');
   if (failures.size) {
     s.textContent = 'Could not load ' + [...failures].map(([id, why]) => id + ' (' + why + ')')

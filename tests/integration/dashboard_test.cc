@@ -486,6 +486,37 @@ TEST_F(DashboardInBrowser, ShowsTheClaFigureAndANewEventWithinTwoSecondsWithoutA
   page.Call("Page.navigate", {{"url", "http://127.0.0.1:" + std::to_string(port2) + "/"}});
   EXPECT_EQ(WaitForFigure(page, "6", std::chrono::seconds(30)), "6");
   EXPECT_EQ(page.Evaluate("document.getElementById('exact-control').hidden"), true);
+  constexpr char kCoverage[] =
+      R"(document.querySelector('[data-figure="coverage"]').hidden ? 'hidden' :
+         document.querySelector('[data-figure="coverage"]').textContent)";
+  EXPECT_EQ(page.Evaluate(kCoverage), "hidden");
+
+  // Another instance of the group answers for a partition this store does not (its record on
+  // careledger.instances.v1, as ingest writes one): every figure on the page leaves that
+  // partition out, and the page says so, naming where it is answered.
+  const std::string record =
+      R"({"instance":"careledger-other-0001","group":"careledger-ingest",)"
+      R"("advertised":"http://10.0.0.8:8080","running":true,"partitions":[3],"at":")" +
+      FormatInstant(
+          std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now())) +
+      "\"}";
+  auto produced = test::KcatProduceLines(broker_->bootstrap(), "careledger.instances.v1",
+                                         "careledger-other-0001\t" + record + "\n", dir_.path());
+  ASSERT_EQ(produced.exit_code, 0) << produced.err;
+  int port3 = FreePort();
+  test::Background grouped({CARELEDGER_BIN, "serve", "--brokers", broker_->bootstrap(), "--listen",
+                            "127.0.0.1:" + std::to_string(port3), "--data", store(), "--config",
+                            dir_ / "no-token.toml"});
+  for (auto deadline = Clock::now() + std::chrono::seconds(30); Clock::now() < deadline;) {
+    if (auto r = HttpGet(port3, "/"); r && r->status == 200) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  page.Call("Page.navigate", {{"url", "http://127.0.0.1:" + std::to_string(port3) + "/"}});
+  const std::string want =
+      "Partial: these figures are of partitions 0, 1, 2 only. Partition 3 is answered by "
+      "http://10.0.0.8:8080 (partitions 3).";
+  EXPECT_EQ(WaitForFigure(page, want, std::chrono::seconds(30), kCoverage), want)
+      << grouped.Stderr();
 }
 
 }  // namespace
