@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 #include <atomic>
 #include <csignal>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -77,6 +78,10 @@ class IngestView : public PipelineView {
  public:
   explicit IngestView(const IngestMonitor& monitor) : monitor_(monitor) {}
   bool CaughtUp() const override { return monitor_.Read().caught_up; }
+  std::set<int32_t> CatchingUp() const override {
+    auto partitions = monitor_.Read().catching_up;
+    return {partitions.begin(), partitions.end()};
+  }
   void AppendMetrics(PrometheusText& out) const override {
     AppendIngestMetrics(monitor_.Read(), out);
   }

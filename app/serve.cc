@@ -134,7 +134,8 @@ class InstanceWatch {
       out.push_back({.instance = r.instance,
                      .advertised = r.advertised,
                      .partitions = r.partitions,
-                     .live = r.running && now - r.at <= InstanceRecord::kStaleAfter});
+                     .live = r.running && now - r.at <= InstanceRecord::kStaleAfter,
+                     .at = r.at});
     }
     return out;
   }

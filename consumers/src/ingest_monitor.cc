@@ -1,4 +1,5 @@
 // What ingest tells `serve` and /metrics while it runs (consumers.h: IngestMonitor).
+#include <algorithm>
 #include <mutex>
 #include <string>
 
@@ -69,6 +70,15 @@ void IngestMonitor::Record(const IngestStats& totals, std::vector<PartitionLag> 
 void IngestMonitor::MarkCaughtUp() {
   std::lock_guard lock(mu_);
   snapshot_.caught_up = true;
+  snapshot_.catching_up.clear();
+}
+
+void IngestMonitor::CatchingUp(const std::vector<int32_t>& partitions) {
+  std::lock_guard lock(mu_);
+  auto& c = snapshot_.catching_up;
+  c.insert(c.end(), partitions.begin(), partitions.end());
+  std::sort(c.begin(), c.end());
+  c.erase(std::unique(c.begin(), c.end()), c.end());
 }
 
 void IngestMonitor::ReplayStarted() {

@@ -1,6 +1,7 @@
 // Assignment and offsets: where each partition starts, gaps, and the end (ingestor.h).
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <thread>
 
 #include "ingestor.h"
@@ -31,6 +32,17 @@ std::vector<int64_t> Ingestor::OnAssign(const std::vector<TopicPartition>& parti
   }
   if (failure_.ok()) CheckGaps(partitions, offsets);
   if (failure_.ok()) ReadPartitionCounts(partitions);
+  // Those the store did not hold before may be far behind: the figures say so until ingest
+  // has read to the end (the monitor's catching_up).
+  if (auto before = store_.Assignment(); before.ok() && options_.monitor) {
+    std::vector<int32_t> taken_over;
+    for (const auto& tp : partitions) {
+      if (std::find(before->begin(), before->end(), tp) == before->end()) {
+        taken_over.push_back(tp.partition);
+      }
+    }
+    if (!taken_over.empty()) options_.monitor->CatchingUp(taken_over);
+  }
   // An eager (range) assignment is the whole new assignment: it replaces the old one.
   if (auto s = store_.SetAssignment(partitions); !s.ok()) failure_ = s;
   spdlog::info("assigned {}; reading from the offsets in the store", Describe(partitions));

@@ -554,6 +554,17 @@ Result<std::vector<std::string>> ChildrenWithSpans(const EventStore& store, RowK
   return ids;
 }
 
+void AppendWireRow(std::string& out, const KeptRow& row) {
+  codec::PutLengthPrefixed(out, RowKey(row));
+  codec::PutLengthPrefixed(out, EncodeRow(row));
+}
+
+bool TakeWireRow(std::string_view& in, KeptRow& row) {
+  std::string_view key, value;
+  return codec::GetLengthPrefixed(in, key) && codec::GetLengthPrefixed(in, value) &&
+         DecodeRow(key, value, row);
+}
+
 std::optional<std::string> DescribeKeptRowKey(std::string_view key) {
   const bool was = key.starts_with(kWasPrefix);
   if (!key.starts_with(kRowPrefix) && !was) return std::nullopt;

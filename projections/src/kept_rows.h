@@ -155,6 +155,14 @@ struct LatestPartition {
 // A stored fact at the end of the timeline being read (facts come in timeline order); the
 // child's partition is its latest-ingested fact's.
 Status AppendStoredFact(std::string_view value, Timeline& timeline, LatestPartition& latest);
+// The partitions the store answers for (empty: all; it was never assigned any).
+Result<std::set<int32_t>> OwnedPartitions(const EventStore& store);
+// The stored timelines of the partitions the store answers for (all of them when it was never
+// assigned any): of the named children (sorted ids; unknown ones are skipped), or of every child
+// when `child_ids` is null, in id order.
+Status ForEachTimeline(
+    const EventStore& store, const std::vector<std::string>* child_ids,
+    const std::function<void(std::string_view child_id, const Timeline&)>& visit);
 // ForEachChild for the given children only (sorted ids; unknown ones are skipped).
 Status ForEachChildIn(const EventStore& store, std::optional<Instant> known_at,
                       const std::vector<std::string>& child_ids,
@@ -204,6 +212,10 @@ Status ScanKeptRows(const EventStore& store, RowKind kind, const Window& window,
 // The same, as the rows stood at `known_at` (in the same order).
 Status ScanKeptRowsAsKnownAt(const EventStore& store, RowKind kind, const Window& window,
                              Instant known_at, const std::function<void(const KeptRow&)>& visit);
+// A row as another instance sends it (its key and value as kept, each length-prefixed), and
+// taken back from the front of `in`: false when it does not decode.
+void AppendWireRow(std::string& out, const KeptRow& row);
+[[nodiscard]] bool TakeWireRow(std::string_view& in, KeptRow& row);
 // "outcome row of offence O of child C (2025-01-05)" for a state key that is a row; else
 // nullopt.
 std::optional<std::string> DescribeKeptRowKey(std::string_view key);

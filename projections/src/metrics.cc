@@ -320,20 +320,21 @@ Status CheckMetricQuery(const MetricQuery& query, const Cell* lineage_cell) {
 }
 
 Status CheckDisjointStores(const Stores& stores) {
-  std::map<int32_t, const EventStore*> owner;
-  for (const EventStore* s : stores) {
-    auto owned = metrics::OwnedPartitions(*s);
+  std::map<int32_t, std::string> owner;
+  for (const StoreRef& store : stores) {
+    auto source = metrics::SourceOf(store);
+    auto owned = source->Partitions();
     if (!owned.ok()) return owned.status();
     if (owned->empty() && stores.size() > 1) {
-      return Status::BadInput(s->path() +
+      return Status::BadInput(source->Name() +
                               " was never assigned partitions, so it answers for all of them: "
                               "it cannot be read with other stores");
     }
     for (int32_t p : *owned) {
-      auto [it, added] = owner.emplace(p, s);
+      auto [it, added] = owner.emplace(p, source->Name());
       if (!added) {
         return Status::BadInput("partition " + std::to_string(p) + " is answered for by both " +
-                                it->second->path() + " and " + s->path() +
+                                it->second + " and " + source->Name() +
                                 " (a store answers for its instance's last assignment; leave "
                                 "out the store of an instance that no longer runs)");
       }
@@ -345,12 +346,13 @@ Status CheckDisjointStores(const Stores& stores) {
 Result<std::string> DescribeStores(const Stores& stores) {
   std::string out = "answers for";
   for (size_t i = 0; i < stores.size(); ++i) {
-    auto owned = metrics::OwnedPartitions(*stores[i]);
+    auto source = metrics::SourceOf(stores[i]);
+    auto owned = source->Partitions();
     if (!owned.ok()) return owned.status();
     std::string parts;
     for (int32_t p : *owned) parts += (parts.empty() ? "" : ",") + std::to_string(p);
     out += std::string(i ? ";" : "") + " partitions " + (parts.empty() ? "all" : parts) + " of " +
-           stores[i]->path();
+           source->Name();
   }
   return out;
 }

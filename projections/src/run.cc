@@ -118,16 +118,14 @@ std::vector<Figure> Counts(const RowAccumulator& r) {
 Status ForEachRow(Run& r, RowKind kind, const Window& window,
                   const std::function<void(const KeptRow&)>& visit) {
   if (!r.query.fold) {
-    auto scan = [&](const EventStore& s, const std::function<void(const KeptRow&)>& each) {
-      return r.query.known_at ? ScanKeptRowsAsKnownAt(s, kind, window, *r.query.known_at, each)
-                              : ScanKeptRows(s, kind, window, each);
-    };
-    if (r.stores.size() == 1) return scan(*r.stores.front(), visit);
+    if (r.sources.size() == 1)
+      return r.sources.front()->Rows(kind, window, r.query.known_at, visit);
     // Several stores: their rows in the order one store would give them (by key: date, child,
     // item), so that every figure and its lineage come out as from one store.
     std::vector<std::pair<std::string, KeptRow>> rows;
-    CARELEDGER_RETURN_IF_ERROR(r.EachStore([&](const EventStore& s) {
-      return scan(s, [&](const KeptRow& row) { rows.emplace_back(RowKey(row), row); });
+    CARELEDGER_RETURN_IF_ERROR(r.EachSource([&](const Source& s) {
+      return s.Rows(kind, window, r.query.known_at,
+                    [&](const KeptRow& row) { rows.emplace_back(RowKey(row), row); });
     }));
     std::stable_sort(rows.begin(), rows.end(),
                      [](const auto& a, const auto& b) { return a.first < b.first; });
@@ -143,8 +141,8 @@ Status ForEachRow(Run& r, RowKind kind, const Window& window,
 
 Result<std::map<std::string, int64_t>> Run::CountersOn(Date on, std::string_view dimension) const {
   std::map<std::string, int64_t> sum;
-  CARELEDGER_RETURN_IF_ERROR(EachStore([&](const EventStore& s) -> Status {
-    auto counts = metrics::CountersOn(s, on, dimension);
+  CARELEDGER_RETURN_IF_ERROR(EachSource([&](const Source& s) -> Status {
+    auto counts = s.Counters(on, dimension);
     if (!counts.ok()) return counts.status();
     for (const auto& [value, n] : *counts) sum[value] += n;
     return Status::Ok();

@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -13,15 +14,13 @@
 #include "accumulator.h"
 #include "dimensions.h"
 #include "kept_rows.h"
+#include "source.h"
 
 namespace careledger::metrics {
 
 // Fatal, asking for a replay, when the store's projection state was written by an older
 // careledger whose layout the queries would misread as empty.
 Status CheckStateLayout(const EventStore& store, std::string_view family = {});
-
-// The partitions the store answers for (empty: all; it was never assigned any).
-Result<std::set<int32_t>> OwnedPartitions(const EventStore& store);
 
 // The projection state's layout, kept beside it: a store whose state predates the outcome rows
 // would otherwise answer every query over kept rows with nothing.
@@ -41,12 +40,14 @@ Result<std::vector<ClaRow>> ClaCountsOn(
 
 // One query being answered: what was asked, and the table (or lineage) it gives.
 struct Run {
-  Run(Stores s, const MetricQuery& q, const Cell* c, std::vector<std::string> b)
-      : stores(std::move(s)), query(q), cell(c), by(std::move(b)) {}
+  Run(const Stores& s, const MetricQuery& q, const Cell* c, std::vector<std::string> b)
+      : query(q), cell(c), by(std::move(b)) {
+    for (const StoreRef& store : s) sources.push_back(SourceOf(store));
+  }
   // Empty while only checking the query. Several: their partitions are disjoint, and a child's
   // facts, rows and counter cells are all under its partition, so reading each store in turn
   // reads what one store holding every partition would.
-  Stores stores;
+  std::vector<std::shared_ptr<const Source>> sources;
   const MetricQuery& query;
   const Cell* cell;
   std::vector<std::string> by;
@@ -60,29 +61,28 @@ struct Run {
   Accumulator NewAccumulator(std::vector<std::string> raw) const {
     return Accumulator(by, std::move(raw), cell);
   }
-  Status EachStore(const std::function<Status(const EventStore&)>& read) const {
-    for (const EventStore* s : stores) CARELEDGER_RETURN_IF_ERROR(read(*s));
+  Status EachSource(const std::function<Status(const Source&)>& read) const {
+    for (const auto& s : sources) CARELEDGER_RETURN_IF_ERROR(read(*s));
     return Status::Ok();
   }
   Status Children(const std::function<void(const ChildView&)>& visit) const {
-    return EachStore([&](const EventStore& s) { return ForEachChild(s, query.known_at, visit); });
+    return EachSource([&](const Source& s) { return s.Children(query.known_at, nullptr, visit); });
   }
   // The children with a span row of `kind` meeting `span` (as the rows stood at the time
   // asked about): those a figure over it can count. For the oracle, every child.
   Status ChildrenIn(RowKind kind, const Window& span,
                     const std::function<void(const ChildView&)>& visit) const {
     if (query.fold) return Children(visit);
-    return EachStore([&](const EventStore& s) -> Status {
-      auto ids = ChildrenWithSpans(s, kind, span, query.known_at);
+    return EachSource([&](const Source& s) -> Status {
+      auto ids = s.SpanChildren(kind, span, query.known_at);
       if (!ids.ok()) return ids.status();
-      return ForEachChildIn(s, query.known_at, *ids, visit);
+      return s.Children(query.known_at, &*ids, visit);
     });
   }
   // The named children (sorted ids), from whichever store holds each.
   Status ChildrenNamed(const std::vector<std::string>& ids,
                        const std::function<void(const ChildView&)>& visit) const {
-    return EachStore(
-        [&](const EventStore& s) { return ForEachChildIn(s, query.known_at, ids, visit); });
+    return EachSource([&](const Source& s) { return s.Children(query.known_at, &ids, visit); });
   }
   // CountersOn summed over the stores.
   Result<std::map<std::string, int64_t>> CountersOn(Date on, std::string_view dimension) const;

@@ -159,37 +159,58 @@ Status AppendStoredFact(std::string_view value, Timeline& timeline, LatestPartit
   return s;
 }
 
-namespace {
-
-void VisitIfOwned(const std::set<int32_t>& owned, std::string_view child_id,
-                  const Timeline& timeline, std::optional<Instant> known_at,
-                  const std::function<void(const ChildView&)>& visit) {
-  if (!timeline.facts.empty() && (owned.empty() || owned.count(timeline.partition))) {
-    visit(ResolveChild(child_id, timeline, known_at));
+Status ForEachTimeline(
+    const EventStore& store, const std::vector<std::string>* child_ids,
+    const std::function<void(std::string_view child_id, const Timeline&)>& visit) {
+  auto owned = OwnedPartitions(store);
+  if (!owned.ok()) return owned.status();
+  std::string child;
+  Timeline timeline;
+  LatestPartition latest;
+  auto flush = [&] {
+    if (!timeline.facts.empty() && (owned->empty() || owned->count(timeline.partition))) {
+      visit(child, timeline);
+    }
+    timeline.facts.clear();
+    latest = {};
+  };
+  Status failure = Status::Ok();
+  if (child_ids) {
+    for (const auto& id : *child_ids) {
+      child = id;
+      CARELEDGER_RETURN_IF_ERROR(
+          store.ScanState(FactKeyPrefix(id), [&](std::string_view, std::string_view value) {
+            failure = AppendStoredFact(value, timeline, latest);
+            return failure.ok();
+          }));
+      CARELEDGER_RETURN_IF_ERROR(failure);
+      flush();
+    }
+    return Status::Ok();
   }
+  // Facts come in key order: all of one child together, in timeline order.
+  CARELEDGER_RETURN_IF_ERROR(
+      store.ScanState(std::string("fact\0", 5), [&](std::string_view key, std::string_view value) {
+        auto of = ChildOfFactKey(key);
+        if (!of) return true;
+        if (*of != child) {
+          flush();
+          child.assign(*of);
+        }
+        failure = AppendStoredFact(value, timeline, latest);
+        return failure.ok();
+      }));
+  CARELEDGER_RETURN_IF_ERROR(failure);
+  flush();
+  return Status::Ok();
 }
-
-}  // namespace
 
 Status ForEachChildIn(const EventStore& store, std::optional<Instant> known_at,
                       const std::vector<std::string>& child_ids,
                       const std::function<void(const ChildView&)>& visit) {
-  auto owned = OwnedPartitions(store);
-  if (!owned.ok()) return owned.status();
-  Timeline timeline;
-  for (const auto& child : child_ids) {
-    timeline.facts.clear();
-    LatestPartition latest;
-    Status failure = Status::Ok();
-    CARELEDGER_RETURN_IF_ERROR(
-        store.ScanState(FactKeyPrefix(child), [&](std::string_view, std::string_view value) {
-          failure = AppendStoredFact(value, timeline, latest);
-          return failure.ok();
-        }));
-    CARELEDGER_RETURN_IF_ERROR(failure);
-    VisitIfOwned(*owned, child, timeline, known_at, visit);
-  }
-  return Status::Ok();
+  return ForEachTimeline(store, &child_ids, [&](std::string_view child, const Timeline& t) {
+    visit(ResolveChild(child, t, known_at));
+  });
 }
 
 Status CheckStateLayout(const EventStore& store, std::string_view family) {
@@ -222,32 +243,8 @@ Status CheckStateLayout(const EventStore& store, std::string_view family) {
 Status ForEachChild(const EventStore& store, std::optional<Instant> known_at,
                     const std::function<void(const ChildView&)>& visit) {
   CARELEDGER_RETURN_IF_ERROR(metrics::CheckStateLayout(store));
-  auto owned_or = metrics::OwnedPartitions(store);
-  if (!owned_or.ok()) return owned_or.status();
-  const std::set<int32_t>& owned = *owned_or;
-  // Facts come in key order: all of one child together, in timeline order.
-  std::string child;
-  Timeline timeline;
-  metrics::LatestPartition latest;
-  auto flush = [&] {
-    metrics::VisitIfOwned(owned, child, timeline, known_at, visit);
-    timeline.facts.clear();
-    latest = {};
-  };
-  Status failure = Status::Ok();
-  CARELEDGER_RETURN_IF_ERROR(
-      store.ScanState(std::string("fact\0", 5), [&](std::string_view key, std::string_view value) {
-        auto of = ChildOfFactKey(key);
-        if (!of) return true;
-        if (*of != child) {
-          flush();
-          child.assign(*of);
-        }
-        failure = metrics::AppendStoredFact(value, timeline, latest);
-        return failure.ok();
-      }));
-  CARELEDGER_RETURN_IF_ERROR(failure);
-  flush();
-  return Status::Ok();
+  return metrics::ForEachTimeline(store, nullptr, [&](std::string_view child, const Timeline& t) {
+    visit(ResolveChild(child, t, known_at));
+  });
 }
 }  // namespace careledger

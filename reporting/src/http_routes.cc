@@ -25,53 +25,6 @@ std::string JsonString(std::string_view s) {
   return out;
 }
 
-std::string JsonList(const std::set<int32_t>& items) {
-  std::string out = "[";
-  for (int32_t p : items) out += (out.size() > 1 ? "," : "") + std::to_string(p);
-  return out + "]";
-}
-
-// What a figure's response says of the partitions it covers: always, in headers
-// (X-Careledger-Partitions: the partitions this store answers for, or "all" for a store never
-// assigned any; X-Careledger-Partial; X-Careledger-Missing-Partitions), so that a whole answer's
-// body stays the report's JSON; and when other instances of the group answer for partitions
-// this one does not, in the body too: "partial": true and "coverage" naming who holds the rest
-// (a client asks them, or reads their stores as one with `report --data ... --data ...`).
-Status AddCoverage(const EventStore& store, const ServeOptions& options, httplib::Response& res,
-                   std::string& body) {
-  auto assignment = store.Assignment();
-  if (!assignment.ok()) return assignment.status();
-  std::set<int32_t> own, missing;
-  for (const auto& tp : *assignment) own.insert(tp.partition);
-  std::string others;
-  for (const auto& peer : options.peers ? options.peers() : std::vector<PeerInstance>{}) {
-    std::set<int32_t> theirs;
-    for (int32_t p : peer.partitions) {
-      if (!own.count(p) && !own.empty()) theirs.insert(p);
-    }
-    if (theirs.empty()) continue;
-    missing.insert(theirs.begin(), theirs.end());
-    others +=
-        std::string(others.empty() ? "" : ",") + "{\"instance\":" + JsonString(peer.instance) +
-        ",\"advertised\":" + JsonString(peer.advertised) +
-        ",\"live\":" + (peer.live ? "true" : "false") + ",\"partitions\":" + JsonList(theirs) + "}";
-  }
-  auto plain = [](const std::set<int32_t>& items) {
-    std::string list = JsonList(items);
-    return list.substr(1, list.size() - 2);
-  };
-  res.set_header("X-Careledger-Partitions", own.empty() ? "all" : plain(own));
-  res.set_header("X-Careledger-Partial", missing.empty() ? "false" : "true");
-  res.set_header("X-Careledger-Missing-Partitions", plain(missing));
-  if (missing.empty()) return Status::Ok();
-  std::string fields = "\"partial\":true,\"coverage\":{\"partitions\":" + JsonList(own) +
-                       ",\"missing\":" + JsonList(missing) + ",\"answered_elsewhere\":[" + others +
-                       "]}";
-  auto at = body.rfind('}');
-  if (at != std::string::npos) body.insert(at, (body[at - 1] == '{' ? "" : ",") + fields);
-  return Status::Ok();
-}
-
 void Error(httplib::Response& res, int status, std::string_view message) {
   res.status = status;
   res.set_content("{\"error\": " + JsonString(message) + "}\n", "application/json");
@@ -213,7 +166,13 @@ void HttpServer::Impl::Metric(const httplib::Request& req, httplib::Response& re
   std::shared_lock<std::shared_mutex> lock;
   EventStore* s = Fresh(lock, res);
   if (!s) return;
-  auto table = RunMetric(*s, *query);
+  http_detail::FanOut fan_out(*s, options);
+  if (!fan_out.status.ok()) {
+    spdlog::error("serve: {}: {}", query->metric, fan_out.status.message());
+    return Error(res, 500, "the figure's partitions could not be read; see the server log");
+  }
+  auto table =
+      fan_out.Run<ReportTable>([&](const Stores& stores) { return RunMetric(stores, *query); });
   if (!table.ok()) {
     if (table.status().error_class() == ErrorClass::kBadInput) {
       return Error(res, 400, table.status().message());
@@ -227,11 +186,8 @@ void HttpServer::Impl::Metric(const httplib::Request& req, httplib::Response& re
       Render(*table, OutputFormat::kJson,
              {.published = published,
               .threshold = options.threshold,
-              .breakdowns = published ? BreakdownsOf(*s, *query) : BreakdownRunner{}});
-  if (Status c = AddCoverage(*s, options, res, body); !c.ok()) {
-    spdlog::error("serve: {}: {}", query->metric, c.message());
-    return Error(res, 500, "the figure's partitions could not be read; see the server log");
-  }
+              .breakdowns = published ? BreakdownsOf(fan_out.stores, *query) : BreakdownRunner{}});
+  fan_out.Describe(res, body);
   res.set_content(body, "application/json");
 }
 
@@ -249,7 +205,13 @@ void HttpServer::Impl::Lineage(const httplib::Request& req, httplib::Response& r
   std::shared_lock<std::shared_mutex> lock;
   EventStore* s = Fresh(lock, res);
   if (!s) return;
-  auto entries = RunLineage(*s, *query, cell);
+  http_detail::FanOut fan_out(*s, options);
+  if (!fan_out.status.ok()) {
+    spdlog::error("serve: lineage {}: {}", query->metric, fan_out.status.message());
+    return Error(res, 500, "the lineage's partitions could not be read; see the server log");
+  }
+  auto entries = fan_out.Run<std::vector<LineageEntry>>(
+      [&](const Stores& stores) { return RunLineage(stores, *query, cell); });
   if (!entries.ok()) {
     if (entries.status().error_class() == ErrorClass::kBadInput) {
       return Error(res, 400, entries.status().message());
@@ -264,11 +226,35 @@ void HttpServer::Impl::Lineage(const httplib::Request& req, httplib::Response& r
            ", \"event_id\": " + JsonString(e.event_id) + "}";
   }
   out += "]}\n";
-  if (Status c = AddCoverage(*s, options, res, out); !c.ok()) {
-    spdlog::error("serve: lineage {}: {}", query->metric, c.message());
-    return Error(res, 500, "the lineage's partitions could not be read; see the server log");
-  }
+  fan_out.Describe(res, out);
   res.set_content(out, "application/json");
+}
+
+// Another instance of the group reading this store for a figure it is answering (FanOut): the
+// token only (the answer holds children's rows and events), and only once ingest has caught up,
+// so that a store still reading its partitions is never counted as whole.
+void HttpServer::Impl::InternalRead(const httplib::Request& req, httplib::Response& res) {
+  if (!TokenOnly(req, res, options.token, "another instance's read needs the bearer token")) {
+    return;
+  }
+  std::string why;
+  if (!Ready(why)) return Error(res, 503, why);
+  std::shared_lock<std::shared_mutex> lock;
+  EventStore* s = Fresh(lock, res);
+  if (!s) return;
+  auto answer = AnswerStoreRead(*s, req.body);
+  if (!answer.ok()) {
+    switch (answer.status().error_class()) {
+      case ErrorClass::kBadInput:
+        return Error(res, 400, answer.status().message());
+      case ErrorClass::kRetriable:
+        return Error(res, 409, answer.status().message());
+      default:
+        spdlog::error("serve: a peer's read: {}", answer.status().message());
+        return Error(res, 500, "the store could not be read; see the server log");
+    }
+  }
+  res.set_content(std::move(*answer), "application/octet-stream");
 }
 
 // The out-of-court panel's worklist names children: the token only, never a published view.
@@ -414,6 +400,8 @@ void HttpServer::Impl::Routes() {
   }
   server->Get(R"(/api/v1/metrics/([a-z0-9-]+))",
               [this](const httplib::Request& req, httplib::Response& res) { Metric(req, res); });
+  server->Post("/api/v1/internal/read", [this](const httplib::Request& req,
+                                               httplib::Response& res) { InternalRead(req, res); });
   server->Get(R"(/api/v1/lineage/([a-z0-9-]+))",
               [this](const httplib::Request& req, httplib::Response& res) { Lineage(req, res); });
   // How far the store has got: its log's length. Figures change only when it moves (or the

@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <shared_mutex>
 #include <string>
@@ -40,6 +41,71 @@ struct MonitoringFigures {
 // `cached` is read again only when the log or the day has moved on.
 Result<std::string> PrometheusMetrics(const EventStore& store, const ServeOptions& options,
                                       bool published, MonitoringFigures& cached);
+
+// Another instance of the group's store, read over its internal API (peers.cc).
+class PeerStore final : public RemoteStore {
+ public:
+  PeerStore(const PeerInstance& peer, const ServeOptions& options);
+  ~PeerStore() override;
+  PeerStore(const PeerStore&) = delete;
+  PeerStore& operator=(const PeerStore&) = delete;
+  std::string Name() const override;
+  std::set<int32_t> Partitions() const override { return partitions_; }
+  Result<std::string> Read(const std::string& request) const override;
+  void Failed(const Status& why) const override;
+  // Why a read of it failed, if one did.
+  std::optional<std::string> failure() const;
+
+ private:
+  PeerInstance peer_;
+  std::set<int32_t> partitions_;
+  std::string token_;
+  std::unique_ptr<httplib::Client> client_;  // kept open across one figure's reads
+  mutable std::mutex mu_;
+  mutable std::optional<std::string> failure_;
+};
+
+// The stores one figure reads: this instance's, then those of the group's other live instances
+// for the partitions this one does not answer for; and the partitions left out, with why.
+struct FanOut {
+  FanOut(const EventStore& store, const ServeOptions& options);
+  Status status = Status::Ok();  // of reading this store's assignment
+  Stores stores;
+  std::set<int32_t> own, covered, missing;
+  struct LeftOut {
+    PeerInstance peer;
+    std::set<int32_t> partitions;
+    std::string why;
+  };
+  std::vector<LeftOut> left_out;
+
+  // Runs `figure` over the stores; while it fails for a peer's read, leaves that peer out (its
+  // partitions then missing) and runs it again.
+  template <typename T>
+  Result<T> Run(const std::function<Result<T>(const Stores&)>& figure) {
+    for (;;) {
+      auto out = figure(stores);
+      if (out.ok() || out.status().error_class() != ErrorClass::kRetriable || !DropFailed()) {
+        return out;
+      }
+    }
+  }
+  // The response's coverage: X-Careledger-Partitions (those answered for), -Partial,
+  // -Missing-Partitions and -Peers (the instances asked) always; and, when partitions are
+  // missing, "partial": true and "coverage" in the body, naming who holds them and why they
+  // were not asked. A whole answer's body stays the report's JSON.
+  void Describe(httplib::Response& res, std::string& body) const;
+
+ private:
+  bool DropFailed();
+  void Leave(const PeerInstance& peer, const std::set<int32_t>& theirs, const std::string& why);
+  struct Asked {
+    PeerInstance peer;
+    std::set<int32_t> partitions;
+    std::unique_ptr<PeerStore> store;
+  };
+  std::vector<Asked> peers_;
+};
 
 }  // namespace careledger::http_detail
 
@@ -81,6 +147,7 @@ struct HttpServer::Impl {
   Status Bind(const std::string& host, int port);
 
   void Metric(const httplib::Request& req, httplib::Response& res);
+  void InternalRead(const httplib::Request& req, httplib::Response& res);
   void Lineage(const httplib::Request& req, httplib::Response& res);
   void DeadLetters(const httplib::Request& req, httplib::Response& res);
   void Panel(const httplib::Request& req, httplib::Response& res);

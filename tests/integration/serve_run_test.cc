@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <functional>
 #include <map>
 #include <memory>
@@ -208,11 +209,12 @@ TEST(Run, ServesEachBatchAsSoonAsItIsWritten) {
   EXPECT_EQ(run.Stop(), 0) << run.Stderr();
 }
 
-// Two `run` instances of one group: each figure says which partitions it answers for and,
-// while the other instance answers for the rest, that it is partial and who holds them (never
-// a third of the area passed off as the whole). When the other stops, its partitions move here
-// and the figure is whole again.
-TEST(Run, AFigureSaysWhichPartitionsItCoversAndWhoHoldsTheRest) {
+// Two `run` instances of one group: a figure asked of one is the area's, read from its own
+// store and, over the internal API with the token, from the other's. When the other does not
+// answer in time, the figure says it is partial, which partitions it lacks, who holds them and
+// why (never half the area passed off as the whole). When the other stops, its partitions move
+// here and the figure is whole again from this store alone.
+TEST(Run, AFigureAsksTheGroupsOtherInstancesAndSaysWhatItLacks) {
   test::TempDir dir;
   test::BrokerProcess broker(4);
   test::WriteFile(dir / "c.toml", "[serve]\ntoken = \"" + kToken + "\"\n");
@@ -240,7 +242,8 @@ TEST(Run, AFigureSaysWhichPartitionsItCoversAndWhoHoldsTheRest) {
     if (!j.is_object()) return j;
     j["headers"] = {{"partitions", r->get_header_value("X-Careledger-Partitions")},
                     {"partial", r->get_header_value("X-Careledger-Partial")},
-                    {"missing", r->get_header_value("X-Careledger-Missing-Partitions")}};
+                    {"missing", r->get_header_value("X-Careledger-Missing-Partitions")},
+                    {"peers", r->get_header_value("X-Careledger-Peers")}};
     return j;
   };
   auto wait_until = [&](const std::function<bool(const nlohmann::json&)>& holds) {
@@ -254,31 +257,50 @@ TEST(Run, AFigureSaysWhichPartitionsItCoversAndWhoHoldsTheRest) {
     ADD_FAILURE() << "still " << last.dump() << "\na:\n" << a->Stderr() << "\nb:\n" << b->Stderr();
     return last;
   };
-  // Both in the group: a answers for its two partitions, and names b (its address, live) for
-  // the other two.
-  auto split = wait_until([&](const nlohmann::json& j) {
-    return j.value("partial", false) && j["coverage"]["partitions"].size() == 2 &&
-           j["coverage"]["missing"].size() == 2 && j["coverage"]["answered_elsewhere"].size() == 1;
+  auto header = [](const nlohmann::json& j, const char* name) {
+    return j["headers"][name].get<std::string>();
+  };
+  // Both in the group, a asks b for its two partitions (with the token) and answers for all
+  // four, naming b in X-Careledger-Peers; b answers the same way by asking a.
+  auto whole = wait_until([&](const nlohmann::json& j) {
+    return header(j, "partial") == "false" && header(j, "partitions") == "0,1,2,3" &&
+           !header(j, "peers").empty();
   });
+  EXPECT_FALSE(whole.contains("partial")) << whole.dump();
+  EXPECT_EQ(whole["rows"][0]["value"], 1);
+  // b hangs (SIGSTOP): a waits for it no longer than serve's peer timeout, then answers for its
+  // own partitions only, and says which are missing, who holds them and why they are missing.
+  ASSERT_EQ(::kill(b->pid(), SIGSTOP), 0);
+  auto asked_at = std::chrono::steady_clock::now();
+  auto split = coverage();
+  auto waited = std::chrono::steady_clock::now() - asked_at;
+  EXPECT_LT(waited, std::chrono::seconds(9));
+  ASSERT_TRUE(split.is_object()) << a->Stderr();
+  EXPECT_EQ(split.value("partial", false), true) << split.dump();
   std::set<int> all;
   for (const auto& p : split["coverage"]["partitions"]) all.insert(p.get<int>());
   for (const auto& p : split["coverage"]["missing"]) all.insert(p.get<int>());
   EXPECT_EQ(all, (std::set<int>{0, 1, 2, 3}));
+  EXPECT_EQ(split["coverage"]["missing"].size(), 2u);
+  ASSERT_EQ(split["coverage"]["answered_elsewhere"].size(), 1u) << split.dump();
   const auto& elsewhere = split["coverage"]["answered_elsewhere"][0];
   EXPECT_EQ(elsewhere["advertised"], url_b);
-  EXPECT_EQ(elsewhere["live"], true);
   EXPECT_EQ(elsewhere["partitions"], split["coverage"]["missing"]);
-  EXPECT_EQ(split["headers"]["partial"], "true");
-  EXPECT_EQ(split["headers"]["missing"], split["coverage"]["missing"].dump().substr(
-                                             1, split["coverage"]["missing"].dump().size() - 2));
-  // b stops (saying so): its partitions move to a, and a's figure is the area's again.
+  EXPECT_THAT(elsewhere["why"].get<std::string>(), HasSubstr("did not answer"));
+  EXPECT_EQ(header(split, "partial"), "true");
+  EXPECT_EQ(header(split, "missing"), split["coverage"]["missing"].dump().substr(
+                                          1, split["coverage"]["missing"].dump().size() - 2));
+  // b goes on, then stops (saying so): its partitions move to a, which answers for all four
+  // from its own store, asking no one.
+  ASSERT_EQ(::kill(b->pid(), SIGCONT), 0);
   EXPECT_EQ(b->Stop(), 0);
-  auto whole = wait_until([](const nlohmann::json& j) {
-    return j["headers"]["partial"] == "false" && j["headers"]["partitions"] == "0,1,2,3";
+  auto alone = wait_until([&](const nlohmann::json& j) {
+    return header(j, "partial") == "false" && header(j, "partitions") == "0,1,2,3" &&
+           header(j, "peers").empty();
   });
-  EXPECT_FALSE(whole.contains("partial")) << whole.dump();  // the report's JSON, as it is
-  EXPECT_EQ(whole["headers"]["missing"], "");
-  EXPECT_EQ(whole["rows"][0]["value"], 1);
+  EXPECT_FALSE(alone.contains("partial")) << alone.dump();  // the report's JSON, as it is
+  EXPECT_EQ(header(alone, "missing"), "");
+  EXPECT_EQ(alone["rows"][0]["value"], 1);
 }
 
 }  // namespace

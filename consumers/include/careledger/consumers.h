@@ -161,6 +161,10 @@ class IngestMonitor {
     // A poll has come back empty since partitions were assigned: ingest has read what the
     // broker held (readiness for `careledger run`).
     bool caught_up = false;
+    // Partitions assigned that the store did not hold before (new to it, or taken back after
+    // another instance held them), until ingest has read to the end of every partition: what
+    // the store holds of them may still be short.
+    std::vector<int32_t> catching_up;
     // Replays this ingest served (`careledger replay` beside it).
     uint64_t replay_records = 0;  // log records replays have gone through, all together
     uint64_t replays_ok = 0, replays_failed = 0;
@@ -169,7 +173,8 @@ class IngestMonitor {
   Snapshot Read() const;
   void Record(const IngestStats& totals, std::vector<PartitionLag> lag, uint64_t batch_size,
               double write_seconds);
-  void MarkCaughtUp();
+  void MarkCaughtUp();  // also clears catching_up
+  void CatchingUp(const std::vector<int32_t>& partitions);
   void ReplayStarted();
   void ReplayFolded(uint64_t records);  // records folded since the last call
   void ReplayEnded(bool ok);

@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -538,7 +539,38 @@ Result<std::vector<LineageEntry>> RunLineage(const EventStore& store, const Metr
 // last assignment, and a child's facts, rows and counter cells are all under its partition, so
 // a figure read from each in turn (then finished once: medians, percentages, rates) is the
 // figure of one store holding every partition. The stores must answer for disjoint partitions.
-using Stores = std::vector<const EventStore*>;
+//
+// A store may be another instance's, read over the network: reporting/ carries each read (an
+// opaque request, answered at the other end by AnswerStoreRead) and brings its answer back.
+class RemoteStore {
+ public:
+  virtual ~RemoteStore() = default;
+  // "instance i-2 at http://host:port", for notes and errors.
+  virtual std::string Name() const = 0;
+  // The partitions it is expected to answer for (its instance's announced assignment). A read
+  // names them and the other end refuses it when it answers for others (it was rebalanced); a
+  // row or child of any other partition in an answer fails the read.
+  virtual std::set<int32_t> Partitions() const = 0;
+  // Retriable when the other end does not answer in time, refuses, or cannot be reached.
+  virtual Result<std::string> Read(const std::string& request) const = 0;
+  // Told when a read failed (Read's own failure, or an answer that fails the checks), before
+  // the figure fails with it: the caller may ask again without this store and say so.
+  virtual void Failed(const Status& why) const = 0;
+};
+// Answers one RemoteStore read from this store. BadInput for a request that does not decode;
+// Retriable when the store answers for other partitions than the request expects.
+[[nodiscard]] Result<std::string> AnswerStoreRead(const EventStore& store,
+                                                  std::string_view request);
+
+// One store a figure reads: on this host, or another instance's.
+struct StoreRef {
+  StoreRef(const EventStore* s) : local(s) {}    // NOLINT(google-explicit-constructor)
+  StoreRef(const RemoteStore* r) : remote(r) {}  // NOLINT(google-explicit-constructor)
+  const EventStore* local = nullptr;
+  const RemoteStore* remote = nullptr;
+  bool operator==(const StoreRef&) const = default;
+};
+using Stores = std::vector<StoreRef>;
 // BadInput naming a partition two stores answer for (or a store never assigned any, which
 // answers for all), with both stores' paths.
 Status CheckDisjointStores(const Stores& stores);

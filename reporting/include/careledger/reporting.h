@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -228,6 +229,9 @@ class PipelineView {
   virtual ~PipelineView() = default;
   // It has read what the brokers held when it started (/readyz).
   virtual bool CaughtUp() const = 0;
+  // The partitions it has been assigned and has not yet read to the end of since: a store
+  // that has just taken them over holds less of them than there is.
+  virtual std::set<int32_t> CatchingUp() const { return {}; }
   // Its own metric families, appended to /metrics.
   virtual void AppendMetrics(PrometheusText& out) const = 0;
 };
@@ -235,9 +239,10 @@ class PipelineView {
 // Another instance of this one's consumer group as it last announced itself (app/ reads them
 // from careledger.instances.v1; reporting/ knows nothing of Kafka).
 struct PeerInstance {
-  std::string instance, advertised;
-  std::vector<int32_t> partitions;
+  std::string instance = {}, advertised = {};
+  std::vector<int32_t> partitions = {};
   bool live = false;  // running, and heard from lately; else it died without saying so
+  Instant at{};       // when it last announced itself
 };
 
 struct ServeOptions {
@@ -261,10 +266,17 @@ struct ServeOptions {
   bool follow_store = false;
   std::chrono::milliseconds catch_up_interval{5};
   std::function<Date()> today = Today;  // what "now" means for figures without at/period
-  // The group's other instances, asked at each figure: its response says which partitions it
-  // answers for and, when other instances answer for others, that it is partial and who holds
-  // the rest, never a smaller figure passed off as the area's. Null: no others are known.
+  // The group's other instances. A figure asks those that answer for partitions this one does
+  // not (with the token) and merges their answers; its response says which partitions it
+  // covers and, when an instance could not be asked or did not answer, that it is partial and
+  // who holds the rest, never a smaller figure passed off as the area's. Null: none known.
   std::function<std::vector<PeerInstance>()> peers;
+  // How long a peer may take to connect (at most a second) and to answer one read; past it,
+  // its partitions are left out of the figure and the response says so.
+  std::chrono::milliseconds peer_timeout{5000};
+  // PEM file of the certificate authority that signed the peers' TLS certificates (empty: the
+  // system's); for an https `advertised` address.
+  std::string peer_ca_path;
 
   // TLS (PEM files), both or neither. An address other than loopback (127.0.0.0/8, ::1,
   // localhost) is refused without TLS and a token unless insecure_public, which logs a warning.

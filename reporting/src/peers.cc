@@ -1,0 +1,194 @@
+// One area-wide answer from the group's instances: a figure reads this instance's store and,
+// for the partitions it does not answer for, the stores of the instances that do, over their
+// internal API (POST /api/v1/internal/read, with the bearer token). projections/ merges what
+// each answers and finishes the figure once, so medians, percentages and rates come out as
+// from one store. An instance that cannot be asked, or does not answer, leaves its partitions
+// out, and the response says so (partial, and which), never a smaller figure passed off as
+// the area's.
+#include <httplib.h>
+#include <spdlog/spdlog.h>
+
+#include "careledger/reporting.h"
+#include "http_server.h"
+
+namespace careledger::http_detail {
+
+namespace {
+
+std::string JsonList(const std::set<int32_t>& items) {
+  std::string out = "[";
+  for (int32_t p : items) out += (out.size() > 1 ? "," : "") + std::to_string(p);
+  return out + "]";
+}
+
+std::string PlainList(const std::set<int32_t>& items) {
+  std::string list = JsonList(items);
+  return list.substr(1, list.size() - 2);
+}
+
+}  // namespace
+
+PeerStore::PeerStore(const PeerInstance& peer, const ServeOptions& options)
+    : peer_(peer),
+      partitions_(peer.partitions.begin(), peer.partitions.end()),
+      token_(options.token),
+      client_(std::make_unique<httplib::Client>(peer.advertised)) {
+  client_->set_connection_timeout(std::chrono::duration_cast<std::chrono::microseconds>(
+      std::min(options.peer_timeout, std::chrono::milliseconds{1000})));
+  client_->set_read_timeout(
+      std::chrono::duration_cast<std::chrono::microseconds>(options.peer_timeout));
+  client_->set_write_timeout(
+      std::chrono::duration_cast<std::chrono::microseconds>(options.peer_timeout));
+  client_->set_keep_alive(true);
+  if (!options.peer_ca_path.empty()) client_->set_ca_cert_path(options.peer_ca_path.c_str());
+}
+
+PeerStore::~PeerStore() = default;
+
+std::string PeerStore::Name() const {
+  return "instance " + peer_.instance + " at " + peer_.advertised;
+}
+
+Result<std::string> PeerStore::Read(const std::string& request) const {
+  httplib::Headers headers{{"Authorization", "Bearer " + token_}};
+  auto res = client_->Post("/api/v1/internal/read", headers, request, "application/octet-stream");
+  if (!res) {
+    return Status::Retriable("did not answer (" + httplib::to_string(res.error()) + ")");
+  }
+  if (res->status != 200) {
+    // The other end's error is JSON {"error": "..."}; it is passed on as it came.
+    return Status::Retriable("answered HTTP " + std::to_string(res->status) + ": " +
+                             res->body.substr(0, 300));
+  }
+  return std::move(res->body);
+}
+
+void PeerStore::Failed(const Status& why) const {
+  std::lock_guard lock(mu_);
+  if (!failure_) failure_ = why.message();
+}
+
+std::optional<std::string> PeerStore::failure() const {
+  std::lock_guard lock(mu_);
+  return failure_;
+}
+
+FanOut::FanOut(const EventStore& store, const ServeOptions& options) {
+  auto assignment = store.Assignment();
+  if (!assignment.ok()) {
+    status = assignment.status();
+    return;
+  }
+  stores.emplace_back(&store);
+  for (const auto& tp : *assignment) own.insert(tp.partition);
+  covered = own;
+  // A store never assigned any partitions answers for all of them: nothing to ask.
+  if (own.empty()) return;
+  // Partitions this instance has just taken over: its figure holds what it has read of them
+  // so far, which may be less than they hold.
+  std::set<int32_t> reading;
+  for (int32_t p : options.pipeline ? options.pipeline->CatchingUp() : std::set<int32_t>{}) {
+    if (own.count(p)) reading.insert(p);
+  }
+  if (!reading.empty()) {
+    for (int32_t p : reading) covered.erase(p);
+    missing.insert(reading.begin(), reading.end());
+    left_out.push_back({PeerInstance{.instance = "this instance", .live = true}, reading,
+                        "it has taken them over and is still reading them"});
+  }
+  if (!options.peers) return;
+  // The latest announcement first: while partitions move, the instance that took one over
+  // has said so after the one that lost it (which may have died without saying).
+  std::vector<PeerInstance> peers = options.peers();
+  std::stable_sort(peers.begin(), peers.end(),
+                   [](const auto& a, const auto& b) { return a.at > b.at; });
+  std::vector<std::pair<const PeerInstance*, std::string>> not_asked;
+  for (const auto& peer : peers) {
+    bool contested = false, any = false;
+    for (int32_t p : peer.partitions) {
+      contested = contested || own.count(p) || covered.count(p);
+      any = any || !own.count(p);
+    }
+    if (!any) continue;  // this instance itself, or one holding nothing else
+    std::string why;
+    if (!peer.live) {
+      why = "not running, or not heard from lately";
+    } else if (options.token.empty()) {
+      why = "this instance has no bearer token (serve.token) to ask it with";
+    } else if (contested) {
+      why =
+          "it claims partitions that another instance announced later (a rebalance is under "
+          "way)";
+    } else if (peer.advertised.empty()) {
+      why = "it announced no address";
+    }
+    if (!why.empty()) {
+      not_asked.emplace_back(&peer, why);
+      continue;
+    }
+    std::set<int32_t> theirs(peer.partitions.begin(), peer.partitions.end());
+    peers_.push_back({peer, theirs, std::make_unique<PeerStore>(peer, options)});
+    stores.emplace_back(peers_.back().store.get());
+    covered.insert(theirs.begin(), theirs.end());
+  }
+  // What those not asked hold that no one asked answers for.
+  for (const auto& [peer, why] : not_asked) {
+    std::set<int32_t> theirs;
+    for (int32_t p : peer->partitions) {
+      if (!covered.count(p) && !missing.count(p)) theirs.insert(p);
+    }
+    if (!theirs.empty()) Leave(*peer, theirs, why);
+  }
+}
+
+void FanOut::Leave(const PeerInstance& peer, const std::set<int32_t>& theirs,
+                   const std::string& why) {
+  missing.insert(theirs.begin(), theirs.end());
+  left_out.push_back({peer, theirs, why});
+}
+
+bool FanOut::DropFailed() {
+  bool dropped = false;
+  for (auto it = peers_.begin(); it != peers_.end();) {
+    auto failure = it->store->failure();
+    if (!failure) {
+      ++it;
+      continue;
+    }
+    spdlog::warn("serve: {} left out of a figure: {}", it->store->Name(), *failure);
+    for (int32_t p : it->partitions) covered.erase(p);
+    Leave(it->peer, it->partitions, "it did not answer: " + *failure);
+    std::erase(stores, StoreRef(it->store.get()));
+    it = peers_.erase(it);
+    dropped = true;
+  }
+  return dropped;
+}
+
+void FanOut::Describe(httplib::Response& res, std::string& body) const {
+  res.set_header("X-Careledger-Partitions", own.empty() ? "all" : PlainList(covered));
+  res.set_header("X-Careledger-Partial", missing.empty() ? "false" : "true");
+  res.set_header("X-Careledger-Missing-Partitions", PlainList(missing));
+  std::string asked;
+  for (const auto& p : peers_) asked += (asked.empty() ? "" : ",") + p.peer.instance;
+  res.set_header("X-Careledger-Peers", asked);
+  if (missing.empty()) return;
+  std::string others;
+  for (const auto& [peer, partitions, why] : left_out) {
+    others += std::string(others.empty() ? "" : ",") + "{\"instance\":";
+    AppendJsonString(others, peer.instance);
+    others += ",\"advertised\":";
+    AppendJsonString(others, peer.advertised);
+    others += ",\"live\":" + std::string(peer.live ? "true" : "false") +
+              ",\"partitions\":" + JsonList(partitions) + ",\"why\":";
+    AppendJsonString(others, why);
+    others += "}";
+  }
+  std::string fields = "\"partial\":true,\"coverage\":{\"partitions\":" + JsonList(covered) +
+                       ",\"missing\":" + JsonList(missing) + ",\"answered_elsewhere\":[" + others +
+                       "]}";
+  auto at = body.rfind('}');
+  if (at != std::string::npos) body.insert(at, (body[at - 1] == '{' ? "" : ",") + fields);
+}
+
+}  // namespace careledger::http_detail
