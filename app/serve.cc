@@ -49,6 +49,8 @@ Result<ServeOptions> ToServeOptions(const ServeFlags& f, const Context& ctx) {
   o.listen = f.listen.empty() ? ctx.config.ServeListen() : f.listen;
   o.token = ctx.config.ServeToken();
   o.threshold = ctx.config.PublishThreshold();
+  o.peer_timeout = ctx.config.ServePeerTimeout();
+  o.peer_ca_path = ctx.config.ServePeerCa();
   // The flags replace the settings' pair as a whole: a key from one and a certificate from the
   // other would not match.
   bool flags_tls = !f.tls_cert.empty() || !f.tls_key.empty();

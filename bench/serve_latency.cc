@@ -35,52 +35,16 @@
 #include <vector>
 
 #include "careledger/kafka.h"
-
-extern char** environ;
+#include "processes.h"
 
 namespace {
 
+using bench::FirstLine;
+using bench::Process;
+using bench::Quantile;
+using bench::Spawn;
 using Clock = std::chrono::steady_clock;
 const std::string kToken = "bench-token-0123456789abcdef0123456789abcdef";
-
-struct Process {
-  pid_t pid = -1;
-  std::string out;
-  ~Process() {
-    if (pid > 0) {
-      ::kill(pid, SIGTERM);
-      int status = 0;
-      ::waitpid(pid, &status, 0);
-    }
-  }
-};
-
-std::unique_ptr<Process> Spawn(const std::vector<std::string>& argv, const std::string& dir,
-                               const std::string& name) {
-  auto p = std::make_unique<Process>();
-  p->out = dir + "/" + name + ".out";
-  std::string err = dir + "/" + name + ".err";
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, p->out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  posix_spawn_file_actions_addopen(&actions, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  if (posix_spawn(&p->pid, args[0], &actions, nullptr, args.data(), environ) != 0) p->pid = -1;
-  posix_spawn_file_actions_destroy(&actions);
-  return p;
-}
-
-std::string FirstLine(const Process& p) {
-  for (auto deadline = Clock::now() + std::chrono::seconds(30); Clock::now() < deadline;) {
-    std::ifstream in(p.out);
-    std::string line;
-    if (std::getline(in, line) && in) return line;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return {};
-}
 
 std::string Event(const std::string& id, const std::string& child) {
   return R"({"event_id":")" + id +
@@ -106,12 +70,6 @@ double PeakRssMiB(const Process* p) {
     if (line.rfind("VmHWM:", 0) == 0) return std::atof(line.c_str() + 6) / 1024;  // kB
   }
   return -1;
-}
-
-double Quantile(std::vector<double> v, double q) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, size_t(q * double(v.size())))];
 }
 
 struct Poll {

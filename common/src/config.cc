@@ -29,7 +29,7 @@ struct Known {
   Shape shape;
   std::string_view env;  // the CARELEDGER_* variable that overrides it; empty: none
 };
-constexpr std::array<Known, 12> kKnown = {{
+constexpr std::array<Known, 14> kKnown = {{
     {"brokers", Shape::kString, "CARELEDGER_BROKERS"},
     {"data", Shape::kString, "CARELEDGER_DATA"},
     {"ingest.instance_id", Shape::kString, "CARELEDGER_INGEST_INSTANCE_ID"},
@@ -38,6 +38,8 @@ constexpr std::array<Known, 12> kKnown = {{
     {"publish.threshold", Shape::kInteger, "CARELEDGER_PUBLISH_THRESHOLD"},
     {"serve.advertised", Shape::kString, "CARELEDGER_SERVE_ADVERTISED"},
     {"serve.listen", Shape::kString, "CARELEDGER_SERVE_LISTEN"},
+    {"serve.peer_ca", Shape::kString, "CARELEDGER_SERVE_PEER_CA"},
+    {"serve.peer_timeout_ms", Shape::kInteger, "CARELEDGER_SERVE_PEER_TIMEOUT_MS"},
     {"serve.token", Shape::kString, "CARELEDGER_SERVE_TOKEN"},
     {"serve.tls_cert", Shape::kString, "CARELEDGER_SERVE_TLS_CERT"},
     {"serve.tls_key", Shape::kString, "CARELEDGER_SERVE_TLS_KEY"},
@@ -118,6 +120,7 @@ class ConfigBuilder {
     Set("log_level", "info", SettingOrigin::kDefault, "");
     Set("serve.listen", "127.0.0.1:8080", SettingOrigin::kDefault, "");
     Set("publish.threshold", "5", SettingOrigin::kDefault, "");
+    Set("serve.peer_timeout_ms", "5000", SettingOrigin::kDefault, "");
   }
 
   void Set(std::string key, std::string value, SettingOrigin origin, std::string where) {
@@ -546,12 +549,17 @@ Status ConfigBuilder::Validate() const {
   }
   // Below 3 a "<2" would say the count is 1: nothing would be hidden. Past 100 nearly every
   // local figure would be.
-  const std::string& threshold = e.at("publish.threshold").value;
-  bool threshold_ok = !threshold.empty() && threshold.size() <= 3 &&
-                      std::all_of(threshold.begin(), threshold.end(),
-                                  [](char c) { return c >= '0' && c <= '9'; }) &&
-                      std::stoi(threshold) >= 3 && std::stoi(threshold) <= 100;
-  if (!threshold_ok) return fail("publish.threshold", "must be a whole number from 3 to 100");
+  auto whole_number_in = [](const std::string& v, int64_t lo, int64_t hi) {
+    return !v.empty() && v.size() <= 9 && v.find_first_not_of("0123456789") == std::string::npos &&
+           std::stoll(v) >= lo && std::stoll(v) <= hi;
+  };
+  if (!whole_number_in(e.at("publish.threshold").value, 3, 100)) {
+    return fail("publish.threshold", "must be a whole number from 3 to 100");
+  }
+  if (!whole_number_in(e.at("serve.peer_timeout_ms").value, 100, 600000)) {
+    return fail("serve.peer_timeout_ms",
+                "must be a whole number of milliseconds from 100 to 600000");
+  }
   if (auto d = e.find("ssda903.local_postcode_districts"); d != e.end()) {
     for (const std::string& district : SplitList(d->second.value)) {
       bool ok =
@@ -616,6 +624,16 @@ const std::string& Config::ServeAdvertised() const {
   static const std::string kNone;
   auto it = entries_.find("serve.advertised");
   return it == entries_.end() ? kNone : it->second.value;
+}
+
+const std::string& Config::ServePeerCa() const {
+  static const std::string kNone;
+  auto it = entries_.find("serve.peer_ca");
+  return it == entries_.end() ? kNone : it->second.value;
+}
+
+std::chrono::milliseconds Config::ServePeerTimeout() const {
+  return std::chrono::milliseconds{std::stoll(entries_.at("serve.peer_timeout_ms").value)};
 }
 
 const std::string& Config::ServeToken() const {

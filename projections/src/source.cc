@@ -16,6 +16,8 @@
 // those 8 bytes wide (codec's fixed). Rows and facts are encoded as the state keeps them.
 #include "source.h"
 
+#include <algorithm>
+
 #include "careledger/projections.h"
 #include "counters.h"
 
@@ -24,6 +26,9 @@ namespace careledger::metrics {
 namespace {
 
 constexpr char kCounters = 'C', kRows = 'R', kSpanChildren = 'S', kTimelines = 'T';
+// 1000-01-01 and 10000-12-31 (an open span is dated 9999-12-31, and read to the day after), in
+// days since 1970.
+constexpr int64_t kFirstDay = -354285, kLastDay = 2933262;
 
 void PutDate(std::string& out, Date d) {
   codec::PutFixed64(out, uint64_t(int64_t(d.time_since_epoch().count())));
@@ -63,7 +68,13 @@ class Reader {
     if (ok_ && !codec::GetLengthPrefixed(in_, out)) ok_ = false;
     return out;
   }
-  Date Day() { return Date{std::chrono::days{I64()}}; }
+  // Days and times from years 1000 to 10000 only: anything else is no figure's, and would
+  // overflow the day keys.
+  Date Day() {
+    const int64_t days = I64();
+    if (days < kFirstDay || days > kLastDay) ok_ = false;
+    return Date{std::chrono::days{ok_ ? days : 0}};
+  }
   Window Span() {
     Window w;
     w.from = Day();
@@ -72,7 +83,16 @@ class Reader {
   }
   std::optional<Instant> When() {
     if (Byte() == 0) return std::nullopt;
-    return Instant{std::chrono::seconds{I64()}};
+    const int64_t seconds = I64();
+    if (seconds < kFirstDay * 86400 || seconds > kLastDay * 86400) ok_ = false;
+    return Instant{std::chrono::seconds{ok_ ? seconds : 0}};
+  }
+  RowKind Kind() {
+    const auto kind = RowKind(Byte());
+    if (std::find(std::begin(kRowKinds), std::end(kRowKinds), kind) == std::end(kRowKinds)) {
+      ok_ = false;
+    }
+    return kind;
   }
   std::string_view& rest() { return in_; }
   void Fail() { ok_ = false; }
@@ -188,7 +208,8 @@ class RemoteSource final : public Source {
         if (!DecodeFact(in.Bytes(), fact, ignored).ok()) in.Fail();
       }
       if (!in.ok()) return Status::Ok();
-      return Claimed(timeline.partition, "child " + child);
+      // (Not the child's id: the message reaches logs and published responses.)
+      return Claimed(timeline.partition, "a child");
     }));
     for (const auto& [child, timeline] : timelines) {
       visit(ResolveChild(child, timeline, known_at));
@@ -213,7 +234,8 @@ class RemoteSource final : public Source {
     return request;
   }
   Status Claimed(int32_t partition, const std::string& what) const {
-    if (expected_.count(partition)) return Status::Ok();
+    // (None expected: a store never assigned any, which answers for all.)
+    if (expected_.empty() || expected_.count(partition)) return Status::Ok();
     return Status::Retriable("answered with " + what + " of partition " +
                              std::to_string(partition) + ", which it does not answer for (" +
                              ListOf(expected_) + ")");
@@ -266,7 +288,7 @@ Result<std::string> AnswerStoreRead(const EventStore& store, std::string_view re
   const metrics::LocalSource local(store);
   std::string out;
   auto span = [&](metrics::RowKind& kind, metrics::Window& window) {
-    kind = metrics::RowKind(in.Byte());
+    kind = in.Kind();
     window = in.Span();
     return in.When();
   };

@@ -136,15 +136,20 @@ bool IsTrue(const std::string& v) {
 // The store, up to date to within catch_up_interval, locked for reading; null (and the
 // response set) when there is none yet or catching up failed.
 EventStore* HttpServer::Impl::Fresh(std::shared_lock<std::shared_mutex>& lock,
-                                    httplib::Response& res) {
+                                    httplib::Response& res, bool wait_to_catch_up) {
   EventStore* s = store.load();
   if (!s) {
     Error(res, 503, "the store is not open yet");
     return nullptr;
   }
   if (options.follow_store) {
-    std::unique_lock exclusive(mu);
-    if (Clock::now() - last_catch_up >= options.catch_up_interval) {
+    std::unique_lock exclusive(mu, std::defer_lock);
+    if (wait_to_catch_up) {
+      exclusive.lock();
+    } else {
+      (void)exclusive.try_lock();
+    }
+    if (exclusive.owns_lock() && Clock::now() - last_catch_up >= options.catch_up_interval) {
       if (Status st = s->CatchUp(); !st.ok()) {
         spdlog::warn("serve: {}", st.message());
         Error(res, 503, "the store could not be read; see the server log");
@@ -239,8 +244,13 @@ void HttpServer::Impl::InternalRead(const httplib::Request& req, httplib::Respon
   }
   std::string why;
   if (!Ready(why)) return Error(res, 503, why);
+  if (options.pipeline && !options.pipeline->CatchingUp().empty()) {
+    return Error(res, 503, "ingest is still reading partitions this instance has taken over");
+  }
   std::shared_lock<std::shared_mutex> lock;
-  EventStore* s = Fresh(lock, res);
+  // Not waiting to catch up: the asker may hold its own store's lock while it waits for this
+  // answer, and this store's next figure may be waiting on the asker's.
+  EventStore* s = Fresh(lock, res, /*wait_to_catch_up=*/false);
   if (!s) return;
   auto answer = AnswerStoreRead(*s, req.body);
   if (!answer.ok()) {

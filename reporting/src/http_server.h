@@ -91,10 +91,12 @@ struct FanOut {
     }
   }
   // The response's coverage: X-Careledger-Partitions (those answered for), -Partial,
-  // -Missing-Partitions and -Peers (the instances asked) always; and, when partitions are
-  // missing, "partial": true and "coverage" in the body, naming who holds them and why they
-  // were not asked. A whole answer's body stays the report's JSON.
-  void Describe(httplib::Response& res, std::string& body) const;
+  // -Missing-Partitions and -Peers (the instances whose answers the figure holds) always; and, when
+  // partitions are missing, "partial": true and "coverage" in the body, naming who holds them and
+  // why they were not asked. A whole answer's body stays the report's JSON. A peer whose read
+  // failed after the figure (a published view's breakdowns) is left out first: the figure is then
+  // marked partial rather than passed off as whole.
+  void Describe(httplib::Response& res, std::string& body);
 
  private:
   bool DropFailed();
@@ -125,7 +127,9 @@ struct HttpServer::Impl {
 
   // The store, up to date to within catch_up_interval, locked for reading; null (and the
   // response set) when there is none yet or catching up failed.
-  EventStore* Fresh(std::shared_lock<std::shared_mutex>& lock, httplib::Response& res);
+  // Not `wait_to_catch_up`: when another request is catching the store up, read it as it is.
+  EventStore* Fresh(std::shared_lock<std::shared_mutex>& lock, httplib::Response& res,
+                    bool wait_to_catch_up = true);
 
   bool Ready(std::string& why) const {
     if (!options.pipeline_only && !store.load()) {

@@ -26,6 +26,17 @@ std::string PlainList(const std::set<int32_t>& items) {
   return list.substr(1, list.size() - 2);
 }
 
+// The token goes over TLS, or over plain HTTP to this host only (as serve itself refuses to
+// listen off loopback without TLS).
+bool SafeForToken(std::string_view advertised) {
+  if (advertised.starts_with("https://")) return true;
+  if (advertised.starts_with("http://")) advertised.remove_prefix(7);
+  for (std::string_view host : {"127.", "localhost:", "[::1]:"}) {
+    if (advertised.starts_with(host)) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 PeerStore::PeerStore(const PeerInstance& peer, const ServeOptions& options)
@@ -40,6 +51,7 @@ PeerStore::PeerStore(const PeerInstance& peer, const ServeOptions& options)
   client_->set_write_timeout(
       std::chrono::duration_cast<std::chrono::microseconds>(options.peer_timeout));
   client_->set_keep_alive(true);
+  client_->set_tcp_nodelay(true);
   if (!options.peer_ca_path.empty()) client_->set_ca_cert_path(options.peer_ca_path.c_str());
 }
 
@@ -50,6 +62,9 @@ std::string PeerStore::Name() const {
 }
 
 Result<std::string> PeerStore::Read(const std::string& request) const {
+  // Once it has failed a figure's read, it is not asked again for the same figure (a published
+  // view's breakdowns are a dozen more figures).
+  if (auto failed = failure()) return Status::Retriable(*failed);
   httplib::Headers headers{{"Authorization", "Bearer " + token_}};
   auto res = client_->Post("/api/v1/internal/read", headers, request, "application/octet-stream");
   if (!res) {
@@ -86,7 +101,9 @@ FanOut::FanOut(const EventStore& store, const ServeOptions& options) {
   if (own.empty()) return;
   // Partitions this instance has just taken over: its figure holds what it has read of them
   // so far, which may be less than they hold.
+  // Until ingest has first read to the end, all of them.
   std::set<int32_t> reading;
+  if (options.pipeline && !options.pipeline->CaughtUp()) reading = own;
   for (int32_t p : options.pipeline ? options.pipeline->CatchingUp() : std::set<int32_t>{}) {
     if (own.count(p)) reading.insert(p);
   }
@@ -121,6 +138,8 @@ FanOut::FanOut(const EventStore& store, const ServeOptions& options) {
           "way)";
     } else if (peer.advertised.empty()) {
       why = "it announced no address";
+    } else if (!SafeForToken(peer.advertised)) {
+      why = "it announced a plain-http address off this host, where the token would go in clear";
     }
     if (!why.empty()) {
       not_asked.emplace_back(&peer, why);
@@ -165,7 +184,8 @@ bool FanOut::DropFailed() {
   return dropped;
 }
 
-void FanOut::Describe(httplib::Response& res, std::string& body) const {
+void FanOut::Describe(httplib::Response& res, std::string& body) {
+  DropFailed();
   res.set_header("X-Careledger-Partitions", own.empty() ? "all" : PlainList(covered));
   res.set_header("X-Careledger-Partial", missing.empty() ? "false" : "true");
   res.set_header("X-Careledger-Missing-Partitions", PlainList(missing));

@@ -3,6 +3,7 @@
 // where it came from, and secrets are masked whenever settings are shown.
 #pragma once
 
+#include <chrono>
 #include <map>
 #include <optional>
 #include <string>
@@ -84,6 +85,11 @@ class Config {
   // serve.advertised: the URL `run` announces to the group's other instances (empty: the
   // address it binds).
   const std::string& ServeAdvertised() const;
+  // serve.peer_ca: the PEM file of the authority that signed the other instances' TLS
+  // certificates (empty: the system's); serve.peer_timeout_ms: how long a figure waits for
+  // another instance's answer before leaving its partitions out (saying so).
+  const std::string& ServePeerCa() const;
+  std::chrono::milliseconds ServePeerTimeout() const;
   const std::string& ServeToken() const;    // empty: exact figures are not served
   const std::string& ServeTlsCert() const;  // PEM paths; empty: plain HTTP
   const std::string& ServeTlsKey() const;
