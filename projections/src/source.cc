@@ -18,6 +18,7 @@
 
 #include <algorithm>
 
+#include "byte_reader.h"
 #include "careledger/projections.h"
 #include "counters.h"
 
@@ -39,41 +40,17 @@ void PutWhen(std::string& out, std::optional<Instant> t) {
   if (t) codec::PutFixed64(out, uint64_t(int64_t(t->time_since_epoch().count())));
 }
 
-// Reads from the front of a request or answer; any short read leaves it failed.
-class Reader {
+// A request's or answer's fields.
+class Reader : public ByteReader {
  public:
-  explicit Reader(std::string_view in) : in_(in) {}
-  bool ok() const { return ok_; }
-  bool done() const { return in_.empty(); }
-  uint8_t Byte() {
-    if (!Need(1)) return 0;
-    uint8_t b = uint8_t(in_[0]);
-    in_.remove_prefix(1);
-    return b;
-  }
-  uint32_t U32() {
-    if (!Need(4)) return 0;
-    uint32_t v = codec::GetBigEndian32(in_.data());
-    in_.remove_prefix(4);
-    return v;
-  }
-  int64_t I64() {
-    if (!Need(8)) return 0;
-    auto v = int64_t(codec::GetFixed64(in_.data()));
-    in_.remove_prefix(8);
-    return v;
-  }
-  std::string_view Bytes() {
-    std::string_view out;
-    if (ok_ && !codec::GetLengthPrefixed(in_, out)) ok_ = false;
-    return out;
-  }
+  using ByteReader::ByteReader;
+  int64_t I64() { return int64_t(U64()); }
   // Days and times from years 1000 to 10000 only: anything else is no figure's, and would
   // overflow the day keys.
   Date Day() {
     const int64_t days = I64();
-    if (days < kFirstDay || days > kLastDay) ok_ = false;
-    return Date{std::chrono::days{ok_ ? days : 0}};
+    if (days < kFirstDay || days > kLastDay) Fail();
+    return Date{std::chrono::days{ok() ? days : 0}};
   }
   Window Span() {
     Window w;
@@ -84,26 +61,16 @@ class Reader {
   std::optional<Instant> When() {
     if (Byte() == 0) return std::nullopt;
     const int64_t seconds = I64();
-    if (seconds < kFirstDay * 86400 || seconds > kLastDay * 86400) ok_ = false;
-    return Instant{std::chrono::seconds{ok_ ? seconds : 0}};
+    if (seconds < kFirstDay * 86400 || seconds > kLastDay * 86400) Fail();
+    return Instant{std::chrono::seconds{ok() ? seconds : 0}};
   }
   RowKind Kind() {
     const auto kind = RowKind(Byte());
     if (std::find(std::begin(kRowKinds), std::end(kRowKinds), kind) == std::end(kRowKinds)) {
-      ok_ = false;
+      Fail();
     }
     return kind;
   }
-  std::string_view& rest() { return in_; }
-  void Fail() { ok_ = false; }
-
- private:
-  bool Need(size_t n) {
-    if (in_.size() < n) ok_ = false;
-    return ok_;
-  }
-  std::string_view in_;
-  bool ok_ = true;
 };
 
 std::string ListOf(const std::set<int32_t>& partitions) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <tuple>
 
+#include "byte_reader.h"
 #include "careledger/projections.h"
 
 namespace careledger {
@@ -57,34 +58,10 @@ void PutTimestamp(std::string& out, const Timestamp& t) {
   out.push_back(char(t.has_time));
 }
 
-class Reader {
+class Reader : public metrics::ByteReader {
  public:
-  explicit Reader(std::string_view in) : in_(in) {}
-  bool ok() const { return ok_; }
-  bool done() const { return in_.empty(); }
-  uint8_t Byte() {
-    if (!Need(1)) return 0;
-    auto b = uint8_t(in_[0]);
-    in_.remove_prefix(1);
-    return b;
-  }
-  uint32_t U32() {
-    if (!Need(4)) return 0;
-    uint32_t v = codec::GetBigEndian32(in_.data());
-    in_.remove_prefix(4);
-    return v;
-  }
-  uint64_t U64() {
-    if (!Need(8)) return 0;
-    uint64_t v = codec::GetFixed64(in_.data());
-    in_.remove_prefix(8);
-    return v;
-  }
-  std::string Str() {
-    std::string_view s;
-    if (!codec::GetLengthPrefixed(in_, s)) ok_ = false;
-    return std::string(s);
-  }
+  using ByteReader::ByteReader;
+  std::string Str() { return std::string(Bytes()); }
   Timestamp Time() {
     Timestamp t;
     t.date = codec::DateFromDaysKey(U32());
@@ -92,14 +69,6 @@ class Reader {
     t.has_time = Byte() != 0;
     return t;
   }
-
- private:
-  bool Need(size_t n) {
-    if (in_.size() < n) ok_ = false;
-    return ok_;
-  }
-  std::string_view in_;
-  bool ok_ = true;
 };
 
 // 4 added source_key, 5 remanded_to (after every other field); facts of formats 3 and 4 are

@@ -27,8 +27,8 @@ uint64_t DirectoryBytes(const std::string& path) {
 
 // The gauges are the API's own figures for today, read from what ingest keeps (never a fold
 // of every child), so that /metrics and /api/v1/metrics cannot disagree.
-Status ReadMonitoringFigures(const EventStore& store, Date today, const ServeOptions& options,
-                             MonitoringFigures& out) {
+Status ReadMonitoringFigures(const EventStore& store, const Stores& stores, Date today,
+                             const ServeOptions& options, MonitoringFigures& out) {
   const int64_t threshold = options.threshold;
   MonitoringFigures f{.log_next = store.next_sequence(),
                       .day = today,
@@ -49,7 +49,7 @@ Status ReadMonitoringFigures(const EventStore& store, Date today, const ServeOpt
   };
   auto ask = [&](std::string metric, std::vector<std::string> by,
                  std::optional<std::pair<Date, Date>> period) -> Result<ReportTable> {
-    return RunMetric(store, query(std::move(metric), std::move(by), period));
+    return RunMetric(stores, query(std::move(metric), std::move(by), period));
   };
   // A count measure of one row, or its total over the table's rows (0 when there is none).
   auto count = [](const ReportTable& t, std::string_view measure, const ReportTable::Row& row) {
@@ -73,12 +73,12 @@ Status ReadMonitoringFigures(const EventStore& store, Date today, const ServeOpt
   f.missing_month = total(*missing, "episodes");
   f.missing_open = total(*missing, "open_at_end");
   const MetricQuery by_cohort = query("yjs-caseload", {"cohort"}, std::nullopt);
-  auto yjs = RunMetric(store, by_cohort);
+  auto yjs = RunMetric(stores, by_cohort);
   if (!yjs.ok()) return yjs.status();
   // Protected as the API's published table of the same query is: a scrape without the token
   // and GET /api/v1/metrics/yjs-caseload (by nothing) must not give a small count back
   // between them.
-  const auto shown = Protect(*yjs, threshold, BreakdownsOf(store, by_cohort));
+  const auto shown = Protect(*yjs, threshold, BreakdownsOf(stores, by_cohort));
   const auto open = std::find(yjs->measures.begin(), yjs->measures.end(), "open_cases");
   for (size_t i = 0; i < yjs->rows.size(); ++i) {
     const auto& row = yjs->rows[i];
@@ -94,7 +94,7 @@ Status ReadMonitoringFigures(const EventStore& store, Date today, const ServeOpt
   if (!quarter.ok()) return quarter.status();
   auto reference = ReferenceFigures::Load(store);
   if (!reference.ok()) return reference.status();
-  auto kpis = EvaluateKpis(store, options.kpis, *reference,
+  auto kpis = EvaluateKpis(stores, options.kpis, *reference,
                            {.period = *quarter->period,
                             .today = today,
                             .population = options.population,
@@ -191,18 +191,33 @@ Status AppendHeldCorrections(const EventStore& store, PrometheusText& x) {
 
 }  // namespace
 
-Result<std::string> PrometheusMetrics(const EventStore& store, const ServeOptions& options,
-                                      bool published, MonitoringFigures& cached) {
+Result<std::string> PrometheusMetrics(const EventStore& store, const Stores& stores,
+                                      const ServeOptions& options, bool published,
+                                      MonitoringFigures& cached) {
   PrometheusText x;
   const Date today = options.today();
 
-  auto cla = ClaAt(store, today, ClaDimension::kNone);
-  if (!cla.ok()) return cla.status();
+  // CLA today: this store's counter cells, or the area's from every instance's store.
   int64_t cla_children = 0;
-  for (const auto& row : *cla) cla_children += row.children;
+  if (stores.size() == 1) {
+    auto cla = ClaAt(store, today, ClaDimension::kNone);
+    if (!cla.ok()) return cla.status();
+    for (const auto& row : *cla) cla_children += row.children;
+  } else {
+    MetricQuery q;
+    q.metric = "cla";
+    q.at = today;
+    q.by = {"none"};
+    auto cla = RunMetric(stores, q);
+    if (!cla.ok()) return cla.status();
+    cla_children = cla->rows.empty() ? 0 : int64_t(cla->rows[0].values[0].value.value_or(0));
+  }
 
-  if (cached.yjs_open.empty() || cached.log_next != store.next_sequence() || cached.day != today) {
-    CARELEDGER_RETURN_IF_ERROR(ReadMonitoringFigures(store, today, options, cached));
+  // Kept while this store's log and the day are the same; figures read from other instances
+  // too are read again at every scrape.
+  if (stores.size() > 1 || cached.yjs_open.empty() || cached.log_next != store.next_sequence() ||
+      cached.day != today) {
+    CARELEDGER_RETURN_IF_ERROR(ReadMonitoringFigures(store, stores, today, options, cached));
   }
   AppendMonitoringGauges(x, cla_children, cached, published, options.threshold);
   CARELEDGER_RETURN_IF_ERROR(AppendOffsetGaps(store, x));

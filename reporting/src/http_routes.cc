@@ -378,13 +378,31 @@ void HttpServer::Impl::Prometheus(const httplib::Request& req, httplib::Response
   std::shared_lock<std::shared_mutex> lock;
   EventStore* s = Fresh(lock, res);
   if (!s) return;
+  http_detail::FanOut fan_out(*s, options);
+  if (!fan_out.status.ok()) {
+    spdlog::error("serve: /metrics: {}", fan_out.status.message());
+    return Error(res, 500, "the metrics could not be computed; see the server log");
+  }
   std::lock_guard hold(gauges_mu);
-  auto text = http_detail::PrometheusMetrics(*s, options, access != Access::kRestricted, gauges);
+  auto text = fan_out.Run<std::string>([&](const Stores& stores) {
+    return http_detail::PrometheusMetrics(*s, stores, options, access != Access::kRestricted,
+                                          gauges);
+  });
   if (!text.ok()) {
     spdlog::error("serve: /metrics: {}", text.status().message());
     return Error(res, 500, "the metrics could not be computed; see the server log");
   }
-  res.set_content(*text, "text/plain; version=0.0.4; charset=utf-8");
+  std::string body;
+  fan_out.Describe(res, body);  // the headers; the gauges say it in the text
+  PrometheusText x;
+  x.Family("careledger_figures_missing_partitions", "gauge",
+           "Partitions the figure gauges lack: their instance could not be asked, did not answer "
+           "or is still reading them (0: the gauges are the whole area's)");
+  x.Sample("careledger_figures_missing_partitions", {}, double(fan_out.missing.size()));
+  x.Family("careledger_figures_peers", "gauge",
+           "Other instances of the group whose stores the figure gauges were read from");
+  x.Sample("careledger_figures_peers", {}, double(fan_out.stores.size() - 1));
+  res.set_content(*text + x.Take(), "text/plain; version=0.0.4; charset=utf-8");
 }
 
 void HttpServer::Impl::Routes() {

@@ -37,10 +37,14 @@ struct MonitoringFigures {
 };
 
 // The Prometheus text exposition (format 0.0.4) of the monitoring gauges (and, given an ingest
-// monitor, the pipeline metrics); published: counts from 1 to threshold-1 are left out.
-// `cached` is read again only when the log or the day has moved on.
-Result<std::string> PrometheusMetrics(const EventStore& store, const ServeOptions& options,
-                                      bool published, MonitoringFigures& cached);
+// monitor, the pipeline metrics); published: counts from 1 to threshold-1 are left out. The
+// figures are read from `stores` (this store, then the group's other instances' for the area:
+// FanOut); the store's own gauges (gaps, held corrections, size) from `store`. `cached` is read
+// again only when the log or the day has moved on, and at every scrape when other instances'
+// stores are read.
+Result<std::string> PrometheusMetrics(const EventStore& store, const Stores& stores,
+                                      const ServeOptions& options, bool published,
+                                      MonitoringFigures& cached);
 
 // Another instance of the group's store, read over its internal API (peers.cc).
 class PeerStore final : public RemoteStore {

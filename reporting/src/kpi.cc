@@ -344,9 +344,9 @@ struct Read {
   std::vector<std::string> notes;
 };
 
-Result<Read> ReadFigure(const EventStore& store, const Kpi& kpi, const MetricQuery& query,
+Result<Read> ReadFigure(const Stores& stores, const Kpi& kpi, const MetricQuery& query,
                         const KpiQuery& q) {
-  auto table = RunMetric(store, query);
+  auto table = RunMetric(stores, query);
   if (!table.ok()) return table.status();
   auto measure = std::find(table->measures.begin(), table->measures.end(), kpi.measure);
   if (measure == table->measures.end()) {
@@ -372,7 +372,7 @@ Result<Read> ReadFigure(const EventStore& store, const Kpi& kpi, const MetricQue
     // A percentage shown as a rate keeps its counts, so it is withheld with them.
     if (kpi.scale != 1 && f.kind == Figure::Kind::kPercent) f.kind = Figure::Kind::kAverage;
     if (q.published && f.value) {
-      const auto shown = Protect(*table, q.threshold, BreakdownsOf(store, query));
+      const auto shown = Protect(*table, q.threshold, BreakdownsOf(stores, query));
       if (shown[r][column] == Shown::kSmall) {
         f = Text("<" + std::to_string(q.threshold));
       } else if (shown[r][column] == Shown::kWithheld) {
@@ -450,14 +450,20 @@ KpiComparatorValue Compare(const std::string& name, const std::string& indicator
 Result<std::vector<KpiResult>> EvaluateKpis(const EventStore& store, const std::vector<Kpi>& kpis,
                                             const ReferenceFigures& reference,
                                             const KpiQuery& query) {
+  return EvaluateKpis(Stores{&store}, kpis, reference, query);
+}
+
+Result<std::vector<KpiResult>> EvaluateKpis(const Stores& stores, const std::vector<Kpi>& kpis,
+                                            const ReferenceFigures& reference,
+                                            const KpiQuery& query) {
   std::vector<KpiResult> results;
   for (const Kpi& kpi : kpis) {
     auto window = WindowOf(kpi, query);
     if (!window.ok()) return window.status();
-    auto now = ReadFigure(store, kpi, window->now, query);
+    auto now = ReadFigure(stores, kpi, window->now, query);
     if (!now.ok()) return now.status();
     Result<Read> earlier = Read{Figure::Empty(Figure::Kind::kAverage), std::nullopt, {}};
-    if (query.year_earlier) earlier = ReadFigure(store, kpi, window->earlier, query);
+    if (query.year_earlier) earlier = ReadFigure(stores, kpi, window->earlier, query);
     if (!earlier.ok()) return earlier.status();
     KpiResult r;
     r.kpi = kpi;

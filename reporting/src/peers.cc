@@ -158,6 +158,20 @@ FanOut::FanOut(const EventStore& store, const ServeOptions& options) {
     }
     if (!theirs.empty()) Leave(*peer, theirs, why);
   }
+  // Partitions below the highest known that no one has announced (an instance that has not
+  // said so yet, or whose record is gone) are missing too. (Above it, the topic's partition
+  // count would be needed: an instance does not announce it.)
+  std::set<int32_t> unheard;
+  int32_t highest = *own.rbegin();
+  for (const auto* known : {&covered, &missing}) {
+    if (!known->empty()) highest = std::max(highest, *known->rbegin());
+  }
+  for (int32_t p = 0; p < highest; ++p) {
+    if (!covered.count(p) && !missing.count(p)) unheard.insert(p);
+  }
+  if (!unheard.empty()) {
+    Leave(PeerInstance{.instance = "none"}, unheard, "no instance of the group has announced them");
+  }
 }
 
 void FanOut::Leave(const PeerInstance& peer, const std::set<int32_t>& theirs,

@@ -229,6 +229,7 @@ TEST(ConfigCheck, PrintsTheEffectiveSettingsWithTheirOriginsAndNoSecret) {
                        "log_level = debug  # flag --log-level\n"
                        "publish.threshold = 5  # default\n"
                        "serve.listen = 127.0.0.1:8080  # default\n"
+                       "serve.peer_timeout_ms = 5000  # default\n"
                        "serve.token = *****  # file " +
                        file + ":9\n");
   for (const char* secret : {kFileSecret, kEnvSecret, kFlagSecret, kToken}) {

@@ -25,6 +25,7 @@ namespace careledger {
 namespace {
 
 using test::Careledger;
+using ::testing::HasSubstr;
 using Clock = std::chrono::steady_clock;
 
 constexpr int kPartitions = 12;
@@ -55,6 +56,10 @@ class RunInstance {
     a.missing = r->get_header_value("X-Careledger-Missing-Partitions");
     a.peers = r->get_header_value("X-Careledger-Peers");
     return a;
+  }
+  std::string Text(const std::string& path) const {
+    auto r = client_->Get(path, Bearer(kToken));
+    return r && r->status == 200 ? r->body : std::string();
   }
   test::Background& process() { return *process_; }
   const std::string& url() const { return url_; }
@@ -166,6 +171,19 @@ TEST(FanOut, EveryInstanceAnswersForTheWholeAreaAndSaysWhenItCannot) {
     EXPECT_GE(nonzero, int(MetricNames().size())) << when;
   };
   compare_all("three instances");
+
+  // The gauges too are the area's on every instance, from every store.
+  auto today_cla =
+      Careledger({"report", "cla", "--by", "none", "--format", "json", "--data", whole});
+  ASSERT_EQ(today_cla.exit_code, 0) << today_cla.err;
+  const auto cla_now = nlohmann::json::parse(today_cla.out)["rows"][0]["value"].get<int64_t>();
+  EXPECT_GT(cla_now, 0);
+  for (const auto& i : group) {
+    const std::string text = i->Text("/metrics");
+    EXPECT_THAT(text, HasSubstr("\ncareledger_cla_children " + std::to_string(cla_now) + "\n"));
+    EXPECT_THAT(text, HasSubstr("\ncareledger_figures_missing_partitions 0\n"));
+    EXPECT_THAT(text, HasSubstr("\ncareledger_figures_peers 2\n"));
+  }
 
   // The events behind one cell, asked of one instance: the oracle's.
   auto lineage = group[0]->Ask("/api/v1/lineage/outcomes?period=2022-04-01..2023-04-01&by=none");

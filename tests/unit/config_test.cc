@@ -44,7 +44,8 @@ TEST(Config, DefaultsWhenNothingIsGiven) {
             "data = careledger-data  # default\n"
             "log_level = info  # default\n"
             "publish.threshold = 5  # default\n"
-            "serve.listen = 127.0.0.1:8080  # default\n");
+            "serve.listen = 127.0.0.1:8080  # default\n"
+            "serve.peer_timeout_ms = 5000  # default\n");
   EXPECT_EQ(c->KafkaSettings(), Settings{});
   EXPECT_EQ(c->ServeToken(), "");
   EXPECT_TRUE(c->LocalPostcodeDistricts().empty());
@@ -79,7 +80,8 @@ TEST(Config, FileThenEnvironmentThenFlags) {
                 p +
                 ":3\n"
                 "publish.threshold = 5  # default\n"
-                "serve.listen = 127.0.0.1:8080  # default\n");
+                "serve.listen = 127.0.0.1:8080  # default\n"
+                "serve.peer_timeout_ms = 5000  # default\n");
   EXPECT_EQ(c->KafkaSettings(), (Settings{{"bootstrap.servers", "flag:9092"},
                                           {"sasl.username", "flag-user"},
                                           {"security.protocol", "SASL_SSL"}}));
@@ -259,6 +261,24 @@ TEST(Config, PublishingThresholdComesFromTheSettings) {
   EXPECT_EQ(
       ResolveConfig({}, {{"CARELEDGER_PUBLISH_THRESHOLD", "five"}}).status().message(),
       "CARELEDGER_PUBLISH_THRESHOLD: 'publish.threshold' must be a whole number from 3 to 100");
+}
+
+// How long a figure waits for another instance of the group, and whose certificates it trusts.
+TEST(Config, PeerTimeoutAndAuthorityComeFromTheSettings) {
+  auto defaults = ResolveConfig({}, {});
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults->ServePeerTimeout(), std::chrono::milliseconds(5000));
+  EXPECT_EQ(defaults->ServePeerCa(), "");
+  auto f = SettingsFile("[serve]\npeer_timeout_ms = 750\npeer_ca = \"/etc/ca.pem\"\n");
+  auto c = FromFile(f->path);
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->ServePeerTimeout(), std::chrono::milliseconds(750));
+  EXPECT_EQ(c->ServePeerCa(), "/etc/ca.pem");
+  auto zero = SettingsFile("[serve]\npeer_timeout_ms = 0\n");
+  EXPECT_EQ(FromFile(zero->path).status().message(),
+            zero->path +
+                ":2: 'serve.peer_timeout_ms' must be a whole number of milliseconds from 100 to "
+                "600000");
 }
 
 TEST(Config, EmptyEnvironmentVariablesAreUnset) {

@@ -192,6 +192,10 @@ struct KpiResult {
 Result<std::vector<KpiResult>> EvaluateKpis(const EventStore& store, const std::vector<Kpi>& kpis,
                                             const ReferenceFigures& reference,
                                             const KpiQuery& query);
+// The same over several instances' stores read as one (RunMetric).
+Result<std::vector<KpiResult>> EvaluateKpis(const Stores& stores, const std::vector<Kpi>& kpis,
+                                            const ReferenceFigures& reference,
+                                            const KpiQuery& query);
 // One row a KPI: its value, the year before, change, target, red, status and comparators.
 ReportTable KpiReport(const std::vector<KpiResult>& results, const KpiQuery& query);
 
