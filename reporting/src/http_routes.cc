@@ -264,7 +264,7 @@ void HttpServer::Impl::InternalRead(const httplib::Request& req, httplib::Respon
         return Error(res, 500, "the store could not be read; see the server log");
     }
   }
-  res.set_content(std::move(*answer), "application/octet-stream");
+  res.set_content(*answer, "application/octet-stream");
 }
 
 // The out-of-court panel's worklist names children: the token only, never a published view.
