@@ -491,14 +491,17 @@ function showCoverage() {
     c.textContent = '';
     return;
   }
-  const where = (partial.answered_elsewhere || []).map((o) =>
-      (o.advertised || o.instance) + ' (partitions ' + o.partitions.join(', ') +
-      (o.live ? '' : '; not heard from lately') + ')');
-  const one = partial.missing.length === 1;
+  // Each holder of missing partitions, and why the figures could not have them.
+  const where = (partial.answered_elsewhere || []).map((o) => {
+    const holder = o.advertised || o.instance;
+    return (holder ? holder + ' holds ' : '') + 'partition' +
+           (o.partitions.length === 1 ? ' ' : 's ') + o.partitions.join(', ') +
+           (o.why ? ' (' + o.why + ')' : '');
+  });
   c.textContent = 'Partial: these figures are of partitions ' + partial.partitions.join(', ') +
-                  ' only. Partition' + (one ? ' ' : 's ') + partial.missing.join(', ') +
-                  (one ? ' is' : ' are') + ' answered by ' +
-                  (where.length ? where.join(' and ') : 'another instance') + '.';
+                  ' only. Missing: ' +
+                  (where.length ? where.join('; ') : 'partitions ' + partial.missing.join(', ')) +
+                  '.';
   c.hidden = false;
 }
 function showStatus() {

@@ -170,7 +170,7 @@ FanOut::FanOut(const EventStore& store, const ServeOptions& options) {
     if (!covered.count(p) && !missing.count(p)) unheard.insert(p);
   }
   if (!unheard.empty()) {
-    Leave(PeerInstance{.instance = "none"}, unheard, "no instance of the group has announced them");
+    Leave(PeerInstance{}, unheard, "no instance of the group has announced them");
   }
 }
 

@@ -492,8 +492,9 @@ TEST_F(DashboardInBrowser, ShowsTheClaFigureAndANewEventWithinTwoSecondsWithoutA
   EXPECT_EQ(page.Evaluate(kCoverage), "hidden");
 
   // Another instance of the group answers for a partition this store does not (its record on
-  // careledger.instances.v1, as ingest writes one): every figure on the page leaves that
-  // partition out, and the page says so, naming where it is answered.
+  // careledger.instances.v1, as ingest writes one), and this server has no token to ask it
+  // with: every figure on the page leaves that partition out, and the page says so, naming
+  // where it is held and why it is missing.
   const std::string record =
       R"({"instance":"careledger-other-0001","group":"careledger-ingest",)"
       R"("advertised":"http://10.0.0.8:8080","running":true,"partitions":[3],"at":")" +
@@ -513,8 +514,8 @@ TEST_F(DashboardInBrowser, ShowsTheClaFigureAndANewEventWithinTwoSecondsWithoutA
   }
   page.Call("Page.navigate", {{"url", "http://127.0.0.1:" + std::to_string(port3) + "/"}});
   const std::string want =
-      "Partial: these figures are of partitions 0, 1, 2 only. Partition 3 is answered by "
-      "http://10.0.0.8:8080 (partitions 3).";
+      "Partial: these figures are of partitions 0, 1, 2 only. Missing: http://10.0.0.8:8080 "
+      "holds partition 3 (this instance has no bearer token (serve.token) to ask it with).";
   EXPECT_EQ(WaitForFigure(page, want, std::chrono::seconds(30), kCoverage), want)
       << grouped.Stderr();
 }
