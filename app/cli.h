@@ -72,6 +72,9 @@ struct IngestFlags {
 };
 void AddIngestFlags(CLI::App& cmd, IngestFlags& flags);
 Result<IngestOptions> ToIngestOptions(const IngestFlags& flags, const Context& ctx);
+// Where the serve of this store answers the group's other instances, from the settings:
+// serve.advertised, else serve.listen when it names one address (not a wildcard or port 0).
+std::string ServeAddress(const Config& config);
 
 // What a server sees of the ingest in its process (`run`, `ingest --metrics-listen`).
 class IngestView : public PipelineView {

@@ -39,6 +39,24 @@ void AddIngestFlags(CLI::App& cmd, IngestFlags& flags) {
                  "or an id, so that a restart after a crash takes its partitions back at once "
                  "on a real broker (default ingest.instance_id; unset: a dynamic member)")
       ->type_name("auto|ID");
+  cmd.add_option("--advertised", flags.advertised,
+                 "The URL the group's other instances reach this store's API at (run's own, or "
+                 "that of the serve beside this ingest), announced on careledger.instances.v1 "
+                 "(default serve.advertised, else run's bound address or serve.listen)");
+}
+
+std::string ServeAddress(const Config& config) {
+  if (!config.ServeAdvertised().empty()) return config.ServeAdvertised();
+  const std::string& listen = config.ServeListen();
+  auto colon = listen.rfind(':');
+  if (colon == std::string::npos) return "";
+  std::string_view host = std::string_view(listen).substr(0, colon);
+  std::string_view port = std::string_view(listen).substr(colon + 1);
+  for (std::string_view anywhere : {"", "0.0.0.0", "::", "[::]", "*"}) {
+    if (host == anywhere) return "";
+  }
+  if (port.empty() || port == "0") return "";
+  return (config.ServeTlsCert().empty() ? "http://" : "https://") + listen;
 }
 
 Result<IngestOptions> ToIngestOptions(const IngestFlags& flags, const Context& ctx) {
@@ -117,6 +135,9 @@ Command AddIngest(CLI::App& app) {
             if (!parsed.ok()) return Fail(parsed.status());
             IngestOptions options = std::move(parsed.value());
             options.until_end = o->until_end;
+            // The serve beside it (the systemd layout) answers the group's other instances
+            // for this store.
+            if (options.advertised.empty()) options.advertised = ServeAddress(ctx->config);
             if (o->until_idle >= 0) {
               options.until_idle = std::chrono::milliseconds(int64_t(o->until_idle * 1000));
             }

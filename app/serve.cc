@@ -107,9 +107,9 @@ class ScratchDir {
   std::string path_;
 };
 
-// The other instances of a group as careledger.instances.v1 has them, read again every few
-// seconds on a thread of its own: each figure's response says which partitions it covers from
-// what this last saw (ServeOptions::peers). A topic that cannot be read keeps the last list.
+// The instances of a group as careledger.instances.v1 has them, read again every few seconds on
+// a thread of its own: each figure's response says which partitions it covers from what this
+// last saw (ServeOptions::group). A topic that cannot be read keeps the last list.
 class InstanceWatch {
  public:
   InstanceWatch(Settings kafka, std::string group, std::string self)
@@ -127,17 +127,24 @@ class InstanceWatch {
   InstanceWatch(const InstanceWatch&) = delete;
   InstanceWatch& operator=(const InstanceWatch&) = delete;
 
-  std::vector<PeerInstance> Peers() const {
+  GroupView Group() const {
     const auto now = std::chrono::system_clock::now();
     std::lock_guard lock(mu_);
-    std::vector<PeerInstance> out;
+    GroupView out;
     for (const auto& r : records_) {
-      if (r.group != group_ || r.instance == self_ || r.partitions.empty()) continue;
-      out.push_back({.instance = r.instance,
-                     .advertised = r.advertised,
-                     .partitions = r.partitions,
-                     .live = r.running && now - r.at <= InstanceRecord::kStaleAfter,
-                     .at = r.at});
+      if (r.group != group_) continue;
+      PeerInstance peer{.instance = r.instance,
+                        .advertised = r.advertised,
+                        .partitions = r.partitions,
+                        .reading = r.reading,
+                        .of = r.of,
+                        .live = r.running && now - r.at <= InstanceRecord::kStaleAfter,
+                        .at = r.at};
+      if (r.instance == self_) {
+        out.self = std::move(peer);
+      } else if (!r.partitions.empty()) {
+        out.others.push_back(std::move(peer));
+      }
     }
     return out;
   }
@@ -192,7 +199,7 @@ Command AddServe(CLI::App& app) {
               auto self = StaticInstanceId(id.empty() ? "auto" : id, ctx->data_dir);
               if (!self.ok()) return Fail(self.status());
               watch = std::make_unique<InstanceWatch>(ctx->kafka, o->group, *self);
-              options.peers = [w = watch.get()] { return w->Peers(); };
+              options.group = [w = watch.get()] { return w->Group(); };
             }
             ScratchDir scratch;
             if (scratch.path().empty()) {
@@ -231,9 +238,6 @@ Command AddRun(CLI::App& app) {
       "run", "Ingest and serve in one process: the API sees each batch as soon as it is written");
   AddServeFlags(*cmd, *o);
   AddIngestFlags(*cmd, o->ingest);
-  cmd->add_option("--advertised", o->ingest.advertised,
-                  "The URL the group's other instances reach this one's API at, announced on "
-                  "careledger.instances.v1 (default serve.advertised, else the address bound)");
   return {cmd, [o] {
             auto ctx = Resolve(o->common);
             if (!ctx.ok()) return Fail(ctx.status());
@@ -251,7 +255,7 @@ Command AddRun(CLI::App& app) {
             if (!parsed.ok()) return Fail(parsed.status());
             IngestOptions ingest = std::move(parsed.value());
             InstanceWatch watch(ctx->kafka, ingest.group, ingest.announce_as);
-            options.peers = [&watch] { return watch.Peers(); };
+            options.group = [&watch] { return watch.Group(); };
             auto server = HttpServer::Start(options);
             if (!server.ok()) return Fail(server.status());
             (*server)->Attach(**store);

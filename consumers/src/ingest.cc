@@ -203,13 +203,18 @@ Status Ingestor::Step(GroupConsumer& consumer, bool& done) {
   }
   if (pending_.empty()) outbox_.Settle();  // idle: the last batch's dead letters are delivered
   if (announcer_) announcer_->Tick();
-  if (pending_.empty() && ever_assigned_ && options_.monitor && !in_flight_) {
+  if (pending_.empty() && ever_assigned_ && !in_flight_ && (options_.monitor || announcer_)) {
     bool at_head = true;
     for (const auto& [tp, pos] : positions_) {
       int64_t high = consumer.CachedHighWatermark(tp);
       at_head = at_head && high >= 0 && pos.next >= high;
     }
-    if (at_head) options_.monitor->MarkCaughtUp();
+    if (at_head) {
+      read_to_end_ = true;
+      reading_.clear();
+      if (options_.monitor) options_.monitor->MarkCaughtUp();
+      if (announcer_) announcer_->ReadToTheEnd();
+    }
   }
   CARELEDGER_RETURN_IF_ERROR(WriteBatch());
   if (options_.until_end) {

@@ -33,20 +33,30 @@ std::vector<int64_t> Ingestor::OnAssign(const std::vector<TopicPartition>& parti
   if (failure_.ok()) CheckGaps(partitions, offsets);
   if (failure_.ok()) ReadPartitionCounts(partitions);
   // Those the store did not hold before may be far behind: the figures say so until ingest
-  // has read to the end (the monitor's catching_up).
-  if (auto before = store_.Assignment(); before.ok() && options_.monitor) {
+  // has read to the end (the monitor's catching_up, and the announced `reading`). Until ingest
+  // first reaches the end, that is all of them.
+  std::set<int32_t> assigned;
+  for (const auto& tp : partitions) assigned.insert(tp.partition);
+  std::erase_if(reading_, [&](int32_t p) { return !assigned.count(p); });
+  if (auto before = store_.Assignment(); before.ok()) {
     std::vector<int32_t> taken_over;
     for (const auto& tp : partitions) {
       if (std::find(before->begin(), before->end(), tp) == before->end()) {
         taken_over.push_back(tp.partition);
       }
     }
-    if (!taken_over.empty()) options_.monitor->CatchingUp(taken_over);
+    reading_.insert(taken_over.begin(), taken_over.end());
+    if (!taken_over.empty() && options_.monitor) options_.monitor->CatchingUp(taken_over);
   }
+  if (!read_to_end_) reading_ = assigned;
   // An eager (range) assignment is the whole new assignment: it replaces the old one.
   if (auto s = store_.SetAssignment(partitions); !s.ok()) failure_ = s;
   spdlog::info("assigned {}; reading from the offsets in the store", Describe(partitions));
-  if (announcer_) announcer_->Assigned(partitions);
+  if (announcer_) {
+    int32_t of = 0;
+    for (const auto& [topic, n] : partition_counts_) of = std::max(of, n);
+    announcer_->Assigned(partitions, of, {reading_.begin(), reading_.end()});
+  }
   if (!ever_assigned_) first_assigned_ = Clock::now();
   ever_assigned_ = true;
   return offsets;
@@ -88,7 +98,7 @@ void Ingestor::OnRevoke(const std::vector<TopicPartition>& partitions) {
   if (auto s = FinishWrite(); !s.ok()) failure_ = s;
   for (const auto& tp : partitions) positions_.erase(tp);
   spdlog::info("revoked {} partitions", partitions.size());
-  if (announcer_) announcer_->Assigned({});
+  if (announcer_) announcer_->Revoked();
 }
 
 Status Ingestor::FillEnds(GroupConsumer& consumer) {

@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -179,6 +180,10 @@ class Ingestor : public GroupConsumer::Listener {
   Status failure_;        // from a rebalance callback, returned by the next Step
   Status store_failure_;  // a fatal write: sticky
   bool ever_assigned_ = false;
+  // Assigned partitions not yet read to the end since they were given to this store, and
+  // whether it has ever read to the end (until then, all of them).
+  std::set<int32_t> reading_;
+  bool read_to_end_ = false;
   bool told_waiting_ = false;  // that the group is settling, once
   // The consumer's session timeout, which bounds how long a killed member holds partitions.
   std::chrono::milliseconds session_timeout_{10000};

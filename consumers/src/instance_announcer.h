@@ -12,8 +12,9 @@
 
 namespace careledger {
 
-// Says who this instance is and what it answers for: at each assignment, again every
-// InstanceRecord::kEvery (its time says it is alive) and, with no partitions, when it stops.
+// Says who this instance is and what it answers for: at each assignment, once it has read
+// them to the end, again every InstanceRecord::kEvery (its time says it is alive) and, with no
+// partitions, when it stops.
 // A record that cannot be sent is logged and never stops ingest.
 class InstanceAnnouncer {
  public:
@@ -23,9 +24,14 @@ class InstanceAnnouncer {
   InstanceAnnouncer(const InstanceAnnouncer&) = delete;
   InstanceAnnouncer& operator=(const InstanceAnnouncer&) = delete;
 
-  void Assigned(const std::vector<TopicPartition>& partitions);
-  void Tick();     // between batches
-  void Stopped();  // waits up to 5 s for the record to be delivered
+  // `of`: the source topics' partition count; `reading`: those of `partitions` not yet read to
+  // the end.
+  void Assigned(const std::vector<TopicPartition>& partitions, int32_t of,
+                std::vector<int32_t> reading);
+  void Revoked();       // holds none until the next assignment
+  void ReadToTheEnd();  // said at once, the first time after an assignment
+  void Tick();          // between batches
+  void Stopped();       // waits up to 5 s for the record to be delivered
 
  private:
   using Clock = std::chrono::steady_clock;

@@ -11,6 +11,24 @@
 
 namespace careledger {
 
+namespace {
+
+void AppendList(std::string& out, const std::vector<int32_t>& items) {
+  out += '[';
+  for (size_t i = 0; i < items.size(); ++i) out += (i ? "," : "") + std::to_string(items[i]);
+  out += ']';
+}
+
+// Far beyond any topic's (Kafka's own limits are in the thousands): a count past it is garbage.
+constexpr int64_t kMaxPartitions = 1 << 20;
+
+void SortUnique(std::vector<int32_t>& items) {
+  std::sort(items.begin(), items.end());
+  items.erase(std::unique(items.begin(), items.end()), items.end());
+}
+
+}  // namespace
+
 std::string EncodeInstanceRecord(const InstanceRecord& record) {
   std::string out = "{\"instance\":";
   AppendJsonString(out, record.instance);
@@ -20,11 +38,12 @@ std::string EncodeInstanceRecord(const InstanceRecord& record) {
   AppendJsonString(out, record.advertised);
   out += ",\"running\":";
   out += record.running ? "true" : "false";
-  out += ",\"partitions\":[";
-  for (size_t i = 0; i < record.partitions.size(); ++i) {
-    out += (i ? "," : "") + std::to_string(record.partitions[i]);
-  }
-  out += "],\"at\":";
+  out += ",\"partitions\":";
+  AppendList(out, record.partitions);
+  out += ",\"reading\":";
+  AppendList(out, record.reading);
+  out += ",\"of\":" + std::to_string(record.of);
+  out += ",\"at\":";
   AppendJsonString(out, FormatInstant(record.at));
   out += "}";
   return out;
@@ -52,6 +71,12 @@ Result<InstanceRecord> DecodeInstanceRecord(std::string_view json) {
         r.running = field.value().get_bool();
       } else if (key == "partitions") {
         for (auto p : field.value().get_array()) r.partitions.push_back(int32_t(int64_t(p)));
+      } else if (key == "reading") {
+        for (auto p : field.value().get_array()) r.reading.push_back(int32_t(int64_t(p)));
+      } else if (key == "of") {
+        const int64_t of = field.value().get_int64();
+        if (of < 0 || of > kMaxPartitions) return bad("of: not a partition count");
+        r.of = int32_t(of);
       } else if (key == "at") {
         at = std::string(std::string_view(field.value().get_string()));
       }
@@ -63,7 +88,9 @@ Result<InstanceRecord> DecodeInstanceRecord(std::string_view json) {
   auto when = ParseTimestamp(at);
   if (!when.ok()) return bad("at: " + when.status().message());
   r.at = when->instant;
-  std::sort(r.partitions.begin(), r.partitions.end());
+  // (A record from before `reading` and `of` has neither: nothing read, partitions not said.)
+  SortUnique(r.partitions);
+  SortUnique(r.reading);
   return r;
 }
 
@@ -102,12 +129,26 @@ InstanceAnnouncer::InstanceAnnouncer(Settings kafka, std::string instance, std::
 
 InstanceAnnouncer::~InstanceAnnouncer() = default;
 
-void InstanceAnnouncer::Assigned(const std::vector<TopicPartition>& partitions) {
+void InstanceAnnouncer::Assigned(const std::vector<TopicPartition>& partitions, int32_t of,
+                                 std::vector<int32_t> reading) {
   record_.partitions.clear();
   for (const auto& tp : partitions) record_.partitions.push_back(tp.partition);
-  std::sort(record_.partitions.begin(), record_.partitions.end());
-  record_.partitions.erase(std::unique(record_.partitions.begin(), record_.partitions.end()),
-                           record_.partitions.end());
+  SortUnique(record_.partitions);
+  record_.of = of;
+  record_.reading = std::move(reading);
+  SortUnique(record_.reading);
+  Announce(true);
+}
+
+void InstanceAnnouncer::Revoked() {
+  record_.partitions.clear();
+  record_.reading.clear();
+  Announce(true);
+}
+
+void InstanceAnnouncer::ReadToTheEnd() {
+  if (record_.reading.empty()) return;
+  record_.reading.clear();
   Announce(true);
 }
 
@@ -118,6 +159,7 @@ void InstanceAnnouncer::Tick() {
 
 void InstanceAnnouncer::Stopped() {
   record_.partitions.clear();
+  record_.reading.clear();
   Announce(false);
   if (producer_) {
     if (auto s = producer_->Flush(std::chrono::seconds(5)); !s.ok()) {

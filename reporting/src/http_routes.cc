@@ -244,14 +244,19 @@ void HttpServer::Impl::InternalRead(const httplib::Request& req, httplib::Respon
   }
   std::string why;
   if (!Ready(why)) return Error(res, 503, why);
-  if (options.pipeline && !options.pipeline->CatchingUp().empty()) {
-    return Error(res, 503, "ingest is still reading partitions this instance has taken over");
-  }
   std::shared_lock<std::shared_mutex> lock;
   // Not waiting to catch up: the asker may hold its own store's lock while it waits for this
   // answer, and this store's next figure may be waiting on the asker's.
   EventStore* s = Fresh(lock, res, /*wait_to_catch_up=*/false);
   if (!s) return;
+  if (auto assignment = s->Assignment(); assignment.ok()) {
+    std::set<int32_t> own;
+    for (const auto& tp : *assignment) own.insert(tp.partition);
+    if (!http_detail::StillReading(options, own, options.group ? options.group() : GroupView{})
+             .empty()) {
+      return Error(res, 503, "ingest is still reading partitions this instance has taken over");
+    }
+  }
   auto answer = AnswerStoreRead(*s, req.body);
   if (!answer.ok()) {
     switch (answer.status().error_class()) {
@@ -401,7 +406,7 @@ void HttpServer::Impl::Prometheus(const httplib::Request& req, httplib::Response
   x.Sample("careledger_figures_missing_partitions", {}, double(fan_out.missing.size()));
   x.Family("careledger_figures_peers", "gauge",
            "Other instances of the group whose stores the figure gauges were read from");
-  x.Sample("careledger_figures_peers", {}, double(fan_out.stores.size() - 1));
+  x.Sample("careledger_figures_peers", {}, double(fan_out.asked()));
   res.set_content(*text + x.Take(), "text/plain; version=0.0.4; charset=utf-8");
 }
 

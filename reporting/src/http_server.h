@@ -69,6 +69,12 @@ class PeerStore final : public RemoteStore {
   mutable std::optional<std::string> failure_;
 };
 
+// Of `own` (this store's partitions), those its ingest has been given and has not yet read to
+// the end: as the pipeline in this process says (all of them until it first has), or as the
+// ingest beside it last announced.
+std::set<int32_t> StillReading(const ServeOptions& options, const std::set<int32_t>& own,
+                               const GroupView& group);
+
 // The stores one figure reads: this instance's, then those of the group's other live instances
 // for the partitions this one does not answer for; and the partitions left out, with why.
 struct FanOut {
@@ -101,6 +107,7 @@ struct FanOut {
   // failed after the figure (a published view's breakdowns) is left out first: the figure is then
   // marked partial rather than passed off as whole.
   void Describe(httplib::Response& res, std::string& body);
+  size_t asked() const { return peers_.size(); }  // the other instances read
 
  private:
   bool DropFailed();

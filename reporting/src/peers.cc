@@ -88,45 +88,73 @@ std::optional<std::string> PeerStore::failure() const {
   return failure_;
 }
 
+std::set<int32_t> StillReading(const ServeOptions& options, const std::set<int32_t>& own,
+                               const GroupView& group) {
+  std::set<int32_t> reading;
+  if (options.pipeline) {
+    // Until ingest has first read to the end, all of them.
+    if (!options.pipeline->CaughtUp()) return own;
+    for (int32_t p : options.pipeline->CatchingUp()) {
+      if (own.count(p)) reading.insert(p);
+    }
+  } else if (group.self && group.self->live) {
+    for (int32_t p : group.self->reading) {
+      if (own.count(p)) reading.insert(p);
+    }
+  }
+  return reading;
+}
+
 FanOut::FanOut(const EventStore& store, const ServeOptions& options) {
   auto assignment = store.Assignment();
   if (!assignment.ok()) {
     status = assignment.status();
     return;
   }
-  stores.emplace_back(&store);
   for (const auto& tp : *assignment) own.insert(tp.partition);
-  covered = own;
   // A store never assigned any partitions answers for all of them: nothing to ask.
-  if (own.empty()) return;
-  // Partitions this instance has just taken over: its figure holds what it has read of them
-  // so far, which may be less than they hold.
-  // Until ingest has first read to the end, all of them.
-  std::set<int32_t> reading;
-  if (options.pipeline && !options.pipeline->CaughtUp()) reading = own;
-  for (int32_t p : options.pipeline ? options.pipeline->CatchingUp() : std::set<int32_t>{}) {
-    if (own.count(p)) reading.insert(p);
+  if (own.empty()) {
+    stores.emplace_back(&store);
+    return;
   }
-  if (!reading.empty()) {
-    for (int32_t p : reading) covered.erase(p);
-    missing.insert(reading.begin(), reading.end());
-    left_out.push_back({PeerInstance{.instance = "this instance", .live = true}, reading,
-                        "it has taken them over and is still reading them"});
-  }
-  if (!options.peers) return;
+  GroupView group = options.group ? options.group() : GroupView{};
   // The latest announcement first: while partitions move, the instance that took one over
   // has said so after the one that lost it (which may have died without saying).
-  std::vector<PeerInstance> peers = options.peers();
+  std::vector<PeerInstance> peers = std::move(group.others);
   std::stable_sort(peers.begin(), peers.end(),
                    [](const auto& a, const auto& b) { return a.at > b.at; });
+  const PeerInstance here{.instance = "this instance", .live = true};
+  // The partitions this store answers for. Its ingest running apart (`serve`) has stopped or
+  // died: the store holds its partitions as they were then. Once a running instance has
+  // announced any of them, that one answers for them, and this store cannot answer for the
+  // rest apart from them (its counts are not kept by partition): they are missing.
+  std::set<int32_t> local = own;
+  if (!options.pipeline && group.self && !group.self->live) {
+    bool taken = false;
+    for (const auto& peer : peers) {
+      for (int32_t p : peer.partitions) taken = taken || (peer.live && own.count(p));
+    }
+    if (taken) local.clear();
+  }
+  if (!local.empty()) {
+    stores.emplace_back(&store);
+    covered = local;
+    // Partitions its ingest has just taken over: the store holds what has been read of them
+    // so far, which may be less than they hold.
+    std::set<int32_t> reading = StillReading(options, own, group);
+    if (!reading.empty()) {
+      for (int32_t p : reading) covered.erase(p);
+      Leave(here, reading, "it has taken them over and is still reading them");
+    }
+  }
   std::vector<std::pair<const PeerInstance*, std::string>> not_asked;
   for (const auto& peer : peers) {
     bool contested = false, any = false;
     for (int32_t p : peer.partitions) {
-      contested = contested || own.count(p) || covered.count(p);
-      any = any || !own.count(p);
+      contested = contested || local.count(p) || covered.count(p);
+      any = any || !local.count(p);
     }
-    if (!any) continue;  // this instance itself, or one holding nothing else
+    if (!any) continue;  // one holding nothing this store does not
     std::string why;
     if (!peer.live) {
       why = "not running, or not heard from lately";
@@ -136,6 +164,9 @@ FanOut::FanOut(const EventStore& store, const ServeOptions& options) {
       why =
           "it claims partitions that another instance announced later (a rebalance is under "
           "way)";
+    } else if (!peer.reading.empty()) {
+      why = "it has taken over partitions " +
+            PlainList({peer.reading.begin(), peer.reading.end()}) + " and is still reading them";
     } else if (peer.advertised.empty()) {
       why = "it announced no address";
     } else if (!SafeForToken(peer.advertised)) {
@@ -158,15 +189,28 @@ FanOut::FanOut(const EventStore& store, const ServeOptions& options) {
     }
     if (!theirs.empty()) Leave(*peer, theirs, why);
   }
-  // Partitions below the highest known that no one has announced (an instance that has not
-  // said so yet, or whose record is gone) are missing too. (Above it, the topic's partition
-  // count would be needed: an instance does not announce it.)
-  std::set<int32_t> unheard;
+  if (local.empty()) {
+    std::set<int32_t> stale;
+    for (int32_t p : own) {
+      if (!covered.count(p) && !missing.count(p)) stale.insert(p);
+    }
+    if (!stale.empty()) {
+      Leave(here, stale,
+            "its ingest has stopped and others hold some of its partitions now: its store, "
+            "which holds them as they were, cannot be read for these alone");
+    }
+  }
+  // Partitions no one has announced (an instance that has not said so yet, or whose record is
+  // gone) are missing too: up to the topics' partition count where an instance has said it,
+  // else up to the highest known.
   int32_t highest = *own.rbegin();
   for (const auto* known : {&covered, &missing}) {
     if (!known->empty()) highest = std::max(highest, *known->rbegin());
   }
-  for (int32_t p = 0; p < highest; ++p) {
+  if (group.self) highest = std::max(highest, group.self->of - 1);
+  for (const auto& peer : peers) highest = std::max(highest, peer.of - 1);
+  std::set<int32_t> unheard;
+  for (int32_t p = 0; p <= highest; ++p) {
     if (!covered.count(p) && !missing.count(p)) unheard.insert(p);
   }
   if (!unheard.empty()) {

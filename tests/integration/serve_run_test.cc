@@ -209,6 +209,39 @@ TEST(Run, ServesEachBatchAsSoonAsItIsWritten) {
   EXPECT_EQ(run.Stop(), 0) << run.Stderr();
 }
 
+// A figure asked with the token: its body, with the coverage headers beside it under
+// "headers" (a whole answer says it in headers only); null when it did not answer 200.
+nlohmann::json CoverageOf(httplib::Client& client, const std::string& path) {
+  auto r = client.Get(path, Bearer(kToken));
+  if (!r || r->status != 200) return nlohmann::json();
+  auto j = nlohmann::json::parse(r->body, nullptr, false);
+  if (!j.is_object()) return j;
+  j["headers"] = {{"partitions", r->get_header_value("X-Careledger-Partitions")},
+                  {"partial", r->get_header_value("X-Careledger-Partial")},
+                  {"missing", r->get_header_value("X-Careledger-Missing-Partitions")},
+                  {"peers", r->get_header_value("X-Careledger-Peers")}};
+  return j;
+}
+
+std::string Header(const nlohmann::json& j, const char* name) {
+  return j["headers"][name].get<std::string>();
+}
+
+// Asks until `holds` (60 s at most), failing the test with the last answer and `context()`.
+nlohmann::json WaitForCoverage(httplib::Client& client, const std::string& path,
+                               const std::function<bool(const nlohmann::json&)>& holds,
+                               const std::function<std::string()>& context) {
+  nlohmann::json last;
+  for (auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+       std::chrono::steady_clock::now() < deadline;
+       std::this_thread::sleep_for(std::chrono::milliseconds(200))) {
+    last = CoverageOf(client, path);
+    if (last.is_object() && holds(last)) return last;
+  }
+  ADD_FAILURE() << "still " << last.dump() << "\n" << context();
+  return last;
+}
+
 // Two `run` instances of one group: a figure asked of one is the area's, read from its own
 // store and, over the internal API with the token, from the other's. When the other does not
 // answer in time, the figure says it is partial, which partitions it lacks, who holds them and
@@ -234,37 +267,17 @@ TEST(Run, AFigureAsksTheGroupsOtherInstancesAndSaysWhatItLacks) {
   ASSERT_THAT(url_a, HasSubstr("http://127.0.0.1:"));
   ASSERT_THAT(url_b, HasSubstr("http://127.0.0.1:"));
   auto client = ClientFor(url_a);
-  // The body, with the coverage headers beside it (a whole answer says it in headers only).
-  auto coverage = [&] {
-    auto r = client->Get("/api/v1/metrics/cla?at=2024-03-31", Bearer(kToken));
-    if (!r || r->status != 200) return nlohmann::json();
-    auto j = nlohmann::json::parse(r->body, nullptr, false);
-    if (!j.is_object()) return j;
-    j["headers"] = {{"partitions", r->get_header_value("X-Careledger-Partitions")},
-                    {"partial", r->get_header_value("X-Careledger-Partial")},
-                    {"missing", r->get_header_value("X-Careledger-Missing-Partitions")},
-                    {"peers", r->get_header_value("X-Careledger-Peers")}};
-    return j;
-  };
+  const std::string cla = "/api/v1/metrics/cla?at=2024-03-31";
+  auto coverage = [&] { return CoverageOf(*client, cla); };
   auto wait_until = [&](const std::function<bool(const nlohmann::json&)>& holds) {
-    nlohmann::json last;
-    for (auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-         std::chrono::steady_clock::now() < deadline;
-         std::this_thread::sleep_for(std::chrono::milliseconds(200))) {
-      last = coverage();
-      if (last.is_object() && holds(last)) return last;
-    }
-    ADD_FAILURE() << "still " << last.dump() << "\na:\n" << a->Stderr() << "\nb:\n" << b->Stderr();
-    return last;
-  };
-  auto header = [](const nlohmann::json& j, const char* name) {
-    return j["headers"][name].get<std::string>();
+    return WaitForCoverage(*client, cla, holds,
+                           [&] { return "a:\n" + a->Stderr() + "\nb:\n" + b->Stderr(); });
   };
   // Both in the group, a asks b for its two partitions (with the token) and answers for all
   // four, naming b in X-Careledger-Peers; b answers the same way by asking a.
   auto whole = wait_until([&](const nlohmann::json& j) {
-    return header(j, "partial") == "false" && header(j, "partitions") == "0,1,2,3" &&
-           !header(j, "peers").empty();
+    return Header(j, "partial") == "false" && Header(j, "partitions") == "0,1,2,3" &&
+           !Header(j, "peers").empty();
   });
   EXPECT_FALSE(whole.contains("partial")) << whole.dump();
   EXPECT_EQ(whole["rows"][0]["value"], 1);
@@ -287,20 +300,136 @@ TEST(Run, AFigureAsksTheGroupsOtherInstancesAndSaysWhatItLacks) {
   EXPECT_EQ(elsewhere["advertised"], url_b);
   EXPECT_EQ(elsewhere["partitions"], split["coverage"]["missing"]);
   EXPECT_THAT(elsewhere["why"].get<std::string>(), HasSubstr("did not answer"));
-  EXPECT_EQ(header(split, "partial"), "true");
-  EXPECT_EQ(header(split, "missing"), split["coverage"]["missing"].dump().substr(
+  EXPECT_EQ(Header(split, "partial"), "true");
+  EXPECT_EQ(Header(split, "missing"), split["coverage"]["missing"].dump().substr(
                                           1, split["coverage"]["missing"].dump().size() - 2));
   // b goes on, then stops (saying so): its partitions move to a, which answers for all four
   // from its own store, asking no one.
   ASSERT_EQ(::kill(b->pid(), SIGCONT), 0);
   EXPECT_EQ(b->Stop(), 0);
   auto alone = wait_until([&](const nlohmann::json& j) {
-    return header(j, "partial") == "false" && header(j, "partitions") == "0,1,2,3" &&
-           header(j, "peers").empty();
+    return Header(j, "partial") == "false" && Header(j, "partitions") == "0,1,2,3" &&
+           Header(j, "peers").empty();
   });
   EXPECT_FALSE(alone.contains("partial")) << alone.dump();  // the report's JSON, as it is
-  EXPECT_EQ(header(alone, "missing"), "");
+  EXPECT_EQ(Header(alone, "missing"), "");
   EXPECT_EQ(alone["rows"][0]["value"], 1);
+}
+
+// The systemd layout: `ingest` and `serve` as processes of their own over one store. The
+// ingest announces where the serve beside it answers, which partitions it is still reading and
+// how many the topics have; the serve reads that record as its own. Its figures then say what
+// the ingest is still reading, a stopped ingest's store gives way to the instance that holds
+// its partitions now, and partitions no instance holds are named missing even above the
+// highest any instance holds.
+TEST(ServeBesideIngest, SaysWhatThatIngestIsStillReading) {
+  test::TempDir dir;
+  test::BrokerProcess broker(4);
+  const int port = FreePort();
+  const std::string url = "http://127.0.0.1:" + std::to_string(port);
+  test::WriteFile(dir / "c.toml",
+                  "[serve]\ntoken = \"" + kToken +
+                      "\"\npeer_timeout_ms = 1500\nlisten = \"127.0.0.1:" + std::to_string(port) +
+                      "\"\n[ingest]\ninstance_id = \"beside-1\"\n");
+  ::chmod((dir / "c.toml").c_str(), 0600);
+  test::WriteFile(dir / "feed.jsonl", test::ThreeChildrenFeed());
+  ASSERT_EQ(Careledger({"publish", "--brokers", broker.bootstrap(), dir / "feed.jsonl"}).exit_code,
+            0);
+  auto ingest = std::make_unique<test::Background>(std::vector<std::string>{
+      CARELEDGER_BIN, "ingest", "--brokers", broker.bootstrap(), "--data", dir / "store",
+      "--config", dir / "c.toml", "--kafka", "session.timeout.ms=6000"});
+  test::Background serve({CARELEDGER_BIN, "serve", "--brokers", broker.bootstrap(), "--data",
+                          dir / "store", "--config", dir / "c.toml"});
+  ASSERT_EQ(serve.FirstLine(), url);
+  auto client = ClientFor(url);
+  const std::string cla = "/api/v1/metrics/cla?at=2024-03-31";
+  auto wait_until = [&](const std::function<bool(const nlohmann::json&)>& holds) {
+    return WaitForCoverage(*client, cla, holds, [&] {
+      return "ingest:\n" + ingest->Stderr() + "\nserve:\n" + serve.Stderr();
+    });
+  };
+  auto whole = wait_until([](const nlohmann::json& j) {
+    return Header(j, "partial") == "false" && Header(j, "partitions") == "0,1,2,3";
+  });
+  EXPECT_EQ(whole["rows"][0]["value"], 1) << whole.dump();
+
+  // What the ingest said: at its assignment, all four still to read; once at the end, none;
+  // the serve's address; the topics' four partitions.
+  auto announced = test::Run({test::KcatPath(), "-C", "-b", broker.bootstrap(), "-t",
+                              "careledger.instances.v1", "-e", "-q", "-f", "%s\n"});
+  ASSERT_EQ(announced.exit_code, 0) << announced.err;
+  std::vector<nlohmann::json> records;
+  for (const auto& line : test::Lines(announced.out)) {
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    if (j.is_object() && j["instance"] == "beside-1" && !j["partitions"].empty()) {
+      records.push_back(j);
+    }
+  }
+  ASSERT_GE(records.size(), 2u) << announced.out;
+  EXPECT_EQ(records.front()["reading"], nlohmann::json({0, 1, 2, 3})) << announced.out;
+  EXPECT_EQ(records.back()["reading"], nlohmann::json::array()) << announced.out;
+  for (const auto& r : records) {
+    EXPECT_EQ(r["advertised"], url);
+    EXPECT_EQ(r["of"], 4);
+  }
+
+  // The ingest stops, saying so: no one else holds its partitions, so its store answers for
+  // them as they were.
+  EXPECT_EQ(ingest->Stop(), 0);
+  auto now = [] {
+    return FormatInstant(
+        std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now()));
+  };
+  auto announce = [&](const std::string& instance, const std::string& fields) {
+    auto produced = test::KcatProduceLines(broker.bootstrap(), "careledger.instances.v1",
+                                           instance + "\t{\"instance\":\"" + instance +
+                                               "\",\"group\":\"careledger-ingest\"," + fields +
+                                               ",\"at\":\"" + now() + "\"}\n",
+                                           dir.path());
+    ASSERT_EQ(produced.exit_code, 0) << produced.err;
+  };
+  auto stopped = CoverageOf(*client, cla);
+  EXPECT_EQ(Header(stopped, "partial"), "false") << stopped.dump();
+  EXPECT_EQ(Header(stopped, "partitions"), "0,1,2,3");
+
+  // Its ingest says it has taken over 2 and 3 and is still reading them: the figure holds what
+  // it has of them so far, and says it is partial for want of them; another instance asking
+  // this one is refused until it has read them.
+  announce("beside-1",
+           "\"advertised\":\"" + url +
+               "\",\"running\":true,\"partitions\":[0,1,2,3],\"reading\":[2,3],\"of\":4");
+  auto reading = wait_until([](const nlohmann::json& j) { return Header(j, "partial") == "true"; });
+  EXPECT_EQ(Header(reading, "partitions"), "0,1");
+  EXPECT_EQ(Header(reading, "missing"), "2,3");
+  ASSERT_EQ(reading["coverage"]["answered_elsewhere"].size(), 1u) << reading.dump();
+  EXPECT_EQ(reading["coverage"]["answered_elsewhere"][0]["instance"], "this instance");
+  EXPECT_THAT(reading["coverage"]["answered_elsewhere"][0]["why"].get<std::string>(),
+              HasSubstr("still reading them"));
+  auto refused =
+      client->Post("/api/v1/internal/read", Bearer(kToken), "C", "application/octet-stream");
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 503);
+  EXPECT_THAT(refused->body, HasSubstr("still reading"));
+
+  // It stops, and another instance has announced 2 and 3 since, with six partitions to the
+  // topics: 2 and 3 are that one's (which does not answer here), and this store, holding 0 and
+  // 1 as they were, cannot be read for them alone; no one holds 4 and 5.
+  announce("beside-1", "\"advertised\":\"" + url + "\",\"running\":false,\"partitions\":[]");
+  announce("other-1",
+           "\"advertised\":\"http://127.0.0.1:1\",\"running\":true,\"partitions\":[2,3],"
+           "\"reading\":[],\"of\":6");
+  auto moved =
+      wait_until([](const nlohmann::json& j) { return Header(j, "missing") == "0,1,2,3,4,5"; });
+  EXPECT_EQ(Header(moved, "partitions"), "");
+  std::map<std::string, std::string> why;
+  for (const auto& e : moved["coverage"]["answered_elsewhere"]) {
+    why[e["instance"].get<std::string>() + " " + e["partitions"].dump()] =
+        e["why"].get<std::string>();
+  }
+  ASSERT_EQ(why.size(), 3u) << moved.dump();
+  EXPECT_THAT(why["other-1 [2,3]"], HasSubstr("did not answer"));
+  EXPECT_THAT(why["this instance [0,1]"], HasSubstr("its ingest has stopped"));
+  EXPECT_THAT(why[" [4,5]"], HasSubstr("no instance of the group has announced them"));
 }
 
 }  // namespace

@@ -76,16 +76,21 @@ Result<std::string> StaticInstanceId(std::string_view requested, const std::stri
 
 // ---- the instances of a group --------------------------------------------------------------
 // Each ingest (and run) tells the others who it is, where its HTTP API answers and which
-// partitions it answers for, on a compacted topic keyed by instance: at each assignment, every
-// InstanceRecord::kEvery while it runs, and with no partitions when it stops. A record older
-// than kStaleAfter is of an instance that died without saying so (kill -9, a lost host).
+// partitions it answers for, on a compacted topic keyed by instance: at each assignment, when it
+// has first read them to the end, every InstanceRecord::kEvery while it runs, and with no
+// partitions when it stops. A record older than kStaleAfter is of an instance that died without
+// saying so (kill -9, a lost host).
 inline constexpr std::string_view kTopicInstances = "careledger.instances.v1";
 struct InstanceRecord {
   static constexpr std::chrono::seconds kEvery{10}, kStaleAfter{45};
-  std::string instance, group, advertised;
+  std::string instance = {}, group = {}, advertised = {};
   bool running = false;
-  std::vector<int32_t> partitions;  // sorted: partition p of every source topic
-  Instant at{};                     // when it was said
+  std::vector<int32_t> partitions = {};  // sorted: partition p of every source topic
+  // Of those, the ones it has not yet read to the end since it was given them (all of them
+  // until it first reaches the end): its store holds less of them than the topics do.
+  std::vector<int32_t> reading = {};
+  int32_t of = 0;  // how many partitions the source topics have (the most of any; 0: not said)
+  Instant at{};    // when it was said
   bool operator==(const InstanceRecord&) const = default;
 };
 std::string EncodeInstanceRecord(const InstanceRecord& record);  // one JSON object

@@ -240,13 +240,24 @@ class PipelineView {
   virtual void AppendMetrics(PrometheusText& out) const = 0;
 };
 
-// Another instance of this one's consumer group as it last announced itself (app/ reads them
+// An instance of this one's consumer group as it last announced itself (app/ reads them
 // from careledger.instances.v1; reporting/ knows nothing of Kafka).
 struct PeerInstance {
   std::string instance = {}, advertised = {};
   std::vector<int32_t> partitions = {};
+  std::vector<int32_t> reading = {};  // of those, the ones it has not yet read to the end
+  int32_t of = 0;                     // the source topics' partition count (0: not said)
   bool live = false;  // running, and heard from lately; else it died without saying so
   Instant at{};       // when it last announced itself
+};
+
+// The group as this instance last heard of it.
+struct GroupView {
+  // The ingest writing this store, when it runs as a process of its own (`serve` beside
+  // `ingest`, the systemd layout): what it is still reading, and whether it runs at all. Absent
+  // for `run` (its pipeline says), and until that ingest has announced itself.
+  std::optional<PeerInstance> self;
+  std::vector<PeerInstance> others;  // those announcing partitions
 };
 
 struct ServeOptions {
@@ -270,11 +281,12 @@ struct ServeOptions {
   bool follow_store = false;
   std::chrono::milliseconds catch_up_interval{5};
   std::function<Date()> today = Today;  // what "now" means for figures without at/period
-  // The group's other instances. A figure asks those that answer for partitions this one does
-  // not (with the token) and merges their answers; its response says which partitions it
-  // covers and, when an instance could not be asked or did not answer, that it is partial and
-  // who holds the rest, never a smaller figure passed off as the area's. Null: none known.
-  std::function<std::vector<PeerInstance>()> peers;
+  // The group. A figure asks the other instances that answer for partitions this one does not
+  // (with the token) and merges their answers; its response says which partitions it covers
+  // and, when an instance could not be asked or did not answer, or this store is still reading
+  // some of its own, that it is partial and who holds the rest, never a smaller figure passed
+  // off as the area's. Null: none known.
+  std::function<GroupView()> group;
   // How long a peer may take to connect (at most a second) and to answer one read; past it,
   // its partitions are left out of the figure and the response says so.
   std::chrono::milliseconds peer_timeout{5000};
