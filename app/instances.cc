@@ -30,8 +30,9 @@ Command AddInstances(CLI::App& app) {
     std::string format = "table";
   };
   auto o = std::make_shared<Opts>();
-  auto* cmd = app.add_subcommand(
-      "instances", "The ingest and run instances of each group: their partitions and API address");
+  auto* cmd = app.add_subcommand("instances",
+                                 "The ingest and run instances of each group: their partitions, "
+                                 "those still being read, and API address");
   AddCommonFlags(*cmd, o->common);
   cmd->add_option("--format", o->format, "table or json")->check(CLI::IsMember({"table", "json"}));
   return {cmd, [o] {
@@ -60,10 +61,10 @@ Command AddInstances(CLI::App& app) {
               }
               std::cout << "]\n";
             } else {
-              std::cout << "instance\tgroup\tstate\tpartitions\tadvertised\tsaid_at\n";
+              std::cout << "instance\tgroup\tstate\tpartitions\treading\tadvertised\tsaid_at\n";
               for (const auto& r : *records) {
                 std::cout << r.instance << '\t' << r.group << '\t' << StateOf(r, now) << '\t'
-                          << Partitions(r.partitions) << '\t'
+                          << Partitions(r.partitions) << '\t' << Partitions(r.reading) << '\t'
                           << (r.advertised.empty() ? "-" : r.advertised) << '\t'
                           << FormatInstant(r.at) << '\n';
               }

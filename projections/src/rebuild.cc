@@ -252,7 +252,8 @@ Status FoldChild(const std::string& child_id, std::vector<std::pair<Fact, int32_
                    [](const auto& a, const auto& b) { return a.first < b.first; });
   for (size_t i = 0; i < entries.size(); ++i) {
     if (i + 1 < entries.size() && entries[i + 1].first == entries[i].first) continue;
-    if (entries[i].second) CARELEDGER_RETURN_IF_ERROR(out.Put(entries[i].first, *entries[i].second));
+    if (entries[i].second)
+      CARELEDGER_RETURN_IF_ERROR(out.Put(entries[i].first, *entries[i].second));
   }
   ++folded.children;
   if (folded.deltas.size() > kMaxDeltas) {

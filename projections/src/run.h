@@ -45,8 +45,8 @@ struct Run {
     for (const StoreRef& store : s) sources.push_back(SourceOf(store));
   }
   // Empty while only checking the query. Several: their partitions are disjoint, and a child's
-  // facts, rows and counter cells are all under its partition, so reading each store in turn
-  // reads what one store holding every partition would.
+  // facts, rows and counter cells are all under its partition, so reading each store (in
+  // turn: EachSource) reads what one store holding every partition would.
   std::vector<std::shared_ptr<const Source>> sources;
   const MetricQuery& query;
   const Cell* cell;
@@ -61,9 +61,9 @@ struct Run {
   Accumulator NewAccumulator(std::vector<std::string> raw) const {
     return Accumulator(by, std::move(raw), cell);
   }
+  // ReadEach: other instances' stores are asked at once.
   Status EachSource(const std::function<Status(const Source&)>& read) const {
-    for (const auto& s : sources) CARELEDGER_RETURN_IF_ERROR(read(*s));
-    return Status::Ok();
+    return ReadEach(sources, read);
   }
   Status Children(const std::function<void(const ChildView&)>& visit) const {
     return EachSource([&](const Source& s) { return s.Children(query.known_at, nullptr, visit); });

@@ -1,5 +1,5 @@
 // Private to projections/: the reads a figure is made of, from one store (a Run reads each of
-// its stores in turn): a store on this host, or another instance's over the network, whose
+// its stores: ReadEach): a store on this host, or another instance's over the network, whose
 // reads and answers are encoded here (AnswerStoreRead answers them at the other end).
 #pragma once
 
@@ -36,8 +36,18 @@ class Source {
   // `known_at`.
   virtual Status Children(std::optional<Instant> known_at, const std::vector<std::string>* ids,
                           const std::function<void(const ChildView&)>& visit) const = 0;
+  // Another instance's, read over the network.
+  virtual bool Remote() const { return false; }
 };
 
 std::unique_ptr<const Source> SourceOf(const StoreRef& store);
+
+// `read` of each source, as if one after another in their order. Where some are other
+// instances', all are asked at once, each on a thread of its own (a figure waits for the
+// slowest peer, not for the sum of them); each read then takes in what its source gives only
+// once the reads before it have finished, so `read` may update the figure's state unguarded,
+// provided it does so only with what a source has given it. The first failure, in order.
+Status ReadEach(const std::vector<std::shared_ptr<const Source>>& sources,
+                const std::function<Status(const Source&)>& read);
 
 }  // namespace careledger::metrics

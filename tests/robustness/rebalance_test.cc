@@ -248,7 +248,8 @@ TEST(Rebalance, TheStoresOfAGroupAnswerAsOneStore) {
   ASSERT_TRUE(caught_up()) << "a:\n" << a.Log() << "\nb:\n" << b.Log() << "\nc:\n" << c.Log();
 
   // Each instance says on careledger.instances.v1 what it answers for: `careledger instances`
-  // lists the three of the group running, their partitions disjoint and all six.
+  // lists the three of the group running, their partitions disjoint and all six, none still
+  // being read.
   auto listed = [&] {
     std::map<std::string, std::pair<std::string, std::string>> out;  // id → state, partitions
     auto r = Careledger({"instances", "--brokers", broker.bootstrap()});
@@ -257,7 +258,10 @@ TEST(Rebalance, TheStoresOfAGroupAnswerAsOneStore) {
       std::vector<std::string> f;
       std::stringstream fields(line);
       for (std::string x; std::getline(fields, x, '\t');) f.push_back(x);
-      if (f.size() == 6 && f[1] == "careledger-ingest") out[f[0]] = {f[2], f[3]};
+      // Once each has read its partitions to the end, none is still reading any.
+      if (f.size() == 7 && f[1] == "careledger-ingest") {
+        out[f[0]] = {f[4] == "-" ? f[2] : f[2] + ", reading " + f[4], f[3]};
+      }
     }
     return out;
   };

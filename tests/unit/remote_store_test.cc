@@ -7,11 +7,14 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <condition_variable>
+#include <mutex>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "careledger/reporting.h"
+#include "ingest_builder.h"
 #include "metrics_offences_support.h"
 #include "metrics_support.h"
 #include "test_support.h"
@@ -152,6 +155,66 @@ TEST_F(MetricsOffences, AnAnswerForOtherPartitionsFailsTheFigureAndNamesTheRemot
   EXPECT_THAT(wrong.status().message(), ::testing::HasSubstr("which it does not answer for"));
   ASSERT_EQ(liar.failures.size(), 1u);
   EXPECT_THAT(liar.failures[0], ::testing::Not(::testing::HasSubstr("A1")));  // no child's id
+}
+
+// Where a figure reads several other instances, it asks them at once (it waits for the
+// slowest, not for the sum of them), and takes in their answers in the stores' order: the
+// first read of each waits here, up to 5 s, for the other instance to be asked too, which it
+// never is if they are asked one after the other. The figures are those of the two stores read
+// directly.
+TEST(RemoteStores, AreAskedAtOnceAndGiveTheFiguresOfTheStoresReadDirectly) {
+  test::TempDir dir;
+  std::vector<std::unique_ptr<EventStore>> stores;
+  for (int32_t p : {0, 1}) {
+    auto opened = EventStore::Open({.path = dir / ("s" + std::to_string(p)), .sync = false});
+    ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+    std::vector<TopicPartition> assignment;
+    for (const auto& topic : kSourceTopics) assignment.push_back({std::string(topic), p});
+    ASSERT_TRUE((*opened)->SetAssignment(assignment).ok());
+    // Child A1 on partition 0, A2 on 1: each store holds its own partition's events only.
+    std::vector<std::string> lines;
+    for (const auto& line : Feed()) {
+      if (line.find(p == 0 ? "\"A1\"" : "\"A2\"") != std::string::npos) lines.push_back(line);
+    }
+    test::IngestRun run;
+    run.partition_of = [p](const Envelope&) { return p; };
+    auto counts = test::IngestLines(**opened, lines, run);
+    ASSERT_TRUE(counts.ok()) << counts.status().ToString();
+    ASSERT_EQ(counts->rejected, 0u);
+    stores.push_back(std::move(*opened));
+  }
+  struct Meeting {
+    std::mutex mu;
+    std::condition_variable arrived;
+    int asked = 0;
+  } meeting;
+  class Waiting : public LoopbackRemote {
+   public:
+    Waiting(const EventStore& store, std::set<int32_t> claimed, Meeting& m)
+        : LoopbackRemote(store, std::move(claimed)), m_(m) {}
+    Result<std::string> Read(const std::string& request) const override {
+      if (reads == 0) {  // the figure's first read of each
+        std::unique_lock lock(m_.mu);
+        ++m_.asked;
+        m_.arrived.notify_all();
+        met = m_.arrived.wait_for(lock, std::chrono::seconds(5), [&] { return m_.asked == 2; });
+      }
+      return LoopbackRemote::Read(request);
+    }
+    mutable bool met = false;
+
+   private:
+    Meeting& m_;
+  };
+  Waiting a(*stores[0], {0}, meeting), b(*stores[1], {1}, meeting);
+  MetricQuery q = Query("missing", Day(2025, 1, 1), Day(2025, 2, 1));
+  const std::string direct = Json(RunMetric(Stores{stores[0].get(), stores[1].get()}, q));
+  ASSERT_THAT(direct, ::testing::HasSubstr("4.0"));  // the median of 2, 4 and 30 hours
+  // (The note naming the stores read differs: the figures do not.)
+  auto figures = [](const std::string& json) { return json.substr(0, json.find("\"notes\"")); };
+  EXPECT_EQ(figures(Json(RunMetric(Stores{&a, &b}, q))), figures(direct));
+  EXPECT_TRUE(a.met && b.met) << "the second instance was asked only once the first had answered";
+  EXPECT_TRUE(a.failures.empty() && b.failures.empty());
 }
 
 }  // namespace
