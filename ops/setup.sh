@@ -54,7 +54,7 @@ FUZZ_PACKAGES=(
 # `test --tsan`: the targets and tests (a ctest -R regex) that run threads side by side.
 # (The integration test binary holds only their files in a TSan build: tests/integration.)
 TSAN_TARGETS="careledger_integration_tests"
-TSAN_TESTS='^(Run|Serve|IngestPipeline)\.|^Replay\.BesideARunningIngest'
+TSAN_TESTS='^(Run|Serve|ServeBesideIngest|IngestPipeline)\.|^Replay\.BesideARunningIngest'
 
 log() { printf '== %s\n' "$*" >&2; }
 
