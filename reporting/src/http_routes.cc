@@ -171,7 +171,7 @@ void HttpServer::Impl::Metric(const httplib::Request& req, httplib::Response& re
   std::shared_lock<std::shared_mutex> lock;
   EventStore* s = Fresh(lock, res);
   if (!s) return;
-  http_detail::FanOut fan_out(*s, options);
+  http_detail::FanOut fan_out(*s, options, &peer_connections);
   if (!fan_out.status.ok()) {
     spdlog::error("serve: {}: {}", query->metric, fan_out.status.message());
     return Error(res, 500, "the figure's partitions could not be read; see the server log");
@@ -210,7 +210,7 @@ void HttpServer::Impl::Lineage(const httplib::Request& req, httplib::Response& r
   std::shared_lock<std::shared_mutex> lock;
   EventStore* s = Fresh(lock, res);
   if (!s) return;
-  http_detail::FanOut fan_out(*s, options);
+  http_detail::FanOut fan_out(*s, options, &peer_connections);
   if (!fan_out.status.ok()) {
     spdlog::error("serve: lineage {}: {}", query->metric, fan_out.status.message());
     return Error(res, 500, "the lineage's partitions could not be read; see the server log");
@@ -383,7 +383,7 @@ void HttpServer::Impl::Prometheus(const httplib::Request& req, httplib::Response
   std::shared_lock<std::shared_mutex> lock;
   EventStore* s = Fresh(lock, res);
   if (!s) return;
-  http_detail::FanOut fan_out(*s, options);
+  http_detail::FanOut fan_out(*s, options, &peer_connections);
   if (!fan_out.status.ok()) {
     spdlog::error("serve: /metrics: {}", fan_out.status.message());
     return Error(res, 500, "the metrics could not be computed; see the server log");

@@ -46,10 +46,29 @@ Result<std::string> PrometheusMetrics(const EventStore& store, const Stores& sto
                                       const ServeOptions& options, bool published,
                                       MonitoringFigures& cached);
 
+// Connections to the group's other instances kept open across figures, by address: a figure
+// takes one for each peer it asks and gives it back, so that a figure does not open a
+// connection (over TLS, a handshake) to every peer it asks.
+class PeerConnections {
+ public:
+  // One kept open to `advertised` (`kept`), else a new one set up with the options' timeouts
+  // and CA.
+  std::unique_ptr<httplib::Client> Take(const std::string& advertised, const ServeOptions& options,
+                                        bool& kept);
+  void Give(const std::string& advertised, std::unique_ptr<httplib::Client> client);
+
+ private:
+  static constexpr size_t kIdlePerPeer = 8;  // as many figures at once as are worth keeping for
+  std::mutex mu_;
+  std::map<std::string, std::vector<std::unique_ptr<httplib::Client>>> idle_;
+};
+
 // Another instance of the group's store, read over its internal API (peers.cc).
 class PeerStore final : public RemoteStore {
  public:
-  PeerStore(const PeerInstance& peer, const ServeOptions& options);
+  // `connections`: where its connection comes from and goes back to (null: its own).
+  PeerStore(const PeerInstance& peer, const ServeOptions& options,
+            PeerConnections* connections = nullptr);
   ~PeerStore() override;
   PeerStore(const PeerStore&) = delete;
   PeerStore& operator=(const PeerStore&) = delete;
@@ -64,7 +83,11 @@ class PeerStore final : public RemoteStore {
   PeerInstance peer_;
   std::set<int32_t> partitions_;
   std::string token_;
-  std::unique_ptr<httplib::Client> client_;  // kept open across one figure's reads
+  const ServeOptions& options_;
+  PeerConnections* connections_;
+  // Kept open across one figure's reads; replaced once when a kept connection had been closed.
+  mutable std::unique_ptr<httplib::Client> client_;
+  mutable bool kept_ = false;  // taken open from `connections_`, not used yet
   mutable std::mutex mu_;
   mutable std::optional<std::string> failure_;
 };
@@ -78,7 +101,8 @@ std::set<int32_t> StillReading(const ServeOptions& options, const std::set<int32
 // The stores one figure reads: this instance's, then those of the group's other live instances
 // for the partitions this one does not answer for; and the partitions left out, with why.
 struct FanOut {
-  FanOut(const EventStore& store, const ServeOptions& options);
+  FanOut(const EventStore& store, const ServeOptions& options,
+         PeerConnections* connections = nullptr);
   Status status = Status::Ok();  // of reading this store's assignment
   Stores stores;
   std::set<int32_t> own, covered, missing;
@@ -135,6 +159,7 @@ struct HttpServer::Impl {
   http_detail::Clock::time_point last_catch_up{};
   std::mutex gauges_mu;  // one scrape folds at a time; the next reads its figures
   http_detail::MonitoringFigures gauges;
+  http_detail::PeerConnections peer_connections;
 
   // The store, up to date to within catch_up_interval, locked for reading; null (and the
   // response set) when there is none yet or catching up failed.

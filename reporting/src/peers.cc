@@ -8,6 +8,8 @@
 #include <httplib.h>
 #include <spdlog/spdlog.h>
 
+#include <utility>
+
 #include "careledger/reporting.h"
 #include "http_server.h"
 
@@ -37,25 +39,59 @@ bool SafeForToken(std::string_view advertised) {
   return false;
 }
 
+std::unique_ptr<httplib::Client> OpenPeerClient(const std::string& advertised,
+                                                const ServeOptions& options) {
+  auto client = std::make_unique<httplib::Client>(advertised);
+  client->set_connection_timeout(std::chrono::duration_cast<std::chrono::microseconds>(
+      std::min(options.peer_timeout, std::chrono::milliseconds{1000})));
+  client->set_read_timeout(
+      std::chrono::duration_cast<std::chrono::microseconds>(options.peer_timeout));
+  client->set_write_timeout(
+      std::chrono::duration_cast<std::chrono::microseconds>(options.peer_timeout));
+  client->set_keep_alive(true);
+  client->set_tcp_nodelay(true);
+  if (!options.peer_ca_path.empty()) client->set_ca_cert_path(options.peer_ca_path.c_str());
+  return client;
+}
+
 }  // namespace
 
-PeerStore::PeerStore(const PeerInstance& peer, const ServeOptions& options)
+std::unique_ptr<httplib::Client> PeerConnections::Take(const std::string& advertised,
+                                                       const ServeOptions& options, bool& kept) {
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = idle_.find(advertised); it != idle_.end() && !it->second.empty()) {
+      auto client = std::move(it->second.back());
+      it->second.pop_back();
+      kept = true;
+      return client;
+    }
+  }
+  kept = false;
+  return OpenPeerClient(advertised, options);
+}
+
+void PeerConnections::Give(const std::string& advertised, std::unique_ptr<httplib::Client> client) {
+  std::lock_guard lock(mu_);
+  auto& idle = idle_[advertised];
+  if (idle.size() < kIdlePerPeer) idle.push_back(std::move(client));
+}
+
+PeerStore::PeerStore(const PeerInstance& peer, const ServeOptions& options,
+                     PeerConnections* connections)
     : peer_(peer),
       partitions_(peer.partitions.begin(), peer.partitions.end()),
       token_(options.token),
-      client_(std::make_unique<httplib::Client>(peer.advertised)) {
-  client_->set_connection_timeout(std::chrono::duration_cast<std::chrono::microseconds>(
-      std::min(options.peer_timeout, std::chrono::milliseconds{1000})));
-  client_->set_read_timeout(
-      std::chrono::duration_cast<std::chrono::microseconds>(options.peer_timeout));
-  client_->set_write_timeout(
-      std::chrono::duration_cast<std::chrono::microseconds>(options.peer_timeout));
-  client_->set_keep_alive(true);
-  client_->set_tcp_nodelay(true);
-  if (!options.peer_ca_path.empty()) client_->set_ca_cert_path(options.peer_ca_path.c_str());
+      options_(options),
+      connections_(connections) {
+  if (connections_) client_ = connections_->Take(peer.advertised, options, kept_);
+  if (!client_) client_ = OpenPeerClient(peer.advertised, options);
 }
 
-PeerStore::~PeerStore() = default;
+// A connection that failed a read is closed, not kept: the next figure opens a new one.
+PeerStore::~PeerStore() {
+  if (connections_ && !failure()) connections_->Give(peer_.advertised, std::move(client_));
+}
 
 std::string PeerStore::Name() const {
   return "instance " + peer_.instance + " at " + peer_.advertised;
@@ -66,7 +102,17 @@ Result<std::string> PeerStore::Read(const std::string& request) const {
   // view's breakdowns are a dozen more figures).
   if (auto failed = failure()) return Status::Retriable(*failed);
   httplib::Headers headers{{"Authorization", "Bearer " + token_}};
+  const auto sent = std::chrono::steady_clock::now();
   auto res = client_->Post("/api/v1/internal/read", headers, request, "application/octet-stream");
+  if (!res && std::exchange(kept_, false) &&
+      std::chrono::steady_clock::now() - sent < std::chrono::milliseconds(200)) {
+    // A kept connection the other end closed in the meantime (its keep-alive timeout, or a
+    // restart) fails at once: asked again on a new one. (One that is slow to answer fails at
+    // the timeout, and is not waited for twice.)
+    client_ = OpenPeerClient(peer_.advertised, options_);
+    res = client_->Post("/api/v1/internal/read", headers, request, "application/octet-stream");
+  }
+  kept_ = false;
   if (!res) {
     return Status::Retriable("did not answer (" + httplib::to_string(res.error()) + ")");
   }
@@ -105,7 +151,7 @@ std::set<int32_t> StillReading(const ServeOptions& options, const std::set<int32
   return reading;
 }
 
-FanOut::FanOut(const EventStore& store, const ServeOptions& options) {
+FanOut::FanOut(const EventStore& store, const ServeOptions& options, PeerConnections* connections) {
   auto assignment = store.Assignment();
   if (!assignment.ok()) {
     status = assignment.status();
@@ -177,7 +223,7 @@ FanOut::FanOut(const EventStore& store, const ServeOptions& options) {
       continue;
     }
     std::set<int32_t> theirs(peer.partitions.begin(), peer.partitions.end());
-    peers_.push_back({peer, theirs, std::make_unique<PeerStore>(peer, options)});
+    peers_.push_back({peer, theirs, std::make_unique<PeerStore>(peer, options, connections)});
     stores.emplace_back(peers_.back().store.get());
     covered.insert(theirs.begin(), theirs.end());
   }

@@ -281,6 +281,13 @@ TEST(Run, AFigureAsksTheGroupsOtherInstancesAndSaysWhatItLacks) {
   });
   EXPECT_FALSE(whole.contains("partial")) << whole.dump();
   EXPECT_EQ(whole["rows"][0]["value"], 1);
+  // a keeps its connection to b open for the next figure, and b closes one idle for 2 s: asked
+  // again after that, a asks b on a new connection, and the figure is whole.
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  auto again = coverage();
+  ASSERT_TRUE(again.is_object()) << a->Stderr();
+  EXPECT_EQ(Header(again, "partial"), "false") << again.dump();
+  EXPECT_EQ(Header(again, "peers"), Header(whole, "peers"));
   // b hangs (SIGSTOP): a waits for it no longer than serve.peer_timeout_ms, then answers for its
   // own partitions only, and says which are missing, who holds them and why they are missing.
   ASSERT_EQ(::kill(b->pid(), SIGSTOP), 0);
