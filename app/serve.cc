@@ -9,10 +9,12 @@
 #include <cstdlib>  // mkdtemp (POSIX, from glibc's stdlib.h)
 #include <filesystem>
 #include <iostream>
+#include <map>
 #include <mutex>
 #include <thread>
 
 #include "careledger/consumers.h"
+#include "careledger/kafka.h"
 #include "careledger/reporting.h"
 #include "careledger/store.h"
 #include "cli.h"
@@ -107,9 +109,11 @@ class ScratchDir {
   std::string path_;
 };
 
-// The instances of a group as careledger.instances.v1 has them, read again every few seconds on
-// a thread of its own: each figure's response says which partitions it covers from what this
-// last saw (ServeOptions::group). A topic that cannot be read keeps the last list.
+// The instances of a group as careledger.instances.v1 has them, followed on a thread of its
+// own by one consumer kept open: each figure's response says which partitions it covers from
+// what this last saw (ServeOptions::group). While the topic cannot be read (it does not exist
+// until an instance has announced itself), the last records stay, and it is tried again every
+// few seconds.
 class InstanceWatch {
  public:
   InstanceWatch(Settings kafka, std::string group, std::string self)
@@ -131,7 +135,7 @@ class InstanceWatch {
     const auto now = std::chrono::system_clock::now();
     std::lock_guard lock(mu_);
     GroupView out;
-    for (const auto& r : records_) {
+    for (const auto& [id, r] : records_) {
       if (r.group != group_) continue;
       PeerInstance peer{.instance = r.instance,
                         .advertised = r.advertised,
@@ -151,17 +155,41 @@ class InstanceWatch {
 
  private:
   void Loop() {
+    std::unique_ptr<TopicFollower> follower;
     std::unique_lock lock(mu_);
     while (!stop_) {
       lock.unlock();
-      auto read = ReadInstances(kafka_, std::chrono::seconds(4));
-      lock.lock();
-      if (read.ok()) {
-        records_ = std::move(read).value();
-      } else {
-        spdlog::debug("{}: {}", kTopicInstances, read.status().message());
+      if (!follower) {
+        auto opened = TopicFollower::Open(kafka_, kTopicInstances, std::chrono::seconds(4));
+        if (opened.ok()) {
+          follower = std::move(opened).value();
+        } else {
+          spdlog::debug("{}: {}", kTopicInstances, opened.status().message());
+        }
       }
-      wake_.wait_for(lock, std::chrono::seconds(2), [this] { return stop_; });
+      std::vector<InstanceRecord> arrived;
+      if (follower) {
+        // In short steps, so that a stop is not kept waiting.
+        Status s = follower->Poll(
+            std::chrono::milliseconds(250), [&](std::string_view key, std::string_view value) {
+              auto record = DecodeInstanceRecord(value);
+              if (record.ok()) {
+                arrived.push_back(std::move(record).value());
+              } else {
+                spdlog::warn("{} key {}: {}", kTopicInstances, key, record.status().message());
+              }
+            });
+        if (!s.ok()) {
+          spdlog::debug("{}: {}", kTopicInstances, s.message());
+          follower.reset();
+        }
+      }
+      lock.lock();
+      for (auto& r : arrived) {
+        std::string id = r.instance;
+        records_[id] = std::move(r);
+      }
+      if (!follower) wake_.wait_for(lock, std::chrono::seconds(2), [this] { return stop_; });
     }
   }
   const Settings kafka_;
@@ -169,8 +197,8 @@ class InstanceWatch {
   mutable std::mutex mu_;
   std::condition_variable wake_;
   bool stop_ = false;
-  std::vector<InstanceRecord> records_;
-  std::thread thread_;  // last: started once the rest is there
+  std::map<std::string, InstanceRecord> records_;  // the latest of each instance
+  std::thread thread_;                             // last: started once the rest is there
 };
 
 }  // namespace

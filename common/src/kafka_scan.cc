@@ -116,26 +116,37 @@ Status ScanTopicKeys(const Settings& settings, std::string_view topic,
                    [&](std::string_view key, std::string_view) { visit(key); });
 }
 
+namespace {
+
+// A consumer that joins no group: librdkafka's consumer poll wants a group id, but partitions
+// are assigned by hand, so the group is never joined, and nothing is committed to it.
+Result<KafkaHandle> UngroupedConsumer(const Settings& settings, bool eof,
+                                      std::string_view offset_reset) {
+  Settings own = settings;
+  own["group.id"] = "careledger-topic-scan";
+  own["enable.auto.commit"] = "false";
+  own["enable.partition.eof"] = eof ? "true" : "false";
+  own["auto.offset.reset"] = std::string(offset_reset);
+  auto conf = MakeConf(own);
+  if (!conf.ok()) return conf.status();
+  auto rk = NewHandle(RD_KAFKA_CONSUMER, std::move(conf.value()));
+  if (!rk.ok()) return rk.status();
+  rd_kafka_poll_set_consumer(rk->get());
+  return rk;
+}
+
+}  // namespace
+
 Status ScanTopic(const Settings& settings, std::string_view topic,
                  std::chrono::milliseconds timeout,
                  const std::function<void(std::string_view key, std::string_view value)>& visit) {
   const ScanDeadline deadline{std::chrono::steady_clock::now() + timeout};
-  Settings own = settings;
-  // librdkafka's consumer poll wants a group id; partitions are assigned by hand, so the group
-  // is never joined, and nothing is committed to it.
-  own["group.id"] = "careledger-topic-scan";
-  own["enable.auto.commit"] = "false";
-  own["enable.partition.eof"] = "true";
-  own["auto.offset.reset"] = "error";
-  auto conf = MakeConf(own);
-  if (!conf.ok()) return conf.status();
-  auto rk = NewHandle(RD_KAFKA_CONSUMER, std::move(conf.value()));
+  auto rk = UngroupedConsumer(settings, /*eof=*/true, "error");
   if (!rk.ok()) return rk.status();
   struct Close {
     rd_kafka_t* rk;
     ~Close() { rd_kafka_consumer_close(rk); }
   } close{rk->get()};
-  rd_kafka_poll_set_consumer(rk->get());
 
   const std::string name(topic);
   auto md = TopicMetadata(rk->get(), name, deadline);
@@ -143,6 +154,58 @@ Status ScanTopic(const Settings& settings, std::string_view topic,
   std::map<int32_t, int64_t> end;
   CARELEDGER_RETURN_IF_ERROR(AssignToEnds(rk->get(), name, (*md)->topics[0], deadline, end));
   return ReadToEnds(rk->get(), name, timeout, deadline, end, visit);
+}
+
+Result<std::unique_ptr<TopicFollower>> TopicFollower::Open(const Settings& settings,
+                                                           std::string_view topic,
+                                                           std::chrono::milliseconds timeout) {
+  const ScanDeadline deadline{std::chrono::steady_clock::now() + timeout};
+  // What retention or compaction removed before it was read is not there to read: from the
+  // first offset there is.
+  auto rk = UngroupedConsumer(settings, /*eof=*/false, "earliest");
+  if (!rk.ok()) return rk.status();
+  std::unique_ptr<TopicFollower> follower(new TopicFollower(std::move(rk).value()));
+  const std::string name(topic);
+  auto md = TopicMetadata(follower->rk_.get(), name, deadline);
+  if (!md.ok()) return md.status();
+  const auto& partitions = (*md)->topics[0];
+  PartitionList assignment(rd_kafka_topic_partition_list_new(partitions.partition_cnt));
+  for (int i = 0; i < partitions.partition_cnt; ++i) {
+    rd_kafka_topic_partition_list_add(assignment.get(), name.c_str(), partitions.partitions[i].id)
+        ->offset = RD_KAFKA_OFFSET_BEGINNING;
+  }
+  if (auto err = rd_kafka_assign(follower->rk_.get(), assignment.get())) {
+    return Status::Retriable("assign " + name + ": " + rd_kafka_err2str(err));
+  }
+  return follower;
+}
+
+TopicFollower::TopicFollower(KafkaHandle rk) : rk_(std::move(rk)) {}
+
+TopicFollower::~TopicFollower() {
+  if (rk_) rd_kafka_consumer_close(rk_.get());
+}
+
+Status TopicFollower::Poll(
+    std::chrono::milliseconds wait,
+    const std::function<void(std::string_view key, std::string_view value)>& visit) {
+  const ScanDeadline deadline{std::chrono::steady_clock::now() + wait};
+  do {
+    rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_.get(), deadline.Left());
+    if (!m) continue;
+    std::unique_ptr<rd_kafka_message_t, void (*)(rd_kafka_message_t*)> message(
+        m, rd_kafka_message_destroy);
+    if (m->err == RD_KAFKA_RESP_ERR__FATAL) {
+      return Status::Retriable(std::string("following: ") + rd_kafka_message_errstr(m));
+    }
+    if (m->err) {
+      spdlog::debug("following: {}", rd_kafka_message_errstr(m));  // librdkafka retries
+      continue;
+    }
+    visit({static_cast<const char*>(m->key), m->key_len},
+          {static_cast<const char*>(m->payload), m->len});
+  } while (deadline.Left() > 0);
+  return Status::Ok();
 }
 
 }  // namespace careledger

@@ -4,6 +4,8 @@
 
 #include <atomic>
 #include <iostream>
+#include <set>
+#include <string>
 
 #include "care_fixture.h"
 #include "careledger/consumers.h"
@@ -160,6 +162,53 @@ TEST(IngestPipeline, AnEqualFingerprintIsConfirmedByTheBytes) {
   EXPECT_EQ(stats->dead_lettered, 1u) << "the forged copy";
   EXPECT_EQ(test::DeadLetterReasons(dir / "store"),
             std::vector<std::string>{"conflict: event_id already stored with different content"});
+}
+
+// A topic followed by one consumer kept open (each serve's view of careledger.instances.v1):
+// what the topic holds when it is opened, then what arrives after, each once.
+TEST(TopicFollower, ReadsWhatIsThereThenWhatArrivesOnOneConsumer) {
+  auto cluster = MockCluster::Start(3);
+  ASSERT_TRUE(cluster.ok()) << cluster.status().ToString();
+  Settings kafka = test::TestKafkaSettings((*cluster)->bootstrap_servers());
+  auto producer =
+      Producer::Open(kafka, [](uint64_t, const Status& s) { EXPECT_TRUE(s.ok()) << s.ToString(); });
+  ASSERT_TRUE(producer.ok()) << producer.status().ToString();
+  auto send = [&](int from, int to) {
+    for (int i = from; i < to; ++i) {
+      ASSERT_TRUE((*producer)
+                      ->Produce("followed", "k" + std::to_string(i), "v" + std::to_string(i), {},
+                                uint64_t(i))
+                      .ok());
+    }
+    ASSERT_TRUE((*producer)->Flush(std::chrono::seconds(10)).ok());
+  };
+  send(0, 3);
+  auto follower = TopicFollower::Open(kafka, "followed", std::chrono::seconds(10));
+  ASSERT_TRUE(follower.ok()) << follower.status().ToString();
+  std::multiset<std::string> seen;
+  auto read_until = [&](size_t n) {
+    for (auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+         seen.size() < n && std::chrono::steady_clock::now() < deadline;) {
+      ASSERT_TRUE((*follower)
+                      ->Poll(std::chrono::milliseconds(200),
+                             [&](std::string_view key, std::string_view value) {
+                               seen.insert(std::string(key) + "=" + std::string(value));
+                             })
+                      .ok());
+    }
+  };
+  read_until(3);
+  EXPECT_EQ(seen, (std::multiset<std::string>{"k0=v0", "k1=v1", "k2=v2"}));
+  send(3, 5);
+  read_until(5);
+  // Nothing more arrives, and nothing is read twice.
+  ASSERT_TRUE((*follower)
+                  ->Poll(std::chrono::milliseconds(500),
+                         [&](std::string_view key, std::string_view value) {
+                           seen.insert(std::string(key) + "=" + std::string(value));
+                         })
+                  .ok());
+  EXPECT_EQ(seen, (std::multiset<std::string>{"k0=v0", "k1=v1", "k2=v2", "k3=v3", "k4=v4"}));
 }
 
 }  // namespace

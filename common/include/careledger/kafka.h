@@ -131,6 +131,31 @@ Status ScanTopic(const Settings& settings, std::string_view topic,
                  std::chrono::milliseconds timeout,
                  const std::function<void(std::string_view key, std::string_view value)>& visit);
 
+// Follows a topic from its first offset, by a consumer of its own that joins no group and
+// commits nothing, kept open between reads: for a small topic read again and again (each
+// serve reads careledger.instances.v1 every few seconds), where a consumer opened for each
+// read would connect, and over TLS and SASL authenticate, each time. The partitions are those
+// the topic has when it is opened.
+class TopicFollower {
+ public:
+  // Retriable when the topic's partitions cannot be read (it does not exist yet).
+  static Result<std::unique_ptr<TopicFollower>> Open(const Settings& settings,
+                                                     std::string_view topic,
+                                                     std::chrono::milliseconds timeout);
+  ~TopicFollower();
+  TopicFollower(const TopicFollower&) = delete;
+  TopicFollower& operator=(const TopicFollower&) = delete;
+  // Visits, in offset order within each partition, what arrives within `wait`. Retriable when
+  // the follower cannot go on (open it again): the client failed for good.
+  [[nodiscard]] Status Poll(
+      std::chrono::milliseconds wait,
+      const std::function<void(std::string_view key, std::string_view value)>& visit);
+
+ private:
+  explicit TopicFollower(KafkaHandle rk);
+  KafkaHandle rk_;
+};
+
 class GroupConsumer {
  public:
   struct Listener {
