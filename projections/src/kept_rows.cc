@@ -333,6 +333,38 @@ KeptRowEntries KeptRowEntriesOf(const ChildView& child) {
   return out;
 }
 
+bool DatedByItsDay(RowKind kind) {
+  switch (kind) {
+    case RowKind::kCareSpell:
+    case RowKind::kCareLeaverYears:
+    case RowKind::kMissingEpisode:
+    case RowKind::kYjsCase:
+    case RowKind::kAgedTenToSeventeen:
+      return false;
+    default:
+      return true;
+  }
+}
+
+Date LastDayKnownAt(Instant t) {
+  return std::chrono::floor<std::chrono::days>(t);
+}
+
+namespace {
+
+// Whether the value a row held is kept when `stamp` replaces it: not when the row is dated by
+// its day and that day had not come (a placement stability row for each 31 March to the 18th
+// birthday, rewritten at every change to a child in care, was a quarter of a rebuild's state).
+bool KeepsReplacedValue(std::string_view row_key, Instant stamp) {
+  if (row_key.size() < kRowPrefix.size() + 5) return true;
+  const auto kind = RowKind(row_key[kRowPrefix.size()]);
+  const Date on =
+      codec::DateFromDaysKey(codec::GetBigEndian32(row_key.data() + kRowPrefix.size() + 1));
+  return !DatedByItsDay(kind) || on <= LastDayKnownAt(stamp);
+}
+
+}  // namespace
+
 Status ChangeKeptRows(const KeptRowEntries& before, const KeptRowEntries& after, Instant stamp,
                       const RowVersionWriter& out) {
   auto keep_old = [&](const std::string& key, const std::string& value) -> Status {
@@ -342,10 +374,13 @@ Status ChangeKeptRows(const KeptRowEntries& before, const KeptRowEntries& after,
     // as known at any time a query can name, and a rebuild, which folds the second at once,
     // never sees it.
     if (*since >= stamp) return Status::Ok();
-    std::string kept;
-    codec::PutFixed64(kept, SecondsOf(stamp));
-    kept.append(value);
-    out.put(WasKey(key, *since, stamp), kept);
+    if (KeepsReplacedValue(key, stamp)) {
+      std::string kept;
+      codec::PutFixed64(kept, SecondsOf(stamp));
+      kept.append(value);
+      out.put(WasKey(key, *since, stamp), kept);
+    }
+    // Told even when not kept: a value given back within the second keeps its since either way.
     if (out.replaced) out.replaced(key, *since, value, stamp);
     return Status::Ok();
   };
@@ -365,7 +400,7 @@ Status ChangeKeptRows(const KeptRowEntries& before, const KeptRowEntries& after,
     Instant since = stamp;
     if (auto held = out.restored ? out.restored(key, value, stamp) : std::nullopt) {
       // (Replaced at `stamp` too: that kept value's until.)
-      out.remove(WasKey(key, *held, stamp));
+      if (KeepsReplacedValue(key, stamp)) out.remove(WasKey(key, *held, stamp));
       since = *held;
     }
     out.put(key, StoredRow(since, value));

@@ -104,7 +104,11 @@ std::vector<KeptRow> PlacementStabilityRows(const ChildView& child) {
     for (const auto& p : placements) {
       if (p.from >= year.to || (p.to && *p.to <= year.from)) continue;
       ++count;
-      for (const Fact* f : p.facts) row.event_ids.push_back(f->event_id);
+      // The care events up to that day: a later one (the placement's end, a change of legal
+      // status) says nothing of it, and naming it rewrote every year's row at each.
+      for (const Fact* f : p.facts) {
+        if (f->occurred_at.date <= end) row.event_ids.push_back(f->event_id);
+      }
       if (p.from <= end && (!p.to || *p.to > end)) current = &p;
     }
     row.number = std::min(count, kPlacementsMask);

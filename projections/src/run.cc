@@ -1,5 +1,6 @@
 // The query being answered (Run, run.h): the area's population, the table it emits, the kept
 // rows it reads (or their fold) and the lineage of the rows it counted; and a figure's arithmetic.
+#include <algorithm>
 #include <set>
 
 #include "aggregate.h"
@@ -115,28 +116,60 @@ std::vector<Figure> Counts(const RowAccumulator& r) {
   return out;
 }
 
+namespace {
+
+// Rows from several places, visited in the order one store gives them (by key: date, child,
+// item), so that every figure and its lineage come out as from one store.
+class RowsInKeyOrder {
+ public:
+  void Add(KeptRow row) { rows_.emplace_back(RowKey(row), std::move(row)); }
+  void Visit(const std::function<void(const KeptRow&)>& visit) {
+    std::stable_sort(rows_.begin(), rows_.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (const auto& [key, row] : rows_) visit(row);
+  }
+
+ private:
+  std::vector<std::pair<std::string, KeptRow>> rows_;
+};
+
+}  // namespace
+
 Status ForEachRow(Run& r, RowKind kind, const Window& window,
                   const std::function<void(const KeptRow&)>& visit) {
-  if (!r.query.fold) {
-    if (r.sources.size() == 1)
-      return r.sources.front()->Rows(kind, window, r.query.known_at, visit);
-    // Several stores: their rows in the order one store would give them (by key: date, child,
-    // item), so that every figure and its lineage come out as from one store.
-    std::vector<std::pair<std::string, KeptRow>> rows;
-    CARELEDGER_RETURN_IF_ERROR(r.EachSource([&](const Source& s) {
-      return s.Rows(kind, window, r.query.known_at,
-                    [&](const KeptRow& row) { rows.emplace_back(RowKey(row), row); });
-    }));
-    std::stable_sort(rows.begin(), rows.end(),
-                     [](const auto& a, const auto& b) { return a.first < b.first; });
-    for (const auto& [key, row] : rows) visit(row);
-    return Status::Ok();
+  if (r.query.fold) {
+    return r.Children([&](const ChildView& c) {
+      for (const auto& row : KeptRowsOf(kind, c)) {
+        if (window.Contains(row.on)) visit(row);
+      }
+    });
   }
-  return r.Children([&](const ChildView& c) {
-    for (const auto& row : KeptRowsOf(kind, c)) {
-      if (window.Contains(row.on)) visit(row);
-    }
-  });
+  // As known at T, a row dated by its day after T's was a forecast then, and the values it
+  // held as such are not kept (LastDayKnownAt): those days are folded as they stood at T.
+  Window kept = window;
+  if (r.query.known_at && DatedByItsDay(kind)) {
+    kept.to = std::clamp(LastDayKnownAt(*r.query.known_at) + std::chrono::days{1}, window.from,
+                         window.to);
+  }
+  if (kept.to == window.to && r.sources.size() == 1) {
+    return r.sources.front()->Rows(kind, kept, r.query.known_at, visit);
+  }
+  RowsInKeyOrder rows;
+  if (kept.from < kept.to) {
+    CARELEDGER_RETURN_IF_ERROR(r.EachSource([&](const Source& s) {
+      return s.Rows(kind, kept, r.query.known_at, [&](const KeptRow& row) { rows.Add(row); });
+    }));
+  }
+  if (kept.to < window.to) {
+    const Window ahead{kept.to, window.to};
+    CARELEDGER_RETURN_IF_ERROR(r.Children([&](const ChildView& c) {
+      for (auto& row : KeptRowsOf(kind, c)) {
+        if (ahead.Contains(row.on)) rows.Add(std::move(row));
+      }
+    }));
+  }
+  rows.Visit(visit);
+  return Status::Ok();
 }
 
 Result<std::map<std::string, int64_t>> Run::CountersOn(Date on, std::string_view dimension) const {

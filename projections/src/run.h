@@ -26,11 +26,12 @@ Status CheckStateLayout(const EventStore& store, std::string_view family = {});
 // would otherwise answer every query over kept rows with nothing.
 inline constexpr std::string_view kLayoutKey{"layout\0", 7};
 inline constexpr std::string_view kLayout =
-    "17: cla counters by month and, a day's in one cell, by day and every child dimension, kept "
+    "18: cla counters by month and, a day's in one cell, by day and every child dimension, kept "
     "rows, span rows, the values "
-    "rows held before keyed by when they held, missing episodes' figures in "
-    "their rows, every row's date of birth, the children aged 10-17, open youth justice cases, "
-    "offences awaiting a decision, placement stability, custody";
+    "rows held before keyed by when they held (not a day's row's before its day), missing "
+    "episodes' figures in their rows, every row's date of birth, the children aged 10-17, open "
+    "youth justice cases, offences awaiting a decision, placement stability (its care events up "
+    "to its day), custody";
 
 // M1 "CLA on a day" from counters `read` by name (CountersOn: over one store or several), by a
 // dimension the counters are kept by ("" for none).

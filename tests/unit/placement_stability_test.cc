@@ -112,5 +112,74 @@ TEST_F(PlacementStability, IsAskedForAYearEnding31March) {
   EXPECT_FALSE(CheckMetricQuery(q).ok());
 }
 
+// A 31 March's row names the care events up to that day, and keeps no value it held before
+// that day came (docs/metrics.md, "as known at"): such a value was a forecast, and as known at a
+// time before a 31 March its figures are folded from the timelines as they stood then.
+class PlacementStabilityAsKnownAt : public MetricsOffences {
+ protected:
+  // The kept values of placement stability rows: their 31 Marches.
+  std::vector<std::string> KeptValues() {
+    std::vector<std::string> dates;
+    const std::string from("was\0p", 5), to("was\0q", 5);
+    auto s = store_->ScanStateRange(from, to, [&](std::string_view key, std::string_view) {
+      // was \0 p <month of since (4)> <until (8)> <the row key after its kind: the day first>
+      dates.push_back(FormatDate(codec::DateFromDaysKey(codec::GetBigEndian32(key.data() + 17))));
+      return true;
+    });
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    return dates;
+  }
+  static MetricQuery KnownAt(int year, Instant t, bool fold = false) {
+    auto q = Year(year);
+    q.known_at = t;
+    q.fold = fold;
+    return q;
+  }
+};
+
+TEST_F(PlacementStabilityAsKnownAt, KeepsNoValueARowHeldBeforeItsDayAndFoldsThoseDays) {
+  // A (13 on 31 March 2025), in care with H1 since June 2022, learned on 1 June 2024; on 10
+  // September 2024 a move to H2 (1 September) and a change of legal status (5 September); on 1
+  // May 2025 a move to H3 (10 January 2025).
+  Fold(*store_,
+       {Registered("a0", "A", "2012-01-01", "M", "WBRI"), Started("a1", "A", "2022-06-01", "H1")},
+       At(2024, 6, 1));
+  Fold(*store_, {Moved("a2", "A", "2024-09-01", "H2"), LegalStatus("a3", "A", "2024-09-05", "C1")},
+       At(2024, 9, 10));
+  Fold(*store_, {Moved("a4", "A", "2025-01-10", "H3")}, At(2025, 5, 1));
+  // Only the 2025 row's value from 10 September 2024 to 1 May 2025, replaced after its day: the
+  // 2024 row never changed (a2 and a3 came after its day), and every value replaced before its
+  // 31 March had come (2025's forecast from June, 2026's onwards) is not kept.
+  EXPECT_EQ(KeptValues(), std::vector<std::string>{"2025-03-31"});
+
+  auto figures = [](const std::string& placements, const std::string& same_carer) {
+    // A is under 16 and in care since before 30 September 2022 on both 31 Marches asked about.
+    return Figures{{"",
+                    {{"cla_31_march", "1"},
+                     {"three_plus_placements", placements},
+                     {"three_plus_pct", placements == "1" ? "100.0" : "0.0"},
+                     {"under_16_in_care_2_5_years", "1"},
+                     {"same_carer_2_years", same_carer},
+                     {"same_carer_pct", same_carer == "1" ? "100.0" : "0.0"}}}};
+  };
+  // As known at 1 July 2024, 31 March 2025 was ahead, and A's forecast then (H1 since June 2022,
+  // two years by then) is not kept: the fold of what was known then gives it.
+  EXPECT_EQ(Report(*store_, KnownAt(2025, At(2024, 7, 1))), figures("0", "1"));
+  // As known at 1 December 2024: H1 and H2 in the year, with H2 not yet two years.
+  EXPECT_EQ(Report(*store_, KnownAt(2025, At(2024, 12, 1))), figures("0", "0"));
+  EXPECT_EQ(Report(*store_, KnownAt(2025, At(2024, 12, 1), true)), figures("0", "0"));
+  // As known at 15 April 2025, the day had come: the kept value (two placements) is read.
+  EXPECT_EQ(Report(*store_, KnownAt(2025, At(2025, 4, 15))), figures("0", "0"));
+  EXPECT_EQ(Report(*store_, KnownAt(2025, At(2025, 4, 15), true)), figures("0", "0"));
+  // Since 1 May 2025, and live: three placements.
+  EXPECT_EQ(Report(*store_, KnownAt(2025, At(2025, 5, 2))), figures("1", "0"));
+  EXPECT_EQ(Report(*store_, Year(2025)), figures("1", "0"));
+  // On 31 March 2024, with H1 since June 2022 (under 2 years): its lineage names the care event
+  // of that day's placement, not the later ones.
+  EXPECT_EQ(Report(*store_, Year(2024)).at("").at("three_plus_placements"), "0");
+  EXPECT_EQ(LineageOf(*store_, Year(2024), Cell{}),
+            (std::vector<std::string>{"cla_31_march:a0", "cla_31_march:a1"}));
+}
+
 }  // namespace
 }  // namespace careledger::metrics_offences_test
