@@ -167,28 +167,20 @@ class InstanceWatch {
           spdlog::debug("{}: {}", kTopicInstances, opened.status().message());
         }
       }
-      std::vector<InstanceRecord> arrived;
+      std::map<std::string, InstanceRecord> arrived;
       if (follower) {
         // In short steps, so that a stop is not kept waiting.
-        Status s = follower->Poll(
-            std::chrono::milliseconds(250), [&](std::string_view key, std::string_view value) {
-              auto record = DecodeInstanceRecord(value);
-              if (record.ok()) {
-                arrived.push_back(std::move(record).value());
-              } else {
-                spdlog::warn("{} key {}: {}", kTopicInstances, key, record.status().message());
-              }
-            });
+        Status s = follower->Poll(std::chrono::milliseconds(250),
+                                  [&](std::string_view key, std::string_view value) {
+                                    KeepLatestInstance(key, value, arrived);
+                                  });
         if (!s.ok()) {
           spdlog::debug("{}: {}", kTopicInstances, s.message());
           follower.reset();
         }
       }
       lock.lock();
-      for (auto& r : arrived) {
-        std::string id = r.instance;
-        records_[id] = std::move(r);
-      }
+      for (auto& [id, r] : arrived) records_[id] = std::move(r);
       if (!follower) wake_.wait_for(lock, std::chrono::seconds(2), [this] { return stop_; });
     }
   }

@@ -94,21 +94,26 @@ Result<InstanceRecord> DecodeInstanceRecord(std::string_view json) {
   return r;
 }
 
+void KeepLatestInstance(std::string_view key, std::string_view value,
+                        std::map<std::string, InstanceRecord>& latest) {
+  auto record = DecodeInstanceRecord(value);
+  if (!record.ok()) {
+    spdlog::warn("{} key {}: {}", kTopicInstances, key, record.status().message());
+    return;
+  }
+  std::string id = record->instance;
+  latest[id] = std::move(record).value();
+}
+
 Result<std::vector<InstanceRecord>> ReadInstances(const Settings& kafka,
                                                   std::chrono::milliseconds timeout) {
   Settings settings = kafka;
   settings.erase("group.id");
   std::map<std::string, InstanceRecord> latest;
-  Status s = ScanTopic(
-      settings, kTopicInstances, timeout, [&](std::string_view key, std::string_view value) {
-        auto record = DecodeInstanceRecord(value);
-        if (!record.ok()) {
-          spdlog::warn("{} key {}: {}", kTopicInstances, key, record.status().message());
-          return;
-        }
-        std::string id = record->instance;
-        latest[id] = std::move(record).value();
-      });
+  Status s = ScanTopic(settings, kTopicInstances, timeout,
+                       [&](std::string_view key, std::string_view value) {
+                         KeepLatestInstance(key, value, latest);
+                       });
   // A topic no instance has written yet has no partitions to read.
   if (!s.ok() && s.message().find("Unknown topic") == std::string::npos) return s;
   std::vector<InstanceRecord> out;

@@ -95,6 +95,10 @@ struct InstanceRecord {
 };
 std::string EncodeInstanceRecord(const InstanceRecord& record);  // one JSON object
 Result<InstanceRecord> DecodeInstanceRecord(std::string_view json);
+// One message of the instances topic taken into `latest` (by instance id: a later record
+// replaces an earlier one); one that does not decode is skipped, with a warning naming its key.
+void KeepLatestInstance(std::string_view key, std::string_view value,
+                        std::map<std::string, InstanceRecord>& latest);
 // The latest record of each instance on the topic, read to its end (none: the topic is empty
 // or absent), by instance id. Records that do not decode are skipped, with a warning.
 Result<std::vector<InstanceRecord>> ReadInstances(const Settings& kafka,
