@@ -334,7 +334,11 @@ bool TimeMetrics(const EventStore& source, Date today, Instant middle, int repea
         q.metric = name;
         q.by = by;
         q.today = today;
-        if (k == 1) q.known_at = middle;
+        if (k == 1) {
+          // As a user asks it (ParseMetricSelectors): the report as it stood then, of that day.
+          q.known_at = middle;
+          q.today = std::min(today, std::chrono::floor<std::chrono::days>(middle));
+        }
         auto t = Clock::now();
         auto table = RunMetric(source, q);
         times[k].push_back(Seconds(t));

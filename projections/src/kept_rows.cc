@@ -333,17 +333,8 @@ KeptRowEntries KeptRowEntriesOf(const ChildView& child) {
   return out;
 }
 
-bool DatedByItsDay(RowKind kind) {
-  switch (kind) {
-    case RowKind::kCareSpell:
-    case RowKind::kCareLeaverYears:
-    case RowKind::kMissingEpisode:
-    case RowKind::kYjsCase:
-    case RowKind::kAgedTenToSeventeen:
-      return false;
-    default:
-      return true;
-  }
+bool MadeAhead(RowKind kind) {
+  return kind == RowKind::kYearEnding || kind == RowKind::kPlacementStability;
 }
 
 Date LastDayKnownAt(Instant t) {
@@ -352,15 +343,16 @@ Date LastDayKnownAt(Instant t) {
 
 namespace {
 
-// Whether the value a row held is kept when `stamp` replaces it: not when the row is dated by
-// its day and that day had not come (a placement stability row for each 31 March to the 18th
-// birthday, rewritten at every change to a child in care, was a quarter of a rebuild's state).
+// Whether the value a row held is kept when `stamp` replaces it: not when the row was made
+// ahead of its day and that day had not come (a placement stability row for each 31 March to
+// the 18th birthday, rewritten at every change to a child in care, was a quarter of a
+// rebuild's state, most of it such values).
 bool KeepsReplacedValue(std::string_view row_key, Instant stamp) {
   if (row_key.size() < kRowPrefix.size() + 5) return true;
   const auto kind = RowKind(row_key[kRowPrefix.size()]);
   const Date on =
       codec::DateFromDaysKey(codec::GetBigEndian32(row_key.data() + kRowPrefix.size() + 1));
-  return !DatedByItsDay(kind) || on <= LastDayKnownAt(stamp);
+  return !MadeAhead(kind) || on <= LastDayKnownAt(stamp);
 }
 
 }  // namespace

@@ -193,18 +193,20 @@ struct RowVersionWriter {
                                        Instant stamp)>
       restored = {};
 };
-// Whether a row of `kind` is dated by the day it counts on (an outcome's decision, a 31
-// March), not a span's (dated by the day after it ends, kOpenSpan while it runs).
-bool DatedByItsDay(RowKind kind);
-// The last day whose rows as known at `t` the kept values give exactly: `t`'s own (UTC). A
-// value that a row dated by its day held only before that day came was a forecast (a 31 March
-// ahead, the child's care assumed to go on); ChangeKeptRows does not keep it, so a query as
-// known at T about a day after T's is answered by the fold (ForEachRow), never by the rows.
+// Whether rows of `kind` are made ahead of their day: a row for each 31 March to the 18th
+// birthday (M5's year-ending rows, M15's placement stability), the child's care and cohort
+// assumed to go on. Every other row is of something that has happened (an outcome, an episode)
+// or a span dated by the day after it ends.
+bool MadeAhead(RowKind kind);
+// The last day whose rows made ahead the kept values give as known at `t`: `t`'s own (UTC). A
+// value such a row held only before its day came was a forecast; ChangeKeptRows does not keep
+// it, so a query as known at T about a 31 March after T's day is answered by the fold of the
+// timelines as they stood at T (ForEachRow), never by the rows.
 Date LastDayKnownAt(Instant t);
 // What turns a child's rows `before` into `after` as ingested at `stamp`: a row that changes or
 // goes keeps the value it had, valid from its since until `stamp`, for queries as known at a
-// time between (but for a row dated by its day after `stamp`'s: see LastDayKnownAt); a row
-// that is new or changes holds `stamp` as its since.
+// time between (but for a row made ahead of its day, replaced before it: see LastDayKnownAt);
+// a row that is new or changes holds `stamp` as its since.
 [[nodiscard]] Status ChangeKeptRows(const KeptRowEntries& before, const KeptRowEntries& after,
                                     Instant stamp, const RowVersionWriter& out);
 // A row's meaning, for ProjectionStateHash: its value without when it took it, and nothing for

@@ -1,5 +1,6 @@
 // A metric query as given on the command line: its selectors (--at, --period, --known-at, --by,
 // --series) and a lineage's --cell, parsed and checked for form.
+#include <algorithm>
 #include <string>
 #include <utility>
 #include <vector>
@@ -80,6 +81,15 @@ Result<MetricQuery> ParseMetricSelectors(const MetricSelectorText& text,
   auto bad = [](std::string_view name, std::string_view what, const std::string& value) {
     return Status::BadInput(std::string(name) + ": not " + std::string(what) + ": " + value);
   };
+  if (!text.known_at.empty()) {
+    auto t = ParseTimestamp(text.known_at);
+    if (!t.ok()) return bad(names.known_at, "an RFC 3339 time", text.known_at);
+    q.known_at = t->instant;
+    // The report as it stood at T was a report of T's day: its default day and periods (the
+    // last 12 complete months, the last complete quarter) are those it showed then, not a
+    // forecast of today's as known at T.
+    q.today = std::min(q.today, std::chrono::floor<std::chrono::days>(t->instant));
+  }
   if (!text.at.empty()) {
     auto d = ParseDate(text.at);
     if (!d.ok()) return bad(names.at, "a date (YYYY-MM-DD)", text.at);
@@ -93,11 +103,6 @@ Result<MetricQuery> ParseMetricSelectors(const MetricSelectorText& text,
                  "last-complete-quarter",
                  text.period);
     }
-  }
-  if (!text.known_at.empty()) {
-    auto t = ParseTimestamp(text.known_at);
-    if (!t.ok()) return bad(names.known_at, "an RFC 3339 time", text.known_at);
-    q.known_at = t->instant;
   }
   q.by = SplitComma(text.by);
   if (!text.series.empty()) {

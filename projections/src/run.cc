@@ -144,10 +144,10 @@ Status ForEachRow(Run& r, RowKind kind, const Window& window,
       }
     });
   }
-  // As known at T, a row dated by its day after T's was a forecast then, and the values it
+  // As known at T, a row made ahead of a day after T's was a forecast then, and the values it
   // held as such are not kept (LastDayKnownAt): those days are folded as they stood at T.
   Window kept = window;
-  if (r.query.known_at && DatedByItsDay(kind)) {
+  if (r.query.known_at && MadeAhead(kind)) {
     kept.to = std::clamp(LastDayKnownAt(*r.query.known_at) + std::chrono::days{1}, window.from,
                          window.to);
   }

@@ -28,7 +28,7 @@ inline constexpr std::string_view kLayoutKey{"layout\0", 7};
 inline constexpr std::string_view kLayout =
     "18: cla counters by month and, a day's in one cell, by day and every child dimension, kept "
     "rows, span rows, the values "
-    "rows held before keyed by when they held (not a day's row's before its day), missing "
+    "rows held before keyed by when they held (not a 31 March row's before its day), missing "
     "episodes' figures in their rows, every row's date of birth, the children aged 10-17, open "
     "youth justice cases, offences awaiting a decision, placement stability (its care events up "
     "to its day), custody";

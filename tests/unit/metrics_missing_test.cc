@@ -388,5 +388,25 @@ TEST(MetricSelectors, PeriodsAsBoardPapersNameThem) {
   }
 }
 
+// As known at T, the report is the one of T's day: its default day and relative periods are
+// counted from T's day (what did the report say on 1 April?), never from a later today.
+TEST(MetricSelectors, AsKnownAtCountsDefaultsFromThatDay) {
+  auto parse = [](MetricSelectorText selectors) {
+    auto q = ParseMetricSelectors(selectors, {}, Day(2026, 12, 4));
+    EXPECT_TRUE(q.ok()) << q.status().ToString();
+    return q.ok() ? *q : MetricQuery{};
+  };
+  MetricSelectorText text;
+  text.metric = "outcomes";
+  text.known_at = "2025-04-01T09:00:00Z";
+  EXPECT_EQ(parse(text).today, Day(2025, 4, 1));
+  text.period = "last-complete-quarter";
+  EXPECT_EQ(parse(text).period, std::make_pair(Day(2025, 1, 1), Day(2025, 4, 1)));
+  // A time after today leaves today as it is.
+  text.known_at = "2027-01-01T00:00:00Z";
+  EXPECT_EQ(parse(text).today, Day(2026, 12, 4));
+  EXPECT_EQ(parse(text).period, std::make_pair(Day(2026, 7, 1), Day(2026, 10, 1)));
+}
+
 }  // namespace
 }  // namespace careledger
