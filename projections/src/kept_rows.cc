@@ -344,9 +344,8 @@ Date LastDayKnownAt(Instant t) {
 namespace {
 
 // Whether the value a row held is kept when `stamp` replaces it: not when the row was made
-// ahead of its day and that day had not come (a placement stability row for each 31 March to
-// the 18th birthday, rewritten at every change to a child in care, was a quarter of a
-// rebuild's state, most of it such values).
+// ahead of its day and that day had not come (the 31 March rows to the 18th birthday are
+// rewritten at every change to a child in care: such values were a tenth of a rebuild's state).
 bool KeepsReplacedValue(std::string_view row_key, Instant stamp) {
   if (row_key.size() < kRowPrefix.size() + 5) return true;
   const auto kind = RowKind(row_key[kRowPrefix.size()]);
