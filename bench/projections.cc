@@ -337,7 +337,7 @@ bool TimeMetrics(const EventStore& source, Date today, Instant middle, int repea
         if (k == 1) {
           // As a user asks it (ParseMetricSelectors): the report as it stood then, of that day.
           q.known_at = middle;
-          q.today = std::min(today, std::chrono::floor<std::chrono::days>(middle));
+          q.today = TodayAsKnownAt(today, middle);
         }
         auto t = Clock::now();
         auto table = RunMetric(source, q);

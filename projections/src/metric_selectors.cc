@@ -72,6 +72,11 @@ std::optional<std::pair<Date, Date>> ParsePeriod(const std::string& text, Date t
 
 }  // namespace
 
+Date TodayAsKnownAt(Date today, Instant known_at) {
+  // Not a forecast of today's figures as known at T: what the report said on T's day.
+  return std::min(today, std::chrono::floor<std::chrono::days>(known_at));
+}
+
 Result<MetricQuery> ParseMetricSelectors(const MetricSelectorText& text,
                                          const MetricSelectorNames& names,
                                          std::optional<Date> today) {
@@ -85,10 +90,7 @@ Result<MetricQuery> ParseMetricSelectors(const MetricSelectorText& text,
     auto t = ParseTimestamp(text.known_at);
     if (!t.ok()) return bad(names.known_at, "an RFC 3339 time", text.known_at);
     q.known_at = t->instant;
-    // The report as it stood at T was a report of T's day: its default day and periods (the
-    // last 12 complete months, the last complete quarter) are those it showed then, not a
-    // forecast of today's as known at T.
-    q.today = std::min(q.today, std::chrono::floor<std::chrono::days>(t->instant));
+    q.today = TodayAsKnownAt(q.today, t->instant);
   }
   if (!text.at.empty()) {
     auto d = ParseDate(text.at);

@@ -507,8 +507,12 @@ struct MetricSelectorNames {
   std::string_view at = "--at", period = "--period", known_at = "--as-known-at", cell = "--cell",
                    series = "--series";
 };
-// The query they ask (today: the system date unless given; no population: the caller adds its
-// settings); BadInput naming the selector when one does not parse. A period is FROM..TO (half
+// What "today" is for a report as known at T: T's day (the report as it stood then, its default
+// day and periods those it showed), unless that is after `today`.
+Date TodayAsKnownAt(Date today, Instant known_at);
+// The query they ask (today: the system date unless given, TodayAsKnownAt with --as-known-at;
+// no population: the caller adds its settings); BadInput naming the selector when one does not
+// parse. A period is FROM..TO (half
 // open), a financial year ending 31 March ("2025-26"), a calendar quarter ("2026Q3") or
 // "last-complete-quarter".
 Result<MetricQuery> ParseMetricSelectors(const MetricSelectorText& text,
